@@ -1,0 +1,74 @@
+import { randomBytes } from 'node:crypto';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import pino, { type Logger } from 'pino';
+import type { StorageDriver } from '../storage-drivers/types';
+import type { Config } from './config/schema';
+import { createRegistry, type Registry } from './oci/registry';
+import { OciError } from './oci/errors';
+import { v2Router } from './http/router';
+import { errorRenderer } from './http/error-renderer';
+import { accessLog } from './http/access-log';
+import { startUploadPurger } from './oci/upload-purger';
+
+export interface AppDeps {
+  config: Config;
+  driver: StorageDriver;
+  logger?: Logger;
+}
+
+export interface BerthApp {
+  /** The request handler to mount on an http.Server. */
+  handler: Express;
+  registry: Registry;
+  /** Starts the periodic jobs (upload purging); main calls this, tests usually do not. */
+  startBackgroundTasks(): void;
+  close(): Promise<void>;
+}
+
+export function createApp(deps: AppDeps): BerthApp {
+  const { config, driver } = deps;
+  const logger = deps.logger ?? pino({ level: 'silent' });
+  // Without a configured secret, upload sessions survive only within this process, as in Distribution.
+  const secret = config.http.secret ?? randomBytes(32);
+  const registry = createRegistry(driver, { secret });
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('query parser', false);
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
+    for (const [k, values] of Object.entries(config.http.headers)) res.setHeader(k, values);
+    next();
+  });
+  app.use(accessLog(logger, !config.log.accesslog.disabled));
+  app.use(
+    '/v2',
+    v2Router(registry, {
+      deleteEnabled: config.storage.delete.enabled,
+      readOnly: config.storage.maintenance.readonly.enabled,
+      manifestMaxSize: config.validation.manifests.maxsize,
+      redirect: !config.storage.redirect.disable,
+      host: config.http.host,
+      relativeUrls: config.http.relativeurls,
+    }),
+  );
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    next(new OciError('UNSUPPORTED', { path: req.path.slice(0, 300) }, { status: 404, message: 'no such endpoint' }));
+  });
+  app.use(errorRenderer(logger));
+
+  const stops: Array<() => void> = [];
+  return {
+    handler: app,
+    registry,
+    startBackgroundTasks() {
+      const purging = config.storage.maintenance.uploadpurging;
+      if (purging.enabled && !config.storage.maintenance.readonly.enabled)
+        stops.push(startUploadPurger(registry.uploads, logger, { age: purging.age, interval: purging.interval, dryRun: purging.dryrun }));
+    },
+    async close() {
+      for (const stop of stops.splice(0)) stop();
+    },
+  };
+}

@@ -1,0 +1,130 @@
+import { z } from 'zod';
+
+/**
+ * Berth's configuration, shaped like Distribution's config.yml where the concepts match.
+ * Every object is strict: an unknown key stops start-up with a message naming it.
+ * Durations accept Go-style strings ("168h", "90s", "1h30m") or plain milliseconds.
+ */
+
+const GO_DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
+const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+export function parseDuration(value: string | number): number {
+  if (typeof value === 'number') return value;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number(v);
+  if (!GO_DURATION.test(v)) throw new Error(`invalid duration "${value}" (use e.g. 90s, 15m, 168h)`);
+  let total = 0;
+  for (const m of v.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) total += Number(m[1]) * UNIT_MS[m[2]];
+  return Math.round(total);
+}
+
+const duration = z.union([z.string(), z.number().nonnegative()]).transform((v, ctx) => {
+  try {
+    return parseDuration(v);
+  } catch (e) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message });
+    return z.NEVER;
+  }
+});
+
+const filesystemStorage = z
+  .object({
+    rootdirectory: z.string().min(1).default('./data'),
+    /** Accepted for Distribution compatibility; Berth's I/O runs on libuv's pool. */
+    maxthreads: z.number().int().positive().optional(),
+  })
+  .strict();
+
+const inmemoryStorage = z.object({}).strict();
+
+const storage = z
+  .object({
+    filesystem: filesystemStorage.optional(),
+    inmemory: inmemoryStorage.nullable().optional(),
+    delete: z.object({ enabled: z.boolean().default(true) }).strict().default({}),
+    redirect: z.object({ disable: z.boolean().default(false) }).strict().default({}),
+    maintenance: z
+      .object({
+        uploadpurging: z
+          .object({
+            enabled: z.boolean().default(true),
+            age: duration.default('168h'),
+            interval: duration.default('24h'),
+            dryrun: z.boolean().default(false),
+          })
+          .strict()
+          .default({}),
+        readonly: z.object({ enabled: z.boolean().default(false) }).strict().default({}),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    const drivers = (['filesystem', 'inmemory'] as const).filter((k) => s[k] !== undefined);
+    if (drivers.length > 1)
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `only one storage driver may be configured, found: ${drivers.join(', ')}` });
+  })
+  .transform((s) => {
+    const driver: 'filesystem' | 'inmemory' = s.inmemory !== undefined ? 'inmemory' : 'filesystem';
+    return { ...s, driver, filesystem: s.filesystem ?? { rootdirectory: './data' } };
+  });
+
+const http = z
+  .object({
+    /** host:port, :port, or [v6]:port. */
+    addr: z
+      .string()
+      .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]*)?:\d{1,5}$/, 'expected host:port, e.g. :5000 or 127.0.0.1:5000')
+      .default(':5000'),
+    /** External base URL (scheme://host[:port]) used in Location headers instead of the request's Host. */
+    host: z.string().url().optional(),
+    /** HMAC secret for upload `_state`; every replica sharing a store must use the same one. */
+    secret: z.string().min(16, 'must be at least 16 characters').optional(),
+    relativeurls: z.boolean().default(false),
+    headers: z.record(z.string(), z.array(z.string())).default({}),
+    /** Time to let requests in flight finish after SIGTERM. */
+    draintimeout: duration.default('30s'),
+    /** Idle keep-alive time for client connections; Node's 5 s default makes clients reconnect. */
+    keepalivetimeout: duration.default('75s'),
+  })
+  .strict()
+  .default({});
+
+const log = z
+  .object({
+    level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    formatter: z.enum(['json', 'text']).default('json'),
+    accesslog: z.object({ disabled: z.boolean().default(false) }).strict().default({}),
+    fields: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict()
+  .default({});
+
+const validation = z
+  .object({
+    disabled: z.boolean().default(false),
+    manifests: z
+      .object({
+        /** Largest manifest accepted, in bytes (413 beyond). */
+        maxsize: z.number().int().positive().default(4 * 1024 * 1024),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict()
+  .default({});
+
+export const configSchema = z
+  .object({
+    version: z.union([z.string(), z.number()]).default('0.1'),
+    log,
+    storage: storage.default({}),
+    http,
+    validation,
+  })
+  .strict();
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;

@@ -1,0 +1,48 @@
+import { pipeline } from 'node:stream/promises';
+import { OciError } from '../oci/errors';
+import { parseDigest } from '../oci/digest';
+import { parseRange } from './ranges';
+import { sendEmpty, type RouteContext } from './context';
+
+/** GET and HEAD /v2/<name>/blobs/<digest>, with single byte ranges and optional redirects. */
+export async function getBlob(ctx: RouteContext): Promise<void> {
+  const { req, res, registry } = ctx;
+  const digest = parseDigest(ctx.param);
+  const size = await registry.blobs.stat(ctx.name, digest);
+  const method = req.method === 'HEAD' ? 'HEAD' : 'GET';
+  if (ctx.options.redirect) {
+    const url = await registry.blobs.redirectUrl(digest, method);
+    if (url) return sendEmpty(res, 307, { Location: url, 'Docker-Content-Digest': digest.value });
+  }
+  const range = parseRange(req.headers.range, size);
+  res.setHeader('Docker-Content-Digest', digest.value);
+  res.setHeader('Accept-Ranges', 'bytes');
+  res.setHeader('ETag', `"${digest.value}"`);
+  res.setHeader('Cache-Control', 'max-age=31536000');
+  if (range.kind === 'unsatisfiable')
+    throw new OciError('RANGE_INVALID', { size }, { message: 'requested range not satisfiable', headers: { 'Content-Range': `bytes */${size}` } });
+  const span = range.kind === 'partial' ? range.range : undefined;
+  res.statusCode = span ? 206 : 200;
+  res.setHeader('Content-Type', 'application/octet-stream');
+  res.setHeader('Content-Length', span ? span.end - span.start + 1 : size);
+  if (span) res.setHeader('Content-Range', `bytes ${span.start}-${span.end}/${size}`);
+  if (method === 'HEAD' || size === 0) {
+    res.end();
+    return;
+  }
+  const stream = await registry.blobs.open(digest, span, ctx.signal);
+  res.flushHeaders();
+  try {
+    await pipeline(stream, res);
+  } catch (err) {
+    // The client went away, or storage failed mid-body: the status is already sent, so the only
+    // honest signal left is to cut the connection short of Content-Length.
+    res.destroy(err as Error);
+  }
+}
+
+export async function deleteBlob(ctx: RouteContext): Promise<void> {
+  const digest = parseDigest(ctx.param);
+  await ctx.registry.blobs.unlink(ctx.name, digest);
+  sendEmpty(ctx.res, 202, { 'Docker-Content-Digest': digest.value });
+}

@@ -1,0 +1,54 @@
+import { parseDigest } from '../oci/digest';
+import { MEDIA_TYPES } from '../oci/manifest-parse';
+import { parseCount } from './ranges';
+import { sendJson, type RouteContext } from './context';
+
+/** Referrers pages are bounded so that one subject with many signatures cannot make a huge body. */
+const REFERRERS_PAGE = 1000;
+
+function nextLink(path: string, params: Record<string, string | number | undefined>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined) q.set(k, String(v));
+  return `<${path}?${q.toString()}>; rel="next"`;
+}
+
+export async function base(ctx: RouteContext): Promise<void> {
+  sendJson(ctx, 200, {});
+}
+
+export async function listTags(ctx: RouteContext): Promise<void> {
+  const n = parseCount(ctx.query.get('n'));
+  const last = ctx.query.get('last') ?? undefined;
+  const page = await ctx.registry.listing.tags(ctx.name, n, last);
+  const headers: Record<string, string> = {};
+  if (page.next !== undefined) headers.Link = nextLink(`/v2/${ctx.name}/tags/list`, { n, last: page.next });
+  sendJson(ctx, 200, { name: ctx.name, tags: page.items }, headers);
+}
+
+export async function catalog(ctx: RouteContext): Promise<void> {
+  const n = parseCount(ctx.query.get('n'));
+  const last = ctx.query.get('last') ?? undefined;
+  const page = await ctx.registry.listing.catalog(n, last);
+  const headers: Record<string, string> = {};
+  if (page.next !== undefined) headers.Link = nextLink('/v2/_catalog', { n, last: page.next });
+  sendJson(ctx, 200, { repositories: page.items }, headers);
+}
+
+export async function listReferrers(ctx: RouteContext): Promise<void> {
+  const subject = parseDigest(ctx.param);
+  const artifactType = ctx.query.get('artifactType') ?? undefined;
+  const n = Math.min(parseCount(ctx.query.get('n')) ?? REFERRERS_PAGE, REFERRERS_PAGE);
+  const last = ctx.query.get('last') ?? undefined;
+  const page = await ctx.registry.referrers.list(ctx.name, subject, { artifactType, n, last });
+  const headers: Record<string, string> = {};
+  if (artifactType !== undefined) headers['OCI-Filters-Applied'] = 'artifactType';
+  if (page.next !== undefined)
+    headers.Link = nextLink(`/v2/${ctx.name}/referrers/${subject.value}`, { n, artifactType, last: page.next });
+  sendJson(
+    ctx,
+    200,
+    { schemaVersion: 2, mediaType: MEDIA_TYPES.ociIndex, manifests: page.descriptors },
+    headers,
+    MEDIA_TYPES.ociIndex,
+  );
+}

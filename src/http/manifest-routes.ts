@@ -1,0 +1,64 @@
+import type { Readable } from 'node:stream';
+import { OciError } from '../oci/errors';
+import { isDigest, parseDigest } from '../oci/digest';
+import { validateTag } from '../oci/names';
+import type { ManifestRef } from '../oci/manifests';
+import { contentLength } from './ranges';
+import { baseUrl } from './urls';
+import { sendEmpty, type RouteContext } from './context';
+
+function reference(param: string): ManifestRef {
+  return isDigest(param) ? { digest: parseDigest(param) } : { tag: validateTag(param) };
+}
+
+function tooLarge(max: number): OciError {
+  return new OciError('SIZE_INVALID', { limit: max }, { status: 413, message: `manifest larger than ${max} bytes` });
+}
+
+/** Manifests are small and bounded: read at most `max` bytes, 413 beyond. */
+async function readBounded(body: Readable, declared: number | undefined, max: number): Promise<Buffer> {
+  if (declared !== undefined && declared > max) throw tooLarge(max);
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > max) throw tooLarge(max);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+export async function getManifest(ctx: RouteContext): Promise<void> {
+  const ref = reference(ctx.param);
+  const head = ctx.req.method === 'HEAD';
+  const m = head ? await ctx.registry.manifests.head(ctx.name, ref) : await ctx.registry.manifests.get(ctx.name, ref);
+  const bytes = 'bytes' in m ? (m.bytes as Buffer) : undefined;
+  const res = ctx.res;
+  res.statusCode = 200;
+  res.setHeader('Content-Type', m.mediaType);
+  res.setHeader('Content-Length', m.size);
+  res.setHeader('Docker-Content-Digest', m.digest.value);
+  res.setHeader('ETag', `"${m.digest.value}"`);
+  res.end(bytes);
+}
+
+export async function putManifest(ctx: RouteContext): Promise<void> {
+  const ref = reference(ctx.param);
+  const max = ctx.options.manifestMaxSize;
+  const bytes = await readBounded(ctx.req, contentLength(ctx.req.headers['content-length']), max);
+  const result = await ctx.registry.manifests.put(ctx.name, ref, bytes, ctx.req.headers['content-type']);
+  const base = baseUrl(ctx.req, { host: ctx.options.host, relative: ctx.options.relativeUrls });
+  const headers: Record<string, string> = {
+    Location: `${base}/v2/${ctx.name}/manifests/${result.digest.value}`,
+    'Docker-Content-Digest': result.digest.value,
+  };
+  if (result.subject) headers['OCI-Subject'] = result.subject.value;
+  sendEmpty(ctx.res, 201, headers);
+}
+
+export async function deleteManifest(ctx: RouteContext): Promise<void> {
+  const ref = reference(ctx.param);
+  if (ref.digest) await ctx.registry.manifests.deleteByDigest(ctx.name, ref.digest);
+  else await ctx.registry.manifests.deleteTag(ctx.name, ref.tag);
+  sendEmpty(ctx.res, 202);
+}

@@ -1,0 +1,105 @@
+import type { NextFunction, Request, Response } from 'express';
+import { OciError } from '../oci/errors';
+import { validateName } from '../oci/names';
+import type { Registry } from '../oci/registry';
+import type { HttpOptions, RouteContext, RouteHandler } from './context';
+import { deleteBlob, getBlob } from './blob-routes';
+import { cancelUpload, completeUpload, patchUpload, startUpload, uploadStatus } from './upload-routes';
+import { deleteManifest, getManifest, putManifest } from './manifest-routes';
+import { base, catalog, listReferrers, listTags } from './listing-routes';
+
+interface Route {
+  /** Route name for logs and metrics. */
+  name: string;
+  pattern: RegExp;
+  /** Whether group 1 is a repository name. */
+  named: boolean;
+  methods: Partial<Record<string, RouteHandler>>;
+}
+
+// Order matters: `/blobs/uploads/` must win over `/blobs/<digest>`.
+const ROUTES: Route[] = [
+  { name: 'base', pattern: /^\/v2\/?$/, named: false, methods: { GET: base, HEAD: base } },
+  { name: 'catalog', pattern: /^\/v2\/_catalog$/, named: false, methods: { GET: catalog } },
+  { name: 'tags', pattern: /^\/v2\/(.+)\/tags\/list$/, named: true, methods: { GET: listTags } },
+  {
+    name: 'manifest',
+    pattern: /^\/v2\/(.+)\/manifests\/([^/]+)$/,
+    named: true,
+    methods: { GET: getManifest, HEAD: getManifest, PUT: putManifest, DELETE: deleteManifest },
+  },
+  { name: 'upload-start', pattern: /^\/v2\/(.+)\/blobs\/uploads\/?$/, named: true, methods: { POST: startUpload } },
+  {
+    name: 'upload',
+    pattern: /^\/v2\/(.+)\/blobs\/uploads\/([^/]+)$/,
+    named: true,
+    methods: { GET: uploadStatus, PATCH: patchUpload, PUT: completeUpload, DELETE: cancelUpload },
+  },
+  { name: 'blob', pattern: /^\/v2\/(.+)\/blobs\/([^/]+)$/, named: true, methods: { GET: getBlob, HEAD: getBlob, DELETE: deleteBlob } },
+  { name: 'referrers', pattern: /^\/v2\/(.+)\/referrers\/([^/]+)$/, named: true, methods: { GET: listReferrers } },
+];
+
+const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+function decode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new OciError('NAME_INVALID', undefined, { message: 'malformed percent-encoding in path' });
+  }
+}
+
+export interface MatchedRoute {
+  route: Route;
+  name: string;
+  param: string;
+}
+
+export function matchRoute(path: string): MatchedRoute | undefined {
+  for (const route of ROUTES) {
+    const m = route.pattern.exec(path);
+    if (!m) continue;
+    return route.named ? { route, name: decode(m[1]), param: decode(m[2] ?? '') } : { route, name: '', param: '' };
+  }
+  return undefined;
+}
+
+/** The /v2 API: one dispatcher over the route table; every failure goes to the error renderer. */
+export function v2Router(registry: Registry, options: HttpOptions) {
+  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    try {
+      const url = new URL(req.originalUrl, 'http://berth.invalid');
+      const matched = matchRoute(url.pathname);
+      if (!matched) throw new OciError('UNSUPPORTED', { path: url.pathname.slice(0, 300) }, { status: 404, message: 'no such endpoint' });
+      res.locals.route = matched.route.name;
+      const handler = matched.route.methods[req.method];
+      if (!handler) {
+        const allow = Object.keys(matched.route.methods).join(', ');
+        throw new OciError('UNSUPPORTED', { method: req.method }, { message: `method ${req.method} not allowed`, headers: { Allow: allow } });
+      }
+      if (WRITES.has(req.method) && options.readOnly)
+        throw new OciError('UNSUPPORTED', undefined, { message: 'the registry is in read-only mode' });
+      if (req.method === 'DELETE' && !options.deleteEnabled)
+        throw new OciError('UNSUPPORTED', undefined, { message: 'deletes are disabled on this registry' });
+      if (matched.route.named) validateName(matched.name);
+      const abort = new AbortController();
+      const onClose = () => {
+        if (!res.writableFinished) abort.abort();
+      };
+      res.once('close', onClose);
+      const ctx: RouteContext = {
+        req,
+        res,
+        name: matched.name,
+        param: matched.param,
+        query: url.searchParams,
+        registry,
+        options,
+        signal: abort.signal,
+      };
+      await handler(ctx);
+    } catch (err) {
+      next(err);
+    }
+  };
+}

@@ -1,0 +1,110 @@
+import { OciError } from '../oci/errors';
+import { parseDigest } from '../oci/digest';
+import { validateName } from '../oci/names';
+import { uploadRange, type ChunkInput, type UploadSession } from '../oci/uploads';
+import { contentLength, parseContentRange } from './ranges';
+import { baseUrl } from './urls';
+import { sendEmpty, type RouteContext } from './context';
+
+function location(ctx: RouteContext, session: UploadSession): string {
+  const base = baseUrl(ctx.req, { host: ctx.options.host, relative: ctx.options.relativeUrls });
+  return `${base}/v2/${ctx.name}/blobs/uploads/${session.uuid}?_state=${ctx.registry.uploads.token(session)}`;
+}
+
+function blobLocation(ctx: RouteContext, digest: string): string {
+  return `${baseUrl(ctx.req, { host: ctx.options.host, relative: ctx.options.relativeUrls })}/v2/${ctx.name}/blobs/${digest}`;
+}
+
+function sessionHeaders(ctx: RouteContext, session: UploadSession): Record<string, string> {
+  return { Location: location(ctx, session), Range: uploadRange(session.offset), 'Docker-Upload-UUID': session.uuid };
+}
+
+/** Whether the request carries a body at all (Content-Length > 0, or chunked). */
+function hasBody(ctx: RouteContext): boolean {
+  const len = contentLength(ctx.req.headers['content-length']);
+  return len !== undefined ? len > 0 : ctx.req.headers['transfer-encoding'] !== undefined;
+}
+
+function chunk(ctx: RouteContext): ChunkInput {
+  return {
+    body: ctx.req,
+    range: parseContentRange(ctx.req.headers['content-range']),
+    contentLength: contentLength(ctx.req.headers['content-length']),
+    signal: ctx.signal,
+  };
+}
+
+/** A 416 from the upload layer also tells the client where the session is and how far it got. */
+async function withSession<T>(ctx: RouteContext, session: UploadSession, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof OciError && err.code === 'RANGE_INVALID') {
+      const offset = Number((err.detail as { offset?: number } | undefined)?.offset ?? session.offset);
+      Object.assign(err.headers, sessionHeaders(ctx, { ...session, offset }));
+    }
+    throw err;
+  }
+}
+
+/** POST /v2/<name>/blobs/uploads/: mount, monolithic upload with ?digest=, or a new session. */
+export async function startUpload(ctx: RouteContext): Promise<void> {
+  const { registry, query } = ctx;
+  const mount = query.get('mount');
+  if (mount !== null) {
+    const digest = parseDigest(mount);
+    const fromParam = query.get('from');
+    let from: string | undefined;
+    if (fromParam !== null) {
+      try {
+        from = validateName(fromParam);
+      } catch {
+        from = undefined;
+      }
+    }
+    // A `from` that is not a valid name cannot hold the blob: fall back to a normal session.
+    const mounted = fromParam !== null && from === undefined ? false : await registry.blobs.mount(ctx.name, digest, from);
+    if (mounted)
+      return sendEmpty(ctx.res, 201, { Location: blobLocation(ctx, digest.value), 'Docker-Content-Digest': digest.value });
+  }
+  const digestParam = query.get('digest');
+  if (digestParam !== null) {
+    const digest = parseDigest(digestParam);
+    const session = await registry.uploads.start(ctx.name);
+    await withSession(ctx, session, () => registry.uploads.complete(session, digest, chunk(ctx)));
+    return sendEmpty(ctx.res, 201, { Location: blobLocation(ctx, digest.value), 'Docker-Content-Digest': digest.value });
+  }
+  const session = await registry.uploads.start(ctx.name);
+  sendEmpty(ctx.res, 202, sessionHeaders(ctx, session));
+}
+
+async function resolve(ctx: RouteContext): Promise<UploadSession> {
+  return ctx.registry.uploads.resolve(ctx.name, ctx.param, ctx.query.get('_state') ?? undefined);
+}
+
+export async function uploadStatus(ctx: RouteContext): Promise<void> {
+  const session = await resolve(ctx);
+  sendEmpty(ctx.res, 204, sessionHeaders(ctx, session));
+}
+
+export async function patchUpload(ctx: RouteContext): Promise<void> {
+  const session = await resolve(ctx);
+  const next = await withSession(ctx, session, () => ctx.registry.uploads.append(session, chunk(ctx)));
+  sendEmpty(ctx.res, 202, sessionHeaders(ctx, next));
+}
+
+export async function completeUpload(ctx: RouteContext): Promise<void> {
+  const digestParam = ctx.query.get('digest');
+  if (digestParam === null) throw new OciError('DIGEST_INVALID', undefined, { message: 'the digest query parameter is required' });
+  const digest = parseDigest(digestParam);
+  const session = await resolve(ctx);
+  const input = hasBody(ctx) ? chunk(ctx) : undefined;
+  await withSession(ctx, session, () => ctx.registry.uploads.complete(session, digest, input));
+  sendEmpty(ctx.res, 201, { Location: blobLocation(ctx, digest.value), 'Docker-Content-Digest': digest.value });
+}
+
+export async function cancelUpload(ctx: RouteContext): Promise<void> {
+  const session = await resolve(ctx);
+  await ctx.registry.uploads.cancel(session);
+  sendEmpty(ctx.res, 204);
+}

@@ -1,0 +1,29 @@
+import type { IncomingMessage } from 'node:http';
+
+export interface UrlOptions {
+  /** Configured external base URL (http.host). */
+  host?: string;
+  relative: boolean;
+}
+
+function first(value: string | string[] | undefined): string | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  return v?.split(',')[0].trim() || undefined;
+}
+
+const HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
+
+/**
+ * The base clients should use for Location: the configured host, else what the proxy in front
+ * says (X-Forwarded-Proto/Host), else the request's own Host. Malformed forwarded values are
+ * ignored rather than echoed into a header.
+ */
+export function baseUrl(req: IncomingMessage, opts: UrlOptions): string {
+  if (opts.host) return opts.host.replace(/\/+$/, '');
+  if (opts.relative) return '';
+  const fproto = first(req.headers['x-forwarded-proto'])?.toLowerCase();
+  const proto = fproto === 'http' || fproto === 'https' ? fproto : 'encrypted' in req.socket && req.socket.encrypted ? 'https' : 'http';
+  const fhost = first(req.headers['x-forwarded-host']);
+  const host = fhost && HOST.test(fhost) ? fhost : req.headers.host && HOST.test(req.headers.host) ? req.headers.host : 'localhost';
+  return `${proto}://${host}`;
+}

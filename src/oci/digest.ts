@@ -1,0 +1,44 @@
+import { createHash, type Hash } from 'node:crypto';
+import { OciError } from './errors';
+
+/** Algorithms Berth verifies, with the hex length of their encoded part. */
+const ALGORITHMS = { sha256: 64, sha512: 128 } as const;
+export type Algorithm = keyof typeof ALGORITHMS;
+
+export interface Digest {
+  algorithm: Algorithm;
+  hex: string;
+  /** `algorithm:hex` */
+  value: string;
+}
+
+// The grammar of image-spec descriptor.md: algorithm ":" encoded.
+const DIGEST_GRAMMAR = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
+
+/** Parses a digest, throwing DIGEST_INVALID (400) for malformed or unsupported ones. */
+export function parseDigest(value: string): Digest {
+  if (typeof value !== 'string' || !DIGEST_GRAMMAR.test(value))
+    throw new OciError('DIGEST_INVALID', { digest: String(value) }, { message: 'invalid digest format' });
+  const sep = value.indexOf(':');
+  const algorithm = value.slice(0, sep);
+  const hex = value.slice(sep + 1);
+  if (!(algorithm in ALGORITHMS))
+    throw new OciError('DIGEST_INVALID', { digest: value }, { message: `unsupported digest algorithm "${algorithm}"` });
+  const alg = algorithm as Algorithm;
+  if (hex.length !== ALGORITHMS[alg] || !/^[a-f0-9]+$/.test(hex))
+    throw new OciError('DIGEST_INVALID', { digest: value }, { message: `invalid ${alg} digest` });
+  return { algorithm: alg, hex, value };
+}
+
+export function isDigest(value: string): boolean {
+  return value.includes(':');
+}
+
+export function createDigester(algorithm: Algorithm): Hash {
+  return createHash(algorithm);
+}
+
+export function digestOf(data: Uint8Array, algorithm: Algorithm = 'sha256'): Digest {
+  const hex = createHash(algorithm).update(data).digest('hex');
+  return { algorithm, hex, value: `${algorithm}:${hex}` };
+}

@@ -1,0 +1,60 @@
+import type { StorageDriver } from '../../storage-drivers/types';
+import { isNotFound } from '../../storage-drivers/errors';
+import { parseDigest, type Digest } from './digest';
+
+/** Reads a Distribution link file ("sha256:…"); null when it does not exist. */
+export async function readLink(driver: StorageDriver, path: string): Promise<Digest | null> {
+  try {
+    const text = (await driver.getContent(path)).toString('utf8').trim();
+    return parseDigest(text);
+  } catch (err) {
+    if (isNotFound(err)) return null;
+    throw err;
+  }
+}
+
+export function writeLink(driver: StorageDriver, path: string, d: Digest): Promise<void> {
+  return driver.putContent(path, Buffer.from(d.value));
+}
+
+/** Size of the object at path, or null when absent. */
+export async function sizeOf(driver: StorageDriver, path: string): Promise<number | null> {
+  try {
+    const info = await driver.stat(path);
+    return info.isDir ? null : info.size;
+  } catch (err) {
+    if (isNotFound(err)) return null;
+    throw err;
+  }
+}
+
+export async function exists(driver: StorageDriver, path: string): Promise<boolean> {
+  try {
+    await driver.stat(path);
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+}
+
+/** Deletes path, treating "already gone" as success (deletes race with each other and with GC). */
+export async function deleteIfExists(driver: StorageDriver, path: string): Promise<boolean> {
+  try {
+    await driver.delete(path);
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+}
+
+/** Direct children's names (not full paths); empty when the directory does not exist. */
+export async function listNames(driver: StorageDriver, path: string): Promise<string[]> {
+  try {
+    return (await driver.list(path)).map((p) => p.slice(p.lastIndexOf('/') + 1));
+  } catch (err) {
+    if (isNotFound(err)) return [];
+    throw err;
+  }
+}

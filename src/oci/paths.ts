@@ -1,0 +1,39 @@
+import type { Digest } from './digest';
+
+/**
+ * Every storage path Berth uses, one function per kind, in Distribution's v2 layout (DESIGN.md §3)
+ * so that a directory or bucket written by Distribution is served as is, and back. Referrers are
+ * Berth's addition, kept beside the other per-repository links in the same style.
+ */
+export const ROOT = '/docker/registry/v2';
+export const REPOSITORIES = `${ROOT}/repositories`;
+
+export const paths = {
+  blobData: (d: Digest) => `${ROOT}/blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}/data`,
+  blobDir: (d: Digest) => `${ROOT}/blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}`,
+  repository: (name: string) => `${REPOSITORIES}/${name}`,
+  layerLink: (name: string, d: Digest) => `${REPOSITORIES}/${name}/_layers/${d.algorithm}/${d.hex}/link`,
+  layerLinkDir: (name: string, d: Digest) => `${REPOSITORIES}/${name}/_layers/${d.algorithm}/${d.hex}`,
+  manifestsDir: (name: string) => `${REPOSITORIES}/${name}/_manifests`,
+  revisionLink: (name: string, d: Digest) => `${REPOSITORIES}/${name}/_manifests/revisions/${d.algorithm}/${d.hex}/link`,
+  revisionDir: (name: string, d: Digest) => `${REPOSITORIES}/${name}/_manifests/revisions/${d.algorithm}/${d.hex}`,
+  tagsDir: (name: string) => `${REPOSITORIES}/${name}/_manifests/tags`,
+  tagDir: (name: string, tag: string) => `${REPOSITORIES}/${name}/_manifests/tags/${tag}`,
+  tagCurrentLink: (name: string, tag: string) => `${REPOSITORIES}/${name}/_manifests/tags/${tag}/current/link`,
+  tagIndexLink: (name: string, tag: string, d: Digest) =>
+    `${REPOSITORIES}/${name}/_manifests/tags/${tag}/index/${d.algorithm}/${d.hex}/link`,
+  referrersDir: (name: string, subject: Digest) => `${REPOSITORIES}/${name}/_referrers/${subject.algorithm}/${subject.hex}`,
+  referrerLink: (name: string, subject: Digest, d: Digest) =>
+    `${REPOSITORIES}/${name}/_referrers/${subject.algorithm}/${subject.hex}/${d.algorithm}/${d.hex}/link`,
+  referrerLinkDir: (name: string, subject: Digest, d: Digest) =>
+    `${REPOSITORIES}/${name}/_referrers/${subject.algorithm}/${subject.hex}/${d.algorithm}/${d.hex}`,
+  uploadsDir: (name: string) => `${REPOSITORIES}/${name}/_uploads`,
+  uploadDir: (name: string, uuid: string) => `${REPOSITORIES}/${name}/_uploads/${uuid}`,
+  uploadData: (name: string, uuid: string) => `${REPOSITORIES}/${name}/_uploads/${uuid}/data`,
+  uploadStartedAt: (name: string, uuid: string) => `${REPOSITORIES}/${name}/_uploads/${uuid}/startedat`,
+};
+
+/** The last component of a path. */
+export function basename(p: string): string {
+  return p.slice(p.lastIndexOf('/') + 1);
+}

@@ -1,0 +1,78 @@
+import type { StorageDriver } from '../../storage-drivers/types';
+import { parseDigest, type Digest } from './digest';
+import { paths } from './paths';
+import { deleteIfExists, exists, listNames, writeLink } from './links';
+import { parseManifest, storedMediaType } from './manifest-parse';
+
+export interface ReferrerDescriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  artifactType?: string;
+  annotations?: Record<string, string>;
+}
+
+export interface ReferrersPage {
+  descriptors: ReferrerDescriptor[];
+  /** Digest to continue after, when more remain. */
+  next?: string;
+}
+
+/**
+ * Referrers by subject, kept as links beside the repository's other links:
+ * `_referrers/<alg>/<subject hex>/<alg>/<referrer hex>/link`. Entries are written when a manifest
+ * with a subject is pushed and removed when it is deleted; a listing also skips entries whose
+ * manifest revision is gone, so a crash between the two writes never shows a dangling referrer.
+ */
+export class ReferrerIndex {
+  constructor(
+    private readonly driver: StorageDriver,
+    private readonly readBytes: (d: Digest) => Promise<Buffer>,
+  ) {}
+
+  add(name: string, subject: Digest, referrer: Digest): Promise<void> {
+    return writeLink(this.driver, paths.referrerLink(name, subject, referrer), referrer);
+  }
+
+  async remove(name: string, subject: Digest, referrer: Digest): Promise<void> {
+    await deleteIfExists(this.driver, paths.referrerLinkDir(name, subject, referrer));
+  }
+
+  async list(name: string, subject: Digest, opts: { artifactType?: string; n: number; last?: string }): Promise<ReferrersPage> {
+    const dir = paths.referrersDir(name, subject);
+    const digests: string[] = [];
+    for (const alg of await listNames(this.driver, dir))
+      for (const hex of await listNames(this.driver, `${dir}/${alg}`)) digests.push(`${alg}:${hex}`);
+    digests.sort();
+    const descriptors: ReferrerDescriptor[] = [];
+    let next: string | undefined;
+    for (const value of digests) {
+      if (opts.last !== undefined && value <= opts.last) continue;
+      let digest: Digest;
+      try {
+        digest = parseDigest(value);
+      } catch {
+        continue;
+      }
+      if (!(await exists(this.driver, paths.revisionLink(name, digest)))) continue;
+      const descriptor = describe(digest, await this.readBytes(digest));
+      if (opts.artifactType !== undefined && descriptor.artifactType !== opts.artifactType) continue;
+      if (descriptors.length === opts.n) {
+        next = descriptors[descriptors.length - 1].digest;
+        break;
+      }
+      descriptors.push(descriptor);
+    }
+    return { descriptors, next };
+  }
+}
+
+function describe(digest: Digest, bytes: Buffer): ReferrerDescriptor {
+  const mediaType = storedMediaType(bytes);
+  const parsed = parseManifest(bytes, mediaType);
+  const descriptor: ReferrerDescriptor = { mediaType, digest: digest.value, size: bytes.length };
+  const artifactType = parsed.artifactType ?? (parsed.isIndex ? undefined : parsed.configMediaType);
+  if (artifactType !== undefined) descriptor.artifactType = artifactType;
+  if (parsed.annotations !== undefined) descriptor.annotations = parsed.annotations;
+  return descriptor;
+}

@@ -1,0 +1,52 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { OciError } from './errors';
+
+/**
+ * The `_state` query parameter of an upload's Location: who the upload belongs to, signed with the
+ * shared secret so that any replica can trust it and none can be tricked into another repository's
+ * session. Storage stays the source of truth for the offset.
+ */
+export interface UploadState {
+  name: string;
+  uuid: string;
+  offset: number;
+  startedAt: string;
+}
+
+export class UploadStateSigner {
+  private readonly key: Buffer;
+
+  constructor(secret: string | Buffer) {
+    this.key = Buffer.isBuffer(secret) ? secret : Buffer.from(secret, 'utf8');
+  }
+
+  pack(state: UploadState): string {
+    const body = Buffer.from(JSON.stringify([state.name, state.uuid, state.offset, state.startedAt])).toString('base64url');
+    return `${body}.${this.mac(body)}`;
+  }
+
+  /** Verifies the signature and that the token belongs to this name and uuid. */
+  unpack(token: string, name: string, uuid: string): UploadState {
+    const invalid = () => new OciError('BLOB_UPLOAD_INVALID', undefined, { message: 'blob upload invalid: bad upload state' });
+    const dot = token.indexOf('.');
+    if (dot <= 0) throw invalid();
+    const body = token.slice(0, dot);
+    const given = Buffer.from(token.slice(dot + 1), 'base64url');
+    const expected = Buffer.from(this.mac(body), 'base64url');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalid();
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
+    } catch {
+      throw invalid();
+    }
+    if (!Array.isArray(parsed) || parsed.length !== 4) throw invalid();
+    const [n, u, offset, startedAt] = parsed as [unknown, unknown, unknown, unknown];
+    if (n !== name || u !== uuid || typeof offset !== 'number' || typeof startedAt !== 'string') throw invalid();
+    return { name, uuid, offset, startedAt };
+  }
+
+  private mac(body: string): string {
+    return createHmac('sha256', this.key).update(body).digest('base64url');
+  }
+}

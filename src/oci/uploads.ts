@@ -1,0 +1,230 @@
+import { randomUUID, type Hash } from 'node:crypto';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { StorageDriver } from '../../storage-drivers/types';
+import { isNotFound } from '../../storage-drivers/errors';
+import { OciError } from './errors';
+import { createDigester, type Algorithm, type Digest } from './digest';
+import { paths, REPOSITORIES } from './paths';
+import { deleteIfExists, sizeOf } from './links';
+import type { BlobStore } from './blobs';
+import { UploadStateSigner } from './upload-state';
+
+export interface UploadSession {
+  name: string;
+  uuid: string;
+  /** Bytes received so far. */
+  offset: number;
+  startedAt: string;
+}
+
+export interface ChunkInput {
+  body: Readable;
+  /** Content-Range of a ranged PATCH (inclusive end). */
+  range?: { start: number; end: number };
+  /** Content-Length, when the client sent one. */
+  contentLength?: number;
+  signal?: AbortSignal;
+}
+
+/** The `Range` header value for an upload of `offset` bytes (Distribution's "0-0" when empty). */
+export function uploadRange(offset: number): string {
+  return `0-${Math.max(offset - 1, 0)}`;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const MAX_HASH_STATES = 10_000;
+
+interface HashState {
+  algorithm: Algorithm;
+  hash: Hash;
+  /** Bytes hashed: valid only while it equals the stored upload size. */
+  offset: number;
+}
+
+/**
+ * Upload sessions live in storage (`_uploads/<uuid>`), so any process sharing the store can continue
+ * them. The running hash is kept in this process as an optimisation only: when another replica
+ * appended in between, or after a restart, the offsets no longer match and the commit re-reads the
+ * data to hash it instead.
+ */
+export class UploadManager {
+  private readonly hashes = new Map<string, HashState>();
+
+  constructor(
+    private readonly driver: StorageDriver,
+    private readonly blobs: BlobStore,
+    private readonly signer: UploadStateSigner,
+  ) {}
+
+  async start(name: string): Promise<UploadSession> {
+    const uuid = randomUUID();
+    const startedAt = new Date().toISOString();
+    await this.driver.putContent(paths.uploadStartedAt(name, uuid), Buffer.from(startedAt));
+    return { name, uuid, offset: 0, startedAt };
+  }
+
+  /** Finds a session in storage; `token` is the `_state` from its Location, verified when present. */
+  async resolve(name: string, uuid: string, token: string | undefined): Promise<UploadSession> {
+    if (!UUID.test(uuid)) throw new OciError('BLOB_UPLOAD_UNKNOWN', { uuid: uuid.slice(0, 100) });
+    if (token !== undefined) this.signer.unpack(token, name, uuid);
+    let startedAt: string;
+    try {
+      startedAt = (await this.driver.getContent(paths.uploadStartedAt(name, uuid))).toString('utf8').trim();
+    } catch (err) {
+      if (isNotFound(err)) throw new OciError('BLOB_UPLOAD_UNKNOWN', { uuid });
+      throw err;
+    }
+    const offset = (await sizeOf(this.driver, paths.uploadData(name, uuid))) ?? 0;
+    return { name, uuid, offset, startedAt };
+  }
+
+  token(session: UploadSession): string {
+    return this.signer.pack(session);
+  }
+
+  /** Appends one chunk (PATCH). */
+  async append(session: UploadSession, input: ChunkInput): Promise<UploadSession> {
+    const offset = await this.write(session, input, undefined, false);
+    return { ...session, offset };
+  }
+
+  /**
+   * Appends the final chunk (if any), verifies the digest, and makes the blob visible: the data moves
+   * into the global blob store and the repository gets its link. Idempotent when the blob exists.
+   */
+  async complete(session: UploadSession, digest: Digest, input?: ChunkInput): Promise<void> {
+    const key = this.key(session);
+    const chunk = input ?? { body: Readable.from([]) };
+    const size = await this.write(session, chunk, digest.algorithm, true);
+    const state = this.hashes.get(key);
+    this.hashes.delete(key);
+    const actual =
+      state && state.offset === size && state.algorithm === digest.algorithm
+        ? state.hash.digest('hex')
+        : await this.rehash(paths.uploadData(session.name, session.uuid), digest.algorithm);
+    if (actual !== digest.hex) {
+      await this.cancel(session);
+      throw new OciError('DIGEST_INVALID', { digest: digest.value });
+    }
+    if ((await this.blobs.globalSize(digest)) === null) {
+      await this.driver.move(paths.uploadData(session.name, session.uuid), paths.blobData(digest));
+    }
+    await this.blobs.link(session.name, digest);
+    await deleteIfExists(this.driver, paths.uploadDir(session.name, session.uuid));
+  }
+
+  async cancel(session: UploadSession): Promise<void> {
+    this.hashes.delete(this.key(session));
+    if (!(await deleteIfExists(this.driver, paths.uploadDir(session.name, session.uuid))))
+      throw new OciError('BLOB_UPLOAD_UNKNOWN', { uuid: session.uuid });
+  }
+
+  /** Deletes sessions started more than `maxAgeMs` ago; returns how many. */
+  async purge(maxAgeMs: number, now = Date.now(), dryRun = false): Promise<string[]> {
+    const purged: string[] = [];
+    const marker = /^(.*\/_uploads\/[^/]+)\/startedat$/;
+    const stale: string[] = [];
+    try {
+      for await (const info of this.driver.walk(REPOSITORIES)) {
+        const m = marker.exec(info.path);
+        if (!m || info.isDir) continue;
+        stale.push(m[1]);
+      }
+    } catch (err) {
+      if (isNotFound(err)) return purged;
+      throw err;
+    }
+    for (const dir of stale) {
+      let started: number;
+      try {
+        started = Date.parse((await this.driver.getContent(`${dir}/startedat`)).toString('utf8').trim());
+      } catch (err) {
+        if (isNotFound(err)) continue;
+        throw err;
+      }
+      // An unreadable date is treated as stale: nothing could ever complete such a session.
+      if (Number.isFinite(started) && now - started < maxAgeMs) continue;
+      purged.push(dir);
+      if (!dryRun) await deleteIfExists(this.driver, dir);
+    }
+    return purged;
+  }
+
+  private key(session: UploadSession): string {
+    return `${session.name}/${session.uuid}`;
+  }
+
+  /** Streams one chunk into the session's data; returns the new size. */
+  private async write(session: UploadSession, input: ChunkInput, algorithm: Algorithm | undefined, commit: boolean): Promise<number> {
+    const key = this.key(session);
+    const writer = await this.driver.writer(paths.uploadData(session.name, session.uuid), { append: true, signal: input.signal });
+    const start = writer.size;
+    const expected = input.range ? input.range.end - input.range.start + 1 : input.contentLength;
+    const reject = async (err: OciError) => {
+      await endQuietly(writer);
+      throw err;
+    };
+    if (input.range && input.range.start !== start)
+      await reject(new OciError('RANGE_INVALID', { offset: start }, { headers: { Range: uploadRange(start) } }));
+    if (input.range && input.contentLength !== undefined && input.contentLength !== expected)
+      await reject(new OciError('SIZE_INVALID', { contentLength: input.contentLength, contentRange: expected }));
+
+    let state = this.hashes.get(key);
+    if (!state || state.offset !== start) {
+      this.hashes.delete(key);
+      const alg = algorithm ?? 'sha256';
+      state = start === 0 ? { algorithm: alg, hash: createDigester(alg), offset: 0 } : undefined;
+    }
+    const hash = state?.hash;
+    let count = 0;
+    try {
+      await pipeline(
+        input.body,
+        async function* (source: AsyncIterable<Buffer>) {
+          for await (const chunk of source) {
+            count += chunk.length;
+            if (expected !== undefined && count > expected)
+              throw new OciError('SIZE_INVALID', { expected }, { message: 'body longer than its Content-Length or Content-Range' });
+            hash?.update(chunk);
+            yield chunk;
+          }
+        },
+        writer,
+      );
+      if (expected !== undefined && count !== expected)
+        throw new OciError('SIZE_INVALID', { expected, received: count }, { message: 'body shorter than its Content-Length or Content-Range' });
+      if (commit) await writer.commit();
+    } catch (err) {
+      this.hashes.delete(key);
+      throw err;
+    }
+    if (state) {
+      state.offset = start + count;
+      if (this.hashes.size >= MAX_HASH_STATES && !this.hashes.has(key)) this.hashes.delete(this.hashes.keys().next().value!);
+      this.hashes.set(key, state);
+    }
+    return start + count;
+  }
+
+  private async rehash(path: string, algorithm: Algorithm): Promise<string> {
+    const hash = createDigester(algorithm);
+    await pipeline(
+      await this.driver.reader(path),
+      new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          hash.update(chunk);
+          cb();
+        },
+      }),
+    );
+    return hash.digest('hex');
+  }
+}
+
+async function endQuietly(writer: Writable): Promise<void> {
+  await new Promise<void>((resolve) => {
+    writer.once('error', () => resolve());
+    writer.end(() => resolve());
+  });
+}

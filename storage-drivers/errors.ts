@@ -1,0 +1,37 @@
+/** Typed driver errors; each names the driver and the path so logs say where it happened. */
+export class StorageError extends Error {
+  constructor(
+    readonly driver: string,
+    readonly path: string,
+    message: string,
+  ) {
+    super(`${driver}: ${message}: ${path}`);
+    this.name = new.target.name;
+  }
+}
+
+export class PathNotFoundError extends StorageError {
+  constructor(driver: string, path: string) {
+    super(driver, path, 'path not found');
+  }
+}
+
+export class InvalidPathError extends StorageError {
+  constructor(driver: string, path: string) {
+    super(driver, path, 'invalid path');
+  }
+}
+
+export class InvalidOffsetError extends StorageError {
+  constructor(
+    driver: string,
+    path: string,
+    readonly offset: number,
+  ) {
+    super(driver, path, `invalid offset ${offset}`);
+  }
+}
+
+export function isNotFound(err: unknown): err is PathNotFoundError {
+  return err instanceof PathNotFoundError;
+}

@@ -1,0 +1,78 @@
+import type { Readable, Writable } from 'node:stream';
+
+/**
+ * The storage-driver contract (DESIGN.md §2). Drivers store bytes at paths and know nothing of
+ * digests, manifests or HTTP. Paths are absolute, slash-separated, and relative to the driver's own
+ * root: `/docker/registry/v2/...`. A valid path matches `^(/[A-Za-z0-9._:-]+)+$` with no `.`/`..`
+ * component (see `validatePath`).
+ */
+export interface FileInfo {
+  path: string;
+  size: number;
+  modTime: Date;
+  isDir: boolean;
+}
+
+export interface ReaderOptions {
+  /** First byte to read (default 0). An offset past the end rejects with InvalidOffsetError. */
+  offset?: number;
+  /** Maximum number of bytes to read (default: to the end). */
+  length?: number;
+  signal?: AbortSignal;
+}
+
+export interface WriterOptions {
+  /**
+   * false: start a new, empty file; after commit it replaces whatever was at the path. Whether the
+   * old content stays readable until then is driver-specific (memory: yes; filesystem: no, the file
+   * is truncated at once, as in Distribution), so write new content at a fresh path and move() it.
+   * true: continue the content left at the path by an earlier writer that ended without commit (or
+   * start empty if there is none); `size` then starts at that length.
+   */
+  append: boolean;
+  signal?: AbortSignal;
+}
+
+/**
+ * A writer is a Writable: pipe into it with stream/promises.pipeline to get backpressure.
+ * - Ending it (end()/finish) without commit keeps what was written so that a later
+ *   writer(path, {append: true}) — possibly in another process sharing the store — continues it.
+ * - commit() flushes durably (fsync or equivalent) and makes the content readable at the path.
+ *   Call it after the stream has finished; it must not be called twice.
+ * - cancel() discards everything written at the path by this and earlier uncommitted writers.
+ * Before commit, stat(path) reports the bytes written so far; whether reader(path) can read them
+ * is driver-specific and callers must not rely on it.
+ */
+export interface FileWriter extends Writable {
+  readonly size: number;
+  commit(): Promise<void>;
+  cancel(): Promise<void>;
+}
+
+export interface RedirectOptions {
+  method: 'GET' | 'HEAD';
+  /** Seconds. */
+  expiresIn: number;
+}
+
+export interface StorageDriver {
+  readonly name: string;
+  /** Small objects only (links, manifests, state). PathNotFoundError when absent. */
+  getContent(path: string): Promise<Buffer>;
+  /** Atomic, durable replace: readers see the old or the new content, never a mix. */
+  putContent(path: string, data: Uint8Array): Promise<void>;
+  reader(path: string, opts?: ReaderOptions): Promise<Readable>;
+  writer(path: string, opts: WriterOptions): Promise<FileWriter>;
+  /** PathNotFoundError when absent. Directories exist implicitly when something lies below them. */
+  stat(path: string): Promise<FileInfo>;
+  /** Full paths of the direct children, sorted lexically. PathNotFoundError when absent. */
+  list(path: string): Promise<string[]>;
+  /** Every file and directory below path, depth-first, lexical order, directories before their contents. */
+  walk(path: string): AsyncIterable<FileInfo>;
+  /** Atomic where the backend allows; replaces dst if it exists. PathNotFoundError when src is absent. */
+  move(src: string, dst: string): Promise<void>;
+  /** Recursive; never touches siblings sharing a prefix (`/a/b` spares `/a/bc`). PathNotFoundError when absent. */
+  delete(path: string): Promise<void>;
+  /** A URL the client may fetch the content from directly, or null when the driver has none. */
+  redirectUrl(path: string, opts: RedirectOptions): Promise<string | null>;
+}
