@@ -1,0 +1,76 @@
+import type { Readable } from 'node:stream';
+import { validatePath } from './paths';
+import type { FileInfo, FileWriter, ReaderOptions, RedirectOptions, StorageDriver, WriterOptions } from './types';
+
+export type DriverOperation =
+  | 'getContent'
+  | 'putContent'
+  | 'reader'
+  | 'writer'
+  | 'stat'
+  | 'list'
+  | 'walk'
+  | 'move'
+  | 'delete'
+  | 'redirectUrl';
+
+export interface DecoratorOptions {
+  /**
+   * Called once per operation with its duration, and the error when it failed: the hook for metrics
+   * and logging. For reader and writer it times opening the stream, not the transfer.
+   */
+  onOperation?: (driver: string, op: DriverOperation, ms: number, err?: unknown) => void;
+}
+
+/**
+ * The one wrapper every driver goes through: it rejects invalid paths with InvalidPathError before
+ * the driver sees them (so drivers may assume valid paths), and reports each operation.
+ */
+export function withValidation(driver: StorageDriver, opts: DecoratorOptions = {}): StorageDriver {
+  const name = driver.name;
+  const report = opts.onOperation;
+
+  async function run<T>(op: DriverOperation, paths: [string, boolean][], fn: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      for (const [path, allowRoot] of paths) validatePath(name, path, allowRoot);
+      const result = await fn();
+      report?.(name, op, performance.now() - started);
+      return result;
+    } catch (err) {
+      report?.(name, op, performance.now() - started, err);
+      throw err;
+    }
+  }
+
+  async function* walk(path: string): AsyncIterable<FileInfo> {
+    const started = performance.now();
+    try {
+      validatePath(name, path, true);
+      yield* driver.walk(path);
+      report?.(name, 'walk', performance.now() - started);
+    } catch (err) {
+      report?.(name, 'walk', performance.now() - started, err);
+      throw err;
+    }
+  }
+
+  return {
+    name,
+    getContent: (path: string): Promise<Buffer> => run('getContent', [[path, false]], () => driver.getContent(path)),
+    putContent: (path: string, data: Uint8Array): Promise<void> =>
+      run('putContent', [[path, false]], () => driver.putContent(path, data)),
+    reader: (path: string, o?: ReaderOptions): Promise<Readable> =>
+      run('reader', [[path, false]], () => driver.reader(path, o)),
+    writer: (path: string, o: WriterOptions): Promise<FileWriter> =>
+      run('writer', [[path, false]], () => driver.writer(path, o)),
+    stat: (path: string): Promise<FileInfo> => run('stat', [[path, true]], () => driver.stat(path)),
+    list: (path: string): Promise<string[]> => run('list', [[path, true]], () => driver.list(path)),
+    walk,
+    move: (src: string, dst: string): Promise<void> =>
+      run('move', [[src, false], [dst, false]], () => driver.move(src, dst)),
+    delete: (path: string): Promise<void> => run('delete', [[path, true]], () => driver.delete(path)),
+    redirectUrl: (path: string, o: RedirectOptions): Promise<string | null> =>
+      run('redirectUrl', [[path, false]], () => driver.redirectUrl(path, o)),
+  };
+}

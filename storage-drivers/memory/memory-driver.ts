@@ -1,0 +1,122 @@
+import type { Readable } from 'node:stream';
+import { InvalidOffsetError, PathNotFoundError } from '../errors';
+import { childPath, splitPath } from '../paths';
+import type { FileInfo, FileWriter, ReaderOptions, RedirectOptions, StorageDriver, WriterOptions } from '../types';
+import { readRange } from '../streams';
+import { ChunkList } from './chunk-list';
+import { MemoryWriter } from './memory-writer';
+import { type FileNode, type Node, Tree } from './tree';
+
+/**
+ * Keeps everything in process memory: for tests and single-process experiments. Paths are assumed
+ * valid (the validation decorator checks them).
+ */
+export class MemoryDriver implements StorageDriver {
+  readonly name = 'memory';
+  private readonly tree = new Tree();
+
+  async getContent(path: string): Promise<Buffer> {
+    return this.readable(path).toBuffer();
+  }
+
+  async putContent(path: string, data: Uint8Array): Promise<void> {
+    const node: FileNode = { kind: 'file', committed: ChunkList.of(data), pending: null, modTime: new Date() };
+    this.tree.set(splitPath(path), node);
+  }
+
+  async reader(path: string, opts: ReaderOptions = {}): Promise<Readable> {
+    opts.signal?.throwIfAborted();
+    const data = this.readable(path);
+    const offset = opts.offset ?? 0;
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset > data.size) {
+      throw new InvalidOffsetError(this.name, path, offset);
+    }
+    return data.reader(offset, readRange(data.size, offset, opts.length), opts.signal);
+  }
+
+  async writer(path: string, opts: WriterOptions): Promise<FileWriter> {
+    opts.signal?.throwIfAborted();
+    const parts = splitPath(path);
+    let node = this.tree.lookup(parts);
+    if (node?.kind === 'dir') throw new Error(`${this.name}: cannot write over a directory: ${path}`);
+    if (node === undefined) {
+      node = { kind: 'file', committed: null, pending: null, modTime: new Date() };
+      this.tree.set(parts, node);
+    }
+    let data: ChunkList;
+    if (opts.append && node.pending !== null) data = node.pending;
+    else if (opts.append && node.committed !== null) data = node.committed.fork();
+    else data = new ChunkList();
+    node.pending = data;
+    return new MemoryWriter(this.tree, parts, node, data, opts.signal);
+  }
+
+  async stat(path: string): Promise<FileInfo> {
+    return info(path, this.find(path));
+  }
+
+  async list(path: string): Promise<string[]> {
+    const node = this.find(path);
+    if (node.kind !== 'dir') throw new PathNotFoundError(this.name, path);
+    return [...node.children.keys()].sort().map((name) => childPath(path, name));
+  }
+
+  async *walk(path: string): AsyncIterable<FileInfo> {
+    const node = this.find(path);
+    if (node.kind !== 'dir') throw new PathNotFoundError(this.name, path);
+    yield* walkDir(path, node);
+  }
+
+  async move(src: string, dst: string): Promise<void> {
+    const from = splitPath(src);
+    const node = this.tree.lookup(from);
+    if (node === undefined || from.length === 0) throw new PathNotFoundError(this.name, src);
+    if (src === dst) return;
+    if (dst.startsWith(`${src}/`)) throw new Error(`${this.name}: cannot move ${src} into itself: ${dst}`);
+    const to = splitPath(dst);
+    this.tree.checkParents(to);
+    this.tree.remove(from, node);
+    this.tree.set(to, node);
+  }
+
+  async delete(path: string): Promise<void> {
+    const parts = splitPath(path);
+    if (parts.length === 0) {
+      this.tree.root.children.clear();
+      return;
+    }
+    if (!this.tree.remove(parts)) throw new PathNotFoundError(this.name, path);
+  }
+
+  async redirectUrl(_path: string, _opts: RedirectOptions): Promise<string | null> {
+    return null;
+  }
+
+  private find(path: string): Node {
+    const node = this.tree.lookup(splitPath(path));
+    if (node === undefined) throw new PathNotFoundError(this.name, path);
+    return node;
+  }
+
+  private readable(path: string): ChunkList {
+    const node = this.find(path);
+    if (node.kind !== 'file' || node.committed === null) throw new PathNotFoundError(this.name, path);
+    return node.committed;
+  }
+}
+
+function info(path: string, node: Node): FileInfo {
+  if (node.kind === 'dir') return { path, size: 0, modTime: node.modTime, isDir: true };
+  const size = (node.pending ?? node.committed)?.size ?? 0;
+  return { path, size, modTime: node.modTime, isDir: false };
+}
+
+function* walkDir(path: string, dir: Node & { kind: 'dir' }): Generator<FileInfo> {
+  for (const name of [...dir.children.keys()].sort()) {
+    const child = dir.children.get(name);
+    if (child === undefined) continue;
+    const full = childPath(path, name);
+    yield info(full, child);
+    if (child.kind === 'dir') yield* walkDir(full, child);
+  }
+}

@@ -1,0 +1,34 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { paths } from '../../src/oci/paths';
+import { parseDigest } from '../../src/oci/digest';
+
+const d = parseDigest('sha256:' + 'ab'.repeat(32));
+const s = parseDigest('sha256:' + 'cd'.repeat(32));
+const hex = 'ab'.repeat(32);
+const R = '/docker/registry/v2';
+
+test('every storage path matches Distribution v2 layout literally', () => {
+  assert.equal(paths.blobData(d), `${R}/blobs/sha256/ab/${hex}/data`);
+  assert.equal(paths.blobDir(d), `${R}/blobs/sha256/ab/${hex}`);
+  assert.equal(paths.repository('a/b'), `${R}/repositories/a/b`);
+  assert.equal(paths.layerLink('a/b', d), `${R}/repositories/a/b/_layers/sha256/${hex}/link`);
+  assert.equal(paths.layerLinkDir('a/b', d), `${R}/repositories/a/b/_layers/sha256/${hex}`);
+  assert.equal(paths.manifestsDir('a'), `${R}/repositories/a/_manifests`);
+  assert.equal(paths.revisionLink('a', d), `${R}/repositories/a/_manifests/revisions/sha256/${hex}/link`);
+  assert.equal(paths.revisionDir('a', d), `${R}/repositories/a/_manifests/revisions/sha256/${hex}`);
+  assert.equal(paths.tagsDir('a'), `${R}/repositories/a/_manifests/tags`);
+  assert.equal(paths.tagDir('a', 'v1'), `${R}/repositories/a/_manifests/tags/v1`);
+  assert.equal(paths.tagCurrentLink('a', 'v1'), `${R}/repositories/a/_manifests/tags/v1/current/link`);
+  assert.equal(paths.tagIndexLink('a', 'v1', d), `${R}/repositories/a/_manifests/tags/v1/index/sha256/${hex}/link`);
+  assert.equal(paths.uploadsDir('a'), `${R}/repositories/a/_uploads`);
+  assert.equal(paths.uploadDir('a', 'u-1'), `${R}/repositories/a/_uploads/u-1`);
+  assert.equal(paths.uploadData('a', 'u-1'), `${R}/repositories/a/_uploads/u-1/data`);
+  assert.equal(paths.uploadStartedAt('a', 'u-1'), `${R}/repositories/a/_uploads/u-1/startedat`);
+});
+
+test('the referrers index sits beside the other per-repository links', () => {
+  assert.equal(paths.referrersDir('a', s), `${R}/repositories/a/_referrers/sha256/${'cd'.repeat(32)}`);
+  assert.equal(paths.referrerLink('a', s, d), `${R}/repositories/a/_referrers/sha256/${'cd'.repeat(32)}/sha256/${hex}/link`);
+  assert.equal(paths.referrerLinkDir('a', s, d), `${R}/repositories/a/_referrers/sha256/${'cd'.repeat(32)}/sha256/${hex}`);
+});

@@ -1,0 +1,53 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { contentLength, parseContentRange, parseCount, parseRange } from '../../src/http/ranges';
+import { paginate } from '../../src/oci/listing';
+import { uploadRange } from '../../src/oci/uploads';
+import { OciError } from '../../src/oci/errors';
+
+test('upload Content-Range: inclusive start-end, with or without a bytes prefix', () => {
+  assert.equal(parseContentRange(undefined), undefined);
+  assert.deepEqual(parseContentRange('0-99'), { start: 0, end: 99 });
+  assert.deepEqual(parseContentRange('bytes 100-199/1000'), { start: 100, end: 199 });
+  assert.deepEqual(parseContentRange('bytes=5-5'), { start: 5, end: 5 });
+  for (const bad of ['', '5-4', 'a-b', '-1', '0-', '0-1-2', '1e3-2e3'])
+    assert.throws(() => parseContentRange(bad), (e: unknown) => e instanceof OciError && e.code === 'RANGE_INVALID', bad);
+});
+
+test('blob Range: one byte range, suffixes, and unsatisfiable ones', () => {
+  assert.deepEqual(parseRange(undefined, 100), { kind: 'full' });
+  assert.deepEqual(parseRange('bytes=10-19', 100), { kind: 'partial', range: { start: 10, end: 19 } });
+  assert.deepEqual(parseRange('bytes=90-', 100), { kind: 'partial', range: { start: 90, end: 99 } });
+  assert.deepEqual(parseRange('bytes=90-1000', 100), { kind: 'partial', range: { start: 90, end: 99 } });
+  assert.deepEqual(parseRange('bytes=-10', 100), { kind: 'partial', range: { start: 90, end: 99 } });
+  assert.deepEqual(parseRange('bytes=100-', 100), { kind: 'unsatisfiable' });
+  assert.deepEqual(parseRange('bytes=0-0', 0), { kind: 'unsatisfiable' });
+  assert.deepEqual(parseRange('bytes=0-1,5-6', 100), { kind: 'full' });
+  assert.deepEqual(parseRange('items=0-1', 100), { kind: 'full' });
+});
+
+test('the upload Range header never has a bytes= prefix and is 0-0 when empty', () => {
+  assert.equal(uploadRange(0), '0-0');
+  assert.equal(uploadRange(1), '0-0');
+  assert.equal(uploadRange(1000), '0-999');
+});
+
+test('Content-Length and n are validated', () => {
+  assert.equal(contentLength(undefined), undefined);
+  assert.equal(contentLength('42'), 42);
+  assert.throws(() => contentLength('-1'));
+  assert.throws(() => contentLength('1.5'));
+  assert.equal(parseCount(null), undefined);
+  assert.equal(parseCount('0'), 0);
+  for (const bad of ['-1', 'x', '1.0', '']) assert.throws(() => parseCount(bad), (e: unknown) => e instanceof OciError && e.code === 'PAGINATION_NUMBER_INVALID');
+});
+
+test('paginate: after last, at most n, and a next marker only when more remain', () => {
+  const all = ['a', 'b', 'c', 'd'];
+  assert.deepEqual(paginate(all, undefined, undefined), { items: all });
+  assert.deepEqual(paginate(all, 2, undefined), { items: ['a', 'b'], next: 'b' });
+  assert.deepEqual(paginate(all, 2, 'b'), { items: ['c', 'd'] });
+  assert.deepEqual(paginate(all, 0, undefined), { items: [] });
+  assert.deepEqual(paginate(all, 10, 'bb'), { items: ['c', 'd'] });
+  assert.deepEqual(paginate(all, undefined, 'z'), { items: [] });
+});
