@@ -17,7 +17,8 @@ export function errorRenderer(logger: Logger) {
     res.setHeader('Content-Type', 'application/json; charset=utf-8');
     res.setHeader('Content-Length', Buffer.byteLength(body));
     // An unread body of unknown size is not worth draining: close the connection instead.
-    if (!req.complete && oci.status >= 400) res.setHeader('Connection', 'close');
+    const hasBody = Number(req.headers['content-length']) > 0 || req.headers['transfer-encoding'] !== undefined;
+    if (hasBody && !req.complete) res.setHeader('Connection', 'close');
     res.end(req.method === 'HEAD' ? undefined : body);
   };
 }

@@ -10,8 +10,8 @@ export interface PurgeSchedule {
 }
 
 /**
- * Runs upload purging shortly after start-up and then every interval. The first run is delayed and
- * jittered so that replicas started together do not all walk the store at once. Returns a stop
+ * Runs upload purging shortly after start-up and then every interval. The first run is delayed (by
+ * up to a minute, or the interval when shorter) and jittered so that replicas started together do not all walk the store at once. Returns a stop
  * function.
  */
 export function startUploadPurger(uploads: UploadManager, logger: Logger, schedule: PurgeSchedule): () => void {
@@ -26,7 +26,8 @@ export function startUploadPurger(uploads: UploadManager, logger: Logger, schedu
     }
     if (!stopped) timer = setTimeout(run, schedule.interval).unref();
   };
-  timer = setTimeout(run, 60_000 + Math.floor(Math.random() * 60_000)).unref();
+  const first = Math.min(schedule.interval, 60_000);
+  timer = setTimeout(run, first + Math.floor(Math.random() * first)).unref();
   return () => {
     stopped = true;
     clearTimeout(timer);

@@ -1,0 +1,44 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startBerthProcess } from '../helpers/berth-process';
+
+test('stale upload sessions are purged after the configured age, fresh ones survive', { timeout: 60_000 }, async () => {
+  const root = await mkdtemp(join(tmpdir(), 'berth-purge-'));
+  const berth = await startBerthProcess({
+    env: {
+      REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: root,
+      REGISTRY_HTTP_SECRET: 'purge-test-secret-0123456789abcdef',
+      REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_AGE: '2s',
+      REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_INTERVAL: '500ms',
+    },
+  });
+  try {
+    const startUpload = async () => {
+      const res = await fetch(`${berth.url}/v2/purge/me/blobs/uploads/`, { method: 'POST' });
+      assert.equal(res.status, 202);
+      const location = new URL(res.headers.get('location')!, berth.url).toString();
+      const patch = await fetch(location, { method: 'PATCH', body: Buffer.alloc(1000, 1), headers: { 'Content-Range': '0-999' } });
+      assert.equal(patch.status, 202);
+      return new URL(patch.headers.get('location')!, berth.url).toString();
+    };
+    const old = await startUpload();
+    await new Promise((r) => setTimeout(r, 2500));
+    const fresh = await startUpload();
+    // Purging runs every 500 ms: within a few runs the old session is gone and the fresh one is not.
+    let status = 0;
+    for (let i = 0; i < 20 && status !== 404; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      status = (await fetch(old)).status;
+    }
+    assert.equal(status, 404, 'the stale session was not purged');
+    const freshStatus = await fetch(fresh);
+    assert.equal(freshStatus.status, 204);
+    assert.equal(freshStatus.headers.get('range'), '0-999');
+  } finally {
+    await berth.stop();
+    await rm(root, { recursive: true, force: true });
+  }
+});
