@@ -20,6 +20,8 @@ export function accessLog(logger: Logger, enabled: boolean) {
     res.locals.reqId = reqId;
     res.setHeader('X-Request-Id', reqId);
     if (enabled) {
+      // Read now: once the connection is gone, req.socket is null.
+      const remote = req.socket?.remoteAddress;
       const started = process.hrtime.bigint();
       res.once('close', () => {
         logger.info(
@@ -31,7 +33,7 @@ export function accessLog(logger: Logger, enabled: boolean) {
             status: res.statusCode,
             completed: res.writableFinished,
             ms: Number(process.hrtime.bigint() - started) / 1e6,
-            remote: req.socket.remoteAddress,
+            remote,
             userAgent: req.headers['user-agent'],
           },
           'request',

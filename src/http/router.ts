@@ -68,9 +68,13 @@ export function matchRoute(path: string): MatchedRoute | undefined {
 export function v2Router(registry: Registry, options: HttpOptions) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     try {
-      const url = new URL(req.originalUrl, 'http://berth.invalid');
-      const matched = matchRoute(url.pathname);
-      if (!matched) throw new OciError('UNSUPPORTED', { path: url.pathname.slice(0, 300) }, { status: 404, message: 'no such endpoint' });
+      // Not new URL(): it resolves `..` (even encoded) and would address another repository.
+      const raw = req.originalUrl;
+      const q = raw.indexOf('?');
+      const pathname = q < 0 ? raw : raw.slice(0, q);
+      const query = new URLSearchParams(q < 0 ? '' : raw.slice(q + 1));
+      const matched = matchRoute(pathname);
+      if (!matched) throw new OciError('UNSUPPORTED', { path: pathname.slice(0, 300) }, { status: 404, message: 'no such endpoint' });
       res.locals.route = matched.route.name;
       const handler = matched.route.methods[req.method];
       if (!handler) {
@@ -92,7 +96,7 @@ export function v2Router(registry: Registry, options: HttpOptions) {
         res,
         name: matched.name,
         param: matched.param,
-        query: url.searchParams,
+        query,
         registry,
         options,
         signal: abort.signal,

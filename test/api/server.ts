@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import request from 'supertest';
+import { createApp, type BerthApp } from '../../src/app';
+import { configSchema, type Config, type ConfigInput } from '../../src/config/schema';
+import { createMemoryDriver } from '../../storage-drivers';
+import type { StorageDriver } from '../../storage-drivers/types';
+
+export const SECRET = 'a-test-secret-of-32-characters!!';
+
+export function testConfig(input: ConfigInput = {}): Config {
+  return configSchema.parse({ ...input, http: { secret: SECRET, ...input.http } });
+}
+
+export interface TestRegistry {
+  app: BerthApp;
+  /** http://127.0.0.1:<port> */
+  url: string;
+  /** supertest bound to this registry's URL. */
+  r(): request.Agent;
+  close(): Promise<void>;
+}
+
+/** One Berth app behind a real server on 127.0.0.1:0, so Location headers are absolute and usable. */
+export async function startRegistry(opts: { config?: Config; driver?: StorageDriver } = {}): Promise<TestRegistry> {
+  const app = createApp({ config: opts.config ?? testConfig(), driver: opts.driver ?? createMemoryDriver() });
+  const server = http.createServer(app.handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    app,
+    url,
+    r: () => request.agent(url),
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await app.close();
+    },
+  };
+}
+
+/** The path and query of a Location (absolute or relative), to replay it through supertest. */
+export function pathOf(location: string | undefined): string {
+  assert.ok(location, 'expected a Location header');
+  const u = new URL(location, 'http://relative.invalid');
+  return u.pathname + u.search;
+}
+
+/** Adds or replaces one query parameter of a URL, keeping the others (e.g. `_state`). */
+export function withQuery(location: string, key: string, value: string): string {
+  const u = new URL(location, 'http://relative.invalid');
+  u.searchParams.set(key, value);
+  return /^https?:/.test(location) ? u.toString() : u.pathname + u.search;
+}
+
+export interface RawResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/**
+ * A request with full control over the bytes: the path is sent unnormalised (`..`, `//`), and
+ * several chunks without Content-Length go out with Transfer-Encoding: chunked. A server that
+ * answers before reading the whole body is fine: write errors after the response are ignored.
+ */
+export function rawRequest(
+  url: string,
+  opts: { method: string; path: string; headers?: Record<string, string>; chunks?: Uint8Array[] },
+): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    let answered = false;
+    const req = http.request({ host: u.hostname, port: u.port, method: opts.method, path: opts.path, headers: opts.headers, agent: false });
+    req.on('response', (res) => {
+      answered = true;
+      const parts: Buffer[] = [];
+      res.on('data', (c: Buffer) => parts.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts) }));
+      res.on('error', reject);
+    });
+    req.on('error', (err) => {
+      if (!answered) reject(err);
+    });
+    const chunks = opts.chunks ?? [];
+    const writeNext = (i: number): void => {
+      if (answered || i >= chunks.length) {
+        req.end();
+        return;
+      }
+      if (req.write(chunks[i])) setImmediate(() => writeNext(i + 1));
+      else req.once('drain', () => writeNext(i + 1));
+    };
+    writeNext(0);
+  });
+}
+
+interface ErrorLike {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body?: unknown;
+  text?: string;
+}
+
+/**
+ * The spec's error shape: `{"errors":[{code,message,detail}]}` as JSON, with the API version header.
+ * Returns the first error's code after checking it is one of `codes`.
+ */
+export function assertOciError(res: ErrorLike | RawResponse, status: number | number[], codes: string[]): string {
+  const statuses = Array.isArray(status) ? status : [status];
+  const raw = 'text' in res && typeof res.text === 'string' ? res.text : Buffer.isBuffer(res.body) ? res.body.toString('utf8') : '';
+  assert.ok(statuses.includes(res.status), `expected status ${statuses.join('|')}, got ${res.status}: ${raw.slice(0, 300)}`);
+  assert.equal(res.headers['docker-distribution-api-version'], 'registry/2.0');
+  assert.match(String(res.headers['content-type']), /^application\/json/);
+  const body = JSON.parse(raw) as { errors?: Array<{ code?: unknown; message?: unknown }> };
+  assert.ok(Array.isArray(body.errors) && body.errors.length > 0, `expected an errors array: ${raw.slice(0, 300)}`);
+  for (const e of body.errors) assert.match(String(e.code), /^[A-Z_]+$/);
+  const code = String(body.errors[0].code);
+  assert.ok(codes.includes(code), `expected code ${codes.join('|')}, got ${code}: ${raw.slice(0, 300)}`);
+  return code;
+}
+
+/** supertest parses JSON only for application/json; manifests and blobs come back as raw bytes. */
+export function binary(res: http.IncomingMessage, cb: (err: Error | null, body: Buffer) => void): void {
+  const parts: Buffer[] = [];
+  res.on('data', (c: Buffer) => parts.push(c));
+  res.on('end', () => cb(null, Buffer.concat(parts)));
+  res.on('error', (err) => cb(err, Buffer.alloc(0)));
+}
