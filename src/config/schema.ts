@@ -77,6 +77,7 @@ const http = z
     addr: z
       .string()
       .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]*)?:\d{1,5}$/, 'expected host:port, e.g. :5000 or 127.0.0.1:5000')
+      .refine((a) => Number(/:(\d+)$/.exec(a)?.[1] ?? 0) <= 65535, 'port must be between 0 and 65535')
       .default(':5000'),
     /** External base URL (scheme://host[:port]) used in Location headers instead of the request's Host. */
     host: z.string().url().optional(),

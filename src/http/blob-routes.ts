@@ -20,7 +20,7 @@ export async function getBlob(ctx: RouteContext): Promise<void> {
   res.setHeader('ETag', `"${digest.value}"`);
   res.setHeader('Cache-Control', 'max-age=31536000');
   if (range.kind === 'unsatisfiable')
-    throw new OciError('RANGE_INVALID', { size }, { message: 'requested range not satisfiable', headers: { 'Content-Range': `bytes */${size}` } });
+    throw new OciError('UNSUPPORTED', { size }, { status: 416, message: 'requested range not satisfiable', headers: { 'Content-Range': `bytes */${size}` } });
   const span = range.kind === 'partial' ? range.range : undefined;
   res.statusCode = span ? 206 : 200;
   res.setHeader('Content-Type', 'application/octet-stream');

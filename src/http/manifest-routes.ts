@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { OciError } from '../oci/errors';
 import { isDigest, parseDigest } from '../oci/digest';
-import { validateTag } from '../oci/names';
+import { isValidTag, validateTag } from '../oci/names';
 import type { ManifestRef } from '../oci/manifests';
 import { contentLength } from './ranges';
 import { baseUrl } from './urls';
@@ -11,25 +11,37 @@ function reference(param: string): ManifestRef {
   return isDigest(param) ? { digest: parseDigest(param) } : { tag: validateTag(param) };
 }
 
+/** Nothing can be stored under a tag that breaks the grammar, so reading one is a plain 404. */
+function readReference(param: string): ManifestRef {
+  if (!isDigest(param) && !isValidTag(param)) throw new OciError('MANIFEST_UNKNOWN', { tag: param.slice(0, 200) });
+  return reference(param);
+}
+
 function tooLarge(max: number): OciError {
   return new OciError('SIZE_INVALID', { limit: max }, { status: 413, message: `manifest larger than ${max} bytes` });
 }
 
-/** Manifests are small and bounded: read at most `max` bytes, 413 beyond. */
+/**
+ * Manifests are small and bounded: read at most `max` bytes, 413 beyond. An oversized body is
+ * read and discarded up to a point, so that a client still writing it sees the 413 instead of a
+ * broken pipe; past that (or when Content-Length already says so) the connection is closed.
+ */
 async function readBounded(body: Readable, declared: number | undefined, max: number): Promise<Buffer> {
-  if (declared !== undefined && declared > max) throw tooLarge(max);
+  const drainLimit = Math.max(4 * max, 64 * 1024 * 1024);
+  if (declared !== undefined && declared > drainLimit) throw tooLarge(max);
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of body as AsyncIterable<Buffer>) {
     total += chunk.length;
-    if (total > max) throw tooLarge(max);
-    chunks.push(chunk);
+    if (total > drainLimit) throw tooLarge(max);
+    if (total <= max) chunks.push(chunk);
   }
+  if (total > max) throw tooLarge(max);
   return Buffer.concat(chunks, total);
 }
 
 export async function getManifest(ctx: RouteContext): Promise<void> {
-  const ref = reference(ctx.param);
+  const ref = readReference(ctx.param);
   const head = ctx.req.method === 'HEAD';
   const m = head ? await ctx.registry.manifests.head(ctx.name, ref) : await ctx.registry.manifests.get(ctx.name, ref);
   const bytes = 'bytes' in m ? (m.bytes as Buffer) : undefined;
@@ -57,7 +69,7 @@ export async function putManifest(ctx: RouteContext): Promise<void> {
 }
 
 export async function deleteManifest(ctx: RouteContext): Promise<void> {
-  const ref = reference(ctx.param);
+  const ref = readReference(ctx.param);
   if (ref.digest) await ctx.registry.manifests.deleteByDigest(ctx.name, ref.digest);
   else await ctx.registry.manifests.deleteTag(ctx.name, ref.tag);
   sendEmpty(ctx.res, 202);

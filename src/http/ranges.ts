@@ -1,14 +1,18 @@
 import { OciError } from '../oci/errors';
 import type { ByteRange } from '../oci/blobs';
 
+function rangeInvalid(header: string, message: string): OciError {
+  return new OciError('BLOB_UPLOAD_INVALID', { contentRange: header.slice(0, 100) }, { status: 416, message });
+}
+
 /** Upload `Content-Range: <start>-<end>` (inclusive); tolerates a `bytes ` prefix and `/total` suffix. */
 export function parseContentRange(header: string | undefined): ByteRange | undefined {
   if (header === undefined) return undefined;
   const m = /^(?:bytes[ =])?(\d{1,15})-(\d{1,15})(?:\/(?:\d{1,15}|\*))?$/.exec(header.trim());
-  if (!m) throw new OciError('RANGE_INVALID', { contentRange: header.slice(0, 100) }, { message: 'malformed Content-Range' });
+  if (!m) throw rangeInvalid(header, 'malformed Content-Range');
   const start = Number(m[1]);
   const end = Number(m[2]);
-  if (end < start) throw new OciError('RANGE_INVALID', { contentRange: header.slice(0, 100) }, { message: 'Content-Range ends before it starts' });
+  if (end < start) throw rangeInvalid(header, 'Content-Range ends before it starts');
   return { start, end };
 }
 
@@ -41,6 +45,6 @@ export function contentLength(header: string | undefined): number | undefined {
 /** `n` of a paginated listing. */
 export function parseCount(value: string | null): number | undefined {
   if (value === null) return undefined;
-  if (!/^\d{1,9}$/.test(value)) throw new OciError('PAGINATION_NUMBER_INVALID', { n: value.slice(0, 50) });
+  if (!/^\d{1,9}$/.test(value)) throw new OciError('UNSUPPORTED', { n: value.slice(0, 50) }, { status: 400, message: 'n must be a non-negative integer' });
   return Number(value);
 }

@@ -39,7 +39,7 @@ async function withSession<T>(ctx: RouteContext, session: UploadSession, work: (
   try {
     return await work();
   } catch (err) {
-    if (err instanceof OciError && err.code === 'RANGE_INVALID') {
+    if (err instanceof OciError && err.status === 416) {
       const offset = Number((err.detail as { offset?: number } | undefined)?.offset ?? session.offset);
       Object.assign(err.headers, sessionHeaders(ctx, { ...session, offset }));
     }

@@ -17,10 +17,7 @@ export const ERROR_CODES = {
   DENIED: { status: 403, message: 'requested access to the resource is denied' },
   UNSUPPORTED: { status: 405, message: 'the operation is unsupported' },
   TOOMANYREQUESTS: { status: 429, message: 'too many requests' },
-  // Codes beyond the spec's list that Distribution registers and clients recognise.
-  TAG_INVALID: { status: 400, message: 'manifest tag did not match URI' },
-  RANGE_INVALID: { status: 416, message: 'invalid content range' },
-  PAGINATION_NUMBER_INVALID: { status: 400, message: 'invalid number of results requested' },
+  // The spec says codes MUST come from its list above; these two are for failures it does not cover.
   UNAVAILABLE: { status: 503, message: 'service unavailable' },
   UNKNOWN: { status: 500, message: 'unknown error' },
 } as const satisfies Record<string, { status: number; message: string }>;

@@ -16,6 +16,6 @@ export function isValidTag(tag: string): boolean {
 }
 
 export function validateTag(tag: string): string {
-  if (!TAG.test(tag)) throw new OciError('TAG_INVALID', { tag: tag.slice(0, 200) }, { message: 'invalid tag' });
+  if (!TAG.test(tag)) throw new OciError('MANIFEST_INVALID', { tag: tag.slice(0, 200) }, { message: 'invalid tag' });
   return tag;
 }

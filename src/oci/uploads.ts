@@ -166,7 +166,7 @@ export class UploadManager {
       throw err;
     };
     if (input.range && input.range.start !== start)
-      await reject(new OciError('RANGE_INVALID', { offset: start }, { headers: { Range: uploadRange(start) } }));
+      await reject(new OciError('BLOB_UPLOAD_INVALID', { offset: start }, { status: 416, message: 'chunk does not start at the end of the upload', headers: { Range: uploadRange(start) } }));
     if (input.range && input.contentLength !== undefined && input.contentLength !== expected)
       await reject(new OciError('SIZE_INVALID', { contentLength: input.contentLength, contentRange: expected }));
 

@@ -92,7 +92,7 @@ describe('tags', () => {
   it('an invalid n is a 400 JSON error', async () => {
     for (const n of ['-1', 'abc', '1.5', '']) {
       const res = await reg.r().get(`/v2/${name}/tags/list?n=${n}`);
-      assertOciError(res, 400, ['PAGINATION_NUMBER_INVALID', 'UNSUPPORTED', 'NAME_INVALID', 'MANIFEST_INVALID']);
+      assertOciError(res, 400, ['UNSUPPORTED']);
     }
   });
 
@@ -155,7 +155,7 @@ describe('catalog', () => {
     const res = await reg.r().get('/v2/_catalog?n=0').expect(200);
     assert.deepEqual(res.body, { repositories: [] });
     assert.equal(res.headers.link, undefined);
-    assertOciError(await reg.r().get('/v2/_catalog?n=-3'), 400, ['PAGINATION_NUMBER_INVALID', 'UNSUPPORTED']);
+    assertOciError(await reg.r().get('/v2/_catalog?n=-3'), 400, ['UNSUPPORTED']);
   });
 
   it('an empty registry lists no repositories', async () => {

@@ -34,12 +34,12 @@ describe('chunked upload sessions', () => {
 
     // "If a chunk is uploaded out of order, the registry MUST respond with a 416"
     const gap = await patch(location, '150-249', blob.data.subarray(150, 250));
-    assertOciError(gap, 416, ['RANGE_INVALID', 'BLOB_UPLOAD_INVALID', 'SIZE_INVALID']);
+    assertOciError(gap, 416, ['BLOB_UPLOAD_INVALID']);
     assert.equal(gap.headers.range, '0-99');
     assert.ok(gap.headers.location, '416 must say where the session is');
 
     const overlap = await patch(gap.headers.location, '50-149', blob.data.subarray(50, 150));
-    assertOciError(overlap, 416, ['RANGE_INVALID', 'BLOB_UPLOAD_INVALID', 'SIZE_INVALID']);
+    assertOciError(overlap, 416, ['BLOB_UPLOAD_INVALID']);
     assert.equal(overlap.headers.range, '0-99');
 
     const second = await patch(overlap.headers.location, '100-199', blob.data.subarray(100, 200)).expect(202);
@@ -47,7 +47,7 @@ describe('chunked upload sessions', () => {
 
     // Re-sending an accepted chunk is out of order too (the conformance suite checks this).
     const resent = await patch(second.headers.location, '100-199', blob.data.subarray(100, 200));
-    assertOciError(resent, 416, ['RANGE_INVALID', 'BLOB_UPLOAD_INVALID', 'SIZE_INVALID']);
+    assertOciError(resent, 416, ['BLOB_UPLOAD_INVALID']);
     assert.equal(resent.headers.range, '0-199');
 
     const status = await reg.r().get(pathOf(second.headers.location)).expect(204);
@@ -71,7 +71,7 @@ describe('chunked upload sessions', () => {
     const name = repoName();
     const location = await startSession(name);
     const res = await patch(location, '10-19', Buffer.alloc(10, 1));
-    assertOciError(res, 416, ['RANGE_INVALID', 'BLOB_UPLOAD_INVALID', 'SIZE_INVALID']);
+    assertOciError(res, 416, ['BLOB_UPLOAD_INVALID']);
     assert.equal(res.headers.range, '0-0');
   });
 
@@ -80,7 +80,7 @@ describe('chunked upload sessions', () => {
     const location = await startSession(name);
     const res = await patch(location, '0-99', Buffer.alloc(50, 7));
     assert.ok([400, 416].includes(res.status), `got ${res.status}`);
-    assertOciError(res, [400, 416], res.status === 400 ? ['SIZE_INVALID'] : ['RANGE_INVALID', 'SIZE_INVALID', 'BLOB_UPLOAD_INVALID']);
+    assertOciError(res, [400, 416], res.status === 400 ? ['SIZE_INVALID'] : ['BLOB_UPLOAD_INVALID']);
     const status = await reg.r().get(pathOf(location)).expect(204);
     assert.equal(status.headers.range, '0-0', 'a rejected chunk must not be kept');
   });
@@ -96,7 +96,7 @@ describe('chunked upload sessions', () => {
       .set('Content-Type', 'application/octet-stream')
       .set('Content-Range', '150-199')
       .send(blob.data.subarray(150));
-    assertOciError(res, 416, ['RANGE_INVALID', 'BLOB_UPLOAD_INVALID', 'SIZE_INVALID']);
+    assertOciError(res, 416, ['BLOB_UPLOAD_INVALID']);
     await reg.r().head(`/v2/${name}/blobs/${blob.digest}`).expect(404);
   });
 
@@ -105,7 +105,7 @@ describe('chunked upload sessions', () => {
     const location = await startSession(name);
     for (const range of ['bytes=abc', '99-0', '-5', '0-']) {
       const res = await patch(location, range, Buffer.alloc(5));
-      assertOciError(res, [400, 416], ['RANGE_INVALID', 'SIZE_INVALID', 'BLOB_UPLOAD_INVALID']);
+      assertOciError(res, [400, 416], ['SIZE_INVALID', 'BLOB_UPLOAD_INVALID']);
     }
   });
 

@@ -37,5 +37,5 @@ test('repository names follow the distribution-spec grammar', () => {
 
 test('tags follow the distribution-spec grammar', () => {
   for (const ok of ['latest', 'v1.0', '_x', 'A-b.c_d', 'a'.repeat(128)]) assert.ok(isValidTag(ok), ok);
-  for (const bad of ['', '.a', '-a', 'a/b', 'a:b', 'a'.repeat(129), 'a b']) assert.equal(code(() => validateTag(bad)), 'TAG_INVALID', bad);
+  for (const bad of ['', '.a', '-a', 'a/b', 'a:b', 'a'.repeat(129), 'a b']) assert.equal(code(() => validateTag(bad)), 'MANIFEST_INVALID', bad);
 });

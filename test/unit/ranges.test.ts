@@ -11,7 +11,7 @@ test('upload Content-Range: inclusive start-end, with or without a bytes prefix'
   assert.deepEqual(parseContentRange('bytes 100-199/1000'), { start: 100, end: 199 });
   assert.deepEqual(parseContentRange('bytes=5-5'), { start: 5, end: 5 });
   for (const bad of ['', '5-4', 'a-b', '-1', '0-', '0-1-2', '1e3-2e3'])
-    assert.throws(() => parseContentRange(bad), (e: unknown) => e instanceof OciError && e.code === 'RANGE_INVALID', bad);
+    assert.throws(() => parseContentRange(bad), (e: unknown) => e instanceof OciError && e.code === 'BLOB_UPLOAD_INVALID' && e.status === 416, bad);
 });
 
 test('blob Range: one byte range, suffixes, and unsatisfiable ones', () => {
@@ -39,7 +39,7 @@ test('Content-Length and n are validated', () => {
   assert.throws(() => contentLength('1.5'));
   assert.equal(parseCount(null), undefined);
   assert.equal(parseCount('0'), 0);
-  for (const bad of ['-1', 'x', '1.0', '']) assert.throws(() => parseCount(bad), (e: unknown) => e instanceof OciError && e.code === 'PAGINATION_NUMBER_INVALID');
+  for (const bad of ['-1', 'x', '1.0', '']) assert.throws(() => parseCount(bad), (e: unknown) => e instanceof OciError && e.code === 'UNSUPPORTED' && e.status === 400);
 });
 
 test('paginate: after last, at most n, and a next marker only when more remain', () => {

@@ -1,0 +1,149 @@
+#!/usr/bin/env node
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { createApp } from './app';
+import { ConfigError, loadConfigWithSource } from './config/load';
+import { formatAddress, parseListenAddress } from './config/listen-address';
+import { redactConfig } from './config/redact';
+import type { Config } from './config/schema';
+import { createLogger } from './logger';
+import { createStorageDriver, StorageSetupError } from './storage';
+
+const USAGE = `usage: berth [serve] [--config FILE]
+       berth config check [--config FILE]
+
+The config file may also be named by REGISTRY_CONFIGURATION_PATH; REGISTRY_* variables override its keys.`;
+
+type Env = Record<string, string | undefined>;
+
+/** A start-up failure: print its one-line message and exit 1. */
+class StartupError extends Error {}
+
+function fail(message: string, code = 1): never {
+  process.stderr.write(message.replace(/\s*\n\s*/g, ' ') + '\n');
+  process.exit(code);
+}
+
+function describeListenError(err: NodeJS.ErrnoException, addr: string): string {
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return `http.addr: ${addr} is already in use`;
+    case 'EACCES':
+      return `http.addr: permission denied to listen on ${addr}`;
+    case 'EADDRNOTAVAIL':
+      return `http.addr: ${addr} is not an address of this machine`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `http.addr: cannot resolve the host of ${addr}`;
+    default:
+      return `http.addr: cannot listen on ${addr}: ${err.message}`;
+  }
+}
+
+function listen(server: http.Server, addr: string): Promise<AddressInfo> {
+  const { host, port } = parseListenAddress(addr);
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => reject(new StartupError(describeListenError(err, addr)));
+    server.once('error', onError);
+    server.listen({ host, port }, () => {
+      server.off('error', onError);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+/**
+ * Stops accepting connections, lets requests in flight finish for up to `drainMs`, then cuts what is
+ * left. Idle keep-alive connections are closed as soon as they go idle so they do not hold the drain.
+ */
+function drain(server: http.Server, drainMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    let done = false;
+    const sweep = setInterval(() => server.closeIdleConnections(), 100);
+    const deadline = setTimeout(() => {
+      server.closeAllConnections();
+      finish(false);
+    }, drainMs);
+    function finish(clean: boolean) {
+      if (done) return;
+      done = true;
+      clearInterval(sweep);
+      clearTimeout(deadline);
+      resolve(clean);
+    }
+    server.close(() => finish(true));
+    server.closeIdleConnections();
+  });
+}
+
+async function serve(config: Config, logger: Logger): Promise<void> {
+  const driver = await createStorageDriver(config);
+  const app = createApp({ config, driver, logger });
+
+  const server = http.createServer(app.handler);
+  // Node's 300 s request timeout would kill slow, large uploads; headers must still arrive promptly.
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  server.keepAliveTimeout = config.http.keepalivetimeout;
+
+  const bound = await listen(server, config.http.addr);
+  app.startBackgroundTasks();
+  logger.info({ address: formatAddress(bound.address, bound.port), storage: driver.name }, 'listening');
+
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting without waiting');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal, drainMs: config.http.draintimeout }, 'shutting down');
+    void (async () => {
+      const clean = await drain(server, config.http.draintimeout);
+      if (!clean) logger.warn('drain timeout reached: closed the connections still open');
+      await app.close();
+      logger.info('stopped');
+      // The destination writes asynchronously: wait for it so the last lines are not lost or reordered.
+      await new Promise<void>((resolve) => logger.flush(() => resolve()));
+      process.exit(0);
+    })().catch((err: unknown) => {
+      logger.error({ err }, 'error while shutting down');
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+}
+
+async function configCheck(env: Env, argv: string[]): Promise<void> {
+  const { config, file } = await loadConfigWithSource({ argv, env });
+  process.stdout.write(JSON.stringify(redactConfig(config), null, 2) + '\n');
+  process.stderr.write(`config: ok${file ? ` (${file})` : ' (no file: defaults and environment)'}\n`);
+}
+
+export async function main(argv: string[], env: Env): Promise<void> {
+  if (argv.includes('--help') || argv.includes('-h') || argv[0] === 'help') {
+    process.stdout.write(USAGE + '\n');
+    return;
+  }
+  let command = 'serve';
+  let rest = argv;
+  if (argv[0] === 'serve') rest = argv.slice(1);
+  else if (argv[0] === 'config') {
+    if (argv[1] !== 'check') fail(`unknown command "config ${argv[1] ?? ''}"\n${USAGE}`, 2);
+    command = 'config check';
+    rest = argv.slice(2);
+  } else if (argv[0] !== undefined && !argv[0].startsWith('-')) fail(`unknown command "${argv[0]}"; ${USAGE}`, 2);
+
+  try {
+    if (command === 'config check') return await configCheck(env, rest);
+    const { config } = await loadConfigWithSource({ argv: rest, env });
+    await serve(config, createLogger(config.log));
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof StorageSetupError || err instanceof StartupError) fail(err.message);
+    fail(`berth: ${(err as Error)?.message ?? String(err)}`);
+  }
+}
+
+if (require.main === module) void main(process.argv.slice(2), process.env);

@@ -1,0 +1,40 @@
+import { constants } from 'node:fs';
+import { access, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { createFilesystemDriver, createMemoryDriver, type DecoratorOptions } from '../storage-drivers/index';
+import type { StorageDriver } from '../storage-drivers/types';
+import type { Config } from './config/schema';
+
+/** The storage driver cannot be used; the message is one line naming the problem. */
+export class StorageSetupError extends Error {
+  override readonly name = 'StorageSetupError';
+}
+
+export interface StorageSetupOptions extends DecoratorOptions {
+  /** Base for a relative root directory (default: the process's working directory). */
+  cwd?: string;
+}
+
+/** The root directory the filesystem driver will use, as an absolute path. */
+export function filesystemRoot(config: Config, cwd: string = process.cwd()): string {
+  return path.resolve(cwd, config.storage.filesystem.rootdirectory);
+}
+
+/**
+ * Builds the configured driver. For the filesystem driver the root is created if missing and checked
+ * for write access now, so a bad root stops start-up instead of failing the first push.
+ */
+export async function createStorageDriver(config: Config, opts: StorageSetupOptions = {}): Promise<StorageDriver> {
+  const { cwd, ...decorator } = opts;
+  if (config.storage.driver === 'inmemory') return createMemoryDriver(decorator);
+  const root = filesystemRoot(config, cwd);
+  try {
+    await mkdir(root, { recursive: true });
+    await access(root, constants.R_OK | constants.W_OK | constants.X_OK);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'EACCES' || err.code === 'EPERM' ? 'permission denied' : err.code === 'ENOTDIR' || err.code === 'EEXIST' ? 'not a directory' : err.message;
+    throw new StorageSetupError(`storage.filesystem.rootdirectory: cannot use ${root}: ${why}`);
+  }
+  return createFilesystemDriver({ ...decorator, rootDirectory: root });
+}
