@@ -105,7 +105,11 @@ async function serve(config: Config, logger: Logger): Promise<void> {
       await app.close();
       logger.info('stopped');
       // The destination writes asynchronously: wait for it so the last lines are not lost or reordered.
-      await new Promise<void>((resolve) => logger.flush(() => resolve()));
+      // A broken stdout (EPIPE) never calls back, so the wait is bounded.
+      await new Promise<void>((resolve) => {
+        setTimeout(resolve, 1000).unref();
+        logger.flush(() => resolve());
+      });
       process.exit(0);
     })().catch((err: unknown) => {
       logger.error({ err }, 'error while shutting down');

@@ -8,10 +8,10 @@ import { sendEmpty, type RouteContext } from './context';
 export async function getBlob(ctx: RouteContext): Promise<void> {
   const { req, res, registry } = ctx;
   const digest = parseDigest(ctx.param);
-  const size = await registry.blobs.stat(ctx.name, digest);
+  const { size, canonical } = await registry.blobs.stat(ctx.name, digest);
   const method = req.method === 'HEAD' ? 'HEAD' : 'GET';
   if (ctx.options.redirect) {
-    const url = await registry.blobs.redirectUrl(digest, method);
+    const url = await registry.blobs.redirectUrl(canonical, method);
     if (url) return sendEmpty(res, 307, { Location: url, 'Docker-Content-Digest': digest.value });
   }
   const range = parseRange(req.headers.range, size);
@@ -30,7 +30,7 @@ export async function getBlob(ctx: RouteContext): Promise<void> {
     res.end();
     return;
   }
-  const stream = await registry.blobs.open(digest, span, ctx.signal);
+  const stream = await registry.blobs.open(canonical, span, ctx.signal);
   res.flushHeaders();
   try {
     await pipeline(stream, res);

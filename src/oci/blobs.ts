@@ -3,7 +3,7 @@ import type { StorageDriver } from '../../storage-drivers/types';
 import { OciError } from './errors';
 import type { Digest } from './digest';
 import { paths } from './paths';
-import { deleteIfExists, exists, sizeOf, writeLink } from './links';
+import { deleteIfExists, readLink, sizeOf, writeLink } from './links';
 
 export interface ByteRange {
   start: number;
@@ -11,51 +11,60 @@ export interface ByteRange {
   end: number;
 }
 
+export interface BlobInfo {
+  size: number;
+  /** The digest the data is stored under (Distribution stores every blob by sha256). */
+  canonical: Digest;
+}
+
 /**
  * Blobs are stored once, globally, by digest; a repository sees a blob only through a link
- * (`_layers/…/link` for layers and configs, `_manifests/revisions/…/link` for manifests).
+ * (`_layers/…/link` for layers and configs, `_manifests/revisions/…/link` for manifests). A link
+ * holds the digest the data is stored under, which differs from the requested one for blobs pushed
+ * by another digest algorithm: the data path always comes from the link's content, as in
+ * Distribution.
  */
 export class BlobStore {
   constructor(private readonly driver: StorageDriver) {}
 
-  /** Size of a blob visible in the repository; BLOB_UNKNOWN otherwise. */
-  async stat(name: string, d: Digest): Promise<number> {
-    const [layer, revision] = await Promise.all([
-      exists(this.driver, paths.layerLink(name, d)),
-      exists(this.driver, paths.revisionLink(name, d)),
-    ]);
-    if (!layer && !revision) throw new OciError('BLOB_UNKNOWN', { digest: d.value });
-    const size = await sizeOf(this.driver, paths.blobData(d));
-    if (size === null) throw new OciError('BLOB_UNKNOWN', { digest: d.value });
-    return size;
+  /** The blob as visible in the repository; BLOB_UNKNOWN otherwise. */
+  async stat(name: string, d: Digest): Promise<BlobInfo> {
+    const canonical = (await readLink(this.driver, paths.layerLink(name, d))) ?? (await readLink(this.driver, paths.revisionLink(name, d)));
+    const size = canonical && (await sizeOf(this.driver, paths.blobData(canonical)));
+    if (!canonical || size === null) throw new OciError('BLOB_UNKNOWN', { digest: d.value });
+    return { size, canonical };
   }
 
-  /** Whether the blob's data exists anywhere in the registry (for automatic mounts and commits). */
+  /** Size of the data stored under this digest anywhere in the registry, or null. */
   async globalSize(d: Digest): Promise<number | null> {
     return sizeOf(this.driver, paths.blobData(d));
   }
 
-  async isLinked(name: string, d: Digest): Promise<boolean> {
-    return exists(this.driver, paths.layerLink(name, d));
+  open(canonical: Digest, range?: ByteRange, signal?: AbortSignal): Promise<Readable> {
+    return this.driver.reader(
+      paths.blobData(canonical),
+      range ? { offset: range.start, length: range.end - range.start + 1, signal } : { signal },
+    );
   }
 
-  open(d: Digest, range?: ByteRange, signal?: AbortSignal): Promise<Readable> {
-    return this.driver.reader(paths.blobData(d), range ? { offset: range.start, length: range.end - range.start + 1, signal } : { signal });
+  redirectUrl(canonical: Digest, method: 'GET' | 'HEAD'): Promise<string | null> {
+    return this.driver.redirectUrl(paths.blobData(canonical), { method, expiresIn: 1200 });
   }
 
-  redirectUrl(d: Digest, method: 'GET' | 'HEAD'): Promise<string | null> {
-    return this.driver.redirectUrl(paths.blobData(d), { method, expiresIn: 1200 });
+  /** Links `d` (stored as `canonical`) into the repository, and the canonical digest too when they differ. */
+  async link(name: string, d: Digest, canonical: Digest = d): Promise<void> {
+    if (canonical.value !== d.value) await writeLink(this.driver, paths.layerLink(name, canonical), canonical);
+    await writeLink(this.driver, paths.layerLink(name, d), canonical);
   }
 
-  link(name: string, d: Digest): Promise<void> {
-    return writeLink(this.driver, paths.layerLink(name, d), d);
-  }
-
-  /** Cross-repository mount: link a blob of `from` (or of any repository when from is undefined). */
+  /**
+   * Cross-repository mount: link a blob of `from`, or, without `from`, a blob stored under this
+   * digest by any repository. False when there is nothing to mount.
+   */
   async mount(name: string, d: Digest, from: string | undefined): Promise<boolean> {
-    if (from !== undefined && !(await this.isLinked(from, d))) return false;
-    if ((await this.globalSize(d)) === null) return false;
-    await this.link(name, d);
+    const canonical = from === undefined ? d : await readLink(this.driver, paths.layerLink(from, d));
+    if (!canonical || (await this.globalSize(canonical)) === null) return false;
+    await this.link(name, d, canonical);
     return true;
   }
 

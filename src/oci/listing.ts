@@ -43,12 +43,12 @@ export class Listing {
     return paginate(tags.sort(byteOrder), n, last);
   }
 
-  /** Every repository (a directory holding `_manifests`), at any depth. */
+  /** Every repository (a directory holding `_manifests` or `_layers`, as Distribution counts them), at any depth. */
   async repositories(): Promise<string[]> {
     const found: string[] = [];
     const visit = async (prefix: string): Promise<void> => {
       const children = await listNames(this.driver, prefix === '' ? REPOSITORIES : `${REPOSITORIES}/${prefix}`);
-      if (prefix !== '' && children.includes('_manifests')) found.push(prefix);
+      if (prefix !== '' && (children.includes('_manifests') || children.includes('_layers'))) found.push(prefix);
       for (const child of children) if (!child.startsWith('_')) await visit(prefix === '' ? child : `${prefix}/${child}`);
     };
     await visit('');

@@ -17,6 +17,7 @@ export const paths = {
   manifestsDir: (name: string) => `${REPOSITORIES}/${name}/_manifests`,
   revisionLink: (name: string, d: Digest) => `${REPOSITORIES}/${name}/_manifests/revisions/${d.algorithm}/${d.hex}/link`,
   revisionDir: (name: string, d: Digest) => `${REPOSITORIES}/${name}/_manifests/revisions/${d.algorithm}/${d.hex}`,
+  revisionsDir: (name: string) => `${REPOSITORIES}/${name}/_manifests/revisions`,
   tagsDir: (name: string) => `${REPOSITORIES}/${name}/_manifests/tags`,
   tagDir: (name: string, tag: string) => `${REPOSITORIES}/${name}/_manifests/tags/${tag}`,
   tagCurrentLink: (name: string, tag: string) => `${REPOSITORIES}/${name}/_manifests/tags/${tag}/current/link`,
@@ -27,6 +28,8 @@ export const paths = {
     `${REPOSITORIES}/${name}/_referrers/${subject.algorithm}/${subject.hex}/${d.algorithm}/${d.hex}/link`,
   referrerLinkDir: (name: string, subject: Digest, d: Digest) =>
     `${REPOSITORIES}/${name}/_referrers/${subject.algorithm}/${subject.hex}/${d.algorithm}/${d.hex}`,
+  /** Written once every existing manifest's subject is in the index (directories written by Distribution have none). */
+  referrersIndexed: (name: string) => `${REPOSITORIES}/${name}/_referrers/indexed`,
   uploadsDir: (name: string) => `${REPOSITORIES}/${name}/_uploads`,
   uploadDir: (name: string, uuid: string) => `${REPOSITORIES}/${name}/_uploads/${uuid}`,
   uploadData: (name: string, uuid: string) => `${REPOSITORIES}/${name}/_uploads/${uuid}/data`,

@@ -23,8 +23,12 @@ export interface ReferrersPage {
  * `_referrers/<alg>/<subject hex>/<alg>/<referrer hex>/link`. Entries are written when a manifest
  * with a subject is pushed and removed when it is deleted; a listing also skips entries whose
  * manifest revision is gone, so a crash between the two writes never shows a dangling referrer.
+ * A repository written by Distribution has no index: the first listing builds it from the stored
+ * manifests and then marks the repository as indexed.
  */
 export class ReferrerIndex {
+  private readonly indexed = new Set<string>();
+
   constructor(
     private readonly driver: StorageDriver,
     private readonly readBytes: (d: Digest) => Promise<Buffer>,
@@ -39,6 +43,7 @@ export class ReferrerIndex {
   }
 
   async list(name: string, subject: Digest, opts: { artifactType?: string; n: number; last?: string }): Promise<ReferrersPage> {
+    await this.ensureIndexed(name);
     const dir = paths.referrersDir(name, subject);
     const digests: string[] = [];
     for (const alg of await listNames(this.driver, dir))
@@ -64,6 +69,28 @@ export class ReferrerIndex {
       descriptors.push(descriptor);
     }
     return { descriptors, next };
+  }
+
+  private async ensureIndexed(name: string): Promise<void> {
+    if (this.indexed.has(name)) return;
+    if (!(await exists(this.driver, paths.referrersIndexed(name)))) {
+      const revisions = paths.revisionsDir(name);
+      for (const alg of await listNames(this.driver, revisions))
+        for (const hex of await listNames(this.driver, `${revisions}/${alg}`)) {
+          let digest: Digest;
+          let subject: Digest | undefined;
+          try {
+            digest = parseDigest(`${alg}:${hex}`);
+            subject = parseManifest(await this.readBytes(digest), undefined).subject?.digest;
+          } catch {
+            continue; // not a manifest Berth can read: it cannot be a referrer either
+          }
+          if (subject && (await exists(this.driver, paths.revisionLink(name, digest)))) await this.add(name, subject, digest);
+        }
+      if (!(await exists(this.driver, paths.repository(name)))) return;
+      await this.driver.putContent(paths.referrersIndexed(name), Buffer.from(new Date().toISOString()));
+    }
+    this.indexed.add(name);
   }
 }
 

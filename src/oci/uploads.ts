@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type { StorageDriver } from '../../storage-drivers/types';
 import { isNotFound } from '../../storage-drivers/errors';
 import { OciError } from './errors';
-import { createDigester, type Algorithm, type Digest } from './digest';
+import { createDigester, parseDigest, type Algorithm, type Digest } from './digest';
 import { paths, REPOSITORIES } from './paths';
 import { deleteIfExists, sizeOf } from './links';
 import type { BlobStore } from './blobs';
@@ -35,8 +35,8 @@ export function uploadRange(offset: number): string {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const MAX_HASH_STATES = 10_000;
 
+/** A running sha256 of the upload's bytes. */
 interface HashState {
-  algorithm: Algorithm;
   hash: Hash;
   /** Bytes hashed: valid only while it equals the stored upload size. */
   offset: number;
@@ -85,7 +85,7 @@ export class UploadManager {
 
   /** Appends one chunk (PATCH). */
   async append(session: UploadSession, input: ChunkInput): Promise<UploadSession> {
-    const offset = await this.write(session, input, undefined, false);
+    const offset = await this.write(session, input, false);
     return { ...session, offset };
   }
 
@@ -95,22 +95,25 @@ export class UploadManager {
    */
   async complete(session: UploadSession, digest: Digest, input?: ChunkInput): Promise<void> {
     const key = this.key(session);
-    const chunk = input ?? { body: Readable.from([]) };
-    const size = await this.write(session, chunk, digest.algorithm, true);
+    const data = paths.uploadData(session.name, session.uuid);
+    const size = await this.write(session, input ?? { body: Readable.from([]) }, true);
     const state = this.hashes.get(key);
     this.hashes.delete(key);
-    const actual =
-      state && state.offset === size && state.algorithm === digest.algorithm
-        ? state.hash.digest('hex')
-        : await this.rehash(paths.uploadData(session.name, session.uuid), digest.algorithm);
+    // Data is stored under its sha256 whatever digest the client named, as Distribution does, so
+    // a sha512 push needs both; the streamed sha256 saves a pass when it covers the whole upload.
+    const streamed = state && state.offset === size ? state.hash.digest('hex') : undefined;
+    const wanted: Algorithm[] = digest.algorithm === 'sha256' ? [] : [digest.algorithm];
+    if (streamed === undefined) wanted.push('sha256');
+    const hashed = wanted.length > 0 ? await this.rehash(data, wanted) : {};
+    const sha256 = streamed ?? hashed.sha256!;
+    const actual = digest.algorithm === 'sha256' ? sha256 : hashed[digest.algorithm];
     if (actual !== digest.hex) {
       await this.cancel(session);
       throw new OciError('DIGEST_INVALID', { digest: digest.value });
     }
-    if ((await this.blobs.globalSize(digest)) === null) {
-      await this.driver.move(paths.uploadData(session.name, session.uuid), paths.blobData(digest));
-    }
-    await this.blobs.link(session.name, digest);
+    const canonical = parseDigest(`sha256:${sha256}`);
+    if ((await this.blobs.globalSize(canonical)) === null) await this.driver.move(data, paths.blobData(canonical));
+    await this.blobs.link(session.name, digest, canonical);
     await deleteIfExists(this.driver, paths.uploadDir(session.name, session.uuid));
   }
 
@@ -156,7 +159,7 @@ export class UploadManager {
   }
 
   /** Streams one chunk into the session's data; returns the new size. */
-  private async write(session: UploadSession, input: ChunkInput, algorithm: Algorithm | undefined, commit: boolean): Promise<number> {
+  private async write(session: UploadSession, input: ChunkInput, commit: boolean): Promise<number> {
     const key = this.key(session);
     const writer = await this.driver.writer(paths.uploadData(session.name, session.uuid), { append: true, signal: input.signal });
     const start = writer.size;
@@ -173,8 +176,7 @@ export class UploadManager {
     let state = this.hashes.get(key);
     if (!state || state.offset !== start) {
       this.hashes.delete(key);
-      const alg = algorithm ?? 'sha256';
-      state = start === 0 ? { algorithm: alg, hash: createDigester(alg), offset: 0 } : undefined;
+      state = start === 0 ? { hash: createDigester('sha256'), offset: 0 } : undefined;
     }
     const hash = state?.hash;
     let count = 0;
@@ -207,18 +209,18 @@ export class UploadManager {
     return start + count;
   }
 
-  private async rehash(path: string, algorithm: Algorithm): Promise<string> {
-    const hash = createDigester(algorithm);
+  private async rehash(path: string, algorithms: Algorithm[]): Promise<Partial<Record<Algorithm, string>>> {
+    const hashes = algorithms.map((a) => createDigester(a));
     await pipeline(
       await this.driver.reader(path),
       new Writable({
         write(chunk: Buffer, _enc, cb) {
-          hash.update(chunk);
+          for (const h of hashes) h.update(chunk);
           cb();
         },
       }),
     );
-    return hash.digest('hex');
+    return Object.fromEntries(algorithms.map((a, i) => [a, hashes[i].digest('hex')]));
   }
 }
 

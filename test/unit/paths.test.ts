@@ -17,6 +17,7 @@ test('every storage path matches Distribution v2 layout literally', () => {
   assert.equal(paths.manifestsDir('a'), `${R}/repositories/a/_manifests`);
   assert.equal(paths.revisionLink('a', d), `${R}/repositories/a/_manifests/revisions/sha256/${hex}/link`);
   assert.equal(paths.revisionDir('a', d), `${R}/repositories/a/_manifests/revisions/sha256/${hex}`);
+  assert.equal(paths.revisionsDir('a'), `${R}/repositories/a/_manifests/revisions`);
   assert.equal(paths.tagsDir('a'), `${R}/repositories/a/_manifests/tags`);
   assert.equal(paths.tagDir('a', 'v1'), `${R}/repositories/a/_manifests/tags/v1`);
   assert.equal(paths.tagCurrentLink('a', 'v1'), `${R}/repositories/a/_manifests/tags/v1/current/link`);
@@ -28,6 +29,7 @@ test('every storage path matches Distribution v2 layout literally', () => {
 });
 
 test('the referrers index sits beside the other per-repository links', () => {
+  assert.equal(paths.referrersIndexed('a'), `${R}/repositories/a/_referrers/indexed`);
   assert.equal(paths.referrersDir('a', s), `${R}/repositories/a/_referrers/sha256/${'cd'.repeat(32)}`);
   assert.equal(paths.referrerLink('a', s, d), `${R}/repositories/a/_referrers/sha256/${'cd'.repeat(32)}/sha256/${hex}/link`);
   assert.equal(paths.referrerLinkDir('a', s, d), `${R}/repositories/a/_referrers/sha256/${'cd'.repeat(32)}/sha256/${hex}`);

@@ -1,0 +1,106 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+
+export interface BerthProcessOptions {
+  /** Extra environment; merged over the parent's and `REGISTRY_HTTP_ADDR=127.0.0.1:0`. */
+  env?: Record<string, string | undefined>;
+  /** Extra arguments after `serve` (e.g. `['--config', file]`). */
+  args?: string[];
+  cwd?: string;
+  /** How long to wait for the `listening` line (default 15 s). */
+  startTimeoutMs?: number;
+}
+
+export interface BerthProcess {
+  /** http://127.0.0.1:PORT (or the bound host) */
+  url: string;
+  port: number;
+  proc: ChildProcess;
+  /** Sends `signal` (default SIGTERM), SIGKILLs after `killAfterMs`, resolves with the exit code (null if killed). */
+  stop(signal?: NodeJS.Signals, killAfterMs?: number): Promise<number | null>;
+  /** Everything the process wrote to stdout and stderr so far. */
+  logs(): string;
+}
+
+// This file compiles to dist/test/helpers/, so main.js is at dist/src/main.js.
+export const MAIN_JS = path.resolve(__dirname, '..', '..', 'src', 'main.js');
+
+function parseAddress(address: string): { host: string; port: number } | null {
+  const m = /^(.*):(\d+)$/.exec(address);
+  if (!m) return null;
+  let host = m[1].replace(/^\[|\]$/g, '');
+  if (host === '' || host === '0.0.0.0' || host === '::') host = '127.0.0.1';
+  return { host, port: Number(m[2]) };
+}
+
+/** Spawns `node dist/src/main.js serve` and resolves once it logs that it is listening. */
+export function startBerthProcess(opts: BerthProcessOptions = {}): Promise<BerthProcess> {
+  const env: Record<string, string | undefined> = { ...process.env, REGISTRY_HTTP_ADDR: '127.0.0.1:0', ...opts.env };
+  for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
+  const proc = spawn(process.execPath, [MAIN_JS, 'serve', ...(opts.args ?? [])], {
+    cwd: opts.cwd,
+    env: env as NodeJS.ProcessEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  let stdoutBuf = '';
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (output += d));
+
+  return new Promise<BerthProcess>((resolve, reject) => {
+    let settled = false;
+    const fail = (why: string) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      reject(new Error(`berth ${why}; output:\n${output}`));
+    };
+    const timer = setTimeout(() => fail(`did not log "listening" within ${opts.startTimeoutMs ?? 15000} ms`), opts.startTimeoutMs ?? 15000);
+    proc.once('error', (e) => fail(`failed to spawn: ${e.message}`));
+    exited.then((code) => {
+      // Let stderr drain so the rejection carries the process's last words.
+      setImmediate(() => fail(`exited with code ${code} before listening`));
+    });
+
+    proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      output += d;
+      if (settled) return;
+      stdoutBuf += d;
+      let nl: number;
+      while ((nl = stdoutBuf.indexOf('\n')) >= 0) {
+        const line = stdoutBuf.slice(0, nl);
+        stdoutBuf = stdoutBuf.slice(nl + 1);
+        let rec: { msg?: unknown; address?: unknown };
+        try {
+          rec = JSON.parse(line);
+        } catch {
+          continue;
+        }
+        if (rec.msg !== 'listening' || typeof rec.address !== 'string') continue;
+        const addr = parseAddress(rec.address);
+        if (!addr) return fail(`logged an unparsable address ${rec.address}`);
+        settled = true;
+        clearTimeout(timer);
+        const hostInUrl = addr.host.includes(':') ? `[${addr.host}]` : addr.host;
+        resolve({
+          url: `http://${hostInUrl}:${addr.port}`,
+          port: addr.port,
+          proc,
+          logs: () => output,
+          async stop(signal: NodeJS.Signals = 'SIGTERM', killAfterMs = 10000) {
+            if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
+            proc.kill(signal);
+            const killer = setTimeout(() => proc.kill('SIGKILL'), killAfterMs);
+            try {
+              return await exited;
+            } finally {
+              clearTimeout(killer);
+            }
+          },
+        });
+        return;
+      }
+    });
+  });
+}
