@@ -35,5 +35,7 @@ export function createLogger(logConfig: Config['log'], destination?: Destination
     serializers: { url: (u: unknown) => (typeof u === 'string' ? redactUrl(u) : u), location: (u: unknown) => (typeof u === 'string' ? redactUrl(u) : u) },
     formatters: { level: (label) => ({ level: label }) },
   };
-  return pino(options, destination ?? pino.destination({ dest: 1, sync: false }));
+  // Synchronous writes: sonic-boom 4's exit-time flushSync of an async destination retries forever
+  // when stdout is a broken pipe (EPIPE), which turned SIGTERM into a hang; sync writes never queue.
+  return pino(options, destination ?? pino.destination({ dest: 1, sync: true }));
 }

@@ -86,6 +86,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
   server.keepAliveTimeout = config.http.keepalivetimeout;
+  server.timeout = config.http.idletimeout;
 
   const bound = await listen(server, config.http.addr);
   app.startBackgroundTasks();
@@ -104,8 +105,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
       if (!clean) logger.warn('drain timeout reached: closed the connections still open');
       await app.close();
       logger.info('stopped');
-      // The destination writes asynchronously: wait for it so the last lines are not lost or reordered.
-      // A broken stdout (EPIPE) never calls back, so the wait is bounded.
+      // Bounded: a destination whose pipe is broken may never call back.
       await new Promise<void>((resolve) => {
         setTimeout(resolve, 1000).unref();
         logger.flush(() => resolve());

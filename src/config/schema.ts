@@ -87,6 +87,11 @@ const http = z
     headers: z.record(z.string(), z.array(z.string())).default({}),
     /** Time to let requests in flight finish after SIGTERM. */
     draintimeout: duration.default('30s'),
+    /**
+     * A connection that moves no bytes for this long is closed, so a client that stops sending a
+     * body it announced cannot hold a request open forever (request time itself is unlimited).
+     */
+    idletimeout: duration.default('5m'),
     /** Idle keep-alive time for client connections; Node's 5 s default makes clients reconnect. */
     keepalivetimeout: duration.default('75s'),
   })
