@@ -9,6 +9,7 @@ import { redactConfig } from './config/redact';
 import type { Config } from './config/schema';
 import { createLogger } from './logger';
 import { createStorageDriver, StorageSetupError } from './storage';
+import { guardSecretlessSharing, SharedStorageError, type InstanceGuard } from './shared-storage';
 
 const USAGE = `usage: berth [serve] [--config FILE]
        berth config check [--config FILE]
@@ -79,6 +80,9 @@ function drain(server: http.Server, drainMs: number): Promise<boolean> {
 
 async function serve(config: Config, logger: Logger): Promise<void> {
   const driver = await createStorageDriver(config);
+  // With a configured secret, replicas may share storage freely; without one, refuse to be the second.
+  const guard: InstanceGuard | undefined =
+    config.http.secret === undefined && config.storage.driver !== 'inmemory' ? await guardSecretlessSharing(driver) : undefined;
   const app = createApp({ config, driver, logger });
 
   const server = http.createServer(app.handler);
@@ -104,6 +108,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
       const clean = await drain(server, config.http.draintimeout);
       if (!clean) logger.warn('drain timeout reached: closed the connections still open');
       await app.close();
+      await guard?.stop();
       logger.info('stopped');
       // Bounded: a destination whose pipe is broken may never call back.
       await new Promise<void>((resolve) => {
@@ -145,7 +150,8 @@ export async function main(argv: string[], env: Env): Promise<void> {
     const { config } = await loadConfigWithSource({ argv: rest, env });
     await serve(config, createLogger(config.log));
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof StorageSetupError || err instanceof StartupError) fail(err.message);
+    if (err instanceof ConfigError || err instanceof StorageSetupError || err instanceof StartupError || err instanceof SharedStorageError)
+      fail(err.message);
     fail(`berth: ${(err as Error)?.message ?? String(err)}`);
   }
 }

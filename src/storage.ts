@@ -2,6 +2,7 @@ import { constants } from 'node:fs';
 import { access, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { createFilesystemDriver, createMemoryDriver, type DecoratorOptions } from '../storage-drivers/index';
+import { createS3Driver } from '../storage-drivers/s3';
 import type { StorageDriver } from '../storage-drivers/types';
 import type { Config } from './config/schema';
 
@@ -27,6 +28,14 @@ export function filesystemRoot(config: Config, cwd: string = process.cwd()): str
 export async function createStorageDriver(config: Config, opts: StorageSetupOptions = {}): Promise<StorageDriver> {
   const { cwd, ...decorator } = opts;
   if (config.storage.driver === 'inmemory') return createMemoryDriver(decorator);
+  if (config.storage.driver === 's3' && config.storage.s3) {
+    const { v4auth: _v4auth, ...s3 } = config.storage.s3;
+    try {
+      return createS3Driver({ ...decorator, ...s3, redirect: !config.storage.redirect.disable });
+    } catch (e) {
+      throw new StorageSetupError(`storage.s3: ${(e as Error).message.replace(/^s3: /, '')}`);
+    }
+  }
   const root = filesystemRoot(config, cwd);
   try {
     await mkdir(root, { recursive: true });

@@ -18,3 +18,4 @@ export function createMemoryDriver(opts: DecoratorOptions = {}): StorageDriver {
 export function createFilesystemDriver(opts: FilesystemDriverOptions & DecoratorOptions): StorageDriver {
   return withValidation(new FilesystemDriver(opts), opts);
 }
+export { createS3Driver, type S3DriverOptions } from './s3';

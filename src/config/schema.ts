@@ -38,10 +38,43 @@ const filesystemStorage = z
 
 const inmemoryStorage = z.object({}).strict();
 
+const MiB = 1024 * 1024;
+const bytes = (min: number, max: number) => z.number().int().min(min).max(max);
+
+/** Distribution's `storage.s3` keys (plus `publicendpoint`, Berth's endpoint for presigned redirects). */
+const s3Storage = z
+  .object({
+    bucket: z.string().min(1),
+    region: z.string().min(1).default('us-east-1'),
+    regionendpoint: z.string().min(1).optional(),
+    publicendpoint: z.string().min(1).optional(),
+    forcepathstyle: z.boolean().default(false),
+    rootdirectory: z.string().default(''),
+    accesskey: z.string().min(1).optional(),
+    secretkey: z.string().min(1).optional(),
+    sessiontoken: z.string().min(1).optional(),
+    secure: z.boolean().default(true),
+    /** Accepted for Distribution compatibility: the SDK always signs with SigV4. */
+    v4auth: z.boolean().optional(),
+    chunksize: bytes(5 * MiB, 5 * 1024 * MiB).default(10 * MiB),
+    multipartcopythresholdsize: bytes(0, 5 * 1024 * MiB).default(32 * MiB),
+    multipartcopychunksize: bytes(5 * MiB, 5 * 1024 * MiB).default(32 * MiB),
+    multipartcopymaxconcurrency: z.number().int().min(1).max(10_000).default(100),
+    encrypt: z.boolean().default(false),
+    keyid: z.string().min(1).optional(),
+    storageclass: z.string().min(1).default('STANDARD'),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if ((s.accesskey === undefined) !== (s.secretkey === undefined))
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: [s.accesskey === undefined ? 'accesskey' : 'secretkey'], message: 'accesskey and secretkey go together' });
+  });
+
 const storage = z
   .object({
     filesystem: filesystemStorage.optional(),
     inmemory: inmemoryStorage.nullable().optional(),
+    s3: s3Storage.optional(),
     delete: z.object({ enabled: z.boolean().default(true) }).strict().default({}),
     redirect: z.object({ disable: z.boolean().default(false) }).strict().default({}),
     maintenance: z
@@ -62,12 +95,12 @@ const storage = z
   })
   .strict()
   .superRefine((s, ctx) => {
-    const drivers = (['filesystem', 'inmemory'] as const).filter((k) => s[k] !== undefined);
+    const drivers = (['filesystem', 'inmemory', 's3'] as const).filter((k) => s[k] !== undefined);
     if (drivers.length > 1)
       ctx.addIssue({ code: z.ZodIssueCode.custom, message: `only one storage driver may be configured, found: ${drivers.join(', ')}` });
   })
   .transform((s) => {
-    const driver: 'filesystem' | 'inmemory' = s.inmemory !== undefined ? 'inmemory' : 'filesystem';
+    const driver: 'filesystem' | 'inmemory' | 's3' = s.inmemory !== undefined ? 'inmemory' : s.s3 !== undefined ? 's3' : 'filesystem';
     return { ...s, driver, filesystem: s.filesystem ?? { rootdirectory: './data' } };
   });
 
@@ -130,7 +163,17 @@ export const configSchema = z
     http,
     validation,
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    // A bucket is shared storage by nature: every replica must sign upload state with one secret,
+    // and a random per-process one would break uploads that cross replicas. Refuse it up front.
+    if (c.storage.driver === 's3' && c.http.secret === undefined)
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['http', 'secret'],
+        message: 'required with s3 storage: every replica sharing the bucket must use the same secret',
+      });
+  });
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;

@@ -43,19 +43,39 @@ export class Listing {
     return paginate(tags.sort(byteOrder), n, last);
   }
 
-  /** Every repository (a directory holding `_manifests` or `_layers`, as Distribution counts them), at any depth. */
-  async repositories(): Promise<string[]> {
-    const found: string[] = [];
-    const visit = async (prefix: string): Promise<void> => {
-      const children = await listNames(this.driver, prefix === '' ? REPOSITORIES : `${REPOSITORIES}/${prefix}`);
-      if (prefix !== '' && (children.includes('_manifests') || children.includes('_layers'))) found.push(prefix);
-      for (const child of children) if (!child.startsWith('_')) await visit(prefix === '' ? child : `${prefix}/${child}`);
-    };
-    await visit('');
-    return found.sort(byteOrder);
-  }
-
+  /**
+   * Repositories (directories holding `_manifests` or `_layers`, as Distribution counts them) in
+   * path-component order, after `last`, at most `n`. The walk visits directories in that same order
+   * and skips whole subtrees before `last`, so a page costs about one listing per repository it
+   * returns instead of a walk of the whole store (which on S3 is a request per directory).
+   */
   async catalog(n: number | undefined, last: string | undefined): Promise<Page> {
-    return paginate(await this.repositories(), n, last);
+    const after = last?.split('/');
+    const want = n === undefined ? Infinity : n + 1;
+    const found: string[] = [];
+    const visit = async (prefix: string[]): Promise<void> => {
+      const children = await listNames(this.driver, [REPOSITORIES, ...prefix].join('/'));
+      const name = prefix.join('/');
+      if (prefix.length > 0 && (children.includes('_manifests') || children.includes('_layers')) && (!after || compareComponents(prefix, after) > 0))
+        found.push(name);
+      // Only a prefix of `last` can still hold names after it among the children below `last[depth]`.
+      const onPath = after !== undefined && prefix.length < after.length && prefix.every((p, i) => p === after[i]);
+      for (const child of children) {
+        if (found.length >= want) return;
+        if (child.startsWith('_')) continue;
+        if (onPath && child < after![prefix.length]) continue;
+        await visit([...prefix, child]);
+      }
+    };
+    await visit([]);
+    if (found.length <= (n ?? Infinity)) return { items: found };
+    const items = found.slice(0, n);
+    return { items, next: items[items.length - 1] };
   }
+}
+
+/** Compares repository names component by component (the order of a sorted directory walk). */
+function compareComponents(a: string[], b: string[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
+  return a.length - b.length;
 }

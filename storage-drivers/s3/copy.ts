@@ -1,0 +1,52 @@
+import { CopyObjectCommand, UploadPartCopyCommand } from '@aws-sdk/client-s3';
+import type { S3Context } from './context';
+import { copyRanges, needsMultipartCopy } from './limits';
+import { abortUpload, completeUpload, createUpload, type Part } from './multipart';
+
+function copySource(ctx: S3Context, key: string): string {
+  return `${ctx.bucket}/${key.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+/**
+ * Copies an object inside the bucket without its bytes passing through this process: one
+ * CopyObject up to the threshold (never beyond S3's 5 GiB limit), else parallel UploadPartCopy.
+ */
+export async function copyObject(ctx: S3Context, srcKey: string, dstKey: string, size: number): Promise<void> {
+  const o = ctx.options;
+  if (!needsMultipartCopy(size, o.copyThreshold)) {
+    await ctx.client.send(
+      new CopyObjectCommand({ Bucket: ctx.bucket, Key: dstKey, CopySource: copySource(ctx, srcKey), ...ctx.writeOptions }),
+    );
+    return;
+  }
+  const ranges = copyRanges(size, o.copyChunkSize);
+  const uploadId = await createUpload(ctx, dstKey);
+  try {
+    const parts: Part[] = new Array(ranges.length);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < ranges.length) {
+        const index = next++;
+        const [start, end] = ranges[index];
+        const out = await ctx.client.send(
+          new UploadPartCopyCommand({
+            Bucket: ctx.bucket,
+            Key: dstKey,
+            UploadId: uploadId,
+            PartNumber: index + 1,
+            CopySource: copySource(ctx, srcKey),
+            CopySourceRange: `bytes=${start}-${end}`,
+          }),
+        );
+        const etag = out.CopyPartResult?.ETag;
+        if (!etag) throw new Error(`s3: no ETag for copied part ${index + 1} of ${dstKey}`);
+        parts[index] = { PartNumber: index + 1, ETag: etag, Size: end - start + 1 };
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(o.copyConcurrency, ranges.length) }, worker));
+    await completeUpload(ctx, dstKey, uploadId, parts);
+  } catch (err) {
+    await abortUpload(ctx, dstKey, uploadId).catch(() => undefined);
+    throw err;
+  }
+}

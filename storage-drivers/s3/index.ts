@@ -1,0 +1,15 @@
+import { type DecoratorOptions, withValidation } from '../decorator';
+import type { StorageDriver } from '../types';
+import { createS3Client, S3Context } from './context';
+import { resolveS3Options, type S3DriverOptions } from './options';
+import { S3Driver } from './s3-driver';
+
+export type { S3DriverOptions } from './options';
+
+/** A driver that stores each path as an object in an S3 bucket (AWS, Ceph RGW, MinIO, ...). */
+export function createS3Driver(options: S3DriverOptions & DecoratorOptions): StorageDriver {
+  const resolved = resolveS3Options(options);
+  const client = createS3Client(resolved);
+  const presigner = resolved.publicEndpoint ? createS3Client(resolved, resolved.publicEndpoint) : client;
+  return withValidation(new S3Driver(new S3Context(client, resolved), presigner), options);
+}

@@ -1,0 +1,194 @@
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { addAbortSignal, Readable } from 'node:stream';
+import { InvalidOffsetError, PathNotFoundError } from '../errors';
+import { childPath } from '../paths';
+import type { FileInfo, FileWriter, ReaderOptions, RedirectOptions, StorageDriver, WriterOptions } from '../types';
+import { httpStatus, isMissing, type S3Context } from './context';
+import { copyObject } from './copy';
+import { abortUpload } from './multipart';
+import { deleteBelow, deleteKeys, hasObjectsBelow, listChildren, uploadsAt } from './listing';
+import { S3Writer } from './s3-writer';
+import { walkTree } from './walk';
+import { headUploadState, loadUploadState, saveUploadState } from './upload-state';
+
+/**
+ * Stores each path as an object (key = rootdirectory + path) in one bucket; directories are key
+ * prefixes. Paths are assumed valid (the validation decorator checks them).
+ */
+export class S3Driver implements StorageDriver {
+  readonly name = 's3';
+  /** Writers of this process that have not ended: stat reports the bytes they still buffer. */
+  private readonly live = new Map<string, S3Writer>();
+
+  constructor(
+    private readonly ctx: S3Context,
+    /** Signs redirect URLs; its endpoint may be the public one. */
+    private readonly presignClient: S3Client,
+  ) {}
+
+  async getContent(path: string): Promise<Buffer> {
+    try {
+      const got = await this.ctx.client.send(new GetObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(path) }));
+      return Buffer.from(await got.Body!.transformToByteArray());
+    } catch (err) {
+      throw this.notFound(err, path);
+    }
+  }
+
+  async putContent(path: string, data: Uint8Array): Promise<void> {
+    await this.ctx.client.send(
+      new PutObjectCommand({
+        Bucket: this.ctx.bucket,
+        Key: this.ctx.key(path),
+        Body: data,
+        ContentLength: data.length,
+        ...this.ctx.writeOptions,
+      }),
+    );
+  }
+
+  async reader(path: string, opts: ReaderOptions = {}): Promise<Readable> {
+    opts.signal?.throwIfAborted();
+    const offset = opts.offset ?? 0;
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidOffsetError(this.name, path, offset);
+    const length = opts.length;
+    if (length !== undefined && (!Number.isSafeInteger(length) || length < 0)) throw new RangeError(`invalid length ${length}`);
+    if (length === 0) return this.emptyAt(path, offset);
+    const range = offset === 0 && length === undefined ? undefined : `bytes=${offset}-${length === undefined ? '' : offset + length - 1}`;
+    try {
+      const got = await this.ctx.client.send(
+        new GetObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(path), Range: range }),
+        { abortSignal: opts.signal },
+      );
+      const body = got.Body as Readable;
+      return opts.signal ? addAbortSignal(opts.signal, body) : body;
+    } catch (err) {
+      // S3 answers 416 for a range that starts at the end; the contract wants an empty stream there.
+      if (httpStatus(err) === 416) return this.emptyAt(path, offset);
+      throw this.notFound(err, path);
+    }
+  }
+
+  async writer(path: string, opts: WriterOptions): Promise<FileWriter> {
+    opts.signal?.throwIfAborted();
+    let state = opts.append ? await loadUploadState(this.ctx, path, opts.signal) : undefined;
+    if (!opts.append) {
+      const old = await headUploadState(this.ctx, path);
+      if (old?.uploadId !== undefined) await abortUpload(this.ctx, this.ctx.key(path), old.uploadId);
+    }
+    if (state === undefined) {
+      state = { parts: 0, partBytes: 0, tail: Buffer.alloc(0) };
+      // Stored at once so that stat and list in any process see the upload from its start.
+      await saveUploadState(this.ctx, path, state, opts.signal);
+    }
+    const writer = new S3Writer(this.ctx, path, state, opts.signal);
+    if (opts.signal) addAbortSignal(opts.signal, writer);
+    this.live.set(path, writer);
+    writer.once('close', () => {
+      if (this.live.get(path) === writer) this.live.delete(path);
+    });
+    return writer;
+  }
+
+  /** Committed content first; then a writer of this process; then what an upload object records. */
+  async stat(path: string): Promise<FileInfo> {
+    if (path === '/') return { path, size: 0, modTime: new Date(0), isDir: true };
+    try {
+      const head = await this.ctx.client.send(new HeadObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(path) }));
+      return { path, size: head.ContentLength ?? 0, modTime: head.LastModified ?? new Date(), isDir: false };
+    } catch (err) {
+      if (!isMissing(err)) throw err;
+    }
+    const writer = this.live.get(path);
+    if (writer && !writer.writableFinished && !writer.destroyed) {
+      return { path, size: writer.size, modTime: new Date(), isDir: false };
+    }
+    const [upload, isDir] = await Promise.all([
+      headUploadState(this.ctx, path),
+      hasObjectsBelow(this.ctx, this.ctx.dirPrefix(path)),
+    ]);
+    if (upload) return { path, size: upload.size, modTime: upload.modTime, isDir: false };
+    if (isDir) return { path, size: 0, modTime: new Date(0), isDir: true };
+    throw new PathNotFoundError(this.name, path);
+  }
+
+  async list(path: string): Promise<string[]> {
+    const entries = await this.children(path);
+    return entries.map((e) => childPath(path, e.name));
+  }
+
+  walk(path: string): AsyncIterable<FileInfo> {
+    return walkTree(this.ctx, path, (p) => this.stat(p));
+  }
+
+  async move(src: string, dst: string): Promise<void> {
+    let size: number;
+    try {
+      const head = await this.ctx.client.send(new HeadObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(src) }));
+      size = head.ContentLength ?? 0;
+    } catch (err) {
+      throw this.notFound(err, src);
+    }
+    if (src === dst) return;
+    await copyObject(this.ctx, this.ctx.key(src), this.ctx.key(dst), size);
+    await this.ctx.client.send(new DeleteObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(src) }));
+  }
+
+  /** The object at the path, its upload object and multipart uploads, and everything below `path/`. */
+  async delete(path: string): Promise<void> {
+    const prefix = this.ctx.dirPrefix(path);
+    const key = path === '/' ? prefix : this.ctx.key(path);
+    const uploads = await uploadsAt(this.ctx, key);
+    await Promise.all(uploads.map((u) => abortUpload(this.ctx, u.key, u.uploadId)));
+    let found = uploads.length > 0;
+    if (path !== '/') {
+      const exact = await Promise.all(
+        [key, this.ctx.uploadKey(path)].map((k) =>
+          this.ctx.client.send(new HeadObjectCommand({ Bucket: this.ctx.bucket, Key: k })).then(
+            () => k,
+            (err: unknown) => {
+              if (isMissing(err)) return undefined;
+              throw err;
+            },
+          ),
+        ),
+      );
+      const present = exact.filter((k): k is string => k !== undefined);
+      if (present.length > 0) await deleteKeys(this.ctx, present);
+      found ||= present.length > 0;
+    }
+    const below = await deleteBelow(this.ctx, prefix);
+    if (!found && below === 0 && path !== '/') throw new PathNotFoundError(this.name, path);
+  }
+
+  async redirectUrl(path: string, opts: RedirectOptions): Promise<string | null> {
+    if (!this.ctx.options.redirect) return null;
+    const input = { Bucket: this.ctx.bucket, Key: this.ctx.key(path) };
+    const command = opts.method === 'HEAD' ? new HeadObjectCommand(input) : new GetObjectCommand(input);
+    return getSignedUrl(this.presignClient, command, { expiresIn: opts.expiresIn });
+  }
+
+  private async children(path: string) {
+    const entries = await listChildren(this.ctx, this.ctx.dirPrefix(path));
+    if (entries.length === 0 && path !== '/') throw new PathNotFoundError(this.name, path);
+    return entries;
+  }
+
+  /** An empty stream when `offset` is exactly the end of the object. */
+  private async emptyAt(path: string, offset: number): Promise<Readable> {
+    let size: number;
+    try {
+      const head = await this.ctx.client.send(new HeadObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(path) }));
+      size = head.ContentLength ?? 0;
+    } catch (err) {
+      throw this.notFound(err, path);
+    }
+    if (offset > size) throw new InvalidOffsetError(this.name, path, offset);
+    return Readable.from([]);
+  }
+
+  private notFound(err: unknown, path: string): unknown {
+    return isMissing(err) ? new PathNotFoundError(this.name, path) : err;
+  }
+}

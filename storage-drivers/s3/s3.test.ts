@@ -1,0 +1,51 @@
+import { after, before, describe, it } from 'node:test';
+import { acquireRgw, releaseRgw, type Rgw, rgwSkipReason } from '../../test/helpers/rgw';
+import { runDriverSuite } from '../testsuite/driver-suite';
+import { createS3Driver, type S3DriverOptions } from './index';
+import { rgwTests } from './rgw-tests';
+
+const skip = rgwSkipReason();
+let buckets = 0;
+
+/** Driver options for a fresh bucket on the shared RGW. */
+async function freshOptions(rgw: Rgw, extra: Partial<S3DriverOptions> = {}): Promise<S3DriverOptions> {
+  const bucket = `berth-${process.pid}-${++buckets}`;
+  await rgw.createBucket(bucket);
+  return {
+    bucket,
+    region: rgw.region,
+    regionendpoint: rgw.endpoint,
+    forcepathstyle: true,
+    accesskey: rgw.accessKey,
+    secretkey: rgw.secretKey,
+    rootdirectory: '/berth-test',
+    ...extra,
+  };
+}
+
+if (skip) {
+  it('S3 driver on RGW', { skip }, () => undefined);
+} else {
+  describe('S3 driver on RGW', () => {
+    // One RGW for the whole file: the driver suite and the S3-specific tests each take a bucket.
+    let rgw: Rgw | undefined;
+    before(async () => {
+      rgw = await acquireRgw();
+      console.log(`RGW started in ${rgw.startMs} ms`);
+    });
+    after(releaseRgw);
+
+    runDriverSuite(
+      's3',
+      async () => {
+        const shared = await acquireRgw();
+        return { driver: createS3Driver(await freshOptions(shared)), cleanup: releaseRgw };
+      },
+      { redirects: true },
+    );
+
+    describe('S3-specific behaviour', () => {
+      rgwTests((extra) => freshOptions(rgw as Rgw, extra), () => rgw as Rgw);
+    });
+  });
+}
