@@ -6,6 +6,7 @@ import { paths } from './paths';
 import { deleteIfExists, exists, listNames, readLink, sizeOf, writeLink } from './links';
 import { parseManifest, storedMediaType, type ParsedManifest } from './manifest-parse';
 import type { ReferrerIndex } from './referrers';
+import type { BlobStore } from './blobs';
 
 export type ManifestRef = { tag: string; digest?: undefined } | { digest: Digest; tag?: undefined };
 
@@ -32,6 +33,7 @@ export class ManifestStore {
 
   constructor(
     private readonly driver: StorageDriver,
+    private readonly blobs: BlobStore,
     private readonly referrers: ReferrerIndex,
   ) {}
 
@@ -119,12 +121,19 @@ export class ManifestStore {
     }
   }
 
+  /**
+   * Every referenced blob and child manifest must be linked in the repository and its data present:
+   * a link whose data is gone (Distribution's garbage collector leaves such links) would make a
+   * manifest that cannot be pulled.
+   */
   private async checkReferences(name: string, parsed: ParsedManifest): Promise<void> {
-    const missing = async (path: string, d: Digest) => ((await exists(this.driver, path)) ? null : d);
-    const results = await Promise.all([
-      ...parsed.blobs.map((d) => missing(paths.layerLink(name, d), d)),
-      ...parsed.manifests.map((d) => missing(paths.revisionLink(name, d), d)),
-    ]);
+    const blobMissing = (d: Digest) => this.blobs.stat(name, d).then(() => null, (err: unknown) => {
+      if (err instanceof OciError && err.code === 'BLOB_UNKNOWN') return d;
+      throw err;
+    });
+    const manifestMissing = async (d: Digest) =>
+      (await exists(this.driver, paths.revisionLink(name, d))) && (await sizeOf(this.driver, paths.blobData(d))) !== null ? null : d;
+    const results = await Promise.all([...parsed.blobs.map(blobMissing), ...parsed.manifests.map(manifestMissing)]);
     const unknown = results.find((d) => d !== null);
     if (unknown) throw new OciError('MANIFEST_BLOB_UNKNOWN', { digest: unknown.value });
   }

@@ -20,7 +20,7 @@ export function createRegistry(driver: StorageDriver, opts: { secret: string | B
   // The referrer index reads manifests through the store, which is created just after it.
   let manifests: ManifestStore | undefined;
   const referrers = new ReferrerIndex(driver, (d) => manifests!.readBytes(d));
-  manifests = new ManifestStore(driver, referrers);
+  manifests = new ManifestStore(driver, blobs, referrers);
   return {
     blobs,
     uploads: new UploadManager(driver, blobs, new UploadStateSigner(opts.secret)),
