@@ -93,9 +93,23 @@ export async function startRgw(): Promise<Rgw> {
     await run('ceph-authtool', ['--create-keyring', path.join(dir, 'keyring'), '--gen-key', '-n', 'mon.', '--cap', 'mon', 'allow *'], { timeoutMs: timeoutMs() });
     await run('ceph-mon', [...c, '--mkfs', '-i', 'a', '--monmap', monmap, '--keyring', path.join(dir, 'keyring')], { timeoutMs: timeoutMs() });
     daemons.push(['ceph-mon', spawnDaemon('ceph-mon', [...c, '-i', 'a', '-f'])]);
-    const osdId = (await run('ceph', [...c, '--connect-timeout', '15', 'osd', 'create'], { timeoutMs: timeoutMs() })).stdout.trim();
-    await run('ceph', [...c, '--connect-timeout', '15', 'osd', 'crush', 'add', `osd.${osdId}`, '1.0', 'root=default', 'host=localhost'], { timeoutMs: timeoutMs() });
-    await run('ceph-osd', [...c, '-i', osdId, '--mkfs'], { timeoutMs: timeoutMs() });
+    // A monitor that has just started may still answer with a zero fsid ("problem getting command
+    // descriptions"): retry the CLI until the deadline. `osd create <uuid>` is idempotent, so a retry
+    // after a half-seen success cannot create a second OSD.
+    const ceph = async (args: string[]): Promise<string> => {
+      for (;;) {
+        try {
+          return (await run('ceph', [...c, '--connect-timeout', '15', ...args], { timeoutMs: timeoutMs() })).stdout.trim();
+        } catch (err) {
+          if (Date.now() + 1_000 >= deadline) throw err;
+          await new Promise((r) => setTimeout(r, 1_000));
+        }
+      }
+    };
+    const osdUuid = randomUUID();
+    const osdId = await ceph(['osd', 'create', osdUuid]);
+    await ceph(['osd', 'crush', 'add', `osd.${osdId}`, '1.0', 'root=default', 'host=localhost']);
+    await run('ceph-osd', [...c, '-i', osdId, '--mkfs', '--osd-uuid', osdUuid], { timeoutMs: timeoutMs() });
     daemons.push(['ceph-osd', spawnDaemon('ceph-osd', [...c, '-i', osdId, '-f'])]);
     const rgw = spawnDaemon('radosgw', [...c, '-n', 'client.rgw', '-f']);
     daemons.push(['radosgw', rgw]);
