@@ -29,6 +29,9 @@ export function paginate(sorted: string[], n: number | undefined, last: string |
   return more ? { items, next: items[items.length - 1] } : { items };
 }
 
+/** Directory listings in flight at once while walking repositories. */
+const LIST_WINDOW = 16;
+
 function byteOrder(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -53,21 +56,22 @@ export class Listing {
     const after = last?.split('/');
     const want = n === undefined ? Infinity : n + 1;
     const found: string[] = [];
-    const visit = async (prefix: string[]): Promise<void> => {
-      const children = await listNames(this.driver, [REPOSITORIES, ...prefix].join('/'));
+    const list = (prefix: string[]) => listNames(this.driver, [REPOSITORIES, ...prefix].join('/'));
+    const visit = async (prefix: string[], children: string[]): Promise<void> => {
       const name = prefix.join('/');
       if (prefix.length > 0 && (children.includes('_manifests') || children.includes('_layers')) && (!after || compareComponents(prefix, after) > 0))
         found.push(name);
       // Only a prefix of `last` can still hold names after it among the children below `last[depth]`.
       const onPath = after !== undefined && prefix.length < after.length && prefix.every((p, i) => p === after[i]);
-      for (const child of children) {
-        if (found.length >= want) return;
-        if (child.startsWith('_')) continue;
-        if (onPath && child < after![prefix.length]) continue;
-        await visit([...prefix, child]);
+      const next = children.filter((c) => !c.startsWith('_') && !(onPath && c < after![prefix.length]));
+      // Listings are fetched a window at a time (one request each on S3) and visited in order.
+      for (let i = 0; i < next.length && found.length < want; i += LIST_WINDOW) {
+        const window = next.slice(i, i + LIST_WINDOW).map((c) => [...prefix, c]);
+        const listings = await Promise.all(window.map(list));
+        for (let j = 0; j < window.length && found.length < want; j++) await visit(window[j], listings[j]);
       }
     };
-    await visit([]);
+    await visit([], await list([]));
     if (found.length <= (n ?? Infinity)) return { items: found };
     const items = found.slice(0, n);
     return { items, next: items[items.length - 1] };
