@@ -9,6 +9,13 @@ import { v2Router } from './http/router';
 import { errorRenderer } from './http/error-renderer';
 import { accessLog } from './http/access-log';
 import { startUploadPurger } from './oci/upload-purger';
+import { healthRoutes } from './http/health';
+
+/** Readiness waits this long for the storage driver to answer. */
+const READINESS_TIMEOUT_MS = 2_000;
+import { createAuth } from '../auth';
+import { createAuthorizer } from './http/auth-adapter';
+import { tokenRoutes } from './http/auth-token-routes';
 
 export interface AppDeps {
   config: Config;
@@ -20,6 +27,11 @@ export interface BerthApp {
   /** The request handler to mount on an http.Server. */
   handler: Express;
   registry: Registry;
+  /**
+   * Loads or creates what must exist before serving (token keys, the htpasswd file); rejects with a
+   * one-line reason when it cannot, so a broken auth set-up stops start-up instead of failing later.
+   */
+  ready(): Promise<void>;
   /** Starts the periodic jobs (upload purging); main calls this, tests usually do not. */
   startBackgroundTasks(): void;
   close(): Promise<void>;
@@ -31,6 +43,10 @@ export function createApp(deps: AppDeps): BerthApp {
   // Without a configured secret, upload sessions survive only within this process, as in Distribution.
   const secret = config.http.secret ?? randomBytes(32);
   const registry = createRegistry(driver, { secret });
+  const auth = createAuth(config.auth, {
+    logger,
+    dataDirectory: config.storage.driver === 'filesystem' ? config.storage.filesystem.rootdirectory : undefined,
+  });
 
   const app = express();
   app.disable('x-powered-by');
@@ -42,6 +58,8 @@ export function createApp(deps: AppDeps): BerthApp {
     next();
   });
   app.use(accessLog(logger, !config.log.accesslog.disabled));
+  app.use(healthRoutes(driver, { timeoutMs: READINESS_TIMEOUT_MS }));
+  if (auth.tokenServer) app.use(auth.tokenPath, tokenRoutes(auth.tokenServer));
   app.use(
     '/v2',
     v2Router(registry, {
@@ -51,6 +69,7 @@ export function createApp(deps: AppDeps): BerthApp {
       redirect: !config.storage.redirect.disable,
       host: config.http.host,
       relativeUrls: config.http.relativeurls,
+      authorize: createAuthorizer(auth.controller, { host: config.http.host, tokenPath: auth.tokenPath }),
     }),
   );
   app.use((req: Request, _res: Response, next: NextFunction) => {
@@ -62,6 +81,7 @@ export function createApp(deps: AppDeps): BerthApp {
   return {
     handler: app,
     registry,
+    ready: () => auth.ready(),
     startBackgroundTasks() {
       const purging = config.storage.maintenance.uploadpurging;
       if (purging.enabled && !config.storage.maintenance.readonly.enabled)

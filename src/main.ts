@@ -92,6 +92,11 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   server.keepAliveTimeout = config.http.keepalivetimeout;
   server.timeout = config.http.idletimeout;
 
+  try {
+    await app.ready();
+  } catch (err) {
+    throw new StartupError(`auth: ${(err as Error).message}`);
+  }
   const bound = await listen(server, config.http.addr);
   app.startBackgroundTasks();
   logger.info({ address: formatAddress(bound.address, bound.port), storage: driver.name }, 'listening');

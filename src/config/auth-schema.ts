@@ -72,7 +72,7 @@ const tokenServer = z
     /** PEM private key (RSA or EC P-256) and its certificate; both generated when neither is set. */
     key: z.string().min(1).optional(),
     certificate: z.string().min(1).optional(),
-    /** Where generated keys go; default `<filesystem rootdirectory>/auth` (memory only for other drivers). */
+    /** Where generated keys go; default `<filesystem rootdirectory>/berth/auth` (memory only for other drivers). */
     keydirectory: z.string().min(1).optional(),
     /** Algorithm of a generated key. */
     keytype: z.enum(['rsa', 'ec']).default('rsa'),

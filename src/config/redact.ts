@@ -8,6 +8,7 @@ export function redactConfig(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(redactConfig);
   if (typeof value !== 'object' || value === null) return value;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEY.test(k) && v !== undefined && v !== null ? REDACTED : redactConfig(v);
+  // Only values are secrets: a section whose name matches (auth.token) is still shown, its credentials redacted.
+  for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEY.test(k) && v !== undefined && v !== null && typeof v !== 'object' ? REDACTED : redactConfig(v);
   return out;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { authSchema } from './auth-schema';
 
 /**
  * Berth's configuration, shaped like Distribution's config.yml where the concepts match.
@@ -162,6 +163,7 @@ export const configSchema = z
     storage: storage.default({}),
     http,
     validation,
+    auth: authSchema,
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -172,6 +174,14 @@ export const configSchema = z
         code: z.ZodIssueCode.custom,
         path: ['http', 'secret'],
         message: 'required with s3 storage: every replica sharing the bucket must use the same secret',
+      });
+    // Likewise for token signing: a key generated per process would make replicas reject each other's tokens.
+    const server = c.auth?.token?.server;
+    if (server?.enabled && c.storage.driver === 's3' && server.key === undefined && server.keydirectory === undefined)
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['auth', 'token', 'server', 'key'],
+        message: 'required with s3 storage (or set keydirectory on a shared volume): every replica must sign tokens with the same key',
       });
   });
 

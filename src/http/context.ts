@@ -1,5 +1,7 @@
 import type { Request, Response } from 'express';
+import type { Grant } from '../../auth';
 import type { Registry } from '../oci/registry';
+import type { RouteAuthorizer } from './auth-adapter';
 
 export interface HttpOptions {
   deleteEnabled: boolean;
@@ -8,6 +10,8 @@ export interface HttpOptions {
   redirect: boolean;
   host?: string;
   relativeUrls: boolean;
+  /** Decides access per request (auth/); absent: everything is allowed. */
+  authorize?: RouteAuthorizer;
 }
 
 /** What a route handler gets: the request, its path parameters and query, and the registry. */
@@ -22,6 +26,8 @@ export interface RouteContext {
   registry: Registry;
   options: HttpOptions;
   signal: AbortSignal;
+  /** What the caller may do beyond the route's own access (a mount's source, the full catalog). */
+  grant: Grant;
 }
 
 export type RouteHandler = (ctx: RouteContext) => Promise<void>;

@@ -1,4 +1,5 @@
 import { parseDigest } from '../oci/digest';
+import type { Page } from '../oci/listing';
 import { MEDIA_TYPES } from '../oci/manifest-parse';
 import { parseCount } from './ranges';
 import { sendJson, type RouteContext } from './context';
@@ -25,10 +26,29 @@ export async function listTags(ctx: RouteContext): Promise<void> {
   sendJson(ctx, 200, { name: ctx.name, tags: page.items }, headers);
 }
 
+/** The catalog limited to what `canList` admits, paged over the full one. */
+async function filteredCatalog(ctx: RouteContext, n: number | undefined, last: string | undefined): Promise<Page> {
+  const items: string[] = [];
+  const want = n === undefined ? Infinity : n;
+  if (want === 0) return { items };
+  let cursor = last;
+  for (;;) {
+    const page = await ctx.registry.listing.catalog(Math.max(100, n ?? 0), cursor);
+    for (const name of page.items) {
+      if (!ctx.grant.canList(name)) continue;
+      if (items.length === want) return { items, next: items[items.length - 1] };
+      items.push(name);
+    }
+    if (page.next === undefined) return { items };
+    cursor = page.next;
+  }
+}
+
 export async function catalog(ctx: RouteContext): Promise<void> {
   const n = parseCount(ctx.query.get('n'));
   const last = ctx.query.get('last') ?? undefined;
-  const page = await ctx.registry.listing.catalog(n, last);
+  const full = ctx.grant.allows('registry', 'catalog', '*');
+  const page = full ? await ctx.registry.listing.catalog(n, last) : await filteredCatalog(ctx, n, last);
   const headers: Record<string, string> = {};
   if (page.next !== undefined) headers.Link = nextLink('/v2/_catalog', { n, last: page.next });
   sendJson(ctx, 200, { repositories: page.items }, headers);

@@ -7,6 +7,7 @@ import { deleteBlob, getBlob } from './blob-routes';
 import { cancelUpload, completeUpload, patchUpload, startUpload, uploadStatus } from './upload-routes';
 import { deleteManifest, getManifest, putManifest } from './manifest-routes';
 import { base, catalog, listReferrers, listTags } from './listing-routes';
+import { ALLOW_ALL } from './auth-adapter';
 
 interface Route {
   /** Route name for logs and metrics. */
@@ -81,11 +82,13 @@ export function v2Router(registry: Registry, options: HttpOptions) {
         const allow = Object.keys(matched.route.methods).join(', ');
         throw new OciError('UNSUPPORTED', { method: req.method }, { message: `method ${req.method} not allowed`, headers: { Allow: allow } });
       }
+      if (matched.route.named) validateName(matched.name);
+      const grant = options.authorize ? await options.authorize(req, matched.route.name, matched.name) : ALLOW_ALL;
+      // After auth: an anonymous client learns nothing of the registry's settings.
       if (WRITES.has(req.method) && options.readOnly)
         throw new OciError('UNSUPPORTED', undefined, { message: 'the registry is in read-only mode' });
       if (req.method === 'DELETE' && !options.deleteEnabled)
         throw new OciError('UNSUPPORTED', undefined, { message: 'deletes are disabled on this registry' });
-      if (matched.route.named) validateName(matched.name);
       const abort = new AbortController();
       const onClose = () => {
         if (!res.writableFinished) abort.abort();
@@ -100,6 +103,7 @@ export function v2Router(registry: Registry, options: HttpOptions) {
         registry,
         options,
         signal: abort.signal,
+        grant,
       };
       await handler(ctx);
     } catch (err) {

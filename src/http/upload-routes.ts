@@ -62,8 +62,11 @@ export async function startUpload(ctx: RouteContext): Promise<void> {
         from = undefined;
       }
     }
-    // A `from` that is not a valid name cannot hold the blob: fall back to a normal session.
-    const mounted = fromParam !== null && from === undefined ? false : await registry.blobs.mount(ctx.name, digest, from);
+    // A `from` that is not a valid name cannot hold the blob, and one the caller may not pull must
+    // not leak it: both fall back to a normal session. With auth on, a mount must name its source.
+    const usable =
+      fromParam === null ? ctx.options.authorize === undefined : from !== undefined && ctx.grant.allows('repository', from, 'pull');
+    const mounted = usable ? await registry.blobs.mount(ctx.name, digest, from) : false;
     if (mounted)
       return sendEmpty(ctx.res, 201, { Location: blobLocation(ctx, digest.value), 'Docker-Content-Digest': digest.value });
   }

@@ -43,3 +43,19 @@ test('s3 storage without a secret stops start-up with a message naming http.secr
     /http\.secret: required with s3 storage/,
   );
 });
+
+test('s3 storage with the built-in token server but no shared signing key stops start-up', { timeout: 20_000 }, async () => {
+  await assert.rejects(
+    startBerthProcess({
+      env: {
+        REGISTRY_STORAGE: 's3',
+        REGISTRY_STORAGE_S3_BUCKET: 'b',
+        REGISTRY_STORAGE_S3_REGIONENDPOINT: 'http://127.0.0.1:9',
+        REGISTRY_HTTP_SECRET: SECRET,
+        REGISTRY_AUTH_TOKEN_SERVICE: 'berth',
+        REGISTRY_AUTH_TOKEN_ISSUER: 'berth',
+      },
+    }),
+    /auth\.token\.server\.key: required with s3 storage/,
+  );
+});

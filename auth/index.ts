@@ -1,0 +1,145 @@
+import { X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { htpasswdController, openController, tokenController, type AccessController } from './controller';
+import { Htpasswd } from './htpasswd';
+import { parseCertificateBundle, parseJwks } from './keys';
+import { loadSigningMaterial } from './keystore';
+import { Policy, type PolicyConfig } from './policy';
+import { FailureLimiter } from './rate-limit';
+import { TokenIssuer } from './token-issue';
+import { TokenServer } from './token-server';
+import { TrustStore } from './trust';
+import type { AuthLogger } from './types';
+
+export * from './types';
+export type { AccessController, AuthorizeOptions } from './controller';
+export type { TokenRequest, TokenResponse } from './token-server';
+export { TokenServer } from './token-server';
+export { accessForRoute, CATALOG_ACCESS } from './request-access';
+
+/** The `auth:` configuration (src/config/auth-schema.ts's output; declared here so auth/ imports nothing from src/). */
+export interface AuthSettings {
+  htpasswd?: { realm: string; path: string };
+  token?: {
+    realm?: string;
+    service: string;
+    issuer: string;
+    rootcertbundle?: string;
+    jwks?: string;
+    server: {
+      enabled: boolean;
+      key?: string;
+      certificate?: string;
+      keydirectory?: string;
+      keytype: 'rsa' | 'ec';
+      expiration: number;
+      refreshexpiration: number;
+    };
+  };
+  accesscontrol: PolicyConfig;
+  ratelimit: { maxfailures: number; window: number };
+}
+
+export interface Auth {
+  controller: AccessController;
+  /** The built-in token endpoint, when token mode uses it. */
+  tokenServer?: TokenServer;
+  /** Path the HTTP layer serves the token endpoint on. */
+  tokenPath: string;
+  /** Loads keys (generating them on first start); requests do it lazily otherwise. */
+  ready(): Promise<void>;
+}
+
+export const TOKEN_PATH = '/auth/token';
+
+export interface AuthDeps {
+  logger: AuthLogger;
+  /** The filesystem storage root: generated token keys go to `<dataDirectory>/berth/auth`. */
+  dataDirectory?: string;
+}
+
+function once<T>(load: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => {
+    if (!p) {
+      p = load();
+      // A failed load (unreadable file) is retried by the next request rather than cached.
+      p.catch(() => {
+        p = undefined;
+      });
+    }
+    return p;
+  };
+}
+
+export function createAuth(settings: AuthSettings, deps: AuthDeps): Auth {
+  const { logger } = deps;
+  const policy = new Policy(settings.accesscontrol);
+  const limiter = new FailureLimiter(settings.ratelimit.maxfailures, settings.ratelimit.window);
+  const htpasswd = settings.htpasswd
+    ? new Htpasswd(settings.htpasswd.path, (info) => logger.info({ path: settings.htpasswd!.path, ...info }, 'htpasswd loaded'))
+    : undefined;
+  const token = settings.token;
+  if (!token) {
+    if (!htpasswd) return { controller: openController(), tokenPath: TOKEN_PATH, ready: async () => {} };
+    return {
+      controller: htpasswdController({ htpasswd, policy, limiter, realm: settings.htpasswd!.realm, logger }),
+      tokenPath: TOKEN_PATH,
+      ready: async () => {
+        await htpasswd.has('');
+      },
+    };
+  }
+
+  const server = token.server;
+  const material = once(async () => {
+    const trust = new TrustStore();
+    if (token.rootcertbundle) for (const cert of parseCertificateBundle(await readFile(token.rootcertbundle, 'utf8'))) trust.addCertificate(cert);
+    if (token.jwks) for (const { kid, key } of parseJwks(await readFile(token.jwks, 'utf8'))) trust.addKey(key, kid);
+    if (!server.enabled) return { trust, issuer: undefined };
+    const directory = server.keydirectory ?? (deps.dataDirectory !== undefined ? path.join(deps.dataDirectory, 'berth', 'auth') : undefined);
+    const signing = await loadSigningMaterial({ key: server.key, certificate: server.certificate, directory, keytype: server.keytype });
+    if (signing.generated)
+      logger.info({ certificate: signing.certificatePath ?? '(memory only: tokens die with this process)' }, 'generated a token signing key');
+    trust.addCertificate(new X509Certificate(signing.certificate));
+    const issuer = new TokenIssuer(signing, {
+      issuer: token.issuer,
+      service: token.service,
+      expiresInSeconds: Math.max(1, Math.round(server.expiration / 1000)),
+      refreshExpiresInSeconds: Math.max(1, Math.round(server.refreshexpiration / 1000)),
+    });
+    return { trust, issuer };
+  });
+  const controller = tokenController({
+    trust: async () => (await material()).trust,
+    policy,
+    limiter,
+    realm: token.realm,
+    service: token.service,
+    issuer: token.issuer,
+    logger,
+  });
+  const tokenServer = server.enabled
+    ? new TokenServer({
+        htpasswd,
+        policy,
+        limiter,
+        service: token.service,
+        realm: settings.htpasswd?.realm ?? 'berth',
+        material: async () => {
+          const m = await material();
+          return { trust: m.trust, issuer: m.issuer! };
+        },
+        logger,
+      })
+    : undefined;
+  return {
+    controller,
+    tokenServer,
+    tokenPath: TOKEN_PATH,
+    ready: async () => {
+      await material();
+    },
+  };
+}

@@ -1,0 +1,26 @@
+import type { Access } from './types';
+
+/** The full catalog: Distribution's `registry:catalog:*`. */
+export const CATALOG_ACCESS: Access = { type: 'registry', name: 'catalog', actions: ['*'] };
+
+/**
+ * The access a /v2 route needs, as Distribution maps it: GET/HEAD pull; POST/PUT/PATCH pull+push;
+ * DELETE delete. The base route needs authentication only; the catalog needs nothing more (the
+ * route filters it unless the caller holds CATALOG_ACCESS). A mount's `from` is checked by the route.
+ */
+export function accessForRoute(route: string, method: string, repository: string): Access[] {
+  if (route === 'base' || route === 'catalog' || repository === '') return [];
+  switch (method) {
+    case 'GET':
+    case 'HEAD':
+      return [{ type: 'repository', name: repository, actions: ['pull'] }];
+    case 'POST':
+    case 'PUT':
+    case 'PATCH':
+      return [{ type: 'repository', name: repository, actions: ['pull', 'push'] }];
+    case 'DELETE':
+      return [{ type: 'repository', name: repository, actions: ['delete'] }];
+    default:
+      return [{ type: 'repository', name: repository, actions: [method.toLowerCase()] }];
+  }
+}
