@@ -1,0 +1,72 @@
+import path from 'node:path';
+import { MiB } from './stats';
+import type { BenchConfig } from './types';
+
+export const USAGE = `usage: npm run bench -- [--rounds N] [--quick] [--only SUBSTR[,SUBSTR...]]
+
+  --rounds N   rounds per registry (default 3); the ratio table reports the median over rounds
+  --quick      one short smoke round with smaller blobs, fewer tags and 1 s rate windows
+  --only LIST  run only figure groups whose name contains one of the comma-separated words
+               (groups: ceilings, large, rates, writes, tags, push32)
+  --cpu-prof DIR  run Berth under node --cpu-prof, writing one .cpuprofile per server start into DIR`;
+
+export class UsageError extends Error {}
+
+export function parseArgs(argv: string[]): BenchConfig {
+  let rounds: number | null = null;
+  let quick = false;
+  let only: string[] | null = null;
+  let cpuProfDir: string | null = null;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--quick') quick = true;
+    else if (a === '--rounds') {
+      const n = Number(argv[++i]);
+      if (!Number.isInteger(n) || n < 1 || n > 50) throw new UsageError('--rounds needs an integer between 1 and 50');
+      rounds = n;
+    } else if (a === '--only') {
+      const v = argv[++i];
+      if (!v) throw new UsageError('--only needs a list');
+      only = v.split(',').filter(Boolean);
+    } else if (a === '--cpu-prof') {
+      const v = argv[++i];
+      if (!v) throw new UsageError('--cpu-prof needs a directory');
+      cpuProfDir = path.resolve(v);
+    } else if (a === '--help' || a === '-h') throw new UsageError('');
+    else throw new UsageError(`unknown argument ${a}`);
+  }
+  if (quick) {
+    return {
+      rounds: rounds ?? 1,
+      quick,
+      mediumBlob: 16 * MiB,
+      largeBlob: 128 * MiB,
+      chunkSize: 8 * MiB,
+      smallBlob: 4096,
+      rateMs: 1000,
+      warmupMs: 200,
+      tagCount: 1000,
+      pushClients: 32,
+      pushLayers: 10,
+      pushLayerSize: MiB,
+      only,
+      cpuProfDir,
+    };
+  }
+  return {
+    rounds: rounds ?? 3,
+    quick,
+    mediumBlob: 64 * MiB,
+    largeBlob: 512 * MiB,
+    chunkSize: 8 * MiB,
+    smallBlob: 4096,
+    rateMs: 3000,
+    warmupMs: 500,
+    tagCount: 10_000,
+    pushClients: 32,
+    pushLayers: 10,
+    pushLayerSize: MiB,
+    only,
+    cpuProfDir,
+  };
+}

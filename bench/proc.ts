@@ -1,0 +1,69 @@
+import { execFileSync } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+
+let ticksPerSecond = 0;
+
+function clockTicks(): number {
+  if (ticksPerSecond === 0) {
+    try {
+      ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      ticksPerSecond = 100;
+    }
+  }
+  return ticksPerSecond;
+}
+
+/** User + system CPU seconds of a whole process (all its threads), from /proc/<pid>/stat. */
+export async function cpuSeconds(pid: number): Promise<number> {
+  const text = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // The command name may hold spaces and parentheses; the fields after the last ')' do not.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  return (utime + stime) / clockTicks();
+}
+
+/** Measures the server CPU time spent while `work` runs. */
+export async function withServerCpu<T>(pid: number, work: () => Promise<T>): Promise<{ result: T; cpu: number }> {
+  const before = await cpuSeconds(pid);
+  const result = await work();
+  const after = await cpuSeconds(pid);
+  return { result, cpu: after - before };
+}
+
+async function rssBytes(pid: number): Promise<{ rss: number; hwm: number }> {
+  const text = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN) * 1024;
+  return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+}
+
+/**
+ * Peak RSS growth of `pid` while `work` runs: the highest of samples every `intervalMs` and the
+ * kernel's VmHWM (reset first with clear_refs 5 when permitted), minus RSS at the start.
+ */
+export async function rssGrowth<T>(pid: number, work: () => Promise<T>, intervalMs = 50): Promise<{ result: T; growth: number }> {
+  const resetOk = await writeFile(`/proc/${pid}/clear_refs`, '5').then(
+    () => true,
+    () => false,
+  );
+  const { rss: baseline } = await rssBytes(pid);
+  let peak = baseline;
+  let sampling: Promise<void> = Promise.resolve();
+  const timer = setInterval(() => {
+    sampling = rssBytes(pid).then(
+      ({ rss }) => void (peak = Math.max(peak, rss)),
+      () => undefined,
+    );
+  }, intervalMs);
+  let result: T;
+  try {
+    result = await work();
+  } finally {
+    clearInterval(timer);
+    await sampling;
+  }
+  const end = await rssBytes(pid);
+  peak = Math.max(peak, end.rss, resetOk ? end.hwm : 0);
+  return { result, growth: Math.max(0, peak - baseline) };
+}

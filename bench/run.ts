@@ -1,0 +1,124 @@
+/**
+ * `npm run bench`: Berth and CNCF Distribution 2.8 side by side, in one run, on this machine.
+ * See bench/README.md for the figures and how to read the ratios.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs, USAGE, UsageError } from './args';
+import { BlobCache } from './blob-data';
+import { Cleanup } from './cleanup';
+import { ceilingFigures } from './figures/ceilings';
+import { concurrentPushFigures } from './figures/concurrent-push';
+import { largeBlobFigures } from './figures/large-blobs';
+import { requestRateFigures } from './figures/request-rates';
+import { tagFigures } from './figures/tags';
+import { writeFigures } from './figures/writes';
+import { figureLine, ratioTable, type RoundResults } from './report';
+import { ensureReference, LOADGEN_CPU, pinSelf, REFERENCE_BIN, SERVER_CPU, startServer } from './servers';
+import type { BenchConfig, Figure, FigureContext, RegistryKind } from './types';
+
+type Group = { name: string; run: (ctx: FigureContext, blobs: BlobCache) => Promise<void> };
+
+const GROUPS: Group[] = [
+  { name: 'large', run: (ctx, blobs) => largeBlobFigures(ctx, blobs) },
+  { name: 'rates', run: (ctx) => requestRateFigures(ctx) },
+  { name: 'writes', run: (ctx) => writeFigures(ctx) },
+  { name: 'tags', run: (ctx) => tagFigures(ctx) },
+  { name: 'push32', run: (ctx, blobs) => concurrentPushFigures(ctx, blobs) },
+];
+
+const out = (line: string) => process.stdout.write(line + '\n');
+
+function selected(cfg: BenchConfig, name: string): boolean {
+  return cfg.only === null || cfg.only.some((w) => name.includes(w));
+}
+
+function machine(): string {
+  const cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? os.cpus()[0]?.model ?? '?';
+  let reference = '?';
+  try {
+    reference = execFileSync(REFERENCE_BIN, ['--version'], { encoding: 'utf8' }).trim();
+  } catch {
+    /* reported as '?' */
+  }
+  return `${new Date().toISOString()} · ${cpu} · ${os.cpus().length} CPUs · ${Math.round(os.totalmem() / 2 ** 30)} GiB · Linux ${os.release()} · node ${process.version} · ${reference}`;
+}
+
+async function runRegistry(kind: RegistryKind, cfg: BenchConfig, repoRoot: string, cleanup: Cleanup, blobs: BlobCache): Promise<Map<string, Figure>> {
+  const figures = new Map<string, Figure>();
+  const server = await startServer(kind, repoRoot, cleanup, cfg.cpuProfDir);
+  try {
+    const ctx: FigureContext = {
+      target: server.target,
+      cfg,
+      emit: (f) => {
+        figures.set(f.name, f);
+        out(figureLine(f));
+      },
+      note: (line) => out(`# ${line}`),
+    };
+    for (const group of GROUPS) {
+      if (!selected(cfg, group.name)) continue;
+      try {
+        await group.run(ctx, blobs);
+      } catch (err) {
+        out(`# ERROR in ${group.name} on ${kind}: ${(err as Error).message.replace(/\s+/g, ' ').slice(0, 500)}`);
+      }
+    }
+  } finally {
+    await server.stop();
+  }
+  return figures;
+}
+
+async function main(): Promise<void> {
+  const cfg = parseArgs(process.argv.slice(2));
+  const cleanup = new Cleanup();
+  cleanup.install();
+  const repoRoot = path.resolve(__dirname, '..', '..');
+  if (!existsSync(path.join(repoRoot, 'dist/src/main.js'))) throw new Error('dist/src/main.js is missing: run npm run build');
+  ensureReference(out);
+  const pinned = pinSelf();
+
+  out(`# berth bench · ${machine()}`);
+  out(`# load generator on CPU ${LOADGEN_CPU}${pinned ? '' : ' (pinning FAILED)'}, servers on CPU ${SERVER_CPU}, one server at a time; ${cfg.rounds} round(s)${cfg.quick ? ', quick' : ''}`);
+  const started = Date.now();
+
+  if (selected(cfg, 'ceilings')) {
+    out('## ceilings (this machine, this run)');
+    await ceilingFigures(cfg, cleanup, (f) => out(figureLine(f)), (line) => out(`# ${line}`));
+  }
+
+  const blobs = new BlobCache();
+  const rounds: RoundResults[] = [];
+  for (let r = 1; r <= cfg.rounds; r++) {
+    // Alternate who goes first so that neither always gets the cooler disk or the emptier page cache.
+    const order: RegistryKind[] = r % 2 === 1 ? ['reference', 'berth'] : ['berth', 'reference'];
+    const result = {} as RoundResults;
+    for (const kind of order) {
+      out(`## round ${r}/${cfg.rounds} · ${kind === 'berth' ? 'berth' : 'reference (CNCF Distribution)'}`);
+      result[kind] = await runRegistry(kind, cfg, repoRoot, cleanup, blobs);
+    }
+    rounds.push(result);
+  }
+
+  out('');
+  out(`## Berth / reference, median over ${cfg.rounds} round(s): ratio > 1 means Berth is better`);
+  out('# (higher-is-better figures: berth/reference; lower-is-better ones — times, latencies, CPU, RSS: reference/berth)');
+  for (const line of ratioTable(rounds)) out(line);
+  out(`# total ${((Date.now() - started) / 1000).toFixed(0)} s`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write((err.message ? err.message + '\n' : '') + USAGE + '\n');
+      process.exit(2);
+    }
+    process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

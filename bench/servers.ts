@@ -1,0 +1,147 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, createWriteStream } from 'node:fs';
+import { mkdtemp, writeFile, readFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { Cleanup } from './cleanup';
+import type { RegistryKind, Target } from './types';
+
+export const REFERENCE_BIN = '/usr/bin/docker-registry';
+/** The CPU the servers run on; the load generator pins itself to the other one. */
+export const SERVER_CPU = '1';
+export const LOADGEN_CPU = '0';
+const SECRET = 'berth-bench-shared-secret-0123456789';
+
+/** Installs Debian's CNCF Distribution 2.8 when it is missing. */
+export function ensureReference(log: (line: string) => void): void {
+  if (existsSync(REFERENCE_BIN)) return;
+  log(`# ${REFERENCE_BIN} missing: apt-get install -y docker-registry`);
+  const asRoot = process.getuid?.() === 0;
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const run = (args: string[]) => (asRoot ? spawnSync('apt-get', args, { stdio: 'inherit', env }) : spawnSync('sudo', ['apt-get', ...args], { stdio: 'inherit', env }));
+  let r = run(['install', '-y', 'docker-registry']);
+  if (r.status !== 0) {
+    run(['update']);
+    r = run(['install', '-y', 'docker-registry']);
+  }
+  if (r.status !== 0 || !existsSync(REFERENCE_BIN)) throw new Error('could not install docker-registry');
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** The environment without any REGISTRY_* variable of the caller, so only ours reach the servers. */
+function baseEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('REGISTRY_')) env[k] = v;
+  return env;
+}
+
+export interface RunningServer {
+  target: Target;
+  dir: string;
+  stop(): Promise<void>;
+}
+
+async function waitReady(base: string, child: ChildProcess, logFile: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) break;
+    const ok = await fetch(`${base}/v2/`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const log = await readFile(logFile, 'utf8').catch(() => '');
+  throw new Error(`server at ${base} did not become ready (exit ${child.exitCode}):\n${log.slice(-2000)}`);
+}
+
+function referenceConfig(root: string, addr: string): string {
+  // Upstream's and Debian's shipped config both enable the in-memory blob descriptor cache; health checks
+  // and auth are left out, as they are for Berth.
+  return `version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: ${root}
+  delete:
+    enabled: true
+  cache:
+    blobdescriptor: inmemory
+http:
+  addr: ${addr}
+  secret: ${SECRET}
+`;
+}
+
+export async function startServer(kind: RegistryKind, repoRoot: string, cleanup: Cleanup, cpuProfDir: string | null = null): Promise<RunningServer> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), `berth-bench-${kind}-`));
+  cleanup.addDir(dir);
+  const root = path.join(dir, 'storage');
+  const port = await freePort();
+  const addr = `127.0.0.1:${port}`;
+  const logFile = path.join(dir, 'server.log');
+  let args: string[];
+  const env = baseEnv();
+  if (kind === 'reference') {
+    const configFile = path.join(dir, 'config.yml');
+    await writeFile(configFile, referenceConfig(root, addr));
+    args = [REFERENCE_BIN, 'serve', configFile];
+  } else {
+    Object.assign(env, {
+      REGISTRY_HTTP_ADDR: addr,
+      REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: root,
+      REGISTRY_STORAGE_DELETE_ENABLED: 'true',
+      REGISTRY_HTTP_SECRET: SECRET,
+      REGISTRY_LOG_ACCESSLOG_DISABLED: 'true',
+      REGISTRY_LOG_LEVEL: 'warn',
+    });
+    const prof = cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : [];
+    args = [process.execPath, ...prof, path.join(repoRoot, 'dist/src/main.js'), 'serve'];
+  }
+  const log = createWriteStream(logFile);
+  // taskset execs the server, so the child's pid is the server's own (for /proc readings).
+  const child = spawn('taskset', ['-c', SERVER_CPU, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  cleanup.addChild(child);
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  const base = `http://${addr}`;
+  await waitReady(base, child, logFile);
+  const target: Target = { kind, base, host: addr, port, pid: child.pid! };
+  return {
+    target,
+    dir,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise<void>((r) => child.once('exit', () => r()));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(timer);
+      }
+      cleanup.forgetChild(child);
+      log.end();
+      cleanup.removeDir(dir);
+    },
+  };
+}
+
+/** Pins this process (every thread) to the load generator's CPU. */
+export function pinSelf(): boolean {
+  const r = spawnSync('taskset', ['-a', '-p', '-c', LOADGEN_CPU, String(process.pid)], { stdio: 'ignore' });
+  return r.status === 0;
+}
