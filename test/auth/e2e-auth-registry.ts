@@ -1,8 +1,6 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { startBerthProcess } from '../helpers/berth-process';
-import type { E2eRegistry } from '../helpers/e2e-registry';
+import { startE2eRegistry, type E2eRegistry } from '../helpers/e2e-registry';
 import { writeHtpasswd } from './helpers';
 
 export type AuthMode = 'token' | 'htpasswd';
@@ -11,9 +9,8 @@ export type AuthMode = 'token' | 'htpasswd';
  * A Berth process on a fresh filesystem root with the README's example policy: `public/*` pulled by
  * anyone and pushed by alice; `private/*` for alice only. Users come from test/auth/helpers' USERS.
  */
-export async function startAuthE2eRegistry(mode: AuthMode = 'token'): Promise<E2eRegistry> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'e2e-berth-auth-'));
-  try {
+export function startAuthE2eRegistry(mode: AuthMode = 'token'): Promise<E2eRegistry> {
+  return startE2eRegistry(async (dir) => {
     const htpasswd = path.join(dir, 'htpasswd');
     await writeHtpasswd(htpasswd, 5);
     const config = path.join(dir, 'config.yml');
@@ -34,21 +31,6 @@ export async function startAuthE2eRegistry(mode: AuthMode = 'token'): Promise<E2
         '',
       ].join('\n'),
     );
-    const berth = await startBerthProcess({ args: ['--config', config] });
-    return {
-      url: berth.url,
-      host: new URL(berth.url).host,
-      logs: berth.logs,
-      async stop() {
-        try {
-          await berth.stop();
-        } finally {
-          await rm(dir, { recursive: true, force: true });
-        }
-      },
-    };
-  } catch (e) {
-    await rm(dir, { recursive: true, force: true });
-    throw e;
-  }
+    return ['--config', config];
+  });
 }

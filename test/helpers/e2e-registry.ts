@@ -12,11 +12,17 @@ export interface E2eRegistry {
   stop(): Promise<void>;
 }
 
-/** A Berth process on a fresh filesystem root, for clients to push to and pull from. */
-export async function startE2eRegistry(): Promise<E2eRegistry> {
-  const root = await mkdtemp(path.join(os.tmpdir(), 'e2e-berth-'));
+/**
+ * A Berth process on a fresh directory, for clients to push to and pull from. `prepare` may write
+ * files there first (a config, an htpasswd) and return the command-line arguments to start with;
+ * without it the directory is the storage root. The directory is removed on stop.
+ */
+export async function startE2eRegistry(prepare?: (dir: string) => Promise<string[]>): Promise<E2eRegistry> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'e2e-berth-'));
   try {
-    const berth = await startBerthProcess({ env: { REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: root } });
+    const berth = prepare
+      ? await startBerthProcess({ args: await prepare(dir) })
+      : await startBerthProcess({ env: { REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: dir } });
     return {
       url: berth.url,
       host: new URL(berth.url).host,
@@ -25,12 +31,12 @@ export async function startE2eRegistry(): Promise<E2eRegistry> {
         try {
           await berth.stop();
         } finally {
-          await rm(root, { recursive: true, force: true });
+          await rm(dir, { recursive: true, force: true });
         }
       },
     };
   } catch (e) {
-    await rm(root, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true });
     throw e;
   }
 }
