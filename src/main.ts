@@ -8,11 +8,16 @@ import { formatAddress, parseListenAddress } from './config/listen-address';
 import { redactConfig } from './config/redact';
 import type { Config } from './config/schema';
 import { createLogger } from './logger';
+import { GarbageCollector } from './oci/gc';
+import { acquireGcLock, GcLockedError } from './oci/gc-lock';
+import { Listing } from './oci/listing';
+import { parseDuration } from './config/schema';
 import { createStorageDriver, StorageSetupError } from './storage';
 import { guardSecretlessSharing, SharedStorageError, type InstanceGuard } from './shared-storage';
 
 const USAGE = `usage: berth [serve] [--config FILE]
        berth config check [--config FILE]
+       berth gc [--dry-run] [--delete-untagged] [--grace DURATION] [--config FILE]
 
 The config file may also be named by REGISTRY_CONFIGURATION_PATH; REGISTRY_* variables override its keys.`;
 
@@ -130,6 +135,27 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   process.on('SIGINT', shutdown);
 }
 
+/** `berth gc`: one online collection of the configured store; prints its report as JSON. */
+async function gc(env: Env, argv: string[]): Promise<void> {
+  const flags = new Set<string>(argv.filter((a) => a === '--dry-run' || a === '--delete-untagged'));
+  const graceAt = argv.indexOf('--grace');
+  const grace = graceAt >= 0 ? parseDuration(argv[graceAt + 1] ?? '') : 3_600_000;
+  const rest = argv.filter((a, i) => !flags.has(a) && i !== graceAt && i !== graceAt + 1);
+  const { config } = await loadConfigWithSource({ argv: rest, env });
+  const driver = await createStorageDriver(config);
+  const release = await acquireGcLock(driver, 6 * 3_600_000);
+  try {
+    const report = await new GarbageCollector(driver, new Listing(driver)).collect({
+      grace,
+      deleteUntagged: flags.has('--delete-untagged'),
+      dryRun: flags.has('--dry-run'),
+    });
+    process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  } finally {
+    await release();
+  }
+}
+
 async function configCheck(env: Env, argv: string[]): Promise<void> {
   const { config, file } = await loadConfigWithSource({ argv, env });
   process.stdout.write(JSON.stringify(redactConfig(config), null, 2) + '\n');
@@ -148,14 +174,18 @@ export async function main(argv: string[], env: Env): Promise<void> {
     if (argv[1] !== 'check') fail(`unknown command "config ${argv[1] ?? ''}"\n${USAGE}`, 2);
     command = 'config check';
     rest = argv.slice(2);
+  } else if (argv[0] === 'gc') {
+    command = 'gc';
+    rest = argv.slice(1);
   } else if (argv[0] !== undefined && !argv[0].startsWith('-')) fail(`unknown command "${argv[0]}"; ${USAGE}`, 2);
 
   try {
     if (command === 'config check') return await configCheck(env, rest);
+    if (command === 'gc') return await gc(env, rest);
     const { config } = await loadConfigWithSource({ argv: rest, env });
     await serve(config, createLogger(config.log));
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof StorageSetupError || err instanceof StartupError || err instanceof SharedStorageError)
+    if (err instanceof ConfigError || err instanceof StorageSetupError || err instanceof StartupError || err instanceof SharedStorageError || err instanceof GcLockedError)
       fail(err.message);
     fail(`berth: ${(err as Error)?.message ?? String(err)}`);
   }

@@ -11,6 +11,8 @@ export const REPOSITORIES = `${ROOT}/repositories`;
 export const paths = {
   blobData: (d: Digest) => `${ROOT}/blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}/data`,
   blobDir: (d: Digest) => `${ROOT}/blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}`,
+  blobsRoot: `${ROOT}/blobs`,
+  layersDir: (name: string) => `${REPOSITORIES}/${name}/_layers`,
   repository: (name: string) => `${REPOSITORIES}/${name}`,
   layerLink: (name: string, d: Digest) => `${REPOSITORIES}/${name}/_layers/${d.algorithm}/${d.hex}/link`,
   layerLinkDir: (name: string, d: Digest) => `${REPOSITORIES}/${name}/_layers/${d.algorithm}/${d.hex}`,

@@ -11,6 +11,8 @@ const R = '/docker/registry/v2';
 test('every storage path matches Distribution v2 layout literally', () => {
   assert.equal(paths.blobData(d), `${R}/blobs/sha256/ab/${hex}/data`);
   assert.equal(paths.blobDir(d), `${R}/blobs/sha256/ab/${hex}`);
+  assert.equal(paths.blobsRoot, `${R}/blobs`);
+  assert.equal(paths.layersDir('a/b'), `${R}/repositories/a/b/_layers`);
   assert.equal(paths.repository('a/b'), `${R}/repositories/a/b`);
   assert.equal(paths.layerLink('a/b', d), `${R}/repositories/a/b/_layers/sha256/${hex}/link`);
   assert.equal(paths.layerLinkDir('a/b', d), `${R}/repositories/a/b/_layers/sha256/${hex}`);
