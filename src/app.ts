@@ -10,6 +10,7 @@ import { errorRenderer } from './http/error-renderer';
 import { accessLog } from './http/access-log';
 import { startUploadPurger } from './oci/upload-purger';
 import { healthRoutes } from './http/health';
+import { startGcScheduler } from './oci/gc-scheduler';
 
 /** Readiness waits this long for the storage driver to answer. */
 const READINESS_TIMEOUT_MS = 2_000;
@@ -86,6 +87,9 @@ export function createApp(deps: AppDeps): BerthApp {
       const purging = config.storage.maintenance.uploadpurging;
       if (purging.enabled && !config.storage.maintenance.readonly.enabled)
         stops.push(startUploadPurger(registry.uploads, logger, { age: purging.age, interval: purging.interval, dryRun: purging.dryrun }));
+      const gc = config.storage.maintenance.gc;
+      if (gc.enabled && !config.storage.maintenance.readonly.enabled)
+        stops.push(startGcScheduler(driver, registry.listing, logger, { interval: gc.interval, grace: gc.grace, deleteUntagged: gc.deleteuntagged, dryRun: gc.dryrun }));
     },
     async close() {
       for (const stop of stops.splice(0)) stop();

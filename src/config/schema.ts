@@ -90,6 +90,17 @@ const storage = z
           .strict()
           .default({}),
         readonly: z.object({ enabled: z.boolean().default(false) }).strict().default({}),
+        /** Online garbage collection inside the server (the same as `berth gc`), off by default. */
+        gc: z
+          .object({
+            enabled: z.boolean().default(false),
+            interval: duration.default('24h'),
+            grace: duration.default('1h'),
+            deleteuntagged: z.boolean().default(false),
+            dryrun: z.boolean().default(false),
+          })
+          .strict()
+          .default({}),
       })
       .strict()
       .default({}),

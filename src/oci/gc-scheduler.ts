@@ -1,0 +1,47 @@
+import type { Logger } from 'pino';
+import type { StorageDriver } from '../../storage-drivers/types';
+import { GarbageCollector } from './gc';
+import { acquireGcLock, GcLockedError } from './gc-lock';
+import type { Listing } from './listing';
+
+export interface GcSchedule {
+  interval: number;
+  grace: number;
+  deleteUntagged: boolean;
+  dryRun: boolean;
+}
+
+/**
+ * Runs a collection every interval (first after a jittered delay). With several replicas each one
+ * tries; the lease lets one collect and the others skip that round. Returns a stop function.
+ */
+export function startGcScheduler(driver: StorageDriver, listing: Listing, logger: Logger, schedule: GcSchedule): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const collector = new GarbageCollector(driver, listing);
+  const run = async () => {
+    try {
+      const release = await acquireGcLock(driver, Math.max(schedule.interval, 3_600_000));
+      try {
+        const started = Date.now();
+        const report = await collector.collect({ grace: schedule.grace, deleteUntagged: schedule.deleteUntagged, dryRun: schedule.dryRun });
+        logger.info(
+          { blobs: report.blobs.length, bytes: report.bytes, manifests: report.manifests.length, dryRun: report.dryRun, ms: Date.now() - started },
+          'garbage collection finished',
+        );
+      } finally {
+        await release();
+      }
+    } catch (err) {
+      if (err instanceof GcLockedError) logger.info({ reason: err.message }, 'garbage collection skipped');
+      else logger.warn({ err }, 'garbage collection failed');
+    }
+    if (!stopped) timer = setTimeout(run, schedule.interval).unref();
+  };
+  const first = Math.min(schedule.interval, 60_000);
+  timer = setTimeout(run, first + Math.floor(Math.random() * first)).unref();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}
