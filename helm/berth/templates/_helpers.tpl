@@ -1,0 +1,123 @@
+{{/* Chart name, truncated to the 63 characters a label value allows. */}}
+{{- define "berth.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Release-qualified name of every object. */}}
+{{- define "berth.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "berth.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "berth.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "berth.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "berth.labels" -}}
+helm.sh/chart: {{ include "berth.chart" . }}
+{{ include "berth.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: berth
+{{- end }}
+
+{{- define "berth.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "berth.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "berth.image" -}}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+
+{{/*
+"true" when filesystem storage sits on one ReadWriteOnce volume the chart creates: then the
+workload is a StatefulSet with a volumeClaimTemplate. Every other layout is a Deployment.
+*/}}
+{{- define "berth.statefulSet" -}}
+{{- if and (eq .Values.storage.type "filesystem") .Values.persistence.enabled (not .Values.persistence.existingClaim) (eq .Values.persistence.accessMode "ReadWriteOnce") -}}
+true
+{{- end }}
+{{- end }}
+
+{{/* A PVC the chart creates and every replica mounts: filesystem on a shared (RWX) volume. */}}
+{{- define "berth.sharedClaim" -}}
+{{- if and (eq .Values.storage.type "filesystem") .Values.persistence.enabled (not .Values.persistence.existingClaim) (ne .Values.persistence.accessMode "ReadWriteOnce") -}}
+true
+{{- end }}
+{{- end }}
+
+{{- define "berth.secretName" -}}
+{{- printf "%s-secret" (include "berth.fullname" .) }}
+{{- end }}
+
+{{- define "berth.tokenSecretName" -}}
+{{- default (printf "%s-token" (include "berth.fullname" .)) .Values.auth.token.existingSecret }}
+{{- end }}
+
+{{/* Where Berth reads the files the chart mounts. */}}
+{{- define "berth.configPath" -}}/etc/berth/config.yml{{- end }}
+{{- define "berth.htpasswdDir" -}}/etc/berth/htpasswd{{- end }}
+{{- define "berth.tokenDir" -}}/etc/berth/token{{- end }}
+
+{{/*
+Berth's configuration (Distribution-shaped YAML): what the values imply, with .Values.config
+merged over it. Secrets are never written here: they reach the process as REGISTRY_* variables
+from Secrets, or as mounted files.
+*/}}
+{{- define "berth.config" -}}
+{{- $v := .Values }}
+{{- $storage := dict "delete" (deepCopy $v.storage.delete) "redirect" (deepCopy $v.storage.redirect) }}
+{{- if eq $v.storage.type "s3" }}
+{{- $s3 := dict "bucket" (required "storage.s3.bucket is required with s3 storage" $v.storage.s3.bucket) "region" $v.storage.s3.region "forcepathstyle" $v.storage.s3.forcepathstyle "secure" $v.storage.s3.secure "encrypt" $v.storage.s3.encrypt "storageclass" $v.storage.s3.storageclass }}
+{{- range $k := list "regionendpoint" "publicendpoint" "rootdirectory" "keyid" }}
+{{- with index $v.storage.s3 $k }}{{ $_ := set $s3 $k . }}{{ end }}
+{{- end }}
+{{- $_ := set $storage "s3" $s3 }}
+{{- else }}
+{{- $_ := set $storage "filesystem" (dict "rootdirectory" $v.storage.filesystem.rootdirectory) }}
+{{- end }}
+{{- $http := dict "addr" (printf ":%v" $v.containerPort) }}
+{{- if $v.metrics.enabled }}
+{{- $_ := set $http "debug" (dict "addr" (printf ":%v" $v.metrics.port)) }}
+{{- end }}
+{{- $config := dict "storage" $storage "http" $http }}
+{{- $auth := dict }}
+{{- if $v.auth.htpasswd.enabled }}
+{{- $_ := set $auth "htpasswd" (dict "realm" $v.auth.htpasswd.realm "path" (printf "%s/%s" (include "berth.htpasswdDir" .) $v.auth.htpasswd.key)) }}
+{{- end }}
+{{- if $v.auth.token.enabled }}
+{{- $server := dict "key" (printf "%s/token.key" (include "berth.tokenDir" .)) "certificate" (printf "%s/token.crt" (include "berth.tokenDir" .)) "expiration" $v.auth.token.expiration }}
+{{- $token := dict "service" $v.auth.token.service "issuer" $v.auth.token.issuer "server" $server }}
+{{- with $v.auth.token.realm }}{{ $_ := set $token "realm" . }}{{ end }}
+{{- $_ := set $auth "token" $token }}
+{{- end }}
+{{- with $v.auth.accesscontrol }}{{ $_ := set $auth "accesscontrol" . }}{{ end }}
+{{- if $auth }}{{ $_ := set $config "auth" $auth }}{{ end }}
+{{- toYaml (mergeOverwrite $config (deepCopy $v.config)) }}
+{{- end }}
+
+{{/* storageClassName of a claim: "" leaves the cluster default, "-" asks for none. */}}
+{{- define "berth.storageClass" -}}
+{{- if eq .Values.persistence.storageClass "-" }}
+storageClassName: ""
+{{- else if .Values.persistence.storageClass }}
+storageClassName: {{ .Values.persistence.storageClass | quote }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,164 @@
+{{/* The pod template shared by the StatefulSet and the Deployment. */}}
+{{- define "berth.podTemplate" -}}
+{{- $v := .Values -}}
+metadata:
+  labels:
+    {{- include "berth.selectorLabels" . | nindent 4 }}
+    {{- with $v.podLabels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  annotations:
+    # A config change rolls the pods; the config is read once at start-up.
+    checksum/config: {{ include "berth.config" . | sha256sum }}
+    {{- with $v.podAnnotations }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+spec:
+  serviceAccountName: {{ include "berth.serviceAccountName" . }}
+  automountServiceAccountToken: false
+  {{- with $v.imagePullSecrets }}
+  imagePullSecrets:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $v.priorityClassName }}
+  priorityClassName: {{ . }}
+  {{- end }}
+  terminationGracePeriodSeconds: {{ $v.terminationGracePeriodSeconds }}
+  securityContext:
+    {{- toYaml $v.podSecurityContext | nindent 4 }}
+  containers:
+    - name: berth
+      image: {{ include "berth.image" . | quote }}
+      imagePullPolicy: {{ $v.image.pullPolicy }}
+      args:
+        {{- toYaml $v.args | nindent 8 }}
+      env:
+        - name: REGISTRY_HTTP_SECRET
+          valueFrom:
+            secretKeyRef:
+              name: {{ default (include "berth.secretName" .) $v.httpSecret.existingSecret }}
+              key: {{ ternary $v.httpSecret.existingSecretKey "http-secret" (ne $v.httpSecret.existingSecret "") }}
+        {{- if eq $v.storage.type "s3" }}
+        {{- if or $v.storage.s3.existingSecret $v.storage.s3.accessKey }}
+        - name: REGISTRY_STORAGE_S3_ACCESSKEY
+          valueFrom:
+            secretKeyRef:
+              name: {{ default (include "berth.secretName" .) $v.storage.s3.existingSecret }}
+              key: {{ ternary $v.storage.s3.accessKeyKey "s3-accesskey" (ne $v.storage.s3.existingSecret "") }}
+        - name: REGISTRY_STORAGE_S3_SECRETKEY
+          valueFrom:
+            secretKeyRef:
+              name: {{ default (include "berth.secretName" .) $v.storage.s3.existingSecret }}
+              key: {{ ternary $v.storage.s3.secretKeyKey "s3-secretkey" (ne $v.storage.s3.existingSecret "") }}
+        {{- end }}
+        {{- end }}
+        {{- with $v.extraEnv }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      ports:
+        - name: http
+          containerPort: {{ $v.containerPort }}
+          protocol: TCP
+        {{- if $v.metrics.enabled }}
+        - name: metrics
+          containerPort: {{ $v.metrics.port }}
+          protocol: TCP
+        {{- end }}
+      livenessProbe:
+        httpGet:
+          path: {{ $v.probes.liveness.path }}
+          port: http
+        initialDelaySeconds: {{ $v.probes.liveness.initialDelaySeconds }}
+        periodSeconds: {{ $v.probes.liveness.periodSeconds }}
+        timeoutSeconds: {{ $v.probes.liveness.timeoutSeconds }}
+        failureThreshold: {{ $v.probes.liveness.failureThreshold }}
+      readinessProbe:
+        httpGet:
+          path: {{ $v.probes.readiness.path }}
+          port: http
+        initialDelaySeconds: {{ $v.probes.readiness.initialDelaySeconds }}
+        periodSeconds: {{ $v.probes.readiness.periodSeconds }}
+        timeoutSeconds: {{ $v.probes.readiness.timeoutSeconds }}
+        failureThreshold: {{ $v.probes.readiness.failureThreshold }}
+      resources:
+        {{- toYaml $v.resources | nindent 8 }}
+      securityContext:
+        {{- toYaml $v.securityContext | nindent 8 }}
+      volumeMounts:
+        - name: config
+          mountPath: {{ include "berth.configPath" . }}
+          subPath: config.yml
+          readOnly: true
+        - name: tmp
+          mountPath: /tmp
+        {{- if eq $v.storage.type "filesystem" }}
+        - name: data
+          mountPath: {{ $v.storage.filesystem.rootdirectory }}
+        {{- end }}
+        {{- if $v.auth.htpasswd.enabled }}
+        # A directory mount, not subPath: Berth re-reads the file when the Secret changes.
+        - name: htpasswd
+          mountPath: {{ include "berth.htpasswdDir" . }}
+          readOnly: true
+        {{- end }}
+        {{- if $v.auth.token.enabled }}
+        - name: token
+          mountPath: {{ include "berth.tokenDir" . }}
+          readOnly: true
+        {{- end }}
+  volumes:
+    - name: config
+      configMap:
+        name: {{ include "berth.fullname" . }}
+    - name: tmp
+      emptyDir:
+        sizeLimit: {{ $v.tmpSizeLimit }}
+    {{- if eq $v.storage.type "filesystem" }}
+    {{- if $v.persistence.existingClaim }}
+    - name: data
+      persistentVolumeClaim:
+        claimName: {{ $v.persistence.existingClaim }}
+    {{- else if include "berth.sharedClaim" . }}
+    - name: data
+      persistentVolumeClaim:
+        claimName: {{ include "berth.fullname" . }}-data
+    {{- else if not $v.persistence.enabled }}
+    - name: data
+      emptyDir: {}
+    {{- end }}
+    {{- end }}
+    {{- if $v.auth.htpasswd.enabled }}
+    - name: htpasswd
+      secret:
+        secretName: {{ required "auth.htpasswd.existingSecret is required when auth.htpasswd.enabled" $v.auth.htpasswd.existingSecret }}
+        items:
+          - key: {{ $v.auth.htpasswd.key }}
+            path: {{ $v.auth.htpasswd.key }}
+    {{- end }}
+    {{- if $v.auth.token.enabled }}
+    - name: token
+      secret:
+        secretName: {{ include "berth.tokenSecretName" . }}
+        items:
+          - key: token.key
+            path: token.key
+          - key: token.crt
+            path: token.crt
+    {{- end }}
+  {{- with $v.nodeSelector }}
+  nodeSelector:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $v.affinity }}
+  affinity:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $v.tolerations }}
+  tolerations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $v.topologySpreadConstraints }}
+  topologySpreadConstraints:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}

@@ -1,0 +1,283 @@
+import assert from 'node:assert/strict';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { parse } from 'yaml';
+import { removeTree } from '../helpers/daemon';
+import { run } from '../helpers/exec';
+import {
+  claimTemplates,
+  configPathFromArgs,
+  mainContainer,
+  mountedFile,
+  podSpec,
+  resolveEnv,
+  resolvePort,
+  secretData,
+  workload,
+  type Container,
+} from './helm-render/pod-spec';
+import { only, render, renderChart, REPO_ROOT, rendererPrerequisites, type K8sObject } from './helm-render/render';
+
+const skip = rendererPrerequisites();
+const MAIN = path.join(REPO_ROOT, 'dist', 'src', 'main.js');
+const SECRET = 'a-shared-upload-secret-0123456789';
+
+const S3_VALUES = {
+  replicaCount: 3,
+  storage: { type: 's3', s3: { bucket: 'registry', regionendpoint: 'http://rgw.storage:7480', forcepathstyle: true, accessKey: 'AKIDEXAMPLE', secretKey: 'wJalrXUtnFEMI' } },
+  httpSecret: { value: SECRET },
+  autoscaling: { enabled: true, minReplicas: 3, maxReplicas: 6 },
+  ingress: { enabled: true, className: 'nginx', annotations: { 'nginx.ingress.kubernetes.io/proxy-read-timeout': '1800' }, hosts: [{ host: 'registry.example.com', paths: [{ path: '/', pathType: 'Prefix' }] }], tls: [{ secretName: 'registry-tls', hosts: ['registry.example.com'] }] },
+  metrics: { enabled: true, serviceMonitor: { enabled: true } },
+};
+
+const HTPASSWD_VALUES = {
+  auth: { htpasswd: { enabled: true, existingSecret: 'registry-users', key: 'users.htpasswd' }, token: { enabled: true, service: 'berth', issuer: 'berth-in-cluster' } },
+};
+
+function kinds(objects: K8sObject[]): string[] {
+  return objects.map((o) => o.kind).sort();
+}
+
+function containsAll(labels: Record<string, string> | undefined, selector: Record<string, string>): boolean {
+  return Object.entries(selector).every(([k, v]) => labels?.[k] === v);
+}
+
+/** Selectors of the workload, Service, PDB and ServiceMonitor all pick the workload's pods and nothing wider. */
+function assertSelectorsMatch(objects: K8sObject[]): void {
+  const w = workload(objects);
+  const selector = w.spec.selector.matchLabels as Record<string, string>;
+  const podLabels = w.spec.template.metadata.labels as Record<string, string>;
+  assert.ok(Object.keys(selector).length >= 2, 'selector needs name and instance');
+  assert.ok(containsAll(podLabels, selector), 'pod labels carry the workload selector');
+  assert.equal(selector['app.kubernetes.io/instance'], 'reg');
+  for (const svc of objects.filter((o) => o.kind === 'Service')) assert.deepEqual(svc.spec.selector, selector, `Service ${svc.metadata.name}`);
+  for (const pdb of objects.filter((o) => o.kind === 'PodDisruptionBudget')) assert.deepEqual(pdb.spec.selector.matchLabels, selector);
+  for (const sm of objects.filter((o) => o.kind === 'ServiceMonitor')) {
+    const svc = only(objects, 'Service', w.metadata.name);
+    assert.ok(containsAll(svc.metadata.labels, sm.spec.selector.matchLabels), 'ServiceMonitor selects the Service');
+  }
+  for (const o of objects) assert.ok(containsAll(o.metadata.labels, selector), `${o.kind}/${o.metadata.name} carries the release labels`);
+}
+
+function assertProbes(c: Container): void {
+  assert.equal(c.livenessProbe?.httpGet.path, '/healthz');
+  assert.equal(c.readinessProbe?.httpGet.path, '/readyz');
+  const http = resolvePort(c, 'http');
+  assert.equal(resolvePort(c, c.livenessProbe!.httpGet.port), http, 'liveness on the main port');
+  assert.equal(resolvePort(c, c.readinessProbe!.httpGet.port), http, 'readiness on the main port');
+}
+
+function assertHardened(objects: K8sObject[]): void {
+  const w = workload(objects);
+  const pod = podSpec(w);
+  const c = mainContainer(w);
+  const sources = [...pod.volumes.map((v) => v.name), ...claimTemplates(w)];
+  for (const m of c.volumeMounts ?? []) assert.ok(sources.includes(m.name), `mount ${m.name} names a volume`);
+  assert.equal(pod.securityContext.runAsNonRoot, true);
+  assert.ok((pod.securityContext.runAsUser ?? 0) > 0, 'a non-zero uid');
+  assert.equal(pod.securityContext.seccompProfile?.type, 'RuntimeDefault');
+  assert.equal(c.securityContext?.readOnlyRootFilesystem, true);
+  assert.equal(c.securityContext?.allowPrivilegeEscalation, false);
+  assert.deepEqual(c.securityContext?.capabilities?.drop, ['ALL']);
+  assert.equal(c.securityContext?.capabilities?.add, undefined);
+  const tmp = c.volumeMounts?.find((m) => m.mountPath === '/tmp');
+  assert.ok(tmp, '/tmp is mounted');
+  assert.ok(pod.volumes.find((v) => v.name === tmp.name)?.emptyDir, '/tmp is an emptyDir');
+  assert.ok(c.resources?.requests?.memory && c.resources?.limits?.memory, 'memory request and limit');
+  assert.equal(pod.serviceAccountName, only(objects, 'ServiceAccount').metadata.name);
+}
+
+/** Berth's own `config check` on the rendered config file and environment, as the pod would start. */
+async function berthAccepts(objects: K8sObject[], extraSecrets: Record<string, Record<string, string>> = {}): Promise<Record<string, any>> {
+  const w = workload(objects);
+  const c = mainContainer(w);
+  const secrets = secretData(objects, extraSecrets);
+  const text = mountedFile(w, objects, secrets, configPathFromArgs(c));
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'berth-helm-config-'));
+  try {
+    const file = path.join(dir, 'config.yml');
+    await writeFile(file, text);
+    const env = { PATH: process.env.PATH, ...resolveEnv(c, secrets) };
+    const result = await run(process.execPath, [MAIN, 'config', 'check', '--config', file], { env, timeoutMs: 30_000, allowFailure: true });
+    assert.equal(result.code, 0, `berth config check refused the rendered config:\n${result.stderr}\n${text}`);
+    return JSON.parse(result.stdout) as Record<string, any>;
+  } finally {
+    await removeTree(dir);
+  }
+}
+
+
+describe('the Helm chart, rendered with text/template and sprig', { skip, timeout: 600_000 }, () => {
+  it('renders a filesystem StatefulSet with one ReadWriteOnce volume by default', async () => {
+    const objects = await render({});
+    assert.deepEqual(kinds(objects), ['ConfigMap', 'PodDisruptionBudget', 'Secret', 'Service', 'Service', 'ServiceAccount', 'StatefulSet']);
+    const sts = only(objects, 'StatefulSet');
+    assert.equal(sts.spec.replicas, 1);
+    const [claim] = sts.spec.volumeClaimTemplates;
+    assert.deepEqual(claim.spec.accessModes, ['ReadWriteOnce']);
+    assert.equal(claim.spec.resources.requests.storage, '20Gi');
+    const headless = only(objects, 'Service', sts.spec.serviceName);
+    assert.equal(headless.spec.clusterIP, 'None');
+    const c = mainContainer(sts);
+    const data = c.volumeMounts?.find((m) => m.name === claim.metadata.name);
+    assert.ok(data, 'the claim is mounted');
+    assertSelectorsMatch(objects);
+    assertProbes(c);
+    assertHardened(objects);
+    const svc = only(objects, 'Service', sts.metadata.name);
+    assert.equal(svc.spec.ports[0].targetPort, 'http');
+    const pdb = only(objects, 'PodDisruptionBudget');
+    assert.equal(pdb.spec.maxUnavailable, 1, 'a single replica still lets nodes drain');
+    const effective = await berthAccepts(objects);
+    assert.equal(effective.storage.driver, 'filesystem');
+    assert.equal(effective.storage.filesystem.rootdirectory, data.mountPath, 'Berth stores on the mounted volume');
+    assert.equal(effective.http.addr, `:${resolvePort(c, 'http')}`, 'Berth listens on the declared port');
+    assert.equal(effective.http.secret, 'REDACTED', 'the upload secret reaches Berth from the Secret');
+  });
+
+  it('renders S3 with 3 replicas, an HPA, an Ingress for streaming and a ServiceMonitor', async () => {
+    const objects = await render(S3_VALUES, { apiVersions: ['monitoring.coreos.com/v1'] });
+    assert.deepEqual(kinds(objects), ['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'Ingress', 'PodDisruptionBudget', 'Secret', 'Service', 'ServiceAccount', 'ServiceMonitor']);
+    const deploy = only(objects, 'Deployment');
+    assert.equal(deploy.spec.replicas, undefined, 'the HPA owns the replica count');
+    const hpa = only(objects, 'HorizontalPodAutoscaler');
+    assert.deepEqual(hpa.spec.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'Deployment', name: deploy.metadata.name });
+    assert.equal(hpa.spec.minReplicas, 3);
+    assert.equal(deploy.spec.strategy.rollingUpdate.maxUnavailable, 0);
+    assertSelectorsMatch(objects);
+    assertProbes(mainContainer(deploy));
+    assertHardened(objects);
+    assert.ok(!mainContainer(deploy).volumeMounts?.some((m) => m.mountPath === '/var/lib/berth'), 'no volume for S3');
+
+    const svc = only(objects, 'Service');
+    const ingress = only(objects, 'Ingress');
+    const backend = ingress.spec.rules[0].http.paths[0].backend.service;
+    assert.equal(backend.name, svc.metadata.name);
+    assert.equal(backend.port.number, svc.spec.ports.find((p: { name: string }) => p.name === 'http').port);
+    const a = ingress.metadata.annotations!;
+    assert.equal(a['nginx.ingress.kubernetes.io/proxy-body-size'], '0');
+    assert.equal(a['nginx.ingress.kubernetes.io/proxy-request-buffering'], 'off');
+    assert.equal(a['nginx.ingress.kubernetes.io/proxy-buffering'], 'off');
+    assert.equal(a['nginx.ingress.kubernetes.io/proxy-send-timeout'], '900');
+    assert.equal(a['nginx.ingress.kubernetes.io/proxy-read-timeout'], '1800', 'the user annotation wins');
+    assert.deepEqual(ingress.spec.tls, S3_VALUES.ingress.tls);
+
+    const sm = only(objects, 'ServiceMonitor');
+    const metricsPort = svc.spec.ports.find((p: { name: string }) => p.name === sm.spec.endpoints[0].port);
+    assert.ok(metricsPort, 'the ServiceMonitor scrapes a named Service port');
+    assert.equal(metricsPort.targetPort, 'metrics');
+    assert.equal(resolvePort(mainContainer(deploy), 'metrics'), 5001);
+
+    const env = resolveEnv(mainContainer(deploy), secretData(objects));
+    assert.equal(env.REGISTRY_HTTP_SECRET, SECRET);
+    assert.equal(env.REGISTRY_STORAGE_S3_ACCESSKEY, 'AKIDEXAMPLE');
+    assert.equal(env.REGISTRY_STORAGE_S3_SECRETKEY, 'wJalrXUtnFEMI');
+    const config = parse(only(objects, 'ConfigMap').data['config.yml']) as Record<string, any>;
+    assert.equal(config.storage.s3.bucket, 'registry');
+    assert.equal(config.storage.s3.accesskey, undefined, 'credentials stay out of the ConfigMap');
+    assert.equal(config.http.secret, undefined, 'the upload secret stays out of the ConfigMap');
+
+    // The debug listener (http.debug) is not in Berth's config yet, so Berth checks this set without metrics.
+    const withoutMetrics = await render({ ...S3_VALUES, metrics: { enabled: false } });
+    const effective = await berthAccepts(withoutMetrics);
+    assert.equal(effective.storage.driver, 's3');
+    assert.equal(effective.storage.s3.regionendpoint, 'http://rgw.storage:7480');
+    assert.equal(effective.storage.s3.forcepathstyle, true);
+  });
+
+  it('skips the ServiceMonitor and the metrics port unless metrics are enabled', async () => {
+    const objects = await render({ metrics: { enabled: false, serviceMonitor: { enabled: false } } });
+    assert.ok(!objects.some((o) => o.kind === 'ServiceMonitor'));
+    assert.throws(() => resolvePort(mainContainer(workload(objects)), 'metrics'));
+  });
+
+  it('takes htpasswd users from an existing Secret and keeps a token signing key in its own', async () => {
+    const objects = await render(HTPASSWD_VALUES);
+    const w = workload(objects);
+    const c = mainContainer(w);
+    const users = podSpec(w).volumes.find((v) => v.secret?.secretName === 'registry-users');
+    assert.ok(users, 'the existing Secret is mounted');
+    assert.deepEqual(users.secret!.items, [{ key: 'users.htpasswd', path: 'users.htpasswd' }]);
+    const mount = c.volumeMounts!.find((m) => m.name === users.name)!;
+    assert.equal(mount.subPath, undefined, 'a directory mount, so Secret updates reach the file');
+    assert.equal(mount.readOnly, true);
+    assert.ok(!objects.some((o) => o.kind === 'Secret' && o.metadata.name === 'registry-users'), 'the chart never writes the users Secret');
+
+    const config = parse(only(objects, 'ConfigMap').data['config.yml']) as Record<string, any>;
+    assert.equal(config.auth.htpasswd.path, `${mount.mountPath}/users.htpasswd`);
+    const secrets = secretData(objects, { 'registry-users': { 'users.htpasswd': 'alice:$2y$05$abcdefghijklmnopqrstuu5P1u8/dAGBLvY3SiUTpUo6T0hH2vJxy\n' } });
+    const key = mountedFile(w, objects, secrets, config.auth.token.server.key);
+    const cert = mountedFile(w, objects, secrets, config.auth.token.server.certificate);
+    assert.ok(new X509Certificate(cert).checkPrivateKey(createPrivateKey(key)), 'the generated key and certificate belong together');
+
+    const effective = await berthAccepts(objects, { 'registry-users': { 'users.htpasswd': '' } });
+    // config check redacts both sections whole (their names look like credentials): present is what it shows.
+    assert.ok(effective.auth.htpasswd !== undefined && effective.auth.token !== undefined, JSON.stringify(effective.auth));
+  });
+
+  it('refuses an htpasswd auth without the Secret that holds the users', async () => {
+    const result = await renderChart({ auth: { htpasswd: { enabled: true } } });
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /auth\.htpasswd\.existingSecret/);
+  });
+
+  it('keeps explicit secrets byte for byte; without a cluster it generates new ones on every render', async () => {
+    const explicit = async () => secretData(await render({ httpSecret: { value: SECRET }, auth: { token: { enabled: true } } }));
+    const [a, b] = [await explicit(), await explicit()];
+    assert.equal(a.get('reg-berth-secret')!['http-secret'], SECRET);
+    assert.deepEqual(a.get('reg-berth-secret'), b.get('reg-berth-secret'));
+    // Without a cluster, lookup finds nothing: each render generates anew (docs/helm.md says to set them for GitOps).
+    assert.notEqual(a.get('reg-berth-token')!['token.key'], b.get('reg-berth-token')!['token.key']);
+    const existing = await render({ httpSecret: { existingSecret: 'mine', existingSecretKey: 'upload' } });
+    const env = mainContainer(workload(existing)).env!.find((e) => e.name === 'REGISTRY_HTTP_SECRET')!;
+    assert.deepEqual(env.valueFrom!.secretKeyRef, { name: 'mine', key: 'upload' });
+    assert.ok(!existing.some((o) => o.kind === 'Secret'), 'no Secret rendered when every secret exists already');
+  });
+
+  it('shares one ReadWriteMany claim between replicas of a Deployment', async () => {
+    const objects = await render({ replicaCount: 2, persistence: { accessMode: 'ReadWriteMany' }, httpSecret: { value: SECRET } });
+    const deploy = only(objects, 'Deployment');
+    assert.equal(deploy.spec.replicas, 2);
+    const pvc = only(objects, 'PersistentVolumeClaim');
+    assert.deepEqual(pvc.spec.accessModes, ['ReadWriteMany']);
+    assert.equal(pvc.metadata.annotations?.['helm.sh/resource-policy'], 'keep');
+    assert.ok(podSpec(deploy).volumes.some((v) => v.persistentVolumeClaim?.claimName === pvc.metadata.name));
+    await berthAccepts(objects);
+  });
+
+  describe('values.schema.json', () => {
+    const refused = async (values: Record<string, unknown>, why: RegExp) => {
+      const result = await renderChart(values);
+      assert.notEqual(result.code, 0, `accepted: ${JSON.stringify(values)}`);
+      assert.match(result.stderr, /values don't meet the specifications of the schema/);
+      assert.match(result.stderr, why);
+    };
+
+    it('refuses 2 replicas on a ReadWriteOnce volume', () => refused({ replicaCount: 2, httpSecret: { value: SECRET } }, /replicaCount: Must be less than or equal to 1/));
+    it('refuses autoscaling on a ReadWriteOnce volume', () => refused({ autoscaling: { enabled: true }, httpSecret: { value: SECRET } }, /autoscaling\.enabled/));
+    it('refuses 2 replicas on ReadWriteOncePod, and without persistence', async () => {
+      await refused({ replicaCount: 2, persistence: { accessMode: 'ReadWriteOncePod' }, httpSecret: { value: SECRET } }, /replicaCount/);
+      await refused({ replicaCount: 2, persistence: { enabled: false }, httpSecret: { value: SECRET } }, /replicaCount/);
+    });
+    it('refuses several replicas without an explicit shared upload secret', async () => {
+      await refused({ ...S3_VALUES, httpSecret: { value: '' } }, /httpSecret/);
+      await refused({ replicaCount: 2, persistence: { accessMode: 'ReadWriteMany' } }, /httpSecret/);
+    });
+    it('refuses S3 without a bucket, short secrets and unknown keys', async () => {
+      await refused({ storage: { type: 's3' } }, /bucket/);
+      await refused({ httpSecret: { value: 'short' } }, /httpSecret\.value/);
+      await refused({ replicas: 2 }, /replicas/);
+      await refused({ persistence: { accessMode: 'ReadWriteSometimes' } }, /accessMode/);
+    });
+    it('accepts one replica on ReadWriteOnce and several on S3 with a secret', async () => {
+      assert.equal((await renderChart({})).code, 0);
+      const s3 = await renderChart({ ...S3_VALUES, autoscaling: { enabled: false } });
+      assert.equal(s3.code, 0, s3.stderr);
+      assert.equal(only(s3.objects, 'Deployment').spec.replicas, 3);
+    });
+  });
+});
