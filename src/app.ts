@@ -11,6 +11,8 @@ import { accessLog } from './http/access-log';
 import { startUploadPurger } from './oci/upload-purger';
 import { healthRoutes } from './http/health';
 import { startGcScheduler } from './oci/gc-scheduler';
+import type { Metrics } from './metrics/metrics';
+import { httpMetrics } from './metrics/http-metrics';
 
 /** Readiness waits this long for the storage driver to answer. */
 const READINESS_TIMEOUT_MS = 2_000;
@@ -22,6 +24,8 @@ export interface AppDeps {
   config: Config;
   driver: StorageDriver;
   logger?: Logger;
+  /** Where request, upload and GC metrics go; none are kept without it. */
+  metrics?: Metrics;
 }
 
 export interface BerthApp {
@@ -43,7 +47,8 @@ export function createApp(deps: AppDeps): BerthApp {
   const logger = deps.logger ?? pino({ level: 'silent' });
   // Without a configured secret, upload sessions survive only within this process, as in Distribution.
   const secret = config.http.secret ?? randomBytes(32);
-  const registry = createRegistry(driver, { secret });
+  const { metrics } = deps;
+  const registry = createRegistry(driver, { secret, onUploadBytes: metrics && ((n) => metrics.blobBytesReceived.inc(n)) });
   const auth = createAuth(config.auth, {
     logger,
     dataDirectory: config.storage.driver === 'filesystem' ? config.storage.filesystem.rootdirectory : undefined,
@@ -58,6 +63,7 @@ export function createApp(deps: AppDeps): BerthApp {
     for (const [k, values] of Object.entries(config.http.headers)) res.setHeader(k, values);
     next();
   });
+  if (metrics) app.use(httpMetrics(metrics));
   app.use(accessLog(logger, !config.log.accesslog.disabled));
   app.use(healthRoutes(driver, { timeoutMs: READINESS_TIMEOUT_MS }));
   if (auth.tokenServer) app.use(auth.tokenPath, tokenRoutes(auth.tokenServer));
@@ -89,7 +95,17 @@ export function createApp(deps: AppDeps): BerthApp {
         stops.push(startUploadPurger(registry.uploads, logger, { age: purging.age, interval: purging.interval, dryRun: purging.dryrun }));
       const gc = config.storage.maintenance.gc;
       if (gc.enabled && !config.storage.maintenance.readonly.enabled)
-        stops.push(startGcScheduler(driver, registry.listing, logger, { interval: gc.interval, grace: gc.grace, deleteUntagged: gc.deleteuntagged, dryRun: gc.dryrun }));
+        stops.push(
+          startGcScheduler(driver, registry.listing, logger, { interval: gc.interval, grace: gc.grace, deleteUntagged: gc.deleteuntagged, dryRun: gc.dryrun }, (result, report) => {
+            if (!metrics) return;
+            metrics.gcRuns.inc({ result });
+            if (report && !report.dryRun) {
+              metrics.gcBytes.inc(report.bytes);
+              metrics.gcObjects.inc({ kind: 'blob' }, report.blobs.length);
+              metrics.gcObjects.inc({ kind: 'manifest' }, report.manifests.length);
+            }
+          }),
+        );
     },
     async close() {
       for (const stop of stops.splice(0)) stop();

@@ -8,6 +8,8 @@ import { formatAddress, parseListenAddress } from './config/listen-address';
 import { redactConfig } from './config/redact';
 import type { Config } from './config/schema';
 import { createLogger } from './logger';
+import { createMetrics } from './metrics/metrics';
+import { createDebugServer } from './metrics/debug-server';
 import { GarbageCollector } from './oci/gc';
 import { acquireGcLock, GcLockedError } from './oci/gc-lock';
 import { Listing } from './oci/listing';
@@ -84,11 +86,15 @@ function drain(server: http.Server, drainMs: number): Promise<boolean> {
 }
 
 async function serve(config: Config, logger: Logger): Promise<void> {
-  const driver = await createStorageDriver(config);
+  const metrics = createMetrics();
+  const driver = await createStorageDriver(config, {
+    onOperation: (name, operation, ms, err) =>
+      metrics.storageDuration.observe({ driver: name, operation, result: err === undefined ? 'ok' : 'error' }, ms / 1000),
+  });
   // With a configured secret, replicas may share storage freely; without one, refuse to be the second.
   const guard: InstanceGuard | undefined =
     config.http.secret === undefined && config.storage.driver !== 'inmemory' ? await guardSecretlessSharing(driver) : undefined;
-  const app = createApp({ config, driver, logger });
+  const app = createApp({ config, driver, logger, metrics });
 
   const server = http.createServer(app.handler);
   // Node's 300 s request timeout would kill slow, large uploads; headers must still arrive promptly.
@@ -103,6 +109,11 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     throw new StartupError(`auth: ${(err as Error).message}`);
   }
   const bound = await listen(server, config.http.addr);
+  const debug = config.http.debug.addr === undefined ? undefined : createDebugServer(metrics);
+  if (debug) {
+    const debugBound = await listen(debug, config.http.debug.addr!);
+    logger.info({ address: formatAddress(debugBound.address, debugBound.port) }, 'debug listener (metrics) ready');
+  }
   app.startBackgroundTasks();
   logger.info({ address: formatAddress(bound.address, bound.port), storage: driver.name }, 'listening');
 
@@ -115,6 +126,8 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     stopping = true;
     logger.info({ signal, drainMs: config.http.draintimeout }, 'shutting down');
     void (async () => {
+      debug?.close();
+      debug?.closeAllConnections();
       const clean = await drain(server, config.http.draintimeout);
       if (!clean) logger.warn('drain timeout reached: closed the connections still open');
       await app.close();

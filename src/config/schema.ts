@@ -137,6 +137,16 @@ const http = z
      * body it announced cannot hold a request open forever (request time itself is unlimited).
      */
     idletimeout: duration.default('5m'),
+    /** A second listener for /metrics, never behind registry auth (Distribution's http.debug). */
+    debug: z
+      .object({
+        addr: z
+          .string()
+          .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]*)?:\d{1,5}$/, 'expected host:port, e.g. :5001 or 127.0.0.1:5001')
+          .optional(),
+      })
+      .strict()
+      .default({}),
     /** Idle keep-alive time for client connections; Node's 5 s default makes clients reconnect. */
     keepalivetimeout: duration.default('75s'),
   })

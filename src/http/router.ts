@@ -77,6 +77,7 @@ export function v2Router(registry: Registry, options: HttpOptions) {
       const matched = matchRoute(pathname);
       if (!matched) throw new OciError('UNSUPPORTED', { path: pathname.slice(0, 300) }, { status: 404, message: 'no such endpoint' });
       res.locals.route = matched.route.name;
+      (res.locals.onRoute as ((route: string) => void) | undefined)?.(matched.route.name);
       const handler = matched.route.methods[req.method];
       if (!handler) {
         const allow = Object.keys(matched.route.methods).join(', ');

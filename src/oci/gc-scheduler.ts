@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { StorageDriver } from '../../storage-drivers/types';
-import { GarbageCollector } from './gc';
+import { GarbageCollector, type GcReport } from './gc';
 import { acquireGcLock, GcLockedError } from './gc-lock';
 import type { Listing } from './listing';
 
@@ -15,7 +15,13 @@ export interface GcSchedule {
  * Runs a collection every interval (first after a jittered delay). With several replicas each one
  * tries; the lease lets one collect and the others skip that round. Returns a stop function.
  */
-export function startGcScheduler(driver: StorageDriver, listing: Listing, logger: Logger, schedule: GcSchedule): () => void {
+export function startGcScheduler(
+  driver: StorageDriver,
+  listing: Listing,
+  logger: Logger,
+  schedule: GcSchedule,
+  onRun: (result: 'ok' | 'failed' | 'skipped', report?: GcReport) => void = () => undefined,
+): () => void {
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   const collector = new GarbageCollector(driver, listing);
@@ -29,12 +35,18 @@ export function startGcScheduler(driver: StorageDriver, listing: Listing, logger
           { blobs: report.blobs.length, bytes: report.bytes, manifests: report.manifests.length, dryRun: report.dryRun, ms: Date.now() - started },
           'garbage collection finished',
         );
+        onRun('ok', report);
       } finally {
         await release();
       }
     } catch (err) {
-      if (err instanceof GcLockedError) logger.info({ reason: err.message }, 'garbage collection skipped');
-      else logger.warn({ err }, 'garbage collection failed');
+      if (err instanceof GcLockedError) {
+        logger.info({ reason: err.message }, 'garbage collection skipped');
+        onRun('skipped');
+      } else {
+        logger.warn({ err }, 'garbage collection failed');
+        onRun('failed');
+      }
     }
     if (!stopped) timer = setTimeout(run, schedule.interval).unref();
   };

@@ -15,7 +15,7 @@ export interface Registry {
   listing: Listing;
 }
 
-export function createRegistry(driver: StorageDriver, opts: { secret: string | Buffer }): Registry {
+export function createRegistry(driver: StorageDriver, opts: { secret: string | Buffer; onUploadBytes?: (n: number) => void }): Registry {
   const blobs = new BlobStore(driver);
   // The referrer index reads manifests through the store, which is created just after it.
   let manifests: ManifestStore | undefined;
@@ -23,7 +23,7 @@ export function createRegistry(driver: StorageDriver, opts: { secret: string | B
   manifests = new ManifestStore(driver, blobs, referrers);
   return {
     blobs,
-    uploads: new UploadManager(driver, blobs, new UploadStateSigner(opts.secret)),
+    uploads: new UploadManager(driver, blobs, new UploadStateSigner(opts.secret), opts.onUploadBytes),
     manifests,
     referrers,
     listing: new Listing(driver),

@@ -55,6 +55,8 @@ export class UploadManager {
     private readonly driver: StorageDriver,
     private readonly blobs: BlobStore,
     private readonly signer: UploadStateSigner,
+    /** Told how many bytes each chunk added (metrics). */
+    private readonly onBytes: (n: number) => void = () => undefined,
   ) {}
 
   async start(name: string): Promise<UploadSession> {
@@ -196,6 +198,7 @@ export class UploadManager {
       );
       if (expected !== undefined && count !== expected)
         throw new OciError('SIZE_INVALID', { expected, received: count }, { message: 'body shorter than its Content-Length or Content-Range' });
+      this.onBytes(count);
       if (commit) await writer.commit();
     } catch (err) {
       this.hashes.delete(key);

@@ -1,0 +1,27 @@
+import http from 'node:http';
+import type { Metrics } from './metrics';
+
+/**
+ * The debug listener: `/metrics` in Prometheus text format. It is a separate server so that
+ * scraping never passes through registry auth and the port can stay inside the cluster.
+ */
+export function createDebugServer(metrics: Metrics): http.Server {
+  return http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'GET' && path === '/metrics') {
+      metrics.registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'Content-Type': metrics.registry.contentType, 'Content-Length': Buffer.byteLength(text) });
+          res.end(text);
+        },
+        () => {
+          res.writeHead(500, { 'Content-Type': 'text/plain' });
+          res.end('metrics unavailable\n');
+        },
+      );
+      return;
+    }
+    res.writeHead(404, { 'Content-Type': 'text/plain' });
+    res.end('not found\n');
+  });
+}

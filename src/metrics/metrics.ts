@@ -1,0 +1,51 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Berth's Prometheus metrics on an app-owned registry (never the global one, so that tests and
+ * several apps in one process do not collide). Names follow Prometheus conventions: a `berth_`
+ * prefix, base units (seconds, bytes), `_total` on counters.
+ */
+export interface Metrics {
+  registry: Registry;
+  httpRequests: Counter<'route' | 'method' | 'status'>;
+  httpDuration: Histogram<'route' | 'method' | 'status'>;
+  blobBytesReceived: Counter;
+  blobBytesSent: Counter;
+  uploadsInFlight: Gauge;
+  storageDuration: Histogram<'driver' | 'operation' | 'result'>;
+  authFailures: Counter<'reason'>;
+  gcRuns: Counter<'result'>;
+  gcBytes: Counter;
+  gcObjects: Counter<'kind'>;
+}
+
+export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry();
+  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  return {
+    registry,
+    httpRequests: new Counter({ name: 'berth_http_requests_total', help: 'HTTP requests by route name, method and status.', labelNames: ['route', 'method', 'status'], registers }),
+    httpDuration: new Histogram({
+      name: 'berth_http_request_duration_seconds',
+      help: 'Time from request to the end of the response, by route name, method and status.',
+      labelNames: ['route', 'method', 'status'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60, 300],
+      registers,
+    }),
+    blobBytesReceived: new Counter({ name: 'berth_blob_received_bytes_total', help: 'Blob bytes received in uploads.', registers }),
+    blobBytesSent: new Counter({ name: 'berth_blob_sent_bytes_total', help: 'Blob bytes sent by blob GETs (not counting redirects).', registers }),
+    uploadsInFlight: new Gauge({ name: 'berth_upload_requests_in_flight', help: 'Upload requests (POST, PATCH, PUT) this process is streaming now.', registers }),
+    storageDuration: new Histogram({
+      name: 'berth_storage_operation_duration_seconds',
+      help: 'Storage driver operations by driver, operation and result (opening a stream, not the transfer).',
+      labelNames: ['driver', 'operation', 'result'],
+      buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+      registers,
+    }),
+    authFailures: new Counter({ name: 'berth_auth_failures_total', help: 'Refused requests by reason: unauthenticated (401), denied (403), rate_limited (429).', labelNames: ['reason'], registers }),
+    gcRuns: new Counter({ name: 'berth_gc_runs_total', help: 'Garbage collections by result (ok, failed, skipped).', labelNames: ['result'], registers }),
+    gcBytes: new Counter({ name: 'berth_gc_reclaimed_bytes_total', help: 'Bytes of blob data garbage collection deleted.', registers }),
+    gcObjects: new Counter({ name: 'berth_gc_reclaimed_objects_total', help: 'Objects garbage collection deleted, by kind (blob, manifest).', labelNames: ['kind'], registers }),
+  };
+}
