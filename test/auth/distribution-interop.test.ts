@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, createPrivateKey } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -11,17 +10,8 @@ import { startBerthProcess, type BerthProcess } from '../helpers/berth-process';
 import { DISTRIBUTION_BINARY, distributionSkipReason } from '../helpers/distribution';
 import { claims, header, tokenFor, writeHtpasswd } from './helpers';
 import { rsaKey, sign } from './keys';
+import { freePort } from '../helpers/ports';
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Distribution 2.8 with `auth.token` trusting `certFile`; resolves once /v2/ answers (401). */
 async function startTrustingDistribution(dir: string, realm: string, certFile: string): Promise<{ url: string; proc: ChildProcess; logs: () => string }> {

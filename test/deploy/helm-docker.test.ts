@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import bcrypt from 'bcrypt';
@@ -12,20 +11,11 @@ import { requireTools } from '../helpers/tools';
 import { dockerRunArgs } from './helm-render/docker-run';
 import { mainContainer, resolvePort, secretData, workload, type Probe } from './helm-render/pod-spec';
 import { render, REPO_ROOT, rendererPrerequisites, type K8sObject } from './helm-render/render';
+import { freePort } from '../helpers/ports';
 
 const skip = rendererPrerequisites() || requireTools(['dockerd', 'docker', 'busybox', 'ldd', 'tar', 'cp'], { root: true });
 const IMAGE = { repository: 'berth', tag: 'test' };
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * Polls a probe as the kubelet does (HTTP GET on the container's port, 200–399 is success) and

@@ -1,10 +1,11 @@
 import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, readlink, realpath, rm, symlink, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import type { Dockerd } from './dockerd';
 import { removeTree } from './daemon';
 import { run } from './exec';
 import { requireTool } from './tools';
+import { freePort } from './ports';
+export { freePort };
 
 export interface BaseImages {
   /** Shell-less runtime base: node, the libraries it links, CA certificates, a `node` user (1000). */
@@ -161,17 +162,6 @@ export async function buildBerthImage(dockerd: Dockerd, context: string, bases: 
   );
 }
 
-/** A free loopback port for a container to publish or listen on. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Polls `url` until it answers `status`; on timeout the error carries `why()` (e.g. container logs). */
 export async function waitForStatus(url: string, status: number, timeoutMs: number, why: () => Promise<string>): Promise<void> {

@@ -1,13 +1,13 @@
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { cephConfig } from './ceph-config';
 import { type Daemon, removeTree, spawnDaemon } from './daemon';
 import { run } from './exec';
 import { findTool, requireTools } from './tools';
+import { freePort } from './ports';
 
 export interface Rgw {
   endpoint: string;
@@ -29,16 +29,6 @@ export function rgwSkipReason(): string | false {
   return requireTools(TOOLS);
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function logTails(dir: string, daemons: [string, Daemon][]): Promise<string> {
   const out: string[] = daemons.map(([name, d]) => `--- ${name} output\n${d.logs().slice(-3000)}`);
