@@ -8,7 +8,9 @@ export const USAGE = `usage: npm run bench -- [--rounds N] [--quick] [--only SUB
   --quick      one short smoke round with smaller blobs, fewer tags and 1 s rate windows
   --only LIST  run only figure groups whose name contains one of the comma-separated words
                (groups: ceilings, large, rates, writes, tags, push32)
-  --cpu-prof DIR  run Berth under node --cpu-prof, writing one .cpuprofile per server start into DIR`;
+  --cpu-prof DIR  run Berth under node --cpu-prof, writing one .cpuprofile per server start into DIR
+  --shared     run Berth as a replica sharing its storage (http.secret set): reads are not cached
+               (storage.cache.ttl defaults to 0), so a tag moved by another replica is seen at once`;
 
 export class UsageError extends Error {}
 
@@ -17,9 +19,11 @@ export function parseArgs(argv: string[]): BenchConfig {
   let quick = false;
   let only: string[] | null = null;
   let cpuProfDir: string | null = null;
+  let shared = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') quick = true;
+    else if (a === '--shared') shared = true;
     else if (a === '--rounds') {
       const n = Number(argv[++i]);
       if (!Number.isInteger(n) || n < 1 || n > 50) throw new UsageError('--rounds needs an integer between 1 and 50');
@@ -51,6 +55,7 @@ export function parseArgs(argv: string[]): BenchConfig {
       pushLayerSize: MiB,
       only,
       cpuProfDir,
+      shared,
     };
   }
   return {
@@ -68,5 +73,6 @@ export function parseArgs(argv: string[]): BenchConfig {
     pushLayerSize: MiB,
     only,
     cpuProfDir,
+    shared,
   };
 }

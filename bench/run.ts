@@ -48,7 +48,7 @@ function machine(): string {
 
 async function runRegistry(kind: RegistryKind, cfg: BenchConfig, repoRoot: string, cleanup: Cleanup, blobs: BlobCache): Promise<Map<string, Figure>> {
   const figures = new Map<string, Figure>();
-  const server = await startServer(kind, repoRoot, cleanup, cfg.cpuProfDir);
+  const server = await startServer(kind, repoRoot, cleanup, cfg.cpuProfDir, cfg.shared);
   try {
     const ctx: FigureContext = {
       target: server.target,

@@ -88,7 +88,7 @@ http:
 `;
 }
 
-export async function startServer(kind: RegistryKind, repoRoot: string, cleanup: Cleanup, cpuProfDir: string | null = null): Promise<RunningServer> {
+export async function startServer(kind: RegistryKind, repoRoot: string, cleanup: Cleanup, cpuProfDir: string | null = null, shared = false): Promise<RunningServer> {
   const dir = await mkdtemp(path.join(os.tmpdir(), `berth-bench-${kind}-`));
   cleanup.addDir(dir);
   const root = path.join(dir, 'storage');
@@ -106,7 +106,8 @@ export async function startServer(kind: RegistryKind, repoRoot: string, cleanup:
       REGISTRY_HTTP_ADDR: addr,
       REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: root,
       REGISTRY_STORAGE_DELETE_ENABLED: 'true',
-      REGISTRY_HTTP_SECRET: SECRET,
+      // A single server is started as a newcomer would: no secret, storage owned by this process.
+      ...(shared ? { REGISTRY_HTTP_SECRET: SECRET } : {}),
       REGISTRY_LOG_ACCESSLOG_DISABLED: 'true',
       REGISTRY_LOG_LEVEL: 'warn',
     });

@@ -38,6 +38,8 @@ export interface BenchConfig {
   only: string[] | null;
   /** When set, Berth runs with --cpu-prof writing into this directory. */
   cpuProfDir: string | null;
+  /** Berth as one replica of several: a shared secret, so no read caching by default. */
+  shared: boolean;
 }
 
 export type Emit = (figure: Figure) => void;

@@ -1,13 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import type { RequestListener } from 'node:http';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import pino, { type Logger } from 'pino';
 import type { StorageDriver } from '../storage-drivers/types';
 import type { Config } from './config/schema';
 import { createRegistry, type Registry } from './oci/registry';
 import { OciError } from './oci/errors';
-import { v2Router } from './http/router';
-import { errorRenderer } from './http/error-renderer';
-import { accessLog } from './http/access-log';
+import { v2Dispatcher } from './http/router';
+import { errorRenderer, renderError } from './http/error-renderer';
+import { accessLog, requestId, type RequestObserver } from './http/access-log';
+import { initState } from './http/request-state';
 import { startUploadPurger } from './oci/upload-purger';
 import { healthRoutes } from './http/health';
 import { startGcScheduler } from './oci/gc-scheduler';
@@ -30,7 +32,7 @@ export interface AppDeps {
 
 export interface BerthApp {
   /** The request handler to mount on an http.Server. */
-  handler: Express;
+  handler: RequestListener;
   registry: Registry;
   /**
    * Loads or creates what must exist before serving (token keys, the htpasswd file); rejects with a
@@ -42,34 +44,35 @@ export interface BerthApp {
   close(): Promise<void>;
 }
 
+/**
+ * A process that owns its storage sees every write (its own), so only out-of-band changes (an
+ * offline `berth gc`) wait for the TTL; replicas that share storage re-read by default, so a tag
+ * moved through one is served by all at once.
+ */
+function readCacheTtl(config: Config): number {
+  const shared = config.storage.driver === 's3' || config.http.secret !== undefined;
+  return config.storage.cache.ttl ?? (shared ? 0 : 1000);
+}
+
 export function createApp(deps: AppDeps): BerthApp {
   const { config, driver } = deps;
   const logger = deps.logger ?? pino({ level: 'silent' });
   // Without a configured secret, upload sessions survive only within this process, as in Distribution.
   const secret = config.http.secret ?? randomBytes(32);
   const { metrics } = deps;
-  const registry = createRegistry(driver, { secret, onUploadBytes: metrics && ((n) => metrics.blobBytesReceived.inc(n)) });
+  const registry = createRegistry(driver, {
+    secret,
+    onUploadBytes: metrics && ((n) => metrics.blobBytesReceived.inc(n)),
+    cache: { ttlMs: readCacheTtl(config) },
+  });
   const auth = createAuth(config.auth, {
     logger,
     dataDirectory: config.storage.driver === 'filesystem' ? config.storage.filesystem.rootdirectory : undefined,
   });
 
-  const app = express();
-  app.disable('x-powered-by');
-  app.disable('etag');
-  app.set('query parser', false);
-  app.use((req: Request, res: Response, next: NextFunction) => {
-    res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
-    for (const [k, values] of Object.entries(config.http.headers)) res.setHeader(k, values);
-    next();
-  });
-  if (metrics) app.use(httpMetrics(metrics));
-  app.use(accessLog(logger, !config.log.accesslog.disabled));
-  app.use(healthRoutes(driver, { timeoutMs: READINESS_TIMEOUT_MS }));
-  if (auth.tokenServer) app.use(auth.tokenPath, tokenRoutes(auth.tokenServer));
-  app.use(
-    '/v2',
-    v2Router(registry, {
+  const v2 = v2Dispatcher(
+    registry,
+    {
       deleteEnabled: config.storage.delete.enabled,
       readOnly: config.storage.maintenance.readonly.enabled,
       manifestMaxSize: config.validation.manifests.maxsize,
@@ -77,16 +80,40 @@ export function createApp(deps: AppDeps): BerthApp {
       host: config.http.host,
       relativeUrls: config.http.relativeurls,
       authorize: createAuthorizer(auth.controller, { host: config.http.host, tokenPath: auth.tokenPath }),
-    }),
+    },
+    renderError(logger),
   );
+
+  // Express serves the few routes outside /v2 (probes, the token endpoint, unknown paths).
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('query parser', false);
+  app.use(healthRoutes(driver, { timeoutMs: READINESS_TIMEOUT_MS }));
+  if (auth.tokenServer) app.use(auth.tokenPath, tokenRoutes(auth.tokenServer));
   app.use((req: Request, _res: Response, next: NextFunction) => {
     next(new OciError('UNSUPPORTED', { path: req.path.slice(0, 300) }, { status: 404, message: 'no such endpoint' }));
   });
   app.use(errorRenderer(logger));
 
+  const observers: RequestObserver[] = [];
+  if (metrics) observers.push(httpMetrics(metrics));
+  if (!config.log.accesslog.disabled) observers.push(accessLog(logger));
+  const extraHeaders = Object.entries(config.http.headers);
+  const handler: RequestListener = (req, res) => {
+    const state = initState(res, requestId(req));
+    res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
+    res.setHeader('X-Request-Id', state.reqId);
+    for (const [k, values] of extraHeaders) res.setHeader(k, values);
+    for (const observe of observers) observe(req, res, state);
+    const url = req.url ?? '';
+    if (url.startsWith('/v2') && (url.length === 3 || url[3] === '/' || url[3] === '?')) void v2(req, res);
+    else app(req, res);
+  };
+
   const stops: Array<() => void> = [];
   return {
-    handler: app,
+    handler,
     registry,
     ready: () => auth.ready(),
     startBackgroundTasks() {
@@ -97,6 +124,8 @@ export function createApp(deps: AppDeps): BerthApp {
       if (gc.enabled && !config.storage.maintenance.readonly.enabled)
         stops.push(
           startGcScheduler(driver, registry.listing, logger, { interval: gc.interval, grace: gc.grace, deleteUntagged: gc.deleteuntagged, dryRun: gc.dryrun }, (result, report) => {
+            // The collector deleted behind the cache's back.
+            registry.cache.forgetMutable();
             if (!metrics) return;
             metrics.gcRuns.inc({ result });
             if (report && !report.dryRun) {

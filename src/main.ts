@@ -86,11 +86,15 @@ function drain(server: http.Server, drainMs: number): Promise<boolean> {
 }
 
 async function serve(config: Config, logger: Logger): Promise<void> {
-  const metrics = createMetrics();
-  const driver = await createStorageDriver(config, {
-    onOperation: (name, operation, ms, err) =>
-      metrics.storageDuration.observe({ driver: name, operation, result: err === undefined ? 'ok' : 'error' }, ms / 1000),
-  });
+  // Metrics cost a few µs per request and per storage call: kept only when something can scrape them.
+  const metrics = config.http.debug.addr === undefined ? undefined : createMetrics();
+  const driver = await createStorageDriver(
+    config,
+    metrics && {
+      onOperation: (name, operation, ms, err) =>
+        metrics.storageDuration.observe({ driver: name, operation, result: err === undefined ? 'ok' : 'error' }, ms / 1000),
+    },
+  );
   // With a configured secret, replicas may share storage freely; without one, refuse to be the second.
   const guard: InstanceGuard | undefined =
     config.http.secret === undefined && config.storage.driver !== 'inmemory' ? await guardSecretlessSharing(driver) : undefined;
@@ -109,7 +113,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     throw new StartupError(`auth: ${(err as Error).message}`);
   }
   const bound = await listen(server, config.http.addr);
-  const debug = config.http.debug.addr === undefined ? undefined : createDebugServer(metrics);
+  const debug = metrics && createDebugServer(metrics);
   if (debug) {
     const debugBound = await listen(debug, config.http.debug.addr!);
     logger.info({ address: formatAddress(debugBound.address, debugBound.port) }, 'debug listener (metrics) ready');

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { validatePath } from './paths';
-import type { FileInfo, FileWriter, ReaderOptions, RedirectOptions, StorageDriver, WriterOptions } from './types';
+import type { FileInfo, FileWriter, PutContentOptions, ReaderOptions, RedirectOptions, StorageDriver, WriterOptions } from './types';
 
 export type DriverOperation =
   | 'getContent'
@@ -58,8 +58,8 @@ export function withValidation(driver: StorageDriver, opts: DecoratorOptions = {
   return {
     name,
     getContent: (path: string): Promise<Buffer> => run('getContent', [[path, false]], () => driver.getContent(path)),
-    putContent: (path: string, data: Uint8Array): Promise<void> =>
-      run('putContent', [[path, false]], () => driver.putContent(path, data)),
+    putContent: (path: string, data: Uint8Array, o?: PutContentOptions): Promise<void> =>
+      run('putContent', [[path, false]], () => driver.putContent(path, data, o)),
     reader: (path: string, o?: ReaderOptions): Promise<Readable> =>
       run('reader', [[path, false]], () => driver.reader(path, o)),
     writer: (path: string, o: WriterOptions): Promise<FileWriter> =>

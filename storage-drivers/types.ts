@@ -21,6 +21,21 @@ export interface ReaderOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * An optional capability of the Readable that reader() returns (use `copyTo` in streams.ts rather
+ * than testing for it). A consumer that reads a stream may keep any chunk, so a driver must hand out
+ * a fresh buffer per chunk; `writeTo` writes the rest of the content into `sink` itself, learns from
+ * each write's callback when `sink` is done with a buffer, and can reuse a few buffers instead.
+ * - Call it at most once, before anything has read the stream; it holds at most a few chunks in
+ *   flight, however large `sink`'s buffer is (the callbacks are its backpressure).
+ * - It ends `sink` and resolves once `sink` has finished; it rejects if the reader's signal aborts,
+ *   storage fails, or `sink` errors or closes first. Either way the reader is released (destroyed);
+ *   `sink` is left as it is on failure, for the caller to destroy.
+ */
+export interface DirectReadable extends Readable {
+  writeTo(sink: Writable): Promise<void>;
+}
+
 export interface WriterOptions {
   /**
    * false: start a new, empty file; after commit it replaces whatever was at the path. Whether the
@@ -49,6 +64,14 @@ export interface FileWriter extends Writable {
   cancel(): Promise<void>;
 }
 
+export interface PutContentOptions {
+  /**
+   * false: the content may be lost (or read back empty) after a crash, for state that is harmless
+   * to lose, such as an upload session's start marker; a driver may then skip its flush. Default true.
+   */
+  durable?: boolean;
+}
+
 export interface RedirectOptions {
   method: 'GET' | 'HEAD';
   /** Seconds. */
@@ -59,8 +82,8 @@ export interface StorageDriver {
   readonly name: string;
   /** Small objects only (links, manifests, state). PathNotFoundError when absent. */
   getContent(path: string): Promise<Buffer>;
-  /** Atomic, durable replace: readers see the old or the new content, never a mix. */
-  putContent(path: string, data: Uint8Array): Promise<void>;
+  /** Atomic replace: readers see the old or the new content, never a mix; durable unless opts say otherwise. */
+  putContent(path: string, data: Uint8Array, opts?: PutContentOptions): Promise<void>;
   reader(path: string, opts?: ReaderOptions): Promise<Readable>;
   writer(path: string, opts: WriterOptions): Promise<FileWriter>;
   /** PathNotFoundError when absent. Directories exist implicitly when something lies below them. */

@@ -82,7 +82,9 @@ export async function tagFigures(ctx: FigureContext): Promise<void> {
       pages++;
       next = nextLink(reply.headers['link']);
     }
-    ctx.emit({ name: `tags-walk-n${PAGE}-${N}`, value: performance.now() - walkStart, unit: 'ms', better: 'lower' });
+    // No ratio: a registry that ignores `n` (the reference) answers the walk in one request, so the
+    // figure says what following every Link costs, not which registry lists faster.
+    ctx.emit({ name: `tags-walk-n${PAGE}-${N}`, value: performance.now() - walkStart, unit: 'ms', better: 'info' });
     ctx.note(`page walk: ${pages} pages, ${seen} tags${seen !== N ? ` (expected ${N})` : ''}`);
   } finally {
     client.close();

@@ -78,6 +78,21 @@ const storage = z
     s3: s3Storage.optional(),
     delete: z.object({ enabled: z.boolean().default(true) }).strict().default({}),
     redirect: z.object({ disable: z.boolean().default(false) }).strict().default({}),
+    /**
+     * What reads may answer from memory. Manifest bodies are content-addressed and always cached;
+     * `ttl` bounds how long a tag's digest, a repository's links and tag lists read from storage
+     * are reused, i.e. how long a replica may serve what another replica has since changed. Writes
+     * through the same process are seen at once. Unset: 1s when this process owns its storage, 0
+     * (always re-read) when replicas may share it (S3, or http.secret set).
+     */
+    cache: z
+      .object({
+        /** Accepted for Distribution compatibility; Berth's cache is always in memory. */
+        blobdescriptor: z.enum(['inmemory']).optional(),
+        ttl: duration.optional(),
+      })
+      .strict()
+      .default({}),
     maintenance: z
       .object({
         uploadpurging: z

@@ -1,4 +1,4 @@
-import type { Request } from 'express';
+import type { IncomingMessage } from 'node:http';
 import {
   AccessDenied,
   accessForRoute,
@@ -15,13 +15,13 @@ import { validateName } from '../oci/names';
 import { baseUrl } from './urls';
 
 /** Asks auth/ whether a /v2 request may proceed; src/http/router.ts calls it once per request. */
-export type RouteAuthorizer = (req: Request, route: string, repository: string) => Promise<Grant>;
+export type RouteAuthorizer = (req: IncomingMessage, route: string, repository: string) => Promise<Grant>;
 
 export const ALLOW_ALL: Grant = { subject: null, allows: () => true, canList: () => true };
 
-export function requestLike(req: Request): RequestLike {
+export function requestLike(req: IncomingMessage): RequestLike {
   // The socket's address, not X-Forwarded-For: a client could forge that header to dodge rate limits.
-  return { method: req.method, headers: req.headers, remote: req.socket.remoteAddress ?? 'unknown' };
+  return { method: req.method ?? 'GET', headers: req.headers, remote: req.socket.remoteAddress ?? 'unknown' };
 }
 
 /** auth/'s refusals as the spec's errors (401 with WWW-Authenticate, 403, 429 with Retry-After). */
@@ -37,11 +37,12 @@ export function toOciError(err: unknown): unknown {
  * it in the challenge lets clients that take their scopes from challenges (containerd, the
  * conformance suite) ask for it too; without it a mount falls back to an upload (src/http/upload-routes.ts).
  */
-function optionalAccess(req: Request, route: string): Access[] | undefined {
+function optionalAccess(req: IncomingMessage, route: string): Access[] | undefined {
   if (route === 'catalog') return [CATALOG_ACCESS];
   if (route !== 'upload-start' || req.method !== 'POST') return undefined;
-  const q = req.originalUrl.indexOf('?');
-  const query = new URLSearchParams(q < 0 ? '' : req.originalUrl.slice(q + 1));
+  const url = req.url ?? '';
+  const q = url.indexOf('?');
+  const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
   const from = query.get('from');
   if (query.get('mount') === null || from === null) return undefined;
   try {
@@ -56,7 +57,7 @@ export function createAuthorizer(controller: AccessController, opts: { host?: st
   if (controller.mode === 'none') return undefined;
   return async (req, route, repository) => {
     try {
-      return await controller.authorize(requestLike(req), accessForRoute(route, req.method, repository), {
+      return await controller.authorize(requestLike(req), accessForRoute(route, req.method ?? 'GET', repository), {
         optional: optionalAccess(req, route),
         realm: `${baseUrl(req, { host: opts.host, relative: false })}${opts.tokenPath}`,
       });

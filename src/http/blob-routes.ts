@@ -1,4 +1,4 @@
-import { pipeline } from 'node:stream/promises';
+import { copyTo } from '../../storage-drivers/streams';
 import { OciError } from '../oci/errors';
 import { parseDigest } from '../oci/digest';
 import { parseRange } from './ranges';
@@ -33,7 +33,7 @@ export async function getBlob(ctx: RouteContext): Promise<void> {
   const stream = await registry.blobs.open(canonical, span, ctx.signal);
   res.flushHeaders();
   try {
-    await pipeline(stream, res);
+    await copyTo(stream, res);
   } catch (err) {
     // The client went away, or storage failed mid-body: the status is already sent, so the only
     // honest signal left is to cut the connection short of Content-Length.

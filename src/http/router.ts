@@ -1,8 +1,10 @@
-import type { NextFunction, Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { OciError } from '../oci/errors';
 import { validateName } from '../oci/names';
 import type { Registry } from '../oci/registry';
-import type { HttpOptions, RouteContext, RouteHandler } from './context';
+import { Context, type HttpOptions, type RouteHandler } from './context';
+import type { ErrorSink } from './error-renderer';
+import { stateOf } from './request-state';
 import { deleteBlob, getBlob } from './blob-routes';
 import { cancelUpload, completeUpload, patchUpload, startUpload, uploadStatus } from './upload-routes';
 import { deleteManifest, getManifest, putManifest } from './manifest-routes';
@@ -65,20 +67,23 @@ export function matchRoute(path: string): MatchedRoute | undefined {
   return undefined;
 }
 
-/** The /v2 API: one dispatcher over the route table; every failure goes to the error renderer. */
-export function v2Router(registry: Registry, options: HttpOptions) {
-  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+/**
+ * The /v2 API: one dispatcher over the route table, on plain node requests (express's per-request
+ * wrapping costs more than a cached manifest GET itself). Every failure goes to `onError`.
+ */
+export function v2Dispatcher(registry: Registry, options: HttpOptions, onError: ErrorSink) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     try {
       // Not new URL(): it resolves `..` (even encoded) and would address another repository.
-      const raw = req.originalUrl;
+      const raw = req.url ?? '/';
       const q = raw.indexOf('?');
       const pathname = q < 0 ? raw : raw.slice(0, q);
-      const query = new URLSearchParams(q < 0 ? '' : raw.slice(q + 1));
       const matched = matchRoute(pathname);
       if (!matched) throw new OciError('UNSUPPORTED', { path: pathname.slice(0, 300) }, { status: 404, message: 'no such endpoint' });
-      res.locals.route = matched.route.name;
-      (res.locals.onRoute as ((route: string) => void) | undefined)?.(matched.route.name);
-      const handler = matched.route.methods[req.method];
+      const state = stateOf(res);
+      state.route = matched.route.name;
+      state.onRoute?.(matched.route.name);
+      const handler = matched.route.methods[req.method ?? ''];
       if (!handler) {
         const allow = Object.keys(matched.route.methods).join(', ');
         throw new OciError('UNSUPPORTED', { method: req.method }, { message: `method ${req.method} not allowed`, headers: { Allow: allow } });
@@ -86,29 +91,13 @@ export function v2Router(registry: Registry, options: HttpOptions) {
       if (matched.route.named) validateName(matched.name);
       const grant = options.authorize ? await options.authorize(req, matched.route.name, matched.name) : ALLOW_ALL;
       // After auth: an anonymous client learns nothing of the registry's settings.
-      if (WRITES.has(req.method) && options.readOnly)
+      if (WRITES.has(req.method ?? '') && options.readOnly)
         throw new OciError('UNSUPPORTED', undefined, { message: 'the registry is in read-only mode' });
       if (req.method === 'DELETE' && !options.deleteEnabled)
         throw new OciError('UNSUPPORTED', undefined, { message: 'deletes are disabled on this registry' });
-      const abort = new AbortController();
-      const onClose = () => {
-        if (!res.writableFinished) abort.abort();
-      };
-      res.once('close', onClose);
-      const ctx: RouteContext = {
-        req,
-        res,
-        name: matched.name,
-        param: matched.param,
-        query,
-        registry,
-        options,
-        signal: abort.signal,
-        grant,
-      };
-      await handler(ctx);
+      await handler(new Context(req, res, matched.name, matched.param, q < 0 ? '' : raw.slice(q + 1), registry, options, grant));
     } catch (err) {
-      next(err);
+      onError(req, res, err);
     }
   };
 }

@@ -81,8 +81,8 @@ export async function startUpload(ctx: RouteContext): Promise<void> {
   sendEmpty(ctx.res, 202, sessionHeaders(ctx, session));
 }
 
-async function resolve(ctx: RouteContext): Promise<UploadSession> {
-  return ctx.registry.uploads.resolve(ctx.name, ctx.param, ctx.query.get('_state') ?? undefined);
+async function resolve(ctx: RouteContext, withOffset = true): Promise<UploadSession> {
+  return ctx.registry.uploads.resolve(ctx.name, ctx.param, ctx.query.get('_state') ?? undefined, withOffset);
 }
 
 export async function uploadStatus(ctx: RouteContext): Promise<void> {
@@ -91,7 +91,7 @@ export async function uploadStatus(ctx: RouteContext): Promise<void> {
 }
 
 export async function patchUpload(ctx: RouteContext): Promise<void> {
-  const session = await resolve(ctx);
+  const session = await resolve(ctx, false);
   const next = await withSession(ctx, session, () => ctx.registry.uploads.append(session, chunk(ctx)));
   sendEmpty(ctx.res, 202, sessionHeaders(ctx, next));
 }
@@ -100,7 +100,7 @@ export async function completeUpload(ctx: RouteContext): Promise<void> {
   const digestParam = ctx.query.get('digest');
   if (digestParam === null) throw new OciError('DIGEST_INVALID', undefined, { message: 'the digest query parameter is required' });
   const digest = parseDigest(digestParam);
-  const session = await resolve(ctx);
+  const session = await resolve(ctx, false);
   const input = hasBody(ctx) ? chunk(ctx) : undefined;
   await withSession(ctx, session, () => ctx.registry.uploads.complete(session, digest, input));
   sendEmpty(ctx.res, 201, { Location: blobLocation(ctx, digest.value), 'Docker-Content-Digest': digest.value });

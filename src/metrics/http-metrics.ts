@@ -1,4 +1,4 @@
-import type { NextFunction, Request, Response } from 'express';
+import type { RequestObserver } from '../http/access-log';
 import type { Metrics } from './metrics';
 
 const UPLOAD_ROUTES = new Set(['upload-start', 'upload']);
@@ -8,14 +8,14 @@ const AUTH_REASONS: Record<number, string> = { 401: 'unauthenticated', 403: 'den
  * Per-request metrics, recorded when the response closes: count and duration by route name (the
  * router's, so labels stay bounded), blob bytes sent, upload requests in flight, auth refusals.
  */
-export function httpMetrics(metrics: Metrics) {
-  return (req: Request, res: Response, next: NextFunction): void => {
+export function httpMetrics(metrics: Metrics): RequestObserver {
+  return (req, res, state) => {
     const started = process.hrtime.bigint();
     let uploading = false;
     // The route is known only once the router matched; uploads count from then on.
     res.once('close', () => {
-      const route = String(res.locals.route ?? 'other');
-      const labels = { route, method: req.method, status: String(res.statusCode) };
+      const route = state.route ?? 'other';
+      const labels = { route, method: req.method ?? '', status: String(res.statusCode) };
       metrics.httpRequests.inc(labels);
       metrics.httpDuration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
       if (route === 'blob' && req.method === 'GET' && res.statusCode < 300) {
@@ -23,15 +23,14 @@ export function httpMetrics(metrics: Metrics) {
         if (res.writableFinished && Number.isFinite(sent)) metrics.blobBytesSent.inc(sent);
       }
       const reason = AUTH_REASONS[res.statusCode];
-      if (reason && res.locals.route !== undefined) metrics.authFailures.inc({ reason });
+      if (reason && state.route !== undefined) metrics.authFailures.inc({ reason });
       if (uploading) metrics.uploadsInFlight.dec();
     });
-    res.locals.onRoute = (route: string) => {
+    state.onRoute = (route: string) => {
       if (UPLOAD_ROUTES.has(route) && req.method !== 'GET' && req.method !== 'DELETE') {
         uploading = true;
         metrics.uploadsInFlight.inc();
       }
     };
-    next();
   };
 }

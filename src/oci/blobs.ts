@@ -3,6 +3,7 @@ import type { StorageDriver } from '../../storage-drivers/types';
 import { OciError } from './errors';
 import type { Digest } from './digest';
 import { paths } from './paths';
+import { digestKey, ReadCache } from './read-cache';
 import { deleteIfExists, readLink, sizeOf, writeLink } from './links';
 
 export interface ByteRange {
@@ -25,13 +26,20 @@ export interface BlobInfo {
  * Distribution.
  */
 export class BlobStore {
-  constructor(private readonly driver: StorageDriver) {}
+  constructor(
+    private readonly driver: StorageDriver,
+    private readonly cache: ReadCache = new ReadCache({ ttlMs: 0 }),
+  ) {}
 
   /** The blob as visible in the repository; BLOB_UNKNOWN otherwise. */
   async stat(name: string, d: Digest): Promise<BlobInfo> {
+    const key = digestKey(name, d);
+    const cached = this.cache.layers.get(key);
+    if (cached) return cached;
     const canonical = (await readLink(this.driver, paths.layerLink(name, d))) ?? (await readLink(this.driver, paths.revisionLink(name, d)));
     const size = canonical && (await sizeOf(this.driver, paths.blobData(canonical)));
     if (!canonical || size === null) throw new OciError('BLOB_UNKNOWN', { digest: d.value });
+    this.cache.layers.set(key, { size, canonical });
     return { size, canonical };
   }
 
@@ -70,7 +78,9 @@ export class BlobStore {
 
   /** Removes the repository's link; the data stays until garbage collection. */
   async unlink(name: string, d: Digest): Promise<void> {
-    if (!(await deleteIfExists(this.driver, paths.layerLinkDir(name, d))))
-      throw new OciError('BLOB_UNKNOWN', { digest: d.value });
+    this.cache.layers.delete(digestKey(name, d));
+    const deleted = await deleteIfExists(this.driver, paths.layerLinkDir(name, d));
+    this.cache.layers.delete(digestKey(name, d));
+    if (!deleted) throw new OciError('BLOB_UNKNOWN', { digest: d.value });
   }
 }

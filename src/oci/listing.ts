@@ -2,6 +2,7 @@ import type { StorageDriver } from '../../storage-drivers/types';
 import { OciError } from './errors';
 import { paths, REPOSITORIES } from './paths';
 import { exists, listNames } from './links';
+import { ReadCache } from './read-cache';
 
 export interface Page {
   items: string[];
@@ -37,13 +38,23 @@ function byteOrder(a: string, b: string): number {
 }
 
 export class Listing {
-  constructor(private readonly driver: StorageDriver) {}
+  constructor(
+    private readonly driver: StorageDriver,
+    private readonly cache: ReadCache = new ReadCache({ ttlMs: 0 }),
+  ) {}
 
+  /** A page is a binary search and a slice of the sorted list, which is read once per cache period. */
   async tags(name: string, n: number | undefined, last: string | undefined): Promise<Page> {
+    return paginate(this.cache.tagLists.get(name) ?? (await this.readTags(name)), n, last);
+  }
+
+  private async readTags(name: string): Promise<string[]> {
     const tags = await listNames(this.driver, paths.tagsDir(name));
     if (tags.length === 0 && !(await exists(this.driver, paths.repository(name))))
       throw new OciError('NAME_UNKNOWN', { name });
-    return paginate(tags.sort(byteOrder), n, last);
+    tags.sort(byteOrder);
+    this.cache.tagLists.set(name, tags);
+    return tags;
   }
 
   /**

@@ -5,6 +5,7 @@ import { UploadStateSigner } from './upload-state';
 import { ManifestStore } from './manifests';
 import { ReferrerIndex } from './referrers';
 import { Listing } from './listing';
+import { ReadCache, type ReadCacheOptions } from './read-cache';
 
 /** The registry's protocol logic over one storage driver; the only code that knows the layout. */
 export interface Registry {
@@ -13,19 +14,29 @@ export interface Registry {
   manifests: ManifestStore;
   referrers: ReferrerIndex;
   listing: Listing;
+  cache: ReadCache;
 }
 
-export function createRegistry(driver: StorageDriver, opts: { secret: string | Buffer; onUploadBytes?: (n: number) => void }): Registry {
-  const blobs = new BlobStore(driver);
+export interface RegistryOptions {
+  secret: string | Buffer;
+  onUploadBytes?: (n: number) => void;
+  /** What reads may reuse; without it every read goes to storage. */
+  cache?: ReadCacheOptions;
+}
+
+export function createRegistry(driver: StorageDriver, opts: RegistryOptions): Registry {
+  const cache = new ReadCache(opts.cache ?? { ttlMs: 0 });
+  const blobs = new BlobStore(driver, cache);
   // The referrer index reads manifests through the store, which is created just after it.
   let manifests: ManifestStore | undefined;
   const referrers = new ReferrerIndex(driver, (d) => manifests!.readBytes(d));
-  manifests = new ManifestStore(driver, blobs, referrers);
+  manifests = new ManifestStore(driver, blobs, referrers, cache);
   return {
     blobs,
     uploads: new UploadManager(driver, blobs, new UploadStateSigner(opts.secret), opts.onUploadBytes),
     manifests,
     referrers,
-    listing: new Listing(driver),
+    listing: new Listing(driver, cache),
+    cache,
   };
 }

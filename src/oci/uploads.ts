@@ -62,23 +62,36 @@ export class UploadManager {
   async start(name: string): Promise<UploadSession> {
     const uuid = randomUUID();
     const startedAt = new Date().toISOString();
-    await this.driver.putContent(paths.uploadStartedAt(name, uuid), Buffer.from(startedAt));
+    // Not flushed: a session lost in a crash is harmless (the client starts a new one), and one
+    // whose marker reads back empty is purged as stale.
+    await this.driver.putContent(paths.uploadStartedAt(name, uuid), Buffer.from(startedAt), { durable: false });
     return { name, uuid, offset: 0, startedAt };
   }
 
-  /** Finds a session in storage; `token` is the `_state` from its Location, verified when present. */
-  async resolve(name: string, uuid: string, token: string | undefined): Promise<UploadSession> {
+  /**
+   * Finds a session in storage; `token` is the `_state` from its Location, verified when present.
+   * Without `withOffset` the offset is left 0 (append and complete learn it from the data itself).
+   */
+  async resolve(name: string, uuid: string, token: string | undefined, withOffset = true): Promise<UploadSession> {
     if (!UUID.test(uuid)) throw new OciError('BLOB_UPLOAD_UNKNOWN', { uuid: uuid.slice(0, 100) });
-    if (token !== undefined) this.signer.unpack(token, name, uuid);
-    let startedAt: string;
+    const state = token !== undefined ? this.signer.unpack(token, name, uuid) : undefined;
+    const marker = paths.uploadStartedAt(name, uuid);
+    // A verified token already carries the start time: the marker need only exist.
+    const [startedAt, offset] = await Promise.all([
+      state ? sizeOf(this.driver, marker).then((size) => (size === null ? null : state.startedAt)) : this.readStartedAt(marker),
+      withOffset ? sizeOf(this.driver, paths.uploadData(name, uuid)) : 0,
+    ]);
+    if (startedAt === null) throw new OciError('BLOB_UPLOAD_UNKNOWN', { uuid });
+    return { name, uuid, offset: offset ?? 0, startedAt };
+  }
+
+  private async readStartedAt(marker: string): Promise<string | null> {
     try {
-      startedAt = (await this.driver.getContent(paths.uploadStartedAt(name, uuid))).toString('utf8').trim();
+      return (await this.driver.getContent(marker)).toString('utf8').trim();
     } catch (err) {
-      if (isNotFound(err)) throw new OciError('BLOB_UPLOAD_UNKNOWN', { uuid });
+      if (isNotFound(err)) return null;
       throw err;
     }
-    const offset = (await sizeOf(this.driver, paths.uploadData(name, uuid))) ?? 0;
-    return { name, uuid, offset, startedAt };
   }
 
   token(session: UploadSession): string {
@@ -195,6 +208,9 @@ export class UploadManager {
           }
         },
         writer,
+        // A final chunk leaves the writer open for commit(), which then flushes before closing
+        // instead of reopening the file to flush it.
+        { end: !commit },
       );
       if (expected !== undefined && count !== expected)
         throw new OciError('SIZE_INVALID', { expected, received: count }, { message: 'body shorter than its Content-Length or Content-Range' });
@@ -202,6 +218,9 @@ export class UploadManager {
       if (commit) await writer.commit();
     } catch (err) {
       this.hashes.delete(key);
+      // A final chunk's writer is still open when the body was rejected after it streamed (a
+      // short body): end it so that its handle closes, keeping what it wrote as an end would.
+      if (!writer.writableEnded && !writer.destroyed) await endQuietly(writer);
       throw err;
     }
     if (state) {

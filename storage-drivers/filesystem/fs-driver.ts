@@ -1,17 +1,23 @@
 import { randomBytes } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { addAbortSignal, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { InvalidOffsetError, PathNotFoundError } from '../errors';
 import { childPath, isValidComponent } from '../paths';
-import type { FileInfo, FileWriter, ReaderOptions, RedirectOptions, StorageDriver, WriterOptions } from '../types';
+import type { FileInfo, FileWriter, PutContentOptions, ReaderOptions, RedirectOptions, StorageDriver, WriterOptions } from '../types';
 import { readRange } from '../streams';
+import { BufferPool } from '../buffer-pool';
+import { FileReader } from './fs-reader';
 import { FsWriter } from './fs-writer';
+import { KnownDirs } from './known-dirs';
+import { PendingFlushes } from './pending-flushes';
+import { removeTree } from './remove-tree';
 
 export interface FilesystemDriverOptions {
   rootDirectory: string;
-  /** Bytes per read when streaming a file out; pulls are a hot path, so large reads pay off. */
+  /** Bytes per read when streaming a file out; pulls are a hot path, so large reads pay off (default 1 MiB). */
   readChunkSize?: number;
 }
 
@@ -23,6 +29,11 @@ const TEMP_PREFIX = '~tmp-';
 
 const NOT_FOUND = new Set(['ENOENT', 'ENOTDIR']);
 
+const { O_WRONLY, O_CREAT, O_EXCL, O_DSYNC } = constants;
+
+/** Idle read buffers kept between pulls (8 MiB at the default chunk size); more are left to the GC. */
+const READ_BUFFERS_KEPT = 8;
+
 function code(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | null)?.code;
 }
@@ -31,11 +42,15 @@ function code(err: unknown): string | undefined {
 export class FilesystemDriver implements StorageDriver {
   readonly name = 'filesystem';
   private readonly root: string;
-  private readonly readChunkSize: number;
+  private readonly known: KnownDirs;
+  private readonly flushes = new PendingFlushes();
+  /** Shared by every reader's writeTo(), so that concurrent pulls reuse the same few buffers. */
+  private readonly readBuffers: BufferPool;
 
   constructor(opts: FilesystemDriverOptions) {
     this.root = opts.rootDirectory.replace(/\/+$/, '') || '/';
-    this.readChunkSize = opts.readChunkSize ?? 1 << 20;
+    this.known = new KnownDirs(this.root);
+    this.readBuffers = new BufferPool(opts.readChunkSize ?? 1 << 20, READ_BUFFERS_KEPT);
   }
 
   async getContent(path: string): Promise<Buffer> {
@@ -46,14 +61,15 @@ export class FilesystemDriver implements StorageDriver {
     }
   }
 
-  async putContent(path: string, data: Uint8Array): Promise<void> {
+  async putContent(path: string, data: Uint8Array, opts: PutContentOptions = {}): Promise<void> {
     const file = this.file(path);
     const temp = `${dirname(file)}/${TEMP_PREFIX}${randomBytes(12).toString('hex')}`;
-    const handle = await this.openCreating(temp, 'wx');
+    // O_DSYNC makes the write return only once the data is durable, as write + fdatasync would,
+    // in one trip through the libuv pool instead of two.
+    const handle = await this.openCreating(temp, O_WRONLY | O_CREAT | O_EXCL | (opts.durable === false ? 0 : O_DSYNC));
     try {
       try {
         await handle.writeFile(data);
-        await handle.datasync();
       } finally {
         await handle.close();
       }
@@ -80,21 +96,17 @@ export class FilesystemDriver implements StorageDriver {
       if (!Number.isSafeInteger(offset) || offset < 0 || offset > info.size) {
         throw new InvalidOffsetError(this.name, path, offset);
       }
-      const end = opts.length === undefined ? undefined : readRange(info.size, offset, opts.length);
-      if (end === offset || offset === info.size) {
+      const end = readRange(info.size, offset, opts.length);
+      if (end === offset) {
         await handle.close();
         return new Readable({ signal: opts.signal, read() { this.push(null); } });
       }
-      stream = handle.createReadStream({
-        start: offset,
-        end: end === undefined ? undefined : end - 1,
-        highWaterMark: this.readChunkSize,
-      });
+      stream = new FileReader(handle, offset, end, this.readBuffers, opts.signal);
     } catch (err) {
       await handle.close();
       throw err;
     }
-    return opts.signal ? addAbortSignal(opts.signal, stream) : stream;
+    return stream;
   }
 
   async writer(path: string, opts: WriterOptions): Promise<FileWriter> {
@@ -108,7 +120,7 @@ export class FilesystemDriver implements StorageDriver {
       await handle.close();
       throw err;
     }
-    return new FsWriter(file, handle, size, opts.signal);
+    return new FsWriter(file, handle, size, this.flushes, opts.signal);
   }
 
   async stat(path: string): Promise<FileInfo> {
@@ -150,15 +162,23 @@ export class FilesystemDriver implements StorageDriver {
   async move(src: string, dst: string): Promise<void> {
     const from = this.file(src);
     const to = this.file(dst);
-    try {
-      await rename(from, to);
-      return;
-    } catch (err) {
-      if (code(err) !== 'ENOENT') throw err;
+    const dir = dirname(to);
+    // A destination directory that is not known while its parent is, is most likely new (a blob
+    // committed from an upload): make it first rather than fail a rename. A missing source then
+    // leaves that empty directory behind, which no reader takes for content.
+    if (this.known.has(dir) || !this.known.has(dirname(dir))) {
+      try {
+        await rename(from, to);
+        this.known.learn(dir);
+        return;
+      } catch (err) {
+        if (code(err) !== 'ENOENT') throw err;
+        this.known.forget(dir);
+      }
+      // Either src is missing or dst's parent is: check before creating directories for nothing.
+      await this.stat(src);
     }
-    // Either src is missing or dst's parent is: check before creating directories for nothing.
-    await this.stat(src);
-    await mkdir(dirname(to), { recursive: true });
+    await this.makeDir(dir);
     try {
       await rename(from, to);
     } catch (err) {
@@ -178,8 +198,15 @@ export class FilesystemDriver implements StorageDriver {
       await Promise.all(names.map((name) => rm(`${this.root}/${name}`, { recursive: true, force: true })));
       return;
     }
-    await this.stat(path);
-    await rm(this.file(path), { recursive: true, force: true });
+    const file = this.file(path);
+    const knownDir = this.known.has(file);
+    this.known.forget(file);
+    await this.flushes.forget(file);
+    try {
+      await removeTree(file, knownDir);
+    } catch (err) {
+      throw this.mapError(err, path);
+    }
   }
 
   async redirectUrl(_path: string, _opts: RedirectOptions): Promise<string | null> {
@@ -201,15 +228,48 @@ export class FilesystemDriver implements StorageDriver {
     }
   }
 
-  /** Opens for writing; creates parent directories only when the first attempt shows they are missing. */
-  private async openCreating(file: string, flags: string): Promise<FileHandle> {
-    try {
-      return await open(file, flags);
-    } catch (err) {
-      if (code(err) !== 'ENOENT') throw err;
+  /**
+   * Opens for writing. The parent directory is made first when it is unknown but its own parent is
+   * known (a new tag, blob or session), and otherwise only once an attempt shows it is missing.
+   */
+  private async openCreating(file: string, flags: string | number): Promise<FileHandle> {
+    const dir = dirname(file);
+    if (this.known.has(dir) || !this.known.has(dirname(dir))) {
+      try {
+        const handle = await open(file, flags);
+        this.known.learn(dir);
+        return handle;
+      } catch (err) {
+        if (code(err) !== 'ENOENT') throw err;
+        this.known.forget(dir);
+      }
     }
-    await mkdir(dirname(file), { recursive: true });
+    await this.makeDir(dir);
     return open(file, flags);
+  }
+
+  /** mkdir -p, with one mkdir per missing level below the nearest directory known to exist. */
+  private async makeDir(dir: string): Promise<void> {
+    const missing = this.known.missingBelowKnown(dir);
+    if (missing !== null) {
+      try {
+        for (let i = missing.length - 1; i >= 0; i--) {
+          try {
+            await mkdir(missing[i]);
+          } catch (err) {
+            if (code(err) !== 'EEXIST') throw err;
+          }
+        }
+        this.known.learn(dir);
+        return;
+      } catch (err) {
+        if (code(err) !== 'ENOENT') throw err;
+        // The directory believed to exist is gone (deleted here or by another process).
+        this.known.forget(dirname(missing[missing.length - 1]));
+      }
+    }
+    await mkdir(dir, { recursive: true });
+    this.known.learn(dir);
   }
 
   private mapError(err: unknown, path: string, isDirNotFound = false): unknown {

@@ -4,8 +4,25 @@ import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { FileWriter } from '../types';
 import { endAndFinish } from '../streams';
+import type { PendingFlushes } from './pending-flushes';
 
 type State = 'open' | 'committed' | 'cancelled';
+
+/**
+ * Socket chunks queue up to this much while a write is in flight and then go out in one writev,
+ * so the body keeps arriving while the disk is busy (the default 16 KiB would stall it per chunk).
+ */
+const HIGH_WATER_MARK = 1 << 20;
+
+/**
+ * Bytes after which a datasync starts in the background: the disk then writes while the rest of the
+ * body arrives, instead of all of a large blob at commit (about 0.6 s for 512 MiB here, with the
+ * client waiting).
+ */
+const FLUSH_EVERY = 16 << 20;
+
+/** Below this, a writer ended without commit leaves its bytes to the commit's flush. */
+const HAND_OVER_MIN = 1 << 20;
 
 /**
  * Appends straight to the file at its final path, so a later writer (in any process sharing the
@@ -17,14 +34,20 @@ export class FsWriter extends Writable implements FileWriter {
   private written: number;
   private syncOnFinal = false;
   private synced = false;
+  private unflushed = 0;
+  /** The background datasync in flight, if any; it never rejects (see flushed). */
+  private flushing: Promise<void> | null = null;
+  /** A failed background datasync may have lost data: it fails the writer, later syncs could not tell. */
+  private flushError: Error | null = null;
 
   constructor(
     private readonly file: string,
     handle: FileHandle,
     initialSize: number,
+    private readonly flushes: PendingFlushes,
     signal?: AbortSignal,
   ) {
-    super({ signal });
+    super({ signal, highWaterMark: HIGH_WATER_MARK });
     this.handle = handle;
     this.written = initialSize;
   }
@@ -43,9 +66,14 @@ export class FsWriter extends Writable implements FileWriter {
 
   override _final(callback: (error?: Error | null) => void): void {
     const sync = async (): Promise<void> => {
+      await this.flushed();
       if (this.syncOnFinal && this.handle) {
         await this.handle.datasync();
         this.synced = true;
+      } else if (this.handle && this.unflushed >= HAND_OVER_MIN) {
+        this.flushes.start(this.file, this.handle);
+        this.handle = null;
+        return;
       }
       await this.closeHandle();
     };
@@ -53,7 +81,11 @@ export class FsWriter extends Writable implements FileWriter {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    this.closeHandle().then(
+    const close = async (): Promise<void> => {
+      await this.flushing;
+      await this.closeHandle();
+    };
+    close().then(
       () => callback(error),
       (closeError: Error) => callback(error ?? closeError),
     );
@@ -63,6 +95,7 @@ export class FsWriter extends Writable implements FileWriter {
     if (this.state !== 'open') throw new Error(`commit after ${this.state}`);
     if (!this.writableEnded) this.syncOnFinal = true;
     await endAndFinish(this);
+    await this.flushes.settle(this.file);
     if (!this.synced) {
       // The handle closed when the stream finished; fsync through a new one flushes the same inode.
       const handle = await open(this.file, 'r');
@@ -84,6 +117,7 @@ export class FsWriter extends Writable implements FileWriter {
       await closed;
     }
     await rm(this.file, { force: true });
+    await this.flushes.forget(this.file);
   }
 
   private async writeAll(buffers: Buffer[]): Promise<void> {
@@ -92,6 +126,8 @@ export class FsWriter extends Writable implements FileWriter {
     const total = buffers.reduce((n, b) => n + b.length, 0);
     const { bytesWritten } = await handle.writev(buffers);
     this.written += bytesWritten;
+    this.unflushed += bytesWritten;
+    if (this.unflushed >= FLUSH_EVERY && this.flushing === null) this.flushInBackground(handle);
     if (bytesWritten === total) return;
     // Short writes are rare on regular files (a full disk, a signal); finish the rest in order.
     let skip = bytesWritten;
@@ -109,6 +145,25 @@ export class FsWriter extends Writable implements FileWriter {
         rest = rest.subarray(n);
       }
     }
+  }
+
+  private flushInBackground(handle: FileHandle): void {
+    this.unflushed = 0;
+    this.flushing = handle.datasync().then(
+      () => {
+        this.flushing = null;
+      },
+      (err: Error) => {
+        this.flushing = null;
+        this.flushError ??= err;
+      },
+    );
+  }
+
+  /** Waits for the background datasync; rejects if one failed. */
+  private async flushed(): Promise<void> {
+    await this.flushing;
+    if (this.flushError) throw this.flushError;
   }
 
   private async closeHandle(): Promise<void> {

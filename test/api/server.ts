@@ -24,7 +24,10 @@ export interface TestRegistry {
 
 /** One Berth app behind a real server on 127.0.0.1:0, so Location headers are absolute and usable. */
 export async function startRegistry(opts: { config?: Config; driver?: StorageDriver } = {}): Promise<TestRegistry> {
-  const app = createApp({ config: opts.config ?? testConfig(), driver: opts.driver ?? createMemoryDriver() });
+  // On a store of its own, the registry caches reads for an hour, so that a write that forgets to
+  // update the cache fails the suites; a store the test shares or edits behind its back is re-read.
+  const config = opts.config ?? (opts.driver ? testConfig() : testConfig({ storage: { cache: { ttl: '1h' } } }));
+  const app = createApp({ config, driver: opts.driver ?? createMemoryDriver() });
   const server = http.createServer(app.handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -1,0 +1,54 @@
+import { readdir, rmdir, unlink } from 'node:fs/promises';
+
+const NOT_FOUND = new Set(['ENOENT', 'ENOTDIR']);
+
+function code(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | null)?.code;
+}
+
+function ignoreMissing(err: unknown): void {
+  if (!NOT_FOUND.has(code(err) ?? '')) throw err;
+}
+
+/**
+ * rm -r that lets only a missing `path` itself reject (ENOENT): whatever disappears below it
+ * meanwhile is already gone. Cheaper than fs.rm on what hot paths delete, a file or an upload's
+ * directory of one file: unlink or rmdir first (rmdir first when `likelyDir`), and listing with
+ * types instead of a stat per entry.
+ */
+export async function removeTree(path: string, likelyDir: boolean): Promise<void> {
+  if (likelyDir) {
+    try {
+      await removeDir(path);
+      return;
+    } catch (err) {
+      if (code(err) !== 'ENOTDIR') throw err;
+    }
+  }
+  try {
+    await unlink(path);
+    return;
+  } catch (err) {
+    const c = code(err);
+    if (c !== 'EISDIR' && c !== 'EPERM') throw err;
+  }
+  await removeDir(path);
+}
+
+async function removeDir(dir: string): Promise<void> {
+  try {
+    await rmdir(dir);
+    return;
+  } catch (err) {
+    const c = code(err);
+    if (c !== 'ENOTEMPTY' && c !== 'EEXIST') throw err;
+  }
+  const entries = await readdir(dir, { withFileTypes: true });
+  await Promise.all(
+    entries.map((e) => {
+      const child = `${dir}/${e.name}`;
+      return (e.isDirectory() ? removeDir(child) : unlink(child)).catch(ignoreMissing);
+    }),
+  );
+  await rmdir(dir).catch(ignoreMissing);
+}
