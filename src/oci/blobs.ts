@@ -4,7 +4,7 @@ import { OciError } from './errors';
 import type { Digest } from './digest';
 import { paths } from './paths';
 import { digestKey, ReadCache } from './read-cache';
-import { deleteIfExists, readLink, sizeOf, writeLink } from './links';
+import { deleteIfExists, exists, readLink, sizeOf, writeLink } from './links';
 
 export interface ByteRange {
   start: number;
@@ -36,10 +36,25 @@ export class BlobStore {
     const key = digestKey(name, d);
     const cached = this.cache.layers.get(key);
     if (cached) return cached;
+    const info = (d.algorithm === 'sha256' && (await this.statSha256(name, d))) || (await this.statThroughLinks(name, d));
+    this.cache.layers.set(key, info);
+    return info;
+  }
+
+  /**
+   * A sha256 layer link always names its own digest (Distribution stores every blob by sha256), so
+   * its existence and the data's size can be asked at once, two stats instead of reading the link
+   * first. Null when that does not settle it (a manifest, or a dangling link).
+   */
+  private async statSha256(name: string, d: Digest): Promise<BlobInfo | null> {
+    const [linked, size] = await Promise.all([exists(this.driver, paths.layerLink(name, d)), sizeOf(this.driver, paths.blobData(d))]);
+    return linked && size !== null ? { size, canonical: d } : null;
+  }
+
+  private async statThroughLinks(name: string, d: Digest): Promise<BlobInfo> {
     const canonical = (await readLink(this.driver, paths.layerLink(name, d))) ?? (await readLink(this.driver, paths.revisionLink(name, d)));
     const size = canonical && (await sizeOf(this.driver, paths.blobData(canonical)));
     if (!canonical || size === null) throw new OciError('BLOB_UNKNOWN', { digest: d.value });
-    this.cache.layers.set(key, { size, canonical });
     return { size, canonical };
   }
 
