@@ -13,6 +13,7 @@ import { FileReader } from './fs-reader';
 import { FsWriter } from './fs-writer';
 import { KnownDirs } from './known-dirs';
 import { PendingFlushes } from './pending-flushes';
+import { errnoCode, isMissing } from './errno';
 import { removeTree } from './remove-tree';
 
 export interface FilesystemDriverOptions {
@@ -27,16 +28,10 @@ export interface FilesystemDriverOptions {
  */
 const TEMP_PREFIX = '~tmp-';
 
-const NOT_FOUND = new Set(['ENOENT', 'ENOTDIR']);
-
 const { O_WRONLY, O_CREAT, O_EXCL, O_DSYNC } = constants;
 
 /** Idle read buffers kept between pulls (8 MiB at the default chunk size); more are left to the GC. */
 const READ_BUFFERS_KEPT = 8;
-
-function code(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | null)?.code;
-}
 
 /** Stores each path as a file below `rootDirectory`, mirroring Distribution's filesystem driver. */
 export class FilesystemDriver implements StorageDriver {
@@ -129,7 +124,7 @@ export class FilesystemDriver implements StorageDriver {
       const isDir = info.isDirectory();
       return { path, size: isDir ? 0 : info.size, modTime: info.mtime, isDir };
     } catch (err) {
-      if (path === '/' && code(err) === 'ENOENT') return { path, size: 0, modTime: new Date(), isDir: true };
+      if (path === '/' && errnoCode(err) === 'ENOENT') return { path, size: 0, modTime: new Date(), isDir: true };
       throw this.mapError(err, path);
     }
   }
@@ -172,7 +167,7 @@ export class FilesystemDriver implements StorageDriver {
         this.known.learn(dir);
         return;
       } catch (err) {
-        if (code(err) !== 'ENOENT') throw err;
+        if (errnoCode(err) !== 'ENOENT') throw err;
         this.known.forget(dir);
       }
       // Either src is missing or dst's parent is: check before creating directories for nothing.
@@ -192,7 +187,7 @@ export class FilesystemDriver implements StorageDriver {
       try {
         names = await readdir(this.root);
       } catch (err) {
-        if (code(err) === 'ENOENT') return;
+        if (errnoCode(err) === 'ENOENT') return;
         throw err;
       }
       await Promise.all(names.map((name) => rm(`${this.root}/${name}`, { recursive: true, force: true })));
@@ -223,7 +218,7 @@ export class FilesystemDriver implements StorageDriver {
       const names = await readdir(this.file(path));
       return names.filter(isValidComponent).sort();
     } catch (err) {
-      if (path === '/' && code(err) === 'ENOENT') return [];
+      if (path === '/' && errnoCode(err) === 'ENOENT') return [];
       throw this.mapError(err, path);
     }
   }
@@ -240,7 +235,7 @@ export class FilesystemDriver implements StorageDriver {
         this.known.learn(dir);
         return handle;
       } catch (err) {
-        if (code(err) !== 'ENOENT') throw err;
+        if (errnoCode(err) !== 'ENOENT') throw err;
         this.known.forget(dir);
       }
     }
@@ -257,13 +252,13 @@ export class FilesystemDriver implements StorageDriver {
           try {
             await mkdir(missing[i]);
           } catch (err) {
-            if (code(err) !== 'EEXIST') throw err;
+            if (errnoCode(err) !== 'EEXIST') throw err;
           }
         }
         this.known.learn(dir);
         return;
       } catch (err) {
-        if (code(err) !== 'ENOENT') throw err;
+        if (errnoCode(err) !== 'ENOENT') throw err;
         // The directory believed to exist is gone (deleted here or by another process).
         this.known.forget(dirname(missing[missing.length - 1]));
       }
@@ -273,8 +268,7 @@ export class FilesystemDriver implements StorageDriver {
   }
 
   private mapError(err: unknown, path: string, isDirNotFound = false): unknown {
-    const c = code(err);
-    if (c !== undefined && (NOT_FOUND.has(c) || (isDirNotFound && c === 'EISDIR'))) {
+    if (isMissing(err) || (isDirNotFound && errnoCode(err) === 'EISDIR')) {
       return new PathNotFoundError(this.name, path);
     }
     return err;

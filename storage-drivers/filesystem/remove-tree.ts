@@ -1,13 +1,8 @@
 import { readdir, rmdir, unlink } from 'node:fs/promises';
-
-const NOT_FOUND = new Set(['ENOENT', 'ENOTDIR']);
-
-function code(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | null)?.code;
-}
+import { errnoCode, isMissing } from './errno';
 
 function ignoreMissing(err: unknown): void {
-  if (!NOT_FOUND.has(code(err) ?? '')) throw err;
+  if (!isMissing(err)) throw err;
 }
 
 /**
@@ -22,14 +17,14 @@ export async function removeTree(path: string, likelyDir: boolean): Promise<void
       await removeDir(path);
       return;
     } catch (err) {
-      if (code(err) !== 'ENOTDIR') throw err;
+      if (errnoCode(err) !== 'ENOTDIR') throw err;
     }
   }
   try {
     await unlink(path);
     return;
   } catch (err) {
-    const c = code(err);
+    const c = errnoCode(err);
     if (c !== 'EISDIR' && c !== 'EPERM') throw err;
   }
   await removeDir(path);
@@ -40,7 +35,7 @@ async function removeDir(dir: string): Promise<void> {
     await rmdir(dir);
     return;
   } catch (err) {
-    const c = code(err);
+    const c = errnoCode(err);
     if (c !== 'ENOTEMPTY' && c !== 'EEXIST') throw err;
   }
   const entries = await readdir(dir, { withFileTypes: true });
