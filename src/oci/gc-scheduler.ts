@@ -3,6 +3,7 @@ import type { StorageDriver } from '../../storage-drivers/types';
 import { GarbageCollector, type GcReport } from './gc';
 import { acquireGcLock, GcLockedError } from './gc-lock';
 import type { Listing } from './listing';
+import { startPeriodic } from './periodic';
 
 export interface GcSchedule {
   interval: number;
@@ -12,8 +13,9 @@ export interface GcSchedule {
 }
 
 /**
- * Runs a collection every interval (first after a jittered delay). With several replicas each one
- * tries; the lease lets one collect and the others skip that round. Returns a stop function.
+ * Runs a collection every interval (first after a jittered delay, see startPeriodic). With several
+ * replicas each one tries; the lease lets one collect and the others skip that round. Returns a stop
+ * function.
  */
 export function startGcScheduler(
   driver: StorageDriver,
@@ -22,10 +24,8 @@ export function startGcScheduler(
   schedule: GcSchedule,
   onRun: (result: 'ok' | 'failed' | 'skipped', report?: GcReport) => void = () => undefined,
 ): () => void {
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
   const collector = new GarbageCollector(driver, listing);
-  const run = async () => {
+  return startPeriodic(schedule.interval, async () => {
     try {
       const release = await acquireGcLock(driver, Math.max(schedule.interval, 3_600_000));
       try {
@@ -48,12 +48,5 @@ export function startGcScheduler(
         onRun('failed');
       }
     }
-    if (!stopped) timer = setTimeout(run, schedule.interval).unref();
-  };
-  const first = Math.min(schedule.interval, 60_000);
-  timer = setTimeout(run, first + Math.floor(Math.random() * first)).unref();
-  return () => {
-    stopped = true;
-    clearTimeout(timer);
-  };
+  });
 }

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { startPeriodic } from './periodic';
 import type { UploadManager } from './uploads';
 
 export interface PurgeSchedule {
@@ -9,27 +10,14 @@ export interface PurgeSchedule {
   dryRun: boolean;
 }
 
-/**
- * Runs upload purging shortly after start-up and then every interval. The first run is delayed (by
- * up to a minute, or the interval when shorter) and jittered so that replicas started together do not all walk the store at once. Returns a stop
- * function.
- */
+/** Runs upload purging shortly after start-up and then every interval (see startPeriodic). Returns a stop function. */
 export function startUploadPurger(uploads: UploadManager, logger: Logger, schedule: PurgeSchedule): () => void {
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
-  const run = async () => {
+  return startPeriodic(schedule.interval, async () => {
     try {
       const purged = await uploads.purge(schedule.age, Date.now(), schedule.dryRun);
       if (purged.length > 0) logger.info({ count: purged.length, dryRun: schedule.dryRun }, 'purged stale upload sessions');
     } catch (err) {
       logger.warn({ err }, 'upload purge failed');
     }
-    if (!stopped) timer = setTimeout(run, schedule.interval).unref();
-  };
-  const first = Math.min(schedule.interval, 60_000);
-  timer = setTimeout(run, first + Math.floor(Math.random() * first)).unref();
-  return () => {
-    stopped = true;
-    clearTimeout(timer);
-  };
+  });
 }
