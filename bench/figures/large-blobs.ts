@@ -4,6 +4,7 @@ import { pullBlob, pushChunked, pushMonolithic, pushStreamed } from '../oci';
 import { cpuSeconds, rssGrowth } from '../proc';
 import { MiB, mbPerSec, sizeLabel } from '../stats';
 import type { FigureContext } from '../types';
+import { warmUpLargeBlobs } from '../warm-up';
 
 /** Times `work` and notes how busy the load generator and the server were meanwhile. */
 async function timedWork(ctx: FigureContext, label: string, work: () => Promise<unknown>): Promise<number> {
@@ -29,6 +30,7 @@ export async function largeBlobFigures(ctx: FigureContext, blobs: BlobCache): Pr
     const chunked = blobs.get('chunked-large', cfg.largeBlob);
     const streamed = blobs.get('streamed-large', cfg.largeBlob);
     const L = sizeLabel(cfg.largeBlob);
+    await warmUpLargeBlobs(client, blobs);
 
     let ms = await timed('push mono medium', () => pushMonolithic(client, 'large/mono', medium));
     emit({ name: `push-mono-${sizeLabel(cfg.mediumBlob)}`, value: mbPerSec(medium.size, ms), unit: 'MB/s', better: 'higher' });
