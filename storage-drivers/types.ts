@@ -82,7 +82,10 @@ export interface StorageDriver {
   readonly name: string;
   /** Small objects only (links, manifests, state). PathNotFoundError when absent. */
   getContent(path: string): Promise<Buffer>;
-  /** Atomic replace: readers see the old or the new content, never a mix; durable unless opts say otherwise. */
+  /**
+   * Atomic replace: readers see the old or the new content, never a mix. Durable unless opts say
+   * otherwise: once it resolves, a crash finds the new content at the path (the name as well as the bytes).
+   */
   putContent(path: string, data: Uint8Array, opts?: PutContentOptions): Promise<void>;
   reader(path: string, opts?: ReaderOptions): Promise<Readable>;
   writer(path: string, opts: WriterOptions): Promise<FileWriter>;
@@ -92,7 +95,10 @@ export interface StorageDriver {
   list(path: string): Promise<string[]>;
   /** Every file and directory below path, depth-first, lexical order, directories before their contents. */
   walk(path: string): AsyncIterable<FileInfo>;
-  /** Atomic where the backend allows; replaces dst if it exists. PathNotFoundError when src is absent. */
+  /**
+   * Atomic where the backend allows; replaces dst if it exists. Durable once it resolves: a crash
+   * after that finds the content at dst. PathNotFoundError when src is absent.
+   */
   move(src: string, dst: string): Promise<void>;
   /** Recursive; never touches siblings sharing a prefix (`/a/b` spares `/a/bc`). PathNotFoundError when absent. */
   delete(path: string): Promise<void>;

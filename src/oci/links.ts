@@ -1,4 +1,4 @@
-import type { StorageDriver } from '../../storage-drivers/types';
+import type { PutContentOptions, StorageDriver } from '../../storage-drivers/types';
 import { isNotFound } from '../../storage-drivers/errors';
 import { parseDigest, type Digest } from './digest';
 
@@ -13,8 +13,8 @@ export async function readLink(driver: StorageDriver, path: string): Promise<Dig
   }
 }
 
-export function writeLink(driver: StorageDriver, path: string, d: Digest): Promise<void> {
-  return driver.putContent(path, Buffer.from(d.value));
+export function writeLink(driver: StorageDriver, path: string, d: Digest, opts?: PutContentOptions): Promise<void> {
+  return driver.putContent(path, Buffer.from(d.value), opts);
 }
 
 /** Size of the object at path, or null when absent. */

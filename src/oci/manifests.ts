@@ -55,12 +55,16 @@ export class ManifestStore {
     // - a referrer listing reads each referrer's bytes, so its link waits for the data;
     // - the tag's current link, the only thing a client follows by name, goes last, once
     //   everything it leads to is durable.
+    // The tag-index link is tag history kept for Distribution's layout: nothing resolves through it
+    // (Berth never reads it; Distribution deletes it by path), so losing it in a crash costs nothing,
+    // and it is not synced. On a fresh tag it sits under three new directories, and a sync of a new
+    // entry there also writes each new directory: a quarter of a tagged PUT's block writes here.
     const data = paths.blobData(digest);
     const stored = sizeOf(this.driver, data).then((size) => (size === null ? this.driver.putContent(data, bytes) : undefined));
     const linked = this.checkReferences(name, parsed).then(() =>
       Promise.all([
         writeLink(this.driver, paths.revisionLink(name, digest), digest),
-        ref.tag !== undefined ? writeLink(this.driver, paths.tagIndexLink(name, ref.tag, digest), digest) : undefined,
+        ref.tag !== undefined ? writeLink(this.driver, paths.tagIndexLink(name, ref.tag, digest), digest, { durable: false }) : undefined,
       ]),
     );
     const subject = parsed.subject;

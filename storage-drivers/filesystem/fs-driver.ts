@@ -28,10 +28,25 @@ export interface FilesystemDriverOptions {
  */
 const TEMP_PREFIX = '~tmp-';
 
-const { O_WRONLY, O_CREAT, O_EXCL, O_DSYNC } = constants;
+const { O_WRONLY, O_CREAT, O_EXCL, O_DSYNC, O_RDONLY, O_DIRECTORY } = constants;
 
 /** Idle read buffers kept between pulls (8 MiB at the default chunk size); more are left to the GC. */
 const READ_BUFFERS_KEPT = 8;
+
+/**
+ * A rename is durable only once its directory is: without this, a crash soon after a 201 (before the
+ * kernel writes the directory back, up to half a minute later) could leave the fsynced content under
+ * its temp name and nothing at the path the client was told about. ext4 (with or without a journal)
+ * and XFS also make the new directories above it durable on this fsync, as they do for a new file.
+ */
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, O_RDONLY | O_DIRECTORY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
 
 /** Stores each path as a file below `rootDirectory`, mirroring Distribution's filesystem driver. */
 export class FilesystemDriver implements StorageDriver {
@@ -73,6 +88,7 @@ export class FilesystemDriver implements StorageDriver {
       await rm(temp, { force: true });
       throw err;
     }
+    if (opts.durable !== false) await syncDir(dirname(file));
   }
 
   async reader(path: string, opts: ReaderOptions = {}): Promise<Readable> {
@@ -162,14 +178,19 @@ export class FilesystemDriver implements StorageDriver {
     // committed from an upload): make it first rather than fail a rename. A missing source then
     // leaves that empty directory behind, which no reader takes for content.
     if (this.known.has(dir) || !this.known.has(dirname(dir))) {
-      try {
-        await rename(from, to);
+      const moved = await rename(from, to).then(
+        () => true,
+        (err: unknown) => {
+          if (errnoCode(err) !== 'ENOENT') throw err;
+          return false;
+        },
+      );
+      if (moved) {
         this.known.learn(dir);
+        await syncDir(dir);
         return;
-      } catch (err) {
-        if (errnoCode(err) !== 'ENOENT') throw err;
-        this.known.forget(dir);
       }
+      this.known.forget(dir);
       // Either src is missing or dst's parent is: check before creating directories for nothing.
       await this.stat(src);
     }
@@ -179,6 +200,7 @@ export class FilesystemDriver implements StorageDriver {
     } catch (err) {
       throw this.mapError(err, src);
     }
+    await syncDir(dir);
   }
 
   async delete(path: string): Promise<void> {
