@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+/**
+ * Durability cannot be seen through the driver's API short of pulling the power, so these tests
+ * watch the system calls instead (strace): before putContent or move resolves, the bytes must be
+ * synced before the rename that publishes them, and the directory holding the new name after it.
+ */
+
+interface Call {
+  pid: string;
+  name: string;
+  args: string;
+  result: string | null;
+  /** Index in the trace where the call started and where its result was seen. */
+  start: number;
+  end: number;
+}
+
+/** Parses `strace -f -y -qq` output, joining `<unfinished ...>` calls with their `resumed` halves. */
+function parseTrace(text: string): Call[] {
+  const calls: Call[] = [];
+  const pending = new Map<string, Call>();
+  text.split('\n').forEach((line, i) => {
+    const resumed = /^(\d+) <\.\.\. (\w+) resumed>.*\) += (.*)$/.exec(line);
+    if (resumed) {
+      const call = pending.get(resumed[1]!);
+      if (call) {
+        call.result = resumed[3]!;
+        call.end = i;
+        pending.delete(resumed[1]!);
+      }
+      return;
+    }
+    const started = /^(\d+) (\w+)\((.*?)(?: <unfinished \.\.\.>|\) += (.*))$/.exec(line);
+    if (!started) return;
+    const call: Call = { pid: started[1]!, name: started[2]!, args: started[3]!, result: started[4] ?? null, start: i, end: started[4] === undefined ? -1 : i };
+    calls.push(call);
+    if (started[4] === undefined) pending.set(call.pid, call);
+  });
+  return calls;
+}
+
+const CHILD = `
+const { createFilesystemDriver } = require(process.argv[1]);
+(async () => {
+  const d = createFilesystemDriver({ rootDirectory: process.argv[2] });
+  await d.putContent('/repo/tags/t/current/link', Buffer.from('sha256:one'));
+  process.stderr.write('MARK-PUT-NEW\\n');
+  await d.putContent('/repo/tags/t/current/link', Buffer.from('sha256:two'));
+  process.stderr.write('MARK-PUT-REPLACE\\n');
+  await d.putContent('/up/1/data', Buffer.from('blob bytes'), { durable: false });
+  process.stderr.write('MARK-PUT-LAZY\\n');
+  await d.move('/up/1/data', '/blobs/ab/abcd/data');
+  process.stderr.write('MARK-MOVE\\n');
+})().catch((err) => { console.error(err); process.exit(1); });
+`;
+
+function straceMissing(): string | null {
+  const r = spawnSync('strace', ['-V'], { stdio: 'ignore' });
+  if (r.status === 0) return null;
+  return 'strace is not installed (apt-get install strace)';
+}
+
+describe('filesystem driver durability order (strace)', () => {
+  const missing = straceMissing();
+  if (missing && process.env.CI) throw new Error(`${missing}: CI must install it`);
+  let dir = '';
+  let calls: Call[] = [];
+  let root = '';
+
+  before(async () => {
+    if (missing) return;
+    dir = await mkdtemp(join(tmpdir(), 'berth-fs-durability-'));
+    root = join(dir, 'root');
+    const trace = join(dir, 'trace.txt');
+    const args = ['-f', '-y', '-qq', '-e', 'trace=openat,rename,fsync,fdatasync,write,pwrite64', '-o', trace];
+    const child = spawn('strace', [...args, process.execPath, '-e', CHILD, join(__dirname, '..', 'index.js'), root], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    assert.equal(code, 0, stderr);
+    calls = parseTrace(await readFile(trace, 'utf8'));
+  });
+  after(() => (dir ? rm(dir, { recursive: true, force: true }) : undefined));
+
+  const mark = (name: string): number => {
+    const c = calls.find((x) => x.name === 'write' && x.args.includes(`"${name}\\n"`));
+    assert.ok(c, `marker ${name} not in the trace`);
+    return c.start;
+  };
+  /** The calls between two markers (the previous one excluded). */
+  const between = (from: number, to: number) => calls.filter((c) => c.start > from && c.start < to);
+  const renameTo = (within: Call[], file: string) => {
+    const r = within.find((c) => c.name === 'rename' && c.args.endsWith(`"${file}"`) && c.result === '0');
+    assert.ok(r, `no successful rename to ${file}`);
+    return r;
+  };
+  /** A completed fsync of the directory `d` that started after `after` and ended before `before`. */
+  const dirSynced = (within: Call[], d: string, afterIdx: number, beforeIdx: number) =>
+    within.some((c) => c.name === 'fsync' && /^\d+<(.*)>$/.exec(c.args)?.[1] === d && c.start > afterIdx && c.end !== -1 && c.end < beforeIdx && c.result === '0');
+  /** The temp file was opened with O_DSYNC, or datasynced, before it was renamed at `renameIdx`. */
+  const dataSynced = (within: Call[], temp: string, renameIdx: number) =>
+    within.some(
+      (c) =>
+        c.end !== -1 &&
+        c.end < renameIdx &&
+        ((c.name === 'openat' && c.args.includes(`"${temp}"`) && c.args.includes('O_DSYNC')) ||
+          ((c.name === 'fdatasync' || c.name === 'fsync') && c.args.includes(`<${temp}>`) && c.result === '0')),
+    );
+
+  const check = (t: { skip: (m: string) => void }) => {
+    if (missing) t.skip(missing);
+    return !missing;
+  };
+
+  it('putContent syncs the bytes before the rename and the directory before it resolves', (t) => {
+    if (!check(t)) return;
+    for (const [from, to] of [
+      [-1, mark('MARK-PUT-NEW')],
+      [mark('MARK-PUT-NEW'), mark('MARK-PUT-REPLACE')],
+    ] as const) {
+      const within = between(from, to);
+      const file = join(root, 'repo/tags/t/current/link');
+      const r = renameTo(within, file);
+      const temp = /^"([^"]+)"/.exec(r.args)![1]!;
+      assert.ok(dataSynced(within, temp, r.start), `bytes of ${temp} not synced before the rename`);
+      assert.ok(dirSynced(within, join(root, 'repo/tags/t/current'), r.end, to), 'directory not synced after the rename');
+    }
+  });
+
+  it('putContent with durable: false syncs nothing', (t) => {
+    if (!check(t)) return;
+    const within = between(mark('MARK-PUT-REPLACE'), mark('MARK-PUT-LAZY'));
+    renameTo(within, join(root, 'up/1/data'));
+    assert.deepEqual(
+      within.filter((c) => c.name === 'fsync' || c.name === 'fdatasync' || (c.name === 'openat' && c.args.includes('O_DSYNC'))),
+      [],
+    );
+  });
+
+  it('move syncs the destination directory before it resolves', (t) => {
+    if (!check(t)) return;
+    const to = mark('MARK-MOVE');
+    const within = between(mark('MARK-PUT-LAZY'), to);
+    const r = renameTo(within, join(root, 'blobs/ab/abcd/data'));
+    assert.ok(dirSynced(within, join(root, 'blobs/ab/abcd'), r.end, to), 'destination directory not synced after the rename');
+  });
+});
