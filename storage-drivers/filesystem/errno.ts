@@ -8,3 +8,18 @@ export function isMissing(err: unknown): boolean {
   const c = errnoCode(err);
   return c === 'ENOENT' || c === 'ENOTDIR';
 }
+
+/**
+ * Whether `op` succeeded: false when it failed with one of the `tolerated` codes (an expected
+ * outcome, such as EEXIST for a mkdir racing another), and its error rethrown for any other code.
+ */
+export async function succeeds(op: Promise<unknown>, ...tolerated: string[]): Promise<boolean> {
+  try {
+    await op;
+    return true;
+  } catch (err) {
+    const c = errnoCode(err);
+    if (c === undefined || !tolerated.includes(c)) throw err;
+    return false;
+  }
+}

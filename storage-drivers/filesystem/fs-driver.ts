@@ -13,7 +13,7 @@ import { FileReader } from './fs-reader';
 import { FsWriter } from './fs-writer';
 import { KnownDirs } from './known-dirs';
 import { PendingFlushes } from './pending-flushes';
-import { errnoCode, isMissing } from './errno';
+import { errnoCode, isMissing, succeeds } from './errno';
 import { removeTree } from './remove-tree';
 
 export interface FilesystemDriverOptions {
@@ -178,14 +178,7 @@ export class FilesystemDriver implements StorageDriver {
     // committed from an upload): make it first rather than fail a rename. A missing source then
     // leaves that empty directory behind, which no reader takes for content.
     if (this.known.has(dir) || !this.known.has(dirname(dir))) {
-      const moved = await rename(from, to).then(
-        () => true,
-        (err: unknown) => {
-          if (errnoCode(err) !== 'ENOENT') throw err;
-          return false;
-        },
-      );
-      if (moved) {
+      if (await succeeds(rename(from, to), 'ENOENT')) {
         this.known.learn(dir);
         await syncDir(dir);
         return;
@@ -271,11 +264,7 @@ export class FilesystemDriver implements StorageDriver {
     if (missing !== null) {
       try {
         for (let i = missing.length - 1; i >= 0; i--) {
-          try {
-            await mkdir(missing[i]);
-          } catch (err) {
-            if (errnoCode(err) !== 'EEXIST') throw err;
-          }
+          await succeeds(mkdir(missing[i]), 'EEXIST');
         }
         this.known.learn(dir);
         return;

@@ -1,5 +1,5 @@
 import { readdir, rmdir, unlink } from 'node:fs/promises';
-import { errnoCode, isMissing } from './errno';
+import { isMissing, succeeds } from './errno';
 
 function ignoreMissing(err: unknown): void {
   if (!isMissing(err)) throw err;
@@ -12,32 +12,13 @@ function ignoreMissing(err: unknown): void {
  * types instead of a stat per entry.
  */
 export async function removeTree(path: string, likelyDir: boolean): Promise<void> {
-  if (likelyDir) {
-    try {
-      await removeDir(path);
-      return;
-    } catch (err) {
-      if (errnoCode(err) !== 'ENOTDIR') throw err;
-    }
-  }
-  try {
-    await unlink(path);
-    return;
-  } catch (err) {
-    const c = errnoCode(err);
-    if (c !== 'EISDIR' && c !== 'EPERM') throw err;
-  }
+  if (likelyDir && (await succeeds(removeDir(path), 'ENOTDIR'))) return;
+  if (await succeeds(unlink(path), 'EISDIR', 'EPERM')) return;
   await removeDir(path);
 }
 
 async function removeDir(dir: string): Promise<void> {
-  try {
-    await rmdir(dir);
-    return;
-  } catch (err) {
-    const c = errnoCode(err);
-    if (c !== 'ENOTEMPTY' && c !== 'EEXIST') throw err;
-  }
+  if (await succeeds(rmdir(dir), 'ENOTEMPTY', 'EEXIST')) return;
   const entries = await readdir(dir, { withFileTypes: true });
   await Promise.all(
     entries.map((e) => {
