@@ -5,6 +5,7 @@ import type { Digest } from './digest';
 import { paths } from './paths';
 import { digestKey, ReadCache } from './read-cache';
 import { deleteIfExists, exists, readLink, sizeOf, writeLink } from './links';
+import { GcFence } from './gc-fence';
 
 export interface ByteRange {
   start: number;
@@ -29,6 +30,7 @@ export class BlobStore {
   constructor(
     private readonly driver: StorageDriver,
     private readonly cache: ReadCache = new ReadCache({ ttlMs: 0 }),
+    private readonly fence: GcFence = new GcFence(driver),
   ) {}
 
   /** The blob as visible in the repository; BLOB_UNKNOWN otherwise. */
@@ -81,14 +83,27 @@ export class BlobStore {
   }
 
   /**
+   * Links the blob first, then waits out any collection sweep that may delete its data, so that what
+   * is found stored afterwards stays stored (gc-fence.ts); returns the data's size then, or null.
+   */
+  async linkFenced(name: string, d: Digest, canonical: Digest = d): Promise<number | null> {
+    const before = await this.fence.before();
+    await this.link(name, d, canonical);
+    await this.fence.after(before, { blobs: [canonical.value], manifests: [] });
+    return this.globalSize(canonical);
+  }
+
+  /**
    * Cross-repository mount: link a blob of `from`, or, without `from`, a blob stored under this
    * digest by any repository. False when there is nothing to mount.
    */
   async mount(name: string, d: Digest, from: string | undefined): Promise<boolean> {
     const canonical = from === undefined ? d : await readLink(this.driver, paths.layerLink(from, d));
     if (!canonical || (await this.globalSize(canonical)) === null) return false;
-    await this.link(name, d, canonical);
-    return true;
+    if ((await this.linkFenced(name, d, canonical)) !== null) return true;
+    // Collected between the look and the link: the client uploads it instead.
+    await deleteIfExists(this.driver, paths.layerLinkDir(name, d));
+    return false;
   }
 
   /** Removes the repository's link; the data stays until garbage collection. */

@@ -1,10 +1,14 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { StorageDriver } from '../../storage-drivers/types';
 import { isNotFound } from '../../storage-drivers/errors';
-import { parseDigest, type Digest } from './digest';
+import { parseDigest } from './digest';
 import { paths } from './paths';
-import { deleteIfExists, listNames, readLink } from './links';
-import { parseManifest } from './manifest-parse';
+import { deleteIfExists } from './links';
 import type { Listing } from './listing';
+import { Marker } from './gc-mark';
+import { MARK_CLOCK } from './gc-sweep-state';
+import { SweepNotice } from './gc-sweep';
 
 export interface GcOptions {
   /** Blobs and links younger than this (ms) are never collected: a push in progress may need them. */
@@ -12,6 +16,7 @@ export interface GcOptions {
   /** Also delete manifests that no tag reaches (through indexes and referrers). */
   deleteUntagged: boolean;
   dryRun: boolean;
+  /** The mark's start, in the storage's clock; read from the storage when absent. */
   now?: number;
 }
 
@@ -25,135 +30,107 @@ export interface GcReport {
   bytes: number;
   /** Untagged manifests deleted, as `repository@digest`. */
   manifests: string[];
+  /** Candidates kept because a push made them reachable while the collection ran. */
+  rescued: number;
 }
 
 const DIGEST_DATA = /\/blobs\/([a-z0-9]+)\/[0-9a-f]{2}\/([0-9a-f]+)\/data$/;
+/** Modification times may be truncated to the second (S3): what is this close to the mark's start counts as written after it. */
+const CLOCK_SLACK_MS = 2_000;
 
 /**
- * Online mark and sweep. Mark: every blob reachable from a tag or a manifest revision (through
- * indexes, configs, layers and subjects), plus every blob a link written within the grace period
- * names, so that a push in progress that mounted or uploaded a blob keeps it until its manifest
- * arrives. Sweep: blob data that is unmarked and older than the grace period. Just before the
- * sweep the links written since the mark began are read again, which narrows the window in which a
- * push can link a blob the sweep then deletes to the sweep itself; a manifest pushed over a blob
- * deleted in that window is refused (references are checked against the data, not only the link).
+ * Online mark and sweep (docs/architecture.md, "Garbage collection"). Mark: every blob reachable from
+ * a tag or a manifest revision (through indexes, configs, layers and subjects), plus every blob a
+ * link written within the grace period names, so that a push in progress keeps what it uploaded or
+ * mounted until its manifest arrives. Sweep: announce the candidates (gc-sweep.ts), then re-read
+ * every link written since the mark began, in every repository including those created since, and
+ * delete only what none of them reaches. A push that overlaps the sweep either wrote its links
+ * before that re-read (and is seen) or sees the announcement and waits (gc-fence.ts).
  */
 export class GarbageCollector {
+  private readonly owner = `${hostname()}/${process.pid}/${randomBytes(6).toString('hex')}`;
+
   constructor(
     private readonly driver: StorageDriver,
     private readonly listing: Listing,
   ) {}
 
   async collect(opts: GcOptions): Promise<GcReport> {
-    const started = opts.now ?? Date.now();
+    const started = opts.now ?? (await this.storageNow());
     const cutoff = started - opts.grace;
+    const marker = new Marker(this.driver);
     const marked = new Set<string>();
-    const report: GcReport = { dryRun: opts.dryRun, repositories: 0, manifestsMarked: 0, blobsMarked: 0, blobs: [], bytes: 0, manifests: [] };
-    const repositories = (await this.listing.catalog(undefined, undefined)).items;
+    const untagged: string[] = [];
+    const report: GcReport = { dryRun: opts.dryRun, repositories: 0, manifestsMarked: 0, blobsMarked: 0, blobs: [], bytes: 0, manifests: [], rescued: 0 };
+    const repositories = await this.repositories();
     report.repositories = repositories.length;
     for (const name of repositories) {
-      report.manifestsMarked += await this.markRepository(name, marked, opts, cutoff, report);
-      await this.markFreshLinks(name, marked, cutoff);
+      report.manifestsMarked += await marker.repository(name, marked, opts.deleteUntagged, cutoff, untagged);
+      await marker.freshLinks(name, marked, cutoff);
     }
-    // Links written while we marked belong to pushes that started after their repository was read.
-    for (const name of repositories) await this.markFreshLinks(name, marked, started - 1000);
     report.blobsMarked = marked.size;
 
+    const candidates = new Map<string, number>();
     for await (const info of this.walkBlobs()) {
       const m = DIGEST_DATA.exec(info.path);
       if (!m || info.isDir) continue;
       const value = `${m[1]}:${m[2]}`;
-      if (marked.has(value) || info.modTime.getTime() > cutoff) continue;
-      report.blobs.push({ digest: value, size: info.size });
-      report.bytes += info.size;
+      if (!marked.has(value) && info.modTime.getTime() <= cutoff) candidates.set(value, info.size);
     }
-    if (!opts.dryRun)
-      for (const { digest } of report.blobs) await deleteIfExists(this.driver, paths.blobDir(parseDigest(digest)));
+    if (opts.dryRun || (candidates.size === 0 && untagged.length === 0)) {
+      report.manifests = untagged;
+      for (const [digest, size] of candidates) this.count(report, digest, size);
+      return report;
+    }
+
+    const notice = await SweepNotice.begin(this.driver, this.owner, { blobs: [...candidates.keys()], manifests: untagged });
+    try {
+      const rescued = new Set<string>();
+      const kept = new Set<string>();
+      await marker.writtenSince(await this.repositories(), started - CLOCK_SLACK_MS, rescued, kept);
+      for (const key of untagged) {
+        if (kept.has(key)) {
+          report.rescued++;
+          continue;
+        }
+        const at = key.lastIndexOf('@');
+        notice.assertLive();
+        await deleteIfExists(this.driver, paths.revisionDir(key.slice(0, at), parseDigest(key.slice(at + 1))));
+        report.manifests.push(key);
+      }
+      for (const [digest, size] of candidates) {
+        if (rescued.has(digest)) {
+          report.rescued++;
+          continue;
+        }
+        notice.assertLive();
+        await deleteIfExists(this.driver, paths.blobDir(parseDigest(digest)));
+        this.count(report, digest, size);
+      }
+    } finally {
+      await notice.end();
+    }
     return report;
+  }
+
+  private count(report: GcReport, digest: string, size: number): void {
+    report.blobs.push({ digest, size });
+    report.bytes += size;
+  }
+
+  private async repositories(): Promise<string[]> {
+    return (await this.listing.catalog(undefined, undefined)).items;
+  }
+
+  /** Now, by the storage's clock: the times the sweep compares against are the storage's own. */
+  private async storageNow(): Promise<number> {
+    await this.driver.putContent(MARK_CLOCK, Buffer.from(this.owner), { durable: false });
+    return (await this.driver.stat(MARK_CLOCK)).modTime.getTime();
   }
 
   private async *walkBlobs() {
     try {
       yield* this.driver.walk(paths.blobsRoot);
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
-  }
-
-  /** Marks what one repository's manifests reach; returns how many manifests were kept. */
-  private async markRepository(name: string, marked: Set<string>, opts: GcOptions, cutoff: number, report: GcReport): Promise<number> {
-    const revisions: Digest[] = [];
-    for (const alg of await listNames(this.driver, paths.revisionsDir(name)))
-      for (const hex of await listNames(this.driver, `${paths.revisionsDir(name)}/${alg}`)) {
-        try {
-          revisions.push(parseDigest(`${alg}:${hex}`));
-        } catch {
-          // not a digest directory: nothing to mark
-        }
-      }
-    const parsed = new Map<string, ReturnType<typeof parseManifest> | null>();
-    const read = async (d: Digest) => {
-      if (!parsed.has(d.value)) {
-        try {
-          parsed.set(d.value, parseManifest(await this.driver.getContent(paths.blobData(d)), undefined));
-        } catch {
-          parsed.set(d.value, null);
-        }
-      }
-      return parsed.get(d.value)!;
-    };
-
-    let roots = revisions;
-    if (opts.deleteUntagged) {
-      const reachable = new Set<string>();
-      const queue: Digest[] = [];
-      for (const tag of await listNames(this.driver, paths.tagsDir(name))) {
-        const d = await readLink(this.driver, paths.tagCurrentLink(name, tag));
-        if (d) queue.push(d);
-      }
-      // A referrer (signature, SBOM) lives as long as its subject does.
-      const bySubject = new Map<string, Digest[]>();
-      for (const d of revisions) {
-        const subject = (await read(d))?.subject?.digest.value;
-        if (subject) bySubject.set(subject, [...(bySubject.get(subject) ?? []), d]);
-      }
-      while (queue.length > 0) {
-        const d = queue.pop()!;
-        if (reachable.has(d.value)) continue;
-        reachable.add(d.value);
-        queue.push(...((await read(d))?.manifests ?? []), ...(bySubject.get(d.value) ?? []));
-      }
-      roots = [];
-      for (const d of revisions) {
-        const link = await this.driver.stat(paths.revisionLink(name, d)).catch(() => undefined);
-        if (reachable.has(d.value) || (link && link.modTime.getTime() > cutoff)) roots.push(d);
-        else {
-          report.manifests.push(`${name}@${d.value}`);
-          if (!opts.dryRun) await deleteIfExists(this.driver, paths.revisionDir(name, d));
-        }
-      }
-    }
-
-    for (const d of roots) {
-      const canonical = (await readLink(this.driver, paths.revisionLink(name, d))) ?? d;
-      marked.add(canonical.value);
-      const m = await read(d);
-      if (!m) continue;
-      for (const b of m.blobs) marked.add(((await readLink(this.driver, paths.layerLink(name, b))) ?? b).value);
-      for (const child of m.manifests) marked.add(child.value);
-      if (m.subject) marked.add(m.subject.digest.value);
-    }
-    return roots.length;
-  }
-
-  /** Marks the blobs named by `_layers` links written after `since`. */
-  private async markFreshLinks(name: string, marked: Set<string>, since: number): Promise<void> {
-    try {
-      for await (const info of this.driver.walk(paths.layersDir(name))) {
-        if (info.isDir || !info.path.endsWith('/link') || info.modTime.getTime() <= since) continue;
-        const d = await readLink(this.driver, info.path);
-        if (d) marked.add(d.value);
-      }
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }

@@ -8,6 +8,8 @@ import { parseManifest, storedMediaType, type ParsedManifest } from './manifest-
 import type { ReferrerIndex } from './referrers';
 import type { BlobStore } from './blobs';
 import { digestKey, ReadCache, tagKey, type ManifestBody } from './read-cache';
+import { GcFence } from './gc-fence';
+import { manifestKey } from './gc-sweep-state';
 
 export type ManifestRef = { tag: string; digest?: undefined } | { digest: Digest; tag?: undefined };
 
@@ -17,12 +19,21 @@ export interface StoredManifest {
   size: number;
 }
 
+interface Written {
+  /** The stored digests of the blobs and manifests it references. */
+  canonicals: string[];
+  /** What the tag named before this write. */
+  previousTag: Digest | null;
+}
+
 export interface PutResult {
   digest: Digest;
   subject?: Digest;
 }
 
 const MEDIA_TYPE_CACHE_SIZE = 50_000;
+/** References checked at once. */
+const REFERENCE_WINDOW = 64;
 
 /**
  * Manifests are blobs in the global store with a revision link per repository; tags are links to
@@ -37,6 +48,7 @@ export class ManifestStore {
     private readonly blobs: BlobStore,
     private readonly referrers: ReferrerIndex,
     private readonly cache: ReadCache = new ReadCache({ ttlMs: 0 }),
+    private readonly fence: GcFence = new GcFence(driver),
   ) {}
 
   async put(name: string, ref: ManifestRef, bytes: Buffer, contentType: string | undefined): Promise<PutResult> {
@@ -44,36 +56,72 @@ export class ManifestStore {
     if (ref.digest && ref.digest.value !== digest.value)
       throw new OciError('DIGEST_INVALID', { digest: ref.digest.value }, { message: 'manifest digest did not match content' });
     const parsed = parseManifest(bytes, contentType);
+    // A collection sweeping at the same time may delete what this manifest references: the fence
+    // tells, after the links are written, whether the checks must run again (gc-fence.ts).
+    let previousTag: Digest | null = null;
+    for (let attempt = 1; ; attempt++) {
+      const before = await this.fence.before();
+      let written: Written;
+      try {
+        written = await this.write(name, ref, digest, bytes, parsed);
+      } catch (err) {
+        // A check that failed only on a second look means a sweep took a blob after the first
+        // look: this push is refused, so the tag goes back to what it named before it.
+        if (attempt > 1 && ref.tag !== undefined) await this.restoreTag(name, ref.tag, digest, previousTag);
+        throw err;
+      }
+      if (attempt === 1) previousTag = written.previousTag;
+      const refs = {
+        blobs: [digest.value, ...written.canonicals],
+        manifests: [manifestKey(name, digest.value), ...parsed.manifests.map((m) => manifestKey(name, m.value))],
+      };
+      if ((await this.fence.after(before, refs)) === 'clear') break;
+      if (attempt === 3)
+        throw new OciError('UNAVAILABLE', undefined, { message: 'garbage collection kept deleting content this manifest references; retry', headers: { 'Retry-After': '10' } });
+    }
+    this.remember(digest, parsed.mediaType);
+    this.stored(name, ref.tag, digest, { bytes, mediaType: parsed.mediaType });
+    return { digest, subject: parsed.subject?.digest };
+  }
 
+  private async restoreTag(name: string, tag: string, digest: Digest, previous: Digest | null): Promise<void> {
+    this.forgetTag(name, tag);
+    if ((await readLink(this.driver, paths.tagCurrentLink(name, tag)))?.value !== digest.value) return;
+    if (previous) await writeLink(this.driver, paths.tagCurrentLink(name, tag), previous);
+    else await deleteIfExists(this.driver, paths.tagDir(name, tag));
+  }
+
+  /** Stores the manifest and its links. */
+  private async write(name: string, ref: ManifestRef, digest: Digest, bytes: Buffer, parsed: ParsedManifest): Promise<Written> {
     // Each write below waits for its own fsync, so independent ones run together and a PUT costs
     // two fsync rounds rather than four. Order that still holds for a crash at any point:
     // - data that nothing links to is harmless (garbage collection reclaims it), so it is written
     //   while the references are checked;
-    // - a revision or tag-index link whose data is not (yet) stored reads as an unknown manifest
-    //   everywhere (get, head, gc), so those links go out once the references are known good,
-    //   alongside the data;
+    // - a revision link whose data is not (yet) stored reads as an unknown manifest everywhere
+    //   (get, head, gc), so it goes out once the references are known good, alongside the data;
     // - a referrer listing reads each referrer's bytes, so its link waits for the data;
-    // - the tag's current link, the only thing a client follows by name, goes last, once
-    //   everything it leads to is durable.
+    // - the tag's current link, the only thing a client follows by name, goes once everything it
+    //   leads to is durable; a tag is listed as soon as its directory exists, so nothing is written
+    //   below the tag before it (the driver makes a new link's directories appear with it).
     // The tag-index link is tag history kept for Distribution's layout: nothing resolves through it
     // (Berth never reads it; Distribution deletes it by path), so losing it in a crash costs nothing,
-    // and it is not synced. On a fresh tag it sits under three new directories, and a sync of a new
-    // entry there also writes each new directory: a quarter of a tagged PUT's block writes here.
+    // and it is not synced.
     const data = paths.blobData(digest);
     const stored = sizeOf(this.driver, data).then((size) => (size === null ? this.driver.putContent(data, bytes) : undefined));
-    const linked = this.checkReferences(name, parsed).then(() =>
-      Promise.all([
-        writeLink(this.driver, paths.revisionLink(name, digest), digest),
-        ref.tag !== undefined ? writeLink(this.driver, paths.tagIndexLink(name, ref.tag, digest), digest, { durable: false }) : undefined,
-      ]),
-    );
+    const previous = ref.tag !== undefined ? readLink(this.driver, paths.tagCurrentLink(name, ref.tag)) : Promise.resolve(null);
+    let canonicals: string[] = [];
+    const linked = this.checkReferences(name, parsed).then((found) => {
+      canonicals = found;
+      return writeLink(this.driver, paths.revisionLink(name, digest), digest);
+    });
     const subject = parsed.subject;
     const referred = subject ? Promise.all([stored, linked]).then(() => this.referrers.add(name, subject.digest, digest)) : undefined;
-    await allSettled([linked, stored, referred]);
-    if (ref.tag !== undefined) await writeLink(this.driver, paths.tagCurrentLink(name, ref.tag), digest);
-    this.remember(digest, parsed.mediaType);
-    this.stored(name, ref.tag, digest, { bytes, mediaType: parsed.mediaType });
-    return { digest, subject: parsed.subject?.digest };
+    await allSettled([linked, stored, referred, previous]);
+    if (ref.tag !== undefined) {
+      await writeLink(this.driver, paths.tagCurrentLink(name, ref.tag), digest);
+      await writeLink(this.driver, paths.tagIndexLink(name, ref.tag, digest), digest, { durable: false });
+    }
+    return { canonicals, previousTag: await previous };
   }
 
   /** Tag or digest → digest of a manifest present in the repository; MANIFEST_UNKNOWN otherwise. */
@@ -138,8 +186,10 @@ export class ManifestStore {
 
   async deleteTag(name: string, tag: string): Promise<void> {
     this.forgetTag(name, tag);
-    if (!(await exists(this.driver, paths.tagCurrentLink(name, tag)))) throw new OciError('MANIFEST_UNKNOWN', { tag });
-    await deleteIfExists(this.driver, paths.tagDir(name, tag));
+    const resolves = await exists(this.driver, paths.tagCurrentLink(name, tag));
+    // A tag directory without its current link (a crash of an older Berth, or of Distribution,
+    // mid-push) is listed but resolves to nothing: removing it is still what the client asked for.
+    if (!(await deleteIfExists(this.driver, paths.tagDir(name, tag))) && !resolves) throw new OciError('MANIFEST_UNKNOWN', { tag });
     this.forgetTag(name, tag);
   }
 
@@ -180,16 +230,25 @@ export class ManifestStore {
    * a link whose data is gone (Distribution's garbage collector leaves such links) would make a
    * manifest that cannot be pulled.
    */
-  private async checkReferences(name: string, parsed: ParsedManifest): Promise<void> {
-    const blobMissing = (d: Digest) => this.blobs.stat(name, d).then(() => null, (err: unknown) => {
-      if (err instanceof OciError && err.code === 'BLOB_UNKNOWN') return d;
+  private async checkReferences(name: string, parsed: ParsedManifest): Promise<string[]> {
+    const blob = (d: Digest) => this.blobs.stat(name, d).then(({ canonical }) => ({ d, canonical: canonical.value }), (err: unknown) => {
+      if (err instanceof OciError && err.code === 'BLOB_UNKNOWN') return { d, canonical: null };
       throw err;
     });
-    const manifestMissing = async (d: Digest) =>
-      (await exists(this.driver, paths.revisionLink(name, d))) && (await sizeOf(this.driver, paths.blobData(d))) !== null ? null : d;
-    const results = await Promise.all([...parsed.blobs.map(blobMissing), ...parsed.manifests.map(manifestMissing)]);
-    const unknown = results.find((d) => d !== null);
-    if (unknown) throw new OciError('MANIFEST_BLOB_UNKNOWN', { digest: unknown.value });
+    const manifest = async (d: Digest) => {
+      const canonical = (await readLink(this.driver, paths.revisionLink(name, d))) ?? null;
+      return { d, canonical: canonical && (await sizeOf(this.driver, paths.blobData(canonical))) !== null ? canonical.value : null };
+    };
+    const found: string[] = [];
+    // In windows, so that a manifest with thousands of descriptors does not hold the event loop.
+    const all = [...parsed.blobs.map((d) => () => blob(d)), ...parsed.manifests.map((d) => () => manifest(d))];
+    for (let i = 0; i < all.length; i += REFERENCE_WINDOW) {
+      for (const { d, canonical } of await Promise.all(all.slice(i, i + REFERENCE_WINDOW).map((f) => f()))) {
+        if (canonical === null) throw new OciError('MANIFEST_BLOB_UNKNOWN', { digest: d.value });
+        found.push(canonical);
+      }
+    }
+    return found;
   }
 
   private remember(digest: Digest, mediaType: string): string {

@@ -6,6 +6,7 @@ import { ManifestStore } from './manifests';
 import { ReferrerIndex } from './referrers';
 import { Listing } from './listing';
 import { ReadCache, type ReadCacheOptions } from './read-cache';
+import { GcFence } from './gc-fence';
 
 /** The registry's protocol logic over one storage driver; the only code that knows the layout. */
 export interface Registry {
@@ -26,11 +27,14 @@ export interface RegistryOptions {
 
 export function createRegistry(driver: StorageDriver, opts: RegistryOptions): Registry {
   const cache = new ReadCache(opts.cache ?? { ttlMs: 0 });
-  const blobs = new BlobStore(driver, cache);
+  // A collection may delete behind the cache's back: answers it holds about what exists are dropped
+  // whenever a sweep is seen.
+  const fence = new GcFence(driver, { onSweep: () => cache.forgetMutable() });
+  const blobs = new BlobStore(driver, cache, fence);
   // The referrer index reads manifests through the store, which is created just after it.
   let manifests: ManifestStore | undefined;
   const referrers = new ReferrerIndex(driver, (d) => manifests!.readBytes(d));
-  manifests = new ManifestStore(driver, blobs, referrers, cache);
+  manifests = new ManifestStore(driver, blobs, referrers, cache, fence);
   return {
     blobs,
     uploads: new UploadManager(driver, blobs, new UploadStateSigner(opts.secret), opts.onUploadBytes),

@@ -127,8 +127,10 @@ export class UploadManager {
       throw new OciError('DIGEST_INVALID', { digest: digest.value });
     }
     const canonical = parseDigest(`sha256:${sha256}`);
-    if ((await this.blobs.globalSize(canonical)) === null) await this.driver.move(data, paths.blobData(canonical));
-    await this.blobs.link(session.name, digest, canonical);
+    // Linked before the data is looked for, so that a collection running now either sees the link
+    // or is waited out (gc-fence.ts): data found stored then stays, and otherwise this upload's own
+    // bytes are moved into place.
+    if ((await this.blobs.linkFenced(session.name, digest, canonical)) === null) await this.driver.move(data, paths.blobData(canonical));
     await deleteIfExists(this.driver, paths.uploadDir(session.name, session.uuid));
   }
 

@@ -15,6 +15,7 @@ import { KnownDirs } from './known-dirs';
 import { PendingFlushes } from './pending-flushes';
 import { errnoCode, isMissing, succeeds } from './errno';
 import { removeTree } from './remove-tree';
+import { createWithDirs } from './staged-create';
 
 export interface FilesystemDriverOptions {
   rootDirectory: string;
@@ -73,10 +74,35 @@ export class FilesystemDriver implements StorageDriver {
 
   async putContent(path: string, data: Uint8Array, opts: PutContentOptions = {}): Promise<void> {
     const file = this.file(path);
-    const temp = `${dirname(file)}/${TEMP_PREFIX}${randomBytes(12).toString('hex')}`;
+    const dir = dirname(file);
     // O_DSYNC makes the write return only once the data is durable, as write + fdatasync would,
     // in one trip through the libuv pool instead of two.
-    const handle = await this.openCreating(temp, O_WRONLY | O_CREAT | O_EXCL | (opts.durable === false ? 0 : O_DSYNC));
+    const flags = O_WRONLY | O_CREAT | O_EXCL | (opts.durable === false ? 0 : O_DSYNC);
+    let synced = [dir];
+    if (!(await this.replaceIn(dir, file, data, flags))) {
+      const staged = await createWithDirs(this.root, file, data, flags, this.known, (d) => this.tempName(d), (d) => this.makeDir(d));
+      if (staged) synced = staged;
+      else await this.replaceIn(dir, file, data, flags, true);
+    }
+    if (opts.durable !== false) await Promise.all(synced.map(syncDir));
+  }
+
+  /**
+   * Writes a temp file in `dir` and renames it over `file`. False when `dir` is missing (or, unless
+   * `exists`, likely new), for createWithDirs to make it.
+   */
+  private async replaceIn(dir: string, file: string, data: Uint8Array, flags: number, exists = false): Promise<boolean> {
+    if (!exists && !this.known.has(dir) && this.known.has(dirname(dir))) return false;
+    const temp = this.tempName(dir);
+    let handle: FileHandle;
+    try {
+      handle = await open(temp, flags);
+    } catch (err) {
+      if (exists || errnoCode(err) !== 'ENOENT') throw err;
+      this.known.forget(dir);
+      return false;
+    }
+    this.known.learn(dir);
     try {
       try {
         await handle.writeFile(data);
@@ -88,7 +114,11 @@ export class FilesystemDriver implements StorageDriver {
       await rm(temp, { force: true });
       throw err;
     }
-    if (opts.durable !== false) await syncDir(dirname(file));
+    return true;
+  }
+
+  private tempName(dir: string): string {
+    return `${dir}/${TEMP_PREFIX}${randomBytes(12).toString('hex')}`;
   }
 
   async reader(path: string, opts: ReaderOptions = {}): Promise<Readable> {

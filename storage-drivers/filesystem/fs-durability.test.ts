@@ -120,23 +120,33 @@ describe('filesystem driver durability order (strace)', () => {
 
   it('putContent syncs the bytes before the rename and the directory before it resolves', (t) => {
     if (!check(t)) return;
-    for (const [from, to] of [
-      [-1, mark('MARK-PUT-NEW')],
-      [mark('MARK-PUT-NEW'), mark('MARK-PUT-REPLACE')],
-    ] as const) {
-      const within = between(from, to);
-      const file = join(root, 'repo/tags/t/current/link');
-      const r = renameTo(within, file);
-      const temp = /^"([^"]+)"/.exec(r.args)![1]!;
-      assert.ok(dataSynced(within, temp, r.start), `bytes of ${temp} not synced before the rename`);
-      assert.ok(dirSynced(within, join(root, 'repo/tags/t/current'), r.end, to), 'directory not synced after the rename');
-    }
+    const to = mark('MARK-PUT-REPLACE');
+    const within = between(mark('MARK-PUT-NEW'), to);
+    const file = join(root, 'repo/tags/t/current/link');
+    const r = renameTo(within, file);
+    const temp = /^"([^"]+)"/.exec(r.args)![1]!;
+    assert.ok(dataSynced(within, temp, r.start), `bytes of ${temp} not synced before the rename`);
+    assert.ok(dirSynced(within, join(root, 'repo/tags/t/current'), r.end, to), 'directory not synced after the rename');
+  });
+
+  it('putContent below new directories writes them under a temp name, syncs the bytes, renames the top one, then syncs both ends', (t) => {
+    if (!check(t)) return;
+    const to = mark('MARK-PUT-NEW');
+    const within = between(-1, to);
+    // The first missing directory below the root is `repo`: it appears only with the file in it.
+    const r = renameTo(within, join(root, 'repo'));
+    const stage = /^"([^"]+)"/.exec(r.args)![1]!;
+    assert.match(stage, /\/~tmp-[0-9a-f]+$/);
+    assert.ok(dataSynced(within, `${stage}/tags/t/current/link`, r.start), 'bytes not synced before the directory was renamed into place');
+    assert.ok(!within.some((c) => c.name === 'rename' && c.args.endsWith(`"${join(root, 'repo/tags/t/current/link')}"`)), 'the file itself was renamed');
+    assert.ok(dirSynced(within, join(root, 'repo/tags/t/current'), r.end, to), "the file's directory not synced after the rename");
+    assert.ok(dirSynced(within, root, r.end, to), "the new directory's parent not synced after the rename");
   });
 
   it('putContent with durable: false syncs nothing', (t) => {
     if (!check(t)) return;
     const within = between(mark('MARK-PUT-REPLACE'), mark('MARK-PUT-LAZY'));
-    renameTo(within, join(root, 'up/1/data'));
+    renameTo(within, join(root, 'up'));
     assert.deepEqual(
       within.filter((c) => c.name === 'fsync' || c.name === 'fdatasync' || (c.name === 'openat' && c.args.includes('O_DSYNC'))),
       [],

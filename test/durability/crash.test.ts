@@ -141,3 +141,28 @@ test('a client that disconnects mid-upload leaves no blob visible; concurrent pu
     await berth.stop();
   }
 });
+
+test('SIGKILL during concurrent tag pushes leaves no tag that is listed but does not resolve', { timeout: 120_000 }, async () => {
+  let berth = await start();
+  const config = randomBlob(100, 200);
+  const layer = randomBlob(1000, 2000);
+  const configDigest = await pushMonolithic(berth.url, 'phantom/r', config);
+  const layerDigest = await pushMonolithic(berth.url, 'phantom/r', layer);
+  const manifest = (i: number) =>
+    imageManifest({ digest: configDigest, size: config.length }, [{ digest: layerDigest, size: layer.length }], { 'org.example.n': String(i) });
+  try {
+    for (let cycle = 0; cycle < 6; cycle++) {
+      // New tags (new directories) and new manifests (new revision directories), 40 at once.
+      const pushes = Array.from({ length: 40 }, (_, i) => putManifest(berth.url, 'phantom/r', `c${cycle}-${i}`, manifest(cycle * 100 + i)).catch(() => undefined));
+      await new Promise((r) => setTimeout(r, 5 + Math.random() * 40));
+      berth.proc.kill('SIGKILL');
+      await berth.stop();
+      await Promise.all(pushes);
+      berth = await start();
+    }
+    const list = (await (await fetch(`${berth.url}/v2/phantom/r/tags/list`)).json()) as { tags: string[] };
+    for (const tag of list.tags) assert.equal((await fetch(`${berth.url}/v2/phantom/r/manifests/${tag}`, { method: 'HEAD' })).status, 200, `tag ${tag} is listed but does not resolve`);
+  } finally {
+    await berth.stop();
+  }
+});

@@ -53,13 +53,18 @@ export async function pushMonolithic(base: string, name: string, blob: Buffer): 
   return digest;
 }
 
-export function imageManifest(config: { digest: string; size: number }, layers: Array<{ digest: string; size: number }>): Buffer {
+export function imageManifest(
+  config: { digest: string; size: number },
+  layers: Array<{ digest: string; size: number }>,
+  annotations?: Record<string, string>,
+): Buffer {
   return Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
       mediaType: 'application/vnd.oci.image.manifest.v1+json',
       config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
       layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...l })),
+      ...(annotations && { annotations }),
     }),
   );
 }

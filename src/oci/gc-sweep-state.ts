@@ -1,0 +1,67 @@
+import type { StorageDriver } from '../../storage-drivers/types';
+import { isNotFound } from '../../storage-drivers/errors';
+
+/**
+ * What a collection tells every writer sharing the store, so that no push it acknowledges can lose
+ * data to a sweep running at the same time (docs/architecture.md, "Garbage collection"):
+ * - STATE: a generation counter that each sweep increments, whether it is sweeping now, and a
+ *   heartbeat the sweeper bumps while it sweeps. Small, read by every write that makes content
+ *   reachable (manifest PUT, upload commit, mount).
+ * - CANDIDATES: what the sweep of a generation may delete, written before that generation's state,
+ *   read by a writer only when a sweep is running.
+ * Both live beside the collection lease; Distribution ignores everything under /berth.
+ */
+export const SWEEP_STATE = '/berth/gc/sweep';
+export const SWEEP_CANDIDATES = '/berth/gc/candidates';
+/** Written at the start of a mark, to read the storage's own clock back from its modTime. */
+export const MARK_CLOCK = '/berth/gc/mark-started';
+
+export interface SweepState {
+  generation: number;
+  sweeping: boolean;
+  /** Incremented by the sweeper every few seconds; a writer that sees it stand still knows the sweeper died. */
+  heartbeat: number;
+  owner?: string;
+}
+
+export interface SweepCandidates {
+  generation: number;
+  /** Blob data the sweep may delete, by the digest it is stored under. */
+  blobs: string[];
+  /** Untagged manifests the sweep may delete, as `repository@digest`. */
+  manifests: string[];
+}
+
+export const IDLE: SweepState = { generation: 0, sweeping: false, heartbeat: 0 };
+
+async function readJson<T>(driver: StorageDriver, path: string): Promise<T | undefined> {
+  try {
+    return JSON.parse((await driver.getContent(path)).toString('utf8')) as T;
+  } catch (err) {
+    // A torn or foreign file reads as absent: the writer side then treats the store as idle at
+    // generation 0, and the next sweep (generation 1) is still told apart from it.
+    if (isNotFound(err) || err instanceof SyntaxError) return undefined;
+    throw err;
+  }
+}
+
+export async function readSweepState(driver: StorageDriver): Promise<SweepState> {
+  const s = await readJson<SweepState>(driver, SWEEP_STATE);
+  return s && Number.isSafeInteger(s.generation) ? s : IDLE;
+}
+
+export async function readSweepCandidates(driver: StorageDriver): Promise<SweepCandidates | undefined> {
+  return readJson<SweepCandidates>(driver, SWEEP_CANDIDATES);
+}
+
+export function writeSweepState(driver: StorageDriver, state: SweepState): Promise<void> {
+  return driver.putContent(SWEEP_STATE, Buffer.from(JSON.stringify(state)));
+}
+
+export function writeSweepCandidates(driver: StorageDriver, c: SweepCandidates): Promise<void> {
+  return driver.putContent(SWEEP_CANDIDATES, Buffer.from(JSON.stringify(c)));
+}
+
+export function manifestKey(name: string, digest: string): string {
+  return `${name}@${digest}`;
+}
