@@ -4,46 +4,13 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { parseStrace, type StraceCall } from '../../test/helpers/strace';
 
 /**
  * Durability cannot be seen through the driver's API short of pulling the power, so these tests
  * watch the system calls instead (strace): before putContent or move resolves, the bytes must be
  * synced before the rename that publishes them, and the directory holding the new name after it.
  */
-
-interface Call {
-  pid: string;
-  name: string;
-  args: string;
-  result: string | null;
-  /** Index in the trace where the call started and where its result was seen. */
-  start: number;
-  end: number;
-}
-
-/** Parses `strace -f -y -qq` output, joining `<unfinished ...>` calls with their `resumed` halves. */
-function parseTrace(text: string): Call[] {
-  const calls: Call[] = [];
-  const pending = new Map<string, Call>();
-  text.split('\n').forEach((line, i) => {
-    const resumed = /^(\d+) <\.\.\. (\w+) resumed>.*\) += (.*)$/.exec(line);
-    if (resumed) {
-      const call = pending.get(resumed[1]!);
-      if (call) {
-        call.result = resumed[3]!;
-        call.end = i;
-        pending.delete(resumed[1]!);
-      }
-      return;
-    }
-    const started = /^(\d+) (\w+)\((.*?)(?: <unfinished \.\.\.>|\) += (.*))$/.exec(line);
-    if (!started) return;
-    const call: Call = { pid: started[1]!, name: started[2]!, args: started[3]!, result: started[4] ?? null, start: i, end: started[4] === undefined ? -1 : i };
-    calls.push(call);
-    if (started[4] === undefined) pending.set(call.pid, call);
-  });
-  return calls;
-}
 
 const CHILD = `
 const { createFilesystemDriver } = require(process.argv[1]);
@@ -70,7 +37,8 @@ describe('filesystem driver durability order (strace)', () => {
   const missing = straceMissing();
   if (missing && process.env.CI) throw new Error(`${missing}: CI must install it`);
   let dir = '';
-  let calls: Call[] = [];
+  let traceText = '';
+  let calls: StraceCall[] = [];
   let root = '';
 
   before(async () => {
@@ -82,29 +50,33 @@ describe('filesystem driver durability order (strace)', () => {
     const child = spawn('strace', [...args, process.execPath, '-e', CHILD, join(__dirname, '..', 'index.js'), root], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    // 'close' comes after strace has exited (so its -o file is complete) and its stderr has drained.
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
     assert.equal(code, 0, stderr);
-    calls = parseTrace(await readFile(trace, 'utf8'));
+    traceText = await readFile(trace, 'utf8');
+    calls = parseStrace(traceText);
   });
   after(() => (dir ? rm(dir, { recursive: true, force: true }) : undefined));
 
   const mark = (name: string): number => {
     const c = calls.find((x) => x.name === 'write' && x.args.includes(`"${name}\\n"`));
-    assert.ok(c, `marker ${name} not in the trace`);
+    // Says whether the child never wrote the marker or its line did not parse (a change in strace's format).
+    const lines = traceText.split('\n');
+    assert.ok(c, `marker ${name} not among the ${calls.length} calls parsed from ${lines.length} lines of trace, the first being: ${lines[0]}`);
     return c.start;
   };
   /** The calls between two markers (the previous one excluded). */
   const between = (from: number, to: number) => calls.filter((c) => c.start > from && c.start < to);
-  const renameTo = (within: Call[], file: string) => {
+  const renameTo = (within: StraceCall[], file: string) => {
     const r = within.find((c) => c.name === 'rename' && c.args.endsWith(`"${file}"`) && c.result === '0');
     assert.ok(r, `no successful rename to ${file}`);
     return r;
   };
   /** A completed fsync of the directory `d` that started after `after` and ended before `before`. */
-  const dirSynced = (within: Call[], d: string, afterIdx: number, beforeIdx: number) =>
+  const dirSynced = (within: StraceCall[], d: string, afterIdx: number, beforeIdx: number) =>
     within.some((c) => c.name === 'fsync' && /^\d+<(.*)>$/.exec(c.args)?.[1] === d && c.start > afterIdx && c.end !== -1 && c.end < beforeIdx && c.result === '0');
   /** The temp file was opened with O_DSYNC, or datasynced, before it was renamed at `renameIdx`. */
-  const dataSynced = (within: Call[], temp: string, renameIdx: number) =>
+  const dataSynced = (within: StraceCall[], temp: string, renameIdx: number) =>
     within.some(
       (c) =>
         c.end !== -1 &&
