@@ -20,6 +20,8 @@ export interface StoredManifest {
 export interface PutResult {
   digest: Digest;
   subject?: Digest;
+  /** Every tag now pointing at the manifest, the pushed one and those of `?tag=`. */
+  tags: string[];
 }
 
 const MEDIA_TYPE_CACHE_SIZE = 50_000;
@@ -39,7 +41,9 @@ export class ManifestStore {
     private readonly cache: ReadCache = new ReadCache({ ttlMs: 0 }),
   ) {}
 
-  async put(name: string, ref: ManifestRef, bytes: Buffer, contentType: string | undefined): Promise<PutResult> {
+  /** `alsoTag`: further (validated) tags for a push by digest, applied with the same guarantees as a push by tag. */
+  async put(name: string, ref: ManifestRef, bytes: Buffer, contentType: string | undefined, alsoTag: string[] = []): Promise<PutResult> {
+    const tags = [...new Set(ref.tag !== undefined ? [ref.tag, ...alsoTag] : alsoTag)];
     const digest = digestOf(bytes, ref.digest?.algorithm ?? 'sha256');
     if (ref.digest && ref.digest.value !== digest.value)
       throw new OciError('DIGEST_INVALID', { digest: ref.digest.value }, { message: 'manifest digest did not match content' });
@@ -53,8 +57,9 @@ export class ManifestStore {
     //   everywhere (get, head, gc), so those links go out once the references are known good,
     //   alongside the data;
     // - a referrer listing reads each referrer's bytes, so its link waits for the data;
-    // - the tag's current link, the only thing a client follows by name, goes last, once
-    //   everything it leads to is durable.
+    // - each tag's current link, the only thing a client follows by name, goes last, once
+    //   everything it leads to is durable (several tags are written together: none leads anywhere
+    //   the others need).
     // The tag-index link is tag history kept for Distribution's layout: nothing resolves through it
     // (Berth never reads it; Distribution deletes it by path), so losing it in a crash costs nothing,
     // and it is not synced. On a fresh tag it sits under three new directories, and a sync of a new
@@ -64,16 +69,16 @@ export class ManifestStore {
     const linked = this.checkReferences(name, parsed).then(() =>
       Promise.all([
         writeLink(this.driver, paths.revisionLink(name, digest), digest),
-        ref.tag !== undefined ? writeLink(this.driver, paths.tagIndexLink(name, ref.tag, digest), digest, { durable: false }) : undefined,
+        ...tags.map((tag) => writeLink(this.driver, paths.tagIndexLink(name, tag, digest), digest, { durable: false })),
       ]),
     );
     const subject = parsed.subject;
     const referred = subject ? Promise.all([stored, linked]).then(() => this.referrers.add(name, subject.digest, digest)) : undefined;
     await allSettled([linked, stored, referred]);
-    if (ref.tag !== undefined) await writeLink(this.driver, paths.tagCurrentLink(name, ref.tag), digest);
+    await allSettled(tags.map((tag) => writeLink(this.driver, paths.tagCurrentLink(name, tag), digest)));
     this.remember(digest, parsed.mediaType);
-    this.stored(name, ref.tag, digest, { bytes, mediaType: parsed.mediaType });
-    return { digest, subject: parsed.subject?.digest };
+    this.stored(name, tags, digest, { bytes, mediaType: parsed.mediaType });
+    return { digest, subject: parsed.subject?.digest, tags };
   }
 
   /** Tag or digest → digest of a manifest present in the repository; MANIFEST_UNKNOWN otherwise. */
@@ -117,13 +122,11 @@ export class ManifestStore {
   }
 
   /** What a write through this process makes true is true at once for its readers. */
-  private stored(name: string, tag: string | undefined, digest: Digest, body: ManifestBody): void {
+  private stored(name: string, tags: string[], digest: Digest, body: ManifestBody): void {
     this.cache.bodies.set(digest.value, body);
     this.cache.revisions.set(digestKey(name, digest), true);
-    if (tag !== undefined) {
-      this.cache.tags.set(tagKey(name, tag), digest);
-      this.cache.tagLists.delete(name);
-    }
+    for (const tag of tags) this.cache.tags.set(tagKey(name, tag), digest);
+    if (tags.length > 0) this.cache.tagLists.delete(name);
   }
 
   /** Bytes of a manifest by digest, from the global store. */
