@@ -2,7 +2,7 @@ import type { StorageDriver } from '../../storage-drivers/types';
 import { isNotFound } from '../../storage-drivers/errors';
 import { parseDigest, type Digest } from './digest';
 import { paths } from './paths';
-import { deleteIfExists, listNames, readLink } from './links';
+import { deleteIfExists, listNames, readLink, sizeOf } from './links';
 import { parseManifest } from './manifest-parse';
 import type { Listing } from './listing';
 
@@ -28,6 +28,7 @@ export interface GcReport {
 }
 
 const DIGEST_DATA = /\/blobs\/([a-z0-9]+)\/[0-9a-f]{2}\/([0-9a-f]+)\/data$/;
+const DIGEST_ALIAS = /\/blobs\/[a-z0-9]+\/[0-9a-f]{2}\/[0-9a-f]+\/link$/;
 
 /**
  * Online mark and sweep. Mark: every blob reachable from a tag or a manifest revision (through
@@ -59,17 +60,34 @@ export class GarbageCollector {
     for (const name of repositories) await this.markFreshLinks(name, marked, started - 1000);
     report.blobsMarked = marked.size;
 
+    const aliases: string[] = [];
     for await (const info of this.walkBlobs()) {
+      if (info.isDir || info.modTime.getTime() > cutoff) continue;
+      if (DIGEST_ALIAS.test(info.path)) aliases.push(info.path);
       const m = DIGEST_DATA.exec(info.path);
-      if (!m || info.isDir) continue;
+      if (!m) continue;
       const value = `${m[1]}:${m[2]}`;
-      if (marked.has(value) || info.modTime.getTime() > cutoff) continue;
+      if (marked.has(value)) continue;
       report.blobs.push({ digest: value, size: info.size });
       report.bytes += info.size;
     }
-    if (!opts.dryRun)
+    if (!opts.dryRun) {
       for (const { digest } of report.blobs) await deleteIfExists(this.driver, paths.blobDir(parseDigest(digest)));
+      await this.sweepAliases(aliases);
+    }
     return report;
+  }
+
+  /**
+   * An alias (BlobStore.canonicalOf) whose data is gone would only cost a lookup, but nothing else
+   * would ever remove it: it goes with its data. One written again by a push racing this sweep is
+   * at worst lost, which makes that blob's next anonymous mount an upload.
+   */
+  private async sweepAliases(aliases: string[]): Promise<void> {
+    for (const path of aliases) {
+      const canonical = await readLink(this.driver, path).catch(() => null);
+      if (!canonical || (await sizeOf(this.driver, paths.blobData(canonical))) === null) await deleteIfExists(this.driver, path);
+    }
   }
 
   private async *walkBlobs() {

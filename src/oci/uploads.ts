@@ -128,6 +128,7 @@ export class UploadManager {
     }
     const canonical = parseDigest(`sha256:${sha256}`);
     if ((await this.blobs.globalSize(canonical)) === null) await this.driver.move(data, paths.blobData(canonical));
+    await this.blobs.alias(digest, canonical);
     await this.blobs.link(session.name, digest, canonical);
     await deleteIfExists(this.driver, paths.uploadDir(session.name, session.uuid));
   }

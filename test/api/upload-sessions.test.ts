@@ -220,6 +220,19 @@ describe('cross-repository mount', () => {
     await reg.r().head(`/v2/${target}/blobs/${blob.digest}`).expect(200);
   });
 
+  it('mount without from= finds a blob pushed by its sha512 digest too', async () => {
+    const source = repoName('src');
+    const target = repoName('dst');
+    const blob = randomBlob(1000, 'sha512');
+    await pushBlob(reg.r(), source, blob);
+    const res = await reg.r().post(`/v2/${target}/blobs/uploads/?mount=${blob.digest}`).set('Content-Length', '0').expect(201);
+    assert.equal(res.headers['docker-content-digest'], blob.digest);
+    assert.equal(pathOf(res.headers.location), `/v2/${target}/blobs/${blob.digest}`);
+    const pulled = await getRaw(reg.r(), pathOf(res.headers.location)).expect(200);
+    assert.ok(Buffer.compare(pulled.body as Buffer, blob.data) === 0);
+    assert.equal(pulled.headers['docker-content-digest'], blob.digest);
+  });
+
   it('mount of an unknown blob opens a normal session (202) that can complete the push', async () => {
     const source = repoName('src');
     const target = repoName('dst');
