@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createMemoryDriver } from '../../storage-drivers';
-import type { StorageDriver } from '../../storage-drivers/types';
-import { MT, content, descriptor, getRaw, ociManifest, pushBlob, pushImage, pushManifest, repoName, sendBytes, type Manifest } from './helpers';
+import { MT, content, descriptor, getRaw, ociManifest, pushBlob, pushImage, pushManifest, recordingDriver, repoName, sendBytes, type Manifest } from './helpers';
 import { assertOciError, startRegistry, type TestRegistry } from './server';
 
 /** The tags named by a response's OCI-Tag headers (one header per tag, or comma-separated lists). */
@@ -108,24 +107,7 @@ describe('tags pushed with a manifest (?tag=)', () => {
 
 describe('tags pushed with a manifest: write order', () => {
   it('each tag is written after the manifest data and its revision link', async () => {
-    const writes: string[] = [];
-    const inner = createMemoryDriver();
-    const driver: StorageDriver = {
-      name: inner.name,
-      putContent: async (p, d, o) => {
-        await inner.putContent(p, d, o);
-        writes.push(p);
-      },
-      getContent: (p) => inner.getContent(p),
-      reader: (p, o) => inner.reader(p, o),
-      writer: (p, o) => inner.writer(p, o),
-      stat: (p) => inner.stat(p),
-      list: (p) => inner.list(p),
-      walk: (p) => inner.walk(p),
-      move: (s, d) => inner.move(s, d),
-      delete: (p) => inner.delete(p),
-      redirectUrl: (p, o) => inner.redirectUrl(p, o),
-    };
+    const { driver, writes } = recordingDriver(createMemoryDriver());
     const reg = await startRegistry({ driver });
     try {
       const name = repoName();
