@@ -74,7 +74,7 @@ export class Context implements RouteContext {
 }
 
 /** Ends a response with no body but with the headers given (Content-Length: 0). */
-export function sendEmpty(res: ServerResponse, status: number, headers: Record<string, string | number> = {}): void {
+export function sendEmpty(res: ServerResponse, status: number, headers: Record<string, string | number | string[]> = {}): void {
   res.statusCode = status;
   for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
   res.setHeader('Content-Length', 0);

@@ -54,17 +54,32 @@ export async function getManifest(ctx: RouteContext): Promise<void> {
   res.end(bytes);
 }
 
+/**
+ * The `tag` query parameters of a push by digest (end-7b), validated before anything is stored. The
+ * spec defines them on pushes by digest only; on a push by tag they are refused rather than
+ * dropped, since a client that sent them would otherwise believe them applied.
+ */
+function extraTags(ctx: RouteContext, ref: ManifestRef): string[] {
+  const tags = ctx.query.getAll('tag');
+  if (tags.length > 0 && ref.tag !== undefined)
+    throw new OciError('MANIFEST_INVALID', { tag: ref.tag }, { message: 'tag query parameters apply only to a push by digest' });
+  return tags.map(validateTag);
+}
+
 export async function putManifest(ctx: RouteContext): Promise<void> {
   const ref = reference(ctx.param);
+  const tags = extraTags(ctx, ref);
   const max = ctx.options.manifestMaxSize;
   const bytes = await readBounded(ctx.req, contentLength(ctx.req.headers['content-length']), max);
-  const result = await ctx.registry.manifests.put(ctx.name, ref, bytes, ctx.req.headers['content-type']);
+  const result = await ctx.registry.manifests.put(ctx.name, ref, bytes, ctx.req.headers['content-type'], tags);
   const base = baseUrl(ctx.req, { host: ctx.options.host, relative: ctx.options.relativeUrls });
-  const headers: Record<string, string> = {
+  const headers: Record<string, string | string[]> = {
     Location: `${base}/v2/${ctx.name}/manifests/${result.digest.value}`,
     'Docker-Content-Digest': result.digest.value,
   };
   if (result.subject) headers['OCI-Subject'] = result.subject.value;
+  // One header per tag: RFC 9110 lets a client read them as one list, and a tag holds no comma.
+  if (ref.digest && result.tags.length > 0) headers['OCI-Tag'] = result.tags;
   sendEmpty(ctx.res, 201, headers);
 }
 

@@ -1,5 +1,5 @@
 import { OciError } from '../oci/errors';
-import { parseDigest } from '../oci/digest';
+import { parseAlgorithm, parseDigest, type Algorithm } from '../oci/digest';
 import { validateName } from '../oci/names';
 import { uploadRange, type ChunkInput, type UploadSession } from '../oci/uploads';
 import { contentLength, parseContentRange } from './ranges';
@@ -47,9 +47,27 @@ async function withSession<T>(ctx: RouteContext, session: UploadSession, work: (
   }
 }
 
+/**
+ * `digest-algorithm=` (end-4c): the algorithm of the digest that will close the upload, so that it
+ * can be computed as the bytes arrive. One Berth does not verify is refused (the spec's 400 for an
+ * unsupported algorithm), as is a digest or mount in the same request that contradicts it.
+ */
+function declaredAlgorithm(ctx: RouteContext): Algorithm | undefined {
+  const param = ctx.query.get('digest-algorithm');
+  if (param === null) return undefined;
+  const algorithm = parseAlgorithm(param);
+  for (const key of ['digest', 'mount']) {
+    const value = ctx.query.get(key);
+    if (value !== null && parseDigest(value).algorithm !== algorithm)
+      throw new OciError('DIGEST_INVALID', { digest: value.slice(0, 200) }, { message: `${key} does not use the declared digest-algorithm ${algorithm}` });
+  }
+  return algorithm;
+}
+
 /** POST /v2/<name>/blobs/uploads/: mount, monolithic upload with ?digest=, or a new session. */
 export async function startUpload(ctx: RouteContext): Promise<void> {
   const { registry, query } = ctx;
+  const algorithm = declaredAlgorithm(ctx);
   const mount = query.get('mount');
   if (mount !== null) {
     const digest = parseDigest(mount);
@@ -77,7 +95,7 @@ export async function startUpload(ctx: RouteContext): Promise<void> {
     await withSession(ctx, session, () => registry.uploads.complete(session, digest, chunk(ctx)));
     return sendEmpty(ctx.res, 201, { Location: blobLocation(ctx, digest.value), 'Docker-Content-Digest': digest.value });
   }
-  const session = await registry.uploads.start(ctx.name);
+  const session = await registry.uploads.start(ctx.name, algorithm);
   sendEmpty(ctx.res, 202, sessionHeaders(ctx, session));
 }
 

@@ -98,12 +98,30 @@ export class BlobStore {
    * digest by any repository. False when there is nothing to mount.
    */
   async mount(name: string, d: Digest, from: string | undefined): Promise<boolean> {
-    const canonical = from === undefined ? d : await readLink(this.driver, paths.layerLink(from, d));
+    const canonical = from === undefined ? await this.canonicalOf(d) : await readLink(this.driver, paths.layerLink(from, d));
     if (!canonical || (await this.globalSize(canonical)) === null) return false;
     if ((await this.linkFenced(name, d, canonical)) !== null) return true;
     // Collected between the look and the link: the client uploads it instead.
     await deleteIfExists(this.driver, paths.layerLinkDir(name, d));
     return false;
+  }
+
+  /**
+   * Where a blob known by `d` is stored, registry-wide. Data pushed by another algorithm lies under
+   * its sha256, and only repository links (which a mount without `from` does not know) lead there
+   * in Distribution's layout; the alias the upload leaves beside the blob's own path says where,
+   * without a walk over every repository. The alias holds nothing that the data does not prove:
+   * the caller still checks the data exists, so an alias left over after garbage collection, or
+   * one lost in a crash (it is not synced), makes at worst a mount that answers 202 and an upload.
+   */
+  private async canonicalOf(d: Digest): Promise<Digest | null> {
+    if (d.algorithm === 'sha256' || (await this.globalSize(d)) !== null) return d;
+    return readLink(this.driver, paths.blobAlias(d));
+  }
+
+  /** Records where a blob pushed by a digest other than its sha256 is stored (see canonicalOf). */
+  async alias(d: Digest, canonical: Digest): Promise<void> {
+    if (d.value !== canonical.value) await writeLink(this.driver, paths.blobAlias(d), canonical, { durable: false });
   }
 
   /** Removes the repository's link; the data stays until garbage collection. */

@@ -22,12 +22,23 @@ export function parseDigest(value: string): Digest {
   const sep = value.indexOf(':');
   const algorithm = value.slice(0, sep);
   const hex = value.slice(sep + 1);
-  if (!(algorithm in ALGORITHMS))
+  if (!isAlgorithm(algorithm))
     throw new OciError('DIGEST_INVALID', { digest: value }, { message: `unsupported digest algorithm "${algorithm}"` });
   const alg = algorithm as Algorithm;
   if (hex.length !== ALGORITHMS[alg] || !/^[a-f0-9]+$/.test(hex))
     throw new OciError('DIGEST_INVALID', { digest: value }, { message: `invalid ${alg} digest` });
   return { algorithm: alg, hex, value };
+}
+
+export function isAlgorithm(value: string): value is Algorithm {
+  return Object.hasOwn(ALGORITHMS, value);
+}
+
+/** An algorithm Berth verifies (as `digest-algorithm=` names it); DIGEST_INVALID (400) otherwise. */
+export function parseAlgorithm(value: string): Algorithm {
+  if (!isAlgorithm(value))
+    throw new OciError('DIGEST_INVALID', { algorithm: value.slice(0, 100) }, { message: `unsupported digest algorithm "${value.slice(0, 100)}"` });
+  return value as Algorithm;
 }
 
 export function isDigest(value: string): boolean {

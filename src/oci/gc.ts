@@ -4,7 +4,7 @@ import type { StorageDriver } from '../../storage-drivers/types';
 import { isNotFound } from '../../storage-drivers/errors';
 import { parseDigest } from './digest';
 import { paths } from './paths';
-import { deleteIfExists } from './links';
+import { deleteIfExists, readLink, sizeOf } from './links';
 import type { Listing } from './listing';
 import { Marker } from './gc-mark';
 import { MARK_CLOCK } from './gc-sweep-state';
@@ -37,6 +37,7 @@ export interface GcReport {
 const DIGEST_DATA = /\/blobs\/([a-z0-9]+)\/[0-9a-f]{2}\/([0-9a-f]+)\/data$/;
 /** Modification times may be truncated to the second (S3): what is this close to the mark's start counts as written after it. */
 const CLOCK_SLACK_MS = 2_000;
+const DIGEST_ALIAS = /\/blobs\/[a-z0-9]+\/[0-9a-f]{2}\/[0-9a-f]+\/link$/;
 
 /**
  * Online mark and sweep (docs/architecture.md, "Garbage collection"). Mark: every blob reachable from
@@ -71,11 +72,14 @@ export class GarbageCollector {
     report.blobsMarked = marked.size;
 
     const candidates = new Map<string, number>();
+    const aliases: string[] = [];
     for await (const info of this.walkBlobs()) {
+      if (info.isDir || info.modTime.getTime() > cutoff) continue;
+      if (DIGEST_ALIAS.test(info.path)) aliases.push(info.path);
       const m = DIGEST_DATA.exec(info.path);
-      if (!m || info.isDir) continue;
+      if (!m) continue;
       const value = `${m[1]}:${m[2]}`;
-      if (!marked.has(value) && info.modTime.getTime() <= cutoff) candidates.set(value, info.size);
+      if (!marked.has(value)) candidates.set(value, info.size);
     }
     if (opts.dryRun || (candidates.size === 0 && untagged.length === 0)) {
       report.manifests = untagged;
@@ -110,7 +114,20 @@ export class GarbageCollector {
     } finally {
       await notice.end();
     }
+    await this.sweepAliases(aliases);
     return report;
+  }
+
+  /**
+   * An alias (BlobStore.canonicalOf) whose data is gone would only cost a lookup, but nothing else
+   * would ever remove it: it goes with its data. One written again by a push racing this sweep is
+   * at worst lost, which makes that blob's next anonymous mount an upload.
+   */
+  private async sweepAliases(aliases: string[]): Promise<void> {
+    for (const path of aliases) {
+      const canonical = await readLink(this.driver, path).catch(() => null);
+      if (!canonical || (await sizeOf(this.driver, paths.blobData(canonical))) === null) await deleteIfExists(this.driver, path);
+    }
   }
 
   private count(report: GcReport, digest: string, size: number): void {

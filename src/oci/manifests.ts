@@ -22,13 +22,15 @@ export interface StoredManifest {
 interface Written {
   /** The stored digests of the blobs and manifests it references. */
   canonicals: string[];
-  /** What the tag named before this write. */
-  previousTag: Digest | null;
+  /** What each tag named before this write. */
+  previousTags: Map<string, Digest | null>;
 }
 
 export interface PutResult {
   digest: Digest;
   subject?: Digest;
+  /** Every tag now pointing at the manifest, the pushed one and those of `?tag=`. */
+  tags: string[];
 }
 
 const MEDIA_TYPE_CACHE_SIZE = 50_000;
@@ -51,26 +53,28 @@ export class ManifestStore {
     private readonly fence: GcFence = new GcFence(driver),
   ) {}
 
-  async put(name: string, ref: ManifestRef, bytes: Buffer, contentType: string | undefined): Promise<PutResult> {
+  /** `alsoTag`: further (validated) tags for a push by digest, applied with the same guarantees as a push by tag. */
+  async put(name: string, ref: ManifestRef, bytes: Buffer, contentType: string | undefined, alsoTag: string[] = []): Promise<PutResult> {
+    const tags = [...new Set(ref.tag !== undefined ? [ref.tag, ...alsoTag] : alsoTag)];
     const digest = digestOf(bytes, ref.digest?.algorithm ?? 'sha256');
     if (ref.digest && ref.digest.value !== digest.value)
       throw new OciError('DIGEST_INVALID', { digest: ref.digest.value }, { message: 'manifest digest did not match content' });
     const parsed = parseManifest(bytes, contentType);
     // A collection sweeping at the same time may delete what this manifest references: the fence
     // tells, after the links are written, whether the checks must run again (gc-fence.ts).
-    let previousTag: Digest | null = null;
+    let previousTags = new Map<string, Digest | null>();
     for (let attempt = 1; ; attempt++) {
       const before = await this.fence.before();
       let written: Written;
       try {
-        written = await this.write(name, ref, digest, bytes, parsed);
+        written = await this.write(name, tags, digest, bytes, parsed);
       } catch (err) {
         // A check that failed only on a second look means a sweep took a blob after the first
-        // look: this push is refused, so the tag goes back to what it named before it.
-        if (attempt > 1 && ref.tag !== undefined) await this.restoreTag(name, ref.tag, digest, previousTag);
+        // look: this push is refused, so each tag goes back to what it named before it.
+        if (attempt > 1) for (const [tag, previous] of previousTags) await this.restoreTag(name, tag, digest, previous);
         throw err;
       }
-      if (attempt === 1) previousTag = written.previousTag;
+      if (attempt === 1) previousTags = written.previousTags;
       const refs = {
         blobs: [digest.value, ...written.canonicals],
         manifests: [manifestKey(name, digest.value), ...parsed.manifests.map((m) => manifestKey(name, m.value))],
@@ -80,8 +84,8 @@ export class ManifestStore {
         throw new OciError('UNAVAILABLE', undefined, { message: 'garbage collection kept deleting content this manifest references; retry', headers: { 'Retry-After': '10' } });
     }
     this.remember(digest, parsed.mediaType);
-    this.stored(name, ref.tag, digest, { bytes, mediaType: parsed.mediaType });
-    return { digest, subject: parsed.subject?.digest };
+    this.stored(name, tags, digest, { bytes, mediaType: parsed.mediaType });
+    return { digest, subject: parsed.subject?.digest, tags };
   }
 
   private async restoreTag(name: string, tag: string, digest: Digest, previous: Digest | null): Promise<void> {
@@ -92,7 +96,7 @@ export class ManifestStore {
   }
 
   /** Stores the manifest and its links. */
-  private async write(name: string, ref: ManifestRef, digest: Digest, bytes: Buffer, parsed: ParsedManifest): Promise<Written> {
+  private async write(name: string, tags: string[], digest: Digest, bytes: Buffer, parsed: ParsedManifest): Promise<Written> {
     // Each write below waits for its own fsync, so independent ones run together and a PUT costs
     // two fsync rounds rather than four. Order that still holds for a crash at any point:
     // - data that nothing links to is harmless (garbage collection reclaims it), so it is written
@@ -100,15 +104,16 @@ export class ManifestStore {
     // - a revision link whose data is not (yet) stored reads as an unknown manifest everywhere
     //   (get, head, gc), so it goes out once the references are known good, alongside the data;
     // - a referrer listing reads each referrer's bytes, so its link waits for the data;
-    // - the tag's current link, the only thing a client follows by name, goes once everything it
-    //   leads to is durable; a tag is listed as soon as its directory exists, so nothing is written
-    //   below the tag before it (the driver makes a new link's directories appear with it).
+    // - each tag's current link, the only thing a client follows by name, goes once everything it
+    //   leads to is durable (several tags are written together: none leads anywhere the others
+    //   need); a tag is listed as soon as its directory exists, so nothing is written below a tag
+    //   before it (the driver makes a new link's directories appear with it).
     // The tag-index link is tag history kept for Distribution's layout: nothing resolves through it
     // (Berth never reads it; Distribution deletes it by path), so losing it in a crash costs nothing,
     // and it is not synced.
     const data = paths.blobData(digest);
     const stored = sizeOf(this.driver, data).then((size) => (size === null ? this.driver.putContent(data, bytes) : undefined));
-    const previous = ref.tag !== undefined ? readLink(this.driver, paths.tagCurrentLink(name, ref.tag)) : Promise.resolve(null);
+    const previous = Promise.all(tags.map((tag) => readLink(this.driver, paths.tagCurrentLink(name, tag))));
     let canonicals: string[] = [];
     const linked = this.checkReferences(name, parsed).then((found) => {
       canonicals = found;
@@ -117,11 +122,10 @@ export class ManifestStore {
     const subject = parsed.subject;
     const referred = subject ? Promise.all([stored, linked]).then(() => this.referrers.add(name, subject.digest, digest)) : undefined;
     await allSettled([linked, stored, referred, previous]);
-    if (ref.tag !== undefined) {
-      await writeLink(this.driver, paths.tagCurrentLink(name, ref.tag), digest);
-      await writeLink(this.driver, paths.tagIndexLink(name, ref.tag, digest), digest, { durable: false });
-    }
-    return { canonicals, previousTag: await previous };
+    await allSettled(tags.map((tag) => writeLink(this.driver, paths.tagCurrentLink(name, tag), digest)));
+    await Promise.all(tags.map((tag) => writeLink(this.driver, paths.tagIndexLink(name, tag, digest), digest, { durable: false })));
+    const before = await previous;
+    return { canonicals, previousTags: new Map(tags.map((tag, i) => [tag, before[i]])) };
   }
 
   /** Tag or digest → digest of a manifest present in the repository; MANIFEST_UNKNOWN otherwise. */
@@ -165,13 +169,11 @@ export class ManifestStore {
   }
 
   /** What a write through this process makes true is true at once for its readers. */
-  private stored(name: string, tag: string | undefined, digest: Digest, body: ManifestBody): void {
+  private stored(name: string, tags: string[], digest: Digest, body: ManifestBody): void {
     this.cache.bodies.set(digest.value, body);
     this.cache.revisions.set(digestKey(name, digest), true);
-    if (tag !== undefined) {
-      this.cache.tags.set(tagKey(name, tag), digest);
-      this.cache.tagLists.delete(name);
-    }
+    for (const tag of tags) this.cache.tags.set(tagKey(name, tag), digest);
+    if (tags.length > 0) this.cache.tagLists.delete(name);
   }
 
   /** Bytes of a manifest by digest, from the global store. */

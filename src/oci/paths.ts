@@ -12,6 +12,12 @@ export const paths = {
   blobData: (d: Digest) => `${ROOT}/blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}/data`,
   blobDir: (d: Digest) => `${ROOT}/blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}`,
   blobsRoot: `${ROOT}/blobs`,
+  /**
+   * Berth's addition: beside where the data of a blob pushed by another algorithm than sha256 would
+   * lie, the sha256 it is stored under (see BlobStore.mount). Distribution only ever reads `data`
+   * files there, so it ignores this one.
+   */
+  blobAlias: (d: Digest) => `${ROOT}/blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}/link`,
   layersDir: (name: string) => `${REPOSITORIES}/${name}/_layers`,
   repository: (name: string) => `${REPOSITORIES}/${name}`,
   layerLink: (name: string, d: Digest) => `${REPOSITORIES}/${name}/_layers/${d.algorithm}/${d.hex}/link`,

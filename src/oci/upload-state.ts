@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { OciError } from './errors';
+import { isAlgorithm, type Algorithm } from './digest';
 
 /**
  * The `_state` query parameter of an upload's Location: who the upload belongs to, signed with the
@@ -11,6 +12,8 @@ export interface UploadState {
   uuid: string;
   offset: number;
   startedAt: string;
+  /** The digest algorithm the client declared when it started the upload (`digest-algorithm=`). */
+  algorithm?: Algorithm;
 }
 
 export class UploadStateSigner {
@@ -21,7 +24,9 @@ export class UploadStateSigner {
   }
 
   pack(state: UploadState): string {
-    const body = Buffer.from(JSON.stringify([state.name, state.uuid, state.offset, state.startedAt])).toString('base64url');
+    const fields: unknown[] = [state.name, state.uuid, state.offset, state.startedAt];
+    if (state.algorithm !== undefined) fields.push(state.algorithm);
+    const body = Buffer.from(JSON.stringify(fields)).toString('base64url');
     return `${body}.${this.mac(body)}`;
   }
 
@@ -40,10 +45,13 @@ export class UploadStateSigner {
     } catch {
       throw invalid();
     }
-    if (!Array.isArray(parsed) || parsed.length !== 4) throw invalid();
-    const [n, u, offset, startedAt] = parsed as [unknown, unknown, unknown, unknown];
+    // Four fields in tokens without a declared algorithm (and in those of earlier versions).
+    if (!Array.isArray(parsed) || (parsed.length !== 4 && parsed.length !== 5)) throw invalid();
+    const [n, u, offset, startedAt, algorithm] = parsed as [unknown, unknown, unknown, unknown, unknown];
     if (n !== name || u !== uuid || typeof offset !== 'number' || typeof startedAt !== 'string') throw invalid();
-    return { name, uuid, offset, startedAt };
+    if (algorithm === undefined) return { name, uuid, offset, startedAt };
+    if (typeof algorithm !== 'string' || !isAlgorithm(algorithm)) throw invalid();
+    return { name, uuid, offset, startedAt, algorithm };
   }
 
   private mac(body: string): string {

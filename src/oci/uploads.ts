@@ -16,6 +16,8 @@ export interface UploadSession {
   /** Bytes received so far. */
   offset: number;
   startedAt: string;
+  /** Declared by the client at the start (`digest-algorithm=`): hashed as the bytes arrive. */
+  algorithm?: Algorithm;
 }
 
 export interface ChunkInput {
@@ -35,9 +37,9 @@ export function uploadRange(offset: number): string {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const MAX_HASH_STATES = 10_000;
 
-/** A running sha256 of the upload's bytes. */
+/** Running digests of the upload's bytes: sha256 always, and the algorithm the client uses. */
 interface HashState {
-  hash: Hash;
+  hashes: Partial<Record<Algorithm, Hash>>;
   /** Bytes hashed: valid only while it equals the stored upload size. */
   offset: number;
 }
@@ -59,13 +61,18 @@ export class UploadManager {
     private readonly onBytes: (n: number) => void = () => undefined,
   ) {}
 
-  async start(name: string): Promise<UploadSession> {
+  /**
+   * `algorithm`: the one the closing digest will use, when the client said so. It travels in the
+   * session's signed token, not in storage: a replica that lacks it (or a client that dropped the
+   * token) still verifies the digest, only by reading the upload back at the commit.
+   */
+  async start(name: string, algorithm?: Algorithm): Promise<UploadSession> {
     const uuid = randomUUID();
     const startedAt = new Date().toISOString();
     // Not flushed: a session lost in a crash is harmless (the client starts a new one), and one
     // whose marker reads back empty is purged as stale.
     await this.driver.putContent(paths.uploadStartedAt(name, uuid), Buffer.from(startedAt), { durable: false });
-    return { name, uuid, offset: 0, startedAt };
+    return { name, uuid, offset: 0, startedAt, ...(algorithm && { algorithm }) };
   }
 
   /**
@@ -82,7 +89,7 @@ export class UploadManager {
       withOffset ? sizeOf(this.driver, paths.uploadData(name, uuid)) : 0,
     ]);
     if (startedAt === null) throw new OciError('BLOB_UPLOAD_UNKNOWN', { uuid });
-    return { name, uuid, offset: offset ?? 0, startedAt };
+    return { name, uuid, offset: offset ?? 0, startedAt, ...(state?.algorithm && { algorithm: state.algorithm }) };
   }
 
   private async readStartedAt(marker: string): Promise<string | null> {
@@ -100,7 +107,7 @@ export class UploadManager {
 
   /** Appends one chunk (PATCH). */
   async append(session: UploadSession, input: ChunkInput): Promise<UploadSession> {
-    const offset = await this.write(session, input, false);
+    const offset = await this.write(session, input, false, session.algorithm);
     return { ...session, offset };
   }
 
@@ -111,17 +118,17 @@ export class UploadManager {
   async complete(session: UploadSession, digest: Digest, input?: ChunkInput): Promise<void> {
     const key = this.key(session);
     const data = paths.uploadData(session.name, session.uuid);
-    const size = await this.write(session, input ?? { body: Readable.from([]) }, true);
+    const size = await this.write(session, input ?? { body: Readable.from([]) }, true, digest.algorithm);
     const state = this.hashes.get(key);
     this.hashes.delete(key);
     // Data is stored under its sha256 whatever digest the client named, as Distribution does, so
-    // a sha512 push needs both; the streamed sha256 saves a pass when it covers the whole upload.
-    const streamed = state && state.offset === size ? state.hash.digest('hex') : undefined;
-    const wanted: Algorithm[] = digest.algorithm === 'sha256' ? [] : [digest.algorithm];
-    if (streamed === undefined) wanted.push('sha256');
-    const hashed = wanted.length > 0 ? await this.rehash(data, wanted) : {};
-    const sha256 = streamed ?? hashed.sha256!;
-    const actual = digest.algorithm === 'sha256' ? sha256 : hashed[digest.algorithm];
+    // a sha512 push needs both; the streamed digests save a pass when they cover the whole upload.
+    const streamed: Partial<Record<Algorithm, string>> = {};
+    if (state && state.offset === size) for (const [a, h] of Object.entries(state.hashes)) streamed[a as Algorithm] = h.digest('hex');
+    const wanted = [...new Set<Algorithm>(['sha256', digest.algorithm])].filter((a) => streamed[a] === undefined);
+    const hashed = { ...streamed, ...(wanted.length > 0 ? await this.rehash(data, wanted) : {}) };
+    const sha256 = hashed.sha256!;
+    const actual = hashed[digest.algorithm];
     if (actual !== digest.hex) {
       await this.cancel(session);
       throw new OciError('DIGEST_INVALID', { digest: digest.value });
@@ -131,6 +138,7 @@ export class UploadManager {
     // or is waited out (gc-fence.ts): data found stored then stays, and otherwise this upload's own
     // bytes are moved into place.
     if ((await this.blobs.linkFenced(session.name, digest, canonical)) === null) await this.driver.move(data, paths.blobData(canonical));
+    await this.blobs.alias(digest, canonical);
     await deleteIfExists(this.driver, paths.uploadDir(session.name, session.uuid));
   }
 
@@ -175,8 +183,11 @@ export class UploadManager {
     return `${session.name}/${session.uuid}`;
   }
 
-  /** Streams one chunk into the session's data; returns the new size. */
-  private async write(session: UploadSession, input: ChunkInput, commit: boolean): Promise<number> {
+  /**
+   * Streams one chunk into the session's data; returns the new size. A session's first chunk
+   * starts its running digests: sha256, and `algorithm` when the client named another.
+   */
+  private async write(session: UploadSession, input: ChunkInput, commit: boolean, algorithm?: Algorithm): Promise<number> {
     const key = this.key(session);
     const writer = await this.driver.writer(paths.uploadData(session.name, session.uuid), { append: true, signal: input.signal });
     const start = writer.size;
@@ -193,9 +204,9 @@ export class UploadManager {
     let state = this.hashes.get(key);
     if (!state || state.offset !== start) {
       this.hashes.delete(key);
-      state = start === 0 ? { hash: createDigester('sha256'), offset: 0 } : undefined;
+      state = start === 0 ? { hashes: startHashes(algorithm), offset: 0 } : undefined;
     }
-    const hash = state?.hash;
+    const hashes = state ? Object.values(state.hashes) : [];
     let count = 0;
     try {
       await pipeline(
@@ -205,7 +216,7 @@ export class UploadManager {
             count += chunk.length;
             if (expected !== undefined && count > expected)
               throw new OciError('SIZE_INVALID', { expected }, { message: 'body longer than its Content-Length or Content-Range' });
-            hash?.update(chunk);
+            for (const h of hashes) h.update(chunk);
             yield chunk;
           }
         },
@@ -246,6 +257,12 @@ export class UploadManager {
     );
     return Object.fromEntries(algorithms.map((a, i) => [a, hashes[i].digest('hex')]));
   }
+}
+
+function startHashes(algorithm: Algorithm | undefined): Partial<Record<Algorithm, Hash>> {
+  const hashes: Partial<Record<Algorithm, Hash>> = { sha256: createDigester('sha256') };
+  if (algorithm && algorithm !== 'sha256') hashes[algorithm] = createDigester(algorithm);
+  return hashes;
 }
 
 async function endQuietly(writer: Writable): Promise<void> {

@@ -164,6 +164,35 @@ export function getRaw(agent: request.Agent, path: string): request.Test {
   return agent.get(path).buffer(true).parse(binary as unknown as Parameters<request.Test['parse']>[0]);
 }
 
+/**
+ * Wraps a driver and records, in order, the paths written with putContent and those opened with
+ * reader: enough to check what a request wrote in which order, or whether it read data back.
+ */
+export function recordingDriver(inner: StorageDriver): { driver: StorageDriver; writes: string[]; reads: string[] } {
+  const writes: string[] = [];
+  const reads: string[] = [];
+  const driver: StorageDriver = {
+    name: inner.name,
+    getContent: (p) => inner.getContent(p),
+    putContent: async (p, d, o) => {
+      await inner.putContent(p, d, o);
+      writes.push(p);
+    },
+    reader: (p, o) => {
+      reads.push(p);
+      return inner.reader(p, o);
+    },
+    writer: (p, o) => inner.writer(p, o),
+    stat: (p) => inner.stat(p),
+    list: (p) => inner.list(p),
+    walk: (p) => inner.walk(p),
+    move: (s, d) => inner.move(s, d),
+    delete: (p) => inner.delete(p),
+    redirectUrl: (p, o) => inner.redirectUrl(p, o),
+  };
+  return { driver, writes, reads };
+}
+
 export const INTERNAL_MESSAGE = 'EIO: secret-internal-detail at /srv/berth/private/path';
 
 /**

@@ -98,6 +98,39 @@ describe('chunked upload sessions', () => {
       .send(blob.data.subarray(150));
     assertOciError(res, 416, ['BLOB_UPLOAD_INVALID']);
     await reg.r().head(`/v2/${name}/blobs/${blob.digest}`).expect(404);
+    assert.equal(res.headers.range, '0-99');
+    assert.ok(res.headers.location, '416 must say where the session is');
+  });
+
+  it('after an out-of-order closing PUT the session lives on: status through that URL, then a good close (conformance flow)', async () => {
+    const name = repoName();
+    const blob = randomBlob(300);
+    const location = await startSession(name);
+    const first = await patch(location, '0-99', blob.data.subarray(0, 100)).expect(202);
+    const putUrl = pathOf(withQuery(first.headers.location, 'digest', blob.digest));
+    // Ahead of the upload, then back to its beginning: both out of order.
+    for (const [from, to] of [[200, 299], [0, 199]]) {
+      const bad = await reg
+        .r()
+        .put(putUrl)
+        .set('Content-Type', 'application/octet-stream')
+        .set('Content-Range', `${from}-${to}`)
+        .send(blob.data.subarray(from, to + 1));
+      assertOciError(bad, 416, ['BLOB_UPLOAD_INVALID']);
+      assert.equal(bad.headers.range, '0-99');
+      // The suite asks for the status on the URL it sent the PUT to, digest parameter and all.
+      const status = await reg.r().get(putUrl).expect(204);
+      assert.equal(status.headers.range, '0-99', 'a rejected final chunk must not be kept');
+    }
+    await reg
+      .r()
+      .put(putUrl)
+      .set('Content-Type', 'application/octet-stream')
+      .set('Content-Range', '100-299')
+      .send(blob.data.subarray(100))
+      .expect(201);
+    const pulled = await getRaw(reg.r(), `/v2/${name}/blobs/${blob.digest}`).expect(200);
+    assert.ok(Buffer.compare(pulled.body as Buffer, blob.data) === 0);
   });
 
   it('a malformed Content-Range is a 4xx JSON error, never a 500', async () => {
@@ -218,6 +251,19 @@ describe('cross-repository mount', () => {
     const res = await reg.r().post(`/v2/${target}/blobs/uploads/?mount=${blob.digest}`).set('Content-Length', '0').expect(201);
     assert.equal(res.headers['docker-content-digest'], blob.digest);
     await reg.r().head(`/v2/${target}/blobs/${blob.digest}`).expect(200);
+  });
+
+  it('mount without from= finds a blob pushed by its sha512 digest too', async () => {
+    const source = repoName('src');
+    const target = repoName('dst');
+    const blob = randomBlob(1000, 'sha512');
+    await pushBlob(reg.r(), source, blob);
+    const res = await reg.r().post(`/v2/${target}/blobs/uploads/?mount=${blob.digest}`).set('Content-Length', '0').expect(201);
+    assert.equal(res.headers['docker-content-digest'], blob.digest);
+    assert.equal(pathOf(res.headers.location), `/v2/${target}/blobs/${blob.digest}`);
+    const pulled = await getRaw(reg.r(), pathOf(res.headers.location)).expect(200);
+    assert.ok(Buffer.compare(pulled.body as Buffer, blob.data) === 0);
+    assert.equal(pulled.headers['docker-content-digest'], blob.digest);
   });
 
   it('mount of an unknown blob opens a normal session (202) that can complete the push', async () => {

@@ -1,7 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm, stat, utimes } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, stat, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -102,6 +103,24 @@ describe('garbage collection (berth gc)', { timeout: 120_000 }, () => {
     assert.ok(await present('gc/fresh', digest));
     assert.ok((await gc('--grace', '0s')).blobs.some((x) => x.digest === digest));
     assert.ok(!(await present('gc/fresh', digest)));
+  });
+
+  it('removes the sha512 alias of a blob it collects, so an anonymous mount no longer finds it', async () => {
+    const blob = randomBlob(1000, 2000);
+    const sha512 = `sha512:${createHash('sha512').update(blob).digest('hex')}`;
+    const res = await fetch(`${berth.url}/v2/gc/alias/blobs/uploads/?digest=${sha512}`, { method: 'POST', body: blob });
+    assert.equal(res.status, 201);
+    const hex = sha512.slice('sha512:'.length);
+    const alias = join(root, 'docker/registry/v2/blobs/sha512', hex.slice(0, 2), hex, 'link');
+    assert.equal((await readFile(alias, 'utf8')).trim(), sha256(blob));
+    assert.equal((await fetch(`${berth.url}/v2/gc/alias/blobs/${sha512}`, { method: 'DELETE' })).status, 202);
+    assert.equal((await fetch(`${berth.url}/v2/gc/alias/blobs/${sha256(blob)}`, { method: 'DELETE' })).status, 202);
+    await age(root);
+    const report = await gc();
+    assert.ok(report.blobs.some((x) => x.digest === sha256(blob)));
+    await assert.rejects(stat(alias), 'the alias outlived its data');
+    const mount = await fetch(`${berth.url}/v2/gc/alias2/blobs/uploads/?mount=${sha512}`, { method: 'POST' });
+    assert.equal(mount.status, 202);
   });
 
   it('--delete-untagged removes manifests no tag reaches, but keeps referrers of tagged ones and index children', async () => {

@@ -30,6 +30,12 @@ test('every storage path matches Distribution v2 layout literally', () => {
   assert.equal(paths.uploadStartedAt('a', 'u-1'), `${R}/repositories/a/_uploads/u-1/startedat`);
 });
 
+test('the alias of a blob pushed by sha512 sits where Distribution would keep its data, named link', () => {
+  const x = parseDigest('sha512:' + 'ef'.repeat(64));
+  assert.equal(paths.blobAlias(x), `${R}/blobs/sha512/ef/${'ef'.repeat(64)}/link`);
+  assert.equal(paths.blobAlias(x).replace(/link$/, 'data'), paths.blobData(x));
+});
+
 test('the referrers index sits beside the other per-repository links', () => {
   assert.equal(paths.referrersIndexed('a'), `${R}/repositories/a/_referrers/indexed`);
   assert.equal(paths.referrersDir('a', s), `${R}/repositories/a/_referrers/sha256/${'cd'.repeat(32)}`);
