@@ -210,6 +210,7 @@ export function throwingDriver(inner: StorageDriver): { driver: StorageDriver; s
     move: (s, d) => guard(() => inner.move(s, d)),
     delete: (p) => guard(() => inner.delete(p)),
     redirectUrl: (p, o) => guard(() => inner.redirectUrl(p, o)),
+    purgeLeftovers: (t, o) => guard(() => inner.purgeLeftovers(t, o)),
   };
   return { driver, setFailing: (m) => (mode = m) };
 }
