@@ -25,6 +25,9 @@ export interface GcReport {
   bytes: number;
   /** Untagged manifests deleted, as `repository@digest`. */
   manifests: string[];
+  /** The driver's crash leftovers older than the grace period removed (or found, in a dry run); see purgeLeftovers. */
+  leftovers: number;
+  leftoverBytes: number;
 }
 
 const DIGEST_DATA = /\/blobs\/([a-z0-9]+)\/[0-9a-f]{2}\/([0-9a-f]+)\/data$/;
@@ -48,7 +51,7 @@ export class GarbageCollector {
     const started = opts.now ?? Date.now();
     const cutoff = started - opts.grace;
     const marked = new Set<string>();
-    const report: GcReport = { dryRun: opts.dryRun, repositories: 0, manifestsMarked: 0, blobsMarked: 0, blobs: [], bytes: 0, manifests: [] };
+    const report: GcReport = { dryRun: opts.dryRun, repositories: 0, manifestsMarked: 0, blobsMarked: 0, blobs: [], bytes: 0, manifests: [], leftovers: 0, leftoverBytes: 0 };
     const repositories = (await this.listing.catalog(undefined, undefined)).items;
     report.repositories = repositories.length;
     for (const name of repositories) {
@@ -69,6 +72,9 @@ export class GarbageCollector {
     }
     if (!opts.dryRun)
       for (const { digest } of report.blobs) await deleteIfExists(this.driver, paths.blobDir(parseDigest(digest)));
+    const leftovers = await this.driver.purgeLeftovers(new Date(cutoff), { dryRun: opts.dryRun });
+    report.leftovers = leftovers.length;
+    report.leftoverBytes = leftovers.reduce((sum, l) => sum + l.size, 0);
     return report;
   }
 
