@@ -181,6 +181,12 @@ export class ManifestStore {
    * manifest that cannot be pulled.
    */
   private async checkReferences(name: string, parsed: ParsedManifest): Promise<void> {
+    const unknown = (await this.missingReferences(name, parsed))[0];
+    if (unknown) throw new OciError('MANIFEST_BLOB_UNKNOWN', { digest: unknown.value });
+  }
+
+  /** The referenced blobs and child manifests that are not linked in the repository with their data present. */
+  async missingReferences(name: string, parsed: ParsedManifest): Promise<Digest[]> {
     const blobMissing = (d: Digest) => this.blobs.stat(name, d).then(() => null, (err: unknown) => {
       if (err instanceof OciError && err.code === 'BLOB_UNKNOWN') return d;
       throw err;
@@ -188,8 +194,7 @@ export class ManifestStore {
     const manifestMissing = async (d: Digest) =>
       (await exists(this.driver, paths.revisionLink(name, d))) && (await sizeOf(this.driver, paths.blobData(d))) !== null ? null : d;
     const results = await Promise.all([...parsed.blobs.map(blobMissing), ...parsed.manifests.map(manifestMissing)]);
-    const unknown = results.find((d) => d !== null);
-    if (unknown) throw new OciError('MANIFEST_BLOB_UNKNOWN', { digest: unknown.value });
+    return results.filter((d): d is Digest => d !== null);
   }
 
   private remember(digest: Digest, mediaType: string): string {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** A store's layout directories, relative to a filesystem root, where pushes leave temp files. */
@@ -17,4 +17,14 @@ export async function plantTemp(root: string, dir: string, ageMs: number, bytes 
   const when = new Date(Date.now() - ageMs);
   await utimes(file, when, when);
   return file;
+}
+
+/** Dates every file below `dir` `ageMs` in the past, as if all of it had been written then. */
+export async function ageTree(dir: string, ageMs: number): Promise<void> {
+  const then = new Date(Date.now() - ageMs);
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, entry.name);
+    if (entry.isDirectory()) await ageTree(p, ageMs);
+    await utimes(p, then, then);
+  }
 }
