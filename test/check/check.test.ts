@@ -19,13 +19,13 @@ interface Report {
   findings: Array<{ kind: string; repository?: string; path: string; detail: string; repaired?: boolean }>;
 }
 
-async function push(base: string, name: string, tag: string): Promise<{ digest: string; blobs: string[] }> {
+async function push(base: string, name: string, tag: string): Promise<{ digest: string; blobs: string[]; layer: Buffer }> {
   const config = randomBlob(200, 300);
   const layer = randomBlob(2000, 3000);
   const configDigest = await pushMonolithic(base, name, config);
   const layerDigest = await pushMonolithic(base, name, layer);
   const manifest = imageManifest({ digest: configDigest, size: config.length }, [{ digest: layerDigest, size: layer.length }]);
-  return { digest: await putManifest(base, name, tag, manifest), blobs: [configDigest, layerDigest] };
+  return { digest: await putManifest(base, name, tag, manifest), blobs: [configDigest, layerDigest], layer };
 }
 
 describe('berth check', { timeout: 120_000 }, () => {
@@ -129,5 +129,52 @@ describe('berth check', { timeout: 120_000 }, () => {
     assert.deepEqual(tags, { name, tags: ['v1'] });
     assert.equal((await getBytes(`${berth.url}/v2/${name}/manifests/v1`)).status, 200);
     for (const d of kept.blobs) assert.equal((await getBytes(`${berth.url}/v2/${name}/blobs/${d}`)).status, 200);
+  });
+
+  it('reports what it cannot repair, and exits 1 after a repair that leaves it', async () => {
+    const name = 'unpullable/app';
+    const image = await push(berth.url, name, 'v1');
+    const headless = await push(berth.url, name, 'v2');
+    // A layer whose data is gone makes v1 unpullable; v2's manifest bytes are gone altogether.
+    await rm(blobDir(image.blobs[1]), { recursive: true });
+    await rm(blobDir(headless.digest), { recursive: true });
+    await mkdir(join(repoDir(name), '_manifests/tags/v3/current'), { recursive: true });
+    await writeFile(join(repoDir(name), '_manifests/tags/v3/current/link'), 'not a digest');
+    const started = await fetch(`${berth.url}/v2/${name}/blobs/uploads/`, { method: 'POST' });
+    assert.equal(started.status, 202);
+    const uuid = /\/uploads\/([0-9a-f-]+)/.exec(started.headers.get('location')!)![1];
+    await rm(join(repoDir(name), '_uploads', uuid, 'startedat'));
+    await writeFile(join(repoDir(name), '_uploads', uuid, 'data'), 'partial');
+
+    const repo = `/${V2}/repositories/${name}`;
+    const expected = [
+      ['dangling-layer-link', name, `${repo}/_layers/sha256/${hexOf(image.blobs[1])}`],
+      ['dangling-revision-link', name, `${repo}/_manifests/revisions/sha256/${hexOf(headless.digest)}`],
+      ['invalid-link', name, `${repo}/_manifests/tags/v3/current/link`],
+      ['manifest-missing-reference', name, `${repo}/_manifests/revisions/sha256/${hexOf(image.digest)}`],
+      ['upload-without-marker', name, `${repo}/_uploads/${uuid}`],
+    ].sort();
+    const brief = (r: Report) => r.findings.map((f) => [f.kind, f.repository, f.path]).sort();
+    const found = await checkJson();
+    assert.equal(found.code, 1);
+    assert.deepEqual(brief(found.report), expected);
+    const missing = found.report.findings.find((f) => f.kind === 'manifest-missing-reference')!;
+    assert.match(missing.detail, new RegExp(image.blobs[1]));
+
+    await ageTree(root, 2 * HOUR);
+    const repaired = await checkJson('--repair');
+    assert.equal(repaired.code, 1, 'what could not be repaired remains');
+    assert.deepEqual(
+      repaired.report.findings.filter((f) => f.repaired).map((f) => f.kind).sort(),
+      ['dangling-layer-link', 'upload-without-marker'],
+    );
+    const after = await checkJson();
+    assert.deepEqual(after.report.findings.map((f) => f.kind).sort(), ['dangling-revision-link', 'invalid-link', 'manifest-missing-reference']);
+    assert.equal(after.report.remaining, 3);
+    // Pushing the missing layer again makes the image pullable, as the finding says.
+    await pushMonolithic(berth.url, name, image.layer);
+    assert.equal((await getBytes(`${berth.url}/v2/${name}/manifests/v1`)).status, 200);
+    const pushed = await checkJson();
+    assert.deepEqual(pushed.report.findings.map((f) => f.kind).sort(), ['dangling-revision-link', 'invalid-link']);
   });
 });
