@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import { createApp } from './app';
 import { ConfigError, loadConfigWithSource } from './config/load';
@@ -8,7 +9,6 @@ import { formatAddress, parseListenAddress } from './config/listen-address';
 import { redactConfig } from './config/redact';
 import type { Config } from './config/schema';
 import { createLogger } from './logger';
-import { parseArgs } from 'node:util';
 import { checkStore } from './check/check-store';
 import { formatReport } from './check/findings';
 import { createMetrics } from './metrics/metrics';
