@@ -119,7 +119,7 @@ export function createApp(deps: AppDeps): BerthApp {
     startBackgroundTasks() {
       const purging = config.storage.maintenance.uploadpurging;
       if (purging.enabled && !config.storage.maintenance.readonly.enabled)
-        stops.push(startUploadPurger(registry.uploads, logger, { age: purging.age, interval: purging.interval, dryRun: purging.dryrun }));
+        stops.push(startUploadPurger(registry.uploads, driver, logger, { age: purging.age, interval: purging.interval, dryRun: purging.dryrun }));
       const gc = config.storage.maintenance.gc;
       if (gc.enabled && !config.storage.maintenance.readonly.enabled)
         stops.push(

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import { createApp } from './app';
 import { ConfigError, loadConfigWithSource } from './config/load';
@@ -8,6 +9,8 @@ import { formatAddress, parseListenAddress } from './config/listen-address';
 import { redactConfig } from './config/redact';
 import type { Config } from './config/schema';
 import { createLogger } from './logger';
+import { checkStore } from './check/check-store';
+import { formatReport } from './check/findings';
 import { createMetrics } from './metrics/metrics';
 import { createDebugServer } from './metrics/debug-server';
 import { GarbageCollector } from './oci/gc';
@@ -20,6 +23,7 @@ import { guardSecretlessSharing, SharedStorageError, type InstanceGuard } from '
 const USAGE = `usage: berth [serve] [--config FILE]
        berth config check [--config FILE]
        berth gc [--dry-run] [--delete-untagged] [--grace DURATION] [--config FILE]
+       berth check [--repair] [--verify-digests] [--json] [--config FILE]
 
 The config file may also be named by REGISTRY_CONFIGURATION_PATH; REGISTRY_* variables override its keys.`;
 
@@ -173,6 +177,28 @@ async function gc(env: Env, argv: string[]): Promise<void> {
   }
 }
 
+/**
+ * `berth check`: reports the store's inconsistencies (and with --repair fixes the safe ones); exits
+ * 0 when clean, 1 when findings remain, 2 on a usage error.
+ */
+async function check(env: Env, argv: string[]): Promise<void> {
+  let values: { repair?: boolean; 'verify-digests'?: boolean; json?: boolean; config?: string };
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { repair: { type: 'boolean' }, 'verify-digests': { type: 'boolean' }, json: { type: 'boolean' }, config: { type: 'string' } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    fail(`check: ${(err as Error).message}\n${USAGE}`, 2);
+  }
+  const { config } = await loadConfigWithSource({ argv: values.config === undefined ? [] : ['--config', values.config], env });
+  const report = await checkStore(await createStorageDriver(config), { repair: values.repair, verifyDigests: values['verify-digests'] });
+  process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
+  if (report.remaining > 0) process.exitCode = 1;
+}
+
 async function configCheck(env: Env, argv: string[]): Promise<void> {
   const { config, file } = await loadConfigWithSource({ argv, env });
   process.stdout.write(JSON.stringify(redactConfig(config), null, 2) + '\n');
@@ -191,6 +217,9 @@ export async function main(argv: string[], env: Env): Promise<void> {
     if (argv[1] !== 'check') fail(`unknown command "config ${argv[1] ?? ''}"\n${USAGE}`, 2);
     command = 'config check';
     rest = argv.slice(2);
+  } else if (argv[0] === 'check') {
+    command = 'check';
+    rest = argv.slice(1);
   } else if (argv[0] === 'gc') {
     command = 'gc';
     rest = argv.slice(1);
@@ -199,6 +228,7 @@ export async function main(argv: string[], env: Env): Promise<void> {
   try {
     if (command === 'config check') return await configCheck(env, rest);
     if (command === 'gc') return await gc(env, rest);
+    if (command === 'check') return await check(env, rest);
     const { config } = await loadConfigWithSource({ argv: rest, env });
     await serve(config, createLogger(config.log));
   } catch (err) {

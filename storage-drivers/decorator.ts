@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { validatePath } from './paths';
-import type { FileInfo, FileWriter, PutContentOptions, ReaderOptions, RedirectOptions, StorageDriver, WriterOptions } from './types';
+import type { FileInfo, FileWriter, LeftoverOptions, PutContentOptions, ReaderOptions, RedirectOptions, StorageDriver, WriterOptions } from './types';
 
 export type DriverOperation =
   | 'getContent'
@@ -12,7 +12,8 @@ export type DriverOperation =
   | 'walk'
   | 'move'
   | 'delete'
-  | 'redirectUrl';
+  | 'redirectUrl'
+  | 'purgeLeftovers';
 
 export interface DecoratorOptions {
   /**
@@ -72,5 +73,7 @@ export function withValidation(driver: StorageDriver, opts: DecoratorOptions = {
     delete: (path: string): Promise<void> => run('delete', [[path, true]], () => driver.delete(path)),
     redirectUrl: (path: string, o: RedirectOptions): Promise<string | null> =>
       run('redirectUrl', [[path, false]], () => driver.redirectUrl(path, o)),
+    purgeLeftovers: (olderThan: Date, o?: LeftoverOptions): Promise<FileInfo[]> =>
+      run('purgeLeftovers', [], () => driver.purgeLeftovers(olderThan, o)),
   };
 }

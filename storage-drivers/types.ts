@@ -72,6 +72,11 @@ export interface PutContentOptions {
   durable?: boolean;
 }
 
+export interface LeftoverOptions {
+  /** Report what would be removed without removing it. */
+  dryRun?: boolean;
+}
+
 export interface RedirectOptions {
   method: 'GET' | 'HEAD';
   /** Seconds. */
@@ -104,4 +109,16 @@ export interface StorageDriver {
   delete(path: string): Promise<void>;
   /** A URL the client may fetch the content from directly, or null when the driver has none. */
   redirectUrl(path: string, opts: RedirectOptions): Promise<string | null>;
+  /**
+   * Finds, and unless `dryRun` removes, the driver's own leftovers last touched before `olderThan`:
+   * storage it creates only on the way to content (filesystem: `~tmp-` files of putContent; S3:
+   * multipart uploads that no uncommitted writer records) and that a process killed mid-write
+   * strands where no path, list or walk shows it. Nothing else is touched: content, uncommitted
+   * writers' bytes (those belong to their callers, e.g. upload purging) and anything not written by
+   * the driver stay. Leftovers younger than `olderThan` are skipped, since they may belong to a write
+   * in progress in this or another process: pass a cutoff well before now. Returns what was found
+   * (and removed); each `path` names the leftover for reports only and is usually not a valid path.
+   * Drivers that strand nothing (memory) return an empty list.
+   */
+  purgeLeftovers(olderThan: Date, opts?: LeftoverOptions): Promise<FileInfo[]>;
 }

@@ -1,4 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
+import { type Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { OciError } from './errors';
 
 /** Algorithms Berth verifies, with the hex length of their encoded part. */
@@ -52,4 +54,19 @@ export function createDigester(algorithm: Algorithm): Hash {
 export function digestOf(data: Uint8Array, algorithm: Algorithm = 'sha256'): Digest {
   const hex = createHash(algorithm).update(data).digest('hex');
   return { algorithm, hex, value: `${algorithm}:${hex}` };
+}
+
+/** Streams `source` through a hash per algorithm (never holding it); the hex digests by algorithm. */
+export async function hashStream(source: Readable, algorithms: Algorithm[]): Promise<Partial<Record<Algorithm, string>>> {
+  const hashes = algorithms.map((a) => createDigester(a));
+  await pipeline(
+    source,
+    new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        for (const h of hashes) h.update(chunk);
+        cb();
+      },
+    }),
+  );
+  return Object.fromEntries(algorithms.map((a, i) => [a, hashes[i].digest('hex')]));
 }

@@ -32,7 +32,7 @@ export function startGcScheduler(
         const started = Date.now();
         const report = await collector.collect({ grace: schedule.grace, deleteUntagged: schedule.deleteUntagged, dryRun: schedule.dryRun });
         logger.info(
-          { blobs: report.blobs.length, bytes: report.bytes, manifests: report.manifests.length, dryRun: report.dryRun, ms: Date.now() - started },
+          { blobs: report.blobs.length, bytes: report.bytes, manifests: report.manifests.length, leftovers: report.leftovers, dryRun: report.dryRun, ms: Date.now() - started },
           'garbage collection finished',
         );
         onRun('ok', report);

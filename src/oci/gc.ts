@@ -32,6 +32,9 @@ export interface GcReport {
   manifests: string[];
   /** Candidates kept because a push made them reachable while the collection ran. */
   rescued: number;
+  /** The driver's crash leftovers older than the grace period removed (or found, in a dry run); see purgeLeftovers. */
+  leftovers: number;
+  leftoverBytes: number;
 }
 
 const DIGEST_DATA = /\/blobs\/([a-z0-9]+)\/[0-9a-f]{2}\/([0-9a-f]+)\/data$/;
@@ -62,7 +65,7 @@ export class GarbageCollector {
     const marker = new Marker(this.driver);
     const marked = new Set<string>();
     const untagged: string[] = [];
-    const report: GcReport = { dryRun: opts.dryRun, repositories: 0, manifestsMarked: 0, blobsMarked: 0, blobs: [], bytes: 0, manifests: [], rescued: 0 };
+    const report: GcReport = { dryRun: opts.dryRun, repositories: 0, manifestsMarked: 0, blobsMarked: 0, blobs: [], bytes: 0, manifests: [], rescued: 0, leftovers: 0, leftoverBytes: 0 };
     const repositories = await this.repositories();
     report.repositories = repositories.length;
     for (const name of repositories) {
@@ -84,7 +87,7 @@ export class GarbageCollector {
     if (opts.dryRun || (candidates.size === 0 && untagged.length === 0)) {
       report.manifests = untagged;
       for (const [digest, size] of candidates) this.count(report, digest, size);
-      return report;
+      return this.purgeLeftovers(report, cutoff);
     }
 
     const notice = await SweepNotice.begin(this.driver, this.owner, { blobs: [...candidates.keys()], manifests: untagged });
@@ -115,6 +118,13 @@ export class GarbageCollector {
       await notice.end();
     }
     await this.sweepAliases(aliases);
+    return this.purgeLeftovers(report, cutoff);
+  }
+
+  private async purgeLeftovers(report: GcReport, cutoff: number): Promise<GcReport> {
+    const leftovers = await this.driver.purgeLeftovers(new Date(cutoff), { dryRun: report.dryRun });
+    report.leftovers = leftovers.length;
+    report.leftoverBytes = leftovers.reduce((sum, l) => sum + l.size, 0);
     return report;
   }
 

@@ -233,6 +233,19 @@ export class ManifestStore {
    * manifest that cannot be pulled.
    */
   private async checkReferences(name: string, parsed: ParsedManifest): Promise<string[]> {
+    const found = await this.references(name, parsed);
+    const unknown = found.find((r) => r.canonical === null);
+    if (unknown) throw new OciError('MANIFEST_BLOB_UNKNOWN', { digest: unknown.d.value });
+    return found.map((r) => r.canonical!);
+  }
+
+  /** The referenced blobs and child manifests that are not linked in the repository with their data present. */
+  async missingReferences(name: string, parsed: ParsedManifest): Promise<Digest[]> {
+    return (await this.references(name, parsed)).filter((r) => r.canonical === null).map((r) => r.d);
+  }
+
+  /** Each referenced blob and child manifest with the digest its data is stored under, or null when it is not usable here. */
+  private async references(name: string, parsed: ParsedManifest): Promise<Array<{ d: Digest; canonical: string | null }>> {
     const blob = (d: Digest) => this.blobs.stat(name, d).then(({ canonical }) => ({ d, canonical: canonical.value }), (err: unknown) => {
       if (err instanceof OciError && err.code === 'BLOB_UNKNOWN') return { d, canonical: null };
       throw err;
@@ -241,15 +254,10 @@ export class ManifestStore {
       const canonical = (await readLink(this.driver, paths.revisionLink(name, d))) ?? null;
       return { d, canonical: canonical && (await sizeOf(this.driver, paths.blobData(canonical))) !== null ? canonical.value : null };
     };
-    const found: string[] = [];
+    const found: Array<{ d: Digest; canonical: string | null }> = [];
     // In windows, so that a manifest with thousands of descriptors does not hold the event loop.
     const all = [...parsed.blobs.map((d) => () => blob(d)), ...parsed.manifests.map((d) => () => manifest(d))];
-    for (let i = 0; i < all.length; i += REFERENCE_WINDOW) {
-      for (const { d, canonical } of await Promise.all(all.slice(i, i + REFERENCE_WINDOW).map((f) => f()))) {
-        if (canonical === null) throw new OciError('MANIFEST_BLOB_UNKNOWN', { digest: d.value });
-        found.push(canonical);
-      }
-    }
+    for (let i = 0; i < all.length; i += REFERENCE_WINDOW) found.push(...(await Promise.all(all.slice(i, i + REFERENCE_WINDOW).map((f) => f()))));
     return found;
   }
 

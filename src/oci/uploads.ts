@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type { StorageDriver } from '../../storage-drivers/types';
 import { isNotFound } from '../../storage-drivers/errors';
 import { OciError } from './errors';
-import { createDigester, parseDigest, type Algorithm, type Digest } from './digest';
+import { createDigester, hashStream, parseDigest, type Algorithm, type Digest } from './digest';
 import { paths, REPOSITORIES } from './paths';
 import { deleteIfExists, sizeOf } from './links';
 import type { BlobStore } from './blobs';
@@ -245,17 +245,7 @@ export class UploadManager {
   }
 
   private async rehash(path: string, algorithms: Algorithm[]): Promise<Partial<Record<Algorithm, string>>> {
-    const hashes = algorithms.map((a) => createDigester(a));
-    await pipeline(
-      await this.driver.reader(path),
-      new Writable({
-        write(chunk: Buffer, _enc, cb) {
-          for (const h of hashes) h.update(chunk);
-          cb();
-        },
-      }),
-    );
-    return Object.fromEntries(algorithms.map((a, i) => [a, hashes[i].digest('hex')]));
+    return hashStream(await this.driver.reader(path), algorithms);
   }
 }
 

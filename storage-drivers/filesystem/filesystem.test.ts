@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createFilesystemDriver } from '../index';
-import type { StorageDriver } from '../types';
+import type { FileInfo, StorageDriver } from '../types';
 import { runDriverSuite } from '../testsuite/driver-suite';
 import { walkPaths } from '../testsuite/helpers';
 
@@ -66,6 +66,55 @@ describe('filesystem driver specifics', () => {
     assert.equal((await driver.getContent('/meta/link')).toString(), 'b');
     await driver.delete('/meta');
     assert.deepEqual(await readdir(dir), []);
+  });
+
+  it('purgeLeftovers removes temp files and directories older than the cutoff and nothing else', async () => {
+    const v2 = '/docker/registry/v2';
+    const dirs = {
+      blob: `${v2}/blobs/sha256/ab/abcd`,
+      revision: `${v2}/repositories/r/_manifests/revisions/sha256/abcd`,
+      tag: `${v2}/repositories/r/_manifests/tags/latest/current`,
+    };
+    for (const d of Object.values(dirs)) await driver.putContent(`${d}/${d === dirs.blob ? 'data' : 'link'}`, Buffer.from('sha256:abcd'));
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    const plant = async (path: string, bytes: number, old: boolean) => {
+      await writeFile(join(dir, path), Buffer.alloc(bytes, 1));
+      if (old) await utimes(join(dir, path), hourAgo, hourAgo);
+    };
+    await plant(`${dirs.blob}/~tmp-0123456789abcdef01234567`, 10, true);
+    await plant(`${dirs.revision}/~tmp-1123456789abcdef01234567`, 20, true);
+    await plant(`${dirs.tag}/~tmp-2123456789abcdef01234567`, 30, true);
+    await plant(`${dirs.tag}/~tmp-3123456789abcdef01234567`, 40, false);
+    // A temp directory counts as old only when everything in it is.
+    await mkdir(join(dir, v2, '~tmp-olddir'));
+    await plant(`${v2}/~tmp-olddir/a`, 5, true);
+    await utimes(join(dir, v2, '~tmp-olddir'), hourAgo, hourAgo);
+    await mkdir(join(dir, v2, '~tmp-busydir'));
+    await plant(`${v2}/~tmp-busydir/a`, 5, false);
+    await utimes(join(dir, v2, '~tmp-busydir'), hourAgo, hourAgo);
+
+    const cutoff = new Date(Date.now() - 60_000);
+    const expected = [
+      { path: `${v2}/blobs/sha256/ab/abcd/~tmp-0123456789abcdef01234567`, size: 10, isDir: false },
+      { path: `${v2}/repositories/r/_manifests/revisions/sha256/abcd/~tmp-1123456789abcdef01234567`, size: 20, isDir: false },
+      { path: `${v2}/repositories/r/_manifests/tags/latest/current/~tmp-2123456789abcdef01234567`, size: 30, isDir: false },
+      { path: `${v2}/~tmp-olddir`, size: 5, isDir: true },
+    ];
+    const brief = (found: FileInfo[]) =>
+      found.map(({ path, size, isDir, modTime }) => {
+        assert.ok(modTime < cutoff);
+        return { path, size, isDir };
+      }).sort((a, b) => (a.path < b.path ? -1 : 1));
+    assert.deepEqual(brief(await driver.purgeLeftovers(cutoff, { dryRun: true })), expected);
+    assert.equal((await readdir(join(dir, dirs.tag))).length, 3, 'a dry run removes nothing');
+    assert.deepEqual(brief(await driver.purgeLeftovers(cutoff)), expected);
+    assert.deepEqual(await readdir(join(dir, dirs.blob)), ['data']);
+    assert.deepEqual(await readdir(join(dir, dirs.revision)), ['link']);
+    assert.deepEqual(await readdir(join(dir, dirs.tag)), ['link', '~tmp-3123456789abcdef01234567']);
+    assert.deepEqual((await readdir(join(dir, v2))).sort(), ['blobs', 'repositories', '~tmp-busydir']);
+    assert.deepEqual(await driver.purgeLeftovers(cutoff), []);
+    assert.equal((await driver.purgeLeftovers(new Date(Date.now() + 1000))).length, 2, 'the young ones are found once old enough');
+    await driver.delete('/docker');
   });
 
   it('a process killed mid-write leaves its bytes only at its own path, and whole objects', async () => {

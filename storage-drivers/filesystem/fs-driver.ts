@@ -6,7 +6,7 @@ import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { InvalidOffsetError, PathNotFoundError } from '../errors';
 import { childPath, isValidComponent } from '../paths';
-import type { FileInfo, FileWriter, PutContentOptions, ReaderOptions, RedirectOptions, StorageDriver, WriterOptions } from '../types';
+import type { FileInfo, FileWriter, LeftoverOptions, PutContentOptions, ReaderOptions, RedirectOptions, StorageDriver, WriterOptions } from '../types';
 import { readRange } from '../streams';
 import { BufferPool } from '../buffer-pool';
 import { FileReader } from './fs-reader';
@@ -16,18 +16,13 @@ import { PendingFlushes } from './pending-flushes';
 import { errnoCode, isMissing, succeeds } from './errno';
 import { removeTree } from './remove-tree';
 import { createWithDirs } from './staged-create';
+import { purgeTempFiles, TEMP_PREFIX } from './leftovers';
 
 export interface FilesystemDriverOptions {
   rootDirectory: string;
   /** Bytes per read when streaming a file out; pulls are a hot path, so large reads pay off (default 1 MiB). */
   readChunkSize?: number;
 }
-
-/**
- * `~` cannot appear in a valid path component, so a temp file (even one left by a crash) can never
- * collide with or be listed as real content.
- */
-const TEMP_PREFIX = '~tmp-';
 
 const { O_WRONLY, O_CREAT, O_EXCL, O_DSYNC, O_RDONLY, O_DIRECTORY } = constants;
 
@@ -251,6 +246,11 @@ export class FilesystemDriver implements StorageDriver {
 
   async redirectUrl(_path: string, _opts: RedirectOptions): Promise<string | null> {
     return null;
+  }
+
+  /** putContent's temp files stranded by a crash between their creation and the rename. */
+  purgeLeftovers(olderThan: Date, opts: LeftoverOptions = {}): Promise<FileInfo[]> {
+    return purgeTempFiles(this.root, olderThan, opts.dryRun === true);
   }
 
   private file(path: string): string {

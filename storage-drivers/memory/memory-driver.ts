@@ -92,6 +92,11 @@ export class MemoryDriver implements StorageDriver {
     return null;
   }
 
+  /** Every write lands in the tree at once: there is never a leftover. */
+  async purgeLeftovers(): Promise<FileInfo[]> {
+    return [];
+  }
+
   private find(path: string): Node {
     const node = this.tree.lookup(splitPath(path));
     if (node === undefined) throw new PathNotFoundError(this.name, path);

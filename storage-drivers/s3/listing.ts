@@ -91,9 +91,15 @@ export async function deleteKeys(ctx: S3Context, keys: string[]): Promise<void> 
   }
 }
 
-/** Multipart uploads whose key is `key` or lies below `key/`. */
-export async function uploadsAt(ctx: S3Context, key: string): Promise<{ key: string; uploadId: string }[]> {
-  const found: { key: string; uploadId: string }[] = [];
+export interface MultipartUpload {
+  key: string;
+  uploadId: string;
+  initiated: Date;
+}
+
+/** Multipart uploads whose key is `key` or lies below `key/` (everything below it when `key` is a prefix ending in `/` or empty). */
+export async function uploadsAt(ctx: S3Context, key: string): Promise<MultipartUpload[]> {
+  const found: MultipartUpload[] = [];
   let keyMarker: string | undefined;
   let idMarker: string | undefined;
   for (;;) {
@@ -103,7 +109,7 @@ export async function uploadsAt(ctx: S3Context, key: string): Promise<{ key: str
     for (const u of page.Uploads ?? []) {
       const k = u.Key!;
       if ((k === key || k.startsWith(`${key}/`) || key === '' || key.endsWith('/')) && u.UploadId) {
-        found.push({ key: k, uploadId: u.UploadId });
+        found.push({ key: k, uploadId: u.UploadId, initiated: u.Initiated ?? new Date() });
       }
     }
     if (!page.IsTruncated) return found;

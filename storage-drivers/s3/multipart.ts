@@ -11,6 +11,8 @@ export interface Part {
   PartNumber: number;
   ETag: string;
   Size: number;
+  /** When S3 stored the part (as listed; parts this process uploaded leave it unset). */
+  LastModified?: Date;
 }
 
 export async function createUpload(ctx: S3Context, key: string, signal?: AbortSignal): Promise<string> {
@@ -45,7 +47,10 @@ export async function uploadPart(
   return { PartNumber: partNumber, ETag: out.ETag, Size: body.length };
 }
 
-/** Parts 1..upTo as S3 lists them (1,000 a page); later parts are leftovers of a failed session. */
+/**
+ * Parts 1..upTo as S3 lists them (1,000 a page); later parts are leftovers of a failed session.
+ * NoSuchUpload (404) when the upload is gone.
+ */
 export async function listParts(ctx: S3Context, key: string, uploadId: string, upTo: number): Promise<Part[]> {
   const parts: Part[] = [];
   let marker: string | undefined;
@@ -55,7 +60,7 @@ export async function listParts(ctx: S3Context, key: string, uploadId: string, u
     );
     for (const p of page.Parts ?? []) {
       if (p.PartNumber !== undefined && p.PartNumber <= upTo && p.ETag) {
-        parts.push({ PartNumber: p.PartNumber, ETag: p.ETag, Size: p.Size ?? 0 });
+        parts.push({ PartNumber: p.PartNumber, ETag: p.ETag, Size: p.Size ?? 0, LastModified: p.LastModified });
       }
     }
     if (!page.IsTruncated || !page.NextPartNumberMarker) return parts;

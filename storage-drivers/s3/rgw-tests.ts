@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { pipeline } from 'node:stream/promises';
+import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, ListMultipartUploadsCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import { it } from 'node:test';
 import type { Rgw } from '../../test/helpers/rgw';
 import { PathNotFoundError } from '../errors';
@@ -7,6 +8,8 @@ import { assertContent, Pattern, putPattern, writeSession } from '../testsuite/h
 import { createS3Driver } from './index';
 import type { S3DriverOptions } from './options';
 import { countingDriver, measureRss } from './test-support';
+import { createS3Client } from './context';
+import { resolveS3Options } from './options';
 
 const MiB = 1024 * 1024;
 
@@ -64,6 +67,41 @@ export function rgwTests(makeOptions: MakeOptions, rgw: () => Rgw): void {
     assert.equal((await driver.stat(path)).size, 6 * MiB);
     await writeSession(driver, path, pattern, 6 * MiB, 14 * MiB + 1, { append: true, commit: true });
     await assertContent(driver, path, pattern, 14 * MiB + 1);
+    await driver.delete('/uploads');
+  });
+
+  it('purgeLeftovers aborts old multipart uploads that no upload object records, and only those', async () => {
+    const options = await makeOptions({ chunksize: 5 * MiB });
+    const driver = createS3Driver(options);
+    const resolved = resolveS3Options(options);
+    const client = createS3Client(resolved);
+    const Bucket = resolved.bucket;
+    const start = async (Key: string) => (await client.send(new CreateMultipartUploadCommand({ Bucket, Key }))).UploadId as string;
+    // As a writer killed before it recorded its upload leaves it.
+    const orphanKey = `${resolved.rootPrefix}blobs/orphan/data`;
+    const orphan = await start(orphanKey);
+    await client.send(new UploadPartCommand({ Bucket, Key: orphanKey, UploadId: orphan, PartNumber: 1, Body: Buffer.alloc(1000, 1) }));
+    // Not a key the driver could have written: someone else's.
+    const foreignKey = `${resolved.rootPrefix}other tool/data`;
+    const foreign = await start(foreignKey);
+    const pattern = new Pattern(47);
+    await writeSession(driver, '/uploads/u1/data', pattern, 0, 6 * MiB + 1, { append: false });
+    const uploads = async () =>
+      ((await client.send(new ListMultipartUploadsCommand({ Bucket, Prefix: resolved.rootPrefix }))).Uploads ?? []).map((u) => u.Key).sort();
+    assert.deepEqual(await uploads(), [orphanKey, foreignKey, `${resolved.rootPrefix}uploads/u1/data`].sort());
+
+    assert.deepEqual(await driver.purgeLeftovers(new Date(Date.now() - 3_600_000)), [], 'young uploads are kept');
+    const future = new Date(Date.now() + 60_000);
+    const brief = (found: { path: string; size: number }[]) => found.map(({ path, size }) => ({ path, size }));
+    const expected = [{ path: `/blobs/orphan/data#${orphan}`, size: 1000 }];
+    assert.deepEqual(brief(await driver.purgeLeftovers(future, { dryRun: true })), expected);
+    assert.equal((await uploads()).length, 3, 'a dry run aborts nothing');
+    assert.deepEqual(brief(await driver.purgeLeftovers(future)), expected);
+    assert.deepEqual(await uploads(), [foreignKey, `${resolved.rootPrefix}uploads/u1/data`].sort());
+
+    await writeSession(driver, '/uploads/u1/data', pattern, 6 * MiB + 1, 7 * MiB, { append: true, commit: true });
+    await assertContent(driver, '/uploads/u1/data', pattern, 7 * MiB);
+    await client.send(new AbortMultipartUploadCommand({ Bucket, Key: foreignKey, UploadId: foreign }));
     await driver.delete('/uploads');
   });
 

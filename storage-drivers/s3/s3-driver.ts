@@ -3,13 +3,14 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { addAbortSignal, Readable } from 'node:stream';
 import { InvalidOffsetError, PathNotFoundError } from '../errors';
 import { childPath } from '../paths';
-import type { FileInfo, FileWriter, ReaderOptions, RedirectOptions, StorageDriver, WriterOptions } from '../types';
+import type { FileInfo, FileWriter, LeftoverOptions, ReaderOptions, RedirectOptions, StorageDriver, WriterOptions } from '../types';
 import { httpStatus, isMissing, type S3Context } from './context';
 import { copyObject } from './copy';
 import { abortUpload } from './multipart';
 import { deleteBelow, deleteKeys, hasObjectsBelow, listChildren, uploadsAt } from './listing';
 import { S3Writer } from './s3-writer';
 import { walkTree } from './walk';
+import { purgeOrphanUploads } from './leftovers';
 import { headUploadState, loadUploadState, saveUploadState } from './upload-state';
 
 /**
@@ -167,6 +168,11 @@ export class S3Driver implements StorageDriver {
     const input = { Bucket: this.ctx.bucket, Key: this.ctx.key(path) };
     const command = opts.method === 'HEAD' ? new HeadObjectCommand(input) : new GetObjectCommand(input);
     return getSignedUrl(this.presignClient, command, { expiresIn: opts.expiresIn });
+  }
+
+  /** Multipart uploads that no writer will complete or abort (see purgeOrphanUploads). */
+  purgeLeftovers(olderThan: Date, opts: LeftoverOptions = {}): Promise<FileInfo[]> {
+    return purgeOrphanUploads(this.ctx, olderThan, opts.dryRun === true);
   }
 
   private async children(path: string) {

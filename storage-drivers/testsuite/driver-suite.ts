@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { StorageDriver } from '../types';
 import { walkPaths } from './helpers';
 import { contentTests } from './suite-content';
+import { leftoverTests } from './suite-leftovers';
 import { pathTests } from './suite-paths';
 import { treeTests } from './suite-tree';
 import { writerTests } from './suite-writers';
@@ -75,5 +76,6 @@ export function runDriverSuite(
     contentTests(define);
     writerTests(define);
     treeTests(define);
+    leftoverTests(define);
   });
 }

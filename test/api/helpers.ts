@@ -189,6 +189,7 @@ export function recordingDriver(inner: StorageDriver): { driver: StorageDriver; 
     move: (s, d) => inner.move(s, d),
     delete: (p) => inner.delete(p),
     redirectUrl: (p, o) => inner.redirectUrl(p, o),
+    purgeLeftovers: (t, o) => inner.purgeLeftovers(t, o),
   };
   return { driver, writes, reads };
 }
@@ -239,6 +240,7 @@ export function throwingDriver(inner: StorageDriver): { driver: StorageDriver; s
     move: (s, d) => guard(() => inner.move(s, d)),
     delete: (p) => guard(() => inner.delete(p)),
     redirectUrl: (p, o) => guard(() => inner.redirectUrl(p, o)),
+    purgeLeftovers: (t, o) => guard(() => inner.purgeLeftovers(t, o)),
   };
   return { driver, setFailing: (m) => (mode = m) };
 }

@@ -1,9 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBerthProcess } from '../helpers/berth-process';
+import { plantTemp, V2 } from '../helpers/leftovers';
 
 test('stale upload sessions are purged after the configured age, fresh ones survive', { timeout: 60_000 }, async () => {
   const root = await mkdtemp(join(tmpdir(), 'berth-purge-'));
@@ -37,6 +38,39 @@ test('stale upload sessions are purged after the configured age, fresh ones surv
     const freshStatus = await fetch(fresh);
     assert.equal(freshStatus.status, 204);
     assert.equal(freshStatus.headers.get('range'), '0-999');
+  } finally {
+    await berth.stop();
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('upload purging also removes temp files older than the purge age, and only those', { timeout: 60_000 }, async () => {
+  const root = await mkdtemp(join(tmpdir(), 'berth-purge-'));
+  const hex = 'cd'.repeat(32);
+  const old = [
+    await plantTemp(root, `${V2}/blobs/sha256/cd/${hex}`, 3_600_000),
+    await plantTemp(root, `${V2}/repositories/p/_manifests/revisions/sha256/${hex}`, 3_600_000),
+    await plantTemp(root, `${V2}/repositories/p/_manifests/tags/t/current`, 3_600_000),
+  ];
+  // Dated in the future, so that it stays younger than the 2 s purge age throughout the test.
+  const young = await plantTemp(root, `${V2}/repositories/p/_manifests/tags/t/current`, -3_600_000);
+  const berth = await startBerthProcess({
+    env: {
+      REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: root,
+      REGISTRY_HTTP_SECRET: 'purge-test-secret-0123456789abcdef',
+      REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_AGE: '2s',
+      REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_INTERVAL: '500ms',
+    },
+  });
+  try {
+    const gone = async (f: string) => stat(f).then(() => false, () => true);
+    let remaining = old;
+    for (let i = 0; i < 40 && remaining.length > 0; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      remaining = (await Promise.all(old.map(async (f) => ((await gone(f)) ? null : f)))).filter((f) => f !== null);
+    }
+    assert.deepEqual(remaining, [], 'old temp files were not purged');
+    assert.equal(await gone(young), false, 'a young temp file was purged');
   } finally {
     await berth.stop();
     await rm(root, { recursive: true, force: true });
