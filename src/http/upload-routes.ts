@@ -74,7 +74,15 @@ export async function startUpload(ctx: RouteContext): Promise<void> {
   if (digestParam !== null) {
     const digest = parseDigest(digestParam);
     const session = await registry.uploads.start(ctx.name);
-    await withSession(ctx, session, () => registry.uploads.complete(session, digest, chunk(ctx)));
+    try {
+      await registry.uploads.complete(session, digest, chunk(ctx));
+    } catch (err) {
+      // The client never learnt this session's id, so only we can remove its partial bytes before
+      // the purge would, days later. Its error is the one to report: a failed delete is left to the
+      // purge, and no Location is sent to a session that is gone.
+      await registry.uploads.discard(session).catch(() => false);
+      throw err;
+    }
     return sendEmpty(ctx.res, 201, { Location: blobLocation(ctx, digest.value), 'Docker-Content-Digest': digest.value });
   }
   const session = await registry.uploads.start(ctx.name);

@@ -133,9 +133,13 @@ export class UploadManager {
   }
 
   async cancel(session: UploadSession): Promise<void> {
+    if (!(await this.discard(session))) throw new OciError('BLOB_UPLOAD_UNKNOWN', { uuid: session.uuid });
+  }
+
+  /** Deletes the session and what it holds; false when it was already gone. */
+  async discard(session: UploadSession): Promise<boolean> {
     this.hashes.delete(this.key(session));
-    if (!(await deleteIfExists(this.driver, paths.uploadDir(session.name, session.uuid))))
-      throw new OciError('BLOB_UPLOAD_UNKNOWN', { uuid: session.uuid });
+    return deleteIfExists(this.driver, paths.uploadDir(session.name, session.uuid));
   }
 
   /** Deletes sessions started more than `maxAgeMs` ago; returns how many. */
