@@ -86,6 +86,11 @@ export class UploadManager {
     return { name, uuid, offset: offset ?? 0, startedAt: state.startedAt };
   }
 
+  /** Bytes the session holds now. */
+  async size(session: UploadSession): Promise<number> {
+    return (await sizeOf(this.driver, paths.uploadData(session.name, session.uuid))) ?? 0;
+  }
+
   token(session: UploadSession): string {
     return this.signer.pack(session);
   }

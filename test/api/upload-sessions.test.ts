@@ -109,6 +109,25 @@ describe('chunked upload sessions', () => {
     }
   });
 
+  it('a 416 for a malformed Content-Range reports how far the session really got, with a usable Location', async () => {
+    const name = repoName();
+    const blob = randomBlob(10);
+    const location = await startSession(name);
+    const first = await patch(location, '0-4', blob.data.subarray(0, 5)).expect(202);
+    for (const send of [
+      () => patch(first.headers.location, 'garbage', blob.data.subarray(5)),
+      () => reg.r().put(pathOf(withQuery(first.headers.location, 'digest', blob.digest))).set('Content-Range', '9-5').send(blob.data.subarray(5)),
+    ]) {
+      const res = await send();
+      assertOciError(res, 416, ['BLOB_UPLOAD_INVALID']);
+      assert.equal(res.headers.range, '0-4');
+      const status = await reg.r().get(pathOf(res.headers.location)).expect(204);
+      assert.equal(status.headers.range, '0-4');
+    }
+    const second = await patch(first.headers.location, '5-9', blob.data.subarray(5)).expect(202);
+    await reg.r().put(pathOf(withQuery(second.headers.location, 'digest', blob.digest))).expect(201);
+  });
+
   it('GET status of a fresh session is 204 with Range 0-0 (Distribution\'s form for an empty upload)', async () => {
     // The spec's form is `0-<end-of-range>`; with no byte yet, Distribution (and every client that
     // parses `%d-%d`) uses 0-0, never a negative end.
