@@ -1,10 +1,11 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { StorageDriver } from '../../storage-drivers/types';
 import { isNotFound } from '../../storage-drivers/errors';
 import { OciError } from './errors';
 import { digestOf, type Digest } from './digest';
 import { paths } from './paths';
 import { deleteIfExists, exists, listNames, readLink, sizeOf, writeLink } from './links';
-import { parseManifest, storedMediaType, type ParsedManifest } from './manifest-parse';
+import { parseManifest, storedMediaType, type ManifestLimits, type ParsedManifest } from './manifest-parse';
 import type { ReferrerIndex } from './referrers';
 import type { BlobStore } from './blobs';
 import { digestKey, ReadCache, tagKey, type ManifestBody } from './read-cache';
@@ -23,6 +24,8 @@ export interface PutResult {
 }
 
 const MEDIA_TYPE_CACHE_SIZE = 50_000;
+/** References checked at once: enough to overlap storage latency, few enough that other requests get their turn. */
+const REFERENCE_BATCH = 64;
 
 /**
  * Manifests are blobs in the global store with a revision link per repository; tags are links to
@@ -39,11 +42,11 @@ export class ManifestStore {
     private readonly cache: ReadCache = new ReadCache({ ttlMs: 0 }),
   ) {}
 
-  async put(name: string, ref: ManifestRef, bytes: Buffer, contentType: string | undefined): Promise<PutResult> {
+  async put(name: string, ref: ManifestRef, bytes: Buffer, contentType: string | undefined, limits: ManifestLimits = {}): Promise<PutResult> {
     const digest = digestOf(bytes, ref.digest?.algorithm ?? 'sha256');
     if (ref.digest && ref.digest.value !== digest.value)
       throw new OciError('DIGEST_INVALID', { digest: ref.digest.value }, { message: 'manifest digest did not match content' });
-    const parsed = parseManifest(bytes, contentType);
+    const parsed = parseManifest(bytes, contentType, limits);
 
     // Each write below waits for its own fsync, so independent ones run together and a PUT costs
     // two fsync rounds rather than four. Order that still holds for a crash at any point:
@@ -187,9 +190,16 @@ export class ManifestStore {
     });
     const manifestMissing = async (d: Digest) =>
       (await exists(this.driver, paths.revisionLink(name, d))) && (await sizeOf(this.driver, paths.blobData(d))) !== null ? null : d;
-    const results = await Promise.all([...parsed.blobs.map(blobMissing), ...parsed.manifests.map(manifestMissing)]);
-    const unknown = results.find((d) => d !== null);
-    if (unknown) throw new OciError('MANIFEST_BLOB_UNKNOWN', { digest: unknown.value });
+    // A digest named many times is checked once; the rest go in batches so that one wide manifest
+    // neither floods storage with calls nor holds the event loop while thousands of them settle.
+    const checks = [...unique(parsed.blobs).map((d) => () => blobMissing(d)), ...unique(parsed.manifests).map((d) => () => manifestMissing(d))];
+    for (let i = 0; i < checks.length; i += REFERENCE_BATCH) {
+      // A store that answers without I/O (memory, a warm cache) would otherwise never let go.
+      if (i > 0) await yieldToEventLoop();
+      const results = await Promise.all(checks.slice(i, i + REFERENCE_BATCH).map((check) => check()));
+      const unknown = results.find((d) => d !== null);
+      if (unknown) throw new OciError('MANIFEST_BLOB_UNKNOWN', { digest: unknown.value });
+    }
   }
 
   private remember(digest: Digest, mediaType: string): string {
@@ -197,6 +207,10 @@ export class ManifestStore {
     this.mediaTypes.set(digest.value, mediaType);
     return mediaType;
   }
+}
+
+function unique(digests: Digest[]): Digest[] {
+  return [...new Map(digests.map((d) => [d.value, d])).values()];
 }
 
 /**
