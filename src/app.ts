@@ -76,6 +76,7 @@ export function createApp(deps: AppDeps): BerthApp {
       deleteEnabled: config.storage.delete.enabled,
       readOnly: config.storage.maintenance.readonly.enabled,
       manifestMaxSize: config.validation.manifests.maxsize,
+      manifestMaxDescriptors: config.validation.manifests.maxdescriptors,
       redirect: !config.storage.redirect.disable,
       host: config.http.host,
       relativeUrls: config.http.relativeurls,

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import { createApp } from './app';
+import { parseCommandLine, USAGE, UsageError, type Command } from './command-line';
 import { ConfigError, loadConfigWithSource } from './config/load';
 import { formatAddress, parseListenAddress } from './config/listen-address';
 import { redactConfig } from './config/redact';
@@ -16,16 +16,8 @@ import { createDebugServer } from './metrics/debug-server';
 import { GarbageCollector } from './oci/gc';
 import { acquireGcLock, GcLockedError } from './oci/gc-lock';
 import { Listing } from './oci/listing';
-import { parseDuration } from './config/schema';
 import { createStorageDriver, StorageSetupError } from './storage';
 import { guardSecretlessSharing, SharedStorageError, type InstanceGuard } from './shared-storage';
-
-const USAGE = `usage: berth [serve] [--config FILE]
-       berth config check [--config FILE]
-       berth gc [--dry-run] [--delete-untagged] [--grace DURATION] [--config FILE]
-       berth check [--repair] [--verify-digests] [--json] [--config FILE]
-
-The config file may also be named by REGISTRY_CONFIGURATION_PATH; REGISTRY_* variables override its keys.`;
 
 type Env = Record<string, string | undefined>;
 
@@ -157,19 +149,15 @@ async function serve(config: Config, logger: Logger): Promise<void> {
 }
 
 /** `berth gc`: one online collection of the configured store; prints its report as JSON. */
-async function gc(env: Env, argv: string[]): Promise<void> {
-  const flags = new Set<string>(argv.filter((a) => a === '--dry-run' || a === '--delete-untagged'));
-  const graceAt = argv.indexOf('--grace');
-  const grace = graceAt >= 0 ? parseDuration(argv[graceAt + 1] ?? '') : 3_600_000;
-  const rest = argv.filter((a, i) => !flags.has(a) && i !== graceAt && i !== graceAt + 1);
-  const { config } = await loadConfigWithSource({ argv: rest, env });
+async function gc(env: Env, command: Extract<Command, { name: 'gc' }>): Promise<void> {
+  const { config } = await loadConfigWithSource({ file: command.config, env });
   const driver = await createStorageDriver(config);
   const release = await acquireGcLock(driver, 6 * 3_600_000);
   try {
     const report = await new GarbageCollector(driver, new Listing(driver)).collect({
-      grace,
-      deleteUntagged: flags.has('--delete-untagged'),
-      dryRun: flags.has('--dry-run'),
+      grace: command.grace,
+      deleteUntagged: command.deleteUntagged,
+      dryRun: command.dryRun,
     });
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   } finally {
@@ -181,55 +169,37 @@ async function gc(env: Env, argv: string[]): Promise<void> {
  * `berth check`: reports the store's inconsistencies (and with --repair fixes the safe ones); exits
  * 0 when clean, 1 when findings remain, 2 on a usage error.
  */
-async function check(env: Env, argv: string[]): Promise<void> {
-  let values: { repair?: boolean; 'verify-digests'?: boolean; json?: boolean; config?: string };
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: { repair: { type: 'boolean' }, 'verify-digests': { type: 'boolean' }, json: { type: 'boolean' }, config: { type: 'string' } },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (err) {
-    fail(`check: ${(err as Error).message}\n${USAGE}`, 2);
-  }
-  const { config } = await loadConfigWithSource({ argv: values.config === undefined ? [] : ['--config', values.config], env });
-  const report = await checkStore(await createStorageDriver(config), { repair: values.repair, verifyDigests: values['verify-digests'] });
-  process.stdout.write(values.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
+async function check(env: Env, command: Extract<Command, { name: 'check' }>): Promise<void> {
+  const { config } = await loadConfigWithSource({ file: command.config, env });
+  const report = await checkStore(await createStorageDriver(config), { repair: command.repair, verifyDigests: command.verifyDigests });
+  process.stdout.write(command.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
   if (report.remaining > 0) process.exitCode = 1;
 }
 
-async function configCheck(env: Env, argv: string[]): Promise<void> {
-  const { config, file } = await loadConfigWithSource({ argv, env });
+async function configCheck(env: Env, configFile: string | undefined): Promise<void> {
+  const { config, file } = await loadConfigWithSource({ file: configFile, env });
   process.stdout.write(JSON.stringify(redactConfig(config), null, 2) + '\n');
   process.stderr.write(`config: ok${file ? ` (${file})` : ' (no file: defaults and environment)'}\n`);
 }
 
 export async function main(argv: string[], env: Env): Promise<void> {
-  if (argv.includes('--help') || argv.includes('-h') || argv[0] === 'help') {
+  let command: Command;
+  try {
+    command = parseCommandLine(argv);
+  } catch (err) {
+    if (err instanceof UsageError) fail(`${err.message}\n${USAGE}`, 2);
+    throw err;
+  }
+  if (command.name === 'help') {
     process.stdout.write(USAGE + '\n');
     return;
   }
-  let command = 'serve';
-  let rest = argv;
-  if (argv[0] === 'serve') rest = argv.slice(1);
-  else if (argv[0] === 'config') {
-    if (argv[1] !== 'check') fail(`unknown command "config ${argv[1] ?? ''}"\n${USAGE}`, 2);
-    command = 'config check';
-    rest = argv.slice(2);
-  } else if (argv[0] === 'check') {
-    command = 'check';
-    rest = argv.slice(1);
-  } else if (argv[0] === 'gc') {
-    command = 'gc';
-    rest = argv.slice(1);
-  } else if (argv[0] !== undefined && !argv[0].startsWith('-')) fail(`unknown command "${argv[0]}"; ${USAGE}`, 2);
 
   try {
-    if (command === 'config check') return await configCheck(env, rest);
-    if (command === 'gc') return await gc(env, rest);
-    if (command === 'check') return await check(env, rest);
-    const { config } = await loadConfigWithSource({ argv: rest, env });
+    if (command.name === 'config check') return await configCheck(env, command.config);
+    if (command.name === 'gc') return await gc(env, command);
+    if (command.name === 'check') return await check(env, command);
+    const { config } = await loadConfigWithSource({ file: command.config, env });
     await serve(config, createLogger(config.log));
   } catch (err) {
     if (err instanceof ConfigError || err instanceof StorageSetupError || err instanceof StartupError || err instanceof SharedStorageError || err instanceof GcLockedError)

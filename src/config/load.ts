@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import YAML from 'yaml';
 import type { ZodIssue } from 'zod';
 import { CONFIG_PATH_ENV, envOverrides, selectStorageDriver, setPath } from './env';
@@ -10,8 +9,8 @@ import { configSchema, type Config } from './schema';
 export { ConfigError } from './errors';
 
 export interface LoadConfigOptions {
-  /** Command-line arguments after the command name; only `--config FILE` (or `-c FILE`) is read. */
-  argv?: readonly string[];
+  /** The file named on the command line (`--config FILE`); it wins over REGISTRY_CONFIGURATION_PATH. */
+  file?: string;
   env?: Record<string, string | undefined>;
   /** Base for a relative config file path (default: the process's working directory). */
   cwd?: string;
@@ -21,23 +20,6 @@ export interface LoadedConfig {
   config: Config;
   /** The absolute path of the YAML file read, if any. */
   file?: string;
-}
-
-/** `--config FILE` wins over REGISTRY_CONFIGURATION_PATH; no file at all is fine. */
-export function configFileFrom(argv: readonly string[], env: Record<string, string | undefined>): string | undefined {
-  let values: { config?: string };
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: { config: { type: 'string', short: 'c' } },
-      allowPositionals: true,
-      strict: true,
-    }));
-  } catch (e) {
-    throw new ConfigError(`command line: ${(e as Error).message}`);
-  }
-  const file = values.config ?? env[CONFIG_PATH_ENV];
-  return file === undefined || file === '' ? undefined : file;
 }
 
 async function readYamlFile(file: string): Promise<Record<string, unknown>> {
@@ -90,7 +72,8 @@ function deepFreeze<T>(value: T): T {
  */
 export async function loadConfigWithSource(opts: LoadConfigOptions = {}): Promise<LoadedConfig> {
   const env = opts.env ?? {};
-  const given = configFileFrom(opts.argv ?? [], env);
+  // No file at all is fine: defaults and the environment.
+  const given = opts.file || env[CONFIG_PATH_ENV] || undefined;
   const file = given === undefined ? undefined : path.resolve(opts.cwd ?? process.cwd(), given);
   const raw = file ? await readYamlFile(file) : {};
 

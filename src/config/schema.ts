@@ -185,6 +185,11 @@ const validation = z
       .object({
         /** Largest manifest accepted, in bytes (413 beyond). */
         maxsize: z.number().int().positive().default(4 * 1024 * 1024),
+        /**
+         * Most `layers` plus `manifests` entries in one manifest. Each is checked in storage on push,
+         * so this bounds the work one PUT can ask for; Docker caps images at 127 layers.
+         */
+        maxdescriptors: z.number().int().positive().default(10_000),
       })
       .strict()
       .default({}),

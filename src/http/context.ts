@@ -7,6 +7,8 @@ export interface HttpOptions {
   deleteEnabled: boolean;
   readOnly: boolean;
   manifestMaxSize: number;
+  /** validation.manifests.maxdescriptors */
+  manifestMaxDescriptors: number;
   redirect: boolean;
   host?: string;
   relativeUrls: boolean;

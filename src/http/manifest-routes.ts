@@ -71,7 +71,9 @@ export async function putManifest(ctx: RouteContext): Promise<void> {
   const tags = extraTags(ctx, ref);
   const max = ctx.options.manifestMaxSize;
   const bytes = await readBounded(ctx.req, contentLength(ctx.req.headers['content-length']), max);
-  const result = await ctx.registry.manifests.put(ctx.name, ref, bytes, ctx.req.headers['content-type'], tags);
+  const result = await ctx.registry.manifests.put(ctx.name, ref, bytes, ctx.req.headers['content-type'], tags, {
+    maxDescriptors: ctx.options.manifestMaxDescriptors,
+  });
   const base = baseUrl(ctx.req, { host: ctx.options.host, relative: ctx.options.relativeUrls });
   const headers: Record<string, string | string[]> = {
     Location: `${base}/v2/${ctx.name}/manifests/${result.digest.value}`,

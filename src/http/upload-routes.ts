@@ -34,13 +34,18 @@ function chunk(ctx: RouteContext): ChunkInput {
   };
 }
 
-/** A 416 from the upload layer also tells the client where the session is and how far it got. */
+/**
+ * A 416 also tells the client where the session is and how far it got. A PATCH or PUT resolves its
+ * session without the offset (the write learns it), so a 416 raised before any write, such as a
+ * malformed Content-Range, reads the offset from storage.
+ */
 async function withSession<T>(ctx: RouteContext, session: UploadSession, work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (err) {
     if (err instanceof OciError && err.status === 416) {
-      const offset = Number((err.detail as { offset?: number } | undefined)?.offset ?? session.offset);
+      const known = (err.detail as { offset?: number } | undefined)?.offset;
+      const offset = known ?? (await ctx.registry.uploads.size(session));
       Object.assign(err.headers, sessionHeaders(ctx, { ...session, offset }));
     }
     throw err;
@@ -92,7 +97,15 @@ export async function startUpload(ctx: RouteContext): Promise<void> {
   if (digestParam !== null) {
     const digest = parseDigest(digestParam);
     const session = await registry.uploads.start(ctx.name);
-    await withSession(ctx, session, () => registry.uploads.complete(session, digest, chunk(ctx)));
+    try {
+      await registry.uploads.complete(session, digest, chunk(ctx));
+    } catch (err) {
+      // The client never learnt this session's id, so only we can remove its partial bytes before
+      // the purge would, days later. Its error is the one to report: a failed delete is left to the
+      // purge, and no Location is sent to a session that is gone.
+      await registry.uploads.discard(session).catch(() => false);
+      throw err;
+    }
     return sendEmpty(ctx.res, 201, { Location: blobLocation(ctx, digest.value), 'Docker-Content-Digest': digest.value });
   }
   const session = await registry.uploads.start(ctx.name, algorithm);
@@ -119,8 +132,7 @@ export async function completeUpload(ctx: RouteContext): Promise<void> {
   if (digestParam === null) throw new OciError('DIGEST_INVALID', undefined, { message: 'the digest query parameter is required' });
   const digest = parseDigest(digestParam);
   const session = await resolve(ctx, false);
-  const input = hasBody(ctx) ? chunk(ctx) : undefined;
-  await withSession(ctx, session, () => ctx.registry.uploads.complete(session, digest, input));
+  await withSession(ctx, session, () => ctx.registry.uploads.complete(session, digest, hasBody(ctx) ? chunk(ctx) : undefined));
   sendEmpty(ctx.res, 201, { Location: blobLocation(ctx, digest.value), 'Docker-Content-Digest': digest.value });
 }
 

@@ -34,6 +34,11 @@ export interface ParsedManifest {
   manifests: Digest[];
 }
 
+export interface ManifestLimits {
+  /** Most `layers` plus `manifests` entries accepted (validation.manifests.maxdescriptors); none when absent. */
+  maxDescriptors?: number;
+}
+
 /** Strips parameters (`; charset=utf-8`) and case from a Content-Type. */
 export function baseMediaType(contentType: string | undefined): string | undefined {
   if (!contentType) return undefined;
@@ -77,7 +82,7 @@ function annotations(value: unknown): Record<string, string> | undefined {
  * manifest's own `mediaType` field, else from the request's Content-Type (umoci omits the field),
  * else from its shape.
  */
-export function parseManifest(bytes: Uint8Array, contentType: string | undefined): ParsedManifest {
+export function parseManifest(bytes: Uint8Array, contentType: string | undefined, limits: ManifestLimits = {}): ParsedManifest {
   let doc: unknown;
   try {
     doc = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
@@ -106,6 +111,13 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
     blobs: [],
     manifests: [],
   };
+  // Counted before any descriptor is parsed: a manifest over the limit costs no more than its JSON.
+  const count = (Array.isArray(m.layers) ? m.layers.length : 0) + (Array.isArray(m.manifests) ? m.manifests.length : 0);
+  if (limits.maxDescriptors !== undefined && count > limits.maxDescriptors)
+    throw invalid(`${count} descriptors in layers and manifests, more than validation.manifests.maxdescriptors (${limits.maxDescriptors})`, {
+      descriptors: count,
+      limit: limits.maxDescriptors,
+    });
   if (parsed.isIndex) {
     if (!Array.isArray(m.manifests)) throw invalid('an index needs a manifests array');
     parsed.manifests = m.manifests.map((d, i) => descriptor(d, `manifests[${i}]`).digest);

@@ -1,10 +1,11 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { StorageDriver } from '../../storage-drivers/types';
 import { isNotFound } from '../../storage-drivers/errors';
 import { OciError } from './errors';
 import { digestOf, type Digest } from './digest';
 import { paths } from './paths';
 import { deleteIfExists, exists, listNames, readLink, sizeOf, writeLink } from './links';
-import { parseManifest, storedMediaType, type ParsedManifest } from './manifest-parse';
+import { parseManifest, storedMediaType, type ManifestLimits, type ParsedManifest } from './manifest-parse';
 import type { ReferrerIndex } from './referrers';
 import type { BlobStore } from './blobs';
 import { digestKey, ReadCache, tagKey, type ManifestBody } from './read-cache';
@@ -34,8 +35,8 @@ export interface PutResult {
 }
 
 const MEDIA_TYPE_CACHE_SIZE = 50_000;
-/** References checked at once. */
-const REFERENCE_WINDOW = 64;
+/** References checked at once: enough to overlap storage latency, few enough that other requests get their turn. */
+const REFERENCE_BATCH = 64;
 
 /**
  * Manifests are blobs in the global store with a revision link per repository; tags are links to
@@ -54,12 +55,19 @@ export class ManifestStore {
   ) {}
 
   /** `alsoTag`: further (validated) tags for a push by digest, applied with the same guarantees as a push by tag. */
-  async put(name: string, ref: ManifestRef, bytes: Buffer, contentType: string | undefined, alsoTag: string[] = []): Promise<PutResult> {
+  async put(
+    name: string,
+    ref: ManifestRef,
+    bytes: Buffer,
+    contentType: string | undefined,
+    alsoTag: string[] = [],
+    limits: ManifestLimits = {},
+  ): Promise<PutResult> {
     const tags = [...new Set(ref.tag !== undefined ? [ref.tag, ...alsoTag] : alsoTag)];
     const digest = digestOf(bytes, ref.digest?.algorithm ?? 'sha256');
     if (ref.digest && ref.digest.value !== digest.value)
       throw new OciError('DIGEST_INVALID', { digest: ref.digest.value }, { message: 'manifest digest did not match content' });
-    const parsed = parseManifest(bytes, contentType);
+    const parsed = parseManifest(bytes, contentType, limits);
     // A collection sweeping at the same time may delete what this manifest references: the fence
     // tells, after the links are written, whether the checks must run again (gc-fence.ts).
     let previousTags = new Map<string, Digest | null>();
@@ -255,9 +263,14 @@ export class ManifestStore {
       return { d, canonical: canonical && (await sizeOf(this.driver, paths.blobData(canonical))) !== null ? canonical.value : null };
     };
     const found: Array<{ d: Digest; canonical: string | null }> = [];
-    // In windows, so that a manifest with thousands of descriptors does not hold the event loop.
-    const all = [...parsed.blobs.map((d) => () => blob(d)), ...parsed.manifests.map((d) => () => manifest(d))];
-    for (let i = 0; i < all.length; i += REFERENCE_WINDOW) found.push(...(await Promise.all(all.slice(i, i + REFERENCE_WINDOW).map((f) => f()))));
+    // A digest named many times is checked once; the rest go in batches so that one wide manifest
+    // neither floods storage with calls nor holds the event loop while thousands of them settle.
+    const checks = [...unique(parsed.blobs).map((d) => () => blob(d)), ...unique(parsed.manifests).map((d) => () => manifest(d))];
+    for (let i = 0; i < checks.length; i += REFERENCE_BATCH) {
+      // A store that answers without I/O (memory, a warm cache) would otherwise never let go.
+      if (i > 0) await yieldToEventLoop();
+      found.push(...(await Promise.all(checks.slice(i, i + REFERENCE_BATCH).map((check) => check()))));
+    }
     return found;
   }
 
@@ -266,6 +279,10 @@ export class ManifestStore {
     this.mediaTypes.set(digest.value, mediaType);
     return mediaType;
   }
+}
+
+function unique(digests: Digest[]): Digest[] {
+  return [...new Map(digests.map((d) => [d.value, d])).values()];
 }
 
 /**

@@ -30,9 +30,11 @@ export class UploadStateSigner {
     return `${body}.${this.mac(body)}`;
   }
 
-  /** Verifies the signature and that the token belongs to this name and uuid. */
-  unpack(token: string, name: string, uuid: string): UploadState {
+  /** Verifies the signature and that the token belongs to this name and uuid; a missing token is invalid. */
+  unpack(token: string | undefined, name: string, uuid: string): UploadState {
     const invalid = () => new OciError('BLOB_UPLOAD_INVALID', undefined, { message: 'blob upload invalid: bad upload state' });
+    if (token === undefined)
+      throw new OciError('BLOB_UPLOAD_INVALID', undefined, { message: 'blob upload invalid: no upload state (_state); use the Location of the last response' });
     const dot = token.indexOf('.');
     if (dot <= 0) throw invalid();
     const body = token.slice(0, dot);

@@ -76,29 +76,26 @@ export class UploadManager {
   }
 
   /**
-   * Finds a session in storage; `token` is the `_state` from its Location, verified when present.
+   * Finds a session in storage; `token` is the `_state` from its Location. It is required: the uuid
+   * alone (in logs, in Docker-Upload-UUID) must not let anybody append to, read or cancel an upload,
+   * and every client echoes the Location it was given. A missing token is refused as a bad one is.
    * Without `withOffset` the offset is left 0 (append and complete learn it from the data itself).
    */
   async resolve(name: string, uuid: string, token: string | undefined, withOffset = true): Promise<UploadSession> {
     if (!UUID.test(uuid)) throw new OciError('BLOB_UPLOAD_UNKNOWN', { uuid: uuid.slice(0, 100) });
-    const state = token !== undefined ? this.signer.unpack(token, name, uuid) : undefined;
-    const marker = paths.uploadStartedAt(name, uuid);
-    // A verified token already carries the start time: the marker need only exist.
-    const [startedAt, offset] = await Promise.all([
-      state ? sizeOf(this.driver, marker).then((size) => (size === null ? null : state.startedAt)) : this.readStartedAt(marker),
+    const state = this.signer.unpack(token, name, uuid);
+    // The verified token carries the start time: the marker need only exist.
+    const [marker, offset] = await Promise.all([
+      sizeOf(this.driver, paths.uploadStartedAt(name, uuid)),
       withOffset ? sizeOf(this.driver, paths.uploadData(name, uuid)) : 0,
     ]);
-    if (startedAt === null) throw new OciError('BLOB_UPLOAD_UNKNOWN', { uuid });
-    return { name, uuid, offset: offset ?? 0, startedAt, ...(state?.algorithm && { algorithm: state.algorithm }) };
+    if (marker === null) throw new OciError('BLOB_UPLOAD_UNKNOWN', { uuid });
+    return { name, uuid, offset: offset ?? 0, startedAt: state.startedAt, ...(state.algorithm && { algorithm: state.algorithm }) };
   }
 
-  private async readStartedAt(marker: string): Promise<string | null> {
-    try {
-      return (await this.driver.getContent(marker)).toString('utf8').trim();
-    } catch (err) {
-      if (isNotFound(err)) return null;
-      throw err;
-    }
+  /** Bytes the session holds now. */
+  async size(session: UploadSession): Promise<number> {
+    return (await sizeOf(this.driver, paths.uploadData(session.name, session.uuid))) ?? 0;
   }
 
   token(session: UploadSession): string {
@@ -143,9 +140,13 @@ export class UploadManager {
   }
 
   async cancel(session: UploadSession): Promise<void> {
+    if (!(await this.discard(session))) throw new OciError('BLOB_UPLOAD_UNKNOWN', { uuid: session.uuid });
+  }
+
+  /** Deletes the session and what it holds; false when it was already gone. */
+  async discard(session: UploadSession): Promise<boolean> {
     this.hashes.delete(this.key(session));
-    if (!(await deleteIfExists(this.driver, paths.uploadDir(session.name, session.uuid))))
-      throw new OciError('BLOB_UPLOAD_UNKNOWN', { uuid: session.uuid });
+    return deleteIfExists(this.driver, paths.uploadDir(session.name, session.uuid));
   }
 
   /** Deletes sessions started more than `maxAgeMs` ago; returns how many. */

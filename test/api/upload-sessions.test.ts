@@ -142,6 +142,25 @@ describe('chunked upload sessions', () => {
     }
   });
 
+  it('a 416 for a malformed Content-Range reports how far the session really got, with a usable Location', async () => {
+    const name = repoName();
+    const blob = randomBlob(10);
+    const location = await startSession(name);
+    const first = await patch(location, '0-4', blob.data.subarray(0, 5)).expect(202);
+    for (const send of [
+      () => patch(first.headers.location, 'garbage', blob.data.subarray(5)),
+      () => reg.r().put(pathOf(withQuery(first.headers.location, 'digest', blob.digest))).set('Content-Range', '9-5').send(blob.data.subarray(5)),
+    ]) {
+      const res = await send();
+      assertOciError(res, 416, ['BLOB_UPLOAD_INVALID']);
+      assert.equal(res.headers.range, '0-4');
+      const status = await reg.r().get(pathOf(res.headers.location)).expect(204);
+      assert.equal(status.headers.range, '0-4');
+    }
+    const second = await patch(first.headers.location, '5-9', blob.data.subarray(5)).expect(202);
+    await reg.r().put(pathOf(withQuery(second.headers.location, 'digest', blob.digest))).expect(201);
+  });
+
   it('GET status of a fresh session is 204 with Range 0-0 (Distribution\'s form for an empty upload)', async () => {
     // The spec's form is `0-<end-of-range>`; with no byte yet, Distribution (and every client that
     // parses `%d-%d`) uses 0-0, never a negative end.
@@ -163,14 +182,15 @@ describe('chunked upload sessions', () => {
     assertOciError(await reg.r().delete(pathOf(location)), 404, ['BLOB_UPLOAD_UNKNOWN']);
   });
 
-  it('an unknown upload id is 404 BLOB_UPLOAD_UNKNOWN on GET, PATCH, PUT and DELETE', async () => {
+  it('an unknown upload id is 404 on GET, PATCH, PUT and DELETE', async () => {
     const name = repoName();
-    for (const id of [randomUUID(), 'not-a-uuid']) {
+    // An id nobody issued comes without a _state (nobody could sign one): refused as such, as Distribution does.
+    for (const [id, codes] of [[randomUUID(), ['BLOB_UPLOAD_INVALID']], ['not-a-uuid', ['BLOB_UPLOAD_UNKNOWN']]] as const) {
       const path = `/v2/${name}/blobs/uploads/${id}`;
-      assertOciError(await reg.r().get(path), 404, ['BLOB_UPLOAD_UNKNOWN']);
-      assertOciError(await patch(path, '0-1', Buffer.alloc(2)), 404, ['BLOB_UPLOAD_UNKNOWN']);
-      assertOciError(await reg.r().put(`${path}?digest=${unknownDigest()}`).send(Buffer.alloc(2)), [400, 404], ['BLOB_UPLOAD_UNKNOWN']);
-      assertOciError(await reg.r().delete(path), 404, ['BLOB_UPLOAD_UNKNOWN']);
+      assertOciError(await reg.r().get(path), 404, [...codes]);
+      assertOciError(await patch(path, '0-1', Buffer.alloc(2)), 404, [...codes]);
+      assertOciError(await reg.r().put(`${path}?digest=${unknownDigest()}`).send(Buffer.alloc(2)), [400, 404], [...codes]);
+      assertOciError(await reg.r().delete(path), 404, [...codes]);
     }
   });
 
@@ -187,6 +207,23 @@ describe('chunked upload sessions', () => {
       assertOciError(await patch(tampered, '0-1', Buffer.alloc(2)), 404, ['BLOB_UPLOAD_INVALID', 'BLOB_UPLOAD_UNKNOWN']);
     }
     await reg.r().get(pathOf(location)).expect(204);
+  });
+
+  it('a session\'s uuid without its _state is refused like a tampered one (404) on GET, PATCH, PUT and DELETE', async () => {
+    const name = repoName();
+    const blob = randomBlob(10);
+    const location = await startSession(name);
+    await patch(location, '0-4', blob.data.subarray(0, 5)).expect(202);
+    // What a uuid leaked through a log or a Docker-Upload-UUID header gives: the path alone.
+    const bare = new URL(location).pathname;
+    assertOciError(await reg.r().get(bare), 404, ['BLOB_UPLOAD_INVALID']);
+    assertOciError(await patch(bare, '5-9', blob.data.subarray(5)), 404, ['BLOB_UPLOAD_INVALID']);
+    assertOciError(await reg.r().put(`${bare}?digest=${blob.digest}`).send(blob.data.subarray(5)), 404, ['BLOB_UPLOAD_INVALID']);
+    assertOciError(await reg.r().delete(bare), 404, ['BLOB_UPLOAD_INVALID']);
+    // The session is untouched: the Location the client holds still works.
+    const status = await reg.r().get(pathOf(location)).expect(204);
+    assert.equal(status.headers.range, '0-4');
+    await reg.r().put(pathOf(withQuery(location, 'digest', blob.digest))).send(blob.data.subarray(5)).expect(201);
   });
 
   it('a session cannot be continued under another repository name', async () => {

@@ -128,7 +128,6 @@ describe('auth configuration', () => {
 
   test('REGISTRY_AUTH_* environment overrides reach every auth key', async () => {
     const c = await loadConfig({
-      argv: [],
       env: {
         REGISTRY_AUTH_HTPASSWD_PATH: '/etc/berth/htpasswd',
         REGISTRY_AUTH_TOKEN_SERVICE: 'registry.example.com',

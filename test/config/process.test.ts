@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { MAIN_JS, startBerthProcess, type BerthProcess } from '../helpers/berth-process';
+import { runBerth, startBerthProcess, type BerthProcess, type BerthRun } from '../helpers/berth-process';
 import { freePort } from '../helpers/ports';
 
 let dir: string;
@@ -25,21 +24,8 @@ async function started(opts: Parameters<typeof startBerthProcess>[0]): Promise<B
 }
 
 
-/** Runs main.js to completion and returns its exit code and output. */
-function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [MAIN_JS, ...args], { env: { PATH: process.env.PATH, ...env }, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000);
-    proc.once('error', reject);
-    proc.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function run(args: string[], env: Record<string, string> = {}): Promise<BerthRun> {
+  return runBerth(args, { env, cwd: dir });
 }
 
 function get(url: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {

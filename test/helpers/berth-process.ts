@@ -33,6 +33,29 @@ function parseAddress(address: string): { host: string; port: number } | null {
   return { host, port: Number(m[2]) };
 }
 
+export interface BerthRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `node dist/src/main.js ARGS` to completion (SIGKILLed after `timeoutMs`) and returns its exit code and output. */
+export function runBerth(args: string[], opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Promise<BerthRun> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [MAIN_JS, ...args], { env: { PATH: process.env.PATH, ...opts.env }, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => proc.kill('SIGKILL'), opts.timeoutMs ?? 15_000);
+    proc.once('error', reject);
+    proc.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
 /** Spawns `node dist/src/main.js serve` and resolves once it logs that it is listening. */
 export function startBerthProcess(opts: BerthProcessOptions = {}): Promise<BerthProcess> {
   const env: Record<string, string | undefined> = { ...process.env, REGISTRY_HTTP_ADDR: '127.0.0.1:0', ...opts.env };

@@ -1,0 +1,75 @@
+import { parseArgs } from 'node:util';
+import { parseDuration } from './config/schema';
+
+export const USAGE = `usage: berth [serve] [--config FILE]
+       berth config check [--config FILE]
+       berth gc [--dry-run] [--delete-untagged] [--grace DURATION] [--config FILE]
+       berth check [--repair] [--verify-digests] [--json] [--config FILE]
+
+The config file may also be named by REGISTRY_CONFIGURATION_PATH; REGISTRY_* variables override its keys.`;
+
+/** A command line that names no command or flag Berth knows: print it with the usage and exit 2. */
+export class UsageError extends Error {}
+
+export type Command =
+  | { name: 'help' }
+  | { name: 'serve' | 'config check'; config?: string }
+  | { name: 'gc'; config?: string; dryRun: boolean; deleteUntagged: boolean; grace: number }
+  | { name: 'check'; config?: string; repair: boolean; verifyDigests: boolean; json: boolean };
+
+const DEFAULT_GC_GRACE = 3_600_000;
+
+const CONFIG_OPTION = { config: { type: 'string', short: 'c' } } as const;
+const GC_OPTIONS = {
+  ...CONFIG_OPTION,
+  'dry-run': { type: 'boolean' },
+  'delete-untagged': { type: 'boolean' },
+  grace: { type: 'string' },
+} as const;
+const CHECK_OPTIONS = {
+  ...CONFIG_OPTION,
+  repair: { type: 'boolean' },
+  'verify-digests': { type: 'boolean' },
+  json: { type: 'boolean' },
+} as const;
+
+/**
+ * Strict: an unknown flag or a stray argument is refused rather than ignored, since for `gc` a
+ * misspelt `--dry-run` or a dropped `--config` would otherwise run a deleting collection, or one
+ * on the wrong store.
+ */
+function flags<O extends typeof CONFIG_OPTION | typeof GC_OPTIONS | typeof CHECK_OPTIONS>(command: string, args: readonly string[], options: O) {
+  try {
+    return parseArgs({ args: [...args], options, strict: true, allowPositionals: false }).values;
+  } catch (e) {
+    throw new UsageError(`${command}: ${(e as Error).message}`);
+  }
+}
+
+/** Which command the arguments (after the program name) ask for, with its flags. */
+export function parseCommandLine(argv: readonly string[]): Command {
+  if (argv.includes('--help') || argv.includes('-h') || argv[0] === 'help') return { name: 'help' };
+  if (argv[0] === 'gc') {
+    const v = flags('gc', argv.slice(1), GC_OPTIONS);
+    let grace = DEFAULT_GC_GRACE;
+    if (v.grace !== undefined) {
+      try {
+        grace = parseDuration(v.grace);
+      } catch (e) {
+        throw new UsageError(`gc: --grace: ${(e as Error).message}`);
+      }
+    }
+    return { name: 'gc', config: v.config, dryRun: v['dry-run'] === true, deleteUntagged: v['delete-untagged'] === true, grace };
+  }
+  if (argv[0] === 'check') {
+    const v = flags('check', argv.slice(1), CHECK_OPTIONS);
+    return { name: 'check', config: v.config, repair: v.repair === true, verifyDigests: v['verify-digests'] === true, json: v.json === true };
+  }
+  if (argv[0] === 'config') {
+    if (argv[1] !== 'check') throw new UsageError(`unknown command "config ${argv[1] ?? ''}"`);
+    return { name: 'config check', config: flags('config check', argv.slice(2), CONFIG_OPTION).config };
+  }
+  if (argv[0] === 'serve') return { name: 'serve', config: flags('serve', argv.slice(1), CONFIG_OPTION).config };
+  if (argv[0] !== undefined && !argv[0].startsWith('-')) throw new UsageError(`unknown command "${argv[0]}"`);
+  return { name: 'serve', config: flags('serve', argv, CONFIG_OPTION).config };
+}
