@@ -3,6 +3,9 @@ import { readFile, stat } from 'node:fs/promises';
 import bcrypt from 'bcrypt';
 
 const BCRYPT = /^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$/;
+/** The costs node's bcrypt computes; a hash outside them can never match. */
+const MIN_COST = 4;
+const MAX_COST = 31;
 /** Verified credentials are remembered this long, so Basic mode does not pay bcrypt on every request. */
 const CACHE_MS = 60_000;
 
@@ -20,13 +23,19 @@ export function parseHtpasswd(text: string): { users: Map<string, string>; rejec
     const i = line.indexOf(':');
     const user = line.slice(0, i);
     const hash = line.slice(i + 1);
-    if (i <= 0 || !BCRYPT.test(hash)) {
+    const cost = costOf(hash);
+    if (i <= 0 || cost === undefined || cost < MIN_COST || cost > MAX_COST) {
       rejected++;
       continue;
     }
     users.set(user, hash);
   }
   return { users, rejected };
+}
+
+function costOf(hash: string): number | undefined {
+  const m = BCRYPT.exec(hash);
+  return m ? Number(m[1]) : undefined;
 }
 
 /** $2y$ (PHP, Apache) and $2b$ are the same algorithm; node's bcrypt knows only $2a$/$2b$. */
@@ -36,13 +45,16 @@ function normalise(hash: string): string {
 
 interface Loaded {
   users: Map<string, string>;
-  dummy: string;
-  version: string;
+  /** The file's highest cost: every check does the work of one comparison at it. */
+  maxCost: number;
+  /** A hash of a random password at every cost from the file's lowest to its highest. */
+  dummies: Map<number, string>;
 }
 
 /**
- * An htpasswd file of bcrypt hashes, re-read when its size, mtime or inode changes. Unknown users
- * are checked against a dummy hash of the same cost, so they take as long as known ones.
+ * An htpasswd file of bcrypt hashes, re-read when its size, mtime or inode changes. Every check does
+ * the work of one comparison at the file's highest cost, whoever the user (known at any cost, or
+ * unknown), so response times do not tell user names apart.
  */
 export class Htpasswd {
   private loaded: Promise<Loaded> | undefined;
@@ -60,7 +72,7 @@ export class Htpasswd {
     const version = `${st.ino}:${st.size}:${st.mtimeMs}`;
     if (this.loaded === undefined || version !== this.version) {
       this.version = version;
-      this.loaded = this.load(version);
+      this.loaded = this.load();
       this.loaded.catch(() => {
         this.version = '';
       });
@@ -68,28 +80,37 @@ export class Htpasswd {
     return this.loaded;
   }
 
-  private async load(version: string): Promise<Loaded> {
+  private async load(): Promise<Loaded> {
     const { users, rejected } = parseHtpasswd(await readFile(this.path, 'utf8'));
-    const costs = [...users.values()].map((h) => Number(BCRYPT.exec(h)![1]));
-    const cost = costs.length > 0 ? Math.max(...costs) : 10;
-    const dummy = await bcrypt.hash(randomBytes(16).toString('hex'), cost);
+    const costs = [...users.values()].map((h) => costOf(h)!);
+    const maxCost = costs.length > 0 ? Math.max(...costs) : 10;
+    const minCost = costs.length > 0 ? Math.min(...costs) : 10;
+    const dummies = new Map<number, string>();
+    for (let cost = minCost; cost <= maxCost; cost++) dummies.set(cost, await bcrypt.hash(randomBytes(16).toString('hex'), cost));
     this.cache.clear();
     this.onReload({ users: users.size, rejected });
-    return { users, dummy, version };
+    return { users, maxCost, dummies };
   }
 
   async has(user: string): Promise<boolean> {
     return (await this.current()).users.has(user);
   }
 
-  /** True when `user` exists and `password` matches. Always costs one bcrypt comparison on a miss. */
+  /**
+   * True when `user` exists and `password` matches. Unless a recent success is remembered, costs the
+   * work of one bcrypt comparison at the file's highest cost: an unknown user is compared with the
+   * dummy at that cost; a user whose hash has a lower cost c is then also compared with the dummies
+   * at c, c+1, … highest−1, since 2^c + (2^c + … + 2^(highest−1)) = 2^highest. The comparisons run
+   * one after another: in parallel, a cheap user would finish with the longest of them, early.
+   */
   async verify(user: string, password: string): Promise<boolean> {
-    const { users, dummy } = await this.current();
+    const { users, maxCost, dummies } = await this.current();
     const hash = users.get(user);
     const mac = createHmac('sha256', this.cacheKey).update(user).update('\0').update(password).digest();
     const cached = this.cache.get(user);
     if (hash !== undefined && cached && cached.hash === hash && cached.until > Date.now() && timingSafeEqual(cached.mac, mac)) return true;
-    const ok = await bcrypt.compare(password, normalise(hash ?? dummy));
+    const ok = await bcrypt.compare(password, normalise(hash ?? dummies.get(maxCost)!));
+    for (let cost = hash === undefined ? maxCost : costOf(hash)!; cost < maxCost; cost++) await bcrypt.compare(password, dummies.get(cost)!);
     if (!ok || hash === undefined) return false;
     if (this.cache.size > 10_000) this.cache.clear();
     this.cache.set(user, { mac, hash, until: Date.now() + CACHE_MS });

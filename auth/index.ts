@@ -5,7 +5,7 @@ import { htpasswdController, openController, tokenController, type AccessControl
 import { Htpasswd } from './htpasswd';
 import { parseCertificateBundle, parseJwks } from './keys';
 import { loadSigningMaterial } from './keystore';
-import { Policy, type PolicyConfig } from './policy';
+import { NO_ACCESS, Policy, type PolicyConfig } from './policy';
 import { FailureLimiter } from './rate-limit';
 import { TokenIssuer } from './token-issue';
 import { TokenServer } from './token-server';
@@ -37,7 +37,8 @@ export interface AuthSettings {
       refreshexpiration: number;
     };
   };
-  accesscontrol: PolicyConfig;
+  /** Absent: every user of the htpasswd file may do everything (see createPolicy). */
+  accesscontrol?: PolicyConfig;
   ratelimit: { maxfailures: number; window: number };
 }
 
@@ -73,9 +74,22 @@ function once<T>(load: () => Promise<T>): () => Promise<T> {
   };
 }
 
+/**
+ * Without an `accesscontrol` section, users Berth authenticates itself (htpasswd, for Basic mode or
+ * the built-in token server) may do everything, as in Distribution and zot, whose configurations
+ * carry no policy. Tokens of an external issuer keep deciding alone: the policy does not widen the
+ * catalog they see.
+ */
+function createPolicy(settings: AuthSettings, logger: AuthLogger): Policy {
+  if (settings.accesscontrol !== undefined) return new Policy(settings.accesscontrol);
+  if (settings.htpasswd === undefined) return new Policy(NO_ACCESS);
+  logger.warn({ htpasswd: settings.htpasswd.path }, 'no auth.accesscontrol: every authenticated user may pull, push and delete every repository');
+  return new Policy(null);
+}
+
 export function createAuth(settings: AuthSettings, deps: AuthDeps): Auth {
   const { logger } = deps;
-  const policy = new Policy(settings.accesscontrol);
+  const policy = createPolicy(settings, logger);
   const limiter = new FailureLimiter(settings.ratelimit.maxfailures, settings.ratelimit.window);
   const htpasswd = settings.htpasswd
     ? new Htpasswd(settings.htpasswd.path, (info) => logger.info({ path: settings.htpasswd!.path, ...info }, 'htpasswd loaded'))

@@ -1,4 +1,4 @@
-import type { Access, Action } from './types';
+import { ACTIONS, type Access, type Action } from './types';
 
 export interface PolicyRule {
   users: string[];
@@ -19,6 +19,9 @@ export interface PolicyConfig {
   adminpolicy: PolicyRule;
   catalog: { users: string[]; groups: string[] };
 }
+
+/** An `accesscontrol` section that grants nothing. */
+export const NO_ACCESS: PolicyConfig = { groups: {}, repositories: {}, adminpolicy: { users: [], groups: [], actions: [] }, catalog: { users: [], groups: [] } };
 
 /** Glob over repository names: `*` within one component, `**` across components. */
 export function globToRegExp(glob: string): RegExp {
@@ -49,7 +52,15 @@ export class Policy {
   private readonly rules: Array<{ glob: string; re: RegExp; rule: RepositoryRule }>;
   private readonly groupsOf = new Map<string, Set<string>>();
 
-  constructor(private readonly config: PolicyConfig) {
+  /**
+   * `config` null: no `accesscontrol` section, where Distribution and zot let every authenticated
+   * user do everything (and anonymous clients nothing).
+   */
+  constructor(private readonly config: PolicyConfig | null) {
+    if (config === null) {
+      this.rules = [];
+      return;
+    }
     // Most specific first: the longest glob that matches decides (zot's rule).
     this.rules = Object.entries(config.repositories)
       .map(([glob, rule]) => ({ glob, re: globToRegExp(glob), rule }))
@@ -70,6 +81,7 @@ export class Policy {
 
   /** The actions `user` (null: anonymous) has on `repository`. */
   actions(user: string | null, repository: string): Set<Action> {
+    if (this.config === null) return new Set(user === null ? [] : ACTIONS);
     const out = new Set<Action>();
     if (user !== null && this.matches(this.config.adminpolicy, user)) for (const a of this.config.adminpolicy.actions) out.add(a);
     const found = this.rules.find((r) => r.re.test(repository));
@@ -86,6 +98,7 @@ export class Policy {
   }
 
   mayListCatalog(user: string | null): boolean {
+    if (this.config === null) return user !== null;
     return user !== null && (this.matches(this.config.catalog, user) || this.matches(this.config.adminpolicy, user));
   }
 

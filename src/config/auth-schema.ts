@@ -55,8 +55,7 @@ const accessControl = z
     /** Users and groups who may list the whole catalog; everyone else sees only what they may pull. */
     catalog: z.object({ users: names, groups: names }).strict().default({}),
   })
-  .strict()
-  .default({});
+  .strict();
 
 const htpasswd = z
   .object({
@@ -102,7 +101,8 @@ export const authSchema = z
   .object({
     htpasswd: htpasswd.optional(),
     token: token.optional(),
-    accesscontrol: accessControl,
+    /** Absent: every htpasswd user may pull, push and delete everywhere (Distribution's and zot's behaviour). */
+    accesscontrol: accessControl.optional(),
     ratelimit: z
       .object({
         /** Failed logins from one client within `window` before it is refused with 429 for `window`. */
@@ -124,4 +124,4 @@ export const authSchema = z
   .default({});
 
 export type AuthConfig = z.output<typeof authSchema>;
-export type AccessControlConfig = AuthConfig['accesscontrol'];
+export type AccessControlConfig = NonNullable<AuthConfig['accesscontrol']>;

@@ -32,7 +32,7 @@ describe('scope grammar', () => {
 });
 
 describe('policy engine', () => {
-  const policy = new Policy(configSchema.parse({ auth: { accesscontrol: ACCESS_CONTROL } }).auth.accesscontrol);
+  const policy = new Policy(configSchema.parse({ auth: { accesscontrol: ACCESS_CONTROL } }).auth.accesscontrol!);
 
   test('globs: * stays within a component, ** crosses them, **/ may match nothing', () => {
     assert.ok(globToRegExp('a/*').test('a/b'));
@@ -63,7 +63,7 @@ describe('policy engine', () => {
     const p = new Policy(
       configSchema.parse({
         auth: { accesscontrol: { repositories: { '**': { defaultpolicy: ['pull', 'push'] }, 'locked/**': { defaultpolicy: ['pull'] } } } },
-      }).auth.accesscontrol,
+      }).auth.accesscontrol!,
     );
     assert.deepEqual([...p.actions('x', 'any/thing')].sort(), ['pull', 'push']);
     assert.deepEqual([...p.actions('x', 'locked/thing')], ['pull']);
@@ -72,7 +72,7 @@ describe('policy engine', () => {
   test('admin policy and catalog', () => {
     const p = new Policy(
       configSchema.parse({ auth: { accesscontrol: { adminpolicy: { users: ['root'], actions: ['read', 'create', 'delete'] }, catalog: { groups: ['ops'] }, groups: { ops: { users: ['dave'] } } } } })
-        .auth.accesscontrol,
+        .auth.accesscontrol!,
     );
     assert.deepEqual([...p.actions('root', 'whatever/repo')].sort(), ['delete', 'pull', 'push'], 'zot aliases map to pull/push');
     assert.ok(p.mayListCatalog('root'));
@@ -141,7 +141,7 @@ describe('auth configuration', () => {
     assert.equal(c.auth.token?.service, 'registry.example.com');
     assert.equal(c.auth.token?.server.keytype, 'ec');
     assert.equal(c.auth.token?.server.expiration, 900_000);
-    assert.deepEqual(c.auth.accesscontrol.repositories['public/**'].anonymouspolicy, ['pull']);
+    assert.deepEqual(c.auth.accesscontrol?.repositories['public/**'].anonymouspolicy, ['pull']);
     assert.equal(c.auth.ratelimit.maxfailures, 20);
   });
 
