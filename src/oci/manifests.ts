@@ -25,6 +25,8 @@ interface Written {
   canonicals: string[];
   /** What each tag named before this write. */
   previousTags: Map<string, Digest | null>;
+  /** Whether the repository held the manifest before this write. */
+  hadRevision: boolean;
 }
 
 export interface PutResult {
@@ -70,7 +72,7 @@ export class ManifestStore {
     const parsed = parseManifest(bytes, contentType, limits);
     // A collection sweeping at the same time may delete what this manifest references: the fence
     // tells, after the links are written, whether the checks must run again (gc-fence.ts).
-    let previousTags = new Map<string, Digest | null>();
+    let first: Written | undefined;
     for (let attempt = 1; ; attempt++) {
       const before = await this.fence.before();
       let written: Written;
@@ -79,10 +81,10 @@ export class ManifestStore {
       } catch (err) {
         // A check that failed only on a second look means a sweep took a blob after the first
         // look: this push is refused, so each tag goes back to what it named before it.
-        if (attempt > 1) for (const [tag, previous] of previousTags) await this.restoreTag(name, tag, digest, previous);
+        if (first) await this.undo(name, digest, parsed, first);
         throw err;
       }
-      if (attempt === 1) previousTags = written.previousTags;
+      first ??= written;
       const refs = {
         blobs: [digest.value, ...written.canonicals],
         manifests: [manifestKey(name, digest.value), ...parsed.manifests.map((m) => manifestKey(name, m.value))],
@@ -96,11 +98,18 @@ export class ManifestStore {
     return { digest, subject: parsed.subject?.digest, tags };
   }
 
-  private async restoreTag(name: string, tag: string, digest: Digest, previous: Digest | null): Promise<void> {
-    this.forgetTag(name, tag);
-    if ((await readLink(this.driver, paths.tagCurrentLink(name, tag)))?.value !== digest.value) return;
-    if (previous) await writeLink(this.driver, paths.tagCurrentLink(name, tag), previous);
-    else await deleteIfExists(this.driver, paths.tagDir(name, tag));
+  /** Takes back what a refused push wrote: its tags return to what they named, and a revision it added goes. */
+  private async undo(name: string, digest: Digest, parsed: ParsedManifest, written: Written): Promise<void> {
+    for (const [tag, previous] of written.previousTags) {
+      this.forgetTag(name, tag);
+      if ((await readLink(this.driver, paths.tagCurrentLink(name, tag)))?.value !== digest.value) continue;
+      if (previous) await writeLink(this.driver, paths.tagCurrentLink(name, tag), previous);
+      else await deleteIfExists(this.driver, paths.tagDir(name, tag));
+    }
+    if (written.hadRevision) return;
+    if (parsed.subject) await this.referrers.remove(name, parsed.subject.digest, digest);
+    await deleteIfExists(this.driver, paths.revisionDir(name, digest));
+    this.cache.revisions.delete(digestKey(name, digest));
   }
 
   /** Stores the manifest and its links. */
@@ -121,9 +130,12 @@ export class ManifestStore {
     // and it is not synced.
     const data = paths.blobData(digest);
     const stored = sizeOf(this.driver, data).then((size) => (size === null ? this.driver.putContent(data, bytes) : undefined));
+    // What this write replaces, for undo() should a collection refuse it on a second look.
     const previous = Promise.all(tags.map((tag) => readLink(this.driver, paths.tagCurrentLink(name, tag))));
+    const hadRevision = exists(this.driver, paths.revisionLink(name, digest));
     let canonicals: string[] = [];
-    const linked = this.checkReferences(name, parsed).then((found) => {
+    // The revision link is looked at (hadRevision) before it is written.
+    const linked = Promise.all([this.checkReferences(name, parsed), hadRevision]).then(([found]) => {
       canonicals = found;
       return writeLink(this.driver, paths.revisionLink(name, digest), digest);
     });
@@ -133,7 +145,7 @@ export class ManifestStore {
     await allSettled(tags.map((tag) => writeLink(this.driver, paths.tagCurrentLink(name, tag), digest)));
     await Promise.all(tags.map((tag) => writeLink(this.driver, paths.tagIndexLink(name, tag, digest), digest, { durable: false })));
     const before = await previous;
-    return { canonicals, previousTags: new Map(tags.map((tag, i) => [tag, before[i]])) };
+    return { canonicals, previousTags: new Map(tags.map((tag, i) => [tag, before[i]])), hadRevision: await hadRevision };
   }
 
   /** Tag or digest → digest of a manifest present in the repository; MANIFEST_UNKNOWN otherwise. */

@@ -9,6 +9,7 @@ import { GarbageCollector, type GcReport } from '../../src/oci/gc';
 import { Listing } from '../../src/oci/listing';
 import { SWEEP_STATE } from '../../src/oci/gc-sweep-state';
 import { startRegistry, testConfig, type TestRegistry } from '../api/server';
+import { assertStoreConsistent } from '../helpers/store-check';
 import { getBytes, imageManifest, pushMonolithic, putManifest, randomBlob, sha256 } from '../durability/push-client';
 
 /** Everything written so far looks two hours old, as if pushed long before the collection. */
@@ -136,6 +137,7 @@ describe('online garbage collection racing pushes that reuse an old, orphaned la
           } else {
             assert.equal((await fetch(`${base}/v2/${result.repo}/manifests/v1`, { method: 'HEAD' })).status, 404, 'a refused push left its tag behind');
           }
+          await assertStoreConsistent(root, { collected: true });
         } finally {
           await registry.close();
         }

@@ -1,0 +1,29 @@
+import assert from 'node:assert/strict';
+import { createFilesystemDriver } from '../../storage-drivers';
+import type { StorageDriver } from '../../storage-drivers/types';
+import { checkStore } from '../../src/check/check-store';
+import type { FindingKind } from '../../src/check/findings';
+
+/**
+ * What a crash may leave of an operation it interrupted, none of it visible to clients: a link
+ * written just before its data (it reads as absent), a temp file or directory, an upload session
+ * whose marker was not yet written.
+ */
+const CRASH_RESIDUE: ReadonlySet<FindingKind> = new Set(['dangling-layer-link', 'dangling-revision-link', 'temp-leftover', 'upload-without-marker']);
+
+/** What a collection leaves by design, as Distribution's does: the links of the blobs it deleted. */
+const COLLECTION_RESIDUE: ReadonlySet<FindingKind> = new Set(['dangling-layer-link']);
+
+/**
+ * The consistency check after a fault test (`berth check --verify-digests`): every listed tag
+ * resolves, every manifest's blobs and children exist, every blob holds the bytes its digest names.
+ * With `crashed`, the residue of interrupted operations is allowed; with `collected`, that of a
+ * garbage collection.
+ */
+export async function assertStoreConsistent(store: StorageDriver | string, opts: { crashed?: boolean; collected?: boolean } = {}): Promise<void> {
+  const driver = typeof store === 'string' ? createFilesystemDriver({ rootDirectory: store }) : store;
+  const report = await checkStore(driver, { verifyDigests: true });
+  const allowed = new Set<FindingKind>([...(opts.crashed ? CRASH_RESIDUE : []), ...(opts.collected ? COLLECTION_RESIDUE : [])]);
+  const broken = report.findings.filter((f) => !allowed.has(f.kind));
+  assert.deepEqual(broken, [], `the store is inconsistent:\n${broken.map((f) => `${f.kind} ${f.repository ?? ''} ${f.path}: ${f.detail}`).join('\n')}`);
+}
