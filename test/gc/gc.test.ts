@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { MAIN_JS, startBerthProcess, type BerthProcess } from '../helpers/berth-process';
 import { getBytes, imageManifest, pushMonolithic, putManifest, randomBlob, sha256 } from '../durability/push-client';
+import { assertStoreConsistent } from '../helpers/store-check';
 
 const run = promisify(execFile);
 const SECRET = 'gc-test-secret-0123456789abcdef';
@@ -147,33 +148,41 @@ describe('garbage collection (berth gc)', { timeout: 120_000 }, () => {
     for (const d of kept.blobs) assert.ok(await present('gc/untagged', d));
   });
 
-  it('pushes running during collections never end with an acknowledged manifest whose blob is gone', async () => {
-    // Old layers that new pushes mount from another repository: the case a naive online GC breaks.
-    const base = await push(berth.url, 'gc/base', 'old', [randomBlob(2000, 3000), randomBlob(2000, 3000)]);
+  it('pushes reusing old layers during collections never end with an acknowledged image whose blob is gone', async () => {
+    // Old layers that new pushes reuse in each of the three ways a client can: the case a naive
+    // online GC breaks.
+    const layers = [randomBlob(2000, 3000), randomBlob(2000, 3000)];
+    const base = await push(berth.url, 'gc/base', 'old', layers);
     assert.equal((await fetch(`${berth.url}/v2/gc/base/manifests/${base.digest}`, { method: 'DELETE' })).status, 202);
     await age(root);
     const acked: Array<{ name: string; tag: string; digest: string; blobs: string[] }> = [];
     let stop = false;
+    const reuse = async (mode: number, name: string, digest: string, bytes: Buffer) => {
+      if (mode === 0) await fetch(`${berth.url}/v2/${name}/blobs/uploads/?mount=${digest}&from=gc/base`, { method: 'POST' });
+      else if (mode === 1) await pushMonolithic(berth.url, name, bytes);
+      // mode 2: the client HEADs the blob in the repository that holds it, sees 200, uploads nothing
+    };
     const pusher = async (id: number) => {
       for (let i = 0; !stop; i++) {
-        const name = `gc/live${id}`;
+        const mode = (id + i) % 3;
+        // New repositories each time (created after the collection listed the catalog), except for
+        // the HEAD case, which reuses the layer where it already is.
+        const name = mode === 2 ? 'gc/base' : `gc/live${id}-${i}`;
         try {
-          for (const d of base.blobs.slice(1)) await fetch(`${berth.url}/v2/${name}/blobs/uploads/?mount=${d}&from=gc/base`, { method: 'POST' });
-          const layer = randomBlob(1000, 3000);
-          const layerDigest = await pushMonolithic(berth.url, name, layer);
+          for (const [j, d] of base.blobs.slice(1).entries()) await reuse(mode, name, d, layers[j]);
           const config = randomBlob(100, 200);
           const configDigest = await pushMonolithic(berth.url, name, config);
-          const layers = [...base.blobs.slice(1).map((d) => ({ digest: d, size: 0 })), { digest: layerDigest, size: layer.length }];
-          const tag = `t${i}`;
-          const digest = await putManifest(berth.url, name, tag, imageManifest({ digest: configDigest, size: config.length }, layers));
-          acked.push({ name, tag, digest, blobs: [configDigest, ...layers.map((l) => l.digest)] });
+          const refs = base.blobs.slice(1).map((d, j) => ({ digest: d, size: layers[j].length }));
+          const tag = `t${id}-${i}`;
+          const digest = await putManifest(berth.url, name, tag, imageManifest({ digest: configDigest, size: config.length }, refs));
+          acked.push({ name, tag, digest, blobs: [configDigest, ...refs.map((l) => l.digest)] });
         } catch {
           // a push refused because GC took a blob first is not acknowledged: the client would retry
         }
       }
     };
     const pushing = Promise.all([0, 1, 2].map(pusher));
-    for (let round = 0; round < 4; round++) await gc('--grace', '2s');
+    for (let round = 0; round < 6; round++) await gc('--grace', round % 2 ? '0s' : '2s');
     stop = true;
     await pushing;
     assert.ok(acked.length > 0, 'nothing was pushed during the collections');
@@ -181,6 +190,7 @@ describe('garbage collection (berth gc)', { timeout: 120_000 }, () => {
       assert.equal((await getBytes(`${berth.url}/v2/${image.name}/manifests/${image.tag}`)).status, 200);
       for (const d of image.blobs) assert.ok(await present(image.name, d), `${image.name}:${image.tag} lost ${d}`);
     }
+    await assertStoreConsistent(root, { collected: true });
   });
 
   it('an old blob that a push in progress just mounted survives until its manifest arrives', async () => {
