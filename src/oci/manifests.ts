@@ -69,8 +69,13 @@ export class ManifestStore {
     );
     const subject = parsed.subject;
     const referred = subject ? Promise.all([stored, linked]).then(() => this.referrers.add(name, subject.digest, digest)) : undefined;
-    await allSettled([linked, stored, referred]);
-    if (ref.tag !== undefined) await writeLink(this.driver, paths.tagCurrentLink(name, ref.tag), digest);
+    try {
+      await allSettled([linked, stored, referred]);
+      if (ref.tag !== undefined) await writeLink(this.driver, paths.tagCurrentLink(name, ref.tag), digest);
+    } catch (err) {
+      if (ref.tag !== undefined) await this.dropUnfinishedTag(name, ref.tag);
+      throw err;
+    }
     this.remember(digest, parsed.mediaType);
     this.stored(name, ref.tag, digest, { bytes, mediaType: parsed.mediaType });
     return { digest, subject: parsed.subject?.digest };
@@ -160,6 +165,20 @@ export class ManifestStore {
     // Cleared after the delete too: a read that raced it may have cached the revision again.
     this.cache.revisions.delete(digestKey(name, digest));
     this.cache.layers.delete(digestKey(name, digest));
+  }
+
+  /**
+   * A tag is listed by its directory, so a push that failed (a full disk) after making it but before
+   * the current link would list a tag that does not resolve. A tag that already had a current link
+   * keeps it (and its old target). Best effort: the store may refuse the delete as well.
+   */
+  private async dropUnfinishedTag(name: string, tag: string): Promise<void> {
+    try {
+      if (!(await exists(this.driver, paths.tagCurrentLink(name, tag)))) await deleteIfExists(this.driver, paths.tagDir(name, tag));
+    } catch {
+      // The push fails with its own error either way.
+    }
+    this.forgetTag(name, tag);
   }
 
   private forgetTag(name: string, tag: string): void {
