@@ -15,9 +15,11 @@ import { healthRoutes } from './http/health';
 import { startGcScheduler } from './oci/gc-scheduler';
 import type { Metrics } from './metrics/metrics';
 import { httpMetrics } from './metrics/http-metrics';
+import { StorageHealth } from './storage-health';
 
 /** Readiness waits this long for the storage driver to answer. */
 const READINESS_TIMEOUT_MS = 2_000;
+const STORAGE_PROBE_INTERVAL_MS = 5_000;
 import { createAuth } from '../auth';
 import { createAuthorizer } from './http/auth-adapter';
 import { tokenRoutes } from './http/auth-token-routes';
@@ -28,6 +30,8 @@ export interface AppDeps {
   logger?: Logger;
   /** Where request, upload and GC metrics go; none are kept without it. */
   metrics?: Metrics;
+  /** While a storage fault keeps readiness down, how often a probe write checks for recovery (default 5 s). */
+  storageProbeIntervalMs?: number;
 }
 
 export interface BerthApp {
@@ -60,10 +64,14 @@ export function createApp(deps: AppDeps): BerthApp {
   // Without a configured secret, upload sessions survive only within this process, as in Distribution.
   const secret = config.http.secret ?? randomBytes(32);
   const { metrics } = deps;
+  const readOnly = config.storage.maintenance.readonly.enabled;
+  const health = new StorageHealth({ driver, logger, metrics, readOnly, probeIntervalMs: deps.storageProbeIntervalMs ?? STORAGE_PROBE_INTERVAL_MS });
+  const onFault = health.report.bind(health);
   const registry = createRegistry(driver, {
     secret,
     onUploadBytes: metrics && ((n) => metrics.blobBytesReceived.inc(n)),
     cache: { ttlMs: readCacheTtl(config) },
+    readOnly,
   });
   const auth = createAuth(config.auth, {
     logger,
@@ -74,7 +82,7 @@ export function createApp(deps: AppDeps): BerthApp {
     registry,
     {
       deleteEnabled: config.storage.delete.enabled,
-      readOnly: config.storage.maintenance.readonly.enabled,
+      readOnly,
       manifestMaxSize: config.validation.manifests.maxsize,
       manifestMaxDescriptors: config.validation.manifests.maxdescriptors,
       redirect: !config.storage.redirect.disable,
@@ -82,7 +90,7 @@ export function createApp(deps: AppDeps): BerthApp {
       relativeUrls: config.http.relativeurls,
       authorize: createAuthorizer(auth.controller, { host: config.http.host, tokenPath: auth.tokenPath }),
     },
-    renderError(logger),
+    renderError(logger, onFault),
   );
 
   // Express serves the few routes outside /v2 (probes, the token endpoint, unknown paths).
@@ -90,12 +98,12 @@ export function createApp(deps: AppDeps): BerthApp {
   app.disable('x-powered-by');
   app.disable('etag');
   app.set('query parser', false);
-  app.use(healthRoutes(driver, { timeoutMs: READINESS_TIMEOUT_MS }));
+  app.use(healthRoutes(driver, { timeoutMs: READINESS_TIMEOUT_MS, fault: () => health.fault }));
   if (auth.tokenServer) app.use(auth.tokenPath, tokenRoutes(auth.tokenServer));
   app.use((req: Request, _res: Response, next: NextFunction) => {
     next(new OciError('UNSUPPORTED', { path: req.path.slice(0, 300) }, { status: 404, message: 'no such endpoint' }));
   });
-  app.use(errorRenderer(logger));
+  app.use(errorRenderer(logger, onFault));
 
   const observers: RequestObserver[] = [];
   if (metrics) observers.push(httpMetrics(metrics));
@@ -119,10 +127,10 @@ export function createApp(deps: AppDeps): BerthApp {
     ready: () => auth.ready(),
     startBackgroundTasks() {
       const purging = config.storage.maintenance.uploadpurging;
-      if (purging.enabled && !config.storage.maintenance.readonly.enabled)
+      if (purging.enabled && !readOnly)
         stops.push(startUploadPurger(registry.uploads, driver, logger, { age: purging.age, interval: purging.interval, dryRun: purging.dryrun }));
       const gc = config.storage.maintenance.gc;
-      if (gc.enabled && !config.storage.maintenance.readonly.enabled)
+      if (gc.enabled && !readOnly)
         stops.push(
           startGcScheduler(driver, registry.listing, logger, { interval: gc.interval, grace: gc.grace, deleteUntagged: gc.deleteuntagged, dryRun: gc.dryrun }, (result, report) => {
             // The collector deleted behind the cache's back.
@@ -138,6 +146,7 @@ export function createApp(deps: AppDeps): BerthApp {
         );
     },
     async close() {
+      health.stop();
       for (const stop of stops.splice(0)) stop();
     },
   };

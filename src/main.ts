@@ -92,8 +92,11 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     },
   );
   // With a configured secret, replicas may share storage freely; without one, refuse to be the second.
+  // A read-only registry holds no upload sessions, so the secret does not matter, and it must not write.
   const guard: InstanceGuard | undefined =
-    config.http.secret === undefined && config.storage.driver !== 'inmemory' ? await guardSecretlessSharing(driver) : undefined;
+    config.http.secret === undefined && config.storage.driver !== 'inmemory' && !config.storage.maintenance.readonly.enabled
+      ? await guardSecretlessSharing(driver)
+      : undefined;
   const app = createApp({ config, driver, logger, metrics });
 
   const server = http.createServer(app.handler);

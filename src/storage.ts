@@ -23,7 +23,9 @@ export function filesystemRoot(config: Config, cwd: string = process.cwd()): str
 
 /**
  * Builds the configured driver. For the filesystem driver the root is created if missing and checked
- * for write access now, so a bad root stops start-up instead of failing the first push.
+ * for write access now, so a bad root stops start-up instead of failing the first push. A read-only
+ * registry (storage.maintenance.readonly) only reads, so its root must exist and be readable, and
+ * may sit on a read-only mount.
  */
 export async function createStorageDriver(config: Config, opts: StorageSetupOptions = {}): Promise<StorageDriver> {
   const { cwd, ...decorator } = opts;
@@ -37,13 +39,29 @@ export async function createStorageDriver(config: Config, opts: StorageSetupOpti
     }
   }
   const root = filesystemRoot(config, cwd);
+  const readOnly = config.storage.maintenance.readonly.enabled;
   try {
-    await mkdir(root, { recursive: true });
-    await access(root, constants.R_OK | constants.W_OK | constants.X_OK);
+    if (!readOnly) await mkdir(root, { recursive: true });
+    await access(root, constants.R_OK | constants.X_OK | (readOnly ? 0 : constants.W_OK));
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    const why = err.code === 'EACCES' || err.code === 'EPERM' ? 'permission denied' : err.code === 'ENOTDIR' || err.code === 'EEXIST' ? 'not a directory' : err.message;
-    throw new StorageSetupError(`storage.filesystem.rootdirectory: cannot use ${root}: ${why}`);
+    throw new StorageSetupError(`storage.filesystem.rootdirectory: cannot use ${root}: ${describeRootError(e as NodeJS.ErrnoException)}`);
   }
   return createFilesystemDriver({ ...decorator, rootDirectory: root });
+}
+
+function describeRootError(err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'ENOTDIR':
+    case 'EEXIST':
+      return 'not a directory';
+    case 'ENOENT':
+      return 'no such directory';
+    case 'EROFS':
+      return 'read-only file system (set storage.maintenance.readonly.enabled to serve it read-only)';
+    default:
+      return err.message;
+  }
 }

@@ -2,15 +2,37 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { OciError } from '../oci/errors';
+import { faultMessage, storageFault, type StorageFault, type StorageFaultKind } from '../storage-faults';
 import { stateOf } from './request-state';
 
 export type ErrorSink = (req: IncomingMessage, res: ServerResponse, err: unknown) => void;
 
-/** Renders every error as the spec's JSON body; anything that is not an OciError is a logged 500. */
-export function renderError(logger: Logger): ErrorSink {
+/** Told of each request a storage fault failed (logging, metrics and readiness live there). */
+export type FaultSink = (fault: StorageFault, context: { reqId: string; method?: string; route?: string }) => void;
+
+/**
+ * How each kind of storage fault is answered. A full disk or quota will not heal by itself, so it
+ * gets 507 Insufficient Storage and no Retry-After; the others are 503 with a hint of when to retry
+ * (a read-only mount is usually maintenance, running out of descriptors passes with the load).
+ */
+const FAULT_ANSWERS: Record<StorageFaultKind, { status: number; retryAfter?: number }> = {
+  full: { status: 507 },
+  'read-only': { status: 503, retryAfter: 60 },
+  busy: { status: 503, retryAfter: 1 },
+  io: { status: 503, retryAfter: 30 },
+};
+
+/**
+ * Renders every error as the spec's JSON body: a storage fault as UNAVAILABLE naming its cause
+ * (reported to `onFault`), anything else that is not an OciError as a logged 500.
+ */
+export function renderError(logger: Logger, onFault: FaultSink): ErrorSink {
   return (req, res, err) => {
-    const oci = toOciError(err);
-    if (oci.status >= 500) logger.error({ err, reqId: stateOf(res).reqId }, 'request failed');
+    const fault = err instanceof OciError ? undefined : storageFault(err);
+    const oci = fault ? faultError(fault) : toOciError(err);
+    const state = stateOf(res);
+    if (fault) onFault(fault, { reqId: state.reqId, method: req.method, route: state.route });
+    else if (oci.status >= 500) logger.error({ err, reqId: state.reqId }, 'request failed');
     if (res.headersSent) {
       res.destroy();
       return;
@@ -28,9 +50,15 @@ export function renderError(logger: Logger): ErrorSink {
 }
 
 /** The same rendering as express error middleware, for the routes express still serves. */
-export function errorRenderer(logger: Logger) {
-  const render = renderError(logger);
+export function errorRenderer(logger: Logger, onFault: FaultSink) {
+  const render = renderError(logger, onFault);
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => render(req, res, err);
+}
+
+function faultError(fault: StorageFault): OciError {
+  const { status, retryAfter } = FAULT_ANSWERS[fault.kind];
+  const headers: Record<string, string> = retryAfter === undefined ? {} : { 'Retry-After': String(retryAfter) };
+  return new OciError('UNAVAILABLE', { cause: fault.code }, { status, message: faultMessage(fault), headers });
 }
 
 function toOciError(err: unknown): OciError {

@@ -2,10 +2,13 @@ import type { Request, Response, Router } from 'express';
 import express from 'express';
 import type { StorageDriver } from '../../storage-drivers/types';
 import { isNotFound } from '../../storage-drivers/errors';
+import { faultSummary, type StorageFault } from '../storage-faults';
 
 export interface HealthOptions {
   /** How long readiness waits for the storage driver before calling it unready. */
   timeoutMs: number;
+  /** The storage fault that keeps writes failing now, if any (see StorageHealth). */
+  fault: () => StorageFault | undefined;
 }
 
 function send(res: Response, status: number, body: Record<string, unknown>): void {
@@ -15,13 +18,17 @@ function send(res: Response, status: number, body: Record<string, unknown>): voi
 }
 
 /**
- * Liveness (`/healthz`: the process answers) and readiness (`/readyz`: the storage driver answers
- * within the timeout). Outside /v2 so that no registry auth ever applies to probes.
+ * Liveness (`/healthz`: the process answers) and readiness (`/readyz`: no storage fault stands and
+ * the storage driver answers within the timeout). Outside /v2 so that no registry auth ever applies
+ * to probes.
  */
 export function healthRoutes(driver: StorageDriver, opts: HealthOptions): Router {
   const router = express.Router();
   router.get('/healthz', (_req: Request, res: Response) => send(res, 200, { status: 'ok' }));
   router.get('/readyz', async (_req: Request, res: Response) => {
+    const fault = opts.fault();
+    // The cause is an errno class, not the backend's message or a path: safe to show a prober.
+    if (fault) return send(res, 503, { status: 'unready', storage: driver.name, error: faultSummary(fault) });
     const started = Date.now();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {

@@ -91,8 +91,12 @@ export function v2Dispatcher(registry: Registry, options: HttpOptions, onError: 
       if (matched.route.named) validateName(matched.name);
       const grant = options.authorize ? await options.authorize(req, matched.route.name, matched.name) : ALLOW_ALL;
       // After auth: an anonymous client learns nothing of the registry's settings.
-      if (WRITES.has(req.method ?? '') && options.readOnly)
-        throw new OciError('UNSUPPORTED', undefined, { message: 'the registry is in read-only mode' });
+      // As in Distribution, whose read-only routes do not register their write methods: a 405 whose
+      // Allow lists the reads the route still takes.
+      if (WRITES.has(req.method ?? '') && options.readOnly) {
+        const allow = Object.keys(matched.route.methods).filter((m) => !WRITES.has(m)).join(', ');
+        throw new OciError('UNSUPPORTED', undefined, { message: 'the registry is in read-only mode', headers: { Allow: allow } });
+      }
       if (req.method === 'DELETE' && !options.deleteEnabled)
         throw new OciError('UNSUPPORTED', undefined, { message: 'deletes are disabled on this registry' });
       await handler(new Context(req, res, matched.name, matched.param, q < 0 ? '' : raw.slice(q + 1), registry, options, grant));

@@ -13,6 +13,7 @@ export interface Metrics {
   blobBytesSent: Counter;
   uploadsInFlight: Gauge;
   storageDuration: Histogram<'driver' | 'operation' | 'result'>;
+  storageFaults: Counter<'code'>;
   authFailures: Counter<'reason'>;
   gcRuns: Counter<'result'>;
   gcBytes: Counter;
@@ -41,6 +42,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       help: 'Storage driver operations by driver, operation and result (opening a stream, not the transfer).',
       labelNames: ['driver', 'operation', 'result'],
       buckets: [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+      registers,
+    }),
+    storageFaults: new Counter({
+      name: 'berth_storage_faults_total',
+      help: 'Requests failed by a storage fault, by errno code (ENOSPC, EDQUOT, EROFS, EMFILE, ENFILE, EIO).',
+      labelNames: ['code'],
       registers,
     }),
     authFailures: new Counter({ name: 'berth_auth_failures_total', help: 'Refused requests by reason: unauthenticated (401), denied (403), rate_limited (429).', labelNames: ['reason'], registers }),

@@ -18,6 +18,8 @@ export const ERROR_CODES = {
   UNSUPPORTED: { status: 405, message: 'the operation is unsupported' },
   TOOMANYREQUESTS: { status: 429, message: 'too many requests' },
   // The spec says codes MUST come from its list above; these two are for failures it does not cover.
+  // Storage faults are UNAVAILABLE (507 for a full disk, see src/http/error-renderer.ts): a code of
+  // their own would reach users of Docker and containerd as "unknown".
   UNAVAILABLE: { status: 503, message: 'service unavailable' },
   UNKNOWN: { status: 500, message: 'unknown error' },
 } as const satisfies Record<string, { status: number; message: string }>;

@@ -24,14 +24,18 @@ export interface ReferrersPage {
  * with a subject is pushed and removed when it is deleted; a listing also skips entries whose
  * manifest revision is gone, so a crash between the two writes never shows a dangling referrer.
  * A repository written by Distribution has no index: the first listing builds it from the stored
- * manifests and then marks the repository as indexed.
+ * manifests and then marks the repository as indexed. A read-only registry must not write, so it
+ * keeps what it builds in memory instead (nothing can add referrers while it runs).
  */
 export class ReferrerIndex {
   private readonly indexed = new Set<string>();
+  /** Read-only: repository → subject digest → referrer digests found by building the index. */
+  private readonly built = new Map<string, Map<string, Set<string>>>();
 
   constructor(
     private readonly driver: StorageDriver,
     private readonly readBytes: (d: Digest) => Promise<Buffer>,
+    private readonly readOnly = false,
   ) {}
 
   add(name: string, subject: Digest, referrer: Digest): Promise<void> {
@@ -48,6 +52,7 @@ export class ReferrerIndex {
     const digests: string[] = [];
     for (const alg of await listNames(this.driver, dir))
       for (const hex of await listNames(this.driver, `${dir}/${alg}`)) digests.push(`${alg}:${hex}`);
+    for (const value of this.built.get(name)?.get(subject.value) ?? []) if (!digests.includes(value)) digests.push(value);
     digests.sort();
     const descriptors: ReferrerDescriptor[] = [];
     let next: string | undefined;
@@ -85,12 +90,21 @@ export class ReferrerIndex {
           } catch {
             continue; // not a manifest Berth can read: it cannot be a referrer either
           }
-          if (subject && (await exists(this.driver, paths.revisionLink(name, digest)))) await this.add(name, subject, digest);
+          if (subject && (await exists(this.driver, paths.revisionLink(name, digest)))) await this.record(name, subject, digest);
         }
       if (!(await exists(this.driver, paths.repository(name)))) return;
-      await this.driver.putContent(paths.referrersIndexed(name), Buffer.from(new Date().toISOString()));
+      if (!this.readOnly) await this.driver.putContent(paths.referrersIndexed(name), Buffer.from(new Date().toISOString()));
     }
     this.indexed.add(name);
+  }
+
+  private async record(name: string, subject: Digest, referrer: Digest): Promise<void> {
+    if (!this.readOnly) return this.add(name, subject, referrer);
+    let subjects = this.built.get(name);
+    if (!subjects) this.built.set(name, (subjects = new Map()));
+    let referrers = subjects.get(subject.value);
+    if (!referrers) subjects.set(subject.value, (referrers = new Set()));
+    referrers.add(referrer.value);
   }
 }
 

@@ -23,6 +23,8 @@ export interface RegistryOptions {
   onUploadBytes?: (n: number) => void;
   /** What reads may reuse; without it every read goes to storage. */
   cache?: ReadCacheOptions;
+  /** storage.maintenance.readonly: reads must not write either (the referrer index stays in memory). */
+  readOnly?: boolean;
 }
 
 export function createRegistry(driver: StorageDriver, opts: RegistryOptions): Registry {
@@ -33,7 +35,7 @@ export function createRegistry(driver: StorageDriver, opts: RegistryOptions): Re
   const blobs = new BlobStore(driver, cache, fence);
   // The referrer index reads manifests through the store, which is created just after it.
   let manifests: ManifestStore | undefined;
-  const referrers = new ReferrerIndex(driver, (d) => manifests!.readBytes(d));
+  const referrers = new ReferrerIndex(driver, (d) => manifests!.readBytes(d), opts.readOnly);
   manifests = new ManifestStore(driver, blobs, referrers, cache, fence);
   return {
     blobs,

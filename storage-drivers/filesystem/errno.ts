@@ -23,3 +23,10 @@ export async function succeeds(op: Promise<unknown>, ...tolerated: string[]): Pr
     return false;
   }
 }
+
+/** Names `file` on an fs error that has no path (calls on an open handle carry none), so that logs say where it happened. */
+export function naming<E>(err: E, file: string): E {
+  const e = err as NodeJS.ErrnoException | null;
+  if (e && typeof e === 'object' && typeof e.code === 'string' && e.path === undefined) e.path = file;
+  return err;
+}

@@ -13,7 +13,7 @@ import { FileReader } from './fs-reader';
 import { FsWriter } from './fs-writer';
 import { KnownDirs } from './known-dirs';
 import { PendingFlushes } from './pending-flushes';
-import { errnoCode, isMissing, succeeds } from './errno';
+import { errnoCode, isMissing, naming, succeeds } from './errno';
 import { removeTree } from './remove-tree';
 import { createWithDirs } from './staged-create';
 import { purgeTempFiles, TEMP_PREFIX } from './leftovers';
@@ -38,7 +38,7 @@ const READ_BUFFERS_KEPT = 8;
 async function syncDir(dir: string): Promise<void> {
   const handle = await open(dir, O_RDONLY | O_DIRECTORY);
   try {
-    await handle.sync();
+    await handle.sync().catch((err: unknown) => Promise.reject(naming(err, dir)));
   } finally {
     await handle.close();
   }
@@ -107,7 +107,7 @@ export class FilesystemDriver implements StorageDriver {
       await rename(temp, file);
     } catch (err) {
       await rm(temp, { force: true });
-      throw err;
+      throw naming(err, file);
     }
     return true;
   }

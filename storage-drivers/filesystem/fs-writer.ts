@@ -5,6 +5,7 @@ import { finished } from 'node:stream/promises';
 import type { FileWriter } from '../types';
 import { endAndFinish } from '../streams';
 import type { PendingFlushes } from './pending-flushes';
+import { naming } from './errno';
 
 type State = 'open' | 'committed' | 'cancelled';
 
@@ -57,11 +58,11 @@ export class FsWriter extends Writable implements FileWriter {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.writeAll([chunk]).then(() => callback(), callback);
+    this.writeAll([chunk]).then(() => callback(), (err: Error) => callback(naming(err, this.file)));
   }
 
   override _writev(chunks: { chunk: Buffer }[], callback: (error?: Error | null) => void): void {
-    this.writeAll(chunks.map((c) => c.chunk)).then(() => callback(), callback);
+    this.writeAll(chunks.map((c) => c.chunk)).then(() => callback(), (err: Error) => callback(naming(err, this.file)));
   }
 
   override _final(callback: (error?: Error | null) => void): void {
@@ -77,7 +78,7 @@ export class FsWriter extends Writable implements FileWriter {
       }
       await this.closeHandle();
     };
-    sync().then(() => callback(), callback);
+    sync().then(() => callback(), (err: Error) => callback(naming(err, this.file)));
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
@@ -93,6 +94,15 @@ export class FsWriter extends Writable implements FileWriter {
 
   async commit(): Promise<void> {
     if (this.state !== 'open') throw new Error(`commit after ${this.state}`);
+    try {
+      await this.flushAndClose();
+    } catch (err) {
+      throw naming(err, this.file);
+    }
+    this.state = 'committed';
+  }
+
+  private async flushAndClose(): Promise<void> {
     if (!this.writableEnded) this.syncOnFinal = true;
     await endAndFinish(this);
     await this.flushes.settle(this.file);
@@ -105,7 +115,6 @@ export class FsWriter extends Writable implements FileWriter {
         await handle.close();
       }
     }
-    this.state = 'committed';
   }
 
   async cancel(): Promise<void> {

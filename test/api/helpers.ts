@@ -199,15 +199,19 @@ export const INTERNAL_MESSAGE = 'EIO: secret-internal-detail at /srv/berth/priva
 /**
  * Wraps a driver. Mode 'throw': every method throws a plain Error (not a storage error), as a broken
  * disk or a driver bug would. Mode 'mid-stream': everything works except that readers fail after
- * their first 1000 bytes, when the response headers are already out.
+ * their first 1000 bytes, when the response headers are already out. `{ errno }`: every method
+ * throws the error an fs call would, with that code and a path (for faults no tmpfs can make, as EIO).
  */
-export type FailureMode = 'off' | 'throw' | 'mid-stream';
+export type FailureMode = 'off' | 'throw' | 'mid-stream' | { errno: string };
 
 export function throwingDriver(inner: StorageDriver): { driver: StorageDriver; setFailing(mode: FailureMode): void } {
   let mode: FailureMode = 'off';
-  const boom = (): Error => new Error(INTERNAL_MESSAGE);
+  const boom = (): Error =>
+    typeof mode === 'object'
+      ? Object.assign(new Error(`${mode.errno}: ${INTERNAL_MESSAGE}`), { code: mode.errno, errno: -5, syscall: 'open', path: '/srv/berth/private/path' })
+      : new Error(INTERNAL_MESSAGE);
   const guard = async <T>(fn: () => Promise<T>): Promise<T> => {
-    if (mode === 'throw') throw boom();
+    if (mode === 'throw' || typeof mode === 'object') throw boom();
     return fn();
   };
   const failingAfter = (source: Readable, limit: number): Readable => {
@@ -234,7 +238,7 @@ export function throwingDriver(inner: StorageDriver): { driver: StorageDriver; s
     list: (p) => guard(() => inner.list(p)),
     walk: (p) =>
       (async function* () {
-        if (mode === 'throw') throw boom();
+        if (mode === 'throw' || typeof mode === 'object') throw boom();
         yield* inner.walk(p);
       })(),
     move: (s, d) => guard(() => inner.move(s, d)),

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
-import { createApp, type BerthApp } from '../../src/app';
+import { createApp, type AppDeps, type BerthApp } from '../../src/app';
 import { configSchema, type Config, type ConfigInput } from '../../src/config/schema';
 import { createMemoryDriver } from '../../storage-drivers';
 import type { StorageDriver } from '../../storage-drivers/types';
@@ -23,11 +23,13 @@ export interface TestRegistry {
 }
 
 /** One Berth app behind a real server on 127.0.0.1:0, so Location headers are absolute and usable. */
-export async function startRegistry(opts: { config?: Config; driver?: StorageDriver } = {}): Promise<TestRegistry> {
+export async function startRegistry(
+  opts: { config?: Config; driver?: StorageDriver; deps?: Omit<Partial<AppDeps>, 'config' | 'driver'> } = {},
+): Promise<TestRegistry> {
   // On a store of its own, the registry caches reads for an hour, so that a write that forgets to
   // update the cache fails the suites; a store the test shares or edits behind its back is re-read.
   const config = opts.config ?? (opts.driver ? testConfig() : testConfig({ storage: { cache: { ttl: '1h' } } }));
-  const app = createApp({ config, driver: opts.driver ?? createMemoryDriver() });
+  const app = createApp({ ...opts.deps, config, driver: opts.driver ?? createMemoryDriver() });
   const server = http.createServer(app.handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
