@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { startBerthProcess } from '../helpers/berth-process';
 import { plantTemp, V2 } from '../helpers/leftovers';
 
-test('stale upload sessions are purged after the configured age, fresh ones survive', { timeout: 60_000 }, async () => {
-  const root = await mkdtemp(join(tmpdir(), 'berth-purge-'));
-  const berth = await startBerthProcess({
+/** A Berth on `root` that purges what is older than 2 s, every 500 ms. */
+function startPurging(root: string) {
+  return startBerthProcess({
     env: {
       REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: root,
       REGISTRY_HTTP_SECRET: 'purge-test-secret-0123456789abcdef',
@@ -16,6 +16,11 @@ test('stale upload sessions are purged after the configured age, fresh ones surv
       REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_INTERVAL: '500ms',
     },
   });
+}
+
+test('stale upload sessions are purged after the configured age, fresh ones survive', { timeout: 60_000 }, async () => {
+  const root = await mkdtemp(join(tmpdir(), 'berth-purge-'));
+  const berth = await startPurging(root);
   try {
     const startUpload = async () => {
       const res = await fetch(`${berth.url}/v2/purge/me/blobs/uploads/`, { method: 'POST' });
@@ -54,14 +59,7 @@ test('upload purging also removes temp files older than the purge age, and only 
   ];
   // Dated in the future, so that it stays younger than the 2 s purge age throughout the test.
   const young = await plantTemp(root, `${V2}/repositories/p/_manifests/tags/t/current`, -3_600_000);
-  const berth = await startBerthProcess({
-    env: {
-      REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: root,
-      REGISTRY_HTTP_SECRET: 'purge-test-secret-0123456789abcdef',
-      REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_AGE: '2s',
-      REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_INTERVAL: '500ms',
-    },
-  });
+  const berth = await startPurging(root);
   try {
     const gone = async (f: string) => stat(f).then(() => false, () => true);
     let remaining = old;
