@@ -3,6 +3,9 @@ import type { StorageDriver } from '../../storage-drivers/types';
 import { OciError } from './errors';
 import { readSweepCandidates, readSweepState, type SweepState } from './gc-sweep-state';
 
+/** The sweep state a write started under, with when it was read (monotonic ms). */
+export type Before = SweepState & { readAt: number };
+
 /** What a write makes reachable: blob data by stored digest, and manifests as `repository@digest`. */
 export interface Refs {
   blobs: Iterable<string>;
@@ -32,8 +35,11 @@ export class GcFence {
   private readonly pollMs: number;
   private readonly maxWaitMs: number;
   private candidates?: { generation: number; blobs: Set<string>; manifests: Set<string> };
-  /** Per generation, the last heartbeat seen and since when (monotonic ms): a stuck value means a dead sweeper. */
-  private readonly beats = new Map<number, { heartbeat: number; since: number }>();
+  /**
+   * Per generation, the last heartbeat seen and since when (monotonic ms): a value that stood still
+   * for deadAfterMs means a dead sweeper, and `dead` records when this process concluded so.
+   */
+  private readonly beats = new Map<number, { heartbeat: number; since: number; dead?: number }>();
   private generation = -1;
 
   constructor(
@@ -46,15 +52,16 @@ export class GcFence {
   }
 
   /** Read before a write checks that what it references exists. */
-  async before(): Promise<SweepState> {
+  async before(): Promise<Before> {
+    const readAt = performance.now();
     const state = await readSweepState(this.driver);
     // Cached answers to "does this exist" may predate a deletion: a new generation or a sweep in
     // progress makes them unreliable.
-    if (state.generation !== this.generation || state.sweeping) {
+    if (state.generation !== this.generation || (state.sweeping && this.beats.get(state.generation)?.dead === undefined)) {
       this.generation = state.generation;
       this.opts.onSweep?.();
     }
-    return state;
+    return { ...state, readAt };
   }
 
   /**
@@ -62,7 +69,7 @@ export class GcFence {
    * `refs`; then 'clear' when no sweep can have deleted any of them since `before`, 'recheck' when
    * one may have (the caller checks what it references again, past any cache, and writes again).
    */
-  async after(before: SweepState, refs: Refs): Promise<'clear' | 'recheck'> {
+  async after(before: Before, refs: Refs): Promise<'clear' | 'recheck'> {
     const deadline = performance.now() + this.maxWaitMs;
     for (;;) {
       const now = await readSweepState(this.driver);
@@ -77,8 +84,11 @@ export class GcFence {
         continue;
       }
       // The sweeps that may have deleted since `before`: from the one running then (or the next)
-      // up to the current one.
-      const first = before.sweeping ? before.generation : before.generation + 1;
+      // up to the current one. One already known dead then deleted nothing since (a sweeper stops
+      // deleting long before writers conclude it died): without this, a collection killed
+      // mid-sweep would make every write that references its candidates check again forever.
+      const deadThen = (this.beats.get(before.generation)?.dead ?? Infinity) <= before.readAt;
+      const first = before.sweeping && !deadThen ? before.generation : before.generation + 1;
       if (first > now.generation) return 'clear';
       if (first === now.generation && !(await this.conflicts(now.generation, refs))) return 'clear';
       this.opts.onSweep?.();
@@ -94,7 +104,10 @@ export class GcFence {
       this.beats.set(state.generation, { heartbeat: state.heartbeat, since: t });
       return true;
     }
-    return t - seen.since < this.deadAfterMs;
+    if (seen.dead !== undefined) return false;
+    if (t - seen.since < this.deadAfterMs) return true;
+    seen.dead = t;
+    return false;
   }
 
   /** Whether the sweep of `generation` may delete any of refs (true when its list cannot be read). */
