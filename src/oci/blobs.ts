@@ -109,7 +109,7 @@ export class BlobStore {
   /**
    * Where a blob known by `d` is stored, registry-wide. Data pushed by another algorithm lies under
    * its sha256, and only repository links (which a mount without `from` does not know) lead there
-   * in Distribution's layout; the alias the upload leaves beside the blob's own path says where,
+   * in Distribution's layout; the alias the upload leaves (under /berth) says where,
    * without a walk over every repository. The alias holds nothing that the data does not prove:
    * the caller still checks the data exists, so an alias left over after garbage collection, or
    * one lost in a crash (it is not synced), makes at worst a mount that answers 202 and an upload.

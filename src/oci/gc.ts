@@ -40,7 +40,6 @@ export interface GcReport {
 const DIGEST_DATA = /\/blobs\/([a-z0-9]+)\/[0-9a-f]{2}\/([0-9a-f]+)\/data$/;
 /** Modification times may be truncated to the second (S3): what is this close to the mark's start counts as written after it. */
 const CLOCK_SLACK_MS = 2_000;
-const DIGEST_ALIAS = /\/blobs\/[a-z0-9]+\/[0-9a-f]{2}\/[0-9a-f]+\/link$/;
 
 /**
  * Online mark and sweep (docs/architecture.md, "Garbage collection"). Mark: every blob reachable from
@@ -75,10 +74,8 @@ export class GarbageCollector {
     report.blobsMarked = marked.size;
 
     const candidates = new Map<string, number>();
-    const aliases: string[] = [];
-    for await (const info of this.walkBlobs()) {
+    for await (const info of this.walk(paths.blobsRoot)) {
       if (info.isDir || info.modTime.getTime() > cutoff) continue;
-      if (DIGEST_ALIAS.test(info.path)) aliases.push(info.path);
       const m = DIGEST_DATA.exec(info.path);
       if (!m) continue;
       const value = `${m[1]}:${m[2]}`;
@@ -117,7 +114,7 @@ export class GarbageCollector {
     } finally {
       await notice.end();
     }
-    await this.sweepAliases(aliases);
+    await this.sweepAliases(cutoff);
     return this.purgeLeftovers(report, cutoff);
   }
 
@@ -133,7 +130,9 @@ export class GarbageCollector {
    * would ever remove it: it goes with its data. One written again by a push racing this sweep is
    * at worst lost, which makes that blob's next anonymous mount an upload.
    */
-  private async sweepAliases(aliases: string[]): Promise<void> {
+  private async sweepAliases(cutoff: number): Promise<void> {
+    const aliases: string[] = [];
+    for await (const info of this.walk(paths.blobAliases)) if (!info.isDir && info.modTime.getTime() <= cutoff) aliases.push(info.path);
     for (const path of aliases) {
       const canonical = await readLink(this.driver, path).catch(() => null);
       if (!canonical || (await sizeOf(this.driver, paths.blobData(canonical))) === null) await deleteIfExists(this.driver, path);
@@ -155,9 +154,9 @@ export class GarbageCollector {
     return (await this.driver.stat(MARK_CLOCK)).modTime.getTime();
   }
 
-  private async *walkBlobs() {
+  private async *walk(root: string) {
     try {
-      yield* this.driver.walk(paths.blobsRoot);
+      yield* this.driver.walk(root);
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }

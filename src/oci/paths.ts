@@ -7,6 +7,7 @@ import type { Digest } from './digest';
  */
 export const ROOT = '/docker/registry/v2';
 export const REPOSITORIES = `${ROOT}/repositories`;
+const BLOB_ALIASES = '/berth/blob-aliases';
 
 export const paths = {
   blobData: (d: Digest) => `${ROOT}/blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}/data`,
@@ -17,7 +18,9 @@ export const paths = {
    * lie, the sha256 it is stored under (see BlobStore.mount). Distribution only ever reads `data`
    * files there, so it ignores this one.
    */
-  blobAlias: (d: Digest) => `${ROOT}/blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}/link`,
+  /** Berth's own, outside Distribution's layout, which stays file for file what Distribution writes. */
+  blobAlias: (d: Digest) => `${BLOB_ALIASES}/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}`,
+  blobAliases: BLOB_ALIASES,
   layersDir: (name: string) => `${REPOSITORIES}/${name}/_layers`,
   repository: (name: string) => `${REPOSITORIES}/${name}`,
   layerLink: (name: string, d: Digest) => `${REPOSITORIES}/${name}/_layers/${d.algorithm}/${d.hex}/link`,

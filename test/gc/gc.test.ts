@@ -112,7 +112,7 @@ describe('garbage collection (berth gc)', { timeout: 120_000 }, () => {
     const res = await fetch(`${berth.url}/v2/gc/alias/blobs/uploads/?digest=${sha512}`, { method: 'POST', body: blob });
     assert.equal(res.status, 201);
     const hex = sha512.slice('sha512:'.length);
-    const alias = join(root, 'docker/registry/v2/blobs/sha512', hex.slice(0, 2), hex, 'link');
+    const alias = join(root, 'berth/blob-aliases/sha512', hex.slice(0, 2), hex);
     assert.equal((await readFile(alias, 'utf8')).trim(), sha256(blob));
     assert.equal((await fetch(`${berth.url}/v2/gc/alias/blobs/${sha512}`, { method: 'DELETE' })).status, 202);
     assert.equal((await fetch(`${berth.url}/v2/gc/alias/blobs/${sha256(blob)}`, { method: 'DELETE' })).status, 202);

@@ -30,10 +30,9 @@ test('every storage path matches Distribution v2 layout literally', () => {
   assert.equal(paths.uploadStartedAt('a', 'u-1'), `${R}/repositories/a/_uploads/u-1/startedat`);
 });
 
-test('the alias of a blob pushed by sha512 sits where Distribution would keep its data, named link', () => {
+test("the alias of a blob pushed by sha512 lies under /berth, outside Distribution's layout", () => {
   const x = parseDigest('sha512:' + 'ef'.repeat(64));
-  assert.equal(paths.blobAlias(x), `${R}/blobs/sha512/ef/${'ef'.repeat(64)}/link`);
-  assert.equal(paths.blobAlias(x).replace(/link$/, 'data'), paths.blobData(x));
+  assert.equal(paths.blobAlias(x), `/berth/blob-aliases/sha512/ef/${'ef'.repeat(64)}`);
 });
 
 test('the referrers index sits beside the other per-repository links', () => {
