@@ -53,11 +53,14 @@ describe('garbage collection on S3 (RGW)', { skip, timeout: 180_000 }, () => {
     assert.equal(m.status, 200);
     assert.equal(sha256(m.body), b.digest);
     for (const d of b.blobs) assert.equal((await getBytes(`${berth.url}/v2/gc/s3/blobs/${d}`)).status, 200);
-    const finished = berth.berth
-      .logs()
-      .split('\n')
-      .filter((l) => l.includes('garbage collection finished'))
-      .map((l) => JSON.parse(l) as { blobs: number; bytes: number });
-    assert.ok(finished.some((r) => r.blobs >= 3), 'no collection reported what it reclaimed');
+    // The run logs once it has finished, after its deletes (the sweep's end, leftovers): wait for it.
+    const reported = () =>
+      berth.berth
+        .logs()
+        .split('\n')
+        .filter((l) => l.includes('garbage collection finished'))
+        .some((l) => (JSON.parse(l) as { blobs: number }).blobs >= 3);
+    for (let i = 0; i < 60 && !reported(); i++) await new Promise((r) => setTimeout(r, 250));
+    assert.ok(reported(), 'no collection reported what it reclaimed');
   });
 });
