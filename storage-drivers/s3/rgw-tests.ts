@@ -135,6 +135,18 @@ export function rgwTests(makeOptions: MakeOptions, rgw: () => Rgw): void {
     await driver.delete('/dst');
   });
 
+  it('an append writer continues a committed object of several copy parts, short last part and all', async () => {
+    const options = await makeOptions({ chunksize: 5 * MiB, multipartcopychunksize: 5 * MiB });
+    const { driver, requests } = countingDriver(options);
+    const pattern = new Pattern(48);
+    await putPattern(driver, '/up/data', pattern, 11 * MiB + 1);
+    requests.length = 0;
+    await writeSession(driver, '/up/data', pattern, 11 * MiB + 1, 17 * MiB, { append: true, commit: true });
+    assert.equal(requests.filter((r) => r === 'UploadPartCopyCommand').length, 2, requests.join(' '));
+    await assertContent(driver, '/up/data', pattern, 17 * MiB);
+    await driver.delete('/up');
+  });
+
   it('presigned GET and HEAD URLs serve the content, and only as signed', async () => {
     const driver = createS3Driver(await makeOptions());
     const data = new Pattern(44).bytes(0, MiB + 17);
