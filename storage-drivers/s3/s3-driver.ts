@@ -7,7 +7,8 @@ import type { FileInfo, FileWriter, LeftoverOptions, ReaderOptions, RedirectOpti
 import { httpStatus, isMissing, type S3Context } from './context';
 import { copyObject } from './copy';
 import { abortUpload } from './multipart';
-import { deleteBelow, deleteKeys, hasObjectsBelow, listChildren, uploadsAt } from './listing';
+import { deleteKeys } from './delete-keys';
+import { deleteBelow, hasObjectsBelow, listChildren, uploadsAt } from './listing';
 import { S3Writer } from './s3-writer';
 import { walkTree } from './walk';
 import { purgeOrphanUploads } from './leftovers';
