@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { pipeline } from 'node:stream/promises';
-import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, ListMultipartUploadsCommand, UploadPartCommand } from '@aws-sdk/client-s3';
+import {
+  AbortMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  ListMultipartUploadsCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
 import { it } from 'node:test';
 import type { Rgw } from '../../test/helpers/rgw';
 import { PathNotFoundError } from '../errors';
@@ -145,6 +152,28 @@ export function rgwTests(makeOptions: MakeOptions, rgw: () => Rgw): void {
     assert.equal(requests.filter((r) => r === 'UploadPartCopyCommand').length, 2, requests.join(' '));
     await assertContent(driver, '/up/data', pattern, 17 * MiB);
     await driver.delete('/up');
+  });
+
+  it('an upload object a commit completed but did not drop yields to the committed content', async () => {
+    const options = await makeOptions({ chunksize: 5 * MiB });
+    const driver = createS3Driver(options);
+    const resolved = resolveS3Options(options);
+    const client = createS3Client(resolved);
+    const pattern = new Pattern(49);
+    const path = '/uploads/u4/data';
+    const Key = `${resolved.rootPrefix}uploads/u4/data#upload`;
+    await writeSession(driver, path, pattern, 0, 6 * MiB + 1, { append: false });
+    const got = await client.send(new GetObjectCommand({ Bucket: resolved.bucket, Key }));
+    const recorded = { Body: Buffer.from(await got.Body!.transformToByteArray()), Metadata: got.Metadata };
+    await writeSession(driver, path, pattern, 6 * MiB + 1, 7 * MiB, { append: true, commit: true });
+    // A process killed between CompleteMultipartUpload and the upload object's deletion leaves this.
+    await client.send(new PutObjectCommand({ Bucket: resolved.bucket, Key, ...recorded }));
+    await writeSession(driver, path, pattern, 7 * MiB, 7 * MiB, { append: true, commit: true });
+    await assertContent(driver, path, pattern, 7 * MiB);
+    await writeSession(driver, path, pattern, 7 * MiB, 8 * MiB, { append: true, commit: true });
+    await assertContent(driver, path, pattern, 8 * MiB);
+    await driver.delete('/uploads');
+    client.destroy();
   });
 
   it('presigned GET and HEAD URLs serve the content, and only as signed', async () => {

@@ -6,13 +6,13 @@ import { childPath } from '../paths';
 import type { FileInfo, FileWriter, LeftoverOptions, ReaderOptions, RedirectOptions, StorageDriver, WriterOptions } from '../types';
 import { httpStatus, isMissing, type S3Context } from './context';
 import { copyObject } from './copy';
-import { abortUpload } from './multipart';
+import { abortUpload, uploadExists } from './multipart';
 import { deleteKeys } from './delete-keys';
 import { deleteBelow, hasObjectsBelow, listChildren, uploadsAt } from './listing';
 import { S3Writer } from './s3-writer';
 import { walkTree } from './walk';
 import { purgeOrphanUploads } from './leftovers';
-import { headUploadState, loadUploadState, saveUploadState } from './upload-state';
+import { dropUploadState, headUploadState, loadUploadState, saveUploadState, type UploadState } from './upload-state';
 
 /**
  * Stores each path as an object (key = rootdirectory + path) in one bucket; directories are key
@@ -74,13 +74,23 @@ export class S3Driver implements StorageDriver {
 
   async writer(path: string, opts: WriterOptions): Promise<FileWriter> {
     opts.signal?.throwIfAborted();
-    let state = opts.append ? await loadUploadState(this.ctx, path, opts.signal) : undefined;
-    if (!opts.append) {
+    let state: UploadState | undefined;
+    let committed = 0;
+    if (opts.append) {
+      const [loaded, size] = await Promise.all([loadUploadState(this.ctx, path, opts.signal), this.committedSize(path)]);
+      state = loaded;
+      // A commit completes the multipart upload before it deletes the upload object: both remain
+      // when it dies in between, and the content is the committed object.
+      if (state?.uploadId !== undefined && size !== undefined && !(await uploadExists(this.ctx, this.ctx.key(path), state.uploadId))) {
+        await dropUploadState(this.ctx, path);
+        state = undefined;
+      }
+      // Without an upload object, an append writer continues what is committed at the path, if anything.
+      if (state === undefined) committed = size ?? 0;
+    } else {
       const old = await headUploadState(this.ctx, path);
       if (old?.uploadId !== undefined) await abortUpload(this.ctx, this.ctx.key(path), old.uploadId);
     }
-    // Without an upload object, an append writer continues what is committed at the path, if anything.
-    const committed = opts.append && state === undefined ? ((await this.committedSize(path)) ?? 0) : 0;
     if (state === undefined) {
       state = { parts: 0, partBytes: 0, tail: Buffer.alloc(0) };
       // Stored at once so that stat and list in any process see the upload from its start (the
