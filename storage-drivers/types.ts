@@ -41,8 +41,10 @@ export interface WriterOptions {
    * false: start a new, empty file; after commit it replaces whatever was at the path. Whether the
    * old content stays readable until then is driver-specific (memory: yes; filesystem: no, the file
    * is truncated at once, as in Distribution), so write new content at a fresh path and move() it.
-   * true: continue the content left at the path by an earlier writer that ended without commit (or
-   * start empty if there is none); `size` then starts at that length.
+   * true: continue the content left at the path by an earlier writer that ended without commit, or
+   * else the committed content there (or start empty if there is none); `size` then starts at that
+   * length. Committing without adding bytes leaves committed content as it was: that is how a
+   * caller retries an operation that died after the commit, before it used the content.
    */
   append: boolean;
   signal?: AbortSignal;

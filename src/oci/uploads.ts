@@ -127,6 +127,7 @@ export class UploadManager {
     const sha256 = hashed.sha256!;
     const actual = hashed[digest.algorithm];
     if (actual !== digest.hex) {
+      if (size === 0 && (await this.finishEarlierCommit(session, digest))) return;
       await this.cancel(session);
       throw new OciError('DIGEST_INVALID', { digest: digest.value });
     }
@@ -137,6 +138,25 @@ export class UploadManager {
     if ((await this.blobs.linkFenced(session.name, digest, canonical)) === null) await this.driver.move(data, paths.blobData(canonical));
     await this.blobs.alias(digest, canonical);
     await deleteIfExists(this.driver, paths.uploadDir(session.name, session.uuid));
+  }
+
+  /**
+   * An empty session whose blob the repository already holds is one whose commit moved the data into
+   * place (link first) and died before it ended the session: a retry of that PUT finishes it rather
+   * than blaming the client's digest. False when the repository does not hold the blob.
+   */
+  private async finishEarlierCommit(session: UploadSession, digest: Digest): Promise<boolean> {
+    let canonical: Digest;
+    try {
+      canonical = (await this.blobs.stat(session.name, digest)).canonical;
+    } catch (err) {
+      if (err instanceof OciError && err.code === 'BLOB_UNKNOWN') return false;
+      throw err;
+    }
+    this.hashes.delete(this.key(session));
+    await this.blobs.alias(digest, canonical);
+    await deleteIfExists(this.driver, paths.uploadDir(session.name, session.uuid));
+    return true;
   }
 
   async cancel(session: UploadSession): Promise<void> {

@@ -19,34 +19,47 @@ export async function copyObject(ctx: S3Context, srcKey: string, dstKey: string,
     );
     return;
   }
-  const ranges = copyRanges(size, o.copyChunkSize);
   const uploadId = await createUpload(ctx, dstKey);
   try {
-    const parts: Part[] = new Array(ranges.length);
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < ranges.length) {
-        const index = next++;
-        const [start, end] = ranges[index];
-        const out = await ctx.client.send(
-          new UploadPartCopyCommand({
-            Bucket: ctx.bucket,
-            Key: dstKey,
-            UploadId: uploadId,
-            PartNumber: index + 1,
-            CopySource: copySource(ctx, srcKey),
-            CopySourceRange: `bytes=${start}-${end}`,
-          }),
-        );
-        const etag = out.CopyPartResult?.ETag;
-        if (!etag) throw new Error(`s3: no ETag for copied part ${index + 1} of ${dstKey}`);
-        parts[index] = { PartNumber: index + 1, ETag: etag, Size: end - start + 1 };
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(o.copyConcurrency, ranges.length) }, worker));
+    const parts = await copyParts(ctx, srcKey, dstKey, uploadId, copyRanges(size, o.copyChunkSize));
     await completeUpload(ctx, dstKey, uploadId, parts);
   } catch (err) {
     await abortUpload(ctx, dstKey, uploadId).catch(() => undefined);
     throw err;
   }
+}
+
+/** Copies each range of `srcKey` as part 1, 2, … of the multipart upload `uploadId` of `dstKey`, in parallel. */
+export async function copyParts(
+  ctx: S3Context,
+  srcKey: string,
+  dstKey: string,
+  uploadId: string,
+  ranges: [number, number][],
+  signal?: AbortSignal,
+): Promise<Part[]> {
+  const parts: Part[] = new Array(ranges.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < ranges.length) {
+      const index = next++;
+      const [start, end] = ranges[index];
+      const out = await ctx.client.send(
+        new UploadPartCopyCommand({
+          Bucket: ctx.bucket,
+          Key: dstKey,
+          UploadId: uploadId,
+          PartNumber: index + 1,
+          CopySource: copySource(ctx, srcKey),
+          CopySourceRange: `bytes=${start}-${end}`,
+        }),
+        { abortSignal: signal },
+      );
+      const etag = out.CopyPartResult?.ETag;
+      if (!etag) throw new Error(`s3: no ETag for copied part ${index + 1} of ${dstKey}`);
+      parts[index] = { PartNumber: index + 1, ETag: etag, Size: end - start + 1 };
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(ctx.options.copyConcurrency, ranges.length) }, worker));
+  return parts;
 }

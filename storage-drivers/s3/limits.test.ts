@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   copyRanges,
+  leadingCopyRanges,
   MAX_OBJECT_SIZE,
   MAX_PART_SIZE,
   MAX_PARTS,
@@ -90,6 +91,22 @@ describe('S3 limits arithmetic', () => {
         }
       });
     }
+  });
+});
+
+describe('S3 leading copy ranges', () => {
+  it('are all at least a part long, so more parts can follow them', () => {
+    assert.deepEqual(leadingCopyRanges(11 * MiB + 1, 5 * MiB), [
+      [0, 5 * MiB - 1],
+      [5 * MiB, 11 * MiB],
+    ]);
+    assert.deepEqual(leadingCopyRanges(10 * MiB, 5 * MiB), copyRanges(10 * MiB, 5 * MiB));
+    assert.deepEqual(leadingCopyRanges(5 * MiB, 32 * MiB), [[0, 5 * MiB - 1]]);
+    // Joined, the last two would exceed the largest part: the short one takes from the one before.
+    assert.deepEqual(leadingCopyRanges(MAX_PART_SIZE + 1, MAX_PART_SIZE), [
+      [0, MAX_PART_SIZE + 1 - MIN_PART_SIZE - 1],
+      [MAX_PART_SIZE + 1 - MIN_PART_SIZE, MAX_PART_SIZE],
+    ]);
   });
 });
 

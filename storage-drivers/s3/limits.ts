@@ -48,3 +48,19 @@ export function copyRanges(size: number, chunkSize: number): [number, number][] 
   for (let start = 0; start < size; start += partSize) ranges.push([start, Math.min(size, start + partSize) - 1]);
   return ranges;
 }
+
+/**
+ * Copy ranges that can precede more parts of the same upload: every one at least MIN_PART_SIZE
+ * (only an upload's last part may be shorter), so a short last range joins the one before it, or
+ * takes from it when the two would exceed MAX_PART_SIZE. `size` must be at least MIN_PART_SIZE.
+ */
+export function leadingCopyRanges(size: number, chunkSize: number): [number, number][] {
+  const ranges = copyRanges(size, chunkSize);
+  const [start, end] = ranges[ranges.length - 1];
+  if (ranges.length < 2 || end - start + 1 >= MIN_PART_SIZE) return ranges;
+  ranges.pop();
+  const prev = ranges.pop()!;
+  if (end - prev[0] + 1 <= MAX_PART_SIZE) return [...ranges, [prev[0], end]];
+  const split = end + 1 - MIN_PART_SIZE;
+  return [...ranges, [prev[0], split - 1], [split, end]];
+}

@@ -1,10 +1,10 @@
 import {
-  DeleteObjectsCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
   type ListObjectsV2CommandOutput,
 } from '@aws-sdk/client-s3';
 import { type S3Context, UPLOAD_SUFFIX } from './context';
+import { deleteKeys } from './delete-keys';
 
 export interface Entry {
   name: string;
@@ -74,20 +74,6 @@ export async function deleteBelow(ctx: S3Context, prefix: string): Promise<numbe
     if (keys.length === 0) return count;
     await deleteKeys(ctx, keys);
     count += keys.length;
-  }
-}
-
-export async function deleteKeys(ctx: S3Context, keys: string[]): Promise<void> {
-  for (let i = 0; i < keys.length; i += 1000) {
-    const batch = keys.slice(i, i + 1000);
-    const out = await ctx.client.send(
-      new DeleteObjectsCommand({
-        Bucket: ctx.bucket,
-        Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true },
-      }),
-    );
-    const failed = (out.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
-    if (failed.length > 0) throw new Error(`s3: could not delete ${failed[0].Key}: ${failed[0].Code} ${failed[0].Message}`);
   }
 }
 

@@ -68,6 +68,17 @@ export async function listParts(ctx: S3Context, key: string, uploadId: string, u
   }
 }
 
+/** False once the upload was completed or aborted. */
+export async function uploadExists(ctx: S3Context, key: string, uploadId: string): Promise<boolean> {
+  try {
+    await ctx.client.send(new ListPartsCommand({ Bucket: ctx.bucket, Key: key, UploadId: uploadId, MaxParts: 1 }));
+    return true;
+  } catch (err) {
+    if (isMissing(err)) return false;
+    throw err;
+  }
+}
+
 export async function completeUpload(ctx: S3Context, key: string, uploadId: string, parts: Part[]): Promise<void> {
   const sorted = [...parts].sort((a, b) => a.PartNumber - b.PartNumber);
   sorted.forEach((p, i) => {

@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { pipeline } from 'node:stream/promises';
-import { AbortMultipartUploadCommand, CreateMultipartUploadCommand, ListMultipartUploadsCommand, UploadPartCommand } from '@aws-sdk/client-s3';
+import {
+  AbortMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  GetObjectCommand,
+  ListMultipartUploadsCommand,
+  PutObjectCommand,
+  UploadPartCommand,
+} from '@aws-sdk/client-s3';
 import { it } from 'node:test';
 import type { Rgw } from '../../test/helpers/rgw';
 import { PathNotFoundError } from '../errors';
@@ -133,6 +140,40 @@ export function rgwTests(makeOptions: MakeOptions, rgw: () => Rgw): void {
     await assertContent(driver, '/dst/data', pattern, 12 * MiB + 5);
     await assert.rejects(driver.stat('/src/data'), PathNotFoundError);
     await driver.delete('/dst');
+  });
+
+  it('an append writer continues a committed object of several copy parts, short last part and all', async () => {
+    const options = await makeOptions({ chunksize: 5 * MiB, multipartcopychunksize: 5 * MiB });
+    const { driver, requests } = countingDriver(options);
+    const pattern = new Pattern(48);
+    await putPattern(driver, '/up/data', pattern, 11 * MiB + 1);
+    requests.length = 0;
+    await writeSession(driver, '/up/data', pattern, 11 * MiB + 1, 17 * MiB, { append: true, commit: true });
+    assert.equal(requests.filter((r) => r === 'UploadPartCopyCommand').length, 2, requests.join(' '));
+    await assertContent(driver, '/up/data', pattern, 17 * MiB);
+    await driver.delete('/up');
+  });
+
+  it('an upload object a commit completed but did not drop yields to the committed content', async () => {
+    const options = await makeOptions({ chunksize: 5 * MiB });
+    const driver = createS3Driver(options);
+    const resolved = resolveS3Options(options);
+    const client = createS3Client(resolved);
+    const pattern = new Pattern(49);
+    const path = '/uploads/u4/data';
+    const Key = `${resolved.rootPrefix}uploads/u4/data#upload`;
+    await writeSession(driver, path, pattern, 0, 6 * MiB + 1, { append: false });
+    const got = await client.send(new GetObjectCommand({ Bucket: resolved.bucket, Key }));
+    const recorded = { Body: Buffer.from(await got.Body!.transformToByteArray()), Metadata: got.Metadata };
+    await writeSession(driver, path, pattern, 6 * MiB + 1, 7 * MiB, { append: true, commit: true });
+    // A process killed between CompleteMultipartUpload and the upload object's deletion leaves this.
+    await client.send(new PutObjectCommand({ Bucket: resolved.bucket, Key, ...recorded }));
+    await writeSession(driver, path, pattern, 7 * MiB, 7 * MiB, { append: true, commit: true });
+    await assertContent(driver, path, pattern, 7 * MiB);
+    await writeSession(driver, path, pattern, 7 * MiB, 8 * MiB, { append: true, commit: true });
+    await assertContent(driver, path, pattern, 8 * MiB);
+    await driver.delete('/uploads');
+    client.destroy();
   });
 
   it('presigned GET and HEAD URLs serve the content, and only as signed', async () => {

@@ -6,12 +6,13 @@ import { childPath } from '../paths';
 import type { FileInfo, FileWriter, LeftoverOptions, ReaderOptions, RedirectOptions, StorageDriver, WriterOptions } from '../types';
 import { httpStatus, isMissing, type S3Context } from './context';
 import { copyObject } from './copy';
-import { abortUpload } from './multipart';
-import { deleteBelow, deleteKeys, hasObjectsBelow, listChildren, uploadsAt } from './listing';
+import { abortUpload, uploadExists } from './multipart';
+import { deleteKeys } from './delete-keys';
+import { deleteBelow, hasObjectsBelow, listChildren, uploadsAt } from './listing';
 import { S3Writer } from './s3-writer';
 import { walkTree } from './walk';
 import { purgeOrphanUploads } from './leftovers';
-import { headUploadState, loadUploadState, saveUploadState } from './upload-state';
+import { dropUploadState, headUploadState, loadUploadState, saveUploadState, type UploadState } from './upload-state';
 
 /**
  * Stores each path as an object (key = rootdirectory + path) in one bucket; directories are key
@@ -73,17 +74,30 @@ export class S3Driver implements StorageDriver {
 
   async writer(path: string, opts: WriterOptions): Promise<FileWriter> {
     opts.signal?.throwIfAborted();
-    let state = opts.append ? await loadUploadState(this.ctx, path, opts.signal) : undefined;
-    if (!opts.append) {
+    let state: UploadState | undefined;
+    let committed = 0;
+    if (opts.append) {
+      const [loaded, size] = await Promise.all([loadUploadState(this.ctx, path, opts.signal), this.committedSize(path)]);
+      state = loaded;
+      // A commit completes the multipart upload before it deletes the upload object: both remain
+      // when it dies in between, and the content is the committed object.
+      if (state?.uploadId !== undefined && size !== undefined && !(await uploadExists(this.ctx, this.ctx.key(path), state.uploadId))) {
+        await dropUploadState(this.ctx, path);
+        state = undefined;
+      }
+      // Without an upload object, an append writer continues what is committed at the path, if anything.
+      if (state === undefined) committed = size ?? 0;
+    } else {
       const old = await headUploadState(this.ctx, path);
       if (old?.uploadId !== undefined) await abortUpload(this.ctx, this.ctx.key(path), old.uploadId);
     }
     if (state === undefined) {
       state = { parts: 0, partBytes: 0, tail: Buffer.alloc(0) };
-      // Stored at once so that stat and list in any process see the upload from its start.
-      await saveUploadState(this.ctx, path, state, opts.signal);
+      // Stored at once so that stat and list in any process see the upload from its start (the
+      // committed object already shows it).
+      if (committed === 0) await saveUploadState(this.ctx, path, state, opts.signal);
     }
-    const writer = new S3Writer(this.ctx, path, state, opts.signal);
+    const writer = new S3Writer(this.ctx, path, state, opts.signal, committed);
     if (opts.signal) addAbortSignal(opts.signal, writer);
     this.live.set(path, writer);
     writer.once('close', () => {
@@ -124,13 +138,8 @@ export class S3Driver implements StorageDriver {
   }
 
   async move(src: string, dst: string): Promise<void> {
-    let size: number;
-    try {
-      const head = await this.ctx.client.send(new HeadObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(src) }));
-      size = head.ContentLength ?? 0;
-    } catch (err) {
-      throw this.notFound(err, src);
-    }
+    const size = await this.committedSize(src);
+    if (size === undefined) throw new PathNotFoundError(this.name, src);
     if (src === dst) return;
     await copyObject(this.ctx, this.ctx.key(src), this.ctx.key(dst), size);
     await this.ctx.client.send(new DeleteObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(src) }));
@@ -181,15 +190,21 @@ export class S3Driver implements StorageDriver {
     return entries;
   }
 
-  /** An empty stream when `offset` is exactly the end of the object. */
-  private async emptyAt(path: string, offset: number): Promise<Readable> {
-    let size: number;
+  /** Size of the committed object at the path; undefined when there is none. */
+  private async committedSize(path: string): Promise<number | undefined> {
     try {
       const head = await this.ctx.client.send(new HeadObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(path) }));
-      size = head.ContentLength ?? 0;
+      return head.ContentLength ?? 0;
     } catch (err) {
-      throw this.notFound(err, path);
+      if (isMissing(err)) return undefined;
+      throw err;
     }
+  }
+
+  /** An empty stream when `offset` is exactly the end of the object. */
+  private async emptyAt(path: string, offset: number): Promise<Readable> {
+    const size = await this.committedSize(path);
+    if (size === undefined) throw new PathNotFoundError(this.name, path);
     if (offset > size) throw new InvalidOffsetError(this.name, path, offset);
     return Readable.from([]);
   }

@@ -1,10 +1,11 @@
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { Writable } from 'node:stream';
 import { endAndFinish } from '../streams';
 import type { FileWriter } from '../types';
 import type { S3Context } from './context';
 import { MAX_PARTS, partSizeFor } from './limits';
 import { abortUpload, completeUpload, createUpload, listParts, type Part, uploadPart } from './multipart';
+import { reopenCommitted } from './reopen';
 import { dropUploadState, saveUploadState, type UploadState } from './upload-state';
 
 /**
@@ -13,6 +14,8 @@ import { dropUploadState, saveUploadState, type UploadState } from './upload-sta
  * without commit stores the short tail and the part count in the upload object, so a writer in any
  * process can continue; commit sends the tail as the last part (or, for content shorter than a
  * part, as one PutObject) and completes the upload, so the content is never copied through here.
+ * An append writer may also continue committed content (a commit whose caller died before it used
+ * the content): that stays in place, and is rewritten only when bytes are added to it.
  */
 export class S3Writer extends Writable implements FileWriter {
   private chunks: Buffer[] = [];
@@ -29,14 +32,20 @@ export class S3Writer extends Writable implements FileWriter {
   private inflight: Promise<unknown> = Promise.resolve();
   /** Reused for every part: a fresh buffer per part leaves GC a part-sized garbage pile to chase. */
   private partBuffer: Buffer | undefined;
+  /** Committed bytes at the path that this writer continues and has not rewritten yet. */
+  private committedBytes: number;
+  /** The committed content became the start of this writer's upload. */
+  private reopened = false;
 
   constructor(
     private readonly ctx: S3Context,
     private readonly path: string,
     initial: UploadState,
     private readonly signal?: AbortSignal,
+    committed = 0,
   ) {
     super();
+    this.committedBytes = committed;
     this.uploadId = initial.uploadId;
     this.parts = initial.parts;
     this.partBytes = initial.partBytes;
@@ -48,7 +57,7 @@ export class S3Writer extends Writable implements FileWriter {
   }
 
   get size(): number {
-    return this.partBytes + this.buffered;
+    return this.committedBytes + this.partBytes + this.buffered;
   }
 
   private get key(): string {
@@ -58,7 +67,7 @@ export class S3Writer extends Writable implements FileWriter {
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
     this.chunks.push(chunk);
     this.buffered += chunk.length;
-    this.track(this.uploadFullParts()).then(() => callback(), callback);
+    this.track(this.reopen().then(() => this.uploadFullParts())).then(() => callback(), callback);
   }
 
   override _final(callback: (err?: Error | null) => void): void {
@@ -156,16 +165,48 @@ export class S3Writer extends Writable implements FileWriter {
     this.partBytes += body.length;
   }
 
+  /** Only what this writer added needs storing: committed content it did not extend stays as it is. */
+  private get unchanged(): boolean {
+    return this.committedBytes > 0 && this.buffered === 0;
+  }
+
+  private async reopen(): Promise<void> {
+    if (this.committedBytes === 0) return;
+    const reopened = await reopenCommitted(this.ctx, this.key, this.committedBytes, this.signal);
+    if ('tail' in reopened) {
+      this.chunks.unshift(reopened.tail);
+      this.buffered += reopened.tail.length;
+    } else {
+      this.uploadId = reopened.uploadId;
+      this.unsavedUpload = true;
+      this.sessionParts.push(...reopened.parts);
+      this.parts = reopened.parts.length;
+      this.partBytes = this.committedBytes;
+    }
+    this.committedBytes = 0;
+    this.reopened = true;
+  }
+
   private async saveState(): Promise<void> {
+    if (this.unchanged) return;
+    await this.reopen();
     const tail = this.take(this.buffered);
     this.chunks = tail.length > 0 ? [tail] : [];
     this.buffered = tail.length;
     const state = { uploadId: this.uploadId, parts: this.parts, partBytes: this.partBytes, tail };
     await saveUploadState(this.ctx, this.path, state, this.signal);
     this.unsavedUpload = false;
+    // The upload object now holds all of the content; the committed object would hide it from stat.
+    if (this.reopened) await this.ctx.client.send(new DeleteObjectCommand({ Bucket: this.ctx.bucket, Key: this.key }));
+    this.reopened = false;
   }
 
   private async completeCommit(): Promise<void> {
+    if (this.unchanged) {
+      this.outcome = 'committed';
+      return;
+    }
+    await this.reopen();
     const tail = this.take(this.buffered);
     if (this.uploadId === undefined) {
       await this.ctx.client.send(

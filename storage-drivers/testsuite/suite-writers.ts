@@ -83,6 +83,22 @@ export function writerTests(define: DefineTest): void {
     await driver.delete(base);
   });
 
+  // What a commit leaves when its process dies before the content moves on: a retry continues it.
+  define('an append writer continues committed content', async (driver, base) => {
+    const pattern = new Pattern(9);
+    for (const [name, size] of [['small', 3000], ['large', 6 * MiB + 5]] as const) {
+      const path = `${base}/${name}/data`;
+      await putPattern(driver, path, pattern, size);
+      await writeSession(driver, path, pattern, size, size, { append: true, commit: true });
+      await assertContent(driver, path, pattern, size);
+      await writeSession(driver, path, pattern, size, size + 1000, { append: true });
+      assert.equal((await driver.stat(path)).size, size + 1000, 'stat sees the appended bytes');
+      await writeSession(driver, path, pattern, size + 1000, size + 6 * MiB, { append: true, commit: true });
+      await assertContent(driver, path, pattern, size + 6 * MiB);
+    }
+    await driver.delete(base);
+  });
+
   define('cancel discards this and earlier uncommitted sessions', async (driver, base) => {
     const path = `${base}/upload/data`;
     const pattern = new Pattern(6);

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import { createMemoryDriver } from '../../storage-drivers';
+import { paths } from '../../src/oci/paths';
 import { getRaw, pushBlob, randomBlob, repoName, unknownDigest } from './helpers';
 import { assertOciError, pathOf, rawRequest, startRegistry, withQuery, type TestRegistry } from './server';
 
@@ -241,6 +243,33 @@ describe('chunked upload sessions', () => {
     await reg.r().put(pathOf(withQuery(location, 'digest', blob.digest))).send(blob.data).expect(201);
     assertOciError(await reg.r().get(pathOf(location)), 404, ['BLOB_UPLOAD_UNKNOWN']);
     assertOciError(await reg.r().put(pathOf(withQuery(location, 'digest', blob.digest))).send(blob.data), 404, ['BLOB_UPLOAD_UNKNOWN']);
+  });
+
+  it('a retried PUT whose first try moved the data into place and died before ending the session is 201', async () => {
+    const driver = createMemoryDriver();
+    const own = await startRegistry({ driver });
+    try {
+      const name = repoName();
+      const blob = randomBlob(5000);
+      const start = await own.r().post(`/v2/${name}/blobs/uploads/`).set('Content-Length', '0').expect(202);
+      const location: string = start.headers.location;
+      const uuid = new URL(location, own.url).pathname.split('/').pop()!;
+      const marker = await driver.getContent(paths.uploadStartedAt(name, uuid));
+      await own.r().put(pathOf(withQuery(location, 'digest', blob.digest))).send(blob.data).expect(201);
+      // What the first try leaves when it dies just after the move: the session, without its data.
+      await driver.putContent(paths.uploadStartedAt(name, uuid), marker);
+      assert.equal((await own.r().get(pathOf(location)).expect(204)).headers.range, '0-0');
+      const retry = await own.r().put(pathOf(withQuery(location, 'digest', blob.digest)));
+      assert.equal(retry.status, 201, retry.text);
+      assert.equal(retry.headers['docker-content-digest'], blob.digest);
+      assert.deepEqual((await own.r().get(`/v2/${name}/blobs/${blob.digest}`).buffer(true).expect(200)).body, blob.data);
+      assertOciError(await own.r().get(pathOf(location)), 404, ['BLOB_UPLOAD_UNKNOWN']);
+      // An empty session still proves nothing about a blob this repository does not hold.
+      const other = await own.r().post(`/v2/${repoName()}/blobs/uploads/`).set('Content-Length', '0').expect(202);
+      assertOciError(await own.r().put(pathOf(withQuery(other.headers.location, 'digest', blob.digest))), 400, ['DIGEST_INVALID']);
+    } finally {
+      await own.close();
+    }
   });
 
   it('streamed PATCHes can follow each other and be mixed with a ranged one', async () => {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
+import type { StorageDriver } from '../../storage-drivers/types';
 import { startBerthProcess, type BerthProcess } from '../helpers/berth-process';
 import { startRoundRobinProxy, type RoundRobinProxy } from '../helpers/round-robin-proxy';
 import { filesystemStore, s3Store, type SharedStore, type StoreKind } from './stores';
@@ -11,6 +12,8 @@ export interface Cluster {
   redirects: boolean;
   proxy: RoundRobinProxy;
   replicas: BerthProcess[];
+  /** A driver of this process on the replicas' store. */
+  driver(): StorageDriver;
   /** The replicas' logs, each under a heading, for failure messages. */
   logs(): string;
   stop(): Promise<void>;
@@ -23,8 +26,11 @@ export interface Cluster {
 export const STORE_KINDS: readonly StoreKind[] = [filesystemStore, s3Store(false)];
 export const STORE_KINDS_WITH_REDIRECTS: readonly StoreKind[] = [...STORE_KINDS, s3Store(true)];
 
-/** Starts `count` replicas sharing `store` and one upload secret, and a proxy spreading requests over them. */
-export async function startCluster(kind: StoreKind, count = 2): Promise<Cluster> {
+/**
+ * Starts `count` replicas sharing `store` and one upload secret, and a proxy spreading requests over
+ * them; `env` is added to each replica's environment.
+ */
+export async function startCluster(kind: StoreKind, count = 2, env: Record<string, string> = {}): Promise<Cluster> {
   const store: SharedStore = await kind.create();
   const secret = randomBytes(24).toString('hex');
   const replicas: BerthProcess[] = [];
@@ -36,7 +42,7 @@ export async function startCluster(kind: StoreKind, count = 2): Promise<Cluster>
   };
   try {
     for (let i = 0; i < count; i++)
-      replicas.push(await startBerthProcess({ env: { ...store.env, REGISTRY_HTTP_SECRET: secret } }));
+      replicas.push(await startBerthProcess({ env: { ...store.env, ...env, REGISTRY_HTTP_SECRET: secret } }));
     proxy = await startRoundRobinProxy(replicas.map((r) => r.url));
   } catch (e) {
     await stop();
@@ -47,6 +53,7 @@ export async function startCluster(kind: StoreKind, count = 2): Promise<Cluster>
     redirects: kind.redirects,
     proxy,
     replicas,
+    driver: () => store.driver(),
     logs: () => replicas.map((r, i) => `--- replica ${i} (${r.url}) log (tail)\n${r.logs().slice(-4000)}`).join('\n'),
     stop,
   };
@@ -79,7 +86,7 @@ export async function withClusterLogs<T>(cluster: Cluster | undefined, body: () 
  */
 export function describeOnStores(
   title: string,
-  opts: { timeout: number; skip?: string | false; replicas?: number; kinds?: readonly StoreKind[] },
+  opts: { timeout: number; skip?: string | false; replicas?: number; kinds?: readonly StoreKind[]; env?: Record<string, string> },
   body: (cluster: () => Cluster) => void,
 ): void {
   for (const kind of opts.kinds ?? STORE_KINDS) {
@@ -92,7 +99,7 @@ export function describeOnStores(
       }
       let cluster: Cluster | undefined;
       before(async () => {
-        cluster = await startCluster(kind, opts.replicas ?? 2);
+        cluster = await startCluster(kind, opts.replicas ?? 2, opts.env);
       });
       after(async () => {
         await cluster?.stop();

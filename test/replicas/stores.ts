@@ -4,12 +4,17 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { createFilesystemDriver } from '../../storage-drivers';
+import { createS3Driver } from '../../storage-drivers/s3';
+import type { StorageDriver } from '../../storage-drivers/types';
 import { MAIN_JS } from '../helpers/berth-process';
 import { acquireRgw, releaseRgw, rgwSkipReason, type Rgw } from '../helpers/rgw';
 
 /** A store several replicas share: the environment that points a Berth process at it. */
 export interface SharedStore {
   env: Record<string, string>;
+  /** A driver of this process on the store, to look at (or check) what the replicas stored. */
+  driver(): StorageDriver;
   cleanup(): Promise<void>;
 }
 
@@ -30,6 +35,7 @@ export const filesystemStore: StoreKind = {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'berth-replicas-fs-'));
     return {
       env: { REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: dir },
+      driver: () => createFilesystemDriver({ rootDirectory: dir }),
       cleanup: () => rm(dir, { recursive: true, force: true }),
     };
   },
@@ -119,6 +125,15 @@ export function s3Store(redirect: boolean): StoreKind {
       }
       return {
         env: s3Env(rgw, bucket, redirect),
+        driver: () =>
+          createS3Driver({
+            bucket,
+            region: rgw.region,
+            regionendpoint: rgw.endpoint,
+            forcepathstyle: true,
+            accesskey: rgw.accessKey,
+            secretkey: rgw.secretKey,
+          }),
         async cleanup() {
           try {
             // memstore keeps objects in RAM for as long as the shared RGW lives.
