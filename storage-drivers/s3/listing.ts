@@ -20,7 +20,7 @@ export async function* listPages(
 ): AsyncGenerator<ListObjectsV2CommandOutput> {
   let token: string | undefined;
   do {
-    const page = await ctx.client.send(
+    const page = await ctx.send(
       new ListObjectsV2Command({
         Bucket: ctx.bucket,
         Prefix: prefix,
@@ -80,7 +80,7 @@ export async function deleteBelow(ctx: S3Context, prefix: string): Promise<numbe
 export async function deleteKeys(ctx: S3Context, keys: string[]): Promise<void> {
   for (let i = 0; i < keys.length; i += 1000) {
     const batch = keys.slice(i, i + 1000);
-    const out = await ctx.client.send(
+    const out = await ctx.send(
       new DeleteObjectsCommand({
         Bucket: ctx.bucket,
         Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true },
@@ -103,7 +103,7 @@ export async function uploadsAt(ctx: S3Context, key: string): Promise<MultipartU
   let keyMarker: string | undefined;
   let idMarker: string | undefined;
   for (;;) {
-    const page = await ctx.client.send(
+    const page = await ctx.send(
       new ListMultipartUploadsCommand({ Bucket: ctx.bucket, Prefix: key, KeyMarker: keyMarker, UploadIdMarker: idMarker }),
     );
     for (const u of page.Uploads ?? []) {

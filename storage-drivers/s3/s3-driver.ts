@@ -30,15 +30,14 @@ export class S3Driver implements StorageDriver {
 
   async getContent(path: string): Promise<Buffer> {
     try {
-      const got = await this.ctx.client.send(new GetObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(path) }));
-      return Buffer.from(await got.Body!.transformToByteArray());
+      return await this.ctx.getSmall(new GetObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(path) }));
     } catch (err) {
       throw this.notFound(err, path);
     }
   }
 
   async putContent(path: string, data: Uint8Array): Promise<void> {
-    await this.ctx.client.send(
+    await this.ctx.send(
       new PutObjectCommand({
         Bucket: this.ctx.bucket,
         Key: this.ctx.key(path),
@@ -58,11 +57,11 @@ export class S3Driver implements StorageDriver {
     if (length === 0) return this.emptyAt(path, offset);
     const range = offset === 0 && length === undefined ? undefined : `bytes=${offset}-${length === undefined ? '' : offset + length - 1}`;
     try {
-      const got = await this.ctx.client.send(
+      const got = await this.ctx.download(
         new GetObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(path), Range: range }),
-        { abortSignal: opts.signal },
+        opts.signal,
       );
-      const body = got.Body as Readable;
+      const body = got.Body;
       return opts.signal ? addAbortSignal(opts.signal, body) : body;
     } catch (err) {
       // S3 answers 416 for a range that starts at the end; the contract wants an empty stream there.
@@ -96,7 +95,7 @@ export class S3Driver implements StorageDriver {
   async stat(path: string): Promise<FileInfo> {
     if (path === '/') return { path, size: 0, modTime: new Date(0), isDir: true };
     try {
-      const head = await this.ctx.client.send(new HeadObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(path) }));
+      const head = await this.ctx.send(new HeadObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(path) }));
       return { path, size: head.ContentLength ?? 0, modTime: head.LastModified ?? new Date(), isDir: false };
     } catch (err) {
       if (!isMissing(err)) throw err;
@@ -126,14 +125,14 @@ export class S3Driver implements StorageDriver {
   async move(src: string, dst: string): Promise<void> {
     let size: number;
     try {
-      const head = await this.ctx.client.send(new HeadObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(src) }));
+      const head = await this.ctx.send(new HeadObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(src) }));
       size = head.ContentLength ?? 0;
     } catch (err) {
       throw this.notFound(err, src);
     }
     if (src === dst) return;
     await copyObject(this.ctx, this.ctx.key(src), this.ctx.key(dst), size);
-    await this.ctx.client.send(new DeleteObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(src) }));
+    await this.ctx.send(new DeleteObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(src) }));
   }
 
   /** The object at the path, its upload object and multipart uploads, and everything below `path/`. */
@@ -146,7 +145,7 @@ export class S3Driver implements StorageDriver {
     if (path !== '/') {
       const exact = await Promise.all(
         [key, this.ctx.uploadKey(path)].map((k) =>
-          this.ctx.client.send(new HeadObjectCommand({ Bucket: this.ctx.bucket, Key: k })).then(
+          this.ctx.send(new HeadObjectCommand({ Bucket: this.ctx.bucket, Key: k })).then(
             () => k,
             (err: unknown) => {
               if (isMissing(err)) return undefined;
@@ -185,7 +184,7 @@ export class S3Driver implements StorageDriver {
   private async emptyAt(path: string, offset: number): Promise<Readable> {
     let size: number;
     try {
-      const head = await this.ctx.client.send(new HeadObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(path) }));
+      const head = await this.ctx.send(new HeadObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(path) }));
       size = head.ContentLength ?? 0;
     } catch (err) {
       throw this.notFound(err, path);

@@ -168,7 +168,7 @@ export class S3Writer extends Writable implements FileWriter {
   private async completeCommit(): Promise<void> {
     const tail = this.take(this.buffered);
     if (this.uploadId === undefined) {
-      await this.ctx.client.send(
+      await this.ctx.transfer(
         new PutObjectCommand({
           Bucket: this.ctx.bucket,
           Key: this.key,
