@@ -133,4 +133,26 @@ describe('S3 outages (RGW stopped or frozen)', { skip, timeout: 300_000 }, () =>
     assert.ok(outcome.ms <= REQUEST_TIMEOUT_MS + 5_000, `the download was cut only after ${outcome.ms} ms`);
     await assertServes();
   });
+
+  it('a client that stops reading a download for longer than the timeout still gets every byte', async () => {
+    const url = new URL(`/v2/${name}/blobs/${big.digest}`, reg.url);
+    const received = await new Promise<number>((resolve, reject) => {
+      let count = 0;
+      let paused = false;
+      const req = http.get(url, { agent: false }, (res) => {
+        res.on('data', (chunk: Buffer) => {
+          count += chunk.length;
+          if (paused) return;
+          paused = true;
+          res.pause();
+          setTimeout(() => res.resume(), 2 * REQUEST_TIMEOUT_MS);
+        });
+        res.on('end', () => resolve(count));
+        res.on('error', reject);
+        res.on('aborted', () => reject(new Error(`the download was cut after ${count} bytes`)));
+      });
+      req.on('error', reject);
+    });
+    assert.equal(received, big.size);
+  });
 });
