@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import type { ResolvedS3Options } from './options';
 import { stallGuard, withDeadline } from './timeouts';
 
-/** Any command of the S3 client, with its input and output types. */
+/** Any command of the S3 client, with its input and output types (the resolved config type is the SDK's own). */
 type S3Command<I extends ServiceInputTypes, O extends ServiceOutputTypes> = $Command<I, O, any, ServiceInputTypes, ServiceOutputTypes>;
 
 function sendOne<I extends ServiceInputTypes, O extends ServiceOutputTypes>(client: S3Client, command: S3Command<I, O>, signal: AbortSignal | undefined): Promise<O> {
@@ -24,7 +24,7 @@ export const UPLOAD_SUFFIX = '#upload';
  */
 export class S3Context {
   constructor(
-    readonly client: S3Client,
+    private readonly client: S3Client,
     readonly options: ResolvedS3Options,
     /** A client without a socket idle timeout, for downloads a slow reader may hold back. */
     private readonly downloadClient: S3Client = client,
