@@ -42,7 +42,7 @@ const inmemoryStorage = z.object({}).strict();
 const MiB = 1024 * 1024;
 const bytes = (min: number, max: number) => z.number().int().min(min).max(max);
 
-/** Distribution's `storage.s3` keys (plus `publicendpoint`, Berth's endpoint for presigned redirects). */
+/** Distribution's `storage.s3` keys, plus Berth's `publicendpoint` (for presigned redirects) and timeouts. */
 const s3Storage = z
   .object({
     bucket: z.string().min(1),
@@ -64,6 +64,10 @@ const s3Storage = z
     encrypt: z.boolean().default(false),
     keyid: z.string().min(1).optional(),
     storageclass: z.string().min(1).default('STANDARD'),
+    /** Berth: bound of one S3 request; blob transfers fail only after this long without progress. */
+    requesttimeout: duration.default('30s'),
+    /** Berth: bound of establishing a connection to the endpoint. */
+    connecttimeout: duration.default('5s'),
   })
   .strict()
   .superRefine((s, ctx) => {

@@ -13,13 +13,16 @@ export type FaultSink = (fault: StorageFault, context: { reqId: string; method?:
 /**
  * How each kind of storage fault is answered. A full disk or quota will not heal by itself, so it
  * gets 507 Insufficient Storage and no Retry-After; the others are 503 with a hint of when to retry
- * (a read-only mount is usually maintenance, running out of descriptors passes with the load).
+ * (a read-only mount is usually maintenance, running out of descriptors passes with the load, an
+ * unreachable object store is usually restarting).
  */
 const FAULT_ANSWERS: Record<StorageFaultKind, { status: number; retryAfter?: number }> = {
   full: { status: 507 },
   'read-only': { status: 503, retryAfter: 60 },
   busy: { status: 503, retryAfter: 1 },
   io: { status: 503, retryAfter: 30 },
+  // A restarting or failing-over object store is typically back within seconds.
+  unavailable: { status: 503, retryAfter: 10 },
 };
 
 /**

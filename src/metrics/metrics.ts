@@ -46,7 +46,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     }),
     storageFaults: new Counter({
       name: 'berth_storage_faults_total',
-      help: 'Requests failed by a storage fault, by errno code (ENOSPC, EDQUOT, EROFS, EMFILE, ENFILE, EIO).',
+      help: 'Requests failed by a storage fault, by code: an errno (ENOSPC, EDQUOT, EROFS, EMFILE, ENFILE, EIO, ECONNREFUSED, ETIMEDOUT, ...) or an S3 error (ServiceUnavailable, SlowDown, InternalError, HTTP503, ...).',
       labelNames: ['code'],
       registers,
     }),

@@ -1,5 +1,14 @@
-import { S3Client, S3ServiceException, type StorageClass } from '@aws-sdk/client-s3';
+import { type $Command, type GetObjectCommand, S3Client, S3ServiceException, type ServiceInputTypes, type ServiceOutputTypes, type StorageClass } from '@aws-sdk/client-s3';
+import type { Readable } from 'node:stream';
 import type { ResolvedS3Options } from './options';
+import { stallGuard, withDeadline } from './timeouts';
+
+/** Any command of the S3 client, with its input and output types (the resolved config type is the SDK's own). */
+type S3Command<I extends ServiceInputTypes, O extends ServiceOutputTypes> = $Command<I, O, any, ServiceInputTypes, ServiceOutputTypes>;
+
+function sendOne<I extends ServiceInputTypes, O extends ServiceOutputTypes>(client: S3Client, command: S3Command<I, O>, signal: AbortSignal | undefined): Promise<O> {
+  return client.send(command, { abortSignal: signal });
+}
 
 /**
  * An uncommitted upload keeps its short tail (and the id of its multipart upload) in an object
@@ -8,12 +17,48 @@ import type { ResolvedS3Options } from './options';
  */
 export const UPLOAD_SUFFIX = '#upload';
 
-/** What every part of the driver needs: the client, the resolved options, and key mapping. */
+/**
+ * What every part of the driver needs: the clients, the resolved options, and key mapping. Every
+ * request goes through `send`, `transfer` or `download`, so none can hang on a server that stopped
+ * answering: each fails as a timeout (a storage fault, see src/storage-faults) within its bound.
+ */
 export class S3Context {
   constructor(
-    readonly client: S3Client,
+    private readonly client: S3Client,
     readonly options: ResolvedS3Options,
+    /** A client without a socket idle timeout, for downloads a slow reader may hold back. */
+    private readonly downloadClient: S3Client = client,
   ) {}
+
+  /** A small request (metadata, listings, small objects): it must finish, retries included, within requesttimeout. */
+  send<I extends ServiceInputTypes, O extends ServiceOutputTypes>(command: S3Command<I, O>, signal?: AbortSignal): Promise<O> {
+    return withDeadline(this.options.requestTimeoutMs, signal, (s) => sendOne(this.client, command, s));
+  }
+
+  /** A small object's bytes: the GET, body included, must finish within requesttimeout. */
+  getSmall(command: GetObjectCommand, signal?: AbortSignal): Promise<Buffer> {
+    return withDeadline(this.options.requestTimeoutMs, signal, async (s) => {
+      const got = await sendOne(this.client, command, s);
+      return Buffer.from(await got.Body!.transformToByteArray());
+    });
+  }
+
+  /**
+   * A request whose size grows with a blob (part uploads, copies, completing a large upload): it
+   * fails after requesttimeout without a byte moving on its socket, however long it takes overall.
+   */
+  transfer<I extends ServiceInputTypes, O extends ServiceOutputTypes>(command: S3Command<I, O>, signal?: AbortSignal): Promise<O> {
+    return sendOne(this.client, command, signal);
+  }
+
+  /**
+   * A GET whose body streams to a client: its answer must start within requesttimeout; then the
+   * body fails only when it stalls that long while its reader waits for bytes (see stallGuard).
+   */
+  async download<I extends ServiceInputTypes, O extends ServiceOutputTypes & { Body?: unknown }>(command: S3Command<I, O>, signal?: AbortSignal): Promise<O & { Body: Readable }> {
+    const got = await withDeadline(this.options.requestTimeoutMs, signal, (s) => sendOne(this.downloadClient, command, s));
+    return { ...got, Body: stallGuard(got.Body as Readable, this.options.requestTimeoutMs) };
+  }
 
   get bucket(): string {
     return this.options.bucket;
@@ -43,8 +88,10 @@ export class S3Context {
  * The SDK client. Checksums only where an operation requires them: RGW rejects the SDK's default
  * streaming checksums and verifies none. The JavaScript SDK does not read AWS_CA_BUNDLE (the CLI and
  * the Go SDK do); an https endpoint with a private CA needs NODE_EXTRA_CA_CERTS, which Node reads.
+ * Its sockets time out after requesttimeout of inactivity, except with `idleTimeout: false`: a
+ * download paused by a slow client leaves its S3 socket idle (stallGuard watches those instead).
  */
-export function createS3Client(o: ResolvedS3Options, endpoint = o.endpoint): S3Client {
+export function createS3Client(o: ResolvedS3Options, { endpoint = o.endpoint, idleTimeout = true } = {}): S3Client {
   return new S3Client({
     region: o.region,
     endpoint,
@@ -52,8 +99,7 @@ export function createS3Client(o: ResolvedS3Options, endpoint = o.endpoint): S3C
     credentials: o.credentials,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
-    // No socket idle timeout: a reader paused by a slow client leaves its S3 socket idle.
-    requestHandler: { connectionTimeout: 10_000 },
+    requestHandler: { connectionTimeout: o.connectTimeoutMs, socketTimeout: idleTimeout ? o.requestTimeoutMs : undefined },
   });
 }
 

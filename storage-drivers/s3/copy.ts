@@ -10,11 +10,12 @@ function copySource(ctx: S3Context, key: string): string {
 /**
  * Copies an object inside the bucket without its bytes passing through this process: one
  * CopyObject up to the threshold (never beyond S3's 5 GiB limit), else parallel UploadPartCopy.
+ * Both are transfers: the service copies bytes for as long as the object is large.
  */
 export async function copyObject(ctx: S3Context, srcKey: string, dstKey: string, size: number): Promise<void> {
   const o = ctx.options;
   if (!needsMultipartCopy(size, o.copyThreshold)) {
-    await ctx.client.send(
+    await ctx.transfer(
       new CopyObjectCommand({ Bucket: ctx.bucket, Key: dstKey, CopySource: copySource(ctx, srcKey), ...ctx.writeOptions }),
     );
     return;
@@ -44,7 +45,7 @@ export async function copyParts(
     while (next < ranges.length) {
       const index = next++;
       const [start, end] = ranges[index];
-      const out = await ctx.client.send(
+      const out = await ctx.transfer(
         new UploadPartCopyCommand({
           Bucket: ctx.bucket,
           Key: dstKey,
@@ -53,7 +54,7 @@ export async function copyParts(
           CopySource: copySource(ctx, srcKey),
           CopySourceRange: `bytes=${start}-${end}`,
         }),
-        { abortSignal: signal },
+        signal,
       );
       const etag = out.CopyPartResult?.ETag;
       if (!etag) throw new Error(`s3: no ETag for copied part ${index + 1} of ${dstKey}`);

@@ -19,7 +19,7 @@ async function deleteBatch(ctx: S3Context, batch: string[]): Promise<void> {
   let pending = batch;
   let failed: KeyError[] = [];
   for (let attempt = 0; ; attempt++) {
-    const out = await ctx.client.send(
+    const out = await ctx.send(
       new DeleteObjectsCommand({ Bucket: ctx.bucket, Delete: { Objects: pending.map((Key) => ({ Key })), Quiet: true } }),
     );
     failed = (out.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
@@ -42,7 +42,7 @@ async function stillThere(ctx: S3Context, keys: string[]): Promise<string[]> {
   for (let i = 0; i < keys.length; i += 32) {
     const found = await Promise.all(
       keys.slice(i, i + 32).map((Key) =>
-        ctx.client.send(new HeadObjectCommand({ Bucket: ctx.bucket, Key })).then(
+        ctx.send(new HeadObjectCommand({ Bucket: ctx.bucket, Key })).then(
           () => Key,
           (err: unknown) => {
             if (isMissing(err)) return undefined;

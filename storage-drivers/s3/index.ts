@@ -10,6 +10,7 @@ export type { S3DriverOptions } from './options';
 export function createS3Driver(options: S3DriverOptions & DecoratorOptions): StorageDriver {
   const resolved = resolveS3Options(options);
   const client = createS3Client(resolved);
-  const presigner = resolved.publicEndpoint ? createS3Client(resolved, resolved.publicEndpoint) : client;
-  return withValidation(new S3Driver(new S3Context(client, resolved), presigner), options);
+  const downloads = createS3Client(resolved, { idleTimeout: false });
+  const presigner = resolved.publicEndpoint ? createS3Client(resolved, { endpoint: resolved.publicEndpoint }) : client;
+  return withValidation(new S3Driver(new S3Context(client, resolved, downloads), presigner), options);
 }

@@ -20,7 +20,7 @@ export async function* listPages(
 ): AsyncGenerator<ListObjectsV2CommandOutput> {
   let token: string | undefined;
   do {
-    const page = await ctx.client.send(
+    const page = await ctx.send(
       new ListObjectsV2Command({
         Bucket: ctx.bucket,
         Prefix: prefix,
@@ -89,7 +89,7 @@ export async function uploadsAt(ctx: S3Context, key: string): Promise<MultipartU
   let keyMarker: string | undefined;
   let idMarker: string | undefined;
   for (;;) {
-    const page = await ctx.client.send(
+    const page = await ctx.send(
       new ListMultipartUploadsCommand({ Bucket: ctx.bucket, Prefix: key, KeyMarker: keyMarker, UploadIdMarker: idMarker }),
     );
     for (const u of page.Uploads ?? []) {

@@ -16,9 +16,9 @@ export interface Part {
 }
 
 export async function createUpload(ctx: S3Context, key: string, signal?: AbortSignal): Promise<string> {
-  const out = await ctx.client.send(
+  const out = await ctx.send(
     new CreateMultipartUploadCommand({ Bucket: ctx.bucket, Key: key, ...ctx.writeOptions }),
-    { abortSignal: signal },
+    signal,
   );
   if (!out.UploadId) throw new Error(`s3: no upload id for ${key}`);
   return out.UploadId;
@@ -32,7 +32,7 @@ export async function uploadPart(
   body: Buffer,
   signal?: AbortSignal,
 ): Promise<Part> {
-  const out = await ctx.client.send(
+  const out = await ctx.transfer(
     new UploadPartCommand({
       Bucket: ctx.bucket,
       Key: key,
@@ -41,7 +41,7 @@ export async function uploadPart(
       Body: body,
       ContentLength: body.length,
     }),
-    { abortSignal: signal },
+    signal,
   );
   if (!out.ETag) throw new Error(`s3: no ETag for part ${partNumber} of ${key}`);
   return { PartNumber: partNumber, ETag: out.ETag, Size: body.length };
@@ -55,7 +55,7 @@ export async function listParts(ctx: S3Context, key: string, uploadId: string, u
   const parts: Part[] = [];
   let marker: string | undefined;
   for (;;) {
-    const page = await ctx.client.send(
+    const page = await ctx.send(
       new ListPartsCommand({ Bucket: ctx.bucket, Key: key, UploadId: uploadId, PartNumberMarker: marker }),
     );
     for (const p of page.Parts ?? []) {
@@ -71,7 +71,7 @@ export async function listParts(ctx: S3Context, key: string, uploadId: string, u
 /** False once the upload was completed or aborted. */
 export async function uploadExists(ctx: S3Context, key: string, uploadId: string): Promise<boolean> {
   try {
-    await ctx.client.send(new ListPartsCommand({ Bucket: ctx.bucket, Key: key, UploadId: uploadId, MaxParts: 1 }));
+    await ctx.send(new ListPartsCommand({ Bucket: ctx.bucket, Key: key, UploadId: uploadId, MaxParts: 1 }));
     return true;
   } catch (err) {
     if (isMissing(err)) return false;
@@ -84,8 +84,9 @@ export async function completeUpload(ctx: S3Context, key: string, uploadId: stri
   sorted.forEach((p, i) => {
     if (p.PartNumber !== i + 1) throw new Error(`s3: part ${i + 1} of ${key} is missing`);
   });
-  // RGW answers with an empty ETag here; nothing below needs it.
-  await ctx.client.send(
+  // RGW answers with an empty ETag here; nothing below needs it. A transfer: assembling many
+  // parts can take S3 a while, during which it sends only keep-alive whitespace.
+  await ctx.transfer(
     new CompleteMultipartUploadCommand({
       Bucket: ctx.bucket,
       Key: key,
@@ -98,7 +99,7 @@ export async function completeUpload(ctx: S3Context, key: string, uploadId: stri
 /** Aborting an upload that is already gone is fine. */
 export async function abortUpload(ctx: S3Context, key: string, uploadId: string): Promise<void> {
   try {
-    await ctx.client.send(new AbortMultipartUploadCommand({ Bucket: ctx.bucket, Key: key, UploadId: uploadId }));
+    await ctx.send(new AbortMultipartUploadCommand({ Bucket: ctx.bucket, Key: key, UploadId: uploadId }));
   } catch (err) {
     if (!isMissing(err)) throw err;
   }

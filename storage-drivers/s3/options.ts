@@ -36,6 +36,14 @@ export interface S3DriverOptions {
   redirect?: boolean;
   /** Berth: endpoint that clients reach, used only to presign redirect URLs (default: regionendpoint). */
   publicendpoint?: string;
+  /**
+   * Berth: milliseconds one S3 request may take, retries included, before it fails as "storage is
+   * unavailable" (default 30 s). Requests that move blob bytes (part uploads, copies, a blob's
+   * download) may take longer: they fail only after this long without progress.
+   */
+  requesttimeout?: number;
+  /** Berth: milliseconds to establish a connection to the endpoint (default 5 s). */
+  connecttimeout?: number;
 }
 
 const MiB = 1024 * 1024;
@@ -58,6 +66,8 @@ export interface ResolvedS3Options {
   encryption: { ServerSideEncryption?: 'AES256' | 'aws:kms'; SSEKMSKeyId?: string };
   storageClass?: string;
   redirect: boolean;
+  requestTimeoutMs: number;
+  connectTimeoutMs: number;
 }
 
 function endpointUrl(value: string | undefined, secure: boolean): string | undefined {
@@ -105,5 +115,7 @@ export function resolveS3Options(o: S3DriverOptions): ResolvedS3Options {
       : {},
     storageClass: storageClass.toUpperCase() === 'NONE' ? undefined : storageClass,
     redirect: o.redirect ?? true,
+    requestTimeoutMs: size('requesttimeout', o.requesttimeout, 30_000, 1, 24 * 3_600_000),
+    connectTimeoutMs: size('connecttimeout', o.connecttimeout, 5_000, 1, 3_600_000),
   };
 }

@@ -15,8 +15,7 @@ export type Reopened = { tail: Buffer } | { uploadId: string; parts: Part[] };
  */
 export async function reopenCommitted(ctx: S3Context, key: string, size: number, signal?: AbortSignal): Promise<Reopened> {
   if (size < MIN_PART_SIZE) {
-    const got = await ctx.client.send(new GetObjectCommand({ Bucket: ctx.bucket, Key: key }), { abortSignal: signal });
-    const tail = Buffer.from(await got.Body!.transformToByteArray());
+    const tail = await ctx.getSmall(new GetObjectCommand({ Bucket: ctx.bucket, Key: key }), signal);
     if (tail.length !== size) throw new Error(`s3: ${key} changed while it was reopened (${size} bytes, now ${tail.length})`);
     return { tail };
   }

@@ -31,15 +31,14 @@ export class S3Driver implements StorageDriver {
 
   async getContent(path: string): Promise<Buffer> {
     try {
-      const got = await this.ctx.client.send(new GetObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(path) }));
-      return Buffer.from(await got.Body!.transformToByteArray());
+      return await this.ctx.getSmall(new GetObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(path) }));
     } catch (err) {
       throw this.notFound(err, path);
     }
   }
 
   async putContent(path: string, data: Uint8Array): Promise<void> {
-    await this.ctx.client.send(
+    await this.ctx.send(
       new PutObjectCommand({
         Bucket: this.ctx.bucket,
         Key: this.ctx.key(path),
@@ -59,11 +58,11 @@ export class S3Driver implements StorageDriver {
     if (length === 0) return this.emptyAt(path, offset);
     const range = offset === 0 && length === undefined ? undefined : `bytes=${offset}-${length === undefined ? '' : offset + length - 1}`;
     try {
-      const got = await this.ctx.client.send(
+      const got = await this.ctx.download(
         new GetObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(path), Range: range }),
-        { abortSignal: opts.signal },
+        opts.signal,
       );
-      const body = got.Body as Readable;
+      const body = got.Body;
       return opts.signal ? addAbortSignal(opts.signal, body) : body;
     } catch (err) {
       // S3 answers 416 for a range that starts at the end; the contract wants an empty stream there.
@@ -110,7 +109,7 @@ export class S3Driver implements StorageDriver {
   async stat(path: string): Promise<FileInfo> {
     if (path === '/') return { path, size: 0, modTime: new Date(0), isDir: true };
     try {
-      const head = await this.ctx.client.send(new HeadObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(path) }));
+      const head = await this.ctx.send(new HeadObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(path) }));
       return { path, size: head.ContentLength ?? 0, modTime: head.LastModified ?? new Date(), isDir: false };
     } catch (err) {
       if (!isMissing(err)) throw err;
@@ -142,7 +141,7 @@ export class S3Driver implements StorageDriver {
     if (size === undefined) throw new PathNotFoundError(this.name, src);
     if (src === dst) return;
     await copyObject(this.ctx, this.ctx.key(src), this.ctx.key(dst), size);
-    await this.ctx.client.send(new DeleteObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(src) }));
+    await this.ctx.send(new DeleteObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(src) }));
   }
 
   /** The object at the path, its upload object and multipart uploads, and everything below `path/`. */
@@ -155,7 +154,7 @@ export class S3Driver implements StorageDriver {
     if (path !== '/') {
       const exact = await Promise.all(
         [key, this.ctx.uploadKey(path)].map((k) =>
-          this.ctx.client.send(new HeadObjectCommand({ Bucket: this.ctx.bucket, Key: k })).then(
+          this.ctx.send(new HeadObjectCommand({ Bucket: this.ctx.bucket, Key: k })).then(
             () => k,
             (err: unknown) => {
               if (isMissing(err)) return undefined;
@@ -193,7 +192,7 @@ export class S3Driver implements StorageDriver {
   /** Size of the committed object at the path; undefined when there is none. */
   private async committedSize(path: string): Promise<number | undefined> {
     try {
-      const head = await this.ctx.client.send(new HeadObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(path) }));
+      const head = await this.ctx.send(new HeadObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(path) }));
       return head.ContentLength ?? 0;
     } catch (err) {
       if (isMissing(err)) return undefined;

@@ -197,7 +197,7 @@ export class S3Writer extends Writable implements FileWriter {
     await saveUploadState(this.ctx, this.path, state, this.signal);
     this.unsavedUpload = false;
     // The upload object now holds all of the content; the committed object would hide it from stat.
-    if (this.reopened) await this.ctx.client.send(new DeleteObjectCommand({ Bucket: this.ctx.bucket, Key: this.key }));
+    if (this.reopened) await this.ctx.send(new DeleteObjectCommand({ Bucket: this.ctx.bucket, Key: this.key }));
     this.reopened = false;
   }
 
@@ -209,7 +209,7 @@ export class S3Writer extends Writable implements FileWriter {
     await this.reopen();
     const tail = this.take(this.buffered);
     if (this.uploadId === undefined) {
-      await this.ctx.client.send(
+      await this.ctx.transfer(
         new PutObjectCommand({
           Bucket: this.ctx.bucket,
           Key: this.key,

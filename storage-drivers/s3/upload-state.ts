@@ -35,9 +35,8 @@ function parse(meta: Record<string, string> | undefined): { uploadId?: string; p
 
 export async function loadUploadState(ctx: S3Context, path: string, signal?: AbortSignal): Promise<UploadState | undefined> {
   try {
-    const got = await ctx.client.send(new GetObjectCommand({ Bucket: ctx.bucket, Key: ctx.uploadKey(path) }), {
-      abortSignal: signal,
-    });
+    // The tail can be as large as a part: a transfer, not a small request.
+    const got = await ctx.transfer(new GetObjectCommand({ Bucket: ctx.bucket, Key: ctx.uploadKey(path) }), signal);
     const tail = Buffer.from(await got.Body!.transformToByteArray());
     return { ...parse(got.Metadata), tail };
   } catch (err) {
@@ -48,7 +47,7 @@ export async function loadUploadState(ctx: S3Context, path: string, signal?: Abo
 
 export async function headUploadState(ctx: S3Context, path: string): Promise<UploadInfo | undefined> {
   try {
-    const head = await ctx.client.send(new HeadObjectCommand({ Bucket: ctx.bucket, Key: ctx.uploadKey(path) }));
+    const head = await ctx.send(new HeadObjectCommand({ Bucket: ctx.bucket, Key: ctx.uploadKey(path) }));
     const state = parse(head.Metadata);
     return {
       uploadId: state.uploadId,
@@ -65,7 +64,7 @@ export async function headUploadState(ctx: S3Context, path: string): Promise<Upl
 export async function saveUploadState(ctx: S3Context, path: string, state: UploadState, signal?: AbortSignal): Promise<void> {
   const Metadata: Record<string, string> = { [PARTS]: String(state.parts), [BYTES]: String(state.partBytes) };
   if (state.uploadId !== undefined) Metadata[ID] = state.uploadId;
-  await ctx.client.send(
+  await ctx.transfer(
     new PutObjectCommand({
       Bucket: ctx.bucket,
       Key: ctx.uploadKey(path),
@@ -74,10 +73,10 @@ export async function saveUploadState(ctx: S3Context, path: string, state: Uploa
       Metadata,
       ...ctx.options.encryption,
     }),
-    { abortSignal: signal },
+    signal,
   );
 }
 
 export async function dropUploadState(ctx: S3Context, path: string): Promise<void> {
-  await ctx.client.send(new DeleteObjectCommand({ Bucket: ctx.bucket, Key: ctx.uploadKey(path) }));
+  await ctx.send(new DeleteObjectCommand({ Bucket: ctx.bucket, Key: ctx.uploadKey(path) }));
 }

@@ -201,15 +201,18 @@ export const INTERNAL_MESSAGE = 'EIO: secret-internal-detail at /srv/berth/priva
  * disk or a driver bug would. Mode 'mid-stream': everything works except that readers fail after
  * their first 1000 bytes, when the response headers are already out. `{ errno }`: every method
  * throws the error an fs call would, with that code and a path (for faults no tmpfs can make, as EIO).
+ * `{ error }`: every method throws what `error` makes (an S3 client's errors, for outages).
  */
-export type FailureMode = 'off' | 'throw' | 'mid-stream' | { errno: string };
+export type FailureMode = 'off' | 'throw' | 'mid-stream' | { errno: string } | { error: () => unknown };
 
 export function throwingDriver(inner: StorageDriver): { driver: StorageDriver; setFailing(mode: FailureMode): void } {
   let mode: FailureMode = 'off';
-  const boom = (): Error =>
-    typeof mode === 'object'
-      ? Object.assign(new Error(`${mode.errno}: ${INTERNAL_MESSAGE}`), { code: mode.errno, errno: -5, syscall: 'open', path: '/srv/berth/private/path' })
-      : new Error(INTERNAL_MESSAGE);
+  const boom = (): unknown =>
+    typeof mode !== 'object'
+      ? new Error(INTERNAL_MESSAGE)
+      : 'error' in mode
+        ? mode.error()
+        : Object.assign(new Error(`${mode.errno}: ${INTERNAL_MESSAGE}`), { code: mode.errno, errno: -5, syscall: 'open', path: '/srv/berth/private/path' });
   const guard = async <T>(fn: () => Promise<T>): Promise<T> => {
     if (mode === 'throw' || typeof mode === 'object') throw boom();
     return fn();
@@ -222,7 +225,7 @@ export function throwingDriver(inner: StorageDriver): { driver: StorageDriver; s
         seen += chunk.length;
         if (seen <= limit) return done(null, chunk);
         if (room > 0) this.push(chunk.subarray(0, room));
-        done(boom());
+        done(boom() as Error);
       },
     });
     source.on('error', (err) => cut.destroy(err));

@@ -18,7 +18,20 @@ export interface Rgw {
   startMs: number;
   /** Creates a bucket (the name must be 3-63 lowercase characters). */
   createBucket(name: string): Promise<void>;
+  /** The radosgw daemon alone, for outage tests; the monitor and the OSD keep running. */
+  gateway: Gateway;
   stop(): Promise<void>;
+}
+
+export interface Gateway {
+  /** SIGKILL; resolves once it has exited, so the port refuses connections. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port; resolves once it answers HTTP. */
+  restart(): Promise<void>;
+  /** SIGSTOP: connections are accepted by the kernel but never answered, like a black-holed backend. */
+  freeze(): void;
+  /** SIGCONT after freeze. */
+  thaw(): void;
 }
 
 const TOOLS = ['ceph-mon', 'ceph-osd', 'radosgw', 'ceph', 'ceph-authtool', 'monmaptool', 'radosgw-admin'];
@@ -101,10 +114,21 @@ export async function startRgw(): Promise<Rgw> {
     await ceph(['osd', 'crush', 'add', `osd.${osdId}`, '1.0', 'root=default', 'host=localhost']);
     await run('ceph-osd', [...c, '-i', osdId, '--mkfs', '--osd-uuid', osdUuid], { timeoutMs: timeoutMs() });
     daemons.push(['ceph-osd', spawnDaemon('ceph-osd', [...c, '-i', osdId, '-f'])]);
-    const rgw = spawnDaemon('radosgw', [...c, '-n', 'client.rgw', '-f']);
-    daemons.push(['radosgw', rgw]);
+    const rgwArgs = [...c, '-n', 'client.rgw', '-f'];
+    const rgwAt = daemons.push(['radosgw', spawnDaemon('radosgw', rgwArgs)]) - 1;
+    const rgw = () => daemons[rgwAt][1];
     const endpoint = `http://127.0.0.1:${layout.rgwPort}`;
-    await waitForHttp(endpoint, rgw, deadline);
+    await waitForHttp(endpoint, rgw(), deadline);
+    const gateway: Gateway = {
+      kill: () => rgw().stop(0),
+      restart: async () => {
+        await rgw().stop(0);
+        daemons[rgwAt] = ['radosgw', spawnDaemon('radosgw', rgwArgs)];
+        await waitForHttp(endpoint, rgw(), Date.now() + START_TIMEOUT_MS);
+      },
+      freeze: () => void rgw().proc.kill('SIGSTOP'),
+      thaw: () => void rgw().proc.kill('SIGCONT'),
+    };
     const accessKey = 'BERTHTESTACCESSKEY00';
     const secretKey = 'berth-test-secret-key-0000000000000000000';
     await run('radosgw-admin', [...c, 'user', 'create', '--uid', 'berth', '--display-name', 'berth', '--access-key', accessKey, '--secret', secretKey], { timeoutMs: timeoutMs() });
@@ -126,8 +150,11 @@ export async function startRgw(): Promise<Rgw> {
       createBucket: async (name) => {
         await admin.send(new CreateBucketCommand({ Bucket: name }));
       },
+      gateway,
       stop: async () => {
         admin.destroy();
+        // A frozen radosgw would not act on SIGTERM and would hold its stop for the whole grace.
+        gateway.thaw();
         await stop();
       },
     };
