@@ -7,6 +7,8 @@ import { filesystemStore, s3Store, type SharedStore, type StoreKind } from './st
 /** Several Berth processes on one store, behind a round-robin proxy. */
 export interface Cluster {
   store: string;
+  /** The replicas' environment: the shared store and secret (for `berth gc` or a driver on the same store). */
+  env: Record<string, string>;
   /** Blob GETs answer 307 to the store (see StoreKind). */
   redirects: boolean;
   proxy: RoundRobinProxy;
@@ -27,6 +29,7 @@ export const STORE_KINDS_WITH_REDIRECTS: readonly StoreKind[] = [...STORE_KINDS,
 export async function startCluster(kind: StoreKind, count = 2): Promise<Cluster> {
   const store: SharedStore = await kind.create();
   const secret = randomBytes(24).toString('hex');
+  const env = { ...store.env, REGISTRY_HTTP_SECRET: secret };
   const replicas: BerthProcess[] = [];
   let proxy: RoundRobinProxy | undefined;
   const stop = async () => {
@@ -36,7 +39,7 @@ export async function startCluster(kind: StoreKind, count = 2): Promise<Cluster>
   };
   try {
     for (let i = 0; i < count; i++)
-      replicas.push(await startBerthProcess({ env: { ...store.env, REGISTRY_HTTP_SECRET: secret } }));
+      replicas.push(await startBerthProcess({ env }));
     proxy = await startRoundRobinProxy(replicas.map((r) => r.url));
   } catch (e) {
     await stop();
@@ -44,6 +47,7 @@ export async function startCluster(kind: StoreKind, count = 2): Promise<Cluster>
   }
   return {
     store: kind.name,
+    env,
     redirects: kind.redirects,
     proxy,
     replicas,
