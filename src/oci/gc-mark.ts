@@ -111,15 +111,30 @@ export class Marker {
     return m;
   }
 
+  /**
+   * The manifest stored under `d`, or null when there is none or it does not parse. A missing one is
+   * not remembered: a manifest PUT writes its revision link and its data together, so the mark may
+   * list a revision before its data lands, and the sweep's re-read must then find the manifest that
+   * the PUT completed meanwhile. Any other failure to read fails the collection: marking nothing for
+   * a manifest that exists would delete what it references.
+   */
   private async read(d: Digest): Promise<ParsedManifest | null> {
-    if (!this.parsed.has(d.value)) {
-      try {
-        this.parsed.set(d.value, parseManifest(await this.driver.getContent(paths.blobData(d)), undefined));
-      } catch {
-        this.parsed.set(d.value, null);
-      }
+    if (this.parsed.has(d.value)) return this.parsed.get(d.value)!;
+    let bytes: Buffer;
+    try {
+      bytes = await this.driver.getContent(paths.blobData(d));
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
     }
-    return this.parsed.get(d.value)!;
+    let m: ParsedManifest | null;
+    try {
+      m = parseManifest(bytes, undefined);
+    } catch {
+      m = null;
+    }
+    this.parsed.set(d.value, m);
+    return m;
   }
 
   private async *walk(path: string) {

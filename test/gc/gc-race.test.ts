@@ -7,7 +7,7 @@ import { GarbageCollector, type GcReport } from '../../src/oci/gc';
 import { Listing } from '../../src/oci/listing';
 import { startRegistry, testConfig, type TestRegistry } from '../api/server';
 import { assertStoreConsistent } from '../helpers/store-check';
-import { assertCandidate, assertPushOutcome, GATE_POINTS, gated, pushDuringPause, orphanedLayer, scenarios } from './race-scenarios';
+import { assertCandidate, assertPushOutcome, GATE_POINTS, gated, holdingWrites, orphanedLayer, pushAcrossTheMark, pushDuringPause, scenarios } from './race-scenarios';
 
 /** Everything written so far looks two hours old, as if pushed long before the collection. */
 async function age(dir: string): Promise<void> {
@@ -48,4 +48,22 @@ describe('online garbage collection racing pushes that reuse an old, orphaned la
           await registry.close();
         }
       });
+
+  it('a manifest whose data lands while the mark reads its revision keeps the orphaned layer it reuses', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'berth-gc-race-'));
+    roots.push(root);
+    const holding = holdingWrites(createFilesystemDriver({ rootDirectory: root }));
+    const registry = await startRegistry({ driver: holding.driver, config: testConfig() });
+    try {
+      const layer = await orphanedLayer(registry.url);
+      await age(root);
+      await pushAcrossTheMark(registry.url, layer, holding, () => {
+        const gate = gated(createFilesystemDriver({ rootDirectory: root }), 'announce');
+        return { gate, collecting: new GarbageCollector(gate.driver, new Listing(gate.driver)).collect({ grace: 3_600_000, deleteUntagged: false, dryRun: false }) };
+      });
+      await assertStoreConsistent(root, { collected: true });
+    } finally {
+      await registry.close();
+    }
+  });
 });

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import type { StorageDriver } from '../../storage-drivers/types';
 import { readSweepCandidates, SWEEP_STATE } from '../../src/oci/gc-sweep-state';
+import { parseDigest } from '../../src/oci/digest';
+import { exists } from '../../src/oci/links';
+import { paths } from '../../src/oci/paths';
 import { getBytes, imageManifest, pushMonolithic, putManifest, randomBlob, sha256 } from '../durability/push-client';
 
 /**
@@ -147,4 +150,54 @@ export async function assertPushOutcome(base: string, result: PushResult): Promi
 export async function assertCandidate(driver: StorageDriver, layer: Layer): Promise<void> {
   const candidates = (await readSweepCandidates(driver))?.blobs ?? [];
   assert.ok(candidates.includes(layer.digest), `the collector did not take ${layer.digest} for garbage: ${candidates.join(', ')}`);
+}
+
+/** A driver that, once told a path, holds the write of that path's content until released. */
+export function holdingWrites(inner: StorageDriver) {
+  let target: string | undefined;
+  let reached!: () => void;
+  let release!: () => void;
+  const atHold = new Promise<void>((r) => (reached = r));
+  const released = new Promise<void>((r) => (release = r));
+  const driver: StorageDriver = Object.create(inner) as StorageDriver;
+  driver.putContent = async (path, data, opts) => {
+    if (path === target) {
+      reached();
+      await released;
+    }
+    return inner.putContent(path, data, opts);
+  };
+  return { driver, hold: (path: string) => (target = path), atHold, release };
+}
+
+/**
+ * A manifest PUT writes its revision link and its data together. A mark that lists the revision in
+ * between finds no data to read; the PUT then completes before the sweep announces itself, so its
+ * fresh revision link is all that keeps the orphaned layer it reuses, and the sweep's re-read must
+ * read the manifest again rather than remember it as unreadable.
+ */
+export async function pushAcrossTheMark(
+  base: string,
+  layer: Layer,
+  registry: ReturnType<typeof holdingWrites>,
+  collect: () => { gate: ReturnType<typeof gated>; collecting: Promise<unknown> },
+): Promise<void> {
+  const config = randomBlob(100, 200);
+  const configDigest = await pushMonolithic(base, 'race/old', config);
+  const manifest = imageManifest({ digest: configDigest, size: config.length }, [{ digest: layer.digest, size: layer.bytes.length }]);
+  const digest = parseDigest(sha256(manifest));
+  registry.hold(paths.blobData(digest));
+  assert.equal((await fetch(`${base}/v2/race/old/blobs/${layer.digest}`, { method: 'HEAD' })).status, 200);
+  const putting = fetch(`${base}/v2/race/old/manifests/v1`, { method: 'PUT', body: manifest, headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' } });
+  await registry.atHold;
+  while (!(await exists(registry.driver, paths.revisionLink('race/old', digest)))) await new Promise((r) => setTimeout(r, 20));
+  const { gate, collecting } = collect();
+  await gate.atGate;
+  await assertCandidate(gate.driver, layer);
+  registry.release();
+  const put = await putting;
+  gate.release();
+  assert.equal(put.status, 201);
+  await collecting;
+  await assertPushOutcome(base, { repo: 'race/old', status: put.status, blobs: [configDigest, layer.digest] });
 }

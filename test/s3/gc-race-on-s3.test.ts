@@ -6,7 +6,7 @@ import { Listing } from '../../src/oci/listing';
 import { startRegistry, testConfig, type TestRegistry } from '../api/server';
 import { acquireRgw, releaseRgw, rgwSkipReason, type Rgw } from '../helpers/rgw';
 import { assertStoreConsistent } from '../helpers/store-check';
-import { assertCandidate, assertPushOutcome, GATE_POINTS, gated, pushDuringPause, orphanedLayer, scenarios, type Layer } from '../gc/race-scenarios';
+import { assertCandidate, assertPushOutcome, GATE_POINTS, gated, holdingWrites, orphanedLayer, pushAcrossTheMark, pushDuringPause, scenarios, type Layer } from '../gc/race-scenarios';
 import { destroyBucket, s3Client } from './berth-on-s3';
 
 const skip = rgwSkipReason();
@@ -22,6 +22,7 @@ interface Case {
   driver: StorageDriver;
   registry: TestRegistry;
   layer: Layer;
+  holding: ReturnType<typeof holdingWrites>;
 }
 
 /**
@@ -35,18 +36,18 @@ describe('online garbage collection on S3 racing pushes that reuse an old, orpha
   const open = (bucket: string) =>
     createS3Driver({ bucket, region: rgw.region, regionendpoint: rgw.endpoint, forcepathstyle: true, accesskey: rgw.accessKey, secretkey: rgw.secretKey, redirect: false });
 
-  // Every case's store is seeded first and aged together: one wait instead of six.
+  // Every case's store is seeded first and aged together: one wait for all of them.
   before(async () => {
     rgw = await acquireRgw();
-    let n = 0;
-    for (const point of GATE_POINTS)
-      for (const scenario of scenarios) {
-        const bucket = `berth-gc-race-${process.pid}-${++n}`;
-        await rgw.createBucket(bucket);
-        const driver = open(bucket);
-        const registry = await startRegistry({ driver, config: testConfig() });
-        cases.set(`${point} ${scenario.name}`, { bucket, driver, registry, layer: await orphanedLayer(registry.url) });
-      }
+    const names = [...GATE_POINTS.flatMap((point) => scenarios.map((scenario) => `${point} ${scenario.name}`)), 'across the mark'];
+    for (const [n, name] of names.entries()) {
+      const bucket = `berth-gc-race-${process.pid}-${n}`;
+      await rgw.createBucket(bucket);
+      const driver = open(bucket);
+      const holding = holdingWrites(driver);
+      const registry = await startRegistry({ driver: holding.driver, config: testConfig() });
+      cases.set(name, { bucket, driver, registry, holding, layer: await orphanedLayer(registry.url) });
+    }
     await new Promise((r) => setTimeout(r, AGE_MS));
   });
   after(async () => {
@@ -72,4 +73,13 @@ describe('online garbage collection on S3 racing pushes that reuse an old, orpha
         await assertPushOutcome(registry.url, result);
         await assertStoreConsistent(driver, { collected: true });
       });
+
+  it('a manifest whose data lands while the mark reads its revision keeps the orphaned layer it reuses', async () => {
+    const { bucket, driver, registry, holding, layer } = cases.get('across the mark')!;
+    await pushAcrossTheMark(registry.url, layer, holding, () => {
+      const gate = gated(open(bucket), 'announce');
+      return { gate, collecting: new GarbageCollector(gate.driver, new Listing(gate.driver)).collect({ grace: GRACE_MS, deleteUntagged: false, dryRun: false }) };
+    });
+    await assertStoreConsistent(driver, { collected: true });
+  });
 });
