@@ -9,8 +9,8 @@ import { assertStoreConsistent } from '../helpers/store-check';
 import { ReuseClients } from '../gc/reuse-clients';
 import { describeOnStores, withClusterLogs } from './cluster';
 
-const PUSH_MS = 45_000;
-const CLIENTS = 3;
+const PUSH_MS = 60_000;
+const CLIENTS = 6;
 
 interface Collection {
   how: string;
