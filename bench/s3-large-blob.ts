@@ -19,6 +19,7 @@ import { startRgw, type Rgw } from '../test/helpers/rgw';
 import { startBerthOnS3, type BerthOnS3 } from '../test/s3/berth-on-s3';
 import { countByOperation, startCountingProxy, type CountingProxy } from '../test/s3/counting-proxy';
 import { formatRss, sampleRss } from './s3-rss-sampler';
+import { runMain } from './run-main';
 
 const MiB = 1024 * 1024;
 
@@ -86,10 +87,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e: Error) => {
-    console.error(e.stack ?? e.message);
-    process.exit(1);
-  },
-);
+runMain(main);

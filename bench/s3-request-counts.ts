@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import { startRgw } from '../test/helpers/rgw';
 import { startBerthOnS3, type BerthOnS3 } from '../test/s3/berth-on-s3';
 import { countByOperation, startCountingProxy, type CountingProxy } from '../test/s3/counting-proxy';
+import { runMain } from './run-main';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const REPOS = 'docker/registry/v2/repositories';
@@ -126,10 +127,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e: Error) => {
-    console.error(e.stack ?? e.message);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -9,6 +9,7 @@ import type { Listing } from './listing';
 import { Marker } from './gc-mark';
 import { MARK_CLOCK } from './gc-sweep-state';
 import { SweepNotice } from './gc-sweep';
+import { mapBounded } from './bounded';
 
 export interface GcOptions {
   /** Blobs and links younger than this (ms) are never collected: a push in progress may need them. */
@@ -40,6 +41,8 @@ export interface GcReport {
 const DIGEST_DATA = /\/blobs\/([a-z0-9]+)\/[0-9a-f]{2}\/([0-9a-f]+)\/data$/;
 /** Modification times may be truncated to the second (S3): what is this close to the mark's start counts as written after it. */
 const CLOCK_SLACK_MS = 2_000;
+/** Repositories marked (and re-read) at once; each has up to Marker's read window in flight. */
+const REPOSITORY_WINDOW = 4;
 
 /**
  * Online mark and sweep (docs/architecture.md, "Garbage collection"). Mark: every blob reachable from
@@ -63,14 +66,15 @@ export class GarbageCollector {
     const cutoff = started - opts.grace;
     const marker = new Marker(this.driver);
     const marked = new Set<string>();
-    const untagged: string[] = [];
     const report: GcReport = { dryRun: opts.dryRun, repositories: 0, manifestsMarked: 0, blobsMarked: 0, blobs: [], bytes: 0, manifests: [], rescued: 0, leftovers: 0, leftoverBytes: 0 };
     const repositories = await this.repositories();
     report.repositories = repositories.length;
-    for (const name of repositories) {
-      report.manifestsMarked += await marker.repository(name, marked, opts.deleteUntagged, cutoff, untagged);
-      await marker.freshLinks(name, marked, cutoff);
-    }
+    const marks = await mapBounded(repositories, REPOSITORY_WINDOW, async (name) => {
+      const [mark] = await Promise.all([marker.repository(name, marked, opts.deleteUntagged, cutoff), marker.freshLinks(name, marked, cutoff)]);
+      return mark;
+    });
+    const untagged = marks.flatMap((m) => m.untagged);
+    report.manifestsMarked = marks.reduce((n, m) => n + m.roots, 0);
     report.blobsMarked = marked.size;
 
     const candidates = new Map<string, number>();
@@ -91,7 +95,9 @@ export class GarbageCollector {
     try {
       const rescued = new Set<string>();
       const kept = new Set<string>();
-      await marker.writtenSince(await this.repositories(), started - CLOCK_SLACK_MS, rescued, kept);
+      // Every listing here starts after the announcement: what a writer linked before it read the
+      // state again is listed (gc-fence.ts).
+      await mapBounded(await this.repositories(), REPOSITORY_WINDOW, (name) => marker.writtenSince(name, started - CLOCK_SLACK_MS, rescued, kept));
       for (const key of untagged) {
         if (kept.has(key)) {
           report.rescued++;

@@ -8,6 +8,8 @@ import { filesystemStore, s3Store, type SharedStore, type StoreKind } from './st
 /** Several Berth processes on one store, behind a round-robin proxy. */
 export interface Cluster {
   store: string;
+  /** The replicas' environment: the shared store and secret (for `berth gc` or a driver on the same store). */
+  env: Record<string, string>;
   /** Blob GETs answer 307 to the store (see StoreKind). */
   redirects: boolean;
   proxy: RoundRobinProxy;
@@ -28,11 +30,12 @@ export const STORE_KINDS_WITH_REDIRECTS: readonly StoreKind[] = [...STORE_KINDS,
 
 /**
  * Starts `count` replicas sharing `store` and one upload secret, and a proxy spreading requests over
- * them; `env` is added to each replica's environment.
+ * them; `extraEnv` is added to each replica's environment.
  */
-export async function startCluster(kind: StoreKind, count = 2, env: Record<string, string> = {}): Promise<Cluster> {
+export async function startCluster(kind: StoreKind, count = 2, extraEnv: Record<string, string> = {}): Promise<Cluster> {
   const store: SharedStore = await kind.create();
   const secret = randomBytes(24).toString('hex');
+  const env = { ...store.env, REGISTRY_HTTP_SECRET: secret };
   const replicas: BerthProcess[] = [];
   let proxy: RoundRobinProxy | undefined;
   const stop = async () => {
@@ -42,7 +45,7 @@ export async function startCluster(kind: StoreKind, count = 2, env: Record<strin
   };
   try {
     for (let i = 0; i < count; i++)
-      replicas.push(await startBerthProcess({ env: { ...store.env, ...env, REGISTRY_HTTP_SECRET: secret } }));
+      replicas.push(await startBerthProcess({ env: { ...env, ...extraEnv } }));
     proxy = await startRoundRobinProxy(replicas.map((r) => r.url));
   } catch (e) {
     await stop();
@@ -50,6 +53,7 @@ export async function startCluster(kind: StoreKind, count = 2, env: Record<strin
   }
   return {
     store: kind.name,
+    env,
     redirects: kind.redirects,
     proxy,
     replicas,
