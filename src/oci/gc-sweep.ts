@@ -42,10 +42,6 @@ export class SweepNotice {
     return notice;
   }
 
-  get generation(): number {
-    return this.state.generation;
-  }
-
   private async beat(): Promise<void> {
     const next = { ...this.state, heartbeat: this.state.heartbeat + 1 };
     try {
