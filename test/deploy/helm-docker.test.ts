@@ -23,7 +23,7 @@ const IMAGE = { repository: 'berth', tag: 'test' };
  * the initial delay plus failureThreshold periods.
  */
 async function probeSucceeds(probe: Probe, port: number, logs: () => Promise<string>): Promise<{ status: number; body: string }> {
-  const deadline = Date.now() + (probe.initialDelaySeconds + probe.periodSeconds * probe.failureThreshold) * 1000;
+  const deadline = Date.now() + ((probe.initialDelaySeconds ?? 0) + probe.periodSeconds * probe.failureThreshold) * 1000;
   const url = `http://127.0.0.1:${port}${probe.httpGet.path}`;
   let last = 'no answer';
   while (Date.now() < deadline) {
@@ -84,6 +84,8 @@ describe('the chart\'s rendered container spec, run with the real Docker engine'
     const logs = () => d.docker(['logs', name]).catch((e: Error) => e.message);
     const declared = resolvePort(c, 'http');
     assert.equal(declared, port);
+    // The kubelet runs the startup probe first, and the others only once it has succeeded.
+    await probeSucceeds(c.startupProbe!, resolvePort(c, c.startupProbe!.httpGet.port), logs);
     const liveness = await probeSucceeds(c.livenessProbe!, resolvePort(c, c.livenessProbe!.httpGet.port), logs);
     const readiness = await probeSucceeds(c.readinessProbe!, resolvePort(c, c.readinessProbe!.httpGet.port), logs);
     return { objects, port, liveness, readiness, logs, inspect: async () => JSON.parse(await d.docker(['inspect', name]))[0] };

@@ -8,15 +8,17 @@ export interface Container {
   args?: string[];
   env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
   ports?: { name: string; containerPort: number }[];
+  startupProbe?: Probe;
   livenessProbe?: Probe;
   readinessProbe?: Probe;
+  lifecycle?: { preStop?: Record<string, unknown> };
   securityContext?: SecurityContext;
   resources?: { limits?: Record<string, string>; requests?: Record<string, string> };
   volumeMounts?: { name: string; mountPath: string; subPath?: string; readOnly?: boolean }[];
 }
 export interface Probe {
   httpGet: { path: string; port: string | number };
-  initialDelaySeconds: number;
+  initialDelaySeconds?: number;
   periodSeconds: number;
   failureThreshold: number;
 }
