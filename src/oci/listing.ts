@@ -1,5 +1,5 @@
 import type { StorageDriver } from '../../storage-drivers/types';
-import { OciError } from './errors';
+import { DomainError } from './errors';
 import { paths, REPOSITORIES } from './paths';
 import { exists, listNames } from './links';
 import { ReadCache } from './read-cache';
@@ -51,7 +51,7 @@ export class Listing {
   private async readTags(name: string): Promise<string[]> {
     const tags = await listNames(this.driver, paths.tagsDir(name));
     if (tags.length === 0 && !(await exists(this.driver, paths.repository(name))))
-      throw new OciError('NAME_UNKNOWN', { name });
+      throw new DomainError('name-unknown', { name });
     tags.sort(byteOrder);
     this.cache.tagLists.set(name, tags);
     return tags;

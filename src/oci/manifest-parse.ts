@@ -1,4 +1,4 @@
-import { OciError } from './errors';
+import { DomainError } from './errors';
 import { parseDigest, type Digest } from './digest';
 
 export const MEDIA_TYPES = {
@@ -50,8 +50,8 @@ export function isManifestMediaType(type: string | undefined): boolean {
   return type !== undefined && (INDEX_TYPES.has(type) || MANIFEST_TYPES.has(type));
 }
 
-function invalid(message: string, detail?: unknown): OciError {
-  return new OciError('MANIFEST_INVALID', detail, { message: `manifest invalid: ${message}` });
+function invalid(message: string, facts: Record<string, unknown> = {}): DomainError {
+  return new DomainError('manifest-invalid', facts, `manifest invalid: ${message}`);
 }
 
 function descriptor(value: unknown, where: string): Descriptor {

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { formatAddress, parseListenAddress } from '../../src/config/listen-address';
 import { redactConfig } from '../../src/config/redact';
-import { parseDuration } from '../../src/config/schema';
+import { parseDuration } from '../../src/config/duration';
 import { createLogger, redactUrl } from '../../src/logger';
 
 describe('parseDuration', () => {

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { parseListenAddress } from '../../src/config/listen-address';
 
 export interface BerthProcessOptions {
   /** Extra environment; merged over the parent's and `REGISTRY_HTTP_ADDR=127.0.0.1:0`. */
@@ -25,12 +26,16 @@ export interface BerthProcess {
 // This file compiles to dist/test/helpers/, so main.js is at dist/src/main.js.
 export const MAIN_JS = path.resolve(__dirname, '..', '..', 'src', 'main.js');
 
+/** Where to reach a listener from its logged address: a wildcard host is reached on loopback. */
 function parseAddress(address: string): { host: string; port: number } | null {
-  const m = /^(.*):(\d+)$/.exec(address);
-  if (!m) return null;
-  let host = m[1].replace(/^\[|\]$/g, '');
-  if (host === '' || host === '0.0.0.0' || host === '::') host = '127.0.0.1';
-  return { host, port: Number(m[2]) };
+  let parsed;
+  try {
+    parsed = parseListenAddress(address);
+  } catch {
+    return null;
+  }
+  const host = parsed.host === undefined || parsed.host === '0.0.0.0' || parsed.host === '::' ? '127.0.0.1' : parsed.host;
+  return { host, port: parsed.port };
 }
 
 export interface BerthRun {
