@@ -54,13 +54,14 @@ export function workload(objects: K8sObject[]): K8sObject {
   return found[0];
 }
 
+/** The pod spec of a workload's template, or of a bare Pod (the helm test hook). */
 export function podSpec(w: K8sObject): PodSpec {
-  return w.spec.template.spec as PodSpec;
+  return (w.kind === 'Pod' ? w.spec : w.spec.template.spec) as PodSpec;
 }
 
-export function mainContainer(w: K8sObject): Container {
-  const c = podSpec(w).containers.find((x) => x.name === 'berth');
-  if (!c) throw new Error('no container named berth');
+export function mainContainer(w: K8sObject, name = 'berth'): Container {
+  const c = podSpec(w).containers.find((x) => x.name === name);
+  if (!c) throw new Error(`no container named ${name}`);
   return c;
 }
 
