@@ -36,9 +36,11 @@ export function healthRoutes(driver: StorageDriver, opts: HealthOptions): Router
     });
     try {
       // Any answer from the backend, "not found" included, proves it is reachable.
-      await Promise.race([driver.stat('/docker').catch((err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err))), timeout]);
+      await Promise.race([driver.stat('/docker').catch((err: unknown) => {
+        if (!isNotFound(err)) throw err;
+      }), timeout]);
       send(res, 200, { status: 'ready', storage: driver.name, ms: Date.now() - started });
-    } catch (err) {
+    } catch {
       const timedOut = Date.now() - started >= opts.timeoutMs;
       // Probes are often reachable from outside: say what failed, never the backend's own message.
       send(res, 503, { status: 'unready', storage: driver.name, error: timedOut ? `no answer within ${opts.timeoutMs} ms` : 'storage error' });
