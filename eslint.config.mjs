@@ -24,6 +24,8 @@ export default tseslint.config(
       ],
       // node:test's describe/it/test return promises the runner itself tracks; awaiting them is not how
       // node:test is written.
+      // Passing on a caught value (typed unknown) forwards an error, as only-throw-error allows for throw.
+      "@typescript-eslint/prefer-promise-reject-errors": ["error", { allowThrowingUnknown: true }],
       "@typescript-eslint/no-floating-promises": [
         "error",
         {
