@@ -303,6 +303,6 @@ function unique(digests: Digest[]): Digest[] {
  * a write error it made irrelevant.
  */
 async function allSettled(promises: (Promise<unknown> | undefined)[]): Promise<void> {
-  const results = await Promise.allSettled(promises);
+  const results = await Promise.allSettled(promises.filter((p) => p !== undefined));
   for (const r of results) if (r.status === 'rejected') throw r.reason;
 }
