@@ -72,11 +72,17 @@ export class GcLease {
       throw err;
     }
     lease.lastRenewal = started;
-    // The listing above may be old: a lease number freed by the cleanup below can be created again
-    // by a collector that listed before it. Whoever finds a newer lease than its own has lost.
-    const after = await newestLease(driver);
-    if (after !== lease.number) throw new GcLockedError(`another garbage collection took a newer lease (${after})`);
-    await lease.dropOlder();
+    try {
+      // The listing above may be old: a lease number freed by the cleanup below can be created
+      // again by a collector that listed before it. Whoever finds a newer lease than its own has lost.
+      const after = await newestLease(driver);
+      if (after !== lease.number) throw new GcLockedError(`another garbage collection took a newer lease (${after})`);
+      await lease.dropOlder();
+    } catch (err) {
+      // Not left to expire when storage failed here; harmless when a newer lease exists.
+      await lease.release().catch(() => undefined);
+      throw err;
+    }
     lease.timer = setInterval(() => {
       lease.renewing ??= lease.renew().finally(() => (lease.renewing = undefined));
     }, timings.renewMs);
