@@ -190,6 +190,10 @@ export function recordingDriver(inner: StorageDriver): { driver: StorageDriver; 
       await inner.putContent(p, d, o);
       writes.push(p);
     },
+    createExclusive: async (p, d) => {
+      await inner.createExclusive(p, d);
+      writes.push(p);
+    },
     reader: (p, o) => {
       reads.push(p);
       return inner.reader(p, o);
@@ -247,6 +251,7 @@ export function throwingDriver(inner: StorageDriver): { driver: StorageDriver; s
     name: 'throwing',
     getContent: (p) => guard(() => inner.getContent(p)),
     putContent: (p, d) => guard(() => inner.putContent(p, d)),
+    createExclusive: (p, d) => guard(() => inner.createExclusive(p, d)),
     reader: (p, o) => guard(async () => (mode === 'mid-stream' ? failingAfter(await inner.reader(p, o), 1000) : inner.reader(p, o))),
     writer: (p, o) => guard((): Promise<FileWriter> => inner.writer(p, o)),
     stat: (p) => guard(() => inner.stat(p)),
