@@ -21,7 +21,7 @@ export function parseListenAddress(addr: string, key = 'http.addr'): ListenAddre
   try {
     return splitHostPort(addr, ':5000');
   } catch (e) {
-    throw new Error(`${key}: ${(e as Error).message}`);
+    throw new Error(`${key}: ${(e as Error).message}`, { cause: e });
   }
 }
 

@@ -125,8 +125,10 @@ export function faultAnswer(fault: StorageFault): Answer {
 /** The answer to any error a handler threw that is not a storage fault; anything unforeseen is a 500. */
 export function answerFor(err: unknown): Answer {
   if (err instanceof DomainError) {
-    const rule = DOMAIN_RULES[err.kind as DomainErrorKind] as Rule<unknown>;
-    return apply(rule, err.facts, err.reason, hasKeys(err.facts) ? err.facts : undefined);
+    // instanceof narrows to DomainError<any>; name the kind union so the facts stay typed.
+    const e = err as DomainError;
+    const rule = DOMAIN_RULES[e.kind] as Rule<unknown>;
+    return apply(rule, e.facts, e.reason, hasKeys(e.facts) ? e.facts : undefined);
   }
   if (err instanceof Challenge) return apply(AUTH_RULES.challenge, err, undefined, undefined);
   if (err instanceof AccessDenied) return apply(AUTH_RULES.denied, err, undefined, undefined);

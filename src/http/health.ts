@@ -35,7 +35,9 @@ export function healthRoutes(driver: StorageDriver, opts: HealthOptions): Pick<E
     });
     try {
       // Any answer from the backend, "not found" included, proves it is reachable.
-      await Promise.race([driver.stat('/docker').catch((err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err))), timeout]);
+      await Promise.race([driver.stat('/docker').catch((err: unknown) => {
+        if (!isNotFound(err)) throw err;
+      }), timeout]);
       send(ctx, 200, { status: 'ready', storage: driver.name, ms: Date.now() - started });
     } catch {
       const timedOut = Date.now() - started >= opts.timeoutMs;

@@ -26,10 +26,9 @@ export function parseDigest(value: string): Digest {
   const hex = value.slice(sep + 1);
   if (!isAlgorithm(algorithm))
     throw new DomainError('digest-invalid', { digest: value }, `unsupported digest algorithm "${algorithm}"`);
-  const alg = algorithm as Algorithm;
-  if (hex.length !== ALGORITHMS[alg] || !/^[a-f0-9]+$/.test(hex))
-    throw new DomainError('digest-invalid', { digest: value }, `invalid ${alg} digest`);
-  return { algorithm: alg, hex, value };
+  if (hex.length !== ALGORITHMS[algorithm] || !/^[a-f0-9]+$/.test(hex))
+    throw new DomainError('digest-invalid', { digest: value }, `invalid ${algorithm} digest`);
+  return { algorithm, hex, value };
 }
 
 export function isAlgorithm(value: string): value is Algorithm {
@@ -40,7 +39,7 @@ export function isAlgorithm(value: string): value is Algorithm {
 export function parseAlgorithm(value: string): Algorithm {
   if (!isAlgorithm(value))
     throw new DomainError('digest-invalid', { algorithm: value.slice(0, 100) }, `unsupported digest algorithm "${value.slice(0, 100)}"`);
-  return value as Algorithm;
+  return value;
 }
 
 export function isDigest(value: string): boolean {

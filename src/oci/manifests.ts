@@ -1,4 +1,5 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { LRUCache } from 'lru-cache';
 import type { StorageDriver } from '../../storage-drivers/types';
 import { isNotFound } from '../../storage-drivers/errors';
 import { DomainError, isDomainError } from './errors';
@@ -46,7 +47,7 @@ const REFERENCE_BATCH = 64;
  */
 export class ManifestStore {
   // Keyed by digest: content-addressed, so the cached media type can never go stale.
-  private readonly mediaTypes = new Map<string, string>();
+  private readonly mediaTypes = new LRUCache<string, string>({ max: MEDIA_TYPE_CACHE_SIZE });
 
   constructor(
     private readonly driver: StorageDriver,
@@ -287,7 +288,6 @@ export class ManifestStore {
   }
 
   private remember(digest: Digest, mediaType: string): string {
-    if (this.mediaTypes.size >= MEDIA_TYPE_CACHE_SIZE) this.mediaTypes.delete(this.mediaTypes.keys().next().value!);
     this.mediaTypes.set(digest.value, mediaType);
     return mediaType;
   }
@@ -303,6 +303,6 @@ function unique(digests: Digest[]): Digest[] {
  * a write error it made irrelevant.
  */
 async function allSettled(promises: (Promise<unknown> | undefined)[]): Promise<void> {
-  const results = await Promise.allSettled(promises);
+  const results = await Promise.allSettled(promises.filter((p) => p !== undefined));
   for (const r of results) if (r.status === 'rejected') throw r.reason;
 }

@@ -1,6 +1,7 @@
 import { randomUUID, type Hash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { LRUCache } from 'lru-cache';
 import type { StorageDriver } from '../../storage-drivers/types';
 import { isNotFound } from '../../storage-drivers/errors';
 import { DomainError, isDomainError } from './errors';
@@ -31,6 +32,8 @@ export interface ChunkInput {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const MAX_HASH_STATES = 10_000;
+/** A session idle for longer re-reads its data at the commit instead (as after a restart). */
+const HASH_STATE_TTL_MS = 3_600_000;
 
 /** Running digests of the upload's bytes: sha256 always, and the algorithm the client uses. */
 interface HashState {
@@ -46,7 +49,7 @@ interface HashState {
  * data to hash it instead.
  */
 export class UploadManager {
-  private readonly hashes = new Map<string, HashState>();
+  private readonly hashes = new LRUCache<string, HashState>({ max: MAX_HASH_STATES, ttl: HASH_STATE_TTL_MS });
 
   constructor(
     private readonly driver: StorageDriver,
@@ -254,7 +257,6 @@ export class UploadManager {
     }
     if (state) {
       state.offset = start + count;
-      if (this.hashes.size >= MAX_HASH_STATES && !this.hashes.has(key)) this.hashes.delete(this.hashes.keys().next().value!);
       this.hashes.set(key, state);
     }
     return start + count;

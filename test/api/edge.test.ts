@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { authConfig, authFixture, startAuthRegistry, USERS, type AuthFixture, type AuthRegistry } from '../auth/helpers';
+import type { ErrorList } from './helpers';
 import { rawRequest, startRegistry, type TestRegistry } from './server';
+
+const json = <T>(body: Buffer): T => JSON.parse(body.toString('utf8')) as T;
 
 /** The routes outside /v2 (probes, the token endpoint, unknown paths) share the /v2 dispatcher. */
 describe('the HTTP edge outside /v2', () => {
@@ -38,7 +41,7 @@ describe('the HTTP edge outside /v2', () => {
     const res = await rawRequest(reg.url, { method: 'POST', path: '/healthz', headers: { 'Content-Length': '0' } });
     assert.equal(res.status, 405);
     assert.equal(res.headers.allow, 'GET, HEAD');
-    assert.equal(JSON.parse(res.body.toString('utf8')).errors[0].code, 'UNSUPPORTED');
+    assert.equal(json<ErrorList>(res.body).errors[0].code, 'UNSUPPORTED');
   });
 });
 
@@ -65,7 +68,7 @@ describe('the token endpoint on the edge dispatcher', () => {
         chunks: [Buffer.from(form({ grant_type: 'password', service: 'berth', username: 'alice', password: USERS.alice }))],
       });
       assert.equal(res.status, 200, path);
-      assert.equal(typeof JSON.parse(res.body.toString('utf8')).access_token, 'string');
+      assert.equal(typeof json<{ access_token?: unknown }>(res.body).access_token, 'string');
     }
   });
 
@@ -77,7 +80,7 @@ describe('the token endpoint on the edge dispatcher', () => {
       chunks: [Buffer.from(JSON.stringify({ grant_type: 'password', username: 'alice', password: USERS.alice }))],
     });
     assert.equal(res.status, 400);
-    assert.equal(JSON.parse(res.body.toString('utf8')).error, 'unsupported_grant_type');
+    assert.equal(json<{ error?: unknown }>(res.body).error, 'unsupported_grant_type');
   });
 
   it('a POST body over 16 KiB is refused with 413 and a message naming the limit', async () => {
@@ -88,7 +91,7 @@ describe('the token endpoint on the edge dispatcher', () => {
       chunks: [Buffer.from(form({ grant_type: 'password', username: 'alice', password: 'x'.repeat(20_000) }))],
     });
     assert.equal(res.status, 413);
-    const error = JSON.parse(res.body.toString('utf8')).errors[0];
+    const error = json<ErrorList>(res.body).errors[0];
     assert.equal(error.code, 'SIZE_INVALID');
     assert.match(error.message, /16384 bytes/);
     assert.deepEqual(error.detail, { limit: 16384 });

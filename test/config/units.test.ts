@@ -63,7 +63,7 @@ describe('redaction', () => {
     );
     logger.debug('hidden at info');
     assert.equal(lines.length, 1);
-    const rec = JSON.parse(lines[0]);
+    const rec = JSON.parse(lines[0]) as Record<string, unknown>;
     assert.equal(rec.msg, 'request');
     assert.equal(rec.level, 'info');
     assert.equal(rec.service, 'berth');

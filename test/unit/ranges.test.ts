@@ -19,7 +19,7 @@ test('upload Content-Range: inclusive start-end, with or without a bytes prefix'
     assert.throws(() => parseContentRange(bad), (e: unknown) => answered(e, 'BLOB_UPLOAD_INVALID', 416), bad);
 });
 
-test('blob Range: one byte range, suffixes, and unsatisfiable ones', () => {
+test('blob Range: one byte range, suffixes, unsatisfiable sets, and invalid headers ignored (RFC 9110)', () => {
   assert.deepEqual(parseRange(undefined, 100), { kind: 'full' });
   assert.deepEqual(parseRange('bytes=10-19', 100), { kind: 'partial', range: { start: 10, end: 19 } });
   assert.deepEqual(parseRange('bytes=90-', 100), { kind: 'partial', range: { start: 90, end: 99 } });
@@ -28,7 +28,12 @@ test('blob Range: one byte range, suffixes, and unsatisfiable ones', () => {
   assert.deepEqual(parseRange('bytes=100-', 100), { kind: 'unsatisfiable' });
   assert.deepEqual(parseRange('bytes=0-0', 0), { kind: 'unsatisfiable' });
   assert.deepEqual(parseRange('bytes=0-1,5-6', 100), { kind: 'full' });
-  assert.deepEqual(parseRange('items=0-1', 100), { kind: 'full' });
+  assert.deepEqual(parseRange('bytes=200-,300-400', 100), { kind: 'unsatisfiable' });
+  assert.deepEqual(parseRange('bytes=-0', 100), { kind: 'unsatisfiable' });
+  assert.deepEqual(parseRange('bytes=-5', 0), { kind: 'full' }, 'an empty blob satisfies a suffix with nothing');
+  assert.deepEqual(parseRange('BYTES=1-1', 100), { kind: 'partial', range: { start: 1, end: 1 } });
+  for (const invalid of ['items=0-1', 'bytes=5-3', 'bytes=', 'bytes=-', 'bytes=a-b', 'bytes=1-2-3', 'bytes=5-3,0-1', 'bytes 0-1', 'bytes=+1-2'])
+    assert.deepEqual(parseRange(invalid, 100), { kind: 'full' }, invalid);
 });
 
 test('the upload Range header never has a bytes= prefix and is 0-0 when empty', () => {
