@@ -71,7 +71,9 @@ describe('the compose files, as `docker-compose config` reads them', { skip, tim
       assert.ok(!Array.isArray(s.depends_on), `${name}: depends_on without conditions`);
       if (!s.image?.startsWith('berth:')) continue;
       // The image has no shell and no curl: the check runs node, in exec form.
-      assert.deepEqual((s.healthcheck!.test as string[]).slice(0, 3), ['CMD', 'node', '-e'], name);
+      const test = s.healthcheck.test;
+      assert.ok(Array.isArray(test), `${name}: a shell-form healthcheck`);
+      assert.deepEqual(test.slice(0, 3), ['CMD', 'node', '-e'], name);
       assert.ok(seconds(s.stop_grace_period ?? '10s') > drain, `${name}: stop_grace_period ${s.stop_grace_period} is not longer than the ${drain} s drain`);
     }
     assert.deepEqual(services['lb'].depends_on, { 'berth-a': { condition: 'service_healthy' }, 'berth-b': { condition: 'service_healthy' } });

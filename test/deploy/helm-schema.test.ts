@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { assertValidObjects, schemaProblems } from './helm-render/k8s-schema';
+import { assertValidObjects, importEsm, schemaProblems } from './helm-render/k8s-schema';
 import { workload } from './helm-render/pod-spec';
 import { only, render, rendererPrerequisites, type K8sObject } from './helm-render/render';
 
@@ -104,7 +104,7 @@ describe('the strict check itself', { skip, timeout: 120_000 }, () => {
       c.livenesProbe = c.livenessProbe;
       delete c.livenessProbe;
     });
-    const { Deployment } = (await new Function('return import("kubernetes-models/apps/v1")')()) as { Deployment: new (d: unknown) => { validate(): void } };
+    const { Deployment } = (await importEsm('kubernetes-models/apps/v1')) as { Deployment: new (d: unknown) => { validate(): void } };
     assert.doesNotThrow(() => new Deployment(d).validate(), 'kubernetes-models accepts unknown fields, hence the strict walk');
     assert.deepEqual(await schemaProblems(d), [`Deployment/${d.metadata.name}: /spec/template/spec/containers/0/livenesProbe is not a field of apps/v1 Deployment`]);
   });

@@ -22,8 +22,12 @@ interface AjvError {
 }
 type ModelClass = new (data: unknown) => { validate(): void };
 
-// kubernetes-models is ESM only; TypeScript's CommonJS output would turn import() into require().
-const importEsm = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<Record<string, unknown>>;
+/**
+ * import() of an ESM-only package (kubernetes-models exports no `require` entry): TypeScript's
+ * CommonJS output turns a literal import() into require(), so the call is built at run time.
+ */
+// eslint-disable-next-line @typescript-eslint/no-implied-eval -- a constant body, only to keep import() from being compiled to require()
+export const importEsm = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<Record<string, unknown>>;
 
 function modulePath(apiVersion: string): string {
   if (apiVersion === 'monitoring.coreos.com/v1') return '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
