@@ -6,6 +6,7 @@ import type { StorageDriver } from '../storage-drivers/types';
 import type { Config } from './config/schema';
 import { createRegistry, type Registry } from './oci/registry';
 import { OciError } from './oci/errors';
+import { paths } from './oci/paths';
 import { v2Dispatcher } from './http/router';
 import { errorRenderer, renderError } from './http/error-renderer';
 import { accessLog, requestId, type RequestObserver } from './http/access-log';
@@ -75,7 +76,7 @@ export function createApp(deps: AppDeps): BerthApp {
   });
   const auth = createAuth(config.auth, {
     logger,
-    dataDirectory: config.storage.driver === 'filesystem' ? config.storage.filesystem.rootdirectory : undefined,
+    keyStorage: { driver, keyPath: paths.tokenSigningKey(), certificatePath: paths.tokenSigningCertificate(), readOnly },
   });
 
   const v2 = v2Dispatcher(

@@ -8,6 +8,8 @@ import type { Digest } from './digest';
 export const ROOT = '/docker/registry/v2';
 export const REPOSITORIES = `${ROOT}/repositories`;
 const BLOB_ALIASES = '/berth/blob-aliases';
+/** Where filesystem stores of earlier versions already kept the token key, so they load it unchanged. */
+const TOKEN_KEYS = '/berth/auth';
 
 export const paths = {
   blobData: (d: Digest) => `${ROOT}/blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}/data`,
@@ -45,6 +47,10 @@ export const paths = {
   uploadDir: (name: string, uuid: string) => `${REPOSITORIES}/${name}/_uploads/${uuid}`,
   uploadData: (name: string, uuid: string) => `${REPOSITORIES}/${name}/_uploads/${uuid}/data`,
   uploadStartedAt: (name: string, uuid: string) => `${REPOSITORIES}/${name}/_uploads/${uuid}/startedat`,
+  /** The built-in token server's generated signing key, with its certificate (auth/keystore.ts). */
+  tokenSigningKey: () => `${TOKEN_KEYS}/token.key`,
+  /** That key's certificate alone, for operators to hand to other registries as a `rootcertbundle`. */
+  tokenSigningCertificate: () => `${TOKEN_KEYS}/token.crt`,
 };
 
 /** The last component of a path. */
