@@ -124,8 +124,8 @@ export function createAuth(settings: AuthSettings, deps: AuthDeps): Auth {
     const storage = ks && { ...ks, settleMs: ks.settleMs ?? 1000, legacyDirectory: server.keydirectory };
     const signing = await loadSigningMaterial({ key: server.key, certificate: server.certificate, storage, keytype: server.keytype });
     if (signing.generated) logger.info({ key: signing.origin }, 'generated a token signing key');
-    else if (server.keydirectory !== undefined && signing.origin.startsWith(server.keydirectory))
-      logger.warn({ from: signing.origin, to: ks?.readOnly ? '(read-only: not copied)' : ks?.keyPath }, 'token signing key migrated from auth.token.server.keydirectory into storage');
+    else if (signing.migrated)
+      logger.warn({ from: signing.origin, to: ks!.readOnly ? '(read-only: not copied)' : ks!.keyPath }, 'token signing key migrated from auth.token.server.keydirectory into storage');
     await trust.addCertificate(new x509.X509Certificate(signing.certificate));
     const issuer = new TokenIssuer(signing, {
       issuer: token.issuer,

@@ -42,6 +42,8 @@ export type LoadedMaterial = SigningMaterial & {
   generated: boolean;
   /** Where the pair came from, for the log. */
   origin: string;
+  /** Read from `keydirectory` (and, unless read-only, copied into storage). */
+  migrated?: boolean;
 };
 
 /** A refusal an operator must act on (read-only storage without a key). */
@@ -137,7 +139,7 @@ export async function loadSigningMaterial(src: KeySource): Promise<LoadedMateria
       await store(s, legacy);
       await publishCertificate(s, legacy);
     }
-    return { ...legacy, generated: false, origin: path.join(s.legacyDirectory!, LEGACY_KEY) };
+    return { ...legacy, generated: false, origin: path.join(s.legacyDirectory!, LEGACY_KEY), migrated: true };
   }
   if (s.readOnly)
     throw new KeyStoreError(
