@@ -1,8 +1,13 @@
-import { OciError } from '../oci/errors';
+import { DomainError } from '../oci/errors';
 import type { ByteRange } from '../oci/blobs';
 
-function rangeInvalid(header: string, message: string): OciError {
-  return new OciError('BLOB_UPLOAD_INVALID', { contentRange: header.slice(0, 100) }, { status: 416, message });
+function rangeInvalid(header: string, message: string): DomainError {
+  return new DomainError('upload-range-invalid', { contentRange: header.slice(0, 100) }, message);
+}
+
+/** The `Range` header value for an upload of `offset` bytes (Distribution's "0-0" when empty). */
+export function uploadRange(offset: number): string {
+  return `0-${Math.max(offset - 1, 0)}`;
 }
 
 /** Upload `Content-Range: <start>-<end>` (inclusive); tolerates a `bytes ` prefix and `/total` suffix. */
@@ -38,13 +43,13 @@ export function parseRange(header: string | undefined, size: number): BlobRange 
 export function contentLength(header: string | undefined): number | undefined {
   if (header === undefined) return undefined;
   const n = Number(header);
-  if (!/^\d{1,15}$/.test(header) || !Number.isSafeInteger(n)) throw new OciError('SIZE_INVALID', undefined, { message: 'invalid Content-Length' });
+  if (!/^\d{1,15}$/.test(header) || !Number.isSafeInteger(n)) throw new DomainError('size-invalid', {}, 'invalid Content-Length');
   return n;
 }
 
 /** `n` of a paginated listing. */
 export function parseCount(value: string | null): number | undefined {
   if (value === null) return undefined;
-  if (!/^\d{1,9}$/.test(value)) throw new OciError('UNSUPPORTED', { n: value.slice(0, 50) }, { status: 400, message: 'n must be a non-negative integer' });
+  if (!/^\d{1,9}$/.test(value)) throw new DomainError('parameter-invalid', { n: value.slice(0, 50) }, 'n must be a non-negative integer');
   return Number(value);
 }

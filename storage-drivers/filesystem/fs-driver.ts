@@ -38,7 +38,9 @@ const READ_BUFFERS_KEPT = 8;
 async function syncDir(dir: string): Promise<void> {
   const handle = await open(dir, O_RDONLY | O_DIRECTORY);
   try {
-    await handle.sync().catch((err: unknown) => Promise.reject(naming(err, dir)));
+    await handle.sync();
+  } catch (err) {
+    throw naming(err, dir);
   } finally {
     await handle.close();
   }

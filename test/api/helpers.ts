@@ -26,6 +26,18 @@ export interface Descriptor {
   platform?: { architecture: string; os: string };
 }
 
+/** JSON bodies the API answers with, for reading supertest's untyped `body`. */
+export interface TagList {
+  name: string;
+  tags: string[];
+}
+export interface Catalog {
+  repositories: string[];
+}
+export interface ErrorList {
+  errors: { code: string; message: string; detail?: Record<string, unknown> }[];
+}
+
 export interface Content {
   data: Buffer;
   digest: string;

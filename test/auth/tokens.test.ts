@@ -109,7 +109,7 @@ describe('token verification', () => {
   test('a tampered access claim breaks the signature', async () => {
     const token = await sign(key, { access: ACCESS }, { kid });
     const [h, , s] = token.split('.');
-    const payload = { ...JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()), access: [{ type: 'repository', name: 'a/b', actions: ['pull', 'push'] }] };
+    const payload = { ...(JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as Record<string, unknown>), access: [{ type: 'repository', name: 'a/b', actions: ['pull', 'push'] }] };
     await rejects(`${h}.${b64(payload)}.${s}`, /signature/);
   });
 

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import bcrypt from 'bcrypt';
 import { buildBaseImages, buildBerthImage, copyBuildContext } from '../helpers/base-image';

@@ -67,8 +67,8 @@ function assertProbes(c: Container): void {
   assert.equal(c.livenessProbe?.httpGet.path, '/healthz');
   assert.equal(c.readinessProbe?.httpGet.path, '/readyz');
   const http = resolvePort(c, 'http');
-  assert.equal(resolvePort(c, c.livenessProbe!.httpGet.port), http, 'liveness on the main port');
-  assert.equal(resolvePort(c, c.readinessProbe!.httpGet.port), http, 'readiness on the main port');
+  assert.equal(resolvePort(c, c.livenessProbe.httpGet.port), http, 'liveness on the main port');
+  assert.equal(resolvePort(c, c.readinessProbe.httpGet.port), http, 'readiness on the main port');
 }
 
 function assertHardened(objects: K8sObject[]): void {

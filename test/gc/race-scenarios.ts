@@ -37,7 +37,7 @@ export function gated(inner: StorageDriver, point: GatePoint) {
   };
   const driver: StorageDriver = Object.create(inner) as StorageDriver;
   driver.putContent = async (path, data, opts) => {
-    if (point === 'announce' && path === SWEEP_STATE && JSON.parse(Buffer.from(data).toString()).sweeping) await pause();
+    if (point === 'announce' && path === SWEEP_STATE && (JSON.parse(Buffer.from(data).toString()) as { sweeping?: unknown }).sweeping) await pause();
     return inner.putContent(path, data, opts);
   };
   driver.delete = async (path) => {
