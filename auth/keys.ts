@@ -10,7 +10,7 @@ export function publicOf(key: KeyObject): KeyObject {
 function publicKeyObject(key: KeyObject | JWK | Uint8Array): KeyObject {
   if (key instanceof Uint8Array) return createPublicKey({ key: Buffer.from(key), format: 'der', type: 'spki' });
   if (key instanceof KeyObject) return publicOf(key);
-  return createPublicKey({ key: key as never, format: 'jwk' });
+  return createPublicKey({ key: key, format: 'jwk' });
 }
 
 export function spkiOf(key: KeyObject | JWK | Uint8Array): Buffer {
@@ -18,7 +18,7 @@ export function spkiOf(key: KeyObject | JWK | Uint8Array): Buffer {
 }
 
 export function publicJwk(key: KeyObject | JWK | Uint8Array): JWK {
-  return publicKeyObject(key).export({ format: 'jwk' }) as JWK;
+  return publicKeyObject(key).export({ format: 'jwk' });
 }
 
 const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';

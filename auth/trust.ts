@@ -18,7 +18,7 @@ class TrustedKey {
   ) {}
 
   static ofJwk(jwk: JWK): TrustedKey {
-    return new TrustedKey(algorithmsFor(jwk), (alg) => importJWK(jwk, alg) as Promise<VerifyKey>);
+    return new TrustedKey(algorithmsFor(jwk), (alg) => importJWK(jwk, alg));
   }
 
   static ofCertificate(cert: Certificate): TrustedKey {
@@ -93,7 +93,7 @@ export class TrustStore {
       // An embedded key proves nothing by itself; it counts only as a way to name a trusted key.
       let thumbprint: string;
       try {
-        thumbprint = await calculateJwkThumbprint(header.jwk as JWK);
+        thumbprint = await calculateJwkThumbprint(header.jwk);
       } catch {
         throw new UntrustedKey('malformed jwk header');
       }

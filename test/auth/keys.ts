@@ -1,5 +1,5 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { SignJWT, type JWTHeaderParameters } from 'jose';
+import { SignJWT } from 'jose';
 import { createCertificate, derOf, toPem, type Certificate } from '../../auth/x509';
 
 export function rsaKey(): KeyObject {
@@ -47,7 +47,7 @@ export function sign(
   const now = Math.floor(Date.now() / 1000);
   const claims: Record<string, unknown> = { iss: 'berth', aud: 'berth', sub: 'alice', iat: now, nbf: now, exp: now + 300, access: [], ...payload };
   for (const k of Object.keys(claims)) if (claims[k] === undefined) delete claims[k];
-  return new SignJWT(claims).setProtectedHeader({ alg, typ: 'JWT', ...header } as JWTHeaderParameters).sign(key);
+  return new SignJWT(claims).setProtectedHeader({ alg, typ: 'JWT', ...header }).sign(key);
 }
 
 /** An HS256 token whose "secret" is `secret` (a public key, as an alg-confusion attack would use). */

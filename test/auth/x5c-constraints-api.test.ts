@@ -24,7 +24,7 @@ interface Issued {
 
 /** A certificate for a new P-256 key, signed by `issuer` (self-signed without one). */
 async function make(name: string, extensions: x509.Extension[], issuer?: Issued, validity: { notBefore?: Date; notAfter?: Date } = {}): Promise<Issued> {
-  const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']));
   const cert = await x509.X509CertificateGenerator.create({
     subject: `CN=${name}`,
     issuer: `CN=${issuer?.name ?? name}`,
