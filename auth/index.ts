@@ -63,8 +63,6 @@ export interface AuthDeps {
     certificatePath: string;
     /** storage.maintenance.readonly: the key is never written. */
     readOnly: boolean;
-    /** How long a first start waits for replicas racing to store a key (default 1 s). */
-    settleMs?: number;
   };
 }
 
@@ -121,7 +119,7 @@ export function createAuth(settings: AuthSettings, deps: AuthDeps): Auth {
     if (token.jwks) for (const { kid, jwk } of parseJwks(await readFile(token.jwks, 'utf8'))) await trust.addKey(jwk, kid);
     if (!server.enabled) return { trust, issuer: undefined };
     const ks = deps.keyStorage;
-    const storage = ks && { ...ks, settleMs: ks.settleMs ?? 1000, legacyDirectory: server.keydirectory };
+    const storage = ks && { ...ks, legacyDirectory: server.keydirectory };
     const signing = await loadSigningMaterial({ key: server.key, certificate: server.certificate, storage, keytype: server.keytype });
     if (signing.generated) logger.info({ key: signing.origin }, 'generated a token signing key');
     else if (signing.migrated)

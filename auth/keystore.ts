@@ -2,7 +2,7 @@ import { createPrivateKey, generateKeyPair } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { isNotFound } from '../storage-drivers/errors';
+import { isExists, isNotFound } from '../storage-drivers/errors';
 import type { StorageDriver } from '../storage-drivers/types';
 import { spkiOf } from './keys';
 import type { SigningMaterial } from './token-issue';
@@ -24,8 +24,6 @@ export interface KeyStorage {
   readOnly: boolean;
   /** `keydirectory`, where an earlier Berth generated the pair on disk: migrated into storage. */
   legacyDirectory?: string;
-  /** How long a process that stored a new key waits for racing replicas before reading back the one that won. */
-  settleMs: number;
 }
 
 export interface KeySource {
@@ -97,27 +95,24 @@ async function readLegacy(dir: string): Promise<SigningMaterial | undefined> {
   }
 }
 
-async function store(s: KeyStorage, m: SigningMaterial): Promise<void> {
-  const pem = (m.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string) + certificatePem(m);
-  await s.driver.putContent(s.keyPath, Buffer.from(pem), { private: true });
-}
-
-const same = (a: SigningMaterial, b: SigningMaterial) => a.certificate.equals(b.certificate);
+const pairPem = (m: SigningMaterial) => Buffer.from((m.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string) + certificatePem(m));
 
 /**
- * Generates a pair and stores it, unless a replica sharing the storage stored one first. The driver
- * has no create-if-absent, so racing first starts are settled by the last write: the pair is made
- * before the final check, which leaves a window of one round trip between that check and the
- * write, and every process reads back what is stored `settleMs` later and uses that.
+ * Generates a pair and stores it, unless a replica sharing the storage stored one first: the key is
+ * created exclusively, so of replicas racing on a fresh store exactly one pair is kept and every
+ * process signs with it.
  */
 async function generateInto(s: KeyStorage, keytype: 'rsa' | 'ec'): Promise<{ material: SigningMaterial; generated: boolean }> {
   const made = await fresh(keytype);
-  const first = await readStored(s);
-  if (first) return { material: first, generated: false };
-  await store(s, made);
-  await new Promise((r) => setTimeout(r, s.settleMs));
-  const won = (await readStored(s)) ?? made;
-  return { material: won, generated: same(won, made) };
+  try {
+    await s.driver.createExclusive(s.keyPath, pairPem(made), { private: true });
+    return { material: made, generated: true };
+  } catch (e) {
+    if (!isExists(e)) throw e;
+  }
+  const won = await readStored(s);
+  if (!won) throw new Error(`${s.keyPath} exists but could not be read back`);
+  return { material: won, generated: false };
 }
 
 /**
@@ -136,7 +131,7 @@ export async function loadSigningMaterial(src: KeySource): Promise<LoadedMateria
   const legacy = s.legacyDirectory === undefined ? undefined : await readLegacy(s.legacyDirectory);
   if (legacy) {
     if (!s.readOnly) {
-      await store(s, legacy);
+      await migrate(s, legacy);
       await publishCertificate(s, legacy);
     }
     return { ...legacy, generated: false, origin: path.join(s.legacyDirectory!, LEGACY_KEY), migrated: true };
@@ -154,4 +149,13 @@ export async function loadSigningMaterial(src: KeySource): Promise<LoadedMateria
 async function publishCertificate(s: KeyStorage, m: SigningMaterial): Promise<void> {
   const pem = certificatePem(m);
   if ((await getText(s.driver, s.certificatePath)) !== pem) await s.driver.putContent(s.certificatePath, Buffer.from(pem));
+}
+
+/** Copies a `keydirectory` pair into storage, unless a replica migrating the same pair got there first. */
+async function migrate(s: KeyStorage, m: SigningMaterial): Promise<void> {
+  try {
+    await s.driver.createExclusive(s.keyPath, pairPem(m), { private: true });
+  } catch (e) {
+    if (!isExists(e)) throw e;
+  }
 }

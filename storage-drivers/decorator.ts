@@ -62,8 +62,8 @@ export function withValidation(driver: StorageDriver, opts: DecoratorOptions = {
     getContent: (path: string): Promise<Buffer> => run('getContent', [[path, false]], () => driver.getContent(path)),
     putContent: (path: string, data: Uint8Array, o?: PutContentOptions): Promise<void> =>
       run('putContent', [[path, false]], () => driver.putContent(path, data, o)),
-    createExclusive: (path: string, data: Uint8Array): Promise<void> =>
-      run('createExclusive', [[path, false]], () => driver.createExclusive(path, data)),
+    createExclusive: (path: string, data: Uint8Array, opts?: Pick<PutContentOptions, 'private'>): Promise<void> =>
+      run('createExclusive', [[path, false]], () => driver.createExclusive(path, data, opts)),
     reader: (path: string, o?: ReaderOptions): Promise<Readable> =>
       run('reader', [[path, false]], () => driver.reader(path, o)),
     writer: (path: string, o: WriterOptions): Promise<FileWriter> =>

@@ -107,7 +107,7 @@ export interface StorageDriver {
    * see partial content. Durable once it resolves. The primitive for leases (a lock whose holder may
    * die): put nothing at the path that another writer might replace with putContent.
    */
-  createExclusive(path: string, data: Uint8Array): Promise<void>;
+  createExclusive(path: string, data: Uint8Array, opts?: Pick<PutContentOptions, 'private'>): Promise<void>;
   reader(path: string, opts?: ReaderOptions): Promise<Readable>;
   writer(path: string, opts: WriterOptions): Promise<FileWriter>;
   /** PathNotFoundError when absent. Directories exist implicitly when something lies below them. */

@@ -119,14 +119,14 @@ export class FilesystemDriver implements StorageDriver {
    * A durable temp file hard-linked to the path: link() fails with EEXIST, atomically, when anything
    * is there (unlike rename, which replaces), and the name appears only with the complete content.
    */
-  async createExclusive(path: string, data: Uint8Array): Promise<void> {
+  async createExclusive(path: string, data: Uint8Array, opts: Pick<PutContentOptions, 'private'> = {}): Promise<void> {
     const file = this.file(path);
     const dir = dirname(file);
     // Rare (a lease per collection): no shortcut through the known directories, which may be stale.
     await mkdir(dir, { recursive: true });
     const temp = this.tempName(dir);
     try {
-      const handle = await open(temp, O_WRONLY | O_CREAT | O_EXCL | O_DSYNC);
+      const handle = await open(temp, O_WRONLY | O_CREAT | O_EXCL | O_DSYNC, opts.private === true ? 0o600 : 0o666);
       try {
         await handle.writeFile(data);
       } finally {

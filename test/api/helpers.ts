@@ -190,8 +190,8 @@ export function recordingDriver(inner: StorageDriver): { driver: StorageDriver; 
       await inner.putContent(p, d, o);
       writes.push(p);
     },
-    createExclusive: async (p, d) => {
-      await inner.createExclusive(p, d);
+    createExclusive: async (p, d, o) => {
+      await inner.createExclusive(p, d, o);
       writes.push(p);
     },
     reader: (p, o) => {
@@ -251,7 +251,7 @@ export function throwingDriver(inner: StorageDriver): { driver: StorageDriver; s
     name: 'throwing',
     getContent: (p) => guard(() => inner.getContent(p)),
     putContent: (p, d) => guard(() => inner.putContent(p, d)),
-    createExclusive: (p, d) => guard(() => inner.createExclusive(p, d)),
+    createExclusive: (p, d, o) => guard(() => inner.createExclusive(p, d, o)),
     reader: (p, o) => guard(async () => (mode === 'mid-stream' ? failingAfter(await inner.reader(p, o), 1000) : inner.reader(p, o))),
     writer: (p, o) => guard((): Promise<FileWriter> => inner.writer(p, o)),
     stat: (p) => guard(() => inner.stat(p)),

@@ -56,6 +56,20 @@ describe('the token signing key lives in storage', () => {
     }
   });
 
+  test('registries racing to start on an empty store keep one key, and all of them sign with it', async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'berth-keys-race-'));
+    const regs = await Promise.all(Array.from({ length: 4 }, () => startAuthRegistry(authConfig(tokenAuth()), createFilesystemDriver({ rootDirectory: root }))));
+    try {
+      const tokens = await Promise.all(regs.map((r) => tokenFor(r.url, 'alice', [])));
+      assert.equal(new Set(tokens.map((t) => header(t).kid)).size, 1, 'one signing key');
+      for (const reg of regs) for (const t of tokens) assert.equal(await pingStatus(reg.url, t), 200);
+      assert.equal((await stat(path.join(root, KEY))).mode & 0o777, 0o600);
+    } finally {
+      await Promise.all(regs.map((r) => r.close()));
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
   test('filesystem: the key file is readable by its owner only; a store from before (token.key and token.crt apart) loads as is', async () => {
     const root = await mkdtemp(path.join(os.tmpdir(), 'berth-keys-'));
     try {
