@@ -1,15 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { getRaw, pushBlob, randomBlob, repoName, unknownDigest } from './helpers';
-import { assertOciError, startRegistry, testConfig, type TestRegistry } from './server';
+import { assertOciError, startRegistry, testConfig, useRegistry } from './server';
 
 /** Spec "Pulling blobs" (end-2), "Checking if content exists", "Deleting blobs" (end-10). */
 describe('blobs', () => {
-  let reg: TestRegistry;
-  before(async () => {
-    reg = await startRegistry();
-  });
-  after(async () => reg.close());
+  const reg = useRegistry();
 
   it('GET answers the bytes with Content-Length, Docker-Content-Digest and application/octet-stream', async () => {
     const name = repoName();

@@ -2,18 +2,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createMemoryDriver } from '../../storage-drivers';
 import { MT, content, descriptor, getRaw, ociManifest, pushBlob, pushImage, pushManifest, randomBlob, recordingDriver, repoName } from './helpers';
-import { startRegistry, type TestRegistry } from './server';
+import { startRegistry, type TestRegistry, useRegistry } from './server';
 
 /**
  * Distribution-spec after v1.1.1: a successful manifest or blob GET or HEAD MUST carry
  * Docker-Content-Digest (it was a SHOULD), matching the body.
  */
 describe('Docker-Content-Digest on every successful pull and existence check', () => {
-  let reg: TestRegistry;
-  before(async () => {
-    reg = await startRegistry();
-  });
-  after(async () => reg.close());
+  const reg = useRegistry();
 
   it('manifests: GET and HEAD, by tag and by digest', async () => {
     const name = repoName();

@@ -2,17 +2,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { authConfig, authFixture, startAuthRegistry, USERS, type AuthFixture, type AuthRegistry } from '../auth/helpers';
 import type { ErrorList } from './helpers';
-import { rawRequest, startRegistry, type TestRegistry } from './server';
+import { rawRequest, useRegistry } from './server';
 
 const json = <T>(body: Buffer): T => JSON.parse(body.toString('utf8')) as T;
 
 /** The routes outside /v2 (probes, the token endpoint, unknown paths) share the /v2 dispatcher. */
 describe('the HTTP edge outside /v2', () => {
-  let reg: TestRegistry;
-  before(async () => {
-    reg = await startRegistry();
-  });
-  after(async () => reg.close());
+  const reg = useRegistry();
 
   it('an unknown path is the same 404 JSON error as an unknown /v2 route', async () => {
     for (const path of ['/nope', '/', '/v2/x/unknown', '/healthzz', '/auth/token']) {

@@ -2,14 +2,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createMemoryDriver } from '../../storage-drivers';
 import { INTERNAL_MESSAGE, MT, pushBlob, sendBytes, pushImage, randomBlob, repoName, throwingDriver, unknownDigest } from './helpers';
-import { assertOciError, pathOf, rawRequest, startRegistry, withQuery, type TestRegistry } from './server';
+import { assertOciError, pathOf, rawRequest, startRegistry, type TestRegistry, useRegistry, withQuery } from './server';
 
 describe('API base and error surface', () => {
-  let reg: TestRegistry;
-  before(async () => {
-    reg = await startRegistry();
-  });
-  after(async () => reg.close());
+  const reg = useRegistry();
 
   it('GET /v2/ is 200 {} with Docker-Distribution-API-Version', async () => {
     for (const path of ['/v2/', '/v2']) {

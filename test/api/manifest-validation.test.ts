@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   MT,
   content,
@@ -16,15 +16,11 @@ import {
   sendBytes,
   unknownDigest,
 } from './helpers';
-import { assertOciError, rawRequest, startRegistry, testConfig, type TestRegistry } from './server';
+import { assertOciError, rawRequest, startRegistry, testConfig, useRegistry } from './server';
 
 /** Spec "Push": what a registry must accept, what it may reject and with which error. */
 describe('manifest validation', () => {
-  let reg: TestRegistry;
-  before(async () => {
-    reg = await startRegistry();
-  });
-  after(async () => reg.close());
+  const reg = useRegistry();
 
   it('a manifest whose layer is missing is 400 MANIFEST_BLOB_UNKNOWN and not stored', async () => {
     const name = repoName();

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   EMPTY_CONFIG,
   MT,
@@ -20,15 +20,11 @@ import {
   type Manifest,
   type TagList,
 } from './helpers';
-import { assertOciError, pathOf, startRegistry, testConfig, type TestRegistry } from './server';
+import { assertOciError, pathOf, startRegistry, testConfig, useRegistry } from './server';
 
 /** Spec "Pulling manifests", "Pushing Manifests", "Deleting tags/manifests" (end-3, end-7, end-9). */
 describe('manifests', () => {
-  let reg: TestRegistry;
-  before(async () => {
-    reg = await startRegistry();
-  });
-  after(async () => reg.close());
+  const reg = useRegistry();
 
   /** Pushes by tag, then checks the bytes and headers by tag and by digest. */
   async function roundTrip(name: string, tag: string, m: Manifest, pushedType = m.mediaType, expectedType = pushedType): Promise<void> {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { after, before } from 'node:test';
 import request from 'supertest';
 import { createApp, type AppDeps, type BerthApp } from '../../src/app';
 import { configSchema, type Config, type ConfigInput } from '../../src/config/schema';
@@ -42,6 +43,32 @@ export async function startRegistry(
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await app.close();
     },
+  };
+}
+
+/**
+ * One registry for a whole describe(): started in its before(), closed in its after(). Call it in the
+ * describe's body; the handle answers only once before() has run.
+ */
+export function useRegistry(opts: Parameters<typeof startRegistry>[0] = {}): TestRegistry {
+  let current: TestRegistry | undefined;
+  const live = (): TestRegistry => {
+    if (!current) throw new Error('the suite registry starts in before()');
+    return current;
+  };
+  before(async () => {
+    current = await startRegistry(opts);
+  });
+  after(async () => current?.close());
+  return {
+    get app() {
+      return live().app;
+    },
+    get url() {
+      return live().url;
+    },
+    r: () => live().r(),
+    close: () => live().close(),
   };
 }
 

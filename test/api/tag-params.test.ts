@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { createMemoryDriver } from '../../storage-drivers';
 import { MT, content, descriptor, getRaw, ociManifest, pushBlob, pushImage, pushManifest, recordingDriver, repoName, sendBytes, type Manifest, type TagList } from './helpers';
-import { assertOciError, startRegistry, type TestRegistry } from './server';
+import { assertOciError, startRegistry, type TestRegistry, useRegistry } from './server';
 
 /** The tags named by a response's OCI-Tag headers (one header per tag, or comma-separated lists). */
 function ociTags(headers: Record<string, string | string[] | undefined>): string[] {
@@ -21,11 +21,7 @@ async function freshManifest(reg: TestRegistry, name: string, algorithm: 'sha256
 
 /** Distribution-spec end-7b: PUT /v2/<name>/manifests/<digest>?tag=a&tag=b. */
 describe('tags pushed with a manifest (?tag=)', () => {
-  let reg: TestRegistry;
-  before(async () => {
-    reg = await startRegistry();
-  });
-  after(async () => reg.close());
+  const reg = useRegistry();
 
   it('tags the manifest in the same request, with an OCI-Tag header per tag', async () => {
     const name = repoName();

@@ -1,18 +1,14 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { createMemoryDriver } from '../../storage-drivers';
 import { paths } from '../../src/oci/paths';
 import { getRaw, pushBlob, randomBlob, repoName, unknownDigest } from './helpers';
-import { assertOciError, pathOf, rawRequest, startRegistry, withQuery, type TestRegistry } from './server';
+import { assertOciError, pathOf, rawRequest, startRegistry, useRegistry, withQuery } from './server';
 
 /** Spec "Pushing a blob in chunks", end-5/end-13, upload cancel, and cross-repository mount (end-11). */
 describe('chunked upload sessions', () => {
-  let reg: TestRegistry;
-  before(async () => {
-    reg = await startRegistry();
-  });
-  after(async () => reg.close());
+  const reg = useRegistry();
 
   async function startSession(name: string): Promise<string> {
     const res = await reg.r().post(`/v2/${name}/blobs/uploads/`).set('Content-Length', '0').expect(202);
@@ -290,11 +286,7 @@ describe('chunked upload sessions', () => {
 });
 
 describe('cross-repository mount', () => {
-  let reg: TestRegistry;
-  before(async () => {
-    reg = await startRegistry();
-  });
-  after(async () => reg.close());
+  const reg = useRegistry();
 
   it('mount with from= answers 201 with Location and Docker-Content-Digest', async () => {
     const source = repoName('src');

@@ -1,16 +1,12 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { content, getRaw, randomBlob, repoName, unknownDigest, type Content } from './helpers';
-import { assertOciError, pathOf, rawRequest, startRegistry, withQuery, type TestRegistry } from './server';
+import { assertOciError, pathOf, rawRequest, useRegistry, withQuery } from './server';
 
 /** Spec "Pushing blobs": every upload shape real clients send, ending in a pullable blob. */
 describe('blob uploads', () => {
-  let reg: TestRegistry;
-  before(async () => {
-    reg = await startRegistry();
-  });
-  after(async () => reg.close());
+  const reg = useRegistry();
 
   async function assertPullable(name: string, blob: Content): Promise<void> {
     const res = await getRaw(reg.r(), `/v2/${name}/blobs/${blob.digest}`).expect(200);
