@@ -48,8 +48,8 @@ describe(`the Dockerfile built with no build argument, on ${OFFICIAL_NODE_IMAGE}
     assert.match(version, /^v24\./);
     const id = await dockerd.docker(['run', '--rm', '--network', 'none', '--entrypoint', 'id', image]);
     assert.match(id, /^uid=1000\(node\) gid=1000\(node\)/);
-    const top = await dockerd.docker(['top', container, '-o', 'uid,args']);
-    assert.match(top, /^\s*1000\s+node \/app\/dist\/src\/main\.js serve/m);
+    const top = await dockerd.docker(['top', container, '-o', 'pid,uid,args']);
+    assert.match(top, /^\s*\d+\s+1000\s+node \/app\/dist\/src\/main\.js serve/m);
   });
 
   it('answers /v2/ as a registry', async () => {
