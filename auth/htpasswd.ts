@@ -1,6 +1,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import bcrypt from 'bcrypt';
+import { LRUCache } from 'lru-cache';
 
 const BCRYPT = /^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$/;
 /** The costs node's bcrypt computes; a hash outside them can never match. */
@@ -8,6 +9,8 @@ const MIN_COST = 4;
 const MAX_COST = 31;
 /** Verified credentials are remembered this long, so Basic mode does not pay bcrypt on every request. */
 const CACHE_MS = 60_000;
+/** Users whose recent success is remembered; the least recently verified are forgotten first. */
+const CACHE_USERS = 10_000;
 
 export interface HtpasswdEntry {
   hash: string;
@@ -60,7 +63,7 @@ export class Htpasswd {
   private loaded: Promise<Loaded> | undefined;
   private version = '';
   private readonly cacheKey = randomBytes(32);
-  private readonly cache = new Map<string, { mac: Buffer; hash: string; until: number }>();
+  private readonly cache = new LRUCache<string, { mac: Buffer; hash: string }>({ max: CACHE_USERS, ttl: CACHE_MS });
 
   constructor(
     readonly path: string,
@@ -108,12 +111,11 @@ export class Htpasswd {
     const hash = users.get(user);
     const mac = createHmac('sha256', this.cacheKey).update(user).update('\0').update(password).digest();
     const cached = this.cache.get(user);
-    if (hash !== undefined && cached && cached.hash === hash && cached.until > Date.now() && timingSafeEqual(cached.mac, mac)) return true;
+    if (hash !== undefined && cached && cached.hash === hash && timingSafeEqual(cached.mac, mac)) return true;
     const ok = await bcrypt.compare(password, normalise(hash ?? dummies.get(maxCost)!));
     for (let cost = hash === undefined ? maxCost : costOf(hash)!; cost < maxCost; cost++) await bcrypt.compare(password, dummies.get(cost)!);
     if (!ok || hash === undefined) return false;
-    if (this.cache.size > 10_000) this.cache.clear();
-    this.cache.set(user, { mac, hash, until: Date.now() + CACHE_MS });
+    this.cache.set(user, { mac, hash });
     return true;
   }
 }

@@ -76,6 +76,6 @@ export function parseJwks(text: string): Array<{ kid?: string; key: KeyObject }>
     .filter((k) => k.kty === 'RSA' || k.kty === 'EC')
     .map((k) => {
       const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...pub } = k;
-      return { kid: typeof k.kid === 'string' ? k.kid : undefined, key: createPublicKey({ key: pub as never, format: 'jwk' }) };
+      return { kid: typeof k.kid === 'string' ? k.kid : undefined, key: createPublicKey({ key: pub, format: 'jwk' }) };
     });
 }

@@ -1,3 +1,4 @@
+import type { RouteName } from '../src/http/router';
 import type { Access } from './types';
 
 /** The full catalog: Distribution's `registry:catalog:*`. */
@@ -8,7 +9,7 @@ export const CATALOG_ACCESS: Access = { type: 'registry', name: 'catalog', actio
  * DELETE delete. The base route needs authentication only; the catalog needs nothing more (the
  * route filters it unless the caller holds CATALOG_ACCESS). A mount's `from` is checked by the route.
  */
-export function accessForRoute(route: string, method: string, repository: string): Access[] {
+export function accessForRoute(route: RouteName, method: string, repository: string): Access[] {
   if (route === 'base' || route === 'catalog' || repository === '') return [];
   switch (method) {
     case 'GET':

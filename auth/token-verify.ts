@@ -52,7 +52,7 @@ export function verifyToken(token: string, opts: VerifyOptions): Promise<TokenCl
       token,
       (header, cb) => {
         try {
-          const key = opts.trust.resolve(header as { kid?: unknown; x5c?: unknown });
+          const key = opts.trust.resolve(header);
           if (!algorithmsFor(key).includes(header.alg as never)) return cb(new Error(`algorithm ${header.alg} does not fit the key`));
           cb(null, key);
         } catch (e) {

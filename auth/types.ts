@@ -5,7 +5,7 @@ export interface Access {
   actions: string[];
 }
 
-/** What authorize() needs of a request; src/http adapts express's request to it. */
+/** What authorize() needs of a request; src/http adapts node's request to it. */
 export interface RequestLike {
   method: string;
   headers: Record<string, string | string[] | undefined>;

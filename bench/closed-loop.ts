@@ -16,21 +16,21 @@ export async function closedLoop(concurrency: number, maxOps: number, maxMs: num
   const deadline = started + maxMs;
   const latencies: number[] = [];
   let issued = 0;
-  let failed: unknown = null;
+  let failed: { err: unknown } | undefined;
   async function worker() {
-    while (failed === null && issued < maxOps && performance.now() < deadline) {
+    while (failed === undefined && issued < maxOps && performance.now() < deadline) {
       const i = issued++;
       const t0 = performance.now();
       try {
         await op(i);
       } catch (err) {
-        failed ??= err;
+        failed ??= { err };
         return;
       }
       latencies.push(performance.now() - t0);
     }
   }
   await Promise.all(Array.from({ length: concurrency }, worker));
-  if (failed !== null) throw failed;
+  if (failed) throw failed.err;
   return { ops: latencies.length, ms: performance.now() - started, latencies: Float64Array.from(latencies).sort() };
 }

@@ -12,10 +12,10 @@
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { startDockerd, type Dockerd } from '../test/helpers/dockerd';
+import { startDockerd } from '../test/helpers/dockerd';
 import { removeTree } from '../test/helpers/daemon';
 import { run } from '../test/helpers/exec';
-import { startRgw, type Rgw } from '../test/helpers/rgw';
+import { startRgw } from '../test/helpers/rgw';
 import { startBerthOnS3, type BerthOnS3 } from '../test/s3/berth-on-s3';
 import { countByOperation, startCountingProxy, type CountingProxy } from '../test/s3/counting-proxy';
 import { formatRss, sampleRss } from './s3-rss-sampler';
@@ -43,10 +43,10 @@ async function main(): Promise<void> {
     cleanups.push(() => dockerd.stop(), () => rgw.stop());
     const proxy: CountingProxy = await startCountingProxy(rgw.endpoint);
     cleanups.push(() => proxy.close());
-    const reg: BerthOnS3 = await startBerthOnS3(rgw as Rgw, { redirect: false, endpoint: proxy.url });
+    const reg: BerthOnS3 = await startBerthOnS3(rgw, { redirect: false, endpoint: proxy.url });
     cleanups.push(() => reg.stop());
     const pid = reg.berth.proc.pid!;
-    const docker = (...args: string[]) => (dockerd as Dockerd).docker(args, 1_800_000);
+    const docker = (...args: string[]) => dockerd.docker(args, 1_800_000);
     const ref = `${reg.host}/bench/large:v1`;
 
     t = Date.now();

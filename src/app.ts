@@ -1,13 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { RequestListener } from 'node:http';
-import express, { type NextFunction, type Request, type Response } from 'express';
 import pino, { type Logger } from 'pino';
 import type { StorageDriver } from '../storage-drivers/types';
 import type { Config } from './config/schema';
 import { createRegistry, type Registry } from './oci/registry';
-import { OciError } from './oci/errors';
-import { v2Dispatcher } from './http/router';
-import { errorRenderer, renderError } from './http/error-renderer';
+import { createDispatcher } from './http/router';
+import { renderError } from './http/error-renderer';
 import { accessLog, requestId, type RequestObserver } from './http/access-log';
 import { initState } from './http/request-state';
 import { startUploadPurger } from './oci/upload-purger';
@@ -78,7 +76,7 @@ export function createApp(deps: AppDeps): BerthApp {
     dataDirectory: config.storage.driver === 'filesystem' ? config.storage.filesystem.rootdirectory : undefined,
   });
 
-  const v2 = v2Dispatcher(
+  const dispatch = createDispatcher(
     registry,
     {
       deleteEnabled: config.storage.delete.enabled,
@@ -90,20 +88,12 @@ export function createApp(deps: AppDeps): BerthApp {
       relativeUrls: config.http.relativeurls,
       authorize: createAuthorizer(auth.controller, { host: config.http.host, tokenPath: auth.tokenPath }),
     },
+    {
+      ...healthRoutes(driver, { timeoutMs: READINESS_TIMEOUT_MS, fault: () => health.fault }),
+      token: auth.tokenServer && tokenRoutes(auth.tokenServer, auth.tokenPath),
+    },
     renderError(logger, onFault),
   );
-
-  // Express serves the few routes outside /v2 (probes, the token endpoint, unknown paths).
-  const app = express();
-  app.disable('x-powered-by');
-  app.disable('etag');
-  app.set('query parser', false);
-  app.use(healthRoutes(driver, { timeoutMs: READINESS_TIMEOUT_MS, fault: () => health.fault }));
-  if (auth.tokenServer) app.use(auth.tokenPath, tokenRoutes(auth.tokenServer));
-  app.use((req: Request, _res: Response, next: NextFunction) => {
-    next(new OciError('UNSUPPORTED', { path: req.path.slice(0, 300) }, { status: 404, message: 'no such endpoint' }));
-  });
-  app.use(errorRenderer(logger, onFault));
 
   const observers: RequestObserver[] = [];
   if (metrics) observers.push(httpMetrics(metrics));
@@ -115,9 +105,7 @@ export function createApp(deps: AppDeps): BerthApp {
     res.setHeader('X-Request-Id', state.reqId);
     for (const [k, values] of extraHeaders) res.setHeader(k, values);
     for (const observe of observers) observe(req, res, state);
-    const url = req.url ?? '';
-    if (url.startsWith('/v2') && (url.length === 3 || url[3] === '/' || url[3] === '?')) void v2(req, res);
-    else app(req, res);
+    void dispatch(req, res);
   };
 
   const stops: Array<() => void> = [];

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { parseDuration } from './config/schema';
+import { parseDuration } from './config/duration';
 
 export const USAGE = `usage: berth [serve] [--config FILE]
        berth config check [--config FILE]

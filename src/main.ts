@@ -15,7 +15,7 @@ import { formatReport } from './check/findings';
 import { createMetrics } from './metrics/metrics';
 import { createDebugServer } from './metrics/debug-server';
 import { GarbageCollector } from './oci/gc';
-import { acquireGcLock, GcLockedError } from './oci/gc-lock';
+import { GcLease, GcLockedError } from './oci/gc-lease';
 import { Listing } from './oci/listing';
 import { createStorageDriver, StorageSetupError } from './storage';
 import { guardSecretlessSharing, SharedStorageError, type InstanceGuard } from './shared-storage';
@@ -156,16 +156,17 @@ async function serve(config: Config, logger: Logger): Promise<void> {
 async function gc(env: Env, command: Extract<Command, { name: 'gc' }>): Promise<void> {
   const { config } = await loadConfigWithSource({ file: command.config, env });
   const driver = await createStorageDriver(config);
-  const release = await acquireGcLock(driver, 6 * 3_600_000);
+  const lease = await GcLease.acquire(driver);
   try {
     const report = await new GarbageCollector(driver, new Listing(driver)).collect({
       grace: command.grace,
       deleteUntagged: command.deleteUntagged,
       dryRun: command.dryRun,
+      lease,
     });
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   } finally {
-    await release();
+    await lease.release();
   }
 }
 

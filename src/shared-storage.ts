@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { StorageDriver } from '../storage-drivers/types';
 import { isNotFound } from '../storage-drivers/errors';
+import { paths } from './oci/paths';
 
 /**
  * Detects a second Berth process on the same storage when no `http.secret` is configured. Without
@@ -10,7 +11,6 @@ import { isNotFound } from '../storage-drivers/errors';
  * once instead. Each secret-less process keeps a heartbeat file under `/berth/instances/` (outside
  * Distribution's layout); a fresh heartbeat from a live process other than this one means sharing.
  */
-const DIR = '/berth/instances';
 const HEARTBEAT_MS = 10_000;
 /** A heartbeat older than this belongs to a process that is gone. */
 const FRESH_MS = 3 * HEARTBEAT_MS;
@@ -50,13 +50,13 @@ export interface InstanceGuard {
  */
 export async function guardSecretlessSharing(driver: StorageDriver, now: () => number = Date.now): Promise<InstanceGuard> {
   const id = randomBytes(12).toString('hex');
-  const path = `${DIR}/${id}`;
+  const path = paths.instance(id);
   const self: Instance = { host: hostname(), pid: process.pid, startedAt: new Date(now()).toISOString() };
   const beat = () => driver.putContent(path, Buffer.from(JSON.stringify(self)));
   await beat();
   let others: string[] = [];
   try {
-    others = (await driver.list(DIR)).filter((p) => p !== path);
+    others = (await driver.list(paths.instances)).filter((p) => p !== path);
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }

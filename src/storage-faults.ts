@@ -84,7 +84,7 @@ export function storageFault(err: unknown): StorageFault | undefined {
     const { code, path, syscall } = e as NodeJS.ErrnoException;
     if (typeof code === 'string' && Object.hasOwn(FAULTS, code))
       return { code: code as FileFaultCode, ...FAULTS[code as FileFaultCode], path, syscall };
-    const service = serviceFault(e as ServiceError);
+    const service = serviceFault(e);
     if (service) return { ...service, kind: 'unavailable' };
   }
   return undefined;

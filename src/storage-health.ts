@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { StorageDriver } from '../storage-drivers/types';
 import type { Metrics } from './metrics/metrics';
 import { faultSummary, storageFault, type StorageFault } from './storage-faults';
+import { paths } from './oci/paths';
 
 export interface StorageHealthOptions {
   driver: StorageDriver;
@@ -30,7 +31,7 @@ export class StorageHealth {
   private timer: NodeJS.Timeout | undefined;
   private probing = false;
   private stopped = false;
-  private readonly probePath = `/berth/probes/${randomBytes(12).toString('hex')}`;
+  private readonly probePath = paths.probe(randomBytes(12).toString('hex'));
 
   constructor(private readonly opts: StorageHealthOptions) {}
 

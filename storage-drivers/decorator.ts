@@ -5,6 +5,7 @@ import type { FileInfo, FileWriter, LeftoverOptions, PutContentOptions, ReaderOp
 export type DriverOperation =
   | 'getContent'
   | 'putContent'
+  | 'createExclusive'
   | 'reader'
   | 'writer'
   | 'stat'
@@ -61,6 +62,8 @@ export function withValidation(driver: StorageDriver, opts: DecoratorOptions = {
     getContent: (path: string): Promise<Buffer> => run('getContent', [[path, false]], () => driver.getContent(path)),
     putContent: (path: string, data: Uint8Array, o?: PutContentOptions): Promise<void> =>
       run('putContent', [[path, false]], () => driver.putContent(path, data, o)),
+    createExclusive: (path: string, data: Uint8Array): Promise<void> =>
+      run('createExclusive', [[path, false]], () => driver.createExclusive(path, data)),
     reader: (path: string, o?: ReaderOptions): Promise<Readable> =>
       run('reader', [[path, false]], () => driver.reader(path, o)),
     writer: (path: string, o: WriterOptions): Promise<FileWriter> =>

@@ -22,6 +22,13 @@ export class InvalidPathError extends StorageError {
   }
 }
 
+/** createExclusive found something at the path already: another creator won. */
+export class PathExistsError extends StorageError {
+  constructor(driver: string, path: string) {
+    super(driver, path, 'path exists');
+  }
+}
+
 export class InvalidOffsetError extends StorageError {
   constructor(
     driver: string,
@@ -34,4 +41,8 @@ export class InvalidOffsetError extends StorageError {
 
 export function isNotFound(err: unknown): err is PathNotFoundError {
   return err instanceof PathNotFoundError;
+}
+
+export function isExists(err: unknown): err is PathExistsError {
+  return err instanceof PathExistsError;
 }

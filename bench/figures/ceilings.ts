@@ -21,7 +21,7 @@ async function startTrivial(mode: 'http' | 'raw', cleanup: Cleanup): Promise<{ t
   cleanup.addChild(child);
   const line = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('trivial server did not start')), 10_000);
-    createInterface({ input: child.stdout! }).once('line', (l) => {
+    createInterface({ input: child.stdout }).once('line', (l) => {
       clearTimeout(timer);
       resolve(l);
     });

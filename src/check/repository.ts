@@ -1,7 +1,7 @@
 import type { StorageDriver } from '../../storage-drivers/types';
 import { isNotFound } from '../../storage-drivers/errors';
 import { parseDigest, type Digest } from '../oci/digest';
-import { OciError } from '../oci/errors';
+import { DomainError } from '../oci/errors';
 import { deleteIfExists, exists, listNames, readLink } from '../oci/links';
 import { parseManifest } from '../oci/manifest-parse';
 import type { ManifestStore } from '../oci/manifests';
@@ -42,7 +42,7 @@ export class RepositoryChecker {
     try {
       return await readLink(this.driver, path);
     } catch (err) {
-      if (!(err instanceof OciError)) throw err;
+      if (!(err instanceof DomainError)) throw err;
       await this.findings.add({ kind: 'invalid-link', repository: name, path, detail: err.message });
       return undefined;
     }

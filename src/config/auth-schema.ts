@@ -1,21 +1,11 @@
 import { z } from 'zod';
-// Used only at parse time, so the import cycle with schema.ts (which imports this file) is harmless.
-import { parseDuration } from './schema';
+import { duration } from './duration';
 
 /**
  * `auth:` — Distribution's `auth.htpasswd` / `auth.token` sections plus Berth's built-in token server
  * and a zot-style `accesscontrol` policy (keys lower-cased, as everywhere in this config).
  * Mode: `token` when `auth.token` is present, else `htpasswd` when `auth.htpasswd` is, else none.
  */
-
-const duration = z.union([z.string(), z.number().nonnegative()]).transform((v, ctx) => {
-  try {
-    return parseDuration(v);
-  } catch (e) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message });
-    return z.NEVER;
-  }
-});
 
 /** pull/push/delete; zot's read/create/update are accepted as aliases (create and update are push). */
 const ACTION_ALIASES: Record<string, 'pull' | 'push' | 'delete'> = {

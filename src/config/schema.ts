@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { authSchema } from './auth-schema';
+import { duration } from './duration';
+import { hostPort } from './listen-address';
 
 /**
  * Berth's configuration, shaped like Distribution's config.yml where the concepts match.
@@ -7,27 +9,6 @@ import { authSchema } from './auth-schema';
  * Durations accept Go-style strings ("168h", "90s", "1h30m") or plain milliseconds.
  */
 
-const GO_DURATION = /^(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+$/;
-const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-export function parseDuration(value: string | number): number {
-  if (typeof value === 'number') return value;
-  const v = value.trim();
-  if (/^\d+$/.test(v)) return Number(v);
-  if (!GO_DURATION.test(v)) throw new Error(`invalid duration "${value}" (use e.g. 90s, 15m, 168h)`);
-  let total = 0;
-  for (const m of v.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) total += Number(m[1]) * UNIT_MS[m[2]];
-  return Math.round(total);
-}
-
-const duration = z.union([z.string(), z.number().nonnegative()]).transform((v, ctx) => {
-  try {
-    return parseDuration(v);
-  } catch (e) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message });
-    return z.NEVER;
-  }
-});
 
 const filesystemStorage = z
   .object({
@@ -138,11 +119,7 @@ const storage = z
 const http = z
   .object({
     /** host:port, :port, or [v6]:port. */
-    addr: z
-      .string()
-      .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]*)?:\d{1,5}$/, 'expected host:port, e.g. :5000 or 127.0.0.1:5000')
-      .refine((a) => Number(/:(\d+)$/.exec(a)?.[1] ?? 0) <= 65535, 'port must be between 0 and 65535')
-      .default(':5000'),
+    addr: hostPort(':5000').default(':5000'),
     /** External base URL (scheme://host[:port]) used in Location headers instead of the request's Host. */
     host: z.string().url().optional(),
     /** HMAC secret for upload `_state`; every replica sharing a store must use the same one. */
@@ -159,10 +136,7 @@ const http = z
     /** A second listener for /metrics, never behind registry auth (Distribution's http.debug). */
     debug: z
       .object({
-        addr: z
-          .string()
-          .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]*)?:\d{1,5}$/, 'expected host:port, e.g. :5001 or 127.0.0.1:5001')
-          .optional(),
+        addr: hostPort(':5001').optional(),
       })
       .strict()
       .default({}),

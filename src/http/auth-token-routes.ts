@@ -1,31 +1,44 @@
-import express, { type NextFunction, type Request, type Response } from 'express';
+import type { IncomingMessage } from 'node:http';
 import type { TokenServer } from '../../auth';
+import { DomainError } from '../oci/errors';
 import { requestLike } from './auth-adapter';
+import { sendJson, type RouteContext } from './context';
+import type { EdgeRoutes } from './router';
+
+/** A token request's form holds a few credentials and scopes; anything larger is refused unread. */
+export const FORM_LIMIT = 16 * 1024;
+
+function tooLarge(): DomainError {
+  return new DomainError('too-large', { limit: FORM_LIMIT }, `request body larger than ${FORM_LIMIT} bytes`);
+}
+
+/**
+ * The urlencoded body of a POST, read up to FORM_LIMIT bytes. A body of another type carries no
+ * fields (the token server then names what is missing).
+ */
+async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (type !== 'application/x-www-form-urlencoded') return new URLSearchParams();
+  if (Number(req.headers['content-length']) > FORM_LIMIT) throw tooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > FORM_LIMIT) throw tooLarge();
+    chunks.push(chunk);
+  }
+  return new URLSearchParams(Buffer.concat(chunks, size).toString('utf8'));
+}
 
 /** GET and POST on the token endpoint (Docker token spec; OAuth2 form for POST). */
-export function tokenRoutes(server: TokenServer) {
-  const router = express.Router();
-  const form = express.text({ type: 'application/x-www-form-urlencoded', limit: '16kb' });
-  const handle = async (req: Request, res: Response, next: NextFunction) => {
-    try {
-      const raw = req.originalUrl;
-      const q = raw.indexOf('?');
-      const result = await server.handle({
-        ...requestLike(req),
-        query: new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)),
-        form: req.method === 'POST' ? new URLSearchParams(typeof req.body === 'string' ? req.body : '') : undefined,
-      });
-      const body = Buffer.from(JSON.stringify(result.body));
-      res.status(result.status);
-      for (const [k, v] of Object.entries(result.headers)) res.setHeader(k, v);
-      res.setHeader('Content-Type', 'application/json');
-      res.setHeader('Content-Length', body.length);
-      res.end(body);
-    } catch (err) {
-      next(err);
-    }
+export function tokenRoutes(server: TokenServer, path: string): NonNullable<EdgeRoutes['token']> {
+  const handle = async (ctx: RouteContext) => {
+    const result = await server.handle({
+      ...requestLike(ctx.req),
+      query: ctx.query,
+      form: ctx.req.method === 'POST' ? await readForm(ctx.req) : undefined,
+    });
+    sendJson(ctx.res, result.status, result.body, result.headers);
   };
-  router.get('/', handle);
-  router.post('/', form, handle);
-  return router;
+  return { path, methods: { GET: handle, HEAD: handle, POST: handle } };
 }

@@ -1,5 +1,5 @@
 import { copyTo } from '../../storage-drivers/streams';
-import { OciError } from '../oci/errors';
+import { DomainError } from '../oci/errors';
 import { parseDigest } from '../oci/digest';
 import { parseRange } from './ranges';
 import { sendEmpty, type RouteContext } from './context';
@@ -20,7 +20,7 @@ export async function getBlob(ctx: RouteContext): Promise<void> {
   res.setHeader('ETag', `"${digest.value}"`);
   res.setHeader('Cache-Control', 'max-age=31536000');
   if (range.kind === 'unsatisfiable')
-    throw new OciError('UNSUPPORTED', { size }, { status: 416, message: 'requested range not satisfiable', headers: { 'Content-Range': `bytes */${size}` } });
+    throw new DomainError('range-not-satisfiable', { size }, 'requested range not satisfiable');
   const span = range.kind === 'partial' ? range.range : undefined;
   res.statusCode = span ? 206 : 200;
   res.setHeader('Content-Type', 'application/octet-stream');

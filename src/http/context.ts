@@ -83,11 +83,12 @@ export function sendEmpty(res: ServerResponse, status: number, headers: Record<s
   res.end();
 }
 
-export function sendJson(ctx: RouteContext, status: number, value: unknown, headers: Record<string, string> = {}, contentType = 'application/json'): void {
+/** Ends a response with `value` as JSON: the one writer of JSON bodies (routes, probes, tokens, errors). */
+export function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}, contentType = 'application/json'): void {
   const body = Buffer.from(JSON.stringify(value));
-  ctx.res.statusCode = status;
-  for (const [k, v] of Object.entries(headers)) ctx.res.setHeader(k, v);
-  ctx.res.setHeader('Content-Type', contentType);
-  ctx.res.setHeader('Content-Length', body.length);
-  ctx.res.end(ctx.req.method === 'HEAD' ? undefined : body);
+  res.statusCode = status;
+  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
+  res.setHeader('Content-Type', contentType);
+  res.setHeader('Content-Length', body.length);
+  res.end(res.req.method === 'HEAD' ? undefined : body);
 }

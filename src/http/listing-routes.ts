@@ -14,7 +14,7 @@ function nextLink(path: string, params: Record<string, string | number | undefin
 }
 
 export async function base(ctx: RouteContext): Promise<void> {
-  sendJson(ctx, 200, {});
+  sendJson(ctx.res, 200, {});
 }
 
 export async function listTags(ctx: RouteContext): Promise<void> {
@@ -23,7 +23,7 @@ export async function listTags(ctx: RouteContext): Promise<void> {
   const page = await ctx.registry.listing.tags(ctx.name, n, last);
   const headers: Record<string, string> = {};
   if (page.next !== undefined) headers.Link = nextLink(`/v2/${ctx.name}/tags/list`, { n, last: page.next });
-  sendJson(ctx, 200, { name: ctx.name, tags: page.items }, headers);
+  sendJson(ctx.res, 200, { name: ctx.name, tags: page.items }, headers);
 }
 
 /** The catalog limited to what `canList` admits, paged over the full one. */
@@ -51,7 +51,7 @@ export async function catalog(ctx: RouteContext): Promise<void> {
   const page = full ? await ctx.registry.listing.catalog(n, last) : await filteredCatalog(ctx, n, last);
   const headers: Record<string, string> = {};
   if (page.next !== undefined) headers.Link = nextLink('/v2/_catalog', { n, last: page.next });
-  sendJson(ctx, 200, { repositories: page.items }, headers);
+  sendJson(ctx.res, 200, { repositories: page.items }, headers);
 }
 
 export async function listReferrers(ctx: RouteContext): Promise<void> {
@@ -65,7 +65,7 @@ export async function listReferrers(ctx: RouteContext): Promise<void> {
   if (page.next !== undefined)
     headers.Link = nextLink(`/v2/${ctx.name}/referrers/${subject.value}`, { n, artifactType, last: page.next });
   sendJson(
-    ctx,
+    ctx.res,
     200,
     { schemaVersion: 2, mediaType: MEDIA_TYPES.ociIndex, manifests: page.descriptors },
     headers,

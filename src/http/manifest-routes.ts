@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { OciError } from '../oci/errors';
+import { DomainError } from '../oci/errors';
 import { isDigest, parseDigest } from '../oci/digest';
 import { isValidTag, validateTag } from '../oci/names';
 import type { ManifestRef } from '../oci/manifests';
@@ -13,12 +13,12 @@ function reference(param: string): ManifestRef {
 
 /** Nothing can be stored under a tag that breaks the grammar, so reading one is a plain 404. */
 function readReference(param: string): ManifestRef {
-  if (!isDigest(param) && !isValidTag(param)) throw new OciError('MANIFEST_UNKNOWN', { tag: param.slice(0, 200) });
+  if (!isDigest(param) && !isValidTag(param)) throw new DomainError('manifest-unknown', { tag: param.slice(0, 200) });
   return reference(param);
 }
 
-function tooLarge(max: number): OciError {
-  return new OciError('SIZE_INVALID', { limit: max }, { status: 413, message: `manifest larger than ${max} bytes` });
+function tooLarge(max: number): DomainError {
+  return new DomainError('too-large', { limit: max }, `manifest larger than ${max} bytes`);
 }
 
 /**
@@ -62,7 +62,7 @@ export async function getManifest(ctx: RouteContext): Promise<void> {
 function extraTags(ctx: RouteContext, ref: ManifestRef): string[] {
   const tags = ctx.query.getAll('tag');
   if (tags.length > 0 && ref.tag !== undefined)
-    throw new OciError('MANIFEST_INVALID', { tag: ref.tag }, { message: 'tag query parameters apply only to a push by digest' });
+    throw new DomainError('manifest-invalid', { tag: ref.tag }, 'tag query parameters apply only to a push by digest');
   return tags.map(validateTag);
 }
 

@@ -1,8 +1,13 @@
-import { OciError } from '../oci/errors';
+import { DomainError } from '../oci/errors';
 import type { ByteRange } from '../oci/blobs';
 
-function rangeInvalid(header: string, message: string): OciError {
-  return new OciError('BLOB_UPLOAD_INVALID', { contentRange: header.slice(0, 100) }, { status: 416, message });
+function rangeInvalid(header: string, message: string): DomainError {
+  return new DomainError('upload-range-invalid', { contentRange: header.slice(0, 100) }, message);
+}
+
+/** The `Range` header value for an upload of `offset` bytes (Distribution's "0-0" when empty). */
+export function uploadRange(offset: number): string {
+  return `0-${Math.max(offset - 1, 0)}`;
 }
 
 /** Upload `Content-Range: <start>-<end>` (inclusive); tolerates a `bytes ` prefix and `/total` suffix. */
@@ -18,33 +23,57 @@ export function parseContentRange(header: string | undefined): ByteRange | undef
 
 export type BlobRange = { kind: 'full' } | { kind: 'partial'; range: ByteRange } | { kind: 'unsatisfiable' };
 
-/** A blob GET's `Range: bytes=…` (one range; anything else is served whole, as RFC 9110 allows). */
+/** One `range-spec` of a `bytes` range set (RFC 9110 §14.1.1): first-last, first-, or -suffix. */
+const RANGE_SPEC = /^(?:(\d+)-(\d*)|-(\d+))$/;
+
+/**
+ * A blob GET's `Range` (RFC 9110 §14.2). A header that is not a valid `bytes` range set (bad syntax,
+ * another unit, `5-3`) is ignored: the blob is served whole. A valid set none of whose ranges
+ * overlaps the blob is unsatisfiable (416). One satisfiable range is served alone; a set of several
+ * is served whole, which the RFC allows, rather than as multipart, which no registry client asks for.
+ */
 export function parseRange(header: string | undefined, size: number): BlobRange {
-  if (header === undefined) return { kind: 'full' };
-  const m = /^bytes=(\d{0,15})-(\d{0,15})$/.exec(header.trim());
-  if (!m || (m[1] === '' && m[2] === '')) return { kind: 'full' };
-  if (m[1] === '') {
-    const suffix = Number(m[2]);
-    if (suffix === 0 || size === 0) return { kind: 'unsatisfiable' };
-    return { kind: 'partial', range: { start: Math.max(size - suffix, 0), end: size - 1 } };
+  const m = header === undefined ? null : /^bytes=(.*)$/is.exec(header.trim());
+  if (!m) return { kind: 'full' };
+  // A list element may be empty and commas may carry whitespace (RFC 9110 §5.6.1).
+  const specs = m[1].split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (specs.length === 0) return { kind: 'full' };
+  const ranges: (ByteRange | 'whole' | null)[] = [];
+  for (const spec of specs) {
+    const r = RANGE_SPEC.exec(spec);
+    const range = r === null ? undefined : r[3] !== undefined ? suffixRange(Number(r[3]), size) : intRange(Number(r[1]), r[2] === '' ? Infinity : Number(r[2]), size);
+    if (range === undefined) return { kind: 'full' };
+    ranges.push(range);
   }
-  const start = Number(m[1]);
-  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
-  if (start >= size || end < start) return { kind: 'unsatisfiable' };
-  return { kind: 'partial', range: { start, end } };
+  const satisfiable = ranges.filter((r) => r !== null);
+  if (satisfiable.length === 0) return { kind: 'unsatisfiable' };
+  // An empty blob satisfies a suffix range with nothing, which only a whole 200 can say.
+  return specs.length === 1 && satisfiable[0] !== 'whole' ? { kind: 'partial', range: satisfiable[0] } : { kind: 'full' };
+}
+
+/** first-last: undefined when invalid (last before first), null when it starts past the end. */
+function intRange(first: number, last: number, size: number): ByteRange | null | undefined {
+  if (last < first) return undefined;
+  return first < size ? { start: first, end: Math.min(last, size - 1) } : null;
+}
+
+/** -suffix: the last `suffix` bytes; null when it asks for none; 'whole' for any of an empty blob. */
+function suffixRange(suffix: number, size: number): ByteRange | 'whole' | null {
+  if (suffix === 0) return null;
+  return size > 0 ? { start: Math.max(size - suffix, 0), end: size - 1 } : 'whole';
 }
 
 /** A request's Content-Length, or undefined when it has none (chunked). */
 export function contentLength(header: string | undefined): number | undefined {
   if (header === undefined) return undefined;
   const n = Number(header);
-  if (!/^\d{1,15}$/.test(header) || !Number.isSafeInteger(n)) throw new OciError('SIZE_INVALID', undefined, { message: 'invalid Content-Length' });
+  if (!/^\d{1,15}$/.test(header) || !Number.isSafeInteger(n)) throw new DomainError('size-invalid', {}, 'invalid Content-Length');
   return n;
 }
 
 /** `n` of a paginated listing. */
 export function parseCount(value: string | null): number | undefined {
   if (value === null) return undefined;
-  if (!/^\d{1,9}$/.test(value)) throw new OciError('UNSUPPORTED', { n: value.slice(0, 50) }, { status: 400, message: 'n must be a non-negative integer' });
+  if (!/^\d{1,9}$/.test(value)) throw new DomainError('parameter-invalid', { n: value.slice(0, 50) }, 'n must be a non-negative integer');
   return Number(value);
 }

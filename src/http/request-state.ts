@@ -1,12 +1,13 @@
 import type { ServerResponse } from 'node:http';
+import type { RouteName } from './router';
 
 /** What the layers of one request tell each other: the id for logs, the route for logs and metrics. */
 export interface RequestState {
   reqId: string;
-  /** The route table's name once the /v2 dispatcher matched one. */
-  route?: string;
+  /** The route table's name once the dispatcher matched a /v2 route. */
+  route?: RouteName;
   /** Called once the route is known (metrics count upload requests in flight from then on). */
-  onRoute?: (route: string) => void;
+  onRoute?: (route: RouteName) => void;
 }
 
 const STATE = Symbol('berth.request');

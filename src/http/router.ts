@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { OciError } from '../oci/errors';
+import { DomainError } from '../oci/errors';
 import { validateName } from '../oci/names';
 import type { Registry } from '../oci/registry';
 import { Context, type HttpOptions, type RouteHandler } from './context';
@@ -10,37 +10,62 @@ import { cancelUpload, completeUpload, patchUpload, startUpload, uploadStatus } 
 import { deleteManifest, getManifest, putManifest } from './manifest-routes';
 import { base, catalog, listReferrers, listTags } from './listing-routes';
 import { ALLOW_ALL } from './auth-adapter';
+import { urlPath, urlQuery } from './urls';
+
+/** The registry's routes (under /v2), as logs, metrics and auth/ name them. */
+export type RegistryRouteName = 'base' | 'catalog' | 'tags' | 'manifest' | 'upload-start' | 'upload' | 'blob' | 'referrers';
+
+/** Every route the server has: the registry's, the probes and the token endpoint. */
+export type RouteName = RegistryRouteName | 'healthz' | 'readyz' | 'token';
+
+type Methods = Partial<Record<string, RouteHandler>>;
 
 interface Route {
-  /** Route name for logs and metrics. */
-  name: string;
+  name: RouteName;
   pattern: RegExp;
   /** Whether group 1 is a repository name. */
   named: boolean;
-  methods: Partial<Record<string, RouteHandler>>;
+  /**
+   * A /v2 route: named in logs and metrics, authorized, refused in read-only mode or when deletes
+   * are off. Probes and the token endpoint are open: no registry auth ever applies to them.
+   */
+  registry: boolean;
+  methods: Methods;
+}
+
+function v2(name: RegistryRouteName, pattern: RegExp, named: boolean, methods: Methods): Route {
+  return { name, pattern, named, registry: true, methods };
 }
 
 // Order matters: `/blobs/uploads/` must win over `/blobs/<digest>`.
-const ROUTES: Route[] = [
-  { name: 'base', pattern: /^\/v2\/?$/, named: false, methods: { GET: base, HEAD: base } },
-  { name: 'catalog', pattern: /^\/v2\/_catalog$/, named: false, methods: { GET: catalog } },
-  { name: 'tags', pattern: /^\/v2\/(.+)\/tags\/list$/, named: true, methods: { GET: listTags } },
-  {
-    name: 'manifest',
-    pattern: /^\/v2\/(.+)\/manifests\/([^/]+)$/,
-    named: true,
-    methods: { GET: getManifest, HEAD: getManifest, PUT: putManifest, DELETE: deleteManifest },
-  },
-  { name: 'upload-start', pattern: /^\/v2\/(.+)\/blobs\/uploads\/?$/, named: true, methods: { POST: startUpload } },
-  {
-    name: 'upload',
-    pattern: /^\/v2\/(.+)\/blobs\/uploads\/([^/]+)$/,
-    named: true,
-    methods: { GET: uploadStatus, PATCH: patchUpload, PUT: completeUpload, DELETE: cancelUpload },
-  },
-  { name: 'blob', pattern: /^\/v2\/(.+)\/blobs\/([^/]+)$/, named: true, methods: { GET: getBlob, HEAD: getBlob, DELETE: deleteBlob } },
-  { name: 'referrers', pattern: /^\/v2\/(.+)\/referrers\/([^/]+)$/, named: true, methods: { GET: listReferrers } },
+const REGISTRY_ROUTES: Route[] = [
+  v2('base', /^\/v2\/?$/, false, { GET: base, HEAD: base }),
+  v2('catalog', /^\/v2\/_catalog$/, false, { GET: catalog }),
+  v2('tags', /^\/v2\/(.+)\/tags\/list$/, true, { GET: listTags }),
+  v2('manifest', /^\/v2\/(.+)\/manifests\/([^/]+)$/, true, { GET: getManifest, HEAD: getManifest, PUT: putManifest, DELETE: deleteManifest }),
+  v2('upload-start', /^\/v2\/(.+)\/blobs\/uploads\/?$/, true, { POST: startUpload }),
+  v2('upload', /^\/v2\/(.+)\/blobs\/uploads\/([^/]+)$/, true, { GET: uploadStatus, PATCH: patchUpload, PUT: completeUpload, DELETE: cancelUpload }),
+  v2('blob', /^\/v2\/(.+)\/blobs\/([^/]+)$/, true, { GET: getBlob, HEAD: getBlob, DELETE: deleteBlob }),
+  v2('referrers', /^\/v2\/(.+)\/referrers\/([^/]+)$/, true, { GET: listReferrers }),
 ];
+
+/** The routes outside /v2; each path also answers with a trailing slash. */
+export interface EdgeRoutes {
+  healthz: Methods;
+  readyz: Methods;
+  token?: { path: string; methods: Methods };
+}
+
+function exactPath(path: string): RegExp {
+  return new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/?$`);
+}
+
+function edgeRoutes(edge: EdgeRoutes): Route[] {
+  const open = (name: RouteName, path: string, methods: Methods): Route => ({ name, pattern: exactPath(path), named: false, registry: false, methods });
+  const routes = [open('healthz', '/healthz', edge.healthz), open('readyz', '/readyz', edge.readyz)];
+  if (edge.token) routes.push(open('token', edge.token.path, edge.token.methods));
+  return routes;
+}
 
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -48,18 +73,18 @@ function decode(segment: string): string {
   try {
     return decodeURIComponent(segment);
   } catch {
-    throw new OciError('NAME_INVALID', undefined, { message: 'malformed percent-encoding in path' });
+    throw new DomainError('name-invalid', {}, 'malformed percent-encoding in path');
   }
 }
 
-export interface MatchedRoute {
+interface MatchedRoute {
   route: Route;
   name: string;
   param: string;
 }
 
-export function matchRoute(path: string): MatchedRoute | undefined {
-  for (const route of ROUTES) {
+function match(routes: Route[], path: string): MatchedRoute | undefined {
+  for (const route of routes) {
     const m = route.pattern.exec(path);
     if (!m) continue;
     return route.named ? { route, name: decode(m[1]), param: decode(m[2] ?? '') } : { route, name: '', param: '' };
@@ -68,38 +93,37 @@ export function matchRoute(path: string): MatchedRoute | undefined {
 }
 
 /**
- * The /v2 API: one dispatcher over the route table, on plain node requests (express's per-request
- * wrapping costs more than a cached manifest GET itself). Every failure goes to `onError`.
+ * The whole server: one dispatcher over one route table, on plain node requests. No framework: its
+ * per-request wrapping was measured to cost more than a cached manifest GET itself. Every failure
+ * goes to `onError` (the one error renderer), unknown paths included.
  */
-export function v2Dispatcher(registry: Registry, options: HttpOptions, onError: ErrorSink) {
+export function createDispatcher(registry: Registry, options: HttpOptions, edge: EdgeRoutes, onError: ErrorSink) {
+  // The registry's routes first: the hot path never tests the others.
+  const routes = [...REGISTRY_ROUTES, ...edgeRoutes(edge)];
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     try {
-      // Not new URL(): it resolves `..` (even encoded) and would address another repository.
       const raw = req.url ?? '/';
-      const q = raw.indexOf('?');
-      const pathname = q < 0 ? raw : raw.slice(0, q);
-      const matched = matchRoute(pathname);
-      if (!matched) throw new OciError('UNSUPPORTED', { path: pathname.slice(0, 300) }, { status: 404, message: 'no such endpoint' });
-      const state = stateOf(res);
-      state.route = matched.route.name;
-      state.onRoute?.(matched.route.name);
-      const handler = matched.route.methods[req.method ?? ''];
-      if (!handler) {
-        const allow = Object.keys(matched.route.methods).join(', ');
-        throw new OciError('UNSUPPORTED', { method: req.method }, { message: `method ${req.method} not allowed`, headers: { Allow: allow } });
+      const pathname = urlPath(raw);
+      const matched = match(routes, pathname);
+      if (!matched) throw new DomainError('route-unknown', { path: pathname.slice(0, 300) }, 'no such endpoint');
+      const { route } = matched;
+      if (route.registry) {
+        const state = stateOf(res);
+        state.route = route.name;
+        state.onRoute?.(route.name);
       }
-      if (matched.route.named) validateName(matched.name);
-      const grant = options.authorize ? await options.authorize(req, matched.route.name, matched.name) : ALLOW_ALL;
-      // After auth: an anonymous client learns nothing of the registry's settings.
-      // As in Distribution, whose read-only routes do not register their write methods: a 405 whose
-      // Allow lists the reads the route still takes.
-      if (WRITES.has(req.method ?? '') && options.readOnly) {
-        const allow = Object.keys(matched.route.methods).filter((m) => !WRITES.has(m)).join(', ');
-        throw new OciError('UNSUPPORTED', undefined, { message: 'the registry is in read-only mode', headers: { Allow: allow } });
+      const handler = route.methods[req.method ?? ''];
+      if (!handler) throw new DomainError('method-not-allowed', { method: req.method, allow: Object.keys(route.methods) }, `method ${req.method} not allowed`);
+      let grant = ALLOW_ALL;
+      if (route.registry) {
+        if (route.named) validateName(matched.name);
+        if (options.authorize) grant = await options.authorize(req, route.name, matched.name);
+        // After auth: an anonymous client learns nothing of the registry's settings.
+        if (WRITES.has(req.method ?? '') && options.readOnly)
+          throw new DomainError('read-only', { allow: Object.keys(route.methods).filter((m) => !WRITES.has(m)) }, 'the registry is in read-only mode');
+        if (req.method === 'DELETE' && !options.deleteEnabled) throw new DomainError('deletes-disabled', {}, 'deletes are disabled on this registry');
       }
-      if (req.method === 'DELETE' && !options.deleteEnabled)
-        throw new OciError('UNSUPPORTED', undefined, { message: 'deletes are disabled on this registry' });
-      await handler(new Context(req, res, matched.name, matched.param, q < 0 ? '' : raw.slice(q + 1), registry, options, grant));
+      await handler(new Context(req, res, matched.name, matched.param, urlQuery(raw), registry, options, grant));
     } catch (err) {
       onError(req, res, err);
     }

@@ -1,8 +1,8 @@
-import { OciError } from '../oci/errors';
+import { DomainError, isDomainError } from '../oci/errors';
 import { parseAlgorithm, parseDigest, type Algorithm } from '../oci/digest';
 import { validateName } from '../oci/names';
-import { uploadRange, type ChunkInput, type UploadSession } from '../oci/uploads';
-import { contentLength, parseContentRange } from './ranges';
+import type { ChunkInput, UploadSession } from '../oci/uploads';
+import { contentLength, parseContentRange, uploadRange } from './ranges';
 import { baseUrl } from './urls';
 import { sendEmpty, type RouteContext } from './context';
 
@@ -35,20 +35,21 @@ function chunk(ctx: RouteContext): ChunkInput {
 }
 
 /**
- * A 416 also tells the client where the session is and how far it got. A PATCH or PUT resolves its
- * session without the offset (the write learns it), so a 416 raised before any write, such as a
+ * A refused range also tells the client where the session is and how far it got (the error table
+ * renders the Range; the Location only this route can build). A PATCH or PUT resolves its session
+ * without the offset (the write learns it), so a refusal raised before any write, such as a
  * malformed Content-Range, reads the offset from storage.
  */
 async function withSession<T>(ctx: RouteContext, session: UploadSession, work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (err) {
-    if (err instanceof OciError && err.status === 416) {
-      const known = (err.detail as { offset?: number } | undefined)?.offset;
-      const offset = known ?? (await ctx.registry.uploads.size(session));
-      Object.assign(err.headers, sessionHeaders(ctx, { ...session, offset }));
-    }
-    throw err;
+    if (!isDomainError(err, 'upload-range-invalid')) throw err;
+    const offset = err.facts.offset ?? (await ctx.registry.uploads.size(session));
+    const { Location, 'Docker-Upload-UUID': uuid } = sessionHeaders(ctx, { ...session, offset });
+    ctx.res.setHeader('Location', Location);
+    ctx.res.setHeader('Docker-Upload-UUID', uuid);
+    throw new DomainError('upload-range-invalid', { ...err.facts, offset }, err.reason);
   }
 }
 
@@ -64,7 +65,7 @@ function declaredAlgorithm(ctx: RouteContext): Algorithm | undefined {
   for (const key of ['digest', 'mount']) {
     const value = ctx.query.get(key);
     if (value !== null && parseDigest(value).algorithm !== algorithm)
-      throw new OciError('DIGEST_INVALID', { digest: value.slice(0, 200) }, { message: `${key} does not use the declared digest-algorithm ${algorithm}` });
+      throw new DomainError('digest-invalid', { digest: value.slice(0, 200) }, `${key} does not use the declared digest-algorithm ${algorithm}`);
   }
   return algorithm;
 }
@@ -129,7 +130,7 @@ export async function patchUpload(ctx: RouteContext): Promise<void> {
 
 export async function completeUpload(ctx: RouteContext): Promise<void> {
   const digestParam = ctx.query.get('digest');
-  if (digestParam === null) throw new OciError('DIGEST_INVALID', undefined, { message: 'the digest query parameter is required' });
+  if (digestParam === null) throw new DomainError('digest-invalid', {}, 'the digest query parameter is required');
   const digest = parseDigest(digestParam);
   const session = await resolve(ctx, false);
   await withSession(ctx, session, () => ctx.registry.uploads.complete(session, digest, hasBody(ctx) ? chunk(ctx) : undefined));

@@ -27,3 +27,22 @@ export function baseUrl(req: IncomingMessage, opts: UrlOptions): string {
   const host = fhost && HOST.test(fhost) ? fhost : req.headers.host && HOST.test(req.headers.host) ? req.headers.host : 'localhost';
   return `${proto}://${host}`;
 }
+
+/**
+ * A request target's path, without its query. Not new URL(): it resolves `..` (even encoded) and
+ * would address another repository.
+ */
+export function urlPath(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}
+
+/** A request target's query string, without the `?` ('' when it has none). */
+export function urlQuery(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? '' : url.slice(q + 1);
+}
+
+export function searchParams(url: string): URLSearchParams {
+  return new URLSearchParams(urlQuery(url));
+}

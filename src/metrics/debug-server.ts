@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { urlPath } from '../http/urls';
 import type { Metrics } from './metrics';
 
 /**
@@ -7,7 +8,7 @@ import type { Metrics } from './metrics';
  */
 export function createDebugServer(metrics: Metrics): http.Server {
   return http.createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = urlPath(req.url ?? '/');
     if (req.method === 'GET' && path === '/metrics') {
       metrics.registry.metrics().then(
         (text) => {

@@ -1,7 +1,8 @@
 import type { RequestObserver } from '../http/access-log';
+import type { RouteName } from '../http/router';
 import type { Metrics } from './metrics';
 
-const UPLOAD_ROUTES = new Set(['upload-start', 'upload']);
+const UPLOAD_ROUTES = new Set<RouteName>(['upload-start', 'upload']);
 const AUTH_REASONS: Record<number, string> = { 401: 'unauthenticated', 403: 'denied', 429: 'rate_limited' };
 
 /**
@@ -26,7 +27,7 @@ export function httpMetrics(metrics: Metrics): RequestObserver {
       if (reason && state.route !== undefined) metrics.authFailures.inc({ reason });
       if (uploading) metrics.uploadsInFlight.dec();
     });
-    state.onRoute = (route: string) => {
+    state.onRoute = (route) => {
       if (UPLOAD_ROUTES.has(route) && req.method !== 'GET' && req.method !== 'DELETE') {
         uploading = true;
         metrics.uploadsInFlight.inc();

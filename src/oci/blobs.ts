@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { StorageDriver } from '../../storage-drivers/types';
-import { OciError } from './errors';
+import { DomainError } from './errors';
 import type { Digest } from './digest';
 import { paths } from './paths';
 import { digestKey, ReadCache } from './read-cache';
@@ -56,7 +56,7 @@ export class BlobStore {
   private async statThroughLinks(name: string, d: Digest): Promise<BlobInfo> {
     const canonical = (await readLink(this.driver, paths.layerLink(name, d))) ?? (await readLink(this.driver, paths.revisionLink(name, d)));
     const size = canonical && (await sizeOf(this.driver, paths.blobData(canonical)));
-    if (!canonical || size === null) throw new OciError('BLOB_UNKNOWN', { digest: d.value });
+    if (!canonical || size === null) throw new DomainError('blob-unknown', { digest: d.value });
     return { size, canonical };
   }
 
@@ -129,6 +129,6 @@ export class BlobStore {
     this.cache.layers.delete(digestKey(name, d));
     const deleted = await deleteIfExists(this.driver, paths.layerLinkDir(name, d));
     this.cache.layers.delete(digestKey(name, d));
-    if (!deleted) throw new OciError('BLOB_UNKNOWN', { digest: d.value });
+    if (!deleted) throw new DomainError('blob-unknown', { digest: d.value });
   }
 }

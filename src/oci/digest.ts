@@ -1,7 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { type Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { OciError } from './errors';
+import { DomainError } from './errors';
 
 /** Algorithms Berth verifies, with the hex length of their encoded part. */
 const ALGORITHMS = { sha256: 64, sha512: 128 } as const;
@@ -20,16 +20,15 @@ const DIGEST_GRAMMAR = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
 /** Parses a digest, throwing DIGEST_INVALID (400) for malformed or unsupported ones. */
 export function parseDigest(value: string): Digest {
   if (typeof value !== 'string' || !DIGEST_GRAMMAR.test(value))
-    throw new OciError('DIGEST_INVALID', { digest: String(value) }, { message: 'invalid digest format' });
+    throw new DomainError('digest-invalid', { digest: String(value) }, 'invalid digest format');
   const sep = value.indexOf(':');
   const algorithm = value.slice(0, sep);
   const hex = value.slice(sep + 1);
   if (!isAlgorithm(algorithm))
-    throw new OciError('DIGEST_INVALID', { digest: value }, { message: `unsupported digest algorithm "${algorithm}"` });
-  const alg = algorithm as Algorithm;
-  if (hex.length !== ALGORITHMS[alg] || !/^[a-f0-9]+$/.test(hex))
-    throw new OciError('DIGEST_INVALID', { digest: value }, { message: `invalid ${alg} digest` });
-  return { algorithm: alg, hex, value };
+    throw new DomainError('digest-invalid', { digest: value }, `unsupported digest algorithm "${algorithm}"`);
+  if (hex.length !== ALGORITHMS[algorithm] || !/^[a-f0-9]+$/.test(hex))
+    throw new DomainError('digest-invalid', { digest: value }, `invalid ${algorithm} digest`);
+  return { algorithm, hex, value };
 }
 
 export function isAlgorithm(value: string): value is Algorithm {
@@ -39,8 +38,8 @@ export function isAlgorithm(value: string): value is Algorithm {
 /** An algorithm Berth verifies (as `digest-algorithm=` names it); DIGEST_INVALID (400) otherwise. */
 export function parseAlgorithm(value: string): Algorithm {
   if (!isAlgorithm(value))
-    throw new OciError('DIGEST_INVALID', { algorithm: value.slice(0, 100) }, { message: `unsupported digest algorithm "${value.slice(0, 100)}"` });
-  return value as Algorithm;
+    throw new DomainError('digest-invalid', { algorithm: value.slice(0, 100) }, `unsupported digest algorithm "${value.slice(0, 100)}"`);
+  return value;
 }
 
 export function isDigest(value: string): boolean {

@@ -1,57 +1,64 @@
 /**
- * The one table of OCI error codes (distribution-spec "Error Codes", plus the codes Distribution
- * registers that clients know). Handlers throw OciError; src/http/error-renderer.ts renders it.
+ * What the registry refuses or cannot find, in its own terms: each kind with the facts that describe
+ * it and nothing of HTTP. src/oci (and src/http for what it checks itself) throws these; the one table
+ * in src/http/error-table.ts decides the OCI code, status and headers a client sees, as Distribution's
+ * `errcode` and zot's `zerr` keep wire codes apart from the errors the registry raises.
  */
-export const ERROR_CODES = {
-  BLOB_UNKNOWN: { status: 404, message: 'blob unknown to registry' },
-  BLOB_UPLOAD_INVALID: { status: 404, message: 'blob upload invalid' },
-  BLOB_UPLOAD_UNKNOWN: { status: 404, message: 'blob upload unknown to registry' },
-  DIGEST_INVALID: { status: 400, message: 'provided digest did not match uploaded content' },
-  MANIFEST_BLOB_UNKNOWN: { status: 400, message: 'manifest references a manifest or blob unknown to registry' },
-  MANIFEST_INVALID: { status: 400, message: 'manifest invalid' },
-  MANIFEST_UNKNOWN: { status: 404, message: 'manifest unknown to registry' },
-  NAME_INVALID: { status: 400, message: 'invalid repository name' },
-  NAME_UNKNOWN: { status: 404, message: 'repository name not known to registry' },
-  SIZE_INVALID: { status: 400, message: 'provided length did not match content length' },
-  UNAUTHORIZED: { status: 401, message: 'authentication required' },
-  DENIED: { status: 403, message: 'requested access to the resource is denied' },
-  UNSUPPORTED: { status: 405, message: 'the operation is unsupported' },
-  TOOMANYREQUESTS: { status: 429, message: 'too many requests' },
-  // The spec says codes MUST come from its list above; these two are for failures it does not cover.
-  // Storage faults are UNAVAILABLE (507 for a full disk, see src/http/error-renderer.ts): a code of
-  // their own would reach users of Docker and containerd as "unknown".
-  UNAVAILABLE: { status: 503, message: 'service unavailable' },
-  UNKNOWN: { status: 500, message: 'unknown error' },
-} as const satisfies Record<string, { status: number; message: string }>;
-
-export type ErrorCode = keyof typeof ERROR_CODES;
-
-export interface OciErrorOptions {
-  /** Overrides the table's status where the spec asks for another one (e.g. 413 for a huge manifest). */
-  status?: number;
-  message?: string;
-  /** Extra response headers, e.g. Range and Location on a 416. */
-  headers?: Record<string, string>;
+export interface DomainFacts {
+  /** The blob is not in this repository (or not stored at all). */
+  'blob-unknown': { digest: string };
+  /** A malformed or unsupported digest or algorithm, or content that does not match its digest. */
+  'digest-invalid': { digest?: string; algorithm?: string };
+  /** A body that does not match its declared length, or an unusable length. */
+  'size-invalid': { expected?: number; received?: number; contentLength?: number; contentRange?: number };
+  /** A body over the limit this request may carry. */
+  'too-large': { limit: number };
+  'manifest-invalid': Record<string, unknown>;
+  'manifest-unknown': { digest: string } | { tag: string };
+  /** A manifest references a blob or child manifest the repository does not hold. */
+  'manifest-blob-unknown': { digest: string };
+  'name-invalid': { name?: string };
+  'name-unknown': { name: string };
+  'upload-unknown': { uuid: string };
+  /** The session's `_state` is missing, forged or someone else's. */
+  'upload-state-invalid': Record<string, never>;
+  /**
+   * A chunk that does not continue the upload, or whose range cannot be read; `offset` is the size
+   * the session holds (once known), `contentRange` the unreadable header.
+   */
+  'upload-range-invalid': { offset?: number; contentRange?: string };
+  /** A byte range of a blob of `size` bytes that asks for none of them. */
+  'range-not-satisfiable': { size: number };
+  /** No route serves this path. */
+  'route-unknown': { path: string };
+  /** The route exists but takes only `allow`. */
+  'method-not-allowed': { method: string | undefined; allow: string[] };
+  /** The registry is in read-only mode; the route still takes `allow`. */
+  'read-only': { allow: string[] };
+  'deletes-disabled': Record<string, never>;
+  /** A query parameter that is not what the API defines (`n` of a listing). */
+  'parameter-invalid': { n: string };
+  /** A garbage collection kept deleting what this write references; retrying later succeeds. */
+  'collection-conflict': Record<string, never>;
 }
 
-export class OciError extends Error {
-  readonly status: number;
-  readonly headers: Record<string, string>;
+export type DomainErrorKind = keyof DomainFacts;
+
+export class DomainError<K extends DomainErrorKind = DomainErrorKind> extends Error {
+  /** Told to the client in place of the OCI code's generic message, when set. */
+  readonly reason: string | undefined;
 
   constructor(
-    readonly code: ErrorCode,
-    readonly detail?: unknown,
-    opts: OciErrorOptions = {},
+    readonly kind: K,
+    readonly facts: DomainFacts[K],
+    reason?: string,
   ) {
-    super(opts.message ?? ERROR_CODES[code].message);
-    this.name = 'OciError';
-    this.status = opts.status ?? ERROR_CODES[code].status;
-    this.headers = opts.headers ?? {};
+    super(reason ?? kind);
+    this.name = 'DomainError';
+    this.reason = reason;
   }
+}
 
-  toJSON(): { code: ErrorCode; message: string; detail?: unknown } {
-    return this.detail === undefined
-      ? { code: this.code, message: this.message }
-      : { code: this.code, message: this.message, detail: this.detail };
-  }
+export function isDomainError<K extends DomainErrorKind>(err: unknown, kind: K): err is DomainError<K> {
+  return err instanceof DomainError && err.kind === kind;
 }

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { StorageDriver } from '../../storage-drivers/types';
-import { OciError } from './errors';
+import { DomainError } from './errors';
 import { readSweepCandidates, readSweepState, type SweepState } from './gc-sweep-state';
 
 /** The sweep state a write started under, with when it was read (monotonic ms). */
@@ -76,10 +76,7 @@ export class GcFence {
       const live = now.sweeping && this.alive(now);
       if (live && (await this.conflicts(now.generation, refs))) {
         if (performance.now() > deadline)
-          throw new OciError('UNAVAILABLE', undefined, {
-            message: 'garbage collection is deleting content this request references; retry later',
-            headers: { 'Retry-After': '10' },
-          });
+          throw new DomainError('collection-conflict', {}, 'garbage collection is deleting content this request references; retry later');
         await new Promise((r) => setTimeout(r, this.pollMs));
         continue;
       }

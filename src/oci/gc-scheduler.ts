@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { StorageDriver } from '../../storage-drivers/types';
 import { GarbageCollector, type GcReport } from './gc';
-import { acquireGcLock, GcLockedError } from './gc-lock';
+import { GcLease, GcLockedError, LEASE_TIMINGS, type LeaseTimings } from './gc-lease';
 import type { Listing } from './listing';
 import { startPeriodic } from './periodic';
 
@@ -23,21 +23,22 @@ export function startGcScheduler(
   logger: Logger,
   schedule: GcSchedule,
   onRun: (result: 'ok' | 'failed' | 'skipped', report?: GcReport) => void = () => undefined,
+  leaseTimings: LeaseTimings = LEASE_TIMINGS,
 ): () => void {
   const collector = new GarbageCollector(driver, listing);
   return startPeriodic(schedule.interval, async () => {
     try {
-      const release = await acquireGcLock(driver, Math.max(schedule.interval, 3_600_000));
+      const lease = await GcLease.acquire(driver, leaseTimings);
       try {
         const started = Date.now();
-        const report = await collector.collect({ grace: schedule.grace, deleteUntagged: schedule.deleteUntagged, dryRun: schedule.dryRun });
+        const report = await collector.collect({ grace: schedule.grace, deleteUntagged: schedule.deleteUntagged, dryRun: schedule.dryRun, lease });
         logger.info(
           { blobs: report.blobs.length, bytes: report.bytes, manifests: report.manifests.length, leftovers: report.leftovers, dryRun: report.dryRun, ms: Date.now() - started },
           'garbage collection finished',
         );
         onRun('ok', report);
       } finally {
-        await release();
+        await lease.release();
       }
     } catch (err) {
       if (err instanceof GcLockedError) {

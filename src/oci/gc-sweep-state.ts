@@ -1,5 +1,6 @@
 import type { StorageDriver } from '../../storage-drivers/types';
 import { isNotFound } from '../../storage-drivers/errors';
+import { paths } from './paths';
 
 /**
  * What a collection tells every writer sharing the store, so that no push it acknowledges can lose
@@ -9,13 +10,8 @@ import { isNotFound } from '../../storage-drivers/errors';
  *   reachable (manifest PUT, upload commit, mount).
  * - CANDIDATES: what the sweep of a generation may delete, written before that generation's state,
  *   read by a writer only when a sweep is running.
- * Both live beside the collection lease; Distribution ignores everything under /berth.
+ * Both live beside the collection lease (gc-lease.ts), under paths.ts's Berth-only root.
  */
-export const SWEEP_STATE = '/berth/gc/sweep';
-export const SWEEP_CANDIDATES = '/berth/gc/candidates';
-/** Written at the start of a mark, to read the storage's own clock back from its modTime. */
-export const MARK_CLOCK = '/berth/gc/mark-started';
-
 export interface SweepState {
   generation: number;
   sweeping: boolean;
@@ -46,22 +42,31 @@ async function readJson<T>(driver: StorageDriver, path: string): Promise<T | und
 }
 
 export async function readSweepState(driver: StorageDriver): Promise<SweepState> {
-  const s = await readJson<SweepState>(driver, SWEEP_STATE);
+  const s = await readJson<SweepState>(driver, paths.gcSweepState);
   return s && Number.isSafeInteger(s.generation) ? s : IDLE;
 }
 
 export async function readSweepCandidates(driver: StorageDriver): Promise<SweepCandidates | undefined> {
-  return readJson<SweepCandidates>(driver, SWEEP_CANDIDATES);
+  return readJson<SweepCandidates>(driver, paths.gcSweepCandidates);
 }
 
 export function writeSweepState(driver: StorageDriver, state: SweepState): Promise<void> {
-  return driver.putContent(SWEEP_STATE, Buffer.from(JSON.stringify(state)));
+  return driver.putContent(paths.gcSweepState, Buffer.from(JSON.stringify(state)));
 }
 
 export function writeSweepCandidates(driver: StorageDriver, c: SweepCandidates): Promise<void> {
-  return driver.putContent(SWEEP_CANDIDATES, Buffer.from(JSON.stringify(c)));
+  return driver.putContent(paths.gcSweepCandidates, Buffer.from(JSON.stringify(c)));
 }
 
 export function manifestKey(name: string, digest: string): string {
   return `${name}@${digest}`;
+}
+
+/**
+ * Now, by the storage's clock: times compared with modTimes are the storage's own, whatever this
+ * host's clock says. `marker` names the writer in the clock file, for whoever looks.
+ */
+export async function storageNow(driver: StorageDriver, marker: string): Promise<number> {
+  await driver.putContent(paths.gcClock, Buffer.from(marker), { durable: false });
+  return (await driver.stat(paths.gcClock)).modTime.getTime();
 }

@@ -7,7 +7,7 @@ import { paths } from './paths';
 import { deleteIfExists, readLink, sizeOf } from './links';
 import type { Listing } from './listing';
 import { Marker } from './gc-mark';
-import { MARK_CLOCK } from './gc-sweep-state';
+import { storageNow } from './gc-sweep-state';
 import { SweepNotice } from './gc-sweep';
 import { mapBounded } from './bounded';
 
@@ -19,6 +19,8 @@ export interface GcOptions {
   dryRun: boolean;
   /** The mark's start, in the storage's clock; read from the storage when absent. */
   now?: number;
+  /** The collection lease (gc-lease.ts), checked before each destructive step. */
+  lease?: { assertHeld(): void };
 }
 
 export interface GcReport {
@@ -62,7 +64,7 @@ export class GarbageCollector {
   ) {}
 
   async collect(opts: GcOptions): Promise<GcReport> {
-    const started = opts.now ?? (await this.storageNow());
+    const started = opts.now ?? (await storageNow(this.driver, this.owner));
     const cutoff = started - opts.grace;
     const marker = new Marker(this.driver);
     const marked = new Set<string>();
@@ -91,7 +93,12 @@ export class GarbageCollector {
       return this.purgeLeftovers(report, cutoff);
     }
 
+    opts.lease?.assertHeld();
     const notice = await SweepNotice.begin(this.driver, this.owner, { blobs: [...candidates.keys()], manifests: untagged });
+    const assertLive = () => {
+      notice.assertLive();
+      opts.lease?.assertHeld();
+    };
     try {
       const rescued = new Set<string>();
       const kept = new Set<string>();
@@ -104,7 +111,7 @@ export class GarbageCollector {
           continue;
         }
         const at = key.lastIndexOf('@');
-        notice.assertLive();
+        assertLive();
         await deleteIfExists(this.driver, paths.revisionDir(key.slice(0, at), parseDigest(key.slice(at + 1))));
         report.manifests.push(key);
       }
@@ -113,14 +120,16 @@ export class GarbageCollector {
           report.rescued++;
           continue;
         }
-        notice.assertLive();
+        assertLive();
         await deleteIfExists(this.driver, paths.blobDir(parseDigest(digest)));
         this.count(report, digest, size);
       }
     } finally {
       await notice.end();
     }
+    opts.lease?.assertHeld();
     await this.sweepAliases(cutoff);
+    opts.lease?.assertHeld();
     return this.purgeLeftovers(report, cutoff);
   }
 
@@ -152,12 +161,6 @@ export class GarbageCollector {
 
   private async repositories(): Promise<string[]> {
     return (await this.listing.catalog(undefined, undefined)).items;
-  }
-
-  /** Now, by the storage's clock: the times the sweep compares against are the storage's own. */
-  private async storageNow(): Promise<number> {
-    await this.driver.putContent(MARK_CLOCK, Buffer.from(this.owner), { durable: false });
-    return (await this.driver.stat(MARK_CLOCK)).modTime.getTime();
   }
 
   private async *walk(root: string) {

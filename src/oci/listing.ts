@@ -1,5 +1,5 @@
 import type { StorageDriver } from '../../storage-drivers/types';
-import { OciError } from './errors';
+import { DomainError } from './errors';
 import { paths, REPOSITORIES } from './paths';
 import { exists, listNames } from './links';
 import { ReadCache } from './read-cache';
@@ -51,7 +51,7 @@ export class Listing {
   private async readTags(name: string): Promise<string[]> {
     const tags = await listNames(this.driver, paths.tagsDir(name));
     if (tags.length === 0 && !(await exists(this.driver, paths.repository(name))))
-      throw new OciError('NAME_UNKNOWN', { name });
+      throw new DomainError('name-unknown', { name });
     tags.sort(byteOrder);
     this.cache.tagLists.set(name, tags);
     return tags;
@@ -74,7 +74,7 @@ export class Listing {
         found.push(name);
       // Only a prefix of `last` can still hold names after it among the children below `last[depth]`.
       const onPath = after !== undefined && prefix.length < after.length && prefix.every((p, i) => p === after[i]);
-      const next = children.filter((c) => !c.startsWith('_') && !(onPath && c < after![prefix.length]));
+      const next = children.filter((c) => !c.startsWith('_') && !(onPath && c < after[prefix.length]));
       // Listings are fetched a window at a time (one request each on S3) and visited in order.
       for (let i = 0; i < next.length && found.length < want; i += LIST_WINDOW) {
         const window = next.slice(i, i + LIST_WINDOW).map((c) => [...prefix, c]);

@@ -1,4 +1,4 @@
-import { OciError } from './errors';
+import { DomainError } from './errors';
 import { parseDigest, type Digest } from './digest';
 
 export const MEDIA_TYPES = {
@@ -50,8 +50,8 @@ export function isManifestMediaType(type: string | undefined): boolean {
   return type !== undefined && (INDEX_TYPES.has(type) || MANIFEST_TYPES.has(type));
 }
 
-function invalid(message: string, detail?: unknown): OciError {
-  return new OciError('MANIFEST_INVALID', detail, { message: `manifest invalid: ${message}` });
+function invalid(message: string, facts: Record<string, unknown> = {}): DomainError {
+  return new DomainError('manifest-invalid', facts, `manifest invalid: ${message}`);
 }
 
 function descriptor(value: unknown, where: string): Descriptor {
@@ -94,7 +94,7 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
   if (m.schemaVersion !== 2) throw invalid('schemaVersion must be 2');
   const requested = baseMediaType(contentType);
   if (m.mediaType !== undefined && typeof m.mediaType !== 'string') throw invalid('mediaType must be a string');
-  const declared = m.mediaType as string | undefined;
+  const declared = m.mediaType;
   if (declared !== undefined && isManifestMediaType(requested) && requested !== declared)
     throw invalid(`mediaType ${declared} does not match Content-Type ${requested}`);
   const mediaType = declared ?? (isManifestMediaType(requested) ? requested! : Array.isArray(m.manifests) ? MEDIA_TYPES.ociIndex : MEDIA_TYPES.ociManifest);
@@ -105,7 +105,7 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
   const parsed: ParsedManifest = {
     mediaType,
     isIndex: INDEX_TYPES.has(mediaType),
-    artifactType: m.artifactType as string | undefined,
+    artifactType: m.artifactType,
     annotations: annotations(m.annotations),
     subject: m.subject === undefined ? undefined : descriptor(m.subject, 'subject'),
     blobs: [],

@@ -1,7 +1,8 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { LRUCache } from 'lru-cache';
 import type { StorageDriver } from '../../storage-drivers/types';
 import { isNotFound } from '../../storage-drivers/errors';
-import { OciError } from './errors';
+import { DomainError, isDomainError } from './errors';
 import { digestOf, type Digest } from './digest';
 import { paths } from './paths';
 import { deleteIfExists, exists, listNames, readLink, sizeOf, writeLink } from './links';
@@ -46,7 +47,7 @@ const REFERENCE_BATCH = 64;
  */
 export class ManifestStore {
   // Keyed by digest: content-addressed, so the cached media type can never go stale.
-  private readonly mediaTypes = new Map<string, string>();
+  private readonly mediaTypes = new LRUCache<string, string>({ max: MEDIA_TYPE_CACHE_SIZE });
 
   constructor(
     private readonly driver: StorageDriver,
@@ -68,7 +69,7 @@ export class ManifestStore {
     const tags = [...new Set(ref.tag !== undefined ? [ref.tag, ...alsoTag] : alsoTag)];
     const digest = digestOf(bytes, ref.digest?.algorithm ?? 'sha256');
     if (ref.digest && ref.digest.value !== digest.value)
-      throw new OciError('DIGEST_INVALID', { digest: ref.digest.value }, { message: 'manifest digest did not match content' });
+      throw new DomainError('digest-invalid', { digest: ref.digest.value }, 'manifest digest did not match content');
     const parsed = parseManifest(bytes, contentType, limits);
     // A collection sweeping at the same time may delete what this manifest references: the fence
     // tells, after the links are written, whether the checks must run again (gc-fence.ts).
@@ -91,7 +92,7 @@ export class ManifestStore {
       };
       if ((await this.fence.after(before, refs)) === 'clear') break;
       if (attempt === 3)
-        throw new OciError('UNAVAILABLE', undefined, { message: 'garbage collection kept deleting content this manifest references; retry', headers: { 'Retry-After': '10' } });
+        throw new DomainError('collection-conflict', {}, 'garbage collection kept deleting content this manifest references; retry');
     }
     this.remember(digest, parsed.mediaType);
     this.stored(name, tags, digest, { bytes, mediaType: parsed.mediaType });
@@ -154,7 +155,7 @@ export class ManifestStore {
       const key = digestKey(name, ref.digest);
       if (this.cache.revisions.get(key)) return ref.digest;
       if (!(await exists(this.driver, paths.revisionLink(name, ref.digest))))
-        throw new OciError('MANIFEST_UNKNOWN', { digest: ref.digest.value });
+        throw new DomainError('manifest-unknown', { digest: ref.digest.value });
       this.cache.revisions.set(key, true);
       return ref.digest;
     }
@@ -162,7 +163,7 @@ export class ManifestStore {
     const cached = this.cache.tags.get(key);
     if (cached) return cached;
     const digest = await readLink(this.driver, paths.tagCurrentLink(name, ref.tag));
-    if (!digest) throw new OciError('MANIFEST_UNKNOWN', { tag: ref.tag });
+    if (!digest) throw new DomainError('manifest-unknown', { tag: ref.tag });
     this.cache.tags.set(key, digest);
     return digest;
   }
@@ -201,7 +202,7 @@ export class ManifestStore {
     try {
       return await this.driver.getContent(paths.blobData(digest));
     } catch (err) {
-      if (isNotFound(err)) throw new OciError('MANIFEST_UNKNOWN', { digest: digest.value });
+      if (isNotFound(err)) throw new DomainError('manifest-unknown', { digest: digest.value });
       throw err;
     }
   }
@@ -211,7 +212,7 @@ export class ManifestStore {
     const resolves = await exists(this.driver, paths.tagCurrentLink(name, tag));
     // A tag directory without its current link (a crash of an older Berth, or of Distribution,
     // mid-push) is listed but resolves to nothing: removing it is still what the client asked for.
-    if (!(await deleteIfExists(this.driver, paths.tagDir(name, tag))) && !resolves) throw new OciError('MANIFEST_UNKNOWN', { tag });
+    if (!(await deleteIfExists(this.driver, paths.tagDir(name, tag))) && !resolves) throw new DomainError('manifest-unknown', { tag });
     this.forgetTag(name, tag);
   }
 
@@ -255,7 +256,7 @@ export class ManifestStore {
   private async checkReferences(name: string, parsed: ParsedManifest): Promise<string[]> {
     const found = await this.references(name, parsed);
     const unknown = found.find((r) => r.canonical === null);
-    if (unknown) throw new OciError('MANIFEST_BLOB_UNKNOWN', { digest: unknown.d.value });
+    if (unknown) throw new DomainError('manifest-blob-unknown', { digest: unknown.d.value });
     return found.map((r) => r.canonical!);
   }
 
@@ -267,7 +268,7 @@ export class ManifestStore {
   /** Each referenced blob and child manifest with the digest its data is stored under, or null when it is not usable here. */
   private async references(name: string, parsed: ParsedManifest): Promise<Array<{ d: Digest; canonical: string | null }>> {
     const blob = (d: Digest) => this.blobs.stat(name, d).then(({ canonical }) => ({ d, canonical: canonical.value }), (err: unknown) => {
-      if (err instanceof OciError && err.code === 'BLOB_UNKNOWN') return { d, canonical: null };
+      if (isDomainError(err, 'blob-unknown')) return { d, canonical: null };
       throw err;
     });
     const manifest = async (d: Digest) => {
@@ -287,7 +288,6 @@ export class ManifestStore {
   }
 
   private remember(digest: Digest, mediaType: string): string {
-    if (this.mediaTypes.size >= MEDIA_TYPE_CACHE_SIZE) this.mediaTypes.delete(this.mediaTypes.keys().next().value!);
     this.mediaTypes.set(digest.value, mediaType);
     return mediaType;
   }
@@ -303,6 +303,6 @@ function unique(digests: Digest[]): Digest[] {
  * a write error it made irrelevant.
  */
 async function allSettled(promises: (Promise<unknown> | undefined)[]): Promise<void> {
-  const results = await Promise.allSettled(promises);
+  const results = await Promise.allSettled(promises.filter((p) => p !== undefined));
   for (const r of results) if (r.status === 'rejected') throw r.reason;
 }

@@ -1,4 +1,4 @@
-import { OciError } from './errors';
+import { DomainError } from './errors';
 
 // distribution-spec: <name> grammar, at most 255 characters in all.
 const NAME = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
@@ -7,7 +7,7 @@ export const MAX_NAME_LENGTH = 255;
 
 export function validateName(name: string): string {
   if (name.length === 0 || name.length > MAX_NAME_LENGTH || !NAME.test(name))
-    throw new OciError('NAME_INVALID', { name: name.slice(0, 300) });
+    throw new DomainError('name-invalid', { name: name.slice(0, 300) });
   return name;
 }
 
@@ -16,6 +16,6 @@ export function isValidTag(tag: string): boolean {
 }
 
 export function validateTag(tag: string): string {
-  if (!TAG.test(tag)) throw new OciError('MANIFEST_INVALID', { tag: tag.slice(0, 200) }, { message: 'invalid tag' });
+  if (!TAG.test(tag)) throw new DomainError('manifest-invalid', { tag: tag.slice(0, 200) }, 'invalid tag');
   return tag;
 }

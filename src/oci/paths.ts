@@ -8,7 +8,12 @@ import type { Digest } from './digest';
  */
 export const ROOT = '/docker/registry/v2';
 export const REPOSITORIES = `${ROOT}/repositories`;
-const BLOB_ALIASES = '/berth/blob-aliases';
+/** Berth's own state, outside Distribution's layout: Distribution ignores everything under it. */
+const BERTH = '/berth';
+const BLOB_ALIASES = `${BERTH}/blob-aliases`;
+const GC = `${BERTH}/gc`;
+/** Lease numbers are zero-padded so that a listing's lexical order is their numeric order. */
+const LEASE_DIGITS = 16;
 
 export const paths = {
   blobData: (d: Digest) => `${ROOT}/blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}/data`,
@@ -46,7 +51,26 @@ export const paths = {
   uploadDir: (name: string, uuid: string) => `${REPOSITORIES}/${name}/_uploads/${uuid}`,
   uploadData: (name: string, uuid: string) => `${REPOSITORIES}/${name}/_uploads/${uuid}/data`,
   uploadStartedAt: (name: string, uuid: string) => `${REPOSITORIES}/${name}/_uploads/${uuid}/startedat`,
+  /** The numbered collection leases (gc-lease.ts). */
+  gcLeases: `${GC}/leases`,
+  gcLease: (n: number) => `${GC}/leases/${String(n).padStart(LEASE_DIGITS, '0')}`,
+  /** The sweep's state and candidates, which writers read (gc-sweep-state.ts). */
+  gcSweepState: `${GC}/sweep`,
+  gcSweepCandidates: `${GC}/candidates`,
+  /** Written to read the storage's own clock back from its modTime. */
+  gcClock: `${GC}/mark-started`,
+  /** Heartbeats of secret-less processes (shared-storage.ts). */
+  instances: `${BERTH}/instances`,
+  instance: (id: string) => `${BERTH}/instances/${id}`,
+  /** The readiness probe's scratch files (storage-health.ts). */
+  probe: (id: string) => `${BERTH}/probes/${id}`,
 };
+
+/** The number of a lease path from `paths.gcLease`, or undefined for anything else. */
+export function leaseNumber(path: string): number | undefined {
+  const name = basename(path);
+  return name.length === LEASE_DIGITS && /^\d+$/.test(name) ? Number(name) : undefined;
+}
 
 /** The last component of a path. */
 export function basename(p: string): string {

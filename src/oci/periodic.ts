@@ -9,10 +9,10 @@ export function startPeriodic(interval: number, task: () => Promise<void>): () =
   let stopped = false;
   const run = async () => {
     await task();
-    if (!stopped) timer = setTimeout(run, interval).unref();
+    if (!stopped) timer = setTimeout(() => void run(), interval).unref();
   };
   const first = Math.min(interval, 60_000);
-  timer = setTimeout(run, first + Math.floor(Math.random() * first)).unref();
+  timer = setTimeout(() => void run(), first + Math.floor(Math.random() * first)).unref();
   return () => {
     stopped = true;
     clearTimeout(timer);

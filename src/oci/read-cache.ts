@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { Digest } from './digest';
 
 export interface ReadCacheOptions {
@@ -7,7 +8,7 @@ export interface ReadCacheOptions {
    * time. Writes through this process update the cache at once whatever the value.
    */
   ttlMs: number;
-  /** Entries per table; the oldest go first. */
+  /** Entries per table; the least recently used go first. */
   maxEntries?: number;
   /** Total bytes of manifest bodies kept (content-addressed, so never stale). */
   maxManifestBytes?: number;
@@ -17,37 +18,33 @@ export interface ReadCacheOptions {
 const DEFAULT_MAX_ENTRIES = 50_000;
 const DEFAULT_MAX_MANIFEST_BYTES = 32 * 1024 * 1024;
 
-/** A bounded map whose entries are trusted for `ttl` ms after they were read. */
-export class Expiring<V> {
-  private readonly entries = new Map<string, { value: V; until: number }>();
+/**
+ * Facts trusted for `ttl` ms after they were read, at most `max` of them, the least recently used
+ * out first. A ttl of 0 keeps nothing.
+ */
+// lru-cache stores only non-nullish values.
+export class Expiring<V extends NonNullable<unknown>> {
+  private readonly entries: LRUCache<string, V> | undefined;
 
-  constructor(
-    private readonly ttl: number,
-    private readonly max: number,
-    private readonly now: () => number,
-  ) {}
+  constructor(ttl: number, max: number, now?: () => number) {
+    // ttlResolution 0: expiry is exact, and no timer is set to age a cached clock reading.
+    this.entries = ttl > 0 ? new LRUCache<string, V>({ max, ttl, ttlResolution: 0, ...(now && { perf: { now } }) }) : undefined;
+  }
 
   get(key: string): V | undefined {
-    const e = this.entries.get(key);
-    if (e === undefined) return undefined;
-    if (e.until > this.now()) return e.value;
-    this.entries.delete(key);
-    return undefined;
+    return this.entries?.get(key);
   }
 
   set(key: string, value: V): void {
-    if (this.ttl <= 0) return;
-    this.entries.delete(key);
-    if (this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value!);
-    this.entries.set(key, { value, until: this.now() + this.ttl });
+    this.entries?.set(key, value);
   }
 
   delete(key: string): void {
-    this.entries.delete(key);
+    this.entries?.delete(key);
   }
 
   clear(): void {
-    this.entries.clear();
+    this.entries?.clear();
   }
 }
 
@@ -56,32 +53,16 @@ export interface ManifestBody {
   mediaType: string;
 }
 
-/** Manifest bodies by digest, least recently used out first, bounded by total bytes. */
-export class ManifestBodies {
-  private readonly entries = new Map<string, ManifestBody>();
-  private bytes = 0;
-
-  constructor(private readonly maxBytes: number) {}
-
-  get(digest: string): ManifestBody | undefined {
-    const e = this.entries.get(digest);
-    if (e !== undefined) {
-      this.entries.delete(digest);
-      this.entries.set(digest, e);
-    }
-    return e;
-  }
-
-  set(digest: string, body: ManifestBody): void {
-    if (body.bytes.length > this.maxBytes / 16 || this.entries.has(digest)) return;
-    this.entries.set(digest, body);
-    this.bytes += body.bytes.length;
-    for (const [key, old] of this.entries) {
-      if (this.bytes <= this.maxBytes) break;
-      this.entries.delete(key);
-      this.bytes -= old.bytes.length;
-    }
-  }
+/**
+ * Manifest bodies by digest, least recently used out first, bounded by total bytes; none may take
+ * more than a sixteenth, so that one huge index cannot flush the rest. Content-addressed: no ttl.
+ */
+export function manifestBodies(maxBytes: number): LRUCache<string, ManifestBody> {
+  return new LRUCache<string, ManifestBody>({
+    maxSize: maxBytes,
+    maxEntrySize: Math.max(1, Math.floor(maxBytes / 16)),
+    sizeCalculation: (body) => Math.max(1, body.bytes.length),
+  });
 }
 
 export interface LayerEntry {
@@ -99,17 +80,17 @@ export class ReadCache {
   readonly revisions: Expiring<true>;
   readonly layers: Expiring<LayerEntry>;
   readonly tagLists: Expiring<string[]>;
-  readonly bodies: ManifestBodies;
+  readonly bodies: LRUCache<string, ManifestBody>;
 
   constructor(opts: ReadCacheOptions) {
-    const now = opts.now ?? Date.now;
+    const now = opts.now;
     const max = opts.maxEntries ?? DEFAULT_MAX_ENTRIES;
     this.tags = new Expiring(opts.ttlMs, max, now);
     this.revisions = new Expiring(opts.ttlMs, max, now);
     this.layers = new Expiring(opts.ttlMs, max, now);
     // A tag list can be 10,000 names: keep few of them.
     this.tagLists = new Expiring(opts.ttlMs, Math.min(max, 256), now);
-    this.bodies = new ManifestBodies(opts.maxManifestBytes ?? DEFAULT_MAX_MANIFEST_BYTES);
+    this.bodies = manifestBodies(opts.maxManifestBytes ?? DEFAULT_MAX_MANIFEST_BYTES);
   }
 
   /** Forgets every fact another writer may have changed (after a garbage collection, say). */

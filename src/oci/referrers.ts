@@ -101,7 +101,7 @@ export class ReferrerIndex {
   private async record(name: string, subject: Digest, referrer: Digest): Promise<void> {
     if (!this.readOnly) return this.add(name, subject, referrer);
     let subjects = this.built.get(name);
-    if (!subjects) this.built.set(name, (subjects = new Map()));
+    if (!subjects) this.built.set(name, (subjects = new Map<string, Set<string>>()));
     let referrers = subjects.get(subject.value);
     if (!referrers) subjects.set(subject.value, (referrers = new Set()));
     referrers.add(referrer.value);

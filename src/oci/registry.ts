@@ -34,9 +34,8 @@ export function createRegistry(driver: StorageDriver, opts: RegistryOptions): Re
   const fence = new GcFence(driver, { onSweep: () => cache.forgetMutable() });
   const blobs = new BlobStore(driver, cache, fence);
   // The referrer index reads manifests through the store, which is created just after it.
-  let manifests: ManifestStore | undefined;
-  const referrers = new ReferrerIndex(driver, (d) => manifests!.readBytes(d), opts.readOnly);
-  manifests = new ManifestStore(driver, blobs, referrers, cache, fence);
+  const referrers = new ReferrerIndex(driver, (d): Promise<Buffer> => manifests.readBytes(d), opts.readOnly);
+  const manifests = new ManifestStore(driver, blobs, referrers, cache, fence);
   return {
     blobs,
     uploads: new UploadManager(driver, blobs, new UploadStateSigner(opts.secret), opts.onUploadBytes),

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { OciError } from './errors';
+import { DomainError } from './errors';
 import { isAlgorithm, type Algorithm } from './digest';
 
 /**
@@ -32,9 +32,9 @@ export class UploadStateSigner {
 
   /** Verifies the signature and that the token belongs to this name and uuid; a missing token is invalid. */
   unpack(token: string | undefined, name: string, uuid: string): UploadState {
-    const invalid = () => new OciError('BLOB_UPLOAD_INVALID', undefined, { message: 'blob upload invalid: bad upload state' });
+    const invalid = () => new DomainError('upload-state-invalid', {}, 'blob upload invalid: bad upload state');
     if (token === undefined)
-      throw new OciError('BLOB_UPLOAD_INVALID', undefined, { message: 'blob upload invalid: no upload state (_state); use the Location of the last response' });
+      throw new DomainError('upload-state-invalid', {}, 'blob upload invalid: no upload state (_state); use the Location of the last response');
     const dot = token.indexOf('.');
     if (dot <= 0) throw invalid();
     const body = token.slice(0, dot);

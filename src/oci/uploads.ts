@@ -1,9 +1,10 @@
 import { randomUUID, type Hash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { LRUCache } from 'lru-cache';
 import type { StorageDriver } from '../../storage-drivers/types';
 import { isNotFound } from '../../storage-drivers/errors';
-import { OciError } from './errors';
+import { DomainError, isDomainError } from './errors';
 import { createDigester, hashStream, parseDigest, type Algorithm, type Digest } from './digest';
 import { paths, REPOSITORIES } from './paths';
 import { deleteIfExists, sizeOf } from './links';
@@ -29,13 +30,10 @@ export interface ChunkInput {
   signal?: AbortSignal;
 }
 
-/** The `Range` header value for an upload of `offset` bytes (Distribution's "0-0" when empty). */
-export function uploadRange(offset: number): string {
-  return `0-${Math.max(offset - 1, 0)}`;
-}
-
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const MAX_HASH_STATES = 10_000;
+/** A session idle for longer re-reads its data at the commit instead (as after a restart). */
+const HASH_STATE_TTL_MS = 3_600_000;
 
 /** Running digests of the upload's bytes: sha256 always, and the algorithm the client uses. */
 interface HashState {
@@ -51,7 +49,7 @@ interface HashState {
  * data to hash it instead.
  */
 export class UploadManager {
-  private readonly hashes = new Map<string, HashState>();
+  private readonly hashes = new LRUCache<string, HashState>({ max: MAX_HASH_STATES, ttl: HASH_STATE_TTL_MS });
 
   constructor(
     private readonly driver: StorageDriver,
@@ -82,14 +80,14 @@ export class UploadManager {
    * Without `withOffset` the offset is left 0 (append and complete learn it from the data itself).
    */
   async resolve(name: string, uuid: string, token: string | undefined, withOffset = true): Promise<UploadSession> {
-    if (!UUID.test(uuid)) throw new OciError('BLOB_UPLOAD_UNKNOWN', { uuid: uuid.slice(0, 100) });
+    if (!UUID.test(uuid)) throw new DomainError('upload-unknown', { uuid: uuid.slice(0, 100) });
     const state = this.signer.unpack(token, name, uuid);
     // The verified token carries the start time: the marker need only exist.
     const [marker, offset] = await Promise.all([
       sizeOf(this.driver, paths.uploadStartedAt(name, uuid)),
       withOffset ? sizeOf(this.driver, paths.uploadData(name, uuid)) : 0,
     ]);
-    if (marker === null) throw new OciError('BLOB_UPLOAD_UNKNOWN', { uuid });
+    if (marker === null) throw new DomainError('upload-unknown', { uuid });
     return { name, uuid, offset: offset ?? 0, startedAt: state.startedAt, ...(state.algorithm && { algorithm: state.algorithm }) };
   }
 
@@ -129,7 +127,7 @@ export class UploadManager {
     if (actual !== digest.hex) {
       if (size === 0 && (await this.finishEarlierCommit(session, digest))) return;
       await this.cancel(session);
-      throw new OciError('DIGEST_INVALID', { digest: digest.value });
+      throw new DomainError('digest-invalid', { digest: digest.value });
     }
     const canonical = parseDigest(`sha256:${sha256}`);
     // Linked before the data is looked for, so that a collection running now either sees the link
@@ -150,7 +148,7 @@ export class UploadManager {
     try {
       canonical = (await this.blobs.stat(session.name, digest)).canonical;
     } catch (err) {
-      if (err instanceof OciError && err.code === 'BLOB_UNKNOWN') return false;
+      if (isDomainError(err, 'blob-unknown')) return false;
       throw err;
     }
     this.hashes.delete(this.key(session));
@@ -160,7 +158,7 @@ export class UploadManager {
   }
 
   async cancel(session: UploadSession): Promise<void> {
-    if (!(await this.discard(session))) throw new OciError('BLOB_UPLOAD_UNKNOWN', { uuid: session.uuid });
+    if (!(await this.discard(session))) throw new DomainError('upload-unknown', { uuid: session.uuid });
   }
 
   /** Deletes the session and what it holds; false when it was already gone. */
@@ -213,14 +211,14 @@ export class UploadManager {
     const writer = await this.driver.writer(paths.uploadData(session.name, session.uuid), { append: true, signal: input.signal });
     const start = writer.size;
     const expected = input.range ? input.range.end - input.range.start + 1 : input.contentLength;
-    const reject = async (err: OciError) => {
+    const reject = async (err: DomainError) => {
       await endQuietly(writer);
       throw err;
     };
     if (input.range && input.range.start !== start)
-      await reject(new OciError('BLOB_UPLOAD_INVALID', { offset: start }, { status: 416, message: 'chunk does not start at the end of the upload', headers: { Range: uploadRange(start) } }));
+      await reject(new DomainError('upload-range-invalid', { offset: start }, 'chunk does not start at the end of the upload'));
     if (input.range && input.contentLength !== undefined && input.contentLength !== expected)
-      await reject(new OciError('SIZE_INVALID', { contentLength: input.contentLength, contentRange: expected }));
+      await reject(new DomainError('size-invalid', { contentLength: input.contentLength, contentRange: expected }));
 
     let state = this.hashes.get(key);
     if (!state || state.offset !== start) {
@@ -236,7 +234,7 @@ export class UploadManager {
           for await (const chunk of source) {
             count += chunk.length;
             if (expected !== undefined && count > expected)
-              throw new OciError('SIZE_INVALID', { expected }, { message: 'body longer than its Content-Length or Content-Range' });
+              throw new DomainError('size-invalid', { expected }, 'body longer than its Content-Length or Content-Range');
             for (const h of hashes) h.update(chunk);
             yield chunk;
           }
@@ -247,7 +245,7 @@ export class UploadManager {
         { end: !commit },
       );
       if (expected !== undefined && count !== expected)
-        throw new OciError('SIZE_INVALID', { expected, received: count }, { message: 'body shorter than its Content-Length or Content-Range' });
+        throw new DomainError('size-invalid', { expected, received: count }, 'body shorter than its Content-Length or Content-Range');
       this.onBytes(count);
       if (commit) await writer.commit();
     } catch (err) {
@@ -259,7 +257,6 @@ export class UploadManager {
     }
     if (state) {
       state.offset = start + count;
-      if (this.hashes.size >= MAX_HASH_STATES && !this.hashes.has(key)) this.hashes.delete(this.hashes.keys().next().value!);
       this.hashes.set(key, state);
     }
     return start + count;

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { constants } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
-import { InvalidOffsetError, PathNotFoundError } from '../errors';
+import { InvalidOffsetError, PathExistsError, PathNotFoundError } from '../errors';
 import { childPath, isValidComponent } from '../paths';
 import type { FileInfo, FileWriter, LeftoverOptions, PutContentOptions, ReaderOptions, RedirectOptions, StorageDriver, WriterOptions } from '../types';
 import { readRange } from '../streams';
@@ -38,7 +38,9 @@ const READ_BUFFERS_KEPT = 8;
 async function syncDir(dir: string): Promise<void> {
   const handle = await open(dir, O_RDONLY | O_DIRECTORY);
   try {
-    await handle.sync().catch((err: unknown) => Promise.reject(naming(err, dir)));
+    await handle.sync();
+  } catch (err) {
+    throw naming(err, dir);
   } finally {
     await handle.close();
   }
@@ -110,6 +112,32 @@ export class FilesystemDriver implements StorageDriver {
       throw naming(err, file);
     }
     return true;
+  }
+
+  /**
+   * A durable temp file hard-linked to the path: link() fails with EEXIST, atomically, when anything
+   * is there (unlike rename, which replaces), and the name appears only with the complete content.
+   */
+  async createExclusive(path: string, data: Uint8Array): Promise<void> {
+    const file = this.file(path);
+    const dir = dirname(file);
+    // Rare (a lease per collection): no shortcut through the known directories, which may be stale.
+    await mkdir(dir, { recursive: true });
+    const temp = this.tempName(dir);
+    try {
+      const handle = await open(temp, O_WRONLY | O_CREAT | O_EXCL | O_DSYNC);
+      try {
+        await handle.writeFile(data);
+      } finally {
+        await handle.close();
+      }
+      if (!(await succeeds(link(temp, file), 'EEXIST'))) throw new PathExistsError(this.name, path);
+    } catch (err) {
+      throw naming(err, file);
+    } finally {
+      await rm(temp, { force: true });
+    }
+    await syncDir(dir);
   }
 
   private tempName(dir: string): string {

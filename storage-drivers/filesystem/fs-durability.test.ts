@@ -96,7 +96,7 @@ describe('filesystem driver durability order (strace)', () => {
     const within = between(mark('MARK-PUT-NEW'), to);
     const file = join(root, 'repo/tags/t/current/link');
     const r = renameTo(within, file);
-    const temp = /^"([^"]+)"/.exec(r.args)![1]!;
+    const temp = /^"([^"]+)"/.exec(r.args)![1];
     assert.ok(dataSynced(within, temp, r.start), `bytes of ${temp} not synced before the rename`);
     assert.ok(dirSynced(within, join(root, 'repo/tags/t/current'), r.end, to), 'directory not synced after the rename');
   });
@@ -107,7 +107,7 @@ describe('filesystem driver durability order (strace)', () => {
     const within = between(-1, to);
     // The first missing directory below the root is `repo`: it appears only with the file in it.
     const r = renameTo(within, join(root, 'repo'));
-    const stage = /^"([^"]+)"/.exec(r.args)![1]!;
+    const stage = /^"([^"]+)"/.exec(r.args)![1];
     assert.match(stage, /\/~tmp-[0-9a-f]+$/);
     assert.ok(dataSynced(within, `${stage}/tags/t/current/link`, r.start), 'bytes not synced before the directory was renamed into place');
     assert.ok(!within.some((c) => c.name === 'rename' && c.args.endsWith(`"${join(root, 'repo/tags/t/current/link')}"`)), 'the file itself was renamed');

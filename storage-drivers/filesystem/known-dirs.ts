@@ -1,4 +1,5 @@
 import { dirname } from 'node:path';
+import { LRUCache } from 'lru-cache';
 
 /**
  * Directories this process has seen exist, so that a write below one opens its file at once and a
@@ -7,22 +8,27 @@ import { dirname } from 'node:path';
  * delete here, may have removed any of them, so every user falls back to probing on ENOENT.
  */
 export class KnownDirs {
-  private readonly dirs = new Set<string>();
+  /**
+   * No ttl: a directory known here is only a first guess, which ENOENT corrects. Looking one up
+   * counts as a use, so the directories of busy repositories stay while idle ones go first.
+   */
+  private readonly dirs: LRUCache<string, true>;
 
-  /** `root` is never forgotten; `max` bounds the memory (the set restarts empty when full). */
+  /** `root` is never forgotten; `max` bounds the memory. */
   constructor(
     private readonly root: string,
-    private readonly max = 10_000,
-  ) {}
+    max = 10_000,
+  ) {
+    this.dirs = new LRUCache<string, true>({ max });
+  }
 
   has(dir: string): boolean {
-    return dir === this.root || this.dirs.has(dir);
+    return dir === this.root || this.known(dir);
   }
 
   /** Records `dir` and its ancestors (all of which exist when `dir` does). */
   learn(dir: string): void {
-    if (this.dirs.size >= this.max) this.dirs.clear();
-    for (let d = dir; d.length > this.root.length && !this.dirs.has(d); d = dirname(d)) this.dirs.add(d);
+    for (let d = dir; d.length > this.root.length && !this.known(d); d = dirname(d)) this.dirs.set(d, true);
   }
 
   forget(dir: string): void {
@@ -35,10 +41,14 @@ export class KnownDirs {
    */
   missingBelowKnown(dir: string): string[] | null {
     const missing: string[] = [];
-    for (let d = dir; !this.dirs.has(d); d = dirname(d)) {
+    for (let d = dir; !this.known(d); d = dirname(d)) {
       if (d.length <= this.root.length) return null;
       missing.push(d);
     }
     return missing;
+  }
+
+  private known(dir: string): boolean {
+    return this.dirs.get(dir) !== undefined;
   }
 }

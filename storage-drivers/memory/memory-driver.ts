@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { InvalidOffsetError, PathNotFoundError } from '../errors';
+import { InvalidOffsetError, PathExistsError, PathNotFoundError } from '../errors';
 import { childPath, splitPath } from '../paths';
 import type { FileInfo, FileWriter, ReaderOptions, RedirectOptions, StorageDriver, WriterOptions } from '../types';
 import { readRange } from '../streams';
@@ -22,6 +22,12 @@ export class MemoryDriver implements StorageDriver {
   async putContent(path: string, data: Uint8Array): Promise<void> {
     const node: FileNode = { kind: 'file', committed: ChunkList.of(data), pending: null, modTime: new Date() };
     this.tree.set(splitPath(path), node);
+  }
+
+  async createExclusive(path: string, data: Uint8Array): Promise<void> {
+    // One event-loop turn from lookup to set: nothing can come in between.
+    if (this.tree.lookup(splitPath(path)) !== undefined) throw new PathExistsError(this.name, path);
+    await this.putContent(path, data);
   }
 
   async reader(path: string, opts: ReaderOptions = {}): Promise<Readable> {

@@ -1,10 +1,10 @@
-import { type $Command, type GetObjectCommand, S3Client, S3ServiceException, type ServiceInputTypes, type ServiceOutputTypes, type StorageClass } from '@aws-sdk/client-s3';
+import { type $Command, type GetObjectCommand, S3Client, type S3ClientResolvedConfig, S3ServiceException, type ServiceInputTypes, type ServiceOutputTypes, type StorageClass } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import type { ResolvedS3Options } from './options';
 import { stallGuard, withDeadline } from './timeouts';
 
-/** Any command of the S3 client, with its input and output types (the resolved config type is the SDK's own). */
-type S3Command<I extends ServiceInputTypes, O extends ServiceOutputTypes> = $Command<I, O, any, ServiceInputTypes, ServiceOutputTypes>;
+/** Any command of the S3 client, with its input and output types. */
+type S3Command<I extends ServiceInputTypes, O extends ServiceOutputTypes> = $Command<I, O, S3ClientResolvedConfig, ServiceInputTypes, ServiceOutputTypes>;
 
 function sendOne<I extends ServiceInputTypes, O extends ServiceOutputTypes>(client: S3Client, command: S3Command<I, O>, signal: AbortSignal | undefined): Promise<O> {
   return client.send(command, { abortSignal: signal });

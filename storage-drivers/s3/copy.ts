@@ -39,7 +39,7 @@ export async function copyParts(
   ranges: [number, number][],
   signal?: AbortSignal,
 ): Promise<Part[]> {
-  const parts: Part[] = new Array(ranges.length);
+  const parts = new Array<Part>(ranges.length);
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < ranges.length) {

@@ -17,7 +17,7 @@ export async function deleteKeys(ctx: S3Context, keys: string[]): Promise<void> 
 
 async function deleteBatch(ctx: S3Context, batch: string[]): Promise<void> {
   let pending = batch;
-  let failed: KeyError[] = [];
+  let failed: KeyError[];
   for (let attempt = 0; ; attempt++) {
     const out = await ctx.send(
       new DeleteObjectsCommand({ Bucket: ctx.bucket, Delete: { Objects: pending.map((Key) => ({ Key })), Quiet: true } }),

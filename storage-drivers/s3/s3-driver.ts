@@ -1,7 +1,7 @@
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { addAbortSignal, Readable } from 'node:stream';
-import { InvalidOffsetError, PathNotFoundError } from '../errors';
+import { InvalidOffsetError, PathExistsError, PathNotFoundError } from '../errors';
 import { childPath } from '../paths';
 import type { FileInfo, FileWriter, LeftoverOptions, ReaderOptions, RedirectOptions, StorageDriver, WriterOptions } from '../types';
 import { httpStatus, isMissing, type S3Context } from './context';
@@ -47,6 +47,26 @@ export class S3Driver implements StorageDriver {
         ...this.ctx.writeOptions,
       }),
     );
+  }
+
+  /**
+   * A conditional PutObject (`If-None-Match: *`): 412 when the key exists. 409 means another
+   * conditional write to the key is in flight (AWS); the loser then learns the outcome by retrying.
+   */
+  async createExclusive(path: string, data: Uint8Array): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.ctx.send(
+          new PutObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(path), Body: data, ContentLength: data.length, IfNoneMatch: '*', ...this.ctx.writeOptions }),
+        );
+        return;
+      } catch (err) {
+        const status = httpStatus(err);
+        if (status === 412) throw new PathExistsError(this.name, path);
+        if (status !== 409 || attempt === 5) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+      }
+    }
   }
 
   async reader(path: string, opts: ReaderOptions = {}): Promise<Readable> {

@@ -77,7 +77,7 @@ export class S3Writer extends Writable implements FileWriter {
 
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
     // Let a part upload in flight settle so that no request lands after the caller moved on.
-    this.inflight
+    void this.inflight
       .then(async () => {
         if (this.unsavedUpload && this.outcome !== 'committed' && this.uploadId !== undefined) {
           await abortUpload(this.ctx, this.key, this.uploadId).catch(() => undefined);

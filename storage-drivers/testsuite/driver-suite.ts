@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { StorageDriver } from '../types';
 import { walkPaths } from './helpers';
 import { contentTests } from './suite-content';
+import { exclusiveTests } from './suite-exclusive';
 import { leftoverTests } from './suite-leftovers';
 import { pathTests } from './suite-paths';
 import { treeTests } from './suite-tree';
@@ -74,6 +75,7 @@ export function runDriverSuite(
 
     pathTests(define);
     contentTests(define);
+    exclusiveTests(define);
     writerTests(define);
     treeTests(define);
     leftoverTests(define);

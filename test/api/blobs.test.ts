@@ -68,6 +68,36 @@ describe('blobs', () => {
     if (res.headers['content-range'] !== undefined) assert.equal(res.headers['content-range'], 'bytes */100');
   });
 
+  it('an invalid Range is ignored and the whole blob served (RFC 9110 §14.2)', async () => {
+    const name = repoName();
+    const blob = randomBlob(100);
+    await pushBlob(reg.r(), name, blob);
+    for (const invalid of ['bytes=5-3', 'bytes=abc', 'bytes=', 'bytes=-', 'bytes=1-2-3', 'bytes=5-3,0-1', 'items=0-1', 'bytes 0-1', 'bytes=0x1-2']) {
+      const res = await getRaw(reg.r(), `/v2/${name}/blobs/${blob.digest}`).set('Range', invalid);
+      assert.equal(res.status, 200, invalid);
+      assert.equal(res.headers['content-range'], undefined, invalid);
+      assert.ok(Buffer.compare(res.body as Buffer, blob.data) === 0, invalid);
+    }
+  });
+
+  it('the range unit is case-insensitive and a multi-range request is served whole unless no range overlaps', async () => {
+    const name = repoName();
+    const blob = randomBlob(100);
+    await pushBlob(reg.r(), name, blob);
+    const upper = await getRaw(reg.r(), `/v2/${name}/blobs/${blob.digest}`).set('Range', 'Bytes=10-19').expect(206);
+    assert.equal(upper.headers['content-range'], 'bytes 10-19/100');
+    for (const multi of ['bytes=0-1,5-6', 'bytes=0-1, 500-600', 'bytes=500-600,-5']) {
+      const res = await getRaw(reg.r(), `/v2/${name}/blobs/${blob.digest}`).set('Range', multi);
+      assert.equal(res.status, 200, multi);
+      assert.ok(Buffer.compare(res.body as Buffer, blob.data) === 0, multi);
+    }
+    for (const none of ['bytes=100-', 'bytes=500-600, 200-', 'bytes=-0']) {
+      const res = await reg.r().get(`/v2/${name}/blobs/${blob.digest}`).set('Range', none);
+      assert.equal(res.status, 416, none);
+      assert.equal(res.headers['content-range'], 'bytes */100', none);
+    }
+  });
+
   it('an unknown blob is 404 BLOB_UNKNOWN on GET (JSON) and 404 on HEAD', async () => {
     const name = repoName();
     await pushBlob(reg.r(), name, randomBlob(10));

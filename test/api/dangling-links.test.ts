@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createFilesystemDriver } from '../../storage-drivers';
-import { content, descriptor, EMPTY_CONFIG, MT, ociManifest, pushBlob, pushManifest, randomBlob, repoName } from './helpers';
+import { content, descriptor, EMPTY_CONFIG, MT, ociManifest, pushBlob, pushManifest, randomBlob, repoName, type ErrorList } from './helpers';
 import { assertOciError, startRegistry, type TestRegistry } from './server';
 
 /**
@@ -35,7 +35,7 @@ describe('links whose data is gone', () => {
     const m = ociManifest({ config: descriptor(EMPTY_CONFIG, MT.ociEmpty), layers: [descriptor(layer, MT.ociLayer)] });
     const res = await pushManifest(reg.r(), name, 'v1', m);
     assertOciError(res, 400, ['MANIFEST_BLOB_UNKNOWN']);
-    assert.equal(res.body.errors[0].detail.digest, layer.digest);
+    assert.equal((res.body as ErrorList).errors[0].detail?.digest, layer.digest);
     assertOciError(await reg.r().get(`/v2/${name}/manifests/v1`), 404, ['MANIFEST_UNKNOWN']);
 
     // Pushing the blob again heals the link and the manifest goes through.

@@ -9,7 +9,7 @@ function hangingDriver(inner: StorageDriver): StorageDriver {
   return new Proxy(inner, {
     get(target, prop, receiver) {
       if (prop === 'stat') return () => new Promise(() => undefined);
-      return Reflect.get(target, prop, receiver);
+      return Reflect.get(target, prop, receiver) as unknown;
     },
   });
 }
@@ -18,7 +18,7 @@ function failingDriver(inner: StorageDriver): StorageDriver {
   return new Proxy(inner, {
     get(target, prop, receiver) {
       if (prop === 'stat') return () => Promise.reject(new Error('EIO: secret backend detail'));
-      return Reflect.get(target, prop, receiver);
+      return Reflect.get(target, prop, receiver) as unknown;
     },
   });
 }

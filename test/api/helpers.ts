@@ -26,6 +26,18 @@ export interface Descriptor {
   platform?: { architecture: string; os: string };
 }
 
+/** JSON bodies the API answers with, for reading supertest's untyped `body`. */
+export interface TagList {
+  name: string;
+  tags: string[];
+}
+export interface Catalog {
+  repositories: string[];
+}
+export interface ErrorList {
+  errors: { code: string; message: string; detail?: Record<string, unknown> }[];
+}
+
 export interface Content {
   data: Buffer;
   digest: string;
@@ -178,6 +190,10 @@ export function recordingDriver(inner: StorageDriver): { driver: StorageDriver; 
       await inner.putContent(p, d, o);
       writes.push(p);
     },
+    createExclusive: async (p, d) => {
+      await inner.createExclusive(p, d);
+      writes.push(p);
+    },
     reader: (p, o) => {
       reads.push(p);
       return inner.reader(p, o);
@@ -235,6 +251,7 @@ export function throwingDriver(inner: StorageDriver): { driver: StorageDriver; s
     name: 'throwing',
     getContent: (p) => guard(() => inner.getContent(p)),
     putContent: (p, d) => guard(() => inner.putContent(p, d)),
+    createExclusive: (p, d) => guard(() => inner.createExclusive(p, d)),
     reader: (p, o) => guard(async () => (mode === 'mid-stream' ? failingAfter(await inner.reader(p, o), 1000) : inner.reader(p, o))),
     writer: (p, o) => guard((): Promise<FileWriter> => inner.writer(p, o)),
     stat: (p) => guard(() => inner.stat(p)),

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createMemoryDriver } from '../../storage-drivers';
-import type { StorageDriver } from '../../storage-drivers/types';
-import { EMPTY_CONFIG, MT, descriptor, manifestDescriptor, ociIndex, ociManifest, pushBlob, pushImage, pushManifest, randomBlob, repoName, type Content } from './helpers';
+import { EMPTY_CONFIG, MT, descriptor, manifestDescriptor, ociIndex, ociManifest, pushBlob, pushImage, pushManifest, randomBlob, repoName, type Content, type Descriptor } from './helpers';
 import { assertOciError, startRegistry, testConfig } from './server';
 
 /** validation.manifests.maxdescriptors bounds the work one manifest PUT can ask for. */
@@ -30,8 +29,8 @@ describe('manifest descriptor limit', () => {
 
       // An index counts its manifests the same way.
       const child = manifestDescriptor(atLimit);
-      assert.equal((await pushManifest(reg.r(), name, 'index5', ociIndex(Array(5).fill(child)))).status, 201);
-      const overIndex = await pushManifest(reg.r(), name, 'index6', ociIndex(Array(6).fill(child)));
+      assert.equal((await pushManifest(reg.r(), name, 'index5', ociIndex(Array<Descriptor>(5).fill(child)))).status, 201);
+      const overIndex = await pushManifest(reg.r(), name, 'index6', ociIndex(Array<Descriptor>(6).fill(child)));
       assertOciError(overIndex, 400, ['MANIFEST_INVALID']);
       assert.match(errorMessage(overIndex), /validation\.manifests\.maxdescriptors \(5\)/);
     } finally {
@@ -72,7 +71,7 @@ describe('manifest descriptor limit', () => {
     const driver = new Proxy(memory, {
       get(target, prop, receiver) {
         const value = Reflect.get(target, prop, receiver) as unknown;
-        if (typeof value !== 'function' || prop === 'walk') return typeof value === 'function' ? value.bind(target) : value;
+        if (typeof value !== 'function' || prop === 'walk') return typeof value === 'function' ? (value.bind(target) as unknown) : value;
         return (...args: unknown[]) => {
           const result = (value as (...a: unknown[]) => unknown).apply(target, args);
           if (!(result instanceof Promise)) return result;
@@ -83,7 +82,7 @@ describe('manifest descriptor limit', () => {
           return result.finally(() => (inFlight -= 1));
         };
       },
-    }) as StorageDriver;
+    });
     const reg = await startRegistry({ driver });
     try {
       const name = repoName();

@@ -18,6 +18,7 @@ import {
   repoName,
   unknownDigest,
   type Manifest,
+  type TagList,
 } from './helpers';
 import { assertOciError, pathOf, startRegistry, testConfig, type TestRegistry } from './server';
 
@@ -162,7 +163,7 @@ describe('manifests', () => {
     await reg.r().head(`/v2/${name}/manifests/${img.manifest.digest}`).expect(200);
     await reg.r().head(`/v2/${name}/manifests/kept`).expect(200);
     const tags = await reg.r().get(`/v2/${name}/tags/list`).expect(200);
-    assert.deepEqual(tags.body.tags, ['kept']);
+    assert.deepEqual((tags.body as TagList).tags, ['kept']);
     assertOciError(await reg.r().delete(`/v2/${name}/manifests/doomed`), 404, ['MANIFEST_UNKNOWN']);
   });
 
@@ -174,7 +175,7 @@ describe('manifests', () => {
     await reg.r().delete(`/v2/${name}/manifests/${img.manifest.digest}`).expect(202);
     for (const ref of ['t1', 't2', img.manifest.digest]) assertOciError(await reg.r().get(`/v2/${name}/manifests/${ref}`), 404, ['MANIFEST_UNKNOWN']);
     const tags = await reg.r().get(`/v2/${name}/tags/list`).expect(200);
-    assert.deepEqual(tags.body.tags, ['other']);
+    assert.deepEqual((tags.body as TagList).tags, ['other']);
     await reg.r().head(`/v2/${name}/manifests/${other.manifest.digest}`).expect(200);
     assertOciError(await reg.r().delete(`/v2/${name}/manifests/${img.manifest.digest}`), 404, ['MANIFEST_UNKNOWN']);
   });
@@ -203,7 +204,7 @@ describe('manifests', () => {
     const head = await reg.r().head(`/v2/${name}/manifests/race`).expect(200);
     assert.equal(head.headers['docker-content-digest'], winner.digest);
     const tags = await reg.r().get(`/v2/${name}/tags/list`).expect(200);
-    assert.deepEqual(tags.body.tags, ['race']);
+    assert.deepEqual((tags.body as TagList).tags, ['race']);
     for (const m of variants) await reg.r().head(`/v2/${name}/manifests/${m.digest}`).expect(200);
   });
 

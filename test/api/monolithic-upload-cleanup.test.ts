@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createFilesystemDriver } from '../../storage-drivers';
-import type { StorageDriver } from '../../storage-drivers/types';
 import { randomBlob, repoName, unknownDigest } from './helpers';
 import { assertOciError, startRegistry, type TestRegistry } from './server';
 
@@ -26,9 +25,9 @@ describe('failed single-request uploads leave no session behind', () => {
       get(target, prop, receiver) {
         if (prop === 'writer' && failWrites) return () => Promise.reject(new Error('EIO: disk on fire'));
         const value = Reflect.get(target, prop, receiver) as unknown;
-        return typeof value === 'function' ? value.bind(target) : value;
+        return typeof value === 'function' ? (value.bind(target) as unknown) : value;
       },
-    }) as StorageDriver;
+    });
     reg = await startRegistry({ driver });
   });
   after(async () => {

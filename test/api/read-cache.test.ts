@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
 import { createMemoryDriver } from '../../storage-drivers';
 import type { StorageDriver } from '../../storage-drivers/types';
-import { pushImage, repoName } from './helpers';
+import { pushImage, repoName, type TagList } from './helpers';
 import { startRegistry, testConfig, type TestRegistry } from './server';
 
 /**
@@ -27,7 +27,7 @@ describe('read cache across replicas sharing storage', () => {
     const res = await reg.r().head(`/v2/${name}/manifests/${ref}`).set('Accept', 'application/vnd.oci.image.manifest.v1+json');
     return res.status === 200 ? String(res.headers['docker-content-digest']) : res.status;
   };
-  const tagsOf = async (reg: TestRegistry, name: string) => (await reg.r().get(`/v2/${name}/tags/list`)).body.tags as string[];
+  const tagsOf = async (reg: TestRegistry, name: string) => ((await reg.r().get(`/v2/${name}/tags/list`)).body as TagList).tags;
 
   it('by default, replicas sharing storage (a secret is set) see each other’s tag moves and deletes at once', async () => {
     const [a, b] = await pair(undefined);

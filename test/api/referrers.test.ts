@@ -71,7 +71,7 @@ describe('referrers', () => {
     assert.equal(body.schemaVersion, 2);
     assert.equal(body.mediaType, MT.ociIndex);
     assert.ok(Array.isArray(body.manifests));
-    return { body, headers: res.headers as Record<string, string> };
+    return { body, headers: res.headers };
   }
 
   function byDigest(list: Descriptor[]): Map<string, Descriptor> {
@@ -129,7 +129,7 @@ describe('referrers', () => {
   it('an unknown repository gets an empty index (or 404 NAME_UNKNOWN), never a 500', async () => {
     const res = await reg.r().get(`/v2/${repoName('ghost')}/referrers/${unknownDigest()}`);
     assert.notEqual(res.status, 500);
-    if (res.status === 200) assert.deepEqual(JSON.parse(res.text).manifests, []);
+    if (res.status === 200) assert.deepEqual((JSON.parse(res.text) as ReferrersIndex).manifests, []);
     else assertOciError(res, 404, ['NAME_UNKNOWN']);
   });
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createFilesystemDriver } from '../../storage-drivers';
-import { getRaw, pushImage, randomBlob, repoName, type Content } from './helpers';
+import { getRaw, pushImage, randomBlob, repoName, type Content, type TagList } from './helpers';
 import { assertOciError, pathOf, rawRequest, startRegistry, testConfig, withQuery, type TestRegistry } from './server';
 
 /**
@@ -77,7 +77,7 @@ describe('two replicas on one filesystem store', () => {
       const post = await a.r().post(`/v2/${name}/blobs/uploads/`).set('Content-Length', '0').expect(202);
       const s1 = await rawRequest(a.url, { method: 'PATCH', path: pathOf(post.headers.location), chunks: [blob.data.subarray(0, 70_000)] });
       assert.equal(s1.status, 202);
-      const s2 = await rawRequest(b.url, { method: 'PATCH', path: pathOf(s1.headers.location as string), chunks: [blob.data.subarray(70_000, 140_000)] });
+      const s2 = await rawRequest(b.url, { method: 'PATCH', path: pathOf(s1.headers.location), chunks: [blob.data.subarray(70_000, 140_000)] });
       assert.equal(s2.status, 202);
       assert.equal(s2.headers.range, '0-139999');
       // A's in-process hash covers only the first 70,000 bytes now: it must not trust it.
@@ -111,7 +111,7 @@ describe('two replicas on one filesystem store', () => {
     await b.r().delete(`/v2/${name}/manifests/v1`).expect(202);
     await a.r().head(`/v2/${name}/manifests/v1`).expect(404);
     const tags = await a.r().get(`/v2/${name}/tags/list`);
-    if (tags.status === 200) assert.deepEqual(tags.body.tags, []);
+    if (tags.status === 200) assert.deepEqual((tags.body as TagList).tags, []);
   });
 
   it('a replica with a different secret rejects the _state and leaves the session intact', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createMemoryDriver } from '../../storage-drivers';
-import { MT, content, descriptor, getRaw, ociManifest, pushBlob, pushImage, pushManifest, recordingDriver, repoName, sendBytes, type Manifest } from './helpers';
+import { MT, content, descriptor, getRaw, ociManifest, pushBlob, pushImage, pushManifest, recordingDriver, repoName, sendBytes, type Manifest, type TagList } from './helpers';
 import { assertOciError, startRegistry, type TestRegistry } from './server';
 
 /** The tags named by a response's OCI-Tag headers (one header per tag, or comma-separated lists). */
@@ -40,7 +40,7 @@ describe('tags pushed with a manifest (?tag=)', () => {
       assert.ok(Buffer.compare(got.body as Buffer, m.data) === 0);
     }
     const list = await reg.r().get(`/v2/${name}/tags/list`).expect(200);
-    assert.deepEqual(list.body.tags, ['1.2', '1.2.3', 'latest']);
+    assert.deepEqual((list.body as TagList).tags, ['1.2', '1.2.3', 'latest']);
   });
 
   it('takes at least ten tags at once, and a tag named twice once', async () => {
@@ -51,7 +51,7 @@ describe('tags pushed with a manifest (?tag=)', () => {
     const res = await pushManifest(reg.r(), name, `${m.digest}?${query}`, m).expect(201);
     assert.deepEqual(ociTags(res.headers).sort(), [...tags].sort());
     const list = await reg.r().get(`/v2/${name}/tags/list`).expect(200);
-    assert.deepEqual(list.body.tags, [...tags].sort());
+    assert.deepEqual((list.body as TagList).tags, [...tags].sort());
   });
 
   it('moves a tag that pointed elsewhere', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type request from 'supertest';
-import { pushImage, pushManifest, repoName } from './helpers';
+import { pushImage, pushManifest, repoName, type Catalog, type TagList } from './helpers';
 import { assertOciError, startRegistry, type TestRegistry } from './server';
 
 /** Parses `Link: <url>; rel="next"` (RFC 5988) into the URL's path and query. */
@@ -19,7 +19,7 @@ async function paginate(reg: TestRegistry, first: string, key: 'tags' | 'reposit
   let path: string | undefined = first;
   while (path !== undefined) {
     const res = await reg.r().get(path).expect(200);
-    pages.push(res.body[key]);
+    pages.push((res.body as Record<typeof key, string[]>)[key]);
     const next = nextLink(res);
     path = next ? next.pathname + next.search : undefined;
     assert.ok(pages.length < 50, 'pagination does not terminate');
@@ -51,7 +51,7 @@ describe('tags', () => {
 
   it('n limits the page and Link points at the next one', async () => {
     const res = await reg.r().get(`/v2/${name}/tags/list?n=2`).expect(200);
-    assert.deepEqual(res.body.tags, ['10', '9']);
+    assert.deepEqual((res.body as TagList).tags, ['10', '9']);
     const next = nextLink(res);
     assert.ok(next, 'a Link header when more tags exist');
     assert.equal(next.pathname, `/v2/${name}/tags/list`);
@@ -67,19 +67,19 @@ describe('tags', () => {
 
   it('last starts after the given tag, with or without n', async () => {
     const res = await reg.r().get(`/v2/${name}/tags/list?n=2&last=b`).expect(200);
-    assert.deepEqual(res.body.tags, ['beta', 'latest']);
+    assert.deepEqual((res.body as TagList).tags, ['beta', 'latest']);
     const rest = await reg.r().get(`/v2/${name}/tags/list?last=beta`).expect(200);
-    assert.deepEqual(rest.body.tags, ['latest', 'v1.0']);
+    assert.deepEqual((rest.body as TagList).tags, ['latest', 'v1.0']);
     // `last` need not be an existing tag: the list resumes after where it would sort.
     const between = await reg.r().get(`/v2/${name}/tags/list?last=c`).expect(200);
-    assert.deepEqual(between.body.tags, ['latest', 'v1.0']);
+    assert.deepEqual((between.body as TagList).tags, ['latest', 'v1.0']);
     const end = await reg.r().get(`/v2/${name}/tags/list?last=v1.0`).expect(200);
-    assert.deepEqual(end.body.tags, []);
+    assert.deepEqual((end.body as TagList).tags, []);
   });
 
   it('n larger than the list returns everything without a Link', async () => {
     const res = await reg.r().get(`/v2/${name}/tags/list?n=100`).expect(200);
-    assert.deepEqual(res.body.tags, sorted);
+    assert.deepEqual((res.body as TagList).tags, sorted);
     assert.equal(res.headers.link, undefined);
   });
 
@@ -121,30 +121,30 @@ describe('catalog', () => {
   before(async () => {
     reg = await startRegistry();
     for (const repo of repos) await pushImage(reg.r(), repo, 'latest');
-    sorted = (await reg.r().get('/v2/_catalog').expect(200)).body.repositories;
+    sorted = ((await reg.r().get('/v2/_catalog').expect(200)).body as Catalog).repositories;
   });
   after(async () => reg.close());
 
   it('lists every repository, nested names included, in path-component order', async () => {
     const res = await reg.r().get('/v2/_catalog').expect(200);
-    assert.ok(Array.isArray(res.body.repositories));
+    assert.ok(Array.isArray((res.body as Catalog).repositories));
     // Component order is what a sorted directory walk yields, so pages never need the whole store.
-    assert.deepEqual(res.body.repositories, byComponent);
+    assert.deepEqual((res.body as Catalog).repositories, byComponent);
     assert.notDeepEqual(byComponent, byString, 'the fixture should tell the two orders apart');
-    assert.deepEqual(Object.keys(res.body), ['repositories']);
+    assert.deepEqual(Object.keys(res.body as Catalog), ['repositories']);
     assert.equal(res.headers.link, undefined);
   });
 
   it('n and last paginate with a Link to the next page', async () => {
     const res = await reg.r().get('/v2/_catalog?n=2').expect(200);
-    assert.deepEqual(res.body.repositories, sorted.slice(0, 2));
+    assert.deepEqual((res.body as Catalog).repositories, sorted.slice(0, 2));
     const next = nextLink(res);
     assert.ok(next);
     assert.equal(next.pathname, '/v2/_catalog');
     assert.equal(next.searchParams.get('n'), '2');
     assert.equal(next.searchParams.get('last'), sorted[1]);
     const after = await reg.r().get(`/v2/_catalog?n=2&last=${encodeURIComponent(sorted[1])}`).expect(200);
-    assert.deepEqual(after.body.repositories, sorted.slice(2, 4));
+    assert.deepEqual((after.body as Catalog).repositories, sorted.slice(2, 4));
   });
 
   it('following Link walks every repository once, whatever the page size', async () => {

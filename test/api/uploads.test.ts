@@ -52,7 +52,7 @@ describe('blob uploads', () => {
     assert.equal(patched.headers['transfer-encoding'], undefined);
     assert.equal(patched.headers.range, `0-${blob.size - 1}`);
     assert.ok(patched.headers.location);
-    const put = await reg.r().put(pathOf(withQuery(patched.headers.location as string, 'digest', blob.digest))).expect(201);
+    const put = await reg.r().put(pathOf(withQuery(patched.headers.location, 'digest', blob.digest))).expect(201);
     assert.equal(put.headers['docker-content-digest'], blob.digest);
     assert.equal(pathOf(put.headers.location), `/v2/${name}/blobs/${blob.digest}`);
     await assertPullable(name, blob);

@@ -35,8 +35,8 @@ async function startTrustingDistribution(dir: string, realm: string, certFile: s
   );
   const proc = spawn(DISTRIBUTION_BINARY, ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir } });
   let output = '';
-  proc.stdout!.setEncoding('utf8').on('data', (d: string) => (output += d));
-  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (output += d));
+  proc.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
+  proc.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {

@@ -96,7 +96,7 @@ export async function getToken(
   if (opts.offline) q.set('offline_token', 'true');
   const headers: Record<string, string> = {};
   if (opts.user !== undefined) headers.authorization = basic(opts.user, opts.password ?? USERS[opts.user as keyof typeof USERS]);
-  const res = await fetch(`${url}/auth/token?${q}`, { headers });
+  const res = await fetch(`${url}/auth/token?${q.toString()}`, { headers });
   return { status: res.status, body: (await res.json()) as Record<string, unknown>, headers: res.headers };
 }
 

@@ -3,6 +3,7 @@ import { appendFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import bcrypt from 'bcrypt';
 import { ACCESS_CONTROL, authConfig, authFixture, basic, pushImage, startAuthRegistry, USERS, type AuthFixture, type AuthRegistry } from './helpers';
+import type { Catalog, ErrorList } from '../api/helpers';
 
 async function req(url: string, authorization?: string, init: RequestInit = {}) {
   const res = await fetch(url, { ...init, headers: { ...(authorization ? { authorization } : {}), ...(init.headers as Record<string, string>) } });
@@ -66,7 +67,7 @@ describe('htpasswd mode', () => {
   test('an authenticated user without the right gets 403 DENIED', async () => {
     const r = await req(`${reg.url}/v2/private/app/manifests/v1`, bob);
     assert.equal(r.status, 403);
-    assert.equal(JSON.parse(r.text).errors[0].code, 'DENIED');
+    assert.equal((JSON.parse(r.text) as ErrorList).errors[0].code, 'DENIED');
     assert.equal((await pushImage(reg.url, 'private/app', 'bob', bob)).status, 403);
     assert.equal((await req(`${reg.url}/v2/private/app/manifests/v1`, alice)).status, 200);
     const del = await req(`${reg.url}/v2/shared/x/manifests/v1`, basic('carol', USERS.carol), { method: 'DELETE' });
@@ -82,7 +83,7 @@ describe('htpasswd mode', () => {
   });
 
   test('catalog: full for users granted it, filtered for the others, challenged for anonymous clients', async () => {
-    const list = async (h: string) => JSON.parse((await req(`${reg.url}/v2/_catalog`, h)).text).repositories as string[];
+    const list = async (h: string) => (JSON.parse((await req(`${reg.url}/v2/_catalog`, h)).text) as Catalog).repositories;
     assert.deepEqual(await list(alice), ['private/app', 'private/secret', 'public/app', 'public/copy']);
     assert.deepEqual(await list(bob), ['public/app', 'public/copy']);
     assert.equal((await req(`${reg.url}/v2/_catalog`)).status, 401);
@@ -101,7 +102,7 @@ describe('htpasswd mode', () => {
     const blocked = await req(`${reg.url}/v2/`, alice);
     assert.equal(blocked.status, 429);
     assert.ok(Number(blocked.retryAfter) > 0 && Number(blocked.retryAfter) <= 60);
-    assert.equal(JSON.parse(blocked.text).errors[0].code, 'TOOMANYREQUESTS');
+    assert.equal((JSON.parse(blocked.text) as ErrorList).errors[0].code, 'TOOMANYREQUESTS');
     const logs = reg.logs();
     assert.match(logs, /unknown user or wrong password/);
     assert.match(logs, /malformed or non-Basic authorization header/);

@@ -43,7 +43,7 @@ export function sign(
   for (const k of Object.keys(claims)) if (claims[k] === undefined) delete claims[k];
   return jwt.sign(claims, key, {
     algorithm: alg,
-    header: { alg, typ: 'JWT', ...header } as jwt.JwtHeader,
+    header: { alg, typ: 'JWT', ...header },
   });
 }
 

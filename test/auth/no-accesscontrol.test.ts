@@ -79,7 +79,7 @@ describe('token server without accesscontrol', () => {
     const anonymous = await getToken(reg.url, { scopes: [scope] });
     assert.equal(anonymous.status, 200);
     assert.deepEqual(claims(String(anonymous.body.token)).access, []);
-    assert.equal(await status(`${reg.url}/v2/any/where/manifests/v1`, `Bearer ${anonymous.body.token}`), 401);
+    assert.equal(await status(`${reg.url}/v2/any/where/manifests/v1`, `Bearer ${String(anonymous.body.token)}`), 401);
     assert.equal((await getToken(reg.url, { user: 'carol', password: 'wrong', scopes: [scope] })).status, 401);
 
     assert.equal(await status(`${reg.url}/v2/any/where/blobs/${pushed.blob}`, bearer, 'DELETE'), 202);

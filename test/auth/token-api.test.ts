@@ -21,6 +21,7 @@ import {
   type AuthFixture,
   type AuthRegistry,
 } from './helpers';
+import type { Catalog } from '../api/helpers';
 import { b64, rsaKey, selfSigned, sign } from './keys';
 
 const GENERIC = { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] };
@@ -161,7 +162,7 @@ describe('token mode', () => {
   });
 
   test('catalog: full with registry:catalog:*, else filtered to what the caller may pull', async () => {
-    const list = async (token: string, q = '') => JSON.parse((await get(`${reg.url}/v2/_catalog${q}`, token)).text).repositories as string[];
+    const list = async (token: string, q = '') => (JSON.parse((await get(`${reg.url}/v2/_catalog${q}`, token)).text) as Catalog).repositories;
     const noToken = await get(`${reg.url}/v2/_catalog`);
     assert.equal(noToken.status, 401);
     assert.match(String(noToken.challenge), /scope="registry:catalog:\*"/);
@@ -172,10 +173,10 @@ describe('token mode', () => {
     assert.deepEqual(await list(bob), ['public/app', 'public/copy']);
     assert.deepEqual(await list(await tokenFor(reg.url, undefined, ['registry:catalog:*'])), ['public/app', 'public/copy']);
     const filteredPage = await get(`${reg.url}/v2/_catalog?n=1`, bob);
-    assert.deepEqual(JSON.parse(filteredPage.text).repositories, ['public/app']);
+    assert.deepEqual((JSON.parse(filteredPage.text) as Catalog).repositories, ['public/app']);
     assert.deepEqual(await list(bob, '?n=5&last=public/app'), ['public/copy']);
     const page = await get(`${reg.url}/v2/_catalog?n=1`, alice);
-    assert.deepEqual(JSON.parse(page.text).repositories, ['private/app']);
+    assert.deepEqual((JSON.parse(page.text) as Catalog).repositories, ['private/app']);
   });
 
   test('OAuth2 POST: password grant, offline refresh token, refresh grant; a refresh token is no access token', async () => {
@@ -230,7 +231,7 @@ describe('token mode', () => {
       const pem = key.export({ type: 'pkcs1', format: 'pem' }) as string; // a private key never leaves; the public halves below do
       assert.ok(pem.length > 0);
       for (const secret of [derToPem(signer.cert.raw), signer.cert.publicKey.export({ type: 'spki', format: 'pem' }) as string])
-        await refused(jwt.sign({ iss: 'berth', aud: 'berth', sub: 'alice', exp: now() + 300, ...good }, secret, { algorithm: 'HS256', header: { alg: 'HS256', kid } as jwt.JwtHeader }), 'HS256 with public key');
+        await refused(jwt.sign({ iss: 'berth', aud: 'berth', sub: 'alice', exp: now() + 300, ...good }, secret, { algorithm: 'HS256', header: { alg: 'HS256', kid } }), 'HS256 with public key');
       await refused(sign(key, { ...good, iss: 'evil' }, { kid }), 'wrong issuer');
       await refused(sign(key, { ...good, aud: 'another-registry' }, { kid }), 'token of another service');
       await refused(sign(key, { ...good, exp: now() - 61 - 5, iat: now() - 900, nbf: now() - 900 }, { kid }), 'expired');

@@ -82,7 +82,7 @@ describe('token verification', () => {
       derToPem(signer.cert.raw),
       createPublicKey(key).export({ type: 'spki', format: 'der' }).toString('base64'),
     ]) {
-      const forged = jwt.sign(claims, secret, { algorithm: 'HS256', header: { alg: 'HS256', kid } as jwt.JwtHeader });
+      const forged = jwt.sign(claims, secret, { algorithm: 'HS256', header: { alg: 'HS256', kid } });
       await rejects(forged);
     }
   });
@@ -104,7 +104,7 @@ describe('token verification', () => {
   test('a tampered access claim breaks the signature', async () => {
     const token = sign(key, { access: ACCESS }, { kid });
     const [h, , s] = token.split('.');
-    const payload = { ...JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()), access: [{ type: 'repository', name: 'a/b', actions: ['pull', 'push'] }] };
+    const payload = { ...(JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as Record<string, unknown>), access: [{ type: 'repository', name: 'a/b', actions: ['pull', 'push'] }] };
     await rejects(`${h}.${b64(payload)}.${s}`, /signature/);
   });
 
@@ -177,7 +177,7 @@ describe('external issuers', () => {
     // A symmetric JWKS entry is ignored, so HS256 with its secret gets nowhere.
     const forged = jwt.sign({ iss: 'berth', aud: 'berth', exp: Math.floor(Date.now() / 1000) + 60 }, Buffer.from('secret'), {
       algorithm: 'HS256',
-      header: { alg: 'HS256', kid: 'issuer-key-1' } as jwt.JwtHeader,
+      header: { alg: 'HS256', kid: 'issuer-key-1' },
     });
     await assert.rejects(verifyToken(forged, opts(trust)));
   });

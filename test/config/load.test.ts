@@ -141,6 +141,7 @@ describe('loadConfig YAML file', () => {
     const cases: Array<[string, string]> = [
       ['http:\n  addr: localhost\n', 'http.addr'],
       ['http:\n  addr: ":99999"\n', 'http.addr'],
+      ['http:\n  debug:\n    addr: ":70000"\n', 'http.debug.addr'],
       ['http:\n  draintimeout: soon\n', 'http.draintimeout'],
       ['storage:\n  delete:\n    enabled: "yes please"\n', 'storage.delete.enabled'],
       ['validation:\n  manifests:\n    maxsize: -1\n', 'validation.manifests.maxsize'],

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { formatAddress, parseListenAddress } from '../../src/config/listen-address';
 import { redactConfig } from '../../src/config/redact';
-import { parseDuration } from '../../src/config/schema';
+import { parseDuration } from '../../src/config/duration';
 import { createLogger, redactUrl } from '../../src/logger';
 
 describe('parseDuration', () => {
@@ -63,7 +63,7 @@ describe('redaction', () => {
     );
     logger.debug('hidden at info');
     assert.equal(lines.length, 1);
-    const rec = JSON.parse(lines[0]);
+    const rec = JSON.parse(lines[0]) as Record<string, unknown>;
     assert.equal(rec.msg, 'request');
     assert.equal(rec.level, 'info');
     assert.equal(rec.service, 'berth');

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import bcrypt from 'bcrypt';
 import { buildBaseImages, buildBerthImage, copyBuildContext } from '../helpers/base-image';
@@ -23,7 +22,7 @@ const IMAGE = { repository: 'berth', tag: 'test' };
  * the initial delay plus failureThreshold periods.
  */
 async function probeSucceeds(probe: Probe, port: number, logs: () => Promise<string>): Promise<{ status: number; body: string }> {
-  const deadline = Date.now() + (probe.initialDelaySeconds + probe.periodSeconds * probe.failureThreshold) * 1000;
+  const deadline = Date.now() + ((probe.initialDelaySeconds ?? 0) + probe.periodSeconds * probe.failureThreshold) * 1000;
   const url = `http://127.0.0.1:${port}${probe.httpGet.path}`;
   let last = 'no answer';
   while (Date.now() < deadline) {
@@ -66,6 +65,8 @@ describe('the chart\'s rendered container spec, run with the real Docker engine'
       ...values,
       image: { ...IMAGE, pullPolicy: 'Never' },
       containerPort: port,
+      // The test hook reaches Berth through the Service name and port; the host network has no Service.
+      service: { port },
       // The chart listens on every interface (:port); on the host network the test keeps it on loopback.
       extraEnv: [{ name: 'REGISTRY_HTTP_ADDR', value: `127.0.0.1:${port}` }],
     });
@@ -84,9 +85,31 @@ describe('the chart\'s rendered container spec, run with the real Docker engine'
     const logs = () => d.docker(['logs', name]).catch((e: Error) => e.message);
     const declared = resolvePort(c, 'http');
     assert.equal(declared, port);
+    // The kubelet runs the startup probe first, and the others only once it has succeeded.
+    await probeSucceeds(c.startupProbe!, resolvePort(c, c.startupProbe!.httpGet.port), logs);
     const liveness = await probeSucceeds(c.livenessProbe!, resolvePort(c, c.livenessProbe!.httpGet.port), logs);
     const readiness = await probeSucceeds(c.readinessProbe!, resolvePort(c, c.readinessProbe!.httpGet.port), logs);
     return { objects, port, liveness, readiness, logs, inspect: async () => JSON.parse(await d.docker(['inspect', name]))[0] };
+  }
+
+  /** Runs the rendered helm test pod (as `helm test` would) against the pod started by runRendered; resolves to its output. */
+  async function helmTest(name: string, objects: K8sObject[], existingSecrets: Record<string, Record<string, string>> = {}): Promise<string> {
+    const d = dockerd!;
+    const hook = objects.find((o) => o.kind === 'Pod' && o.metadata.annotations?.['helm.sh/hook'] === 'test');
+    assert.ok(hook, 'the chart renders a test hook');
+    const filesDir = await mkdtemp('/tmp/berth-helm-test-pod-');
+    cleanups.push(async () => {
+      await d.docker(['rm', '-f', name], 30_000).catch(() => undefined);
+      await removeTree(filesDir);
+    });
+    const service = workload(objects).metadata.name;
+    const container = hook.spec.containers[0].name as string;
+    const args = await dockerRunArgs(hook, objects, { name, filesDir, dataVolume: `${name}-none`, secrets: secretData(objects, existingSecrets), container, addHosts: [`${service}:127.0.0.1`] });
+    await d.docker(args);
+    const code = (await d.docker(['wait', name], 120_000)).trim();
+    const output = await d.docker(['logs', name]);
+    assert.equal(code, '0', `helm test pod failed:\n${output}`);
+    return output;
   }
 
   it('starts the default StatefulSet pod: non-root, read-only root, answering its probes and storing on its volume', async () => {
@@ -111,15 +134,17 @@ describe('the chart\'s rendered container spec, run with the real Docker engine'
     const got = await fetch(`${base}/v2/helm/smoke/blobs/${digest}`);
     assert.equal(got.status, 200);
     assert.deepEqual(Buffer.from(await got.arrayBuffer()), blob);
+
+    assert.match(await helmTest('berth-helm-default-test', pod.objects), /pushed and pulled helm-test\/berth:helm-test-\d+ through http:\/\/reg-berth:\d+, then deleted it/);
   });
 
   it('starts with htpasswd users from an existing Secret and the generated token key', async () => {
     const users = `alice:${await bcrypt.hash('alice-password', 6)}\n`;
-    const pod = await runRendered(
-      'berth-helm-auth',
-      { auth: { htpasswd: { enabled: true, existingSecret: 'registry-users' }, token: { enabled: true } } },
-      { 'registry-users': { htpasswd: users } },
-    );
+    const values = {
+      auth: { htpasswd: { enabled: true, existingSecret: 'registry-users' }, token: { enabled: true } },
+      tests: { credentials: { username: 'alice', password: 'alice-password' } },
+    };
+    const pod = await runRendered('berth-helm-auth', values, { 'registry-users': { htpasswd: users } });
     assert.equal(JSON.parse(pod.readiness.body).status, 'ready', 'probes stay outside registry auth');
     const base = `http://127.0.0.1:${pod.port}`;
     const anonymous = await fetch(`${base}/v2/`);
@@ -135,5 +160,8 @@ describe('the chart\'s rendered container spec, run with the real Docker engine'
     assert.equal(authed.status, 200, 'a token signed with the chart\'s key is accepted');
     const wrong = await fetch(realm + '?service=berth', { headers: { Authorization: 'Basic ' + Buffer.from('alice:nope').toString('base64') } });
     assert.equal(wrong.status, 401);
+
+    // helm test logs in as the user in the chart's Secret and gets a token from the token server.
+    assert.match(await helmTest('berth-helm-auth-test', pod.objects, { 'registry-users': { htpasswd: users } }), /pushed and pulled helm-test\/berth/);
   });
 });

@@ -36,6 +36,7 @@ const S3_VALUES = {
 
 const HTPASSWD_VALUES = {
   auth: { htpasswd: { enabled: true, existingSecret: 'registry-users', key: 'users.htpasswd' }, token: { enabled: true, service: 'berth', issuer: 'berth-in-cluster' } },
+  tests: { credentials: { username: 'alice', password: 'alice-password' } },
 };
 
 function kinds(objects: K8sObject[]): string[] {
@@ -57,18 +58,26 @@ function assertSelectorsMatch(objects: K8sObject[]): void {
   for (const svc of objects.filter((o) => o.kind === 'Service')) assert.deepEqual(svc.spec.selector, selector, `Service ${svc.metadata.name}`);
   for (const pdb of objects.filter((o) => o.kind === 'PodDisruptionBudget')) assert.deepEqual(pdb.spec.selector.matchLabels, selector);
   for (const sm of objects.filter((o) => o.kind === 'ServiceMonitor')) {
-    const svc = only(objects, 'Service', w.metadata.name);
-    assert.ok(containsAll(svc.metadata.labels, sm.spec.selector.matchLabels), 'ServiceMonitor selects the Service');
+    const selected = objects.filter((o) => o.kind === 'Service' && containsAll(o.metadata.labels, sm.spec.selector.matchLabels));
+    assert.deepEqual(
+      selected.map((o) => o.metadata.name),
+      [`${w.metadata.name}-metrics`],
+      'the ServiceMonitor selects the metrics Service alone',
+    );
   }
-  for (const o of objects) assert.ok(containsAll(o.metadata.labels, selector), `${o.kind}/${o.metadata.name} carries the release labels`);
+  for (const o of objects) {
+    // The hook pod must stay outside the workload's selector, or its ReplicaSet would adopt it.
+    if (o.metadata.annotations?.['helm.sh/hook']) assert.ok(!containsAll(o.metadata.labels, selector), `${o.kind}/${o.metadata.name} matches the workload selector`);
+    else assert.ok(containsAll(o.metadata.labels, selector), `${o.kind}/${o.metadata.name} carries the release labels`);
+  }
 }
 
 function assertProbes(c: Container): void {
   assert.equal(c.livenessProbe?.httpGet.path, '/healthz');
   assert.equal(c.readinessProbe?.httpGet.path, '/readyz');
   const http = resolvePort(c, 'http');
-  assert.equal(resolvePort(c, c.livenessProbe!.httpGet.port), http, 'liveness on the main port');
-  assert.equal(resolvePort(c, c.readinessProbe!.httpGet.port), http, 'readiness on the main port');
+  assert.equal(resolvePort(c, c.livenessProbe.httpGet.port), http, 'liveness on the main port');
+  assert.equal(resolvePort(c, c.readinessProbe.httpGet.port), http, 'readiness on the main port');
 }
 
 function assertHardened(objects: K8sObject[]): void {
@@ -114,7 +123,7 @@ async function berthAccepts(objects: K8sObject[], extraSecrets: Record<string, R
 describe('the Helm chart, rendered with text/template and sprig', { skip, timeout: 600_000 }, () => {
   it('renders a filesystem StatefulSet with one ReadWriteOnce volume by default', async () => {
     const objects = await render({});
-    assert.deepEqual(kinds(objects), ['ConfigMap', 'PodDisruptionBudget', 'Secret', 'Service', 'Service', 'ServiceAccount', 'StatefulSet']);
+    assert.deepEqual(kinds(objects), ['ConfigMap', 'Pod', 'PodDisruptionBudget', 'Secret', 'Service', 'Service', 'ServiceAccount', 'StatefulSet']);
     const sts = only(objects, 'StatefulSet');
     assert.equal(sts.spec.replicas, 1);
     const [claim] = sts.spec.volumeClaimTemplates;
@@ -141,7 +150,7 @@ describe('the Helm chart, rendered with text/template and sprig', { skip, timeou
 
   it('renders S3 with 3 replicas, an HPA, an Ingress for streaming and a ServiceMonitor', async () => {
     const objects = await render(S3_VALUES, { apiVersions: ['monitoring.coreos.com/v1'] });
-    assert.deepEqual(kinds(objects), ['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'Ingress', 'PodDisruptionBudget', 'Secret', 'Service', 'ServiceAccount', 'ServiceMonitor']);
+    assert.deepEqual(kinds(objects), ['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'Ingress', 'Pod', 'PodDisruptionBudget', 'Secret', 'Service', 'Service', 'ServiceAccount', 'ServiceMonitor']);
     const deploy = only(objects, 'Deployment');
     assert.equal(deploy.spec.replicas, undefined, 'the HPA owns the replica count');
     const hpa = only(objects, 'HorizontalPodAutoscaler');
@@ -153,7 +162,7 @@ describe('the Helm chart, rendered with text/template and sprig', { skip, timeou
     assertHardened(objects);
     assert.ok(!mainContainer(deploy).volumeMounts?.some((m) => m.mountPath === '/var/lib/berth'), 'no volume for S3');
 
-    const svc = only(objects, 'Service');
+    const svc = only(objects, 'Service', deploy.metadata.name);
     const ingress = only(objects, 'Ingress');
     const backend = ingress.spec.rules[0].http.paths[0].backend.service;
     assert.equal(backend.name, svc.metadata.name);
@@ -167,8 +176,10 @@ describe('the Helm chart, rendered with text/template and sprig', { skip, timeou
     assert.deepEqual(ingress.spec.tls, S3_VALUES.ingress.tls);
 
     const sm = only(objects, 'ServiceMonitor');
-    const metricsPort = svc.spec.ports.find((p: { name: string }) => p.name === sm.spec.endpoints[0].port);
+    const metricsSvc = only(objects, 'Service', `${deploy.metadata.name}-metrics`);
+    const metricsPort = metricsSvc.spec.ports.find((p: { name: string }) => p.name === sm.spec.endpoints[0].port);
     assert.ok(metricsPort, 'the ServiceMonitor scrapes a named Service port');
+    assert.ok(!svc.spec.ports.some((p: { name: string }) => p.name === 'metrics'), 'metrics stay off the registry Service');
     assert.equal(metricsPort.targetPort, 'metrics');
     assert.equal(resolvePort(mainContainer(deploy), 'metrics'), 5001);
 
@@ -181,9 +192,8 @@ describe('the Helm chart, rendered with text/template and sprig', { skip, timeou
     assert.equal(config.storage.s3.accesskey, undefined, 'credentials stay out of the ConfigMap');
     assert.equal(config.http.secret, undefined, 'the upload secret stays out of the ConfigMap');
 
-    // The debug listener (http.debug) is not in Berth's config yet, so Berth checks this set without metrics.
-    const withoutMetrics = await render({ ...S3_VALUES, metrics: { enabled: false } });
-    const effective = await berthAccepts(withoutMetrics);
+    const effective = await berthAccepts(objects);
+    assert.equal(effective.http.debug.addr, `:${metricsPort.port}`, 'Berth serves metrics where the Service sends scrapes');
     assert.equal(effective.storage.driver, 's3');
     assert.equal(effective.storage.s3.regionendpoint, 'http://rgw.storage:7480');
     assert.equal(effective.storage.s3.forcepathstyle, true);

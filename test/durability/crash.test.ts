@@ -129,7 +129,7 @@ test('a client that disconnects mid-upload leaves no blob visible; concurrent pu
       signal: controller.signal,
       headers: { 'Content-Type': 'application/octet-stream' },
       duplex: 'half',
-    } as RequestInit).catch(() => undefined);
+    }).catch(() => undefined);
     await new Promise((r) => setTimeout(r, 300));
     assert.equal((await fetch(`${berth.url}/v2/cut/blobs/${digest}`, { method: 'HEAD' })).status, 404);
 

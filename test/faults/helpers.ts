@@ -8,7 +8,7 @@ import type { Metrics } from '../../src/metrics/metrics';
 import { pathOf } from '../api/server';
 
 /** A JSON logger whose lines the test can read back. */
-export function capturingLogger(): { logger: Logger; lines(): Record<string, unknown>[] } {
+export function capturingLogger(): { logger: Logger; lines: () => Record<string, unknown>[] } {
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {

@@ -101,7 +101,7 @@ describe('berth gc command line', { timeout: 120_000 }, () => {
     for (const args of [['-c', file], ['--config', file], [`--config=${file}`]]) {
       const r = await runBerth(['config', 'check', ...args], { cwd: dir });
       assert.equal(r.code, 0, r.stderr);
-      assert.equal(JSON.parse(r.stdout).storage.filesystem.rootdirectory, root);
+      assert.equal((JSON.parse(r.stdout) as { storage: { filesystem: { rootdirectory: string } } }).storage.filesystem.rootdirectory, root);
     }
   });
 });

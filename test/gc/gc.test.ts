@@ -210,11 +210,13 @@ describe('garbage collection (berth gc)', { timeout: 120_000 }, () => {
     assert.ok(await present('gc/adopter', layer));
   });
 
-  it('only one collection runs at a time', async () => {
+  it('of two collections started at once, each runs alone or is refused as locked', async () => {
+    // Whether they overlap depends on timing (test/gc/gc-lease.test.ts makes them): a refusal must
+    // name the lease, never surface the driver's PathExistsError.
     const results = await Promise.allSettled([gc('--dry-run'), gc('--dry-run')]);
-    assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
-    const failure = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
-    assert.match(String((failure.reason as { stderr?: string }).stderr), /another garbage collection/);
+    assert.ok(results.some((r) => r.status === 'fulfilled'));
+    for (const r of results)
+      if (r.status === 'rejected') assert.match(String((r.reason as { stderr?: string }).stderr), /^another garbage collection (is running|started at the same time)/m);
   });
 });
 

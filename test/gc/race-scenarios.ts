@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { StorageDriver } from '../../storage-drivers/types';
-import { readSweepCandidates, SWEEP_STATE } from '../../src/oci/gc-sweep-state';
+import { readSweepCandidates } from '../../src/oci/gc-sweep-state';
 import { parseDigest } from '../../src/oci/digest';
 import { exists } from '../../src/oci/links';
 import { paths } from '../../src/oci/paths';
@@ -37,7 +37,7 @@ export function gated(inner: StorageDriver, point: GatePoint) {
   };
   const driver: StorageDriver = Object.create(inner) as StorageDriver;
   driver.putContent = async (path, data, opts) => {
-    if (point === 'announce' && path === SWEEP_STATE && JSON.parse(Buffer.from(data).toString()).sweeping) await pause();
+    if (point === 'announce' && path === paths.gcSweepState && (JSON.parse(Buffer.from(data).toString()) as { sweeping?: unknown }).sweeping) await pause();
     return inner.putContent(path, data, opts);
   };
   driver.delete = async (path) => {

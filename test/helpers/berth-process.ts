@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { parseListenAddress } from '../../src/config/listen-address';
 
 export interface BerthProcessOptions {
   /** Extra environment; merged over the parent's and `REGISTRY_HTTP_ADDR=127.0.0.1:0`. */
@@ -19,18 +20,22 @@ export interface BerthProcess {
   /** Sends `signal` (default SIGTERM), SIGKILLs after `killAfterMs`, resolves with the exit code (null if killed). */
   stop(signal?: NodeJS.Signals, killAfterMs?: number): Promise<number | null>;
   /** Everything the process wrote to stdout and stderr so far. */
-  logs(): string;
+  logs: () => string;
 }
 
 // This file compiles to dist/test/helpers/, so main.js is at dist/src/main.js.
 export const MAIN_JS = path.resolve(__dirname, '..', '..', 'src', 'main.js');
 
+/** Where to reach a listener from its logged address: a wildcard host is reached on loopback. */
 function parseAddress(address: string): { host: string; port: number } | null {
-  const m = /^(.*):(\d+)$/.exec(address);
-  if (!m) return null;
-  let host = m[1].replace(/^\[|\]$/g, '');
-  if (host === '' || host === '0.0.0.0' || host === '::') host = '127.0.0.1';
-  return { host, port: Number(m[2]) };
+  let parsed;
+  try {
+    parsed = parseListenAddress(address);
+  } catch {
+    return null;
+  }
+  const host = parsed.host === undefined || parsed.host === '0.0.0.0' || parsed.host === '::' ? '127.0.0.1' : parsed.host;
+  return { host, port: parsed.port };
 }
 
 export interface BerthRun {
@@ -62,13 +67,13 @@ export function startBerthProcess(opts: BerthProcessOptions = {}): Promise<Berth
   for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
   const proc = spawn(process.execPath, [MAIN_JS, 'serve', ...(opts.args ?? [])], {
     cwd: opts.cwd,
-    env: env as NodeJS.ProcessEnv,
+    env: env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   let stdoutBuf = '';
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  proc.stderr!.setEncoding('utf8').on('data', (d: string) => (output += d));
+  proc.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
 
   return new Promise<BerthProcess>((resolve, reject) => {
     let settled = false;
@@ -81,12 +86,12 @@ export function startBerthProcess(opts: BerthProcessOptions = {}): Promise<Berth
     };
     const timer = setTimeout(() => fail(`did not log "listening" within ${opts.startTimeoutMs ?? 15000} ms`), opts.startTimeoutMs ?? 15000);
     proc.once('error', (e) => fail(`failed to spawn: ${e.message}`));
-    exited.then((code) => {
+    void exited.then((code) => {
       // Let stderr drain so the rejection carries the process's last words.
       setImmediate(() => fail(`exited with code ${code} before listening`));
     });
 
-    proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    proc.stdout.setEncoding('utf8').on('data', (d: string) => {
       output += d;
       if (settled) return;
       stdoutBuf += d;
@@ -96,7 +101,7 @@ export function startBerthProcess(opts: BerthProcessOptions = {}): Promise<Berth
         stdoutBuf = stdoutBuf.slice(nl + 1);
         let rec: { msg?: unknown; address?: unknown };
         try {
-          rec = JSON.parse(line);
+          rec = JSON.parse(line) as typeof rec;
         } catch {
           continue;
         }

@@ -7,7 +7,7 @@ import { requireTool } from './tools';
 export interface Containerd {
   address: string;
   /** `ctr --address A --namespace NS <args>`; throws with ctr's stderr on failure. */
-  ctr(args: readonly string[], opts?: { namespace?: string; timeoutMs?: number }): Promise<string>;
+  ctr: (args: readonly string[], opts?: { namespace?: string; timeoutMs?: number }) => Promise<string>;
   logs(): string;
   stop(): Promise<void>;
 }

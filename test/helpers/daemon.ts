@@ -5,7 +5,7 @@ import { killGroup, run } from './exec';
 export interface Daemon {
   proc: ChildProcess;
   /** Everything the daemon wrote so far (last 64 KiB). */
-  logs(): string;
+  logs: () => string;
   /** SIGTERM, then SIGKILL to its whole process group after `graceMs`; resolves once it has exited. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -41,8 +41,8 @@ export function spawnDaemon(cmd: string, args: readonly string[], env: NodeJS.Pr
   const keep = (d: string) => {
     output = (output + d).slice(-65536);
   };
-  proc.stdout!.setEncoding('utf8').on('data', keep);
-  proc.stderr!.setEncoding('utf8').on('data', keep);
+  proc.stdout.setEncoding('utf8').on('data', keep);
+  proc.stderr.setEncoding('utf8').on('data', keep);
   const exited = new Promise<void>((resolve) => {
     proc.once('exit', () => {
       if (pid !== undefined) live.delete(pid);

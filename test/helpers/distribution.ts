@@ -120,8 +120,8 @@ export async function startDistribution(opts: DistributionOptions): Promise<Dist
         env: cleanEnv(),
       });
       let output = '';
-      proc.stdout!.setEncoding('utf8').on('data', (d: string) => (output += d));
-      proc.stderr!.setEncoding('utf8').on('data', (d: string) => (output += d));
+      proc.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
+      proc.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
       let hasExited = false;
       const exited = new Promise<void>((resolve) => {
         proc.once('exit', () => {

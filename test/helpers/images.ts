@@ -62,7 +62,7 @@ export async function layoutManifest(layout: string, tag: string): Promise<Layou
   const entry = index.manifests.find((m) => m.annotations?.[REF_NAME] === tag);
   if (!entry) throw new Error(`no ${tag} in ${layout}/index.json`);
   const bytes = await readFile(layoutBlobPath(layout, entry.digest));
-  return { digest: entry.digest, bytes, json: JSON.parse(bytes.toString('utf8')) };
+  return { digest: entry.digest, bytes, json: JSON.parse(bytes.toString('utf8')) as LayoutManifest['json'] };
 }
 
 /**

@@ -161,7 +161,7 @@ export async function startRgw(): Promise<Rgw> {
   } catch (err) {
     const logs = await logTails(dir, daemons);
     await stop();
-    throw new Error(`RGW did not start: ${(err as Error).message}\n${logs}`);
+    throw new Error(`RGW did not start: ${(err as Error).message}\n${logs}`, { cause: err });
   }
 }
 

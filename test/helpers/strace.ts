@@ -19,17 +19,17 @@ export function parseStrace(text: string): StraceCall[] {
   text.split('\n').forEach((line, i) => {
     const resumed = /^(\d+) +<\.\.\. (\w+) resumed>.*\) += (.*)$/.exec(line);
     if (resumed) {
-      const call = pending.get(resumed[1]!);
+      const call = pending.get(resumed[1]);
       if (call) {
         call.result = resumed[3]!;
         call.end = i;
-        pending.delete(resumed[1]!);
+        pending.delete(resumed[1]);
       }
       return;
     }
     const started = /^(\d+) +(\w+)\((.*?)(?: <unfinished \.\.\.>|\) += (.*))$/.exec(line);
     if (!started) return;
-    const call: StraceCall = { pid: started[1]!, name: started[2]!, args: started[3]!, result: started[4] ?? null, start: i, end: started[4] === undefined ? -1 : i };
+    const call: StraceCall = { pid: started[1], name: started[2], args: started[3], result: started[4] ?? null, start: i, end: started[4] === undefined ? -1 : i };
     calls.push(call);
     if (started[4] === undefined) pending.set(call.pid, call);
   });

@@ -127,7 +127,7 @@ export class OciClient {
   /** Cross-repository mount; answers the status (201 mounted, 202 a plain upload session instead). */
   async mountBlob(repo: string, digest: string, from: string): Promise<number> {
     const q = new URLSearchParams({ mount: digest, from });
-    const res = await this.expect([201, 202], 'POST', `/v2/${repo}/blobs/uploads/?${q}`);
+    const res = await this.expect([201, 202], 'POST', `/v2/${repo}/blobs/uploads/?${q.toString()}`);
     if (res.status === 202) await this.request('DELETE', this.location(res, 'mount'));
     return res.status;
   }

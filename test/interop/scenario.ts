@@ -186,7 +186,7 @@ export async function pushScenario(
   const doomed = await manifest(c, 'team/app', OCI_MANIFEST, ociImage(config3, [], { purpose: 'doomed' }), ['doomed']);
   await opts.beforeDelete?.();
   const del = await client.deleteManifest('team/app', doomed.digest);
-  if (del.status !== 202) throw new Error(`DELETE team/app@${doomed.digest} answered ${del.status} ${del.body}`);
+  if (del.status !== 202) throw new Error(`DELETE team/app@${doomed.digest} answered ${del.status} ${del.body.toString()}`);
   s.manifests = s.manifests.filter((m) => m.digest !== doomed.digest);
   s.deleted.push({ repo: 'team/app', digest: doomed.digest });
 

@@ -210,7 +210,7 @@ export function assertSameSnapshots(a: Snapshot, b: Snapshot, aName: string, bNa
 export async function assertReferrerListed(client: OciClient, s: Scenario, who: string): Promise<void> {
   const { repo, subject, digest, artifactType, size } = s.referrer;
   const res = await client.referrers(repo, subject);
-  assert.equal(res.status, 200, `${who}: GET /v2/${repo}/referrers/${subject}: ${res.body}`);
+  assert.equal(res.status, 200, `${who}: GET /v2/${repo}/referrers/${subject}: ${res.body.toString()}`);
   const index = JSON.parse(res.body.toString('utf8')) as { manifests: Array<Record<string, unknown>> };
   assert.deepEqual(
     index.manifests,

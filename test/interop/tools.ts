@@ -29,7 +29,7 @@ async function sh(file: string, args: string[], env?: NodeJS.ProcessEnv): Promis
     return stdout;
   } catch (e) {
     const err = e as Error & { stderr?: string; stdout?: string };
-    throw new Error(`${file} ${args.join(' ')} failed: ${err.message}\n${err.stderr ?? ''}${err.stdout ?? ''}`);
+    throw new Error(`${file} ${args.join(' ')} failed: ${err.message}\n${err.stderr ?? ''}${err.stdout ?? ''}`, { cause: e });
   }
 }
 

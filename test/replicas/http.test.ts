@@ -77,7 +77,7 @@ describeOnStores('replicas speaking HTTP', { timeout: 300_000 }, (cluster) => {
       );
       for (let i = 1; i < session.length; i++)
         assert.notEqual(session[i].backend, session[i - 1].backend, `request ${i} of the upload went to the same replica as the one before`);
-      assert.ok(proxy.counts().every((n) => n > 0), `every replica served the upload: ${proxy.counts()}`);
+      assert.ok(proxy.counts().every((n) => n > 0), `every replica served the upload: ${proxy.counts().join(',')}`);
       await assertBlobOnEveryReplica(name, blob.digest);
     }));
 
@@ -169,7 +169,7 @@ describeOnStores('replicas speaking HTTP', { timeout: 300_000 }, (cluster) => {
       const reads = (await Promise.all(readers)).reduce((x, y) => x + y, 0);
       assert.deepEqual(bad, [], `torn or unknown manifests seen during the storm (${reads} reads)`);
       assert.equal(candidates.size, PUSHERS);
-      assert.ok(proxy.counts().every((n) => n > 0), `both replicas served the storm: ${proxy.counts()}`);
+      assert.ok(proxy.counts().every((n) => n > 0), `both replicas served the storm: ${proxy.counts().join(',')}`);
       assert.deepEqual(loggedErrors(cluster()), []);
 
       // Afterwards: every tag resolves, the same on every replica, to one of the pushed manifests,
@@ -179,7 +179,7 @@ describeOnStores('replicas speaking HTTP', { timeout: 300_000 }, (cluster) => {
       for (const tag of TAGS) {
         const digests = new Set<string>();
         for (const url of urls) digests.add((await fetchManifest(url, name, tag)).digest);
-        assert.equal(digests.size, 1, `${tag} resolves differently on the replicas: ${[...digests]}`);
+        assert.equal(digests.size, 1, `${tag} resolves differently on the replicas: ${[...digests].join(',')}`);
         assert.ok(candidates.has([...digests][0]));
       }
       for (const m of candidates.values())

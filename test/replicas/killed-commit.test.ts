@@ -61,7 +61,7 @@ describeOnStores(
         assert.equal(await put, 'killed');
         await assert.rejects(driver.stat(data), 'the kill landed before the copy completed');
         const stranded = await leftoversAt(driver, data);
-        assert.equal(stranded.length, 1, `the interrupted copy: ${stranded}`);
+        assert.equal(stranded.length, 1, `the interrupted copy: ${stranded.join(',')}`);
 
         assert.equal(await uploadStatus(b.url, loc), `0-${SIZE - 1}`, 'the session still holds every byte');
         assert.equal(await finishUpload(b.url, loc, blob.digest), blob.digest);
@@ -75,7 +75,7 @@ describeOnStores(
         assert.deepEqual(await leftoversAt(driver, data), stranded);
         await sleep(1_100);
         const purged = (await driver.purgeLeftovers(new Date(Date.now() - 1_000))).map((l) => l.path);
-        assert.ok(purged.includes(stranded[0]), `purged ${purged}`);
+        assert.ok(purged.includes(stranded[0]), `purged ${purged.join(',')}`);
         assert.deepEqual(await leftoversAt(driver, data), []);
 
         assert.equal(await fetchBlobDigest(b.url, name, blob.digest), blob.digest);

@@ -67,7 +67,7 @@ export async function patchStreamed(base: string, loc: string, data: Buffer): Pr
     duplex: 'half',
     headers: { 'Content-Type': 'application/octet-stream' },
     signal: TIMEOUT(),
-  } as RequestInit);
+  });
   await expectStatus(res, 202, `streamed PATCH ${at(base, loc)}`);
   await res.arrayBuffer();
   return { location: location(res), range: res.headers.get('range') ?? '' };
@@ -89,7 +89,7 @@ export async function finishUpload(base: string, loc: string, digest: string, la
     headers: last ? { 'Content-Type': 'application/octet-stream' } : {},
     signal: TIMEOUT(),
   });
-  await expectStatus(res, 201, `PUT ${u}`);
+  await expectStatus(res, 201, `PUT ${u.href}`);
   await res.arrayBuffer();
   return res.headers.get('docker-content-digest') ?? '';
 }

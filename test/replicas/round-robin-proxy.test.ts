@@ -79,7 +79,7 @@ describe('round-robin test proxy', () => {
       method: 'PATCH',
       body: Readable.toWeb(Readable.from(Array.from({ length: 24 }, () => chunk))) as ReadableStream<Uint8Array>,
       duplex: 'half',
-    } as RequestInit);
+    });
     const got = (await res.json()) as { size: number; digest: string; headers: Record<string, string> };
     assert.equal(got.size, 24 << 20);
     assert.equal(got.digest, hash.digest('hex'));
@@ -117,7 +117,7 @@ describe('round-robin test proxy', () => {
         method: 'PUT',
         body: Readable.toWeb(Readable.from(body())) as ReadableStream<Uint8Array>,
         duplex: 'half',
-      } as RequestInit);
+      });
       const got = (await res.json()) as { size: number };
       assert.equal(got.size, TOTAL << 20);
       // Only socket buffers' worth may be in flight while nobody reads: far less than the body.

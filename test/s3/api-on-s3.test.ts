@@ -17,7 +17,9 @@ import {
   randomBlob,
   repoName,
   unknownDigest,
+  type Catalog,
   type Content,
+  type TagList,
 } from '../api/helpers';
 import { assertOciError, pathOf, rawRequest, withQuery } from '../api/server';
 import { acquireRgw, releaseRgw, rgwSkipReason, type Rgw } from '../helpers/rgw';
@@ -221,13 +223,13 @@ describe('the HTTP API on S3 (RGW)', { skip, timeout: 300_000 }, () => {
     let next: string | undefined = `/v2/${name}/tags/list?n=3`;
     while (next) {
       const res = await r().get(next).expect(200);
-      pages.push(res.body.tags);
+      pages.push((res.body as TagList).tags);
       const link = res.headers.link as string | undefined;
       next = link ? pathOf(/^<([^>]+)>;\s*rel="next"$/.exec(link)![1]) : undefined;
       assert.ok(pages.length < 10);
     }
     assert.deepEqual(pages, [sorted.slice(0, 3), sorted.slice(3, 6), sorted.slice(6)]);
-    assert.deepEqual((await r().get(`/v2/${name}/tags/list?last=c`).expect(200)).body.tags, ['latest', 'v1.0']);
+    assert.deepEqual(((await r().get(`/v2/${name}/tags/list?last=c`).expect(200)).body as TagList).tags, ['latest', 'v1.0']);
     assertOciError(await r().get(`/v2/${repoName('ghost')}/tags/list`), 404, ['NAME_UNKNOWN']);
   }));
 
@@ -238,7 +240,7 @@ describe('the HTTP API on S3 (RGW)', { skip, timeout: 300_000 }, () => {
     await r().delete(`/v2/${name}/manifests/doomed`).expect(202);
     assertOciError(await r().get(`/v2/${name}/manifests/doomed`), 404, ['MANIFEST_UNKNOWN']);
     await r().head(`/v2/${name}/manifests/${img.manifest.digest}`).expect(200);
-    assert.deepEqual((await r().get(`/v2/${name}/tags/list`).expect(200)).body.tags, ['keep']);
+    assert.deepEqual(((await r().get(`/v2/${name}/tags/list`).expect(200)).body as TagList).tags, ['keep']);
 
     await r().delete(`/v2/${name}/manifests/${img.manifest.digest}`).expect(202);
     assertOciError(await r().get(`/v2/${name}/manifests/keep`), 404, ['MANIFEST_UNKNOWN']);
@@ -289,7 +291,7 @@ describe('the HTTP API on S3 (RGW)', { skip, timeout: 300_000 }, () => {
     await r().head(`/v2/${name}/blobs/${blob.digest}`).expect(404);
     assert.deepEqual(await blobKeys(blob.digest), []);
     assert.deepEqual(await reg.keys(`docker/registry/v2/repositories/${name}/_layers/`), []);
-    assert.ok(!(await r().get('/v2/_catalog').expect(200)).body.repositories.includes(name), 'an upload alone does not make a repository');
+    assert.ok(!((await r().get('/v2/_catalog').expect(200)).body as Catalog).repositories.includes(name), 'an upload alone does not make a repository');
 
     // Whatever survived of each session is a consistent prefix the client can resume from.
     for (const location of [monolithic, streamed]) {
@@ -335,8 +337,8 @@ describe('the HTTP API on S3 (RGW)', { skip, timeout: 300_000 }, () => {
         let next: string | undefined = `/v2/_catalog?n=${n}`;
         while (next) {
           const res = await agent().get(next).expect(200);
-          assert.ok(res.body.repositories.length <= n);
-          seen.push(...res.body.repositories);
+          assert.ok((res.body as Catalog).repositories.length <= n);
+          seen.push(...(res.body as Catalog).repositories);
           const link = res.headers.link as string | undefined;
           next = link ? pathOf(/^<([^>]+)>;\s*rel="next"$/.exec(link)![1]) : undefined;
           assert.ok(seen.length <= repos.length);

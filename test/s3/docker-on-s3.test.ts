@@ -113,9 +113,9 @@ describe('docker against Berth on S3 (RGW)', { skip, timeout: 600_000 }, () => {
             assert.equal(res.headers.get('docker-content-digest'), digest);
             const location = new URL(res.headers.get('location') ?? '');
             assert.equal(location.origin, publicEndpoint);
-            assert.ok(location.searchParams.get('X-Amz-Signature'), `not presigned: ${location}`);
+            assert.ok(location.searchParams.get('X-Amz-Signature'), `not presigned: ${location.href}`);
             const direct = await fetch(location, { method });
-            assert.equal(direct.status, 200, `${method} ${location}`);
+            assert.equal(direct.status, 200, `${method} ${location.href}`);
             if (method === 'GET') assert.equal(sha256(Buffer.from(await direct.arrayBuffer())), digest);
             else await direct.arrayBuffer();
           }

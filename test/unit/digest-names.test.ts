@@ -2,15 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { digestOf, parseDigest } from '../../src/oci/digest';
 import { validateName, validateTag, isValidTag } from '../../src/oci/names';
-import { OciError } from '../../src/oci/errors';
+import { DomainError } from '../../src/oci/errors';
+import { answerFor } from '../../src/http/error-table';
 
 function code(fn: () => unknown): string | undefined {
   try {
     fn();
     return undefined;
   } catch (err) {
-    assert.ok(err instanceof OciError, `expected OciError, got ${String(err)}`);
-    return err.code;
+    assert.ok(err instanceof DomainError, `expected a DomainError, got ${String(err)}`);
+    return answerFor(err).error.code;
   }
 }
 

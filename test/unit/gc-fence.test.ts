@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createMemoryDriver } from '../../storage-drivers';
 import { GcFence } from '../../src/oci/gc-fence';
 import { writeSweepCandidates, writeSweepState } from '../../src/oci/gc-sweep-state';
+import { answerFor } from '../../src/http/error-table';
 
 const B = 'sha256:' + 'b'.repeat(64);
 const OTHER = 'sha256:' + 'c'.repeat(64);
@@ -71,9 +72,10 @@ describe('the writers’ side of the collection protocol (GcFence)', () => {
     let beat = 0;
     const timer = setInterval(() => void writeSweepState(driver, { generation: 2, sweeping: true, heartbeat: ++beat }), 30);
     try {
-      await assert.rejects(fence.after(await fence.before(), refs(B)), (err: { status?: number; headers?: Record<string, string> }) => {
-        assert.equal(err.status, 503);
-        assert.ok(err.headers?.['Retry-After']);
+      await assert.rejects(fence.after(await fence.before(), refs(B)), (err: unknown) => {
+        const answer = answerFor(err);
+        assert.equal(answer.status, 503);
+        assert.ok(answer.headers['Retry-After']);
         return true;
       });
     } finally {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { paths } from '../../src/oci/paths';
+import { leaseNumber, paths } from '../../src/oci/paths';
 import { parseDigest } from '../../src/oci/digest';
 
 const d = parseDigest('sha256:' + 'ab'.repeat(32));
@@ -40,4 +40,17 @@ test('the referrers index sits beside the other per-repository links', () => {
   assert.equal(paths.referrersDir('a', s), `${R}/repositories/a/_referrers/sha256/${'cd'.repeat(32)}`);
   assert.equal(paths.referrerLink('a', s, d), `${R}/repositories/a/_referrers/sha256/${'cd'.repeat(32)}/sha256/${hex}/link`);
   assert.equal(paths.referrerLinkDir('a', s, d), `${R}/repositories/a/_referrers/sha256/${'cd'.repeat(32)}/sha256/${hex}`);
+});
+
+test("Berth's own state lies under /berth, and lease numbers list in numeric order", () => {
+  assert.equal(paths.gcSweepState, '/berth/gc/sweep');
+  assert.equal(paths.gcSweepCandidates, '/berth/gc/candidates');
+  assert.equal(paths.gcClock, '/berth/gc/mark-started');
+  assert.equal(paths.instance('abc'), '/berth/instances/abc');
+  assert.equal(paths.probe('abc'), '/berth/probes/abc');
+  assert.equal(paths.gcLease(12), '/berth/gc/leases/0000000000000012');
+  assert.ok(paths.gcLease(9) < paths.gcLease(10));
+  assert.equal(leaseNumber(paths.gcLease(12)), 12);
+  assert.equal(leaseNumber('/berth/gc/leases/12'), undefined);
+  assert.equal(leaseNumber('/berth/gc/leases/~tmp-0000000000000'), undefined);
 });

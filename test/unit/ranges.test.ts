@@ -1,9 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { contentLength, parseContentRange, parseCount, parseRange } from '../../src/http/ranges';
+import { contentLength, parseContentRange, parseCount, parseRange, uploadRange } from '../../src/http/ranges';
+import { answerFor } from '../../src/http/error-table';
 import { paginate } from '../../src/oci/listing';
-import { uploadRange } from '../../src/oci/uploads';
-import { OciError } from '../../src/oci/errors';
+import { DomainError } from '../../src/oci/errors';
+
+/** Whether `e` is a domain error the client sees as `code` with `status`. */
+function answered(e: unknown, code: string, status: number): boolean {
+  return e instanceof DomainError && answerFor(e).error.code === code && answerFor(e).status === status;
+}
 
 test('upload Content-Range: inclusive start-end, with or without a bytes prefix', () => {
   assert.equal(parseContentRange(undefined), undefined);
@@ -11,10 +16,10 @@ test('upload Content-Range: inclusive start-end, with or without a bytes prefix'
   assert.deepEqual(parseContentRange('bytes 100-199/1000'), { start: 100, end: 199 });
   assert.deepEqual(parseContentRange('bytes=5-5'), { start: 5, end: 5 });
   for (const bad of ['', '5-4', 'a-b', '-1', '0-', '0-1-2', '1e3-2e3'])
-    assert.throws(() => parseContentRange(bad), (e: unknown) => e instanceof OciError && e.code === 'BLOB_UPLOAD_INVALID' && e.status === 416, bad);
+    assert.throws(() => parseContentRange(bad), (e: unknown) => answered(e, 'BLOB_UPLOAD_INVALID', 416), bad);
 });
 
-test('blob Range: one byte range, suffixes, and unsatisfiable ones', () => {
+test('blob Range: one byte range, suffixes, unsatisfiable sets, and invalid headers ignored (RFC 9110)', () => {
   assert.deepEqual(parseRange(undefined, 100), { kind: 'full' });
   assert.deepEqual(parseRange('bytes=10-19', 100), { kind: 'partial', range: { start: 10, end: 19 } });
   assert.deepEqual(parseRange('bytes=90-', 100), { kind: 'partial', range: { start: 90, end: 99 } });
@@ -23,7 +28,12 @@ test('blob Range: one byte range, suffixes, and unsatisfiable ones', () => {
   assert.deepEqual(parseRange('bytes=100-', 100), { kind: 'unsatisfiable' });
   assert.deepEqual(parseRange('bytes=0-0', 0), { kind: 'unsatisfiable' });
   assert.deepEqual(parseRange('bytes=0-1,5-6', 100), { kind: 'full' });
-  assert.deepEqual(parseRange('items=0-1', 100), { kind: 'full' });
+  assert.deepEqual(parseRange('bytes=200-,300-400', 100), { kind: 'unsatisfiable' });
+  assert.deepEqual(parseRange('bytes=-0', 100), { kind: 'unsatisfiable' });
+  assert.deepEqual(parseRange('bytes=-5', 0), { kind: 'full' }, 'an empty blob satisfies a suffix with nothing');
+  assert.deepEqual(parseRange('BYTES=1-1', 100), { kind: 'partial', range: { start: 1, end: 1 } });
+  for (const invalid of ['items=0-1', 'bytes=5-3', 'bytes=', 'bytes=-', 'bytes=a-b', 'bytes=1-2-3', 'bytes=5-3,0-1', 'bytes 0-1', 'bytes=+1-2'])
+    assert.deepEqual(parseRange(invalid, 100), { kind: 'full' }, invalid);
 });
 
 test('the upload Range header never has a bytes= prefix and is 0-0 when empty', () => {
@@ -39,7 +49,7 @@ test('Content-Length and n are validated', () => {
   assert.throws(() => contentLength('1.5'));
   assert.equal(parseCount(null), undefined);
   assert.equal(parseCount('0'), 0);
-  for (const bad of ['-1', 'x', '1.0', '']) assert.throws(() => parseCount(bad), (e: unknown) => e instanceof OciError && e.code === 'UNSUPPORTED' && e.status === 400);
+  for (const bad of ['-1', 'x', '1.0', '']) assert.throws(() => parseCount(bad), (e: unknown) => answered(e, 'UNSUPPORTED', 400));
 });
 
 test('paginate: after last, at most n, and a next marker only when more remain', () => {

@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Expiring, ManifestBodies, ReadCache } from '../../src/oci/read-cache';
+import { Expiring, ReadCache } from '../../src/oci/read-cache';
 
 describe('read cache tables', () => {
   it('an entry is trusted until its ttl has passed, then read again', () => {
     let now = 1000;
     const t = new Expiring<string>(500, 10, () => now);
     t.set('a', 'x');
-    now = 1499;
-    assert.equal(t.get('a'), 'x');
     now = 1500;
+    assert.equal(t.get('a'), 'x');
+    now = 1501;
     assert.equal(t.get('a'), undefined);
   });
 
@@ -19,14 +19,16 @@ describe('read cache tables', () => {
     assert.equal(t.get('a'), undefined);
   });
 
-  it('is bounded in entries, oldest out first', () => {
-    const t = new Expiring<number>(1000, 3, () => 0);
-    for (let i = 0; i < 5; i++) t.set(`k${i}`, i);
-    assert.deepEqual(['k0', 'k1', 'k2', 'k3', 'k4'].map((k) => t.get(k)), [undefined, undefined, 2, 3, 4]);
+  it('is bounded in entries, least recently used out first', () => {
+    const t = new Expiring<number>(1000, 3, () => 1);
+    for (let i = 0; i < 3; i++) t.set(`k${i}`, i);
+    assert.equal(t.get('k0'), 0);
+    for (let i = 3; i < 5; i++) t.set(`k${i}`, i);
+    assert.deepEqual(['k0', 'k1', 'k2', 'k3', 'k4'].map((k) => t.get(k)), [0, undefined, undefined, 3, 4]);
   });
 
   it('manifest bodies stay under their byte budget, least recently used out first', () => {
-    const bodies = new ManifestBodies(16 * 100);
+    const { bodies } = new ReadCache({ ttlMs: 0, maxManifestBytes: 16 * 100 });
     const body = (n: number) => ({ bytes: Buffer.alloc(n), mediaType: 'm' });
     for (let i = 0; i < 20; i++) bodies.set(`d${i}`, body(100));
     const kept = Array.from({ length: 20 }, (_, i) => bodies.get(`d${i}`) !== undefined);

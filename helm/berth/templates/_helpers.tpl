@@ -26,6 +26,12 @@ app.kubernetes.io/name: {{ include "berth.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
+{{/* What tells the metrics Service apart from the registry's: the ServiceMonitor selects it by these. */}}
+{{- define "berth.metricsServiceLabels" -}}
+{{ include "berth.selectorLabels" . }}
+app.kubernetes.io/component: metrics
+{{- end }}
+
 {{- define "berth.labels" -}}
 helm.sh/chart: {{ include "berth.chart" . }}
 {{ include "berth.selectorLabels" . }}
@@ -42,8 +48,30 @@ app.kubernetes.io/part-of: berth
 {{- end }}
 {{- end }}
 
+{{/* repository@digest when a digest is given (it pins the content), else repository:tag. */}}
 {{- define "berth.image" -}}
-{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (toString (.Values.image.tag | default .Chart.AppVersion)) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Labels of the helm test pod, which the NetworkPolicy lets in besides `networkPolicy.from`. Not the
+selector labels: the workload's ReplicaSet would adopt a bare pod that carries them.
+*/}}
+{{- define "berth.testSelectorLabels" -}}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: helm-test
+{{- end }}
+
+{{/* The Secret and keys the helm test pod logs in with (only with auth.htpasswd). */}}
+{{- define "berth.testCredentialsInline" -}}
+{{- $c := .Values.tests.credentials }}
+{{- if and .Values.tests.enabled .Values.auth.htpasswd.enabled (not $c.existingSecret) -}}
+true
+{{- end }}
 {{- end }}
 
 {{/*

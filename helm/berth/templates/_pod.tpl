@@ -10,6 +10,8 @@ metadata:
   annotations:
     # A config change rolls the pods; the config is read once at start-up.
     checksum/config: {{ include "berth.config" . | sha256sum }}
+    # A credential change rolls them too: the process reads its secrets from the environment once.
+    checksum/secret: {{ print (include (print .Template.BasePath "/secret.yaml") .) (include (print .Template.BasePath "/token-secret.yaml") .) | sha256sum }}
     {{- with $v.podAnnotations }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
@@ -26,6 +28,10 @@ spec:
   terminationGracePeriodSeconds: {{ $v.terminationGracePeriodSeconds }}
   securityContext:
     {{- toYaml $v.podSecurityContext | nindent 4 }}
+  {{- with $v.initContainers }}
+  initContainers:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
   containers:
     - name: berth
       image: {{ include "berth.image" . | quote }}
@@ -64,6 +70,13 @@ spec:
           containerPort: {{ $v.metrics.port }}
           protocol: TCP
         {{- end }}
+      startupProbe:
+        httpGet:
+          path: {{ $v.probes.startup.path }}
+          port: http
+        periodSeconds: {{ $v.probes.startup.periodSeconds }}
+        timeoutSeconds: {{ $v.probes.startup.timeoutSeconds }}
+        failureThreshold: {{ $v.probes.startup.failureThreshold }}
       livenessProbe:
         httpGet:
           path: {{ $v.probes.liveness.path }}
@@ -80,6 +93,13 @@ spec:
         periodSeconds: {{ $v.probes.readiness.periodSeconds }}
         timeoutSeconds: {{ $v.probes.readiness.timeoutSeconds }}
         failureThreshold: {{ $v.probes.readiness.failureThreshold }}
+      {{- if $v.preStopSleepSeconds }}
+      lifecycle:
+        # Endpoints are removed while the pod sleeps; SIGTERM (and Berth's drain) comes after.
+        preStop:
+          sleep:
+            seconds: {{ $v.preStopSleepSeconds }}
+      {{- end }}
       resources:
         {{- toYaml $v.resources | nindent 8 }}
       securityContext:
@@ -106,6 +126,12 @@ spec:
           mountPath: {{ include "berth.tokenDir" . }}
           readOnly: true
         {{- end }}
+        {{- with $v.extraVolumeMounts }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+    {{- with $v.sidecars }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
   volumes:
     - name: config
       configMap:
@@ -144,6 +170,9 @@ spec:
             path: token.key
           - key: token.crt
             path: token.crt
+    {{- end }}
+    {{- with $v.extraVolumes }}
+    {{- toYaml . | nindent 4 }}
     {{- end }}
   {{- with $v.nodeSelector }}
   nodeSelector:

@@ -10,6 +10,10 @@ export interface DockerRunOptions {
   /** Docker volume standing in for the PersistentVolumeClaim (or claim template) mounts. */
   dataVolume: string;
   secrets: Map<string, Record<string, string>>;
+  /** The container to run (default: Berth's). */
+  container?: string;
+  /** host:ip entries for names the pod would resolve through cluster DNS (a Service). */
+  addHosts?: string[];
 }
 
 // Kubernetes quantities to docker's units (binary suffixes only; the chart uses nothing else).
@@ -27,9 +31,10 @@ function memory(quantity: string): string {
  */
 export async function dockerRunArgs(w: K8sObject, objects: K8sObject[], opts: DockerRunOptions): Promise<string[]> {
   const pod = podSpec(w);
-  const c = mainContainer(w);
+  const c = mainContainer(w, opts.container);
   const sc: SecurityContext = { ...pod.securityContext, ...c.securityContext };
   const args = ['run', '-d', '--name', opts.name, '--network', 'host'];
+  for (const host of opts.addHosts ?? []) args.push('--add-host', host);
 
   if (sc.runAsUser === undefined) throw new Error('the spec names no user: the image would decide');
   if (sc.runAsNonRoot && sc.runAsUser === 0) throw new Error('runAsNonRoot with uid 0 would not start');
@@ -52,7 +57,7 @@ export async function dockerRunArgs(w: K8sObject, objects: K8sObject[], opts: Do
   args.push('--env-file', envFile);
 
   for (const m of c.volumeMounts ?? []) {
-    const volume = pod.volumes.find((v) => v.name === m.name);
+    const volume = (pod.volumes ?? []).find((v) => v.name === m.name);
     if (!volume) {
       if (!claimTemplates(w).includes(m.name)) throw new Error(`mount ${m.name} names no volume`);
       args.push('--mount', `type=volume,source=${opts.dataVolume},target=${m.mountPath}`);

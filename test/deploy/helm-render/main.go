@@ -3,10 +3,12 @@
 // fromYaml, toJson, fromJson, lookup), the built-in objects (.Values, .Release, .Chart,
 // .Capabilities, .Template), and values checked against values.schema.json before rendering.
 //
-//	helm-render -chart helm/berth [-f overrides.yaml ...] [-name rel] [-namespace ns] [-api-versions a,b]
+//	helm-render -chart helm/berth [-f overrides.yaml ...] [-name rel] [-namespace ns] [-api-versions a,b] [-kube-version v1.31.0]
 //
-// It prints every rendered manifest preceded by `# Source: <chart>/templates/<file>`, as helm
-// does, and exits 1 with the error on stderr when the values break the schema or a template fails.
+// It prints every rendered manifest (templates/ and its subdirectories, such as templates/tests/)
+// preceded by `# Source: <chart>/templates/<file>`, as helm does, and exits 1 with the error on
+// stderr when the cluster version is outside Chart.yaml's kubeVersion, the values break the schema
+// or a template fails.
 package main
 
 import (
@@ -15,12 +17,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"text/template"
 
+	"github.com/Masterminds/semver"
 	"github.com/Masterminds/sprig"
 	"github.com/xeipuuv/gojsonschema"
 	yamlv2 "gopkg.in/yaml.v2"
@@ -43,6 +47,7 @@ type chartMeta struct {
 	KubeVersion string            `yaml:"kubeVersion"`
 	Home        string            `yaml:"home"`
 	Keywords    []string          `yaml:"keywords"`
+	Sources     []string          `yaml:"sources"`
 	Annotations map[string]string `yaml:"annotations"`
 }
 
@@ -70,12 +75,13 @@ func main() {
 	name := flag.String("name", "release-name", "release name")
 	namespace := flag.String("namespace", "default", "release namespace")
 	extraAPIs := flag.String("api-versions", "", "comma-separated extra API versions for .Capabilities.APIVersions")
+	kubeVersion := flag.String("kube-version", "v1.31.0", "Kubernetes version for .Capabilities.KubeVersion, as helm's --kube-version")
 	flag.Var(&valueFiles, "f", "values file merged over values.yaml (repeatable)")
 	flag.Parse()
 	if *chartDir == "" {
 		fail(errors.New("-chart is required"))
 	}
-	out, err := render(*chartDir, valueFiles, *name, *namespace, *extraAPIs)
+	out, err := render(*chartDir, valueFiles, *name, *namespace, *extraAPIs, *kubeVersion)
 	if err != nil {
 		fail(err)
 	}
@@ -87,10 +93,23 @@ func fail(err error) {
 	os.Exit(1)
 }
 
-func render(chartDir string, valueFiles []string, releaseName, namespace, extraAPIs string) (string, error) {
+func render(chartDir string, valueFiles []string, releaseName, namespace, extraAPIs, kubeVersion string) (string, error) {
 	var meta chartMeta
 	if err := readYAML(filepath.Join(chartDir, "Chart.yaml"), &meta); err != nil {
 		return "", err
+	}
+	kube, err := semver.NewVersion(kubeVersion)
+	if err != nil {
+		return "", fmt.Errorf("-kube-version: %w", err)
+	}
+	if meta.KubeVersion != "" {
+		constraint, err := semver.NewConstraint(meta.KubeVersion)
+		if err != nil {
+			return "", fmt.Errorf("Chart.yaml kubeVersion: %w", err)
+		}
+		if !constraint.Check(kube) {
+			return "", fmt.Errorf("chart requires kubeVersion: %s which is incompatible with Kubernetes %s", meta.KubeVersion, kubeVersion)
+		}
 	}
 	values := map[string]interface{}{}
 	if err := readYAML(filepath.Join(chartDir, "values.yaml"), &values); err != nil {
@@ -120,7 +139,7 @@ func render(chartDir string, valueFiles []string, releaseName, namespace, extraA
 			"IsInstall": true, "IsUpgrade": false, "Revision": 1,
 		},
 		"Capabilities": map[string]interface{}{
-			"KubeVersion": map[string]interface{}{"Version": "v1.29.0", "Major": "1", "Minor": "29", "GitVersion": "v1.29.0"},
+			"KubeVersion": map[string]interface{}{"Version": "v" + kube.String(), "Major": fmt.Sprint(kube.Major()), "Minor": fmt.Sprint(kube.Minor()), "GitVersion": "v" + kube.String()},
 			"APIVersions": apis,
 		},
 		"Files": map[string]interface{}{},
@@ -189,7 +208,15 @@ func validateSchema(chartDir string, values map[string]interface{}) error {
 }
 
 func renderTemplates(chartDir, chartName string, top map[string]interface{}) (string, error) {
-	files, err := filepath.Glob(filepath.Join(chartDir, "templates", "*"))
+	// Every file below templates/, subdirectories included (templates/tests/ holds the test hooks).
+	var files []string
+	templatesDir := filepath.Join(chartDir, "templates")
+	err := filepath.WalkDir(templatesDir, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			files = append(files, path)
+		}
+		return err
+	})
 	if err != nil {
 		return "", err
 	}
@@ -208,7 +235,11 @@ func renderTemplates(chartDir, chartName string, top map[string]interface{}) (st
 		if err != nil {
 			return "", err
 		}
-		name := chartName + "/templates/" + filepath.Base(f)
+		rel, err := filepath.Rel(templatesDir, f)
+		if err != nil {
+			return "", err
+		}
+		name := chartName + "/templates/" + filepath.ToSlash(rel)
 		if _, err := root.New(name).Parse(string(text)); err != nil {
 			return "", err
 		}

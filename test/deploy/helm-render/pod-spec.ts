@@ -8,15 +8,17 @@ export interface Container {
   args?: string[];
   env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
   ports?: { name: string; containerPort: number }[];
+  startupProbe?: Probe;
   livenessProbe?: Probe;
   readinessProbe?: Probe;
+  lifecycle?: { preStop?: Record<string, unknown> };
   securityContext?: SecurityContext;
   resources?: { limits?: Record<string, string>; requests?: Record<string, string> };
   volumeMounts?: { name: string; mountPath: string; subPath?: string; readOnly?: boolean }[];
 }
 export interface Probe {
   httpGet: { path: string; port: string | number };
-  initialDelaySeconds: number;
+  initialDelaySeconds?: number;
   periodSeconds: number;
   failureThreshold: number;
 }
@@ -52,13 +54,14 @@ export function workload(objects: K8sObject[]): K8sObject {
   return found[0];
 }
 
+/** The pod spec of a workload's template, or of a bare Pod (the helm test hook). */
 export function podSpec(w: K8sObject): PodSpec {
-  return w.spec.template.spec as PodSpec;
+  return (w.kind === 'Pod' ? w.spec : w.spec.template.spec) as PodSpec;
 }
 
-export function mainContainer(w: K8sObject): Container {
-  const c = podSpec(w).containers.find((x) => x.name === 'berth');
-  if (!c) throw new Error('no container named berth');
+export function mainContainer(w: K8sObject, name = 'berth'): Container {
+  const c = podSpec(w).containers.find((x) => x.name === name);
+  if (!c) throw new Error(`no container named ${name}`);
   return c;
 }
 

@@ -16,6 +16,7 @@ const SOURCE = path.join(REPO_ROOT, 'test', 'deploy', 'helm-render', 'main.go');
 // mode, offline, so no module download is ever attempted.
 const GOPATH = '/usr/share/gocode';
 const GO_PACKAGES: Record<string, string> = {
+  'github.com/Masterminds/semver': 'golang-github-masterminds-semver-dev',
   'github.com/Masterminds/sprig': 'golang-github-masterminds-sprig-dev',
   'github.com/xeipuuv/gojsonschema': 'golang-github-xeipuuv-gojsonschema-dev',
   'gopkg.in/yaml.v2': 'golang-gopkg-yaml.v2-dev',
@@ -70,7 +71,15 @@ export interface RenderResult {
 }
 
 /** Renders the chart with `values` merged over values.yaml, as `helm template` would. */
-export async function renderChart(values: Record<string, unknown> = {}, opts: { apiVersions?: string[]; release?: string } = {}): Promise<RenderResult> {
+export interface RenderOptions {
+  /** Extra API versions the cluster serves (.Capabilities.APIVersions), e.g. monitoring.coreos.com/v1. */
+  apiVersions?: string[];
+  release?: string;
+  /** The cluster's version, as helm's --kube-version. */
+  kubeVersion?: string;
+}
+
+export async function renderChart(values: Record<string, unknown> = {}, opts: RenderOptions = {}): Promise<RenderResult> {
   const binary = await rendererBinary();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'berth-helm-values-'));
   try {
@@ -79,6 +88,7 @@ export async function renderChart(values: Record<string, unknown> = {}, opts: { 
     await writeFile(file, JSON.stringify(values));
     const args = ['-chart', CHART_DIR, '-f', file, '-name', opts.release ?? 'reg', '-namespace', 'registry'];
     if (opts.apiVersions) args.push('-api-versions', opts.apiVersions.join(','));
+    if (opts.kubeVersion) args.push('-kube-version', opts.kubeVersion);
     const result = await run(binary, args, { timeoutMs: 60_000, allowFailure: true });
     const objects: K8sObject[] = [];
     if (result.code === 0)
@@ -94,7 +104,7 @@ export async function renderChart(values: Record<string, unknown> = {}, opts: { 
 }
 
 /** Renders and fails with the renderer's error when the chart refuses the values. */
-export async function render(values: Record<string, unknown> = {}, opts: { apiVersions?: string[] } = {}): Promise<K8sObject[]> {
+export async function render(values: Record<string, unknown> = {}, opts: RenderOptions = {}): Promise<K8sObject[]> {
   const result = await renderChart(values, opts);
   if (result.code !== 0) throw new Error(`render failed (${result.code}): ${result.stderr}`);
   return result.objects;
