@@ -1,9 +1,8 @@
-import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
+import type { StorageDriver } from '../storage-drivers/types';
 import { htpasswdController, openController, tokenController, type AccessController } from './controller';
 import { Htpasswd } from './htpasswd';
-import { parseCertificateBundle, parseJwks } from './keys';
+import { parseJwks } from './keys';
 import { loadSigningMaterial } from './keystore';
 import { NO_ACCESS, Policy, type PolicyConfig } from './policy';
 import { FailureLimiter } from './rate-limit';
@@ -11,6 +10,7 @@ import { TokenIssuer } from './token-issue';
 import { TokenServer } from './token-server';
 import { TrustStore } from './trust';
 import type { AuthLogger } from './types';
+import { parseCertificateBundle, x509 } from './x509';
 
 export * from './types';
 export type { AccessController, AuthorizeOptions } from './controller';
@@ -56,8 +56,16 @@ export const TOKEN_PATH = '/auth/token';
 
 export interface AuthDeps {
   logger: AuthLogger;
-  /** The filesystem storage root: generated token keys go to `<dataDirectory>/berth/auth`. */
-  dataDirectory?: string;
+  /** Where a generated token signing key is kept (paths from src/oci/paths.ts); absent: memory only. */
+  keyStorage?: {
+    driver: StorageDriver;
+    keyPath: string;
+    certificatePath: string;
+    /** storage.maintenance.readonly: the key is never written. */
+    readOnly: boolean;
+    /** How long a first start waits for replicas racing to store a key (default 1 s). */
+    settleMs?: number;
+  };
 }
 
 function once<T>(load: () => Promise<T>): () => Promise<T> {
@@ -109,14 +117,16 @@ export function createAuth(settings: AuthSettings, deps: AuthDeps): Auth {
   const server = token.server;
   const material = once(async () => {
     const trust = new TrustStore();
-    if (token.rootcertbundle) for (const cert of parseCertificateBundle(await readFile(token.rootcertbundle, 'utf8'))) trust.addCertificate(cert);
-    if (token.jwks) for (const { kid, key } of parseJwks(await readFile(token.jwks, 'utf8'))) trust.addKey(key, kid);
+    if (token.rootcertbundle) for (const cert of parseCertificateBundle(await readFile(token.rootcertbundle, 'utf8'))) await trust.addCertificate(cert);
+    if (token.jwks) for (const { kid, jwk } of parseJwks(await readFile(token.jwks, 'utf8'))) await trust.addKey(jwk, kid);
     if (!server.enabled) return { trust, issuer: undefined };
-    const directory = server.keydirectory ?? (deps.dataDirectory !== undefined ? path.join(deps.dataDirectory, 'berth', 'auth') : undefined);
-    const signing = await loadSigningMaterial({ key: server.key, certificate: server.certificate, directory, keytype: server.keytype });
-    if (signing.generated)
-      logger.info({ certificate: signing.certificatePath ?? '(memory only: tokens die with this process)' }, 'generated a token signing key');
-    trust.addCertificate(new X509Certificate(signing.certificate));
+    const ks = deps.keyStorage;
+    const storage = ks && { ...ks, settleMs: ks.settleMs ?? 1000, legacyDirectory: server.keydirectory };
+    const signing = await loadSigningMaterial({ key: server.key, certificate: server.certificate, storage, keytype: server.keytype });
+    if (signing.generated) logger.info({ key: signing.origin }, 'generated a token signing key');
+    else if (signing.migrated)
+      logger.warn({ from: signing.origin, to: ks!.readOnly ? '(read-only: not copied)' : ks!.keyPath }, 'token signing key migrated from auth.token.server.keydirectory into storage');
+    await trust.addCertificate(new x509.X509Certificate(signing.certificate));
     const issuer = new TokenIssuer(signing, {
       issuer: token.issuer,
       service: token.service,

@@ -1,64 +1,157 @@
-import { createPrivateKey, generateKeyPair, X509Certificate, type KeyObject } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createPrivateKey, generateKeyPair } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { createCertificate, derToPem } from './x509';
+import { isNotFound } from '../storage-drivers/errors';
+import type { StorageDriver } from '../storage-drivers/types';
+import { spkiOf } from './keys';
 import type { SigningMaterial } from './token-issue';
+import { createCertificate, derOf, parseCertificateBundle, toPem, x509 } from './x509';
 
 const generate = promisify(generateKeyPair);
 
-export const KEY_FILE = 'token.key';
-export const CERT_FILE = 'token.crt';
+/** The file names an earlier Berth generated into `keydirectory`. */
+const LEGACY_KEY = 'token.key';
+const LEGACY_CERT = 'token.crt';
+
+export interface KeyStorage {
+  driver: StorageDriver;
+  /** The private key followed by its certificate, in one object so that readers never see half a pair. */
+  keyPath: string;
+  /** The certificate alone, for operators (Distribution's `rootcertbundle`). */
+  certificatePath: string;
+  /** storage.maintenance.readonly: the key is loaded, never written. */
+  readOnly: boolean;
+  /** `keydirectory`, where an earlier Berth generated the pair on disk: migrated into storage. */
+  legacyDirectory?: string;
+  /** How long a process that stored a new key waits for racing replicas before reading back the one that won. */
+  settleMs: number;
+}
 
 export interface KeySource {
   /** Configured PEM files. */
   key?: string;
   certificate?: string;
-  /** Where to keep a generated key; undefined: memory only. */
-  directory?: string;
+  /** Where a generated pair is kept; absent: memory only. */
+  storage?: KeyStorage;
   keytype: 'rsa' | 'ec';
 }
 
+export type LoadedMaterial = SigningMaterial & {
+  /** Whether a new pair was made (and, with storage, won). */
+  generated: boolean;
+  /** Where the pair came from, for the log. */
+  origin: string;
+  /** Read from `keydirectory` (and, unless read-only, copied into storage). */
+  migrated?: boolean;
+};
+
+/** A refusal an operator must act on (read-only storage without a key). */
+export class KeyStoreError extends Error {}
+
 function fromPem(keyPem: string, certPem: string): SigningMaterial {
   const privateKey = createPrivateKey(keyPem);
-  const cert = new X509Certificate(certPem);
-  if (!cert.checkPrivateKey(privateKey)) throw new Error('the token certificate does not match the token key');
-  return { privateKey, certificate: cert.raw };
+  const [cert] = parseCertificateBundle(certPem);
+  if (cert === undefined) throw new Error('no certificate for the token key');
+  if (!spkiOf(privateKey).equals(Buffer.from(cert.publicKey.rawData))) throw new Error('the token certificate does not match the token key');
+  return { privateKey, certificate: derOf(cert) };
 }
 
-async function fresh(keytype: 'rsa' | 'ec'): Promise<{ privateKey: KeyObject; certificate: Buffer }> {
+async function fresh(keytype: 'rsa' | 'ec'): Promise<SigningMaterial> {
   const { privateKey } =
     keytype === 'rsa' ? await generate('rsa', { modulusLength: 3072 }) : await generate('ec', { namedCurve: 'prime256v1' });
-  return { privateKey, certificate: createCertificate({ subjectKey: privateKey, subject: 'berth token signer' }) };
+  return { privateKey, certificate: derOf(await createCertificate({ subjectKey: privateKey, subject: 'berth token signer' })) };
+}
+
+const certificatePem = (m: SigningMaterial) => toPem(new x509.X509Certificate(m.certificate));
+
+async function getText(driver: StorageDriver, p: string): Promise<string | undefined> {
+  try {
+    return (await driver.getContent(p)).toString('utf8');
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  }
 }
 
 /**
- * The token server's signing key and certificate: the configured files, else the pair kept in
- * `directory` (generated there on first start), else a pair that lives in memory only.
- * `generated` says whether a new pair was made.
+ * The stored pair. The key object carries its certificate; one written by Berth before the key went
+ * through the storage driver holds the key alone, its certificate beside it (the filesystem layout
+ * `<rootdirectory>/berth/auth/token.{key,crt}`, which is where these paths lead).
  */
-export async function loadSigningMaterial(src: KeySource): Promise<SigningMaterial & { generated: boolean; certificatePath?: string }> {
+async function readStored(s: KeyStorage): Promise<SigningMaterial | undefined> {
+  const keyPem = await getText(s.driver, s.keyPath);
+  if (keyPem === undefined) return undefined;
+  if (keyPem.includes('-----BEGIN CERTIFICATE-----')) return fromPem(keyPem, keyPem);
+  const certPem = await getText(s.driver, s.certificatePath);
+  if (certPem === undefined) throw new Error(`${s.keyPath} has no certificate and ${s.certificatePath} is missing`);
+  return fromPem(keyPem, certPem);
+}
+
+async function readLegacy(dir: string): Promise<SigningMaterial | undefined> {
+  try {
+    return fromPem(await readFile(path.join(dir, LEGACY_KEY), 'utf8'), await readFile(path.join(dir, LEGACY_CERT), 'utf8'));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+async function store(s: KeyStorage, m: SigningMaterial): Promise<void> {
+  const pem = (m.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string) + certificatePem(m);
+  await s.driver.putContent(s.keyPath, Buffer.from(pem), { private: true });
+}
+
+const same = (a: SigningMaterial, b: SigningMaterial) => a.certificate.equals(b.certificate);
+
+/**
+ * Generates a pair and stores it, unless a replica sharing the storage stored one first. The driver
+ * has no create-if-absent, so racing first starts are settled by the last write: the pair is made
+ * before the final check, which leaves a window of one round trip between that check and the
+ * write, and every process reads back what is stored `settleMs` later and uses that.
+ */
+async function generateInto(s: KeyStorage, keytype: 'rsa' | 'ec'): Promise<{ material: SigningMaterial; generated: boolean }> {
+  const made = await fresh(keytype);
+  const first = await readStored(s);
+  if (first) return { material: first, generated: false };
+  await store(s, made);
+  await new Promise((r) => setTimeout(r, s.settleMs));
+  const won = (await readStored(s)) ?? made;
+  return { material: won, generated: same(won, made) };
+}
+
+/**
+ * The token server's signing key and certificate: the configured files; else the pair kept in
+ * storage (generated there on first start, or migrated from `keydirectory`); else, without
+ * storage, a pair that lives in memory only. In read-only mode nothing is written, and a missing
+ * pair is a KeyStoreError.
+ */
+export async function loadSigningMaterial(src: KeySource): Promise<LoadedMaterial> {
   if (src.key !== undefined && src.certificate !== undefined)
-    return { ...fromPem(await readFile(src.key, 'utf8'), await readFile(src.certificate, 'utf8')), generated: false, certificatePath: src.certificate };
-  if (src.directory === undefined) return { ...(await fresh(src.keytype)), generated: true };
-  const keyPath = path.join(src.directory, KEY_FILE);
-  const certPath = path.join(src.directory, CERT_FILE);
-  try {
-    return { ...fromPem(await readFile(keyPath, 'utf8'), await readFile(certPath, 'utf8')), generated: false, certificatePath: certPath };
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    return { ...fromPem(await readFile(src.key, 'utf8'), await readFile(src.certificate, 'utf8')), generated: false, origin: src.key };
+  const s = src.storage;
+  if (s === undefined) return { ...(await fresh(src.keytype)), generated: true, origin: '(memory only: tokens die with this process)' };
+  const stored = await readStored(s);
+  if (stored) return { ...stored, generated: false, origin: s.keyPath };
+  const legacy = s.legacyDirectory === undefined ? undefined : await readLegacy(s.legacyDirectory);
+  if (legacy) {
+    if (!s.readOnly) {
+      await store(s, legacy);
+      await publishCertificate(s, legacy);
+    }
+    return { ...legacy, generated: false, origin: path.join(s.legacyDirectory!, LEGACY_KEY), migrated: true };
   }
-  await mkdir(src.directory, { recursive: true, mode: 0o700 });
-  const made = await fresh(src.keytype);
-  try {
-    // The certificate first: a reader that finds the key finds its certificate too.
-    await writeFile(certPath, derToPem(made.certificate), { flag: 'wx', mode: 0o644 });
-    await writeFile(keyPath, made.privateKey.export({ type: 'pkcs8', format: 'pem' }), { flag: 'wx', mode: 0o600 });
-  } catch (e) {
-    // Another replica sharing the directory won the race: use its pair.
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    await new Promise((r) => setTimeout(r, 200));
-    return { ...fromPem(await readFile(keyPath, 'utf8'), await readFile(certPath, 'utf8')), generated: false, certificatePath: certPath };
-  }
-  return { ...made, generated: true, certificatePath: certPath };
+  if (s.readOnly)
+    throw new KeyStoreError(
+      `auth.token.server: no signing key in storage at ${s.keyPath} and storage.maintenance.readonly is on: start once without read-only mode, or set auth.token.server.key and certificate`,
+    );
+  const { material, generated } = await generateInto(s, src.keytype);
+  await publishCertificate(s, material);
+  return { ...material, generated, origin: s.keyPath };
+}
+
+/** Keeps the operators' copy of the certificate in step with the key (replicas that raced agree on it). */
+async function publishCertificate(s: KeyStorage, m: SigningMaterial): Promise<void> {
+  const pem = certificatePem(m);
+  if ((await getText(s.driver, s.certificatePath)) !== pem) await s.driver.putContent(s.certificatePath, Buffer.from(pem));
 }

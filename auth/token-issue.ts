@@ -1,6 +1,6 @@
 import { randomBytes, type KeyObject } from 'node:crypto';
-import jwt from 'jsonwebtoken';
-import { libtrustKeyId, signingAlgorithm } from './keys';
+import { SignJWT } from 'jose';
+import { libtrustKeyId, signingAlgorithm, type SigningAlgorithm } from './keys';
 import type { TrustStore } from './trust';
 import { InvalidToken, verifyToken } from './token-verify';
 import type { Access } from './types';
@@ -21,12 +21,12 @@ export interface IssuedToken {
 const REFRESH_AUDIENCE = 'berth-refresh:';
 
 /**
- * Signs Docker registry tokens: iss, sub, aud, exp, nbf, iat, jti and access[], with a libtrust
- * `kid` (what Distribution 2.x looks up) and an `x5c` holding the signing certificate.
+ * Signs Docker registry tokens with jose: iss, sub, aud, exp, nbf, iat, jti and access[], with a
+ * libtrust `kid` (what Distribution 2.x looks up) and an `x5c` holding the signing certificate.
  */
 export class TokenIssuer {
   private readonly kid: string;
-  private readonly alg: jwt.Algorithm;
+  private readonly alg: SigningAlgorithm;
 
   constructor(
     private readonly material: SigningMaterial,
@@ -36,22 +36,28 @@ export class TokenIssuer {
     this.alg = signingAlgorithm(material.privateKey);
   }
 
-  private sign(payload: object, expiresIn: number, now: number): string {
-    return jwt.sign({ ...payload, iat: now, nbf: now, exp: now + expiresIn, jti: randomBytes(16).toString('hex') }, this.material.privateKey, {
-      algorithm: this.alg,
-      header: { alg: this.alg, typ: 'JWT', kid: this.kid, x5c: [this.material.certificate.toString('base64')] },
-    });
+  private sign(claims: { sub: string; aud: string; access?: Access[] }, expiresIn: number, now: number): Promise<string> {
+    const { sub, aud, ...rest } = claims;
+    return new SignJWT(rest)
+      .setProtectedHeader({ alg: this.alg, typ: 'JWT', kid: this.kid, x5c: [this.material.certificate.toString('base64')] })
+      .setIssuer(this.opts.issuer)
+      .setSubject(sub)
+      .setAudience(aud)
+      .setIssuedAt(now)
+      .setNotBefore(now)
+      .setExpirationTime(now + expiresIn)
+      .setJti(randomBytes(16).toString('hex'))
+      .sign(this.material.privateKey);
   }
 
-  issue(subject: string, access: Access[]): IssuedToken {
+  async issue(subject: string, access: Access[]): Promise<IssuedToken> {
     const now = Math.floor(Date.now() / 1000);
-    const token = this.sign({ iss: this.opts.issuer, sub: subject, aud: this.opts.service, access }, this.opts.expiresInSeconds, now);
+    const token = await this.sign({ sub: subject, aud: this.opts.service, access }, this.opts.expiresInSeconds, now);
     return { token, expiresIn: this.opts.expiresInSeconds, issuedAt: new Date(now * 1000).toISOString() };
   }
 
-  issueRefresh(subject: string): string {
-    const now = Math.floor(Date.now() / 1000);
-    return this.sign({ iss: this.opts.issuer, sub: subject, aud: REFRESH_AUDIENCE + this.opts.service }, this.opts.refreshExpiresInSeconds, now);
+  issueRefresh(subject: string): Promise<string> {
+    return this.sign({ sub: subject, aud: REFRESH_AUDIENCE + this.opts.service }, this.opts.refreshExpiresInSeconds, Math.floor(Date.now() / 1000));
   }
 
   /** The user a refresh token was issued to (it must be one of ours, for this service). */

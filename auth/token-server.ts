@@ -140,12 +140,12 @@ export class TokenServer {
   private async respond(user: string | null, requested: Access[], offline: boolean, oauth: boolean): Promise<TokenResponse> {
     const { issuer } = await this.d.material();
     const granted = this.d.policy.grantable(user, requested);
-    const issued = issuer.issue(user ?? '', granted);
+    const issued = await issuer.issue(user ?? '', granted);
     const body: Record<string, unknown> = { access_token: issued.token, expires_in: issued.expiresIn, issued_at: issued.issuedAt };
     // Docker's GET clients read `token`; OAuth2 clients read `access_token` and `scope`.
     if (!oauth) body.token = issued.token;
     else body.scope = granted.map(formatScope).join(' ');
-    if (offline && user !== null) body.refresh_token = issuer.issueRefresh(user);
+    if (offline && user !== null) body.refresh_token = await issuer.issueRefresh(user);
     return { status: 200, headers: { ...NO_STORE }, body };
   }
 }

@@ -1,10 +1,8 @@
-import jwt from 'jsonwebtoken';
-import { algorithmsFor } from './keys';
+import { errors, jwtVerify } from 'jose';
+import { VERIFY_ALGORITHMS } from './keys';
 import type { TrustStore } from './trust';
 import type { Access } from './types';
 
-/** Every algorithm any trusted key may use; HMAC and `none` are never accepted. */
-const PINNED: jwt.Algorithm[] = ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512'];
 export const LEEWAY_SECONDS = 60;
 
 export interface TokenClaims {
@@ -42,38 +40,42 @@ export interface VerifyOptions {
   clockTimestamp?: number;
 }
 
+/** Why jose refused a token, in the words the logs have always used (operators grep for them). */
+function reason(e: unknown): string {
+  if (e instanceof errors.JWTExpired) return 'jwt expired';
+  if (e instanceof errors.JWTClaimValidationFailed) {
+    if (e.reason === 'missing') return `token has no ${e.claim}`;
+    if (e.claim === 'iss') return 'jwt issuer invalid';
+    if (e.claim === 'aud') return 'jwt audience invalid';
+    if (e.claim === 'nbf') return 'jwt not active';
+    return `jwt ${e.claim} invalid`;
+  }
+  if (e instanceof errors.JWSSignatureVerificationFailed) return 'invalid signature';
+  if (e instanceof errors.JOSEAlgNotAllowed) return 'algorithm not allowed';
+  return e instanceof Error ? e.message : String(e);
+}
+
 /**
- * Verifies a registry token: signature by a trusted key with an algorithm pinned to that key's type,
- * then issuer, audience, exp and nbf (60 s leeway). The reason goes into InvalidToken for the logs.
+ * Verifies a registry token with jose: signature by a key the trust store resolves from the
+ * protected header, with an algorithm pinned to that key's type (never HMAC or `none`), then
+ * issuer, audience, exp (required) and nbf with 60 s of leeway. The reason goes into InvalidToken
+ * for the logs.
  */
-export function verifyToken(token: string, opts: VerifyOptions): Promise<TokenClaims> {
-  return new Promise((resolve, reject) => {
-    jwt.verify(
-      token,
-      (header, cb) => {
-        try {
-          const key = opts.trust.resolve(header);
-          if (!algorithmsFor(key).includes(header.alg as never)) return cb(new Error(`algorithm ${header.alg} does not fit the key`));
-          cb(null, key);
-        } catch (e) {
-          cb(e as Error);
-        }
-      },
-      {
-        algorithms: PINNED,
-        issuer: opts.issuer,
-        audience: opts.audience,
-        clockTolerance: LEEWAY_SECONDS,
-        clockTimestamp: opts.clockTimestamp,
-      },
-      (err, payload) => {
-        if (err) return reject(new InvalidToken(err.message));
-        const p = payload as Partial<TokenClaims> | undefined;
-        if (!p || typeof p !== 'object' || typeof p.exp !== 'number') return reject(new InvalidToken('token has no exp'));
-        const access = p.access ?? [];
-        if (!isAccessList(access)) return reject(new InvalidToken('malformed access claim'));
-        resolve({ ...(p as TokenClaims), sub: typeof p.sub === 'string' ? p.sub : '', access });
-      },
-    );
-  });
+export async function verifyToken(token: string, opts: VerifyOptions): Promise<TokenClaims> {
+  let payload: Record<string, unknown>;
+  try {
+    ({ payload } = await jwtVerify(token, opts.trust.resolve, {
+      algorithms: VERIFY_ALGORITHMS,
+      issuer: opts.issuer,
+      audience: opts.audience,
+      clockTolerance: LEEWAY_SECONDS,
+      currentDate: opts.clockTimestamp === undefined ? undefined : new Date(opts.clockTimestamp * 1000),
+      requiredClaims: ['exp'],
+    }));
+  } catch (e) {
+    throw new InvalidToken(reason(e));
+  }
+  const access = payload.access ?? [];
+  if (!isAccessList(access)) throw new InvalidToken('malformed access claim');
+  return { ...(payload as unknown as TokenClaims), sub: typeof payload.sub === 'string' ? payload.sub : '', access };
 }

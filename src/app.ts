@@ -4,6 +4,7 @@ import pino, { type Logger } from 'pino';
 import type { StorageDriver } from '../storage-drivers/types';
 import type { Config } from './config/schema';
 import { createRegistry, type Registry } from './oci/registry';
+import { paths } from './oci/paths';
 import { createDispatcher } from './http/router';
 import { renderError } from './http/error-renderer';
 import { accessLog, requestId, type RequestObserver } from './http/access-log';
@@ -73,7 +74,7 @@ export function createApp(deps: AppDeps): BerthApp {
   });
   const auth = createAuth(config.auth, {
     logger,
-    dataDirectory: config.storage.driver === 'filesystem' ? config.storage.filesystem.rootdirectory : undefined,
+    keyStorage: { driver, keyPath: paths.tokenSigningKey(), certificatePath: paths.tokenSigningCertificate(), readOnly },
   });
 
   const dispatch = createDispatcher(

@@ -72,6 +72,12 @@ export interface PutContentOptions {
    * to lose, such as an upload session's start marker; a driver may then skip its flush. Default true.
    */
   durable?: boolean;
+  /**
+   * Content only Berth itself may read (a private key): the filesystem driver creates the file with
+   * mode 0600; drivers whose store has no per-object permissions (S3: the bucket's policy decides,
+   * memory) ignore it.
+   */
+  private?: boolean;
 }
 
 export interface LeftoverOptions {

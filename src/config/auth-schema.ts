@@ -61,7 +61,10 @@ const tokenServer = z
     /** PEM private key (RSA or EC P-256) and its certificate; both generated when neither is set. */
     key: z.string().min(1).optional(),
     certificate: z.string().min(1).optional(),
-    /** Where generated keys go; default `<filesystem rootdirectory>/berth/auth` (memory only for other drivers). */
+    /**
+     * Deprecated: where Berth before 0.2 kept a generated pair. Read once, when storage has no key
+     * yet, and migrated into storage (`/berth/auth/token.key`), where generated keys now live.
+     */
     keydirectory: z.string().min(1).optional(),
     /** Algorithm of a generated key. */
     keytype: z.enum(['rsa', 'ec']).default('rsa'),

@@ -194,14 +194,6 @@ export const configSchema = z
         path: ['http', 'secret'],
         message: 'required with s3 storage: every replica sharing the bucket must use the same secret',
       });
-    // Likewise for token signing: a key generated per process would make replicas reject each other's tokens.
-    const server = c.auth?.token?.server;
-    if (server?.enabled && c.storage.driver === 's3' && server.key === undefined && server.keydirectory === undefined)
-      ctx.addIssue({
-        code: z.ZodIssueCode.custom,
-        path: ['auth', 'token', 'server', 'key'],
-        message: 'required with s3 storage (or set keydirectory on a shared volume): every replica must sign tokens with the same key',
-      });
   });
 
 export type ConfigInput = z.input<typeof configSchema>;

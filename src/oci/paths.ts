@@ -14,6 +14,8 @@ const BLOB_ALIASES = `${BERTH}/blob-aliases`;
 const GC = `${BERTH}/gc`;
 /** Lease numbers are zero-padded so that a listing's lexical order is their numeric order. */
 const LEASE_DIGITS = 16;
+/** Where filesystem stores of earlier versions already kept the token key, so they load it unchanged. */
+const TOKEN_KEYS = `${BERTH}/auth`;
 
 export const paths = {
   blobData: (d: Digest) => `${ROOT}/blobs/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}/data`,
@@ -64,6 +66,10 @@ export const paths = {
   instance: (id: string) => `${BERTH}/instances/${id}`,
   /** The readiness probe's scratch files (storage-health.ts). */
   probe: (id: string) => `${BERTH}/probes/${id}`,
+  /** The built-in token server's generated signing key, with its certificate (auth/keystore.ts). */
+  tokenSigningKey: () => `${TOKEN_KEYS}/token.key`,
+  /** That key's certificate alone, for operators to hand to other registries as a `rootcertbundle`. */
+  tokenSigningCertificate: () => `${TOKEN_KEYS}/token.crt`,
 };
 
 /** The number of a lease path from `paths.gcLease`, or undefined for anything else. */

@@ -75,11 +75,12 @@ export class FilesystemDriver implements StorageDriver {
     // O_DSYNC makes the write return only once the data is durable, as write + fdatasync would,
     // in one trip through the libuv pool instead of two.
     const flags = O_WRONLY | O_CREAT | O_EXCL | (opts.durable === false ? 0 : O_DSYNC);
+    const mode = opts.private === true ? 0o600 : 0o666;
     let synced = [dir];
-    if (!(await this.replaceIn(dir, file, data, flags))) {
-      const staged = await createWithDirs(this.root, file, data, flags, this.known, (d) => this.tempName(d), (d) => this.makeDir(d));
+    if (!(await this.replaceIn(dir, file, data, flags, mode))) {
+      const staged = await createWithDirs(this.root, file, data, { flags, mode }, this.known, (d) => this.tempName(d), (d) => this.makeDir(d));
       if (staged) synced = staged;
-      else await this.replaceIn(dir, file, data, flags, true);
+      else await this.replaceIn(dir, file, data, flags, mode, true);
     }
     if (opts.durable !== false) await Promise.all(synced.map(syncDir));
   }
@@ -88,12 +89,12 @@ export class FilesystemDriver implements StorageDriver {
    * Writes a temp file in `dir` and renames it over `file`. False when `dir` is missing (or, unless
    * `exists`, likely new), for createWithDirs to make it.
    */
-  private async replaceIn(dir: string, file: string, data: Uint8Array, flags: number, exists = false): Promise<boolean> {
+  private async replaceIn(dir: string, file: string, data: Uint8Array, flags: number, mode: number, exists = false): Promise<boolean> {
     if (!exists && !this.known.has(dir) && this.known.has(dirname(dir))) return false;
     const temp = this.tempName(dir);
     let handle: FileHandle;
     try {
-      handle = await open(temp, flags);
+      handle = await open(temp, flags, mode);
     } catch (err) {
       if (exists || errnoCode(err) !== 'ENOENT') throw err;
       this.known.forget(dir);

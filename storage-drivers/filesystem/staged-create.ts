@@ -16,7 +16,7 @@ export async function createWithDirs(
   root: string,
   file: string,
   data: Uint8Array,
-  flags: number,
+  how: { flags: number; mode: number },
   known: KnownDirs,
   tempName: (dir: string) => string,
   makeDir: (dir: string) => Promise<void>,
@@ -41,7 +41,7 @@ export async function createWithDirs(
     let placed = false;
     try {
       await mkdir(dirname(staged), { recursive: true });
-      const handle = await open(staged, flags);
+      const handle = await open(staged, how.flags, how.mode);
       try {
         await handle.writeFile(data);
       } finally {

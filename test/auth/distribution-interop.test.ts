@@ -132,13 +132,13 @@ describe('Distribution 2.8 trusts tokens issued by Berth', async () => {
 
     // A token naming its key by libtrust kid alone (no x5c), as Distribution's own ecosystem signs them.
     const key = createPrivateKey(await readFile(path.join(root, 'berth', 'auth', 'token.key'), 'utf8'));
-    const kidOnly = sign(key, { access: [{ type: 'repository', name: 'private/app', actions: ['pull'] }] }, { kid: libtrustKeyId(key) });
+    const kidOnly = await sign(key, { access: [{ type: 'repository', name: 'private/app', actions: ['pull'] }] }, { kid: libtrustKeyId(key) });
     const byKid = await fetch(`${distribution.url}/v2/private/app/blobs/${digest}`, { headers: { authorization: `Bearer ${kidOnly}` } });
     assert.equal(byKid.status, 200, distribution.logs().slice(-3000));
     await byKid.arrayBuffer();
 
     // And a token Berth did not sign is refused by Distribution too.
-    const forged = sign(rsaKey(), { access: [{ type: 'repository', name: 'private/app', actions: ['pull'] }] }, { kid: libtrustKeyId(key) });
+    const forged = await sign(rsaKey(), { access: [{ type: 'repository', name: 'private/app', actions: ['pull'] }] }, { kid: libtrustKeyId(key) });
     assert.equal((await fetch(`${distribution.url}/v2/private/app/tags/list`, { headers: { authorization: `Bearer ${forged}` } })).status, 401);
   });
 });

@@ -9,6 +9,7 @@ import { createApp, type BerthApp } from '../../src/app';
 import { configSchema, type Config, type ConfigInput } from '../../src/config/schema';
 import { createLogger } from '../../src/logger';
 import { createMemoryDriver } from '../../storage-drivers';
+import type { StorageDriver } from '../../storage-drivers/types';
 
 export const SECRET = 'a-test-secret-of-32-characters!!';
 
@@ -57,8 +58,8 @@ export interface AuthRegistry {
   close(): Promise<void>;
 }
 
-/** A Berth app on the memory driver behind a real server on 127.0.0.1:0, logging into a buffer. */
-export async function startAuthRegistry(config: Config): Promise<AuthRegistry> {
+/** A Berth app on `driver` (a new memory driver by default) behind a real server on 127.0.0.1:0, logging into a buffer. */
+export async function startAuthRegistry(config: Config, driver: StorageDriver = createMemoryDriver()): Promise<AuthRegistry> {
   let logs = '';
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -66,7 +67,7 @@ export async function startAuthRegistry(config: Config): Promise<AuthRegistry> {
       cb();
     },
   });
-  const app = createApp({ config, driver: createMemoryDriver(), logger: createLogger(config.log, sink) });
+  const app = createApp({ config, driver, logger: createLogger(config.log, sink) });
   const server = http.createServer(app.handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
+import { createPublicKey } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import jwt from 'jsonwebtoken';
-import { libtrustKeyId } from '../../auth/keys';
-import { derToPem } from '../../auth/x509';
+import { libtrustKeyId, spkiOf } from '../../auth/keys';
 import {
   ACCESS_CONTROL,
   authConfig,
@@ -22,7 +21,7 @@ import {
   type AuthRegistry,
 } from './helpers';
 import type { Catalog } from '../api/helpers';
-import { b64, rsaKey, selfSigned, sign } from './keys';
+import { b64, rsaKey, selfSigned, sign, signHmac, type Signer } from './keys';
 
 const GENERIC = { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] };
 
@@ -36,16 +35,17 @@ describe('token mode', () => {
   let fx: AuthFixture;
   let reg: AuthRegistry;
   const key = rsaKey();
-  const signer = selfSigned(key, 'berth test signer');
+  let signer: Signer;
   const kid = libtrustKeyId(key);
   const issuedTokens: string[] = [];
 
   before(async () => {
+    signer = await selfSigned(key, 'berth test signer');
     fx = await authFixture();
     const keyFile = path.join(fx.dir, 'token.key');
     const certFile = path.join(fx.dir, 'token.crt');
     await writeFile(keyFile, key.export({ type: 'pkcs8', format: 'pem' }));
-    await writeFile(certFile, derToPem(signer.cert.raw));
+    await writeFile(certFile, signer.pem);
     reg = await startAuthRegistry(
       authConfig({
         htpasswd: { path: fx.htpasswd },
@@ -116,7 +116,7 @@ describe('token mode', () => {
     ]);
     const h = header(String(a.body.token));
     assert.equal(h.kid, kid);
-    assert.deepEqual(h.x5c, [signer.cert.raw.toString('base64')]);
+    assert.deepEqual(h.x5c, [signer.x5c]);
     assert.equal(r.headers.get('cache-control'), 'no-store');
   });
 
@@ -214,15 +214,15 @@ describe('token mode', () => {
     const now = () => Math.floor(Date.now() / 1000);
     const good = { access: [{ type: 'repository', name: 'private/app', actions: ['pull'] }] };
     const url = () => `${reg.url}/v2/private/app/tags/list`;
-    const refused = async (token: string, why: string) => {
-      const r = await get(url(), token);
+    const refused = async (token: string | Promise<string>, why: string) => {
+      const r = await get(url(), await token);
       assert.equal(r.status, 401, why);
       assert.deepEqual(JSON.parse(r.text), GENERIC, why);
       assert.match(String(r.challenge), /error="invalid_token"/, why);
     };
 
     test('a well-formed token signed with the configured key is accepted (the control)', async () => {
-      assert.equal((await get(url(), sign(key, good, { kid }))).status, 200);
+      assert.equal((await get(url(), await sign(key, good, { kid }))).status, 200);
     });
 
     test('alg none, HS256 with the public key, wrong iss/aud, expired, not yet valid, tampered, foreign key', async () => {
@@ -230,18 +230,18 @@ describe('token mode', () => {
       await refused(`${b64({ alg: 'none', typ: 'JWT', kid })}.${payload}.`, 'alg none');
       const pem = key.export({ type: 'pkcs1', format: 'pem' }) as string; // a private key never leaves; the public halves below do
       assert.ok(pem.length > 0);
-      for (const secret of [derToPem(signer.cert.raw), signer.cert.publicKey.export({ type: 'spki', format: 'pem' }) as string])
-        await refused(jwt.sign({ iss: 'berth', aud: 'berth', sub: 'alice', exp: now() + 300, ...good }, secret, { algorithm: 'HS256', header: { alg: 'HS256', kid } }), 'HS256 with public key');
+      for (const secret of [signer.pem, spkiOf(key).toString('base64'), createPublicKey(key).export({ type: 'spki', format: 'pem' }) as string])
+        await refused(signHmac(secret, { iss: 'berth', aud: 'berth', sub: 'alice', exp: now() + 300, ...good }, { kid }), 'HS256 with public key');
       await refused(sign(key, { ...good, iss: 'evil' }, { kid }), 'wrong issuer');
       await refused(sign(key, { ...good, aud: 'another-registry' }, { kid }), 'token of another service');
       await refused(sign(key, { ...good, exp: now() - 61 - 5, iat: now() - 900, nbf: now() - 900 }, { kid }), 'expired');
       await refused(sign(key, { ...good, nbf: now() + 61 + 5 }, { kid }), 'not yet valid');
-      const valid = sign(key, { access: [{ type: 'repository', name: 'public/app', actions: ['pull'] }] }, { kid });
+      const valid = await sign(key, { access: [{ type: 'repository', name: 'public/app', actions: ['pull'] }] }, { kid });
       const [h, , s] = valid.split('.');
       await refused(`${h}.${b64({ ...claims(valid), ...good })}.${s}`, 'tampered access');
       const stranger = rsaKey();
       await refused(sign(stranger, good, { kid: libtrustKeyId(stranger) }), 'unknown key');
-      await refused(sign(stranger, good, { x5c: [selfSigned(stranger).cert.raw.toString('base64')] }), 'self-made x5c');
+      await refused(sign(stranger, good, { x5c: [(await selfSigned(stranger)).x5c] }), 'self-made x5c');
       await refused(sign(stranger, good, { kid }), 'our kid, their signature');
     });
 
@@ -303,11 +303,11 @@ describe('token mode rate limiting', () => {
     assert.equal((await getToken(reg.url, { scopes: ['repository:public/app:pull'] })).status, 200);
   });
 
-  test('keys (EC P-256 here) are generated in memory when no directory or files are configured', async () => {
+  test('keys (EC P-256 here) are generated into storage when no key files are configured', async () => {
     const t = await tokenFor(reg.url, undefined, []);
     assert.equal(header(t).alg, 'ES256');
     assert.equal((await get(`${reg.url}/v2/`, t)).status, 200);
-    assert.match(reg.logs(), /memory only/);
+    assert.match(reg.logs(), /"key":"\/berth\/auth\/token.key","msg":"generated a token signing key"/);
   });
 });
 

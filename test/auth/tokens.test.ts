@@ -1,19 +1,21 @@
 import assert from 'node:assert/strict';
-import { createHash, createPublicKey } from 'node:crypto';
-import { describe, test } from 'node:test';
-import jwt from 'jsonwebtoken';
-import { jwkThumbprint, libtrustKeyId, parseCertificateBundle, parseJwks } from '../../auth/keys';
+import { createHash, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { before, describe, test } from 'node:test';
+import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader } from 'jose';
+import { libtrustKeyId, parseJwks, publicJwk } from '../../auth/keys';
 import { TokenIssuer } from '../../auth/token-issue';
 import { verifyToken } from '../../auth/token-verify';
 import { TrustStore } from '../../auth/trust';
-import { derToPem } from '../../auth/x509';
-import { b64, ecKey, issued, rsaKey, selfSigned, sign } from './keys';
+import { derOf, parseCertificateBundle } from '../../auth/x509';
+import { b64, ecKey, issued, rsaKey, selfSigned, sign, signHmac } from './keys';
+
+const jwkThumbprint = (key: Parameters<typeof publicJwk>[0]) => calculateJwkThumbprint(publicJwk(key));
 
 const opts = (trust: TrustStore) => ({ trust, issuer: 'berth', audience: 'berth' });
 const ACCESS = [{ type: 'repository', name: 'a/b', actions: ['pull'] }];
 
 describe('key ids', () => {
-  test('RFC 7638 thumbprint matches the RFC example', () => {
+  test('RFC 7638 thumbprint matches the RFC example', async () => {
     // RFC 7638 §3.1
     const key = createPublicKey({
       format: 'jwk',
@@ -23,7 +25,7 @@ describe('key ids', () => {
         n: '0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw',
       },
     });
-    assert.equal(jwkThumbprint(key), 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs');
+    assert.equal(await jwkThumbprint(key), 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs');
   });
 
   test('libtrust key id: 12 groups of 4 base32 characters of the SPKI hash', () => {
@@ -42,18 +44,18 @@ describe('key ids', () => {
 
 describe('token verification', () => {
   for (const kind of ['rsa', 'ec'] as const) {
-    const key = kind === 'rsa' ? rsaKey() : ecKey();
-    const signer = selfSigned(key);
-    const trust = new TrustStore();
-    trust.addCertificate(signer.cert);
-
-    test(`${kind}: a token found by libtrust kid, thumbprint or x5c is accepted`, async () => {
+    test(`${kind}: a token found by libtrust kid, thumbprint, x5c or its own key embedded as jwk is accepted`, async () => {
+      const key = kind === 'rsa' ? rsaKey() : ecKey();
+      const signer = await selfSigned(key);
+      const trust = new TrustStore();
+      await trust.addCertificate(signer.cert);
       for (const header of [
         { kid: libtrustKeyId(key) },
-        { kid: jwkThumbprint(key) },
-        { x5c: [signer.cert.raw.toString('base64')] },
+        { kid: await jwkThumbprint(key) },
+        { x5c: [signer.x5c] },
+        { jwk: publicJwk(key) },
       ]) {
-        const c = await verifyToken(sign(key, { access: ACCESS }, header), opts(trust));
+        const c = await verifyToken(await sign(key, { access: ACCESS }, header), opts(trust));
         assert.deepEqual(c.access, ACCESS);
         assert.equal(c.sub, 'alice');
       }
@@ -61,11 +63,14 @@ describe('token verification', () => {
   }
 
   const key = rsaKey();
-  const signer = selfSigned(key);
-  const trust = new TrustStore();
-  trust.addCertificate(signer.cert);
   const kid = libtrustKeyId(key);
-  const rejects = (token: string, re?: RegExp) => assert.rejects(verifyToken(token, opts(trust)), re ?? /./);
+  const trust = new TrustStore();
+  let signer: Awaited<ReturnType<typeof selfSigned>>;
+  before(async () => {
+    signer = await selfSigned(key);
+    await trust.addCertificate(signer.cert);
+  });
+  const rejects = async (token: string | Promise<string>, re?: RegExp) => assert.rejects(verifyToken(await token, opts(trust)), re ?? /./);
 
   test('alg none is rejected', async () => {
     const now = Math.floor(Date.now() / 1000);
@@ -79,11 +84,11 @@ describe('token verification', () => {
     const claims = { iss: 'berth', aud: 'berth', sub: 'alice', exp: now + 300, access: ACCESS };
     for (const secret of [
       createPublicKey(key).export({ type: 'spki', format: 'pem' }) as string,
-      derToPem(signer.cert.raw),
+      signer.pem,
       createPublicKey(key).export({ type: 'spki', format: 'der' }).toString('base64'),
     ]) {
-      const forged = jwt.sign(claims, secret, { algorithm: 'HS256', header: { alg: 'HS256', kid } });
-      await rejects(forged);
+      await rejects(signHmac(secret, claims, { kid }), /algorithm not allowed/);
+      await rejects(signHmac(secret, claims, { x5c: [signer.x5c] }), /algorithm not allowed/);
     }
   });
 
@@ -96,13 +101,13 @@ describe('token verification', () => {
     const now = Math.floor(Date.now() / 1000);
     await rejects(sign(key, { exp: now - 120, nbf: now - 600, iat: now - 600 }, { kid }), /expired/);
     await rejects(sign(key, { nbf: now + 120 }, { kid }), /not active/);
-    await verifyToken(sign(key, { exp: now - 30, nbf: now - 600, iat: now - 600 }, { kid }), opts(trust));
-    await verifyToken(sign(key, { nbf: now + 30 }, { kid }), opts(trust));
+    await verifyToken(await sign(key, { exp: now - 30, nbf: now - 600, iat: now - 600 }, { kid }), opts(trust));
+    await verifyToken(await sign(key, { nbf: now + 30 }, { kid }), opts(trust));
     await rejects(sign(key, { exp: undefined }, { kid }), /exp/);
   });
 
   test('a tampered access claim breaks the signature', async () => {
-    const token = sign(key, { access: ACCESS }, { kid });
+    const token = await sign(key, { access: ACCESS }, { kid });
     const [h, , s] = token.split('.');
     const payload = { ...(JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as Record<string, unknown>), access: [{ type: 'repository', name: 'a/b', actions: ['pull', 'push'] }] };
     await rejects(`${h}.${b64(payload)}.${s}`, /signature/);
@@ -111,18 +116,23 @@ describe('token verification', () => {
   test('an algorithm that does not fit the key is rejected (RS key, ES alg claimed; RS512 downgrade fine)', async () => {
     const ec = ecKey();
     const t2 = new TrustStore();
-    t2.addKey(createPublicKey(ec));
+    await t2.addKey(createPublicKey(ec));
     // A token claiming RS256 for an EC key's kid.
-    const forged = sign(key, {}, { kid: libtrustKeyId(ec) }, 'RS256');
-    await assert.rejects(verifyToken(forged, opts(t2)));
-    await verifyToken(sign(key, {}, { kid }, 'RS512'), opts(trust));
+    const forged = await sign(key, {}, { kid: libtrustKeyId(ec) }, 'RS256');
+    await assert.rejects(verifyToken(forged, opts(t2)), /does not fit/);
+    // ES384 (by a P-384 key) for a P-256 key's kid.
+    const p384 = generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey;
+    await assert.rejects(verifyToken(await sign(p384, {}, { kid: libtrustKeyId(ec) }, 'ES384'), opts(t2)), /does not fit/);
+    await verifyToken(await sign(key, {}, { kid }, 'RS512'), opts(trust));
   });
 
   test('keys that are not trusted, or tokens naming no key, are rejected', async () => {
     const stranger = rsaKey();
     await rejects(sign(stranger, {}, { kid: libtrustKeyId(stranger) }), /unknown kid/);
     await rejects(sign(stranger, {}, { kid }), /signature/);
-    await rejects(sign(stranger, {}, { x5c: [selfSigned(stranger).cert.raw.toString('base64')] }), /trusted/);
+    await rejects(sign(stranger, {}, { x5c: [(await selfSigned(stranger)).x5c] }), /trusted/);
+    await rejects(sign(stranger, {}, { jwk: publicJwk(stranger) }), /embedded jwk is not a trusted key/);
+    await rejects(sign(stranger, {}, { jwk: publicJwk(key) }), /signature/);
     await rejects(sign(key, {}, {}), /names no key/);
     await rejects(sign(key, {}, { x5c: 'not-an-array' }), /malformed x5c/);
     await rejects(sign(key, {}, { x5c: ['bm90IGEgY2VydA=='] }), /unparsable/);
@@ -137,71 +147,68 @@ describe('token verification', () => {
 
 describe('external issuers', () => {
   test('x5c chains: leaf ← intermediate ← trusted root', async () => {
-    const root = selfSigned(ecKey(), 'root ca');
-    const intermediate = issued(rsaKey(), root, { subject: 'intermediate ca', ca: true });
-    const leaf = issued(ecKey(), intermediate, { subject: 'token signer' });
+    const root = await selfSigned(ecKey(), 'root ca');
+    const intermediate = await issued(rsaKey(), root, { subject: 'intermediate ca', ca: true });
+    const leaf = await issued(ecKey(), intermediate, { subject: 'token signer' });
     const trust = new TrustStore();
-    for (const c of parseCertificateBundle(derToPem(root.cert.raw))) trust.addCertificate(c);
-    const x5c = [leaf.cert.raw.toString('base64'), intermediate.cert.raw.toString('base64')];
-    const c = await verifyToken(sign(leaf.key, { access: ACCESS }, { x5c }), opts(trust));
+    for (const c of parseCertificateBundle(root.pem)) await trust.addCertificate(c);
+    const x5c = [leaf.x5c, intermediate.x5c];
+    const c = await verifyToken(await sign(leaf.key, { access: ACCESS }, { x5c }), opts(trust));
     assert.deepEqual(c.access, ACCESS);
     // The chain may also end with the root itself.
-    await verifyToken(sign(leaf.key, {}, { x5c: [...x5c, root.cert.raw.toString('base64')] }), opts(trust));
+    await verifyToken(await sign(leaf.key, {}, { x5c: [...x5c, root.x5c] }), opts(trust));
 
     // Signed by another key than the leaf's.
-    await assert.rejects(verifyToken(sign(ecKey(), {}, { x5c }), opts(trust)), /signature/);
+    await assert.rejects(verifyToken(await sign(ecKey(), {}, { x5c }), opts(trust)), /signature/);
     // Missing intermediate: the leaf alone does not lead to the root.
-    await assert.rejects(verifyToken(sign(leaf.key, {}, { x5c: [x5c[0]] }), opts(trust)), /trusted/);
+    await assert.rejects(verifyToken(await sign(leaf.key, {}, { x5c: [x5c[0]] }), opts(trust)), /trusted/);
     // A chain under another root.
-    const otherRoot = selfSigned(ecKey(), 'root ca');
-    const otherLeaf = issued(ecKey(), otherRoot, { subject: 'token signer' });
-    await assert.rejects(verifyToken(sign(otherLeaf.key, {}, { x5c: [otherLeaf.cert.raw.toString('base64')] }), opts(trust)), /trusted/);
+    const otherRoot = await selfSigned(ecKey(), 'root ca');
+    const otherLeaf = await issued(ecKey(), otherRoot, { subject: 'token signer' });
+    await assert.rejects(verifyToken(await sign(otherLeaf.key, {}, { x5c: [otherLeaf.x5c] }), opts(trust)), /trusted/);
     // An intermediate that is not a CA cannot sign.
-    const notCa = issued(rsaKey(), root, { subject: 'not a ca', ca: false });
-    const under = issued(ecKey(), notCa, { subject: 'leaf' });
-    await assert.rejects(
-      verifyToken(sign(under.key, {}, { x5c: [under.cert.raw.toString('base64'), notCa.cert.raw.toString('base64')] }), opts(trust)),
-      /not signed/,
-    );
+    const notCa = await issued(rsaKey(), root, { subject: 'not a ca', ca: false });
+    const under = await issued(ecKey(), notCa, { subject: 'leaf' });
+    await assert.rejects(verifyToken(await sign(under.key, {}, { x5c: [under.x5c, notCa.x5c] }), opts(trust)), /not a CA/);
     // An expired leaf.
-    const old = issued(ecKey(), root, { notBefore: new Date(Date.now() - 7200_000), notAfter: new Date(Date.now() - 3600_000) });
-    await assert.rejects(verifyToken(sign(old.key, {}, { x5c: [old.cert.raw.toString('base64')] }), opts(trust)), /validity/);
+    const old = await issued(ecKey(), root, { notBefore: new Date(Date.now() - 7200_000), notAfter: new Date(Date.now() - 3600_000) });
+    await assert.rejects(verifyToken(await sign(old.key, {}, { x5c: [old.x5c] }), opts(trust)), /validity/);
   });
 
   test('JWKS keys by their kid, by thumbprint and by libtrust id', async () => {
     const key = ecKey();
     const jwk = { ...(createPublicKey(key).export({ format: 'jwk' }) as object), kid: 'issuer-key-1', use: 'sig' };
     const trust = new TrustStore();
-    for (const { kid, key: k } of parseJwks(JSON.stringify({ keys: [jwk, { kty: 'oct', k: 'c2VjcmV0' }] }))) trust.addKey(k, kid);
-    for (const kid of ['issuer-key-1', jwkThumbprint(key), libtrustKeyId(key)]) await verifyToken(sign(key, {}, { kid }), opts(trust));
+    for (const { kid, jwk: k } of parseJwks(JSON.stringify({ keys: [jwk, { kty: 'oct', k: 'c2VjcmV0' }] }))) await trust.addKey(k, kid);
+    for (const kid of ['issuer-key-1', await jwkThumbprint(key), libtrustKeyId(key)]) await verifyToken(await sign(key, {}, { kid }), opts(trust));
     // A symmetric JWKS entry is ignored, so HS256 with its secret gets nowhere.
-    const forged = jwt.sign({ iss: 'berth', aud: 'berth', exp: Math.floor(Date.now() / 1000) + 60 }, Buffer.from('secret'), {
-      algorithm: 'HS256',
-      header: { alg: 'HS256', kid: 'issuer-key-1' },
-    });
-    await assert.rejects(verifyToken(forged, opts(trust)));
+    await assert.rejects(verifyToken(await signHmac('secret', {}, { kid: 'issuer-key-1' }), opts(trust)), /algorithm not allowed/);
+    // A JWKS entry with its private members trusts only the public half.
+    const withPrivate = { ...(ecKey().export({ format: 'jwk' }) as object), kid: 'leaky' };
+    const [entry] = parseJwks(JSON.stringify({ keys: [withPrivate] }));
+    assert.equal((entry.jwk as Record<string, unknown>).d, undefined);
   });
 });
 
 describe('token issuer', () => {
   test('writes iss, sub, aud, exp, nbf, iat, jti, access, kid and x5c; refresh tokens are not access tokens', async () => {
     for (const key of [rsaKey(), ecKey()]) {
-      const signer = selfSigned(key);
-      const issuer = new TokenIssuer({ privateKey: key, certificate: signer.cert.raw }, { issuer: 'berth', service: 'berth', expiresInSeconds: 300, refreshExpiresInSeconds: 3600 });
+      const signer = await selfSigned(key);
+      const issuer = new TokenIssuer({ privateKey: key, certificate: derOf(signer.cert) }, { issuer: 'berth', service: 'berth', expiresInSeconds: 300, refreshExpiresInSeconds: 3600 });
       const trust = new TrustStore();
-      trust.addCertificate(signer.cert);
-      const { token, expiresIn } = issuer.issue('alice', ACCESS);
+      await trust.addCertificate(signer.cert);
+      const { token, expiresIn } = await issuer.issue('alice', ACCESS);
       assert.equal(expiresIn, 300);
-      const decoded = jwt.decode(token, { complete: true })!;
-      const h = decoded.header as jwt.JwtHeader & { x5c: string[] };
+      const h = decodeProtectedHeader(token);
       assert.equal(h.alg, key.asymmetricKeyType === 'rsa' ? 'RS256' : 'ES256');
+      assert.equal(h.typ, 'JWT');
       assert.equal(h.kid, libtrustKeyId(key));
-      assert.deepEqual(h.x5c, [signer.cert.raw.toString('base64')]);
-      const p = decoded.payload as Record<string, unknown>;
+      assert.deepEqual(h.x5c, [signer.x5c]);
+      const p = decodeJwt(token);
       for (const k of ['iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'access']) assert.ok(k in p, k);
       assert.equal(Number(p.exp) - Number(p.iat), 300);
       await verifyToken(token, opts(trust));
-      const refresh = issuer.issueRefresh('alice');
+      const refresh = await issuer.issueRefresh('alice');
       assert.equal(await issuer.verifyRefresh(refresh, trust), 'alice');
       await assert.rejects(verifyToken(refresh, opts(trust)), /audience/);
       await assert.rejects(issuer.verifyRefresh(token, trust), /audience/);
