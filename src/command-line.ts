@@ -5,6 +5,7 @@ export const USAGE = `usage: berth [serve] [--config FILE]
        berth config check [--config FILE]
        berth gc [--dry-run] [--delete-untagged] [--grace DURATION] [--config FILE]
        berth check [--repair] [--verify-digests] [--json] [--config FILE]
+       berth healthcheck [--config FILE]
 
 The config file may also be named by REGISTRY_CONFIGURATION_PATH; REGISTRY_* variables override its keys.`;
 
@@ -13,7 +14,7 @@ export class UsageError extends Error {}
 
 export type Command =
   | { name: 'help' }
-  | { name: 'serve' | 'config check'; config?: string }
+  | { name: 'serve' | 'config check' | 'healthcheck'; config?: string }
   | { name: 'gc'; config?: string; dryRun: boolean; deleteUntagged: boolean; grace: number }
   | { name: 'check'; config?: string; repair: boolean; verifyDigests: boolean; json: boolean };
 
@@ -69,6 +70,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
     if (argv[1] !== 'check') throw new UsageError(`unknown command "config ${argv[1] ?? ''}"`);
     return { name: 'config check', config: flags('config check', argv.slice(2), CONFIG_OPTION).config };
   }
+  if (argv[0] === 'healthcheck') return { name: 'healthcheck', config: flags('healthcheck', argv.slice(1), CONFIG_OPTION).config };
   if (argv[0] === 'serve') return { name: 'serve', config: flags('serve', argv.slice(1), CONFIG_OPTION).config };
   if (argv[0] !== undefined && !argv[0].startsWith('-')) throw new UsageError(`unknown command "${argv[0]}"`);
   return { name: 'serve', config: flags('serve', argv, CONFIG_OPTION).config };

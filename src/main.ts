@@ -8,6 +8,7 @@ import { ConfigError, loadConfigWithSource } from './config/load';
 import { formatAddress, parseListenAddress } from './config/listen-address';
 import { redactConfig } from './config/redact';
 import type { Config } from './config/schema';
+import { healthzUrl, probeHealth } from './healthcheck';
 import { createLogger } from './logger';
 import { checkStore } from './check/check-store';
 import { formatReport } from './check/findings';
@@ -186,6 +187,21 @@ async function configCheck(env: Env, configFile: string | undefined): Promise<vo
   process.stderr.write(`config: ok${file ? ` (${file})` : ' (no file: defaults and environment)'}\n`);
 }
 
+/** `berth healthcheck`: exit 0 when the configured server answers /healthz, 1 otherwise (the image's HEALTHCHECK). */
+async function healthcheck(env: Env, configFile: string | undefined): Promise<void> {
+  const { config } = await loadConfigWithSource({ file: configFile, env });
+  let url: string;
+  try {
+    url = healthzUrl(config.http.addr);
+  } catch (err) {
+    fail(`healthcheck: ${(err as Error).message}`);
+  }
+  const why = await probeHealth(url);
+  if (why !== undefined) fail(`healthcheck: ${url}: ${why}`);
+  // Docker keeps the last lines a check printed in `docker inspect`.
+  process.stdout.write(`healthcheck: ${url}: ok\n`);
+}
+
 export async function main(argv: string[], env: Env): Promise<void> {
   let command: Command;
   try {
@@ -203,6 +219,7 @@ export async function main(argv: string[], env: Env): Promise<void> {
     if (command.name === 'config check') return await configCheck(env, command.config);
     if (command.name === 'gc') return await gc(env, command);
     if (command.name === 'check') return await check(env, command);
+    if (command.name === 'healthcheck') return await healthcheck(env, command.config);
     const { config } = await loadConfigWithSource({ file: command.config, env });
     await serve(config, createLogger(config.log));
   } catch (err) {

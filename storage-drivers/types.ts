@@ -1,10 +1,10 @@
 import type { Readable, Writable } from 'node:stream';
 
 /**
- * The storage-driver contract (DESIGN.md §2). Drivers store bytes at paths and know nothing of
- * digests, manifests or HTTP. Paths are absolute, slash-separated, and relative to the driver's own
- * root: `/docker/registry/v2/...`. A valid path matches `^(/[A-Za-z0-9._:-]+)+$` with no `.`/`..`
- * component (see `validatePath`).
+ * The storage-driver contract (docs/architecture.md, "The storage-driver contract"). Drivers store
+ * bytes at paths and know nothing of digests, manifests or HTTP. Paths are absolute, slash-separated,
+ * and relative to the driver's own root: `/docker/registry/v2/...`. A valid path matches
+ * `^(/[A-Za-z0-9._:-]+)+$` with no `.`/`..` component (see `validatePath`).
  */
 export interface FileInfo {
   path: string;

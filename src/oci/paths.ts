@@ -1,9 +1,10 @@
 import type { Digest } from './digest';
 
 /**
- * Every storage path Berth uses, one function per kind, in Distribution's v2 layout (DESIGN.md §3)
- * so that a directory or bucket written by Distribution is served as is, and back. Referrers are
- * Berth's addition, kept beside the other per-repository links in the same style.
+ * Every storage path Berth uses, one function per kind, in Distribution's v2 layout
+ * (docs/architecture.md, "On-storage layout") so that a directory or bucket written by Distribution
+ * is served as is, and back. Referrers are Berth's addition, kept beside the other per-repository
+ * links in the same style.
  */
 export const ROOT = '/docker/registry/v2';
 export const REPOSITORIES = `${ROOT}/repositories`;

@@ -28,8 +28,8 @@ export type DriverTest = (driver: StorageDriver, base: string, options: SuiteOpt
 export type DefineTest = (title: string, body: DriverTest) => void;
 
 /**
- * The behavioural suite every driver must pass (DESIGN.md §2). It only uses the public contract, so
- * it runs unchanged against any driver.
+ * The behavioural suite every driver must pass (docs/architecture.md, "The storage-driver
+ * contract"). It only uses the public contract, so it runs unchanged against any driver.
  */
 export function runDriverSuite(
   name: string,

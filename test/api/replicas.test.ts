@@ -8,8 +8,8 @@ import { getRaw, pushImage, randomBlob, repoName, type Content, type TagList } f
 import { assertOciError, pathOf, rawRequest, startRegistry, testConfig, withQuery, type TestRegistry } from './server';
 
 /**
- * DESIGN.md §4: upload state lives in storage and `_state` is signed with a shared secret, so any
- * replica sharing the store continues a session another one started.
+ * docs/architecture.md, "Uploads": upload state lives in storage and `_state` is signed with a
+ * shared secret, so any replica sharing the store continues a session another one started.
  */
 describe('two replicas on one filesystem store', () => {
   let dir: string;

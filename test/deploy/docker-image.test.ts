@@ -2,12 +2,14 @@ import assert from 'node:assert/strict';
 import { appendFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildBaseImages, buildBerthImage, copyBuildContext, freePort, pushAndPullSmokeImage, waitForStatus, type BaseImages } from '../helpers/base-image';
+import { buildBaseImages, buildBerthImage, copyBuildContext, freePort, pushAndPullSmokeImage, waitForHealthy, waitForStatus, type BaseImages } from '../helpers/base-image';
 import { removeTree } from '../helpers/daemon';
 import { startDockerd, type Dockerd } from '../helpers/dockerd';
 import { requireTools } from '../helpers/tools';
 
 const REPO_ROOT = path.resolve(__dirname, '../../..');
+// What a release build passes for the labels (the Dockerfile's header shows how).
+const LABEL_ARGS = { VERSION: '1.2.3', REVISION: '0123456789abcdef0123456789abcdef01234567', CREATED: '2026-12-05T01:02:03Z', SOURCE: 'https://example.test/berth' };
 const skip = requireTools(['dockerd', 'docker', 'busybox', 'ldd', 'tar', 'cp'], { root: true });
 
 /** Layers a `docker push` uploaded, as opposed to ones the registry already had. */
@@ -30,7 +32,7 @@ describe('the Dockerfile, built and run with the real Docker engine', { skip, ti
     console.log(`# base images (${bases.runtime}, ${bases.builder}) assembled from the host in ${bases.buildMs} ms`);
     context = await copyBuildContext(REPO_ROOT);
     const started = Date.now();
-    await buildBerthImage(dockerd, context, bases, image);
+    await buildBerthImage(dockerd, context, bases, image, LABEL_ARGS);
     console.log(`# docker build (cold) took ${Date.now() - started} ms`);
     const size = Number(await dockerd.docker(['image', 'inspect', '-f', '{{.Size}}', image]));
     const baseSize = Number(await dockerd.docker(['image', 'inspect', '-f', '{{.Size}}', bases.runtime]));
@@ -69,6 +71,22 @@ describe('the Dockerfile, built and run with the real Docker engine', { skip, ti
   it('answers its liveness and readiness probes', async () => {
     assert.equal((await fetch(`http://${registry}/healthz`)).status, 200);
     assert.equal((await fetch(`http://${registry}/readyz`)).status, 200);
+  });
+
+  it('turns healthy by its own HEALTHCHECK on a base with no shell, following REGISTRY_HTTP_ADDR', async () => {
+    const health = await waitForHealthy(dockerd, container, 90_000);
+    assert.ok(health.Log.at(-1)!.Output.includes(`healthcheck: http://${registry}/healthz: ok`), JSON.stringify(health.Log));
+  });
+
+  it('carries the OCI labels, with the version, revision, date and source the build passed', async () => {
+    const labels = JSON.parse(await dockerd.docker(['image', 'inspect', '-f', '{{json .Config.Labels}}', image])) as Record<string, string>;
+    assert.equal(labels['org.opencontainers.image.title'], 'Berth');
+    assert.equal(labels['org.opencontainers.image.licenses'], 'Apache-2.0');
+    assert.ok(labels['org.opencontainers.image.description']);
+    assert.equal(labels['org.opencontainers.image.version'], LABEL_ARGS.VERSION);
+    assert.equal(labels['org.opencontainers.image.revision'], LABEL_ARGS.REVISION);
+    assert.equal(labels['org.opencontainers.image.created'], LABEL_ARGS.CREATED);
+    assert.equal(labels['org.opencontainers.image.source'], LABEL_ARGS.SOURCE);
   });
 
   it('holds production dependencies only, no sources, tests or build tools', async () => {
@@ -112,7 +130,7 @@ describe('the Dockerfile, built and run with the real Docker engine', { skip, ti
     await appendFile(path.join(context!, 'src/main.ts'), `\n// rebuilt by the image test at ${Date.now()}\n`);
     const started = Date.now();
     const second = `${registry}/berth/server:2`;
-    await buildBerthImage(dockerd, context!, bases, second);
+    await buildBerthImage(dockerd, context!, bases, second, LABEL_ARGS);
     console.log(`# docker build after a source change took ${Date.now() - started} ms`);
     const secondPush = await dockerd.docker(['push', second], 300_000);
     assert.equal(pushedLayers(secondPush).length, 1, secondPush);

@@ -112,6 +112,13 @@ export async function debianMirror(): Promise<string> {
   throw new Error('no Debian mirror found in /etc/apt/sources.list*');
 }
 
+/** Debian bookworm's minimal base system (debootstrap --variant=minbase) in `root`, apt's cache emptied. */
+export async function debootstrapBookworm(root: string): Promise<void> {
+  await run(requireTool('debootstrap'), ['--variant=minbase', 'bookworm', root, await debianMirror()], { timeoutMs: 600_000 });
+  await rm(path.join(root, 'var/cache/apt/archives'), { recursive: true, force: true });
+  await mkdir(path.join(root, 'var/cache/apt/archives/partial'), { recursive: true });
+}
+
 /**
  * A minimal Debian bookworm image (debootstrap --variant=minbase, about a minute), for Dockerfiles
  * that install Debian packages (the compose profile's nginx and Ceph RGW): the stand-in for
@@ -122,9 +129,7 @@ export async function buildDebianBase(dockerd: Dockerd, tag = 'berth-debian:loca
   const dir = await mkdtemp('/tmp/berth-debian-');
   try {
     const root = path.join(dir, 'rootfs');
-    await run(requireTool('debootstrap'), ['--variant=minbase', 'bookworm', root, await debianMirror()], { timeoutMs: 600_000 });
-    await rm(path.join(root, 'var/cache/apt/archives'), { recursive: true, force: true });
-    await mkdir(path.join(root, 'var/cache/apt/archives/partial'), { recursive: true });
+    await debootstrapBookworm(root);
     await importTree(dockerd, root, tag, ['ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin']);
   } finally {
     await removeTree(dir);
@@ -146,15 +151,18 @@ export async function copyBuildContext(repoRoot: string): Promise<string> {
   return dir;
 }
 
-/** `docker build` of the Dockerfile in `context` on the given bases; resolves to the build output. */
-export async function buildBerthImage(dockerd: Dockerd, context: string, bases: BaseImages, tag: string): Promise<string> {
+/**
+ * `docker build` of the Dockerfile in `context`, on the given bases or, with none, on the
+ * Dockerfile's defaults, with any further build arguments; resolves to the build output.
+ */
+export async function buildBerthImage(dockerd: Dockerd, context: string, bases: BaseImages | undefined, tag: string, buildArgs: Record<string, string> = {}): Promise<string> {
+  const args = { ...(bases && { BUILD_IMAGE: bases.builder, BASE_IMAGE: bases.runtime }), ...buildArgs };
   return dockerd.docker(
     [
       'build',
       // npm ci in the build stages reaches the package registry the same way the host does.
       '--network', 'host',
-      '--build-arg', `BUILD_IMAGE=${bases.builder}`,
-      '--build-arg', `BASE_IMAGE=${bases.runtime}`,
+      ...Object.entries(args).flatMap(([k, v]) => ['--build-arg', `${k}=${v}`]),
       '-t', tag,
       context,
     ],
@@ -174,6 +182,23 @@ export async function waitForStatus(url: string, status: number, timeoutMs: numb
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`${url} did not answer ${status} within ${timeoutMs} ms (${last})\n${await why()}`);
+}
+
+export interface ContainerHealth {
+  Status: string;
+  Log: { ExitCode: number; Output: string }[];
+}
+
+/** Polls a container's HEALTHCHECK status until it is `healthy`; throws with the check's log if it turns unhealthy or time runs out. */
+export async function waitForHealthy(dockerd: Dockerd, container: string, timeoutMs: number): Promise<ContainerHealth> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const health = JSON.parse(await dockerd.docker(['inspect', '-f', '{{json .State.Health}}', container])) as ContainerHealth | null;
+    if (health?.Status === 'healthy') return health;
+    if (health?.Status === 'unhealthy' || Date.now() > deadline)
+      throw new Error(`${container} is ${health?.Status ?? 'without a health check'} after ${timeoutMs} ms: ${JSON.stringify(health?.Log ?? [])}`);
+    await new Promise((r) => setTimeout(r, 1_000));
+  }
 }
 
 /**

@@ -13,9 +13,10 @@ import { assertReferrerListed, assertSameSnapshots, assertSnapshotMatches, takeS
 import { makeSkopeoHome, makeUmociLayout, toolsSkipReason } from './tools';
 
 /*
- * DESIGN.md §3: a directory written by CNCF Distribution 2.8 is served by Berth as is, and back.
- * Each direction pushes the same fixed content (scenario.ts) through one registry, reads everything
- * back through the other on the same directory, and the two trees on disk are compared file by file.
+ * docs/architecture.md, "On-storage layout": a directory written by CNCF Distribution 2.8 is served
+ * by Berth as is, and back. Each direction pushes the same fixed content (scenario.ts) through one
+ * registry, reads everything back through the other on the same directory, and the two trees on
+ * disk are compared file by file.
  */
 
 let work = '';
