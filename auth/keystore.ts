@@ -104,12 +104,7 @@ const pairPem = (m: SigningMaterial) => Buffer.from((m.privateKey.export({ type:
  */
 async function generateInto(s: KeyStorage, keytype: 'rsa' | 'ec'): Promise<{ material: SigningMaterial; generated: boolean }> {
   const made = await fresh(keytype);
-  try {
-    await s.driver.createExclusive(s.keyPath, pairPem(made), { private: true });
-    return { material: made, generated: true };
-  } catch (e) {
-    if (!isExists(e)) throw e;
-  }
+  if (await storeIfAbsent(s, made)) return { material: made, generated: true };
   const won = await readStored(s);
   if (!won) throw new Error(`${s.keyPath} exists but could not be read back`);
   return { material: won, generated: false };
@@ -131,7 +126,7 @@ export async function loadSigningMaterial(src: KeySource): Promise<LoadedMateria
   const legacy = s.legacyDirectory === undefined ? undefined : await readLegacy(s.legacyDirectory);
   if (legacy) {
     if (!s.readOnly) {
-      await migrate(s, legacy);
+      await storeIfAbsent(s, legacy);
       await publishCertificate(s, legacy);
     }
     return { ...legacy, generated: false, origin: path.join(s.legacyDirectory!, LEGACY_KEY), migrated: true };
@@ -151,11 +146,16 @@ async function publishCertificate(s: KeyStorage, m: SigningMaterial): Promise<vo
   if ((await getText(s.driver, s.certificatePath)) !== pem) await s.driver.putContent(s.certificatePath, Buffer.from(pem));
 }
 
-/** Copies a `keydirectory` pair into storage, unless a replica migrating the same pair got there first. */
-async function migrate(s: KeyStorage, m: SigningMaterial): Promise<void> {
+/**
+ * Stores the pair unless a pair is stored already (a replica generating or migrating at the same
+ * time got there first); whether this call stored it.
+ */
+async function storeIfAbsent(s: KeyStorage, m: SigningMaterial): Promise<boolean> {
   try {
     await s.driver.createExclusive(s.keyPath, pairPem(m), { private: true });
+    return true;
   } catch (e) {
-    if (!isExists(e)) throw e;
+    if (isExists(e)) return false;
+    throw e;
   }
 }
