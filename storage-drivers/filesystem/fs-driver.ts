@@ -35,6 +35,11 @@ const READ_BUFFERS_KEPT = 8;
  * its temp name and nothing at the path the client was told about. ext4 (with or without a journal)
  * and XFS also make the new directories above it durable on this fsync, as they do for a new file.
  */
+/** A new file's mode: the owner's alone for `private` content (a key), else as the umask allows. */
+function fileMode(opts: Pick<PutContentOptions, 'private'>): number {
+  return opts.private === true ? 0o600 : 0o666;
+}
+
 async function syncDir(dir: string): Promise<void> {
   const handle = await open(dir, O_RDONLY | O_DIRECTORY);
   try {
@@ -75,7 +80,7 @@ export class FilesystemDriver implements StorageDriver {
     // O_DSYNC makes the write return only once the data is durable, as write + fdatasync would,
     // in one trip through the libuv pool instead of two.
     const flags = O_WRONLY | O_CREAT | O_EXCL | (opts.durable === false ? 0 : O_DSYNC);
-    const mode = opts.private === true ? 0o600 : 0o666;
+    const mode = fileMode(opts);
     let synced = [dir];
     if (!(await this.replaceIn(dir, file, data, flags, mode))) {
       const staged = await createWithDirs(this.root, file, data, { flags, mode }, this.known, (d) => this.tempName(d), (d) => this.makeDir(d));
@@ -126,7 +131,7 @@ export class FilesystemDriver implements StorageDriver {
     await mkdir(dir, { recursive: true });
     const temp = this.tempName(dir);
     try {
-      const handle = await open(temp, O_WRONLY | O_CREAT | O_EXCL | O_DSYNC, opts.private === true ? 0o600 : 0o666);
+      const handle = await open(temp, O_WRONLY | O_CREAT | O_EXCL | O_DSYNC, fileMode(opts));
       try {
         await handle.writeFile(data);
       } finally {
