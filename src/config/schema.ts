@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { authSchema } from './auth-schema';
 import { duration } from './duration';
 import { hostPort } from './listen-address';
+import { tlsSchema } from './tls-schema';
 
 /**
  * Berth's configuration, shaped like Distribution's config.yml where the concepts match.
@@ -142,6 +143,7 @@ const http = z
       .default({}),
     /** Idle keep-alive time for client connections; Node's 5 s default makes clients reconnect. */
     keepalivetimeout: duration.default('75s'),
+    tls: tlsSchema.optional(),
   })
   .strict()
   .default({});
