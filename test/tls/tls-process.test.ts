@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { runBerth, startBerthProcess, type BerthProcess } from '../helpers/berth-process';
+import { createCa, issue, type Issued } from '../helpers/test-ca';
+import { httpsRequest } from './tls-client';
+
+let dir: string;
+let ca: Issued;
+let server: Issued;
+let otherCa: Issued;
+const running: BerthProcess[] = [];
+
+async function file(name: string, text: string): Promise<string> {
+  const f = path.join(dir, name);
+  await writeFile(f, text);
+  return f;
+}
+
+before(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'berth-tls-'));
+  ca = await createCa('test root');
+  otherCa = await createCa('other root');
+  server = await issue(ca, 'registry');
+  await file('server.crt', server.certPem);
+  await file('server.key', server.keyPem);
+  await file('ca.pem', ca.certPem);
+});
+after(async () => {
+  for (const p of running) await p.stop('SIGKILL');
+  await rm(dir, { recursive: true, force: true });
+});
+
+function tlsEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    REGISTRY_STORAGE: 'inmemory',
+    REGISTRY_HTTP_TLS_CERTIFICATE: path.join(dir, 'server.crt'),
+    REGISTRY_HTTP_TLS_KEY: path.join(dir, 'server.key'),
+    ...extra,
+  };
+}
+
+async function started(env: Record<string, string>): Promise<BerthProcess> {
+  const p = await startBerthProcess({ env });
+  running.push(p);
+  return p;
+}
+
+/** Runs `berth serve` expecting it to stop at start-up; returns its one-line complaint. */
+async function startupFailure(env: Record<string, string>): Promise<string> {
+  const run = await runBerth(['serve'], { env: { REGISTRY_HTTP_ADDR: '127.0.0.1:0', ...env }, cwd: dir });
+  assert.equal(run.code, 1, `exit code; stderr: ${run.stderr} stdout: ${run.stdout}`);
+  const lines = run.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, run.stderr);
+  return lines[0];
+}
+
+describe('HTTPS listener', () => {
+  test('serves the API over TLS with the configured certificate; plain HTTP gets no API', async () => {
+    const berth = await started(tlsEnv());
+    assert.match(berth.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+    const res = await httpsRequest(`${berth.url}/v2/`, { ca: ca.certPem });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['docker-distribution-api-version'], 'registry/2.0');
+    assert.equal(res.peerFingerprint, server.fingerprint256);
+    const plain = await new Promise<number | Error>((resolve) =>
+      http.get(`http://127.0.0.1:${berth.port}/v2/`, { agent: false }, (r) => resolve(r.statusCode ?? 0)).on('error', resolve),
+    );
+    assert.notEqual(plain, 200, 'no registry answer over plain HTTP');
+  });
+
+  test('Location of an upload is an https URL when the request came over TLS', async () => {
+    const berth = await started(tlsEnv());
+    const res = await httpsRequest(`${berth.url}/v2/tls/loc/blobs/uploads/`, { ca: ca.certPem, method: 'POST' });
+    assert.equal(res.status, 202, res.body);
+    assert.match(String(res.headers.location), new RegExp(`^https://127\\.0\\.0\\.1:${berth.port}/v2/tls/loc/blobs/uploads/`));
+  });
+
+  test('minimumtls tls1.3 refuses a TLS 1.2 client', async () => {
+    const berth = await started(tlsEnv({ REGISTRY_HTTP_TLS_MINIMUMTLS: 'tls1.3' }));
+    assert.equal((await httpsRequest(`${berth.url}/v2/`, { ca: ca.certPem })).status, 200);
+    await assert.rejects(httpsRequest(`${berth.url}/v2/`, { ca: ca.certPem, maxVersion: 'TLSv1.2' }), /protocol version|alert/i);
+  });
+
+  test('ciphersuites restrict TLS 1.2 to the listed suites', async () => {
+    // An ECDSA certificate: only ECDHE_ECDSA suites can serve it, so listing only an RSA one leaves TLS 1.2 nothing.
+    const berth = await started(tlsEnv({ REGISTRY_HTTP_TLS_CIPHERSUITES: '[TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256]' }));
+    await assert.rejects(httpsRequest(`${berth.url}/v2/`, { ca: ca.certPem, maxVersion: 'TLSv1.2' }), /handshake|alert|cipher/i);
+    assert.equal((await httpsRequest(`${berth.url}/v2/`, { ca: ca.certPem })).status, 200, 'TLS 1.3 is unaffected, as in Distribution');
+    const ecdsa = await started(tlsEnv({ REGISTRY_HTTP_TLS_CIPHERSUITES: '[TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384]' }));
+    assert.equal((await httpsRequest(`${ecdsa.url}/v2/`, { ca: ca.certPem, maxVersion: 'TLSv1.2' })).status, 200);
+  });
+});
+
+describe('TLS start-up failures name the key', () => {
+  test('a missing certificate file', async () => {
+    const line = await startupFailure(tlsEnv({ REGISTRY_HTTP_TLS_CERTIFICATE: path.join(dir, 'absent.crt') }));
+    assert.match(line, /^http\.tls\.certificate: cannot read .*absent\.crt: no such file$/);
+  });
+
+  test('a key file that holds no key', async () => {
+    const line = await startupFailure(tlsEnv({ REGISTRY_HTTP_TLS_KEY: await file('garbage.key', 'not a key\n') }));
+    assert.match(line, /^http\.tls\.key: .*garbage\.key holds no usable PEM private key/);
+  });
+
+  test('a certificate file that holds no certificate', async () => {
+    const line = await startupFailure(tlsEnv({ REGISTRY_HTTP_TLS_CERTIFICATE: path.join(dir, 'server.key') }));
+    assert.match(line, /^http\.tls\.certificate: .*server\.key holds no PEM certificate$/);
+  });
+
+  test('a key that is not the certificate\'s', async () => {
+    const stranger = await issue(ca, 'stranger');
+    const line = await startupFailure(tlsEnv({ REGISTRY_HTTP_TLS_KEY: await file('stranger.key', stranger.keyPem) }));
+    assert.match(line, /^http\.tls\.key: .*stranger\.key is not the key of the certificate in .*server\.crt/);
+  });
+
+  test('a client CA file that is unreadable or holds no certificate', async () => {
+    assert.match(await startupFailure(tlsEnv({ REGISTRY_HTTP_TLS_CLIENTCAS: `[${path.join(dir, 'no-ca.pem')}]` })), /^http\.tls\.clientcas: cannot read .*no-ca\.pem/);
+    assert.match(await startupFailure(tlsEnv({ REGISTRY_HTTP_TLS_CLIENTCAS: `[${path.join(dir, 'server.key')}]` })), /^http\.tls\.clientcas: .*holds no PEM certificate/);
+  });
+
+  test('config check validates the keys', async () => {
+    const bad = await runBerth(['config', 'check'], { env: tlsEnv({ REGISTRY_HTTP_TLS_CIPHERSUITES: '[TLS_FOO]' }), cwd: dir });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /http\.tls\.ciphersuites\.0 \(from REGISTRY_HTTP_TLS_CIPHERSUITES\): unknown cipher suite "TLS_FOO"/);
+    const good = await runBerth(['config', 'check'], { env: tlsEnv({ REGISTRY_HTTP_TLS_MINIMUMTLS: 'tls1.3' }), cwd: dir });
+    assert.equal(good.code, 0, good.stderr);
+    assert.equal((JSON.parse(good.stdout) as { http: { tls: { minimumtls: string } } }).http.tls.minimumtls, 'tls1.3');
+  });
+});
+
+describe('mutual TLS (http.tls.clientcas)', () => {
+  let berth: BerthProcess;
+  before(async () => {
+    berth = await started(tlsEnv({ REGISTRY_HTTP_TLS_CLIENTCAS: `[${path.join(dir, 'ca.pem')}]` }));
+  });
+
+  test('a client certificate signed by a listed CA is served', async () => {
+    const client = await issue(ca, 'builder', { usage: 'client' });
+    const res = await httpsRequest(`${berth.url}/v2/`, { ca: ca.certPem, cert: client.certPem, key: client.keyPem });
+    assert.equal(res.status, 200);
+  });
+
+  test('no client certificate: refused', async () => {
+    await assert.rejects(httpsRequest(`${berth.url}/v2/`, { ca: ca.certPem }), /certificate required|alert|ECONNRESET|socket hang up/i);
+  });
+
+  test('a certificate from another CA: refused', async () => {
+    const foreign = await issue(otherCa, 'intruder', { usage: 'client' });
+    await assert.rejects(httpsRequest(`${berth.url}/v2/`, { ca: ca.certPem, cert: foreign.certPem, key: foreign.keyPem }), /unknown ca|alert|ECONNRESET|socket hang up/i);
+  });
+
+  test('an expired client certificate: refused', async () => {
+    const expired = await issue(ca, 'old builder', { usage: 'client', notBefore: new Date(Date.now() - 2 * 86_400_000), notAfter: new Date(Date.now() - 86_400_000) });
+    await assert.rejects(httpsRequest(`${berth.url}/v2/`, { ca: ca.certPem, cert: expired.certPem, key: expired.keyPem }), /certificate expired|alert|ECONNRESET|socket hang up/i);
+  });
+});
