@@ -190,7 +190,7 @@ async function healthcheck(env: Env, configFile: string | undefined): Promise<vo
   const { config } = await loadConfigWithSource({ file: configFile, env });
   let url: string;
   try {
-    url = healthzUrl(config.http.addr);
+    url = healthzUrl(config.http.addr, config.http.tls?.certificate !== undefined);
   } catch (err) {
     fail(`healthcheck: ${(err as Error).message}`);
   }

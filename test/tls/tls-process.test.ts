@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runBerth, startBerthProcess, type BerthProcess } from '../helpers/berth-process';
+import { freePort } from '../helpers/ports';
 import { createCa, issue, type Issued } from '../helpers/test-ca';
 import { httpsRequest } from './tls-client';
 
@@ -156,5 +157,22 @@ describe('mutual TLS (http.tls.clientcas)', () => {
   test('an expired client certificate: refused', async () => {
     const expired = await issue(ca, 'old builder', { usage: 'client', notBefore: new Date(Date.now() - 2 * 86_400_000), notAfter: new Date(Date.now() - 86_400_000) });
     await assert.rejects(httpsRequest(`${berth.url}/v2/`, { ca: ca.certPem, cert: expired.certPem, key: expired.keyPem }), /certificate expired|alert|ECONNRESET|socket hang up/i);
+  });
+});
+
+describe('berth healthcheck with http.tls', () => {
+  test('probes /healthz over HTTPS on loopback (the certificate names the public host, so it is not verified)', async () => {
+    const port = await freePort();
+    // A certificate for another name: what a production certificate looks like from loopback.
+    const elsewhere = await issue(otherCa, 'registry.example.com');
+    const env = tlsEnv({
+      REGISTRY_HTTP_ADDR: `:${port}`,
+      REGISTRY_HTTP_TLS_CERTIFICATE: await file('elsewhere.crt', elsewhere.certPem),
+      REGISTRY_HTTP_TLS_KEY: await file('elsewhere.key', elsewhere.keyPem),
+    });
+    await started(env);
+    const r = await runBerth(['healthcheck'], { env, cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^healthcheck: https://127\\.0\\.0\\.1:${port}/healthz: ok$`, 'm'));
   });
 });
