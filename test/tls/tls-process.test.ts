@@ -80,6 +80,14 @@ describe('HTTPS listener', () => {
     assert.match(String(res.headers.location), new RegExp(`^https://127\\.0\\.0\\.1:${berth.port}/v2/tls/loc/blobs/uploads/`));
   });
 
+  test('the token realm of the built-in token server is https when the request came over TLS', async () => {
+    const htpasswd = await file('htpasswd', '');
+    const berth = await started(tlsEnv({ REGISTRY_AUTH_HTPASSWD_PATH: htpasswd, REGISTRY_AUTH_TOKEN_SERVICE: 'berth' }));
+    const res = await httpsRequest(`${berth.url}/v2/`, { ca: ca.certPem });
+    assert.equal(res.status, 401);
+    assert.match(String(res.headers['www-authenticate']), new RegExp(`^Bearer realm="https://127\\.0\\.0\\.1:${berth.port}/auth/token"`));
+  });
+
   test('minimumtls tls1.3 refuses a TLS 1.2 client', async () => {
     const berth = await started(tlsEnv({ REGISTRY_HTTP_TLS_MINIMUMTLS: 'tls1.3' }));
     assert.equal((await httpsRequest(`${berth.url}/v2/`, { ca: ca.certPem })).status, 200);
