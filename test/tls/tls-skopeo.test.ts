@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startBerthProcess, type BerthProcess } from '../helpers/berth-process';
+import { makeContainersEnv, policyFlag, type ContainersEnv } from '../helpers/containers-env';
+import { run } from '../helpers/exec';
+import { umociImage, type LayoutManifest } from '../helpers/images';
+import { createCa, issue, type Issued } from '../helpers/test-ca';
+import { requireTools } from '../helpers/tools';
+
+const skip = requireTools(['skopeo', 'umoci', 'busybox']);
+
+describe('skopeo over HTTPS with verification on', { skip, timeout: 300_000 }, () => {
+  let work: string;
+  let containers: ContainersEnv;
+  let ca: Issued;
+  let layout: string;
+  let image: LayoutManifest;
+  const running: BerthProcess[] = [];
+
+  before(async () => {
+    work = await mkdtemp(path.join(os.tmpdir(), 'berth-tls-skopeo-'));
+    containers = await makeContainersEnv();
+    ca = await createCa('skopeo root');
+    const server = await issue(ca, 'registry');
+    await writeFile(path.join(work, 'tls.crt'), server.certPem);
+    await writeFile(path.join(work, 'tls.key'), server.keyPem);
+    await writeFile(path.join(work, 'ca.pem'), ca.certPem);
+    layout = path.join(work, 'layout');
+    image = await umociImage(layout, 'v1', { message: 'tls e2e' });
+  });
+  after(async () => {
+    for (const p of running) await p.stop('SIGKILL');
+    await containers?.cleanup();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  async function registry(mutual: boolean): Promise<string> {
+    const berth = await startBerthProcess({
+      env: {
+        REGISTRY_STORAGE: 'inmemory',
+        REGISTRY_HTTP_TLS_CERTIFICATE: path.join(work, 'tls.crt'),
+        REGISTRY_HTTP_TLS_KEY: path.join(work, 'tls.key'),
+        ...(mutual ? { REGISTRY_HTTP_TLS_CLIENTCAS: `[${path.join(work, 'ca.pem')}]` } : {}),
+      },
+    });
+    running.push(berth);
+    return `127.0.0.1:${berth.port}`;
+  }
+
+  /** A containers-style certs directory: the CA as ca.crt, and optionally a client pair as client.cert/client.key. */
+  async function certDir(name: string, client?: Issued): Promise<string> {
+    const d = path.join(work, name);
+    await mkdir(d);
+    await writeFile(path.join(d, 'ca.crt'), ca.certPem);
+    if (client) {
+      await writeFile(path.join(d, 'client.cert'), client.certPem);
+      await writeFile(path.join(d, 'client.key'), client.keyPem);
+    }
+    return d;
+  }
+
+  const skopeo = (args: string[]) => run('skopeo', [policyFlag(containers), ...args], { env: containers.env, allowFailure: true });
+
+  test('push and pull verify the registry against the CA in --cert-dir', async () => {
+    const host = await registry(false);
+    const dir = await certDir('certs-plain');
+    const push = await skopeo(['copy', '--dest-cert-dir', dir, '--dest-tls-verify=true', `oci:${layout}:v1`, `docker://${host}/tls/skopeo:v1`]);
+    assert.equal(push.code, 0, push.stderr);
+    const inspect = await skopeo(['inspect', '--raw', '--cert-dir', dir, '--tls-verify=true', `docker://${host}/tls/skopeo:v1`]);
+    assert.equal(inspect.code, 0, inspect.stderr);
+    assert.equal(inspect.stdout, image.bytes.toString('utf8'));
+    const unverified = await skopeo(['inspect', '--raw', '--tls-verify=true', `docker://${host}/tls/skopeo:v1`]);
+    assert.notEqual(unverified.code, 0, 'without the CA the registry is not trusted');
+    assert.match(unverified.stderr, /certificate|x509/i);
+  });
+
+  test('mutual TLS: the client certificate in --cert-dir is required', async () => {
+    const host = await registry(true);
+    const client = await issue(ca, 'skopeo client', { usage: 'client' });
+    const withCert = await certDir('certs-client', client);
+    const withoutCert = await certDir('certs-no-client');
+    const push = await skopeo(['copy', '--dest-cert-dir', withCert, '--dest-tls-verify=true', `oci:${layout}:v1`, `docker://${host}/tls/mutual:v1`]);
+    assert.equal(push.code, 0, push.stderr);
+    const refused = await skopeo(['inspect', '--raw', '--cert-dir', withoutCert, '--tls-verify=true', `docker://${host}/tls/mutual:v1`]);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /certificate required|bad certificate|tls/i);
+  });
+});
