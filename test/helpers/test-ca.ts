@@ -20,6 +20,8 @@ export interface IssueOptions {
   usage?: 'server' | 'client';
   notBefore?: Date;
   notAfter?: Date;
+  /** More IP addresses for a server's SANs. */
+  ips?: string[];
 }
 
 async function make(name: string, issuer: Issued | undefined, extensions: x509.Extension[], validity: IssueOptions): Promise<Issued> {
@@ -57,6 +59,7 @@ export function issue(ca: Issued, name: string, opts: IssueOptions = {}): Promis
       new x509.SubjectAlternativeNameExtension([
         { type: 'dns', value: 'localhost' },
         { type: 'ip', value: '127.0.0.1' },
+        ...(opts.ips ?? []).map((value) => ({ type: 'ip' as const, value })),
       ]),
     );
   return make(name, ca, extensions, opts);
