@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
-import { Agent } from 'node:https';
+import https, { Agent } from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { startBerthProcess, type BerthProcess } from '../helpers/berth-process';
 import { createCa, issue, type Issued } from '../helpers/test-ca';
@@ -71,6 +73,53 @@ describe('certificate rotation without a restart', () => {
     } finally {
       agent.destroy();
     }
+  });
+
+  test('a blob pull in flight during a rotation completes', async () => {
+    const certDir = path.join(dir, 'in-flight');
+    const first = await issue(ca, 'registry f1');
+    const second = await issue(ca, 'registry f2');
+    await writePair(certDir, first);
+    const berth = await started(certDir, '1h');
+    const blob = randomBytes(32 * 1024 * 1024);
+    const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
+    const pushed = await new Promise<number>((resolve, reject) => {
+      const req = https.request(`${berth.url}/v2/tls/flight/blobs/uploads/?digest=${digest}`, { method: 'POST', ca: ca.certPem, agent: false, headers: { 'content-type': 'application/octet-stream', 'content-length': blob.length } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end(blob);
+    });
+    assert.equal(pushed, 201);
+
+    const pulled = new Promise<{ bytes: Buffer; peer: string }>((resolve, reject) => {
+      https
+        .get(`${berth.url}/v2/tls/flight/blobs/${digest}`, { ca: ca.certPem, agent: false }, (res) => {
+          const chunks: Buffer[] = [];
+          let rotated = false;
+          const peer = (res.socket as TLSSocket).getPeerCertificate().fingerprint256;
+          res.on('data', (c: Buffer) => {
+            chunks.push(c);
+            if (rotated) return;
+            rotated = true;
+            // Stop reading after the first chunk; the rest waits in the server until the new pair is served.
+            res.pause();
+            void (async () => {
+              await writePair(certDir, second);
+              await eventually('the new certificate', async () => (await servedFingerprint(berth.port, ca.certPem)) === second.fingerprint256);
+              res.resume();
+            })().catch(reject);
+          });
+          res.on('end', () => resolve({ bytes: Buffer.concat(chunks), peer }));
+          res.on('error', reject);
+        })
+        .on('error', reject);
+    });
+    const { bytes, peer } = await pulled;
+    assert.equal(peer, first.fingerprint256);
+    assert.equal(bytes.length, blob.length);
+    assert.ok(bytes.equals(blob), 'the blob arrived whole');
   });
 
   test('a Kubernetes-style swap of the directory link is caught by the periodic check', async () => {
