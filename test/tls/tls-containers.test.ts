@@ -11,8 +11,9 @@ import { createCa, issue, type Issued } from '../helpers/test-ca';
 import { requireTools } from '../helpers/tools';
 
 const skip = requireTools(['skopeo', 'umoci', 'busybox']);
+const podmanSkip = skip || requireTools(['podman']);
 
-describe('skopeo over HTTPS with verification on', { skip, timeout: 300_000 }, () => {
+describe('skopeo and podman over HTTPS with verification on', { skip, timeout: 300_000 }, () => {
   let work: string;
   let containers: ContainersEnv;
   let ca: Issued;
@@ -63,6 +64,7 @@ describe('skopeo over HTTPS with verification on', { skip, timeout: 300_000 }, (
   }
 
   const skopeo = (args: string[]) => run('skopeo', [policyFlag(containers), ...args], { env: containers.env, allowFailure: true });
+  const podman = (args: string[]) => run('podman', args, { env: containers.env, allowFailure: true });
 
   test('push and pull verify the registry against the CA in --cert-dir', async () => {
     const host = await registry(false);
@@ -86,6 +88,23 @@ describe('skopeo over HTTPS with verification on', { skip, timeout: 300_000 }, (
     assert.equal(push.code, 0, push.stderr);
     const refused = await skopeo(['inspect', '--raw', '--cert-dir', withoutCert, '--tls-verify=true', `docker://${host}/tls/mutual:v1`]);
     assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /certificate required|bad certificate|tls/i);
+  });
+
+  test('podman: pull and push verify against --cert-dir; with mTLS the client pair there is presented', { skip: podmanSkip }, async () => {
+    const host = await registry(true);
+    const client = await issue(ca, 'podman client', { usage: 'client' });
+    const withCert = await certDir('podman-client', client);
+    const withoutCert = await certDir('podman-no-client');
+    const ref = `${host}/tls/podman:v1`;
+    const seeded = await skopeo(['copy', '--dest-cert-dir', withCert, `oci:${layout}:v1`, `docker://${ref}`]);
+    assert.equal(seeded.code, 0, seeded.stderr);
+    const pull = await podman(['pull', '--quiet', '--cert-dir', withCert, '--tls-verify=true', ref]);
+    assert.equal(pull.code, 0, pull.stderr);
+    const pushed = await podman(['push', '--cert-dir', withCert, '--tls-verify=true', ref, `docker://${host}/tls/podman-copy:v1`]);
+    assert.equal(pushed.code, 0, pushed.stderr);
+    const refused = await podman(['push', '--cert-dir', withoutCert, '--tls-verify=true', ref, `docker://${host}/tls/podman-refused:v1`]);
+    assert.notEqual(refused.code, 0, 'no client certificate: refused');
     assert.match(refused.stderr, /certificate required|bad certificate|tls/i);
   });
 });
