@@ -1,61 +1,41 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startBerthProcess, type BerthProcess } from '../helpers/berth-process';
 import { makeContainersEnv, policyFlag, type ContainersEnv } from '../helpers/containers-env';
 import { run } from '../helpers/exec';
 import { umociImage, type LayoutManifest } from '../helpers/images';
-import { createCa, issue, type Issued } from '../helpers/test-ca';
+import type { Issued } from '../helpers/test-ca';
 import { requireTools } from '../helpers/tools';
+import { tlsFixture, type TlsFixture } from './tls-fixture';
 
 const skip = requireTools(['skopeo', 'umoci', 'busybox']);
 const podmanSkip = skip || requireTools(['podman']);
 
 describe('skopeo and podman over HTTPS with verification on', { skip, timeout: 300_000 }, () => {
-  let work: string;
+  let tls: TlsFixture;
   let containers: ContainersEnv;
-  let ca: Issued;
   let layout: string;
   let image: LayoutManifest;
-  const running: BerthProcess[] = [];
 
   before(async () => {
-    work = await mkdtemp(path.join(os.tmpdir(), 'berth-tls-skopeo-'));
+    tls = await tlsFixture('berth-tls-containers-');
     containers = await makeContainersEnv();
-    ca = await createCa('skopeo root');
-    const server = await issue(ca, 'registry');
-    await writeFile(path.join(work, 'tls.crt'), server.certPem);
-    await writeFile(path.join(work, 'tls.key'), server.keyPem);
-    await writeFile(path.join(work, 'ca.pem'), ca.certPem);
-    layout = path.join(work, 'layout');
+    layout = path.join(tls.work, 'layout');
     image = await umociImage(layout, 'v1', { message: 'tls e2e' });
   });
   after(async () => {
-    for (const p of running) await p.stop('SIGKILL');
     await containers?.cleanup();
-    await rm(work, { recursive: true, force: true });
+    await tls?.cleanup();
   });
 
-  async function registry(mutual: boolean): Promise<string> {
-    const berth = await startBerthProcess({
-      env: {
-        REGISTRY_STORAGE: 'inmemory',
-        REGISTRY_HTTP_TLS_CERTIFICATE: path.join(work, 'tls.crt'),
-        REGISTRY_HTTP_TLS_KEY: path.join(work, 'tls.key'),
-        ...(mutual ? { REGISTRY_HTTP_TLS_CLIENTCAS: `[${path.join(work, 'ca.pem')}]` } : {}),
-      },
-    });
-    running.push(berth);
-    return `127.0.0.1:${berth.port}`;
-  }
+  const registry = async (mutual: boolean) => `127.0.0.1:${(await tls.start({ mutual })).port}`;
 
   /** A containers-style certs directory: the CA as ca.crt, and optionally a client pair as client.cert/client.key. */
   async function certDir(name: string, client?: Issued): Promise<string> {
-    const d = path.join(work, name);
+    const d = path.join(tls.work, name);
     await mkdir(d);
-    await writeFile(path.join(d, 'ca.crt'), ca.certPem);
+    await writeFile(path.join(d, 'ca.crt'), tls.ca.certPem);
     if (client) {
       await writeFile(path.join(d, 'client.cert'), client.certPem);
       await writeFile(path.join(d, 'client.key'), client.keyPem);
@@ -81,8 +61,7 @@ describe('skopeo and podman over HTTPS with verification on', { skip, timeout: 3
 
   test('mutual TLS: the client certificate in --cert-dir is required', async () => {
     const host = await registry(true);
-    const client = await issue(ca, 'skopeo client', { usage: 'client' });
-    const withCert = await certDir('certs-client', client);
+    const withCert = await certDir('certs-client', await tls.client('skopeo client'));
     const withoutCert = await certDir('certs-no-client');
     const push = await skopeo(['copy', '--dest-cert-dir', withCert, '--dest-tls-verify=true', `oci:${layout}:v1`, `docker://${host}/tls/mutual:v1`]);
     assert.equal(push.code, 0, push.stderr);
@@ -93,8 +72,7 @@ describe('skopeo and podman over HTTPS with verification on', { skip, timeout: 3
 
   test('podman: pull and push verify against --cert-dir; with mTLS the client pair there is presented', { skip: podmanSkip }, async () => {
     const host = await registry(true);
-    const client = await issue(ca, 'podman client', { usage: 'client' });
-    const withCert = await certDir('podman-client', client);
+    const withCert = await certDir('podman-client', await tls.client('podman client'));
     const withoutCert = await certDir('podman-no-client');
     const ref = `${host}/tls/podman:v1`;
     const seeded = await skopeo(['copy', '--dest-cert-dir', withCert, `oci:${layout}:v1`, `docker://${ref}`]);
