@@ -8,12 +8,12 @@ import { formatAddress, parseListenAddress } from './config/listen-address';
 import { redactConfig } from './config/redact';
 import type { Config } from './config/schema';
 import { healthzUrl, probeHealth } from './healthcheck';
-import { createListener, type Listener } from './listener';
+import { createListener, createServer, type Listener } from './listener';
 import { createLogger } from './logger';
 import { checkStore } from './check/check-store';
 import { formatReport } from './check/findings';
 import { createMetrics } from './metrics/metrics';
-import { createDebugServer } from './metrics/debug-server';
+import { debugHandler } from './metrics/debug-server';
 import { GarbageCollector } from './oci/gc';
 import { GcLease, GcLockedError } from './oci/gc-lease';
 import { Listing } from './oci/listing';
@@ -110,10 +110,11 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     throw new StartupError(`auth: ${(err as Error).message}`);
   }
   const bound = await listen(server, config.http.addr);
-  const debug = metrics && createDebugServer(metrics);
+  const debugListener = metrics && (await createServer(config.http.debug.tls, 'http.debug.tls', debugHandler(metrics), logger));
+  const debug = debugListener?.server;
   if (debug) {
     const debugBound = await listen(debug, config.http.debug.addr!);
-    logger.info({ address: formatAddress(debugBound.address, debugBound.port) }, 'debug listener (metrics) ready');
+    logger.info({ address: formatAddress(debugBound.address, debugBound.port), tls: debugListener.tls }, 'debug listener (metrics) ready');
   }
   app.startBackgroundTasks();
   logger.info({ address: formatAddress(bound.address, bound.port), storage: driver.name, tls: listener.tls }, 'listening');
@@ -130,6 +131,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
       debug?.close();
       debug?.closeAllConnections();
       listener.close();
+      debugListener?.close();
       const clean = await drain(server, config.http.draintimeout);
       if (!clean) logger.warn('drain timeout reached: closed the connections still open');
       await app.close();

@@ -138,6 +138,8 @@ const http = z
     debug: z
       .object({
         addr: hostPort(':5001').optional(),
+        /** Berth: the debug listener's own TLS, with the same keys as http.tls. */
+        tls: tlsSchema.optional(),
       })
       .strict()
       .default({}),

@@ -5,7 +5,7 @@ import { duration } from './duration';
 const TLS_VERSIONS = ['tls1.2', 'tls1.3'] as const;
 
 /**
- * Distribution's `http.tls`: the listener speaks HTTPS when `certificate` is set. Paths are read at
+ * Distribution's `http.tls` (and Berth's `http.debug.tls`): the listener speaks HTTPS when `certificate` is set. Paths are read at
  * start-up and re-read when the files change; relative ones resolve against the working directory.
  */
 export const tlsSchema = z
@@ -38,10 +38,10 @@ export const tlsSchema = z
   .strict()
   .superRefine((t, ctx) => {
     if (t.certificate !== undefined && t.key === undefined)
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['key'], message: 'required with http.tls.certificate' });
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['key'], message: 'required with certificate' });
     if (t.certificate === undefined)
       for (const k of ['key', 'clientcas', 'ciphersuites'] as const)
-        if (t[k] !== undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [k], message: 'has no effect without http.tls.certificate' });
+        if (t[k] !== undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [k], message: 'has no effect without certificate' });
   });
 
 export type TlsConfig = z.output<typeof tlsSchema>;

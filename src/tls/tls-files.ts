@@ -40,30 +40,31 @@ function certificates(key: string, file: string, pem: string): X509Certificate[]
   });
 }
 
-function privateKey(file: string, pem: string): KeyObject {
+function privateKey(key: string, file: string, pem: string): KeyObject {
   try {
     return createPrivateKey(pem);
   } catch (e) {
-    throw new TlsSetupError(`http.tls.key: ${file} holds no usable PEM private key: ${(e as Error).message}`);
+    throw new TlsSetupError(`${key}: ${file} holds no usable PEM private key: ${(e as Error).message}`);
   }
 }
 
 /**
- * Reads and checks the configured files: each is named in the error when it is missing, is not
- * PEM, or when key and certificate are not a pair. The same call serves start-up and rotation.
+ * Reads and checks the configured files: each is named in the error (under `section`, e.g.
+ * `http.tls`) when it is missing, is not PEM, or when key and certificate are not a pair. The same
+ * call serves start-up and rotation.
  */
-export async function loadTls(tls: TlsConfig): Promise<LoadedTls> {
+export async function loadTls(tls: TlsConfig, section: string): Promise<LoadedTls> {
   const certFile = tls.certificate!;
   const keyFile = tls.key!;
   const [certPem, keyPem, caPems] = await Promise.all([
-    read('http.tls.certificate', certFile),
-    read('http.tls.key', keyFile),
-    Promise.all((tls.clientcas ?? []).map((f) => read('http.tls.clientcas', f))),
+    read(`${section}.certificate`, certFile),
+    read(`${section}.key`, keyFile),
+    Promise.all((tls.clientcas ?? []).map((f) => read(`${section}.clientcas`, f))),
   ]);
-  const [leaf] = certificates('http.tls.certificate', certFile, certPem);
-  const key = privateKey(keyFile, keyPem);
-  if (!leaf.checkPrivateKey(key)) throw new TlsSetupError(`http.tls.key: ${keyFile} is not the key of the certificate in ${certFile} (http.tls.certificate)`);
-  (tls.clientcas ?? []).forEach((f, i) => certificates('http.tls.clientcas', f, caPems[i]));
+  const [leaf] = certificates(`${section}.certificate`, certFile, certPem);
+  const key = privateKey(`${section}.key`, keyFile, keyPem);
+  if (!leaf.checkPrivateKey(key)) throw new TlsSetupError(`${section}.key: ${keyFile} is not the key of the certificate in ${certFile} (${section}.certificate)`);
+  (tls.clientcas ?? []).forEach((f, i) => certificates(`${section}.clientcas`, f, caPems[i]));
 
   const options: SecureContextOptions = {
     cert: certPem,
@@ -76,7 +77,7 @@ export async function loadTls(tls: TlsConfig): Promise<LoadedTls> {
     // What OpenSSL itself refuses (a key too weak for its security level, say) is a start-up error too.
     createSecureContext(options);
   } catch (e) {
-    throw new TlsSetupError(`http.tls: ${certFile} and ${keyFile} cannot be served: ${(e as Error).message}`);
+    throw new TlsSetupError(`${section}: ${certFile} and ${keyFile} cannot be served: ${(e as Error).message}`);
   }
   return { options, fingerprint: leaf.fingerprint256 };
 }

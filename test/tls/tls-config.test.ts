@@ -46,12 +46,12 @@ describe('http.tls configuration', () => {
   });
 
   test('a certificate without its key is refused', async () => {
-    await refused({ REGISTRY_HTTP_TLS_CERTIFICATE: '/c.pem' }, 'http.tls.key', 'required with http.tls.certificate');
+    await refused({ REGISTRY_HTTP_TLS_CERTIFICATE: '/c.pem' }, 'http.tls.key', 'required with certificate');
   });
 
   test('a key, client CAs or cipher suites without a certificate are refused', async () => {
-    await refused({ REGISTRY_HTTP_TLS_KEY: '/k.pem' }, 'http.tls.key', 'without http.tls.certificate');
-    await refused({ REGISTRY_HTTP_TLS_CLIENTCAS: '[/ca.pem]' }, 'http.tls.clientcas', 'without http.tls.certificate');
+    await refused({ REGISTRY_HTTP_TLS_KEY: '/k.pem' }, 'http.tls.key', 'without certificate');
+    await refused({ REGISTRY_HTTP_TLS_CLIENTCAS: '[/ca.pem]' }, 'http.tls.clientcas', 'without certificate');
   });
 
   test('TLS 1.0 and 1.1 and unknown versions are refused', async () => {

@@ -184,3 +184,37 @@ describe('berth healthcheck with http.tls', () => {
     assert.match(r.stdout, new RegExp(`^healthcheck: https://127\\.0\\.0\\.1:${port}/healthz: ok$`, 'm'));
   });
 });
+
+describe('debug listener TLS (http.debug.tls)', () => {
+  test('/metrics is served over HTTPS with its own certificate, and its own client CAs', async () => {
+    const port = await freePort();
+    const debugServer = await issue(otherCa, 'metrics');
+    const scraper = await issue(otherCa, 'prometheus', { usage: 'client' });
+    const berth = await started(
+      tlsEnv({
+        REGISTRY_HTTP_DEBUG_ADDR: `127.0.0.1:${port}`,
+        REGISTRY_HTTP_DEBUG_TLS_CERTIFICATE: await file('metrics.crt', debugServer.certPem),
+        REGISTRY_HTTP_DEBUG_TLS_KEY: await file('metrics.key', debugServer.keyPem),
+        REGISTRY_HTTP_DEBUG_TLS_CLIENTCAS: `[${await file('other-ca.pem', otherCa.certPem)}]`,
+      }),
+    );
+    assert.equal((await httpsRequest(`${berth.url}/v2/`, { ca: ca.certPem })).status, 200, 'the registry keeps its own certificate');
+    const metrics = await httpsRequest(`https://127.0.0.1:${port}/metrics`, { ca: otherCa.certPem, cert: scraper.certPem, key: scraper.keyPem });
+    assert.equal(metrics.status, 200);
+    assert.equal(metrics.peerFingerprint, debugServer.fingerprint256);
+    assert.match(metrics.body, /berth_/);
+    await assert.rejects(httpsRequest(`https://127.0.0.1:${port}/metrics`, { ca: otherCa.certPem }), /certificate required|alert|ECONNRESET|socket hang up/i);
+  });
+
+  test('a bad debug key fails start-up naming http.debug.tls.key', async () => {
+    const port = await freePort();
+    const line = await startupFailure(
+      tlsEnv({
+        REGISTRY_HTTP_DEBUG_ADDR: `127.0.0.1:${port}`,
+        REGISTRY_HTTP_DEBUG_TLS_CERTIFICATE: path.join(dir, 'server.crt'),
+        REGISTRY_HTTP_DEBUG_TLS_KEY: await file('debug-garbage.key', 'nope\n'),
+      }),
+    );
+    assert.match(line, /^http\.debug\.tls\.key: .*debug-garbage\.key holds no usable PEM private key/);
+  });
+});
