@@ -154,17 +154,19 @@ describe('mutual TLS (http.tls.clientcas)', () => {
   });
 
   test('no client certificate: refused', async () => {
-    await assert.rejects(httpsRequest(`${berth.url}/v2/`, { ca: ca.certPem }), /certificate required|alert|ECONNRESET|socket hang up/i);
+    await assert.rejects(httpsRequest(`${berth.url}/v2/`, { ca: ca.certPem }), /certificate required/i);
   });
 
+  // Node ends a handshake whose client certificate fails verification by closing the connection,
+  // with no alert: the client sees a reset. The good certificate above, made the same way, passes.
   test('a certificate from another CA: refused', async () => {
     const foreign = await issue(otherCa, 'intruder', { usage: 'client' });
-    await assert.rejects(httpsRequest(`${berth.url}/v2/`, { ca: ca.certPem, cert: foreign.certPem, key: foreign.keyPem }), /unknown ca|alert|ECONNRESET|socket hang up/i);
+    await assert.rejects(httpsRequest(`${berth.url}/v2/`, { ca: ca.certPem, cert: foreign.certPem, key: foreign.keyPem }), /ECONNRESET|socket hang up/);
   });
 
   test('an expired client certificate: refused', async () => {
     const expired = await issue(ca, 'old builder', { usage: 'client', notBefore: new Date(Date.now() - 2 * 86_400_000), notAfter: new Date(Date.now() - 86_400_000) });
-    await assert.rejects(httpsRequest(`${berth.url}/v2/`, { ca: ca.certPem, cert: expired.certPem, key: expired.keyPem }), /certificate expired|alert|ECONNRESET|socket hang up/i);
+    await assert.rejects(httpsRequest(`${berth.url}/v2/`, { ca: ca.certPem, cert: expired.certPem, key: expired.keyPem }), /ECONNRESET|socket hang up/);
   });
 });
 
@@ -203,7 +205,7 @@ describe('debug listener TLS (http.debug.tls)', () => {
     assert.equal(metrics.status, 200);
     assert.equal(metrics.peerFingerprint, debugServer.fingerprint256);
     assert.match(metrics.body, /berth_/);
-    await assert.rejects(httpsRequest(`https://127.0.0.1:${port}/metrics`, { ca: otherCa.certPem }), /certificate required|alert|ECONNRESET|socket hang up/i);
+    await assert.rejects(httpsRequest(`https://127.0.0.1:${port}/metrics`, { ca: otherCa.certPem }), /certificate required/i);
   });
 
   test('a bad debug key fails start-up naming http.debug.tls.key', async () => {
