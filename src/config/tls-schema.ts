@@ -15,7 +15,8 @@ export const tlsSchema = z
     /** PEM private key of the certificate (unencrypted, as in Distribution). */
     key: z.string().min(1).optional(),
     /** PEM CA bundles: when set, every client must present a certificate signed by one of them. */
-    clientcas: z.array(z.string().min(1)).min(1, 'list at least one CA file, or leave the key out').optional(),
+    // Empty (a null in YAML, or `REGISTRY_HTTP_TLS_CLIENTCAS=` from a compose default) means none.
+    clientcas: z.preprocess((v) => (v === null ? undefined : v), z.array(z.string().min(1)).min(1, 'list at least one CA file, or leave the key out').optional()),
     minimumtls: z
       .string()
       .refine((v): v is (typeof TLS_VERSIONS)[number] => (TLS_VERSIONS as readonly string[]).includes(v), {

@@ -67,6 +67,11 @@ describe('http.tls configuration', () => {
     await refused({ ...PAIR, REGISTRY_HTTP_TLS_CIPHERSUITES: '[TLS_RSA_WITH_3DES_EDE_CBC_SHA]' }, 'http.tls.ciphersuites.0', 'not available');
   });
 
+  test('an empty client CA variable means no client CAs (a compose default)', async () => {
+    const c = await fromEnv({ ...PAIR, REGISTRY_HTTP_TLS_CLIENTCAS: '' });
+    assert.equal(c.http.tls?.clientcas, undefined);
+  });
+
   test('an empty client CA list is refused', async () => {
     await refused({ ...PAIR, REGISTRY_HTTP_TLS_CLIENTCAS: '[]' }, 'http.tls.clientcas');
   });
