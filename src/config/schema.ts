@@ -142,6 +142,10 @@ const http = z
         tls: tlsSchema.optional(),
       })
       .strict()
+      .superRefine((d, ctx) => {
+        if (d.tls !== undefined && d.addr === undefined)
+          ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['tls'], message: 'has no effect without http.debug.addr' });
+      })
       .default({}),
     /** Idle keep-alive time for client connections; Node's 5 s default makes clients reconnect. */
     keepalivetimeout: duration.default('75s'),

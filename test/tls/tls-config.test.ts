@@ -72,6 +72,12 @@ describe('http.tls configuration', () => {
     assert.equal(c.http.tls?.clientcas, undefined);
   });
 
+  test('http.debug.tls needs the debug listener', async () => {
+    await refused({ REGISTRY_HTTP_DEBUG_TLS_CERTIFICATE: '/c.pem', REGISTRY_HTTP_DEBUG_TLS_KEY: '/k.pem' }, 'http.debug.tls', 'without http.debug.addr');
+    const c = await fromEnv({ REGISTRY_HTTP_DEBUG_ADDR: ':5001', REGISTRY_HTTP_DEBUG_TLS_CERTIFICATE: '/c.pem', REGISTRY_HTTP_DEBUG_TLS_KEY: '/k.pem' });
+    assert.equal(c.http.debug.tls?.certificate, '/c.pem');
+  });
+
   test('an empty client CA list is refused', async () => {
     await refused({ ...PAIR, REGISTRY_HTTP_TLS_CLIENTCAS: '[]' }, 'http.tls.clientcas');
   });
