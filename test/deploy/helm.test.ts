@@ -318,7 +318,10 @@ describe('the Helm chart with Berth serving TLS', { skip, timeout: 120_000 }, ()
   });
 
   it('with a client CA key: mutual TLS from the same Secret, and TCP probes (the kubelet has no client certificate)', async () => {
-    const objects = await render({ tls: { enabled: true, existingSecret: 'registry-tls', clientCAKey: 'ca.crt' } });
+    const refused = await renderChart({ tls: { enabled: true, existingSecret: 'registry-tls', clientCAKey: 'ca.crt' } });
+    assert.notEqual(refused.code, 0, 'the helm test client has no client certificate');
+    assert.match(refused.stderr, /set tests\.enabled=false/);
+    const objects = await render({ tls: { enabled: true, existingSecret: 'registry-tls', clientCAKey: 'ca.crt' }, tests: { enabled: false } });
     const w = workload(objects);
     const c = mainContainer(w);
     const config = parse(only(objects, 'ConfigMap').data['config.yml']) as Record<string, any>;
