@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { createApp } from './app';
@@ -9,15 +8,17 @@ import { formatAddress, parseListenAddress } from './config/listen-address';
 import { redactConfig } from './config/redact';
 import type { Config } from './config/schema';
 import { healthzUrl, probeHealth } from './healthcheck';
+import { createListener, createServer, type Listener } from './listener';
 import { createLogger } from './logger';
 import { checkStore } from './check/check-store';
 import { formatReport } from './check/findings';
 import { createMetrics } from './metrics/metrics';
-import { createDebugServer } from './metrics/debug-server';
+import { debugHandler } from './metrics/debug-server';
 import { GarbageCollector } from './oci/gc';
 import { GcLease, GcLockedError } from './oci/gc-lease';
 import { Listing } from './oci/listing';
 import { createStorageDriver, StorageSetupError } from './storage';
+import { TlsSetupError } from './tls/tls-files';
 import { guardSecretlessSharing, SharedStorageError, type InstanceGuard } from './shared-storage';
 
 type Env = Record<string, string | undefined>;
@@ -46,7 +47,7 @@ function describeListenError(err: NodeJS.ErrnoException, addr: string): string {
   }
 }
 
-function listen(server: http.Server, addr: string): Promise<AddressInfo> {
+function listen(server: Listener, addr: string): Promise<AddressInfo> {
   const { host, port } = parseListenAddress(addr);
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => reject(new StartupError(describeListenError(err, addr)));
@@ -62,7 +63,7 @@ function listen(server: http.Server, addr: string): Promise<AddressInfo> {
  * Stops accepting connections, lets requests in flight finish for up to `drainMs`, then cuts what is
  * left. Idle keep-alive connections are closed as soon as they go idle so they do not hold the drain.
  */
-function drain(server: http.Server, drainMs: number): Promise<boolean> {
+function drain(server: Listener, drainMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     let done = false;
     const sweep = setInterval(() => server.closeIdleConnections(), 100);
@@ -100,12 +101,8 @@ async function serve(config: Config, logger: Logger): Promise<void> {
       : undefined;
   const app = createApp({ config, driver, logger, metrics });
 
-  const server = http.createServer(app.handler);
-  // Node's 300 s request timeout would kill slow, large uploads; headers must still arrive promptly.
-  server.requestTimeout = 0;
-  server.headersTimeout = 60_000;
-  server.keepAliveTimeout = config.http.keepalivetimeout;
-  server.timeout = config.http.idletimeout;
+  const listener = await createListener(config, app.handler, logger);
+  const server = listener.server;
 
   try {
     await app.ready();
@@ -113,13 +110,14 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     throw new StartupError(`auth: ${(err as Error).message}`);
   }
   const bound = await listen(server, config.http.addr);
-  const debug = metrics && createDebugServer(metrics);
+  const debugListener = metrics && (await createServer(config.http.debug.tls, 'http.debug.tls', debugHandler(metrics), logger));
+  const debug = debugListener?.server;
   if (debug) {
     const debugBound = await listen(debug, config.http.debug.addr!);
-    logger.info({ address: formatAddress(debugBound.address, debugBound.port) }, 'debug listener (metrics) ready');
+    logger.info({ address: formatAddress(debugBound.address, debugBound.port), tls: debugListener.tls }, 'debug listener (metrics) ready');
   }
   app.startBackgroundTasks();
-  logger.info({ address: formatAddress(bound.address, bound.port), storage: driver.name }, 'listening');
+  logger.info({ address: formatAddress(bound.address, bound.port), storage: driver.name, tls: listener.tls }, 'listening');
 
   let stopping = false;
   const shutdown = (signal: NodeJS.Signals) => {
@@ -132,6 +130,8 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     void (async () => {
       debug?.close();
       debug?.closeAllConnections();
+      listener.close();
+      debugListener?.close();
       const clean = await drain(server, config.http.draintimeout);
       if (!clean) logger.warn('drain timeout reached: closed the connections still open');
       await app.close();
@@ -192,7 +192,7 @@ async function healthcheck(env: Env, configFile: string | undefined): Promise<vo
   const { config } = await loadConfigWithSource({ file: configFile, env });
   let url: string;
   try {
-    url = healthzUrl(config.http.addr);
+    url = healthzUrl(config.http.addr, config.http.tls?.certificate !== undefined);
   } catch (err) {
     fail(`healthcheck: ${(err as Error).message}`);
   }
@@ -223,7 +223,7 @@ export async function main(argv: string[], env: Env): Promise<void> {
     const { config } = await loadConfigWithSource({ file: command.config, env });
     await serve(config, createLogger(config.log));
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof StorageSetupError || err instanceof StartupError || err instanceof SharedStorageError || err instanceof GcLockedError)
+    if (err instanceof ConfigError || err instanceof StorageSetupError || err instanceof StartupError || err instanceof TlsSetupError || err instanceof SharedStorageError || err instanceof GcLockedError)
       fail(err.message);
     fail(`berth: ${(err as Error)?.message ?? String(err)}`);
   }

@@ -51,7 +51,8 @@ function describeIssue(issue: ZodIssue, fromEnv: Map<string, string>): string {
   return paths
     .map((p) => {
       const key = p.length > 0 ? p.join('.') : '(top level)';
-      const env = fromEnv.get(key);
+      // An entry of a list set from one variable (http.tls.ciphersuites.1) is that variable's too.
+      const env = p.map((_, i) => fromEnv.get(p.slice(0, p.length - i).join('.'))).find((e) => e !== undefined);
       return `${key}${env ? ` (from ${env})` : ''}: ${message}`;
     })
     .join('; ');

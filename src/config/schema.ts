@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { authSchema } from './auth-schema';
 import { duration } from './duration';
 import { hostPort } from './listen-address';
+import { tlsSchema } from './tls-schema';
 
 /**
  * Berth's configuration, shaped like Distribution's config.yml where the concepts match.
@@ -137,11 +138,18 @@ const http = z
     debug: z
       .object({
         addr: hostPort(':5001').optional(),
+        /** Berth: the debug listener's own TLS, with the same keys as http.tls. */
+        tls: tlsSchema.optional(),
       })
       .strict()
+      .superRefine((d, ctx) => {
+        if (d.tls !== undefined && d.addr === undefined)
+          ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['tls'], message: 'has no effect without http.debug.addr' });
+      })
       .default({}),
     /** Idle keep-alive time for client connections; Node's 5 s default makes clients reconnect. */
     keepalivetimeout: duration.default('75s'),
+    tls: tlsSchema.optional(),
   })
   .strict()
   .default({});

@@ -1,13 +1,13 @@
-import http from 'node:http';
+import type http from 'node:http';
 import { urlPath } from '../http/urls';
 import type { Metrics } from './metrics';
 
 /**
- * The debug listener: `/metrics` in Prometheus text format. It is a separate server so that
- * scraping never passes through registry auth and the port can stay inside the cluster.
+ * The debug listener's handler: `/metrics` in Prometheus text format. It runs on a separate server
+ * so that scraping never passes through registry auth and the port can stay inside the cluster.
  */
-export function createDebugServer(metrics: Metrics): http.Server {
-  return http.createServer((req, res) => {
+export function debugHandler(metrics: Metrics): http.RequestListener {
+  return (req, res) => {
     const path = urlPath(req.url ?? '/');
     if (req.method === 'GET' && path === '/metrics') {
       metrics.registry.metrics().then(
@@ -24,5 +24,5 @@ export function createDebugServer(metrics: Metrics): http.Server {
     }
     res.writeHead(404, { 'Content-Type': 'text/plain' });
     res.end('not found\n');
-  });
+  };
 }

@@ -79,4 +79,22 @@ describe('the compose files, as `docker-compose config` reads them', { skip, tim
     assert.deepEqual(services['lb'].depends_on, { 'berth-a': { condition: 'service_healthy' }, 'berth-b': { condition: 'service_healthy' } });
     assert.deepEqual(services['berth-a'].depends_on, { rgw: { condition: 'service_healthy' } });
   });
+
+  it('runs Berth over HTTPS with the certificate directory mounted, refusing to start without it', async () => {
+    const missing = await config([COMPOSE.base, COMPOSE.tls]);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /set BERTH_TLS_DIR/);
+    const result = await config([COMPOSE.base, COMPOSE.tls], { BERTH_TLS_DIR: '/srv/berth/tls' });
+    assert.equal(result.code, 0, result.stderr);
+    const tls = (parse(result.stdout) as { services: Record<string, Service & { environment: Record<string, string>; volumes: string[] }> }).services['berth-tls'];
+    assert.equal(tls.environment.REGISTRY_HTTP_TLS_CERTIFICATE, '/etc/berth/tls/tls.crt');
+    assert.equal(tls.environment.REGISTRY_HTTP_TLS_KEY, '/etc/berth/tls/tls.key');
+    // A directory, not the files: a renewal replaces files (or a link) inside it.
+    assert.ok(tls.volumes.includes('/srv/berth/tls:/etc/berth/tls:ro'), String(tls.volumes));
+    const test = tls.healthcheck?.test;
+    assert.ok(Array.isArray(test) && test[3].includes('https://127.0.0.1:5000/readyz'), String(test));
+    // The stack's empty default for client CAs is accepted by Berth as "none".
+    const check = await runBerth(['config', 'check'], { env: { ...tls.environment, REGISTRY_STORAGE: 'inmemory' } });
+    assert.equal(check.code, 0, check.stderr);
+  });
 });

@@ -10,6 +10,7 @@ export const COMPOSE = {
   base: path.join(REPO_ROOT, 'docker-compose.yml'),
   s3: path.join(REPO_ROOT, 'deploy', 'compose', 's3.yml'),
   token: path.join(REPO_ROOT, 'deploy', 'compose', 'token.yml'),
+  tls: path.join(REPO_ROOT, 'deploy', 'compose', 'tls.yml'),
 };
 
 export interface ComposeProject {

@@ -9,6 +9,7 @@ import { startBerthProcess, type BerthProcess } from '../helpers/berth-process';
 import { removeTree } from '../helpers/daemon';
 import { run } from '../helpers/exec';
 import { acquireRgw, releaseRgw, rgwSkipReason } from '../helpers/rgw';
+import { createCa, issue } from '../helpers/test-ca';
 import { mainContainer, mountedFile, resolveEnv, secretData, workload, type Container } from './helm-render/pod-spec';
 import { only, render, rendererPrerequisites, type K8sObject } from './helm-render/render';
 
@@ -25,12 +26,12 @@ const withUsers = (auth: Record<string, unknown> = {}, credentials: Record<strin
  * environment, with the files the pod mounts (htpasswd, token key) written to a temp directory and
  * filesystem storage moved there.
  */
-async function startRendered(objects: K8sObject[], cleanups: (() => Promise<unknown>)[]): Promise<BerthProcess> {
+async function startRendered(objects: K8sObject[], cleanups: (() => Promise<unknown>)[], extraSecrets: Record<string, Record<string, string>> = {}): Promise<BerthProcess> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'berth-helm-hook-'));
   cleanups.push(() => removeTree(dir));
   const w = workload(objects);
   const users = `${ALICE.username}:${await bcrypt.hash(ALICE.password, 6)}\n`;
-  const secrets = secretData(objects, { [USERS_SECRET]: { htpasswd: users } });
+  const secrets = secretData(objects, { [USERS_SECRET]: { htpasswd: users }, ...extraSecrets });
   const config = parse(only(objects, 'ConfigMap').data['config.yml']) as Record<string, any>;
   if (config.storage.filesystem) config.storage.filesystem.rootdirectory = path.join(dir, 'data');
   const copy = async (key: Record<string, string>, field: string) => {
@@ -40,6 +41,7 @@ async function startRendered(objects: K8sObject[], cleanups: (() => Promise<unkn
   };
   if (config.auth?.htpasswd) await copy(config.auth.htpasswd, 'path');
   if (config.auth?.token) for (const field of ['key', 'certificate']) await copy(config.auth.token.server, field);
+  if (config.http.tls) for (const field of ['key', 'certificate']) await copy(config.http.tls, field);
   const file = path.join(dir, 'config.yml');
   await writeFile(file, stringify(config));
   const berth = await startBerthProcess({ args: ['--config', file], env: resolveEnv(mainContainer(w), secrets) });
@@ -70,6 +72,19 @@ describe('the chart\'s helm test pod, run against Berth started from the rendere
     const [, tag] = /pushed and pulled helm-test\/berth:(helm-test-\d+) through http:\/\/127\.0\.0\.1:\d+, then deleted it/.exec(result.stdout) ?? assert.fail(result.stdout);
     assert.equal((await fetch(`${berth.url}/v2/helm-test/berth/manifests/${tag}`)).status, 404);
     assert.match(berth.logs(), /\/v2\/helm-test\/berth\/blobs\/uploads\//, 'through the upload API');
+  });
+
+  it('with tls.enabled, reaches the Service over https (without verifying the public certificate)', async () => {
+    const objects = await render({ tls: { enabled: true, existingSecret: 'registry-tls' } });
+    const hook = only(objects, 'Pod').spec.containers[0] as Container;
+    assert.match(String(hook.env?.find((e) => e.name === 'BERTH_URL')?.value), /^https:\/\//);
+    const ca = await createCa('helm hook root');
+    const pair = await issue(ca, 'registry.example.com');
+    const berth = await startRendered(objects, cleanups, { 'registry-tls': { 'tls.crt': pair.certPem, 'tls.key': pair.keyPem } });
+    assert.match(berth.url, /^https:/);
+    const result = await runHook(objects, berth.url);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /pushed and pulled helm-test\/berth:helm-test-\d+ through https:\/\/127\.0\.0\.1:\d+/);
   });
 
   it('logs in with Basic auth as the user from the chart Secret, and fails with a wrong password', async () => {

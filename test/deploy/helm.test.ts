@@ -291,3 +291,53 @@ describe('the Helm chart, rendered with text/template and sprig', { skip, timeou
     });
   });
 });
+
+describe('the Helm chart with Berth serving TLS', { skip, timeout: 120_000 }, () => {
+  /** What the probes and the TLS mount of a rendered pod look like, whatever kind of probe it is. */
+  type AnyProbe = { httpGet?: { path: string; port: string; scheme?: string }; tcpSocket?: { port: string } };
+  const TLS_SECRET = { 'registry-tls': { 'tls.crt': 'certificate', 'tls.key': 'key', 'ca.crt': 'client ca' } };
+
+  it('mounts the TLS Secret as a directory, points http.tls at it and probes over HTTPS', async () => {
+    const objects = await render({ tls: { enabled: true, existingSecret: 'registry-tls' } });
+    const w = workload(objects);
+    const c = mainContainer(w);
+    const config = parse(only(objects, 'ConfigMap').data['config.yml']) as Record<string, any>;
+    const secrets = secretData(objects, TLS_SECRET);
+    assert.equal(mountedFile(w, objects, secrets, config.http.tls.certificate), 'certificate');
+    assert.equal(mountedFile(w, objects, secrets, config.http.tls.key), 'key');
+    assert.equal(config.http.tls.clientcas, undefined);
+    const mount = c.volumeMounts!.find((m) => config.http.tls.certificate.startsWith(m.mountPath + '/'))!;
+    assert.equal(mount.subPath, undefined, 'a directory mount, so a renewed certificate reaches the pod');
+    assert.equal(mount.readOnly, true);
+    for (const probe of [c.startupProbe, c.livenessProbe, c.readinessProbe] as unknown as AnyProbe[]) {
+      assert.equal(probe.httpGet?.scheme, 'HTTPS');
+      assert.equal(probe.httpGet?.port, 'http');
+    }
+    const effective = await berthAccepts(objects, TLS_SECRET);
+    assert.equal(effective.http.tls.certificate, config.http.tls.certificate);
+  });
+
+  it('with a client CA key: mutual TLS from the same Secret, and TCP probes (the kubelet has no client certificate)', async () => {
+    const refused = await renderChart({ tls: { enabled: true, existingSecret: 'registry-tls', clientCAKey: 'ca.crt' } });
+    assert.notEqual(refused.code, 0, 'the helm test client has no client certificate');
+    assert.match(refused.stderr, /set tests\.enabled=false/);
+    const objects = await render({ tls: { enabled: true, existingSecret: 'registry-tls', clientCAKey: 'ca.crt' }, tests: { enabled: false } });
+    const w = workload(objects);
+    const c = mainContainer(w);
+    const config = parse(only(objects, 'ConfigMap').data['config.yml']) as Record<string, any>;
+    const secrets = secretData(objects, TLS_SECRET);
+    assert.equal(config.http.tls.clientcas.length, 1);
+    assert.equal(mountedFile(w, objects, secrets, config.http.tls.clientcas[0]), 'client ca');
+    for (const probe of [c.startupProbe, c.livenessProbe, c.readinessProbe] as unknown as AnyProbe[]) {
+      assert.equal(probe.httpGet, undefined);
+      assert.deepEqual(probe.tcpSocket, { port: 'http' });
+    }
+    await berthAccepts(objects, TLS_SECRET);
+  });
+
+  it('refuses TLS without the Secret that holds the pair', async () => {
+    const result = await renderChart({ tls: { enabled: true } });
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /tls\.existingSecret/);
+  });
+});

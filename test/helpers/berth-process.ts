@@ -13,7 +13,7 @@ export interface BerthProcessOptions {
 }
 
 export interface BerthProcess {
-  /** http://127.0.0.1:PORT (or the bound host) */
+  /** http://127.0.0.1:PORT (or the bound host); https:// when the listener serves TLS. */
   url: string;
   port: number;
   proc: ChildProcess;
@@ -99,7 +99,7 @@ export function startBerthProcess(opts: BerthProcessOptions = {}): Promise<Berth
       while ((nl = stdoutBuf.indexOf('\n')) >= 0) {
         const line = stdoutBuf.slice(0, nl);
         stdoutBuf = stdoutBuf.slice(nl + 1);
-        let rec: { msg?: unknown; address?: unknown };
+        let rec: { msg?: unknown; address?: unknown; tls?: unknown };
         try {
           rec = JSON.parse(line) as typeof rec;
         } catch {
@@ -112,7 +112,7 @@ export function startBerthProcess(opts: BerthProcessOptions = {}): Promise<Berth
         clearTimeout(timer);
         const hostInUrl = addr.host.includes(':') ? `[${addr.host}]` : addr.host;
         resolve({
-          url: `http://${hostInUrl}:${addr.port}`,
+          url: `${rec.tls === true ? 'https' : 'http'}://${hostInUrl}:${addr.port}`,
           port: addr.port,
           proc,
           logs: () => output,

@@ -103,6 +103,7 @@ true
 {{- define "berth.configPath" -}}/etc/berth/config.yml{{- end }}
 {{- define "berth.htpasswdDir" -}}/etc/berth/htpasswd{{- end }}
 {{- define "berth.tokenDir" -}}/etc/berth/token{{- end }}
+{{- define "berth.tlsDir" -}}/etc/berth/tls{{- end }}
 
 {{/*
 Berth's configuration (Distribution-shaped YAML): what the values imply, with .Values.config
@@ -124,6 +125,11 @@ from Secrets, or as mounted files.
 {{- $http := dict "addr" (printf ":%v" $v.containerPort) }}
 {{- if $v.metrics.enabled }}
 {{- $_ := set $http "debug" (dict "addr" (printf ":%v" $v.metrics.port)) }}
+{{- end }}
+{{- if $v.tls.enabled }}
+{{- $tls := dict "certificate" (printf "%s/tls.crt" (include "berth.tlsDir" .)) "key" (printf "%s/tls.key" (include "berth.tlsDir" .)) }}
+{{- with $v.tls.clientCAKey }}{{ $_ := set $tls "clientcas" (list (printf "%s/%s" (include "berth.tlsDir" $) .)) }}{{ end }}
+{{- $_ := set $http "tls" $tls }}
 {{- end }}
 {{- $config := dict "storage" $storage "http" $http }}
 {{- $auth := dict }}

@@ -71,24 +71,18 @@ spec:
           protocol: TCP
         {{- end }}
       startupProbe:
-        httpGet:
-          path: {{ $v.probes.startup.path }}
-          port: http
+        {{- include "berth.probeAction" (dict "path" $v.probes.startup.path "tls" $v.tls) | nindent 8 }}
         periodSeconds: {{ $v.probes.startup.periodSeconds }}
         timeoutSeconds: {{ $v.probes.startup.timeoutSeconds }}
         failureThreshold: {{ $v.probes.startup.failureThreshold }}
       livenessProbe:
-        httpGet:
-          path: {{ $v.probes.liveness.path }}
-          port: http
+        {{- include "berth.probeAction" (dict "path" $v.probes.liveness.path "tls" $v.tls) | nindent 8 }}
         initialDelaySeconds: {{ $v.probes.liveness.initialDelaySeconds }}
         periodSeconds: {{ $v.probes.liveness.periodSeconds }}
         timeoutSeconds: {{ $v.probes.liveness.timeoutSeconds }}
         failureThreshold: {{ $v.probes.liveness.failureThreshold }}
       readinessProbe:
-        httpGet:
-          path: {{ $v.probes.readiness.path }}
-          port: http
+        {{- include "berth.probeAction" (dict "path" $v.probes.readiness.path "tls" $v.tls) | nindent 8 }}
         initialDelaySeconds: {{ $v.probes.readiness.initialDelaySeconds }}
         periodSeconds: {{ $v.probes.readiness.periodSeconds }}
         timeoutSeconds: {{ $v.probes.readiness.timeoutSeconds }}
@@ -124,6 +118,12 @@ spec:
         {{- if $v.auth.token.enabled }}
         - name: token
           mountPath: {{ include "berth.tokenDir" . }}
+          readOnly: true
+        {{- end }}
+        {{- if $v.tls.enabled }}
+        # A directory mount, not subPath: a renewed certificate reaches the pod and Berth serves it without a restart.
+        - name: tls
+          mountPath: {{ include "berth.tlsDir" . }}
           readOnly: true
         {{- end }}
         {{- with $v.extraVolumeMounts }}
@@ -171,6 +171,20 @@ spec:
           - key: token.crt
             path: token.crt
     {{- end }}
+    {{- if $v.tls.enabled }}
+    - name: tls
+      secret:
+        secretName: {{ required "tls.existingSecret is required when tls.enabled" $v.tls.existingSecret }}
+        items:
+          - key: tls.crt
+            path: tls.crt
+          - key: tls.key
+            path: tls.key
+          {{- with $v.tls.clientCAKey }}
+          - key: {{ . }}
+            path: {{ . }}
+          {{- end }}
+    {{- end }}
     {{- with $v.extraVolumes }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
@@ -190,4 +204,22 @@ spec:
   topologySpreadConstraints:
     {{- toYaml . | nindent 4 }}
   {{- end }}
+{{- end }}
+
+{{/*
+A probe's action: HTTP(S) GET of `path` on the main port; a TCP check when clients need a certificate,
+which the kubelet cannot present.
+*/}}
+{{- define "berth.probeAction" -}}
+{{- if and .tls.enabled .tls.clientCAKey -}}
+tcpSocket:
+  port: http
+{{- else -}}
+httpGet:
+  path: {{ .path }}
+  port: http
+  {{- if .tls.enabled }}
+  scheme: HTTPS
+  {{- end }}
+{{- end }}
 {{- end }}
