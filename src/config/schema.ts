@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { authSchema } from './auth-schema';
 import { duration } from './duration';
 import { hostPort } from './listen-address';
+import { notificationsSchema } from './notifications-schema';
 
 /**
  * Berth's configuration, shaped like Distribution's config.yml where the concepts match.
@@ -183,6 +184,7 @@ export const configSchema = z
     http,
     validation,
     auth: authSchema,
+    notifications: notificationsSchema,
   })
   .strict()
   .superRefine((c, ctx) => {

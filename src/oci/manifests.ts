@@ -35,6 +35,7 @@ export interface PutResult {
   subject?: Digest;
   /** Every tag now pointing at the manifest, the pushed one and those of `?tag=`. */
   tags: string[];
+  mediaType: string;
 }
 
 const MEDIA_TYPE_CACHE_SIZE = 50_000;
@@ -96,7 +97,7 @@ export class ManifestStore {
     }
     this.remember(digest, parsed.mediaType);
     this.stored(name, tags, digest, { bytes, mediaType: parsed.mediaType });
-    return { digest, subject: parsed.subject?.digest, tags };
+    return { digest, subject: parsed.subject?.digest, tags, mediaType: parsed.mediaType };
   }
 
   /** Takes back what a refused push wrote: its tags return to what they named, and a revision it added goes. */

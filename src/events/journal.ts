@@ -1,0 +1,97 @@
+import type { StorageDriver } from '../../storage-drivers/types';
+import { isNotFound } from '../../storage-drivers/errors';
+import { listNames } from '../oci/links';
+import { paths } from '../oci/paths';
+import type { RegistryEvent } from './event';
+
+/** Digits of a segment's timestamp and sequence number, so that lexical order is numeric order. */
+const TIME_DIGITS = 15;
+const SEQ_DIGITS = 10;
+
+interface Waiter {
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * The durable record of events not yet delivered everywhere. Requests hand their events to
+ * `append`, which resolves once they are in storage: the request is acknowledged only then. Appends
+ * that arrive while a write is in flight share the next write, so concurrent requests cost one
+ * storage write between them, not one each. Each write is a new segment created with
+ * `createExclusive`: readers never see it partly written, and nothing rewrites it.
+ */
+export class EventJournal {
+  private pending: RegistryEvent[] = [];
+  private waiters: Waiter[] = [];
+  private writing = false;
+  private seq = 0;
+  private lastTime = 0;
+
+  constructor(
+    private readonly driver: StorageDriver,
+    private readonly instance: string,
+    /** Told after each segment is written, so deliverers need not poll for it. */
+    private readonly onWritten: () => void = () => {},
+  ) {}
+
+  append(events: RegistryEvent[]): Promise<void> {
+    if (events.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push(...events);
+      this.waiters.push({ resolve, reject });
+      if (!this.writing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.writing = true;
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0);
+      const waiters = this.waiters.splice(0);
+      try {
+        await this.driver.createExclusive(paths.eventSegment(this.nextName()), encodeSegment(batch));
+        for (const w of waiters) w.resolve();
+        this.onWritten();
+      } catch (err) {
+        for (const w of waiters) w.reject(err);
+      }
+    }
+    this.writing = false;
+  }
+
+  /**
+   * Time first, so that segments of several processes interleave in the order they were written;
+   * the time never goes back within a process (a clock step), so this process's own segments stay
+   * in order.
+   */
+  private nextName(): string {
+    this.lastTime = Math.max(Date.now(), this.lastTime);
+    this.seq += 1;
+    return `${String(this.lastTime).padStart(TIME_DIGITS, '0')}-${this.instance}-${String(this.seq).padStart(SEQ_DIGITS, '0')}`;
+  }
+}
+
+/** Segments in the order they were written. */
+export function listSegments(driver: StorageDriver): Promise<string[]> {
+  return listNames(driver, paths.eventSegments);
+}
+
+/** A segment's events, or undefined when it has been removed meanwhile. */
+export async function readSegment(driver: StorageDriver, name: string): Promise<RegistryEvent[] | undefined> {
+  let data: Buffer;
+  try {
+    data = await driver.getContent(paths.eventSegment(name));
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+  return data
+    .toString('utf8')
+    .split('\n')
+    .filter((line) => line.length > 0)
+    .map((line) => JSON.parse(line) as RegistryEvent);
+}
+
+function encodeSegment(events: RegistryEvent[]): Buffer {
+  return Buffer.from(events.map((e) => `${JSON.stringify(e)}\n`).join(''));
+}
