@@ -55,7 +55,7 @@ export class EventDeliverer {
     const wanted = endpointFilter(endpoint);
     let backoff = endpoint.backoff;
     while (!this.stopped) {
-      let failed = false;
+      let failed: boolean;
       const wakes = this.wakes;
       try {
         failed = !(await this.deliverPending(endpoint, wanted));
