@@ -5,7 +5,7 @@ import { isNotFound } from '../../storage-drivers/errors';
 import type { StorageDriver } from '../../storage-drivers/types';
 import type { ConfigInput } from '../../src/config/schema';
 import { EventReceiver, type ReceivedEvent } from '../helpers/event-receiver';
-import { pushImage, recordingDriver, repoName } from './helpers';
+import { pushImage, randomBlob, recordingDriver, repoName } from './helpers';
 import { startRegistry, testConfig, type TestRegistry } from './server';
 
 const EVENTS_MEDIA_TYPE = 'application/vnd.docker.distribution.events.v1+json';
@@ -212,6 +212,62 @@ describe('notifications: at least once', () => {
     } finally {
       await registry.close();
       await receiver.stop();
+    }
+  });
+});
+
+/** A store whose event segment writes take `delayMs` and then fail when `failing` says so, counting them. */
+function eventStore(opts: { delayMs?: number; failing?: () => boolean } = {}) {
+  const inner = createMemoryDriver();
+  const state = { segmentWrites: 0 };
+  const driver: StorageDriver = {
+    ...recordingDriver(inner).driver,
+    createExclusive: async (p, d, o) => {
+      if (!p.startsWith('/berth/events/')) return inner.createExclusive(p, d, o);
+      state.segmentWrites += 1;
+      await new Promise((r) => setTimeout(r, opts.delayMs ?? 0));
+      if (opts.failing?.()) throw new Error('EIO: event segment write failed');
+      return inner.createExclusive(p, d, o);
+    },
+  };
+  return { driver, state };
+}
+
+describe('notifications: recorded before acknowledged', () => {
+  test('a request whose event cannot be stored is not acknowledged', async () => {
+    let failing = true;
+    const { driver } = eventStore({ failing: () => failing });
+    const registry = await startRegistry({ config: testConfig(notifying('http://127.0.0.1:9/')), driver });
+    try {
+      const repo = repoName('unrecorded');
+      const agent = registry.r();
+      failing = false;
+      await pushImage(agent, repo, 'v1');
+      failing = true;
+      const res = await agent.get(`/v2/${repo}/manifests/v1`);
+      assert.ok(res.status >= 500, `status ${res.status}`);
+      failing = false;
+      assert.equal((await agent.get(`/v2/${repo}/manifests/v1`)).status, 200);
+    } finally {
+      await registry.close();
+    }
+  });
+
+  test('concurrent requests share event writes', async () => {
+    const { driver, state } = eventStore({ delayMs: 30 });
+    const registry = await startRegistry({ config: testConfig(notifying('http://127.0.0.1:9/')), driver });
+    try {
+      const repo = repoName('batched');
+      const agent = registry.r();
+      const blobs = Array.from({ length: 20 }, () => randomBlob(64));
+      const statuses = await Promise.all(
+        blobs.map(async (b) => (await agent.post(`/v2/${repo}/blobs/uploads/?digest=${b.digest}`).set('Content-Type', 'application/octet-stream').send(b.data)).status),
+      );
+      assert.deepEqual(statuses, blobs.map(() => 201));
+      assert.ok(state.segmentWrites < blobs.length / 2, `${state.segmentWrites} segment writes for ${blobs.length} pushes`);
+      assert.ok(state.segmentWrites >= 1);
+    } finally {
+      await registry.close();
     }
   });
 });
