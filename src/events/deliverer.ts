@@ -7,6 +7,9 @@ import { endpointFilter } from './filter';
 import { listSegments, readSegment } from './journal';
 import type { RegistryEvent } from './event';
 
+/** Events in one POST at most. A segment sent in several is sent again whole if any of them fails. */
+export const MAX_ENVELOPE_EVENTS = 100;
+
 export interface DelivererOptions {
   driver: StorageDriver;
   /** The enabled endpoints; a segment is removed once every one of them has it. */
@@ -83,9 +86,10 @@ export class EventDeliverer {
       const events = await readSegment(this.o.driver, segment);
       if (!events) continue;
       const selected = events.filter(wanted);
-      if (selected.length > 0) {
+      // A burst makes one large segment; receivers get it in envelopes of a bounded size.
+      for (let i = 0; i < selected.length; i += MAX_ENVELOPE_EVENTS) {
         try {
-          await this.o.send(endpoint, selected);
+          await this.o.send(endpoint, selected.slice(i, i + MAX_ENVELOPE_EVENTS));
         } catch (err) {
           this.o.logger.warn({ err, endpoint: endpoint.name, segment }, 'event delivery failed; retrying');
           return false;
