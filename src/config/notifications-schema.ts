@@ -39,9 +39,23 @@ const endpoint = z
   })
   .strict();
 
+/**
+ * Berth: the most events kept undelivered, and what happens beyond: `dropoldest` removes the oldest
+ * (counted in the log) so that the registry keeps serving; `refuse` fails the requests that would add
+ * events (503) until receivers catch up, so that none is lost.
+ */
+const backlog = z
+  .object({
+    maxevents: z.number().int().positive().default(1_000_000),
+    full: z.enum(['dropoldest', 'refuse']).default('dropoldest'),
+  })
+  .strict()
+  .default({});
+
 export const notificationsSchema = z
   .object({
     endpoints: z.array(endpoint).default([]),
+    backlog,
   })
   .strict()
   .superRefine((n, ctx) => {

@@ -4,7 +4,7 @@ import type { EndpointConfig } from '../config/notifications-schema';
 import { deleteIfExists, listNames } from '../oci/links';
 import { paths } from '../oci/paths';
 import { endpointFilter } from './filter';
-import { listSegments, readSegment } from './journal';
+import { listSegments, readSegment, segmentEvents } from './journal';
 import type { RegistryEvent } from './event';
 
 /** Events in one POST at most. A segment sent in several is sent again whole if any of them fails. */
@@ -18,6 +18,10 @@ export interface DelivererOptions {
   send: (endpoint: EndpointConfig, events: RegistryEvent[]) => Promise<void>;
   /** How often an idle endpoint looks for segments nobody told it about (other processes', earlier runs'). */
   pollMs: number;
+  /** With `dropoldest`, the oldest segments beyond `maxevents` undelivered events are removed. */
+  backlog: { maxevents: number; full: 'dropoldest' | 'refuse' };
+  /** Told the backlog each time the segments are listed (EventJournal.beginListing). */
+  beginListing: () => (events: number) => void;
 }
 
 /**
@@ -66,13 +70,14 @@ export class EventDeliverer {
         this.o.logger.warn({ err, endpoint: endpoint.name }, 'event delivery failed; retrying');
         failed = true;
       }
+      // Also while the endpoint fails: that is when the backlog grows.
+      await this.collect().catch((err: unknown) => this.o.logger.warn({ err }, 'removing delivered event segments failed'));
       if (failed) {
         await this.wait(backoff, this.sleeping);
         backoff = Math.min(backoff * 2, Math.max(endpoint.maxbackoff, endpoint.backoff));
         continue;
       }
       backoff = endpoint.backoff;
-      await this.collect().catch((err: unknown) => this.o.logger.warn({ err }, 'removing delivered event segments failed'));
       if (wakes === this.wakes) await this.wait(this.o.pollMs, this.idle);
     }
   }
@@ -103,24 +108,46 @@ export class EventDeliverer {
   /**
    * Removes segments every endpoint has, then their markers. Markers are listed before segments: a
    * marker is written only once its segment exists, so one whose segment is not listed after it
-   * belongs to a segment removed earlier (by a collection that died before removing its markers).
+   * belongs to a segment removed earlier (by a collection that died before removing its markers, or
+   * a segment dropped from a full backlog).
    */
   private async collect(): Promise<void> {
     if (this.collecting) return;
     this.collecting = true;
     try {
       const done = await Promise.all(this.o.endpoints.map(async (e) => new Set(await listNames(this.o.driver, paths.eventsDelivered(e.name)))));
+      const listed = this.o.beginListing();
       const segments = new Set(await listSegments(this.o.driver));
+      const undelivered: string[] = [];
       for (const segment of segments) {
-        if (!done.every((d) => d.has(segment))) continue;
+        if (!done.every((d) => d.has(segment))) {
+          undelivered.push(segment);
+          continue;
+        }
         await deleteIfExists(this.o.driver, paths.eventSegment(segment));
         for (const e of this.o.endpoints) await deleteIfExists(this.o.driver, paths.eventDelivered(e.name, segment));
       }
+      listed(await this.dropBeyondBound(undelivered));
       for (const [i, e] of this.o.endpoints.entries())
         for (const segment of done[i]) if (!segments.has(segment)) await deleteIfExists(this.o.driver, paths.eventDelivered(e.name, segment));
     } finally {
       this.collecting = false;
     }
+  }
+
+  /** The backlog left once `dropoldest` has removed what exceeds the bound, oldest first. */
+  private async dropBeyondBound(undelivered: string[]): Promise<number> {
+    let pending = undelivered.reduce((n, s) => n + segmentEvents(s), 0);
+    if (this.o.backlog.full !== 'dropoldest') return pending;
+    let dropped = 0;
+    for (const segment of undelivered) {
+      if (pending <= this.o.backlog.maxevents) break;
+      await deleteIfExists(this.o.driver, paths.eventSegment(segment));
+      pending -= segmentEvents(segment);
+      dropped += segmentEvents(segment);
+    }
+    if (dropped > 0) this.o.logger.warn({ dropped, maxevents: this.o.backlog.maxevents }, 'notification backlog full: the oldest events were dropped');
+    return pending;
   }
 
   private wait(ms: number, set: Set<() => void>): Promise<void> {

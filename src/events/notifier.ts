@@ -32,8 +32,17 @@ export function createNotifier(config: NotificationsConfig, deps: NotifierDeps):
   const endpoints = config.endpoints.filter((e) => !e.disabled);
   if (endpoints.length === 0) return undefined;
   const wanted = wantedActions(endpoints);
-  const deliverer = new EventDeliverer({ driver: deps.driver, endpoints, logger: deps.logger, send: postEvents, pollMs: deps.pollMs ?? POLL_MS });
-  const journal = new EventJournal(deps.driver, deps.source.instanceID, () => deliverer.wake());
+  const { backlog } = config;
+  const journal = new EventJournal(deps.driver, deps.source.instanceID, () => deliverer.wake(), backlog.full === 'refuse' ? backlog.maxevents : Infinity);
+  const deliverer = new EventDeliverer({
+    driver: deps.driver,
+    endpoints,
+    logger: deps.logger,
+    send: postEvents,
+    pollMs: deps.pollMs ?? POLL_MS,
+    backlog,
+    beginListing: () => journal.beginListing(),
+  });
   return {
     wants: (action) => wanted.has(action),
     record: (action, target, origin) => journal.append([createEvent(action, target, origin, deps.source)]),

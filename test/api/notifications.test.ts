@@ -277,6 +277,77 @@ describe('notifications: recorded before acknowledged', () => {
   });
 });
 
+describe('notifications: a full backlog', () => {
+  const backlogConfig = (url: string, full: 'dropoldest' | 'refuse') =>
+    testConfig({ notifications: { endpoints: [{ name: 'receiver', url, backoff: '10ms', maxbackoff: '20ms' }], backlog: { maxevents: 4, full } } });
+
+  async function pushBlobs(agent: ReturnType<TestRegistry['r']>, repo: string, n: number): Promise<{ digests: string[]; statuses: number[] }> {
+    const digests: string[] = [];
+    const statuses: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const b = randomBlob(32);
+      digests.push(b.digest);
+      statuses.push((await agent.post(`/v2/${repo}/blobs/uploads/?digest=${b.digest}`).set('Content-Type', 'application/octet-stream').send(b.data)).status);
+    }
+    return { digests, statuses };
+  }
+
+  test('dropoldest: the oldest events beyond the bound are dropped, the newest delivered', async () => {
+    let accepting = false;
+    const receiver = new EventReceiver(() => accepting);
+    await receiver.start();
+    const driver = createMemoryDriver();
+    const registry = await startRegistry({ config: backlogConfig(receiver.url, 'dropoldest'), driver, deps: { eventPollMs: 20 } });
+    registry.app.startBackgroundTasks();
+    try {
+      const repo = repoName('dropped');
+      const { digests, statuses } = await pushBlobs(registry.r(), repo, 10);
+      assert.deepEqual(statuses, digests.map(() => 201));
+      const deadline = Date.now() + 5_000;
+      while ((await filesUnder(driver, '/berth/events/segments')).length > 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      accepting = true;
+      await receiver.waitFor((events) => digests.slice(6).every((d) => events.some((e) => e.target.digest === d)));
+      await new Promise((r) => setTimeout(r, 100));
+      const received = new Set(receiver.events.map((e) => e.target.digest));
+      assert.deepEqual(digests.slice(0, 6).filter((d) => received.has(d)), []);
+    } finally {
+      await registry.close();
+      await receiver.stop();
+    }
+  });
+
+  test('refuse: requests that would add events beyond the bound get 503 until receivers catch up', async () => {
+    let accepting = false;
+    const receiver = new EventReceiver(() => accepting);
+    await receiver.start();
+    const registry = await startRegistry({ config: backlogConfig(receiver.url, 'refuse'), deps: { eventPollMs: 20 } });
+    registry.app.startBackgroundTasks();
+    try {
+      const repo = repoName('refused');
+      const agent = registry.r();
+      const { digests, statuses } = await pushBlobs(agent, repo, 6);
+      assert.deepEqual(statuses, [201, 201, 201, 201, 503, 503]);
+      const b = randomBlob(32);
+      const refused = await agent.post(`/v2/${repo}/blobs/uploads/?digest=${b.digest}`).set('Content-Type', 'application/octet-stream').send(b.data);
+      assert.equal(refused.status, 503);
+      assert.equal(refused.headers['retry-after'], '30');
+      assert.equal((refused.body as { errors: { code: string }[] }).errors[0].code, 'UNAVAILABLE');
+      accepting = true;
+      await receiver.waitFor((events) => digests.slice(0, 4).every((d) => events.some((e) => e.target.digest === d)));
+      const deadline = Date.now() + 5_000;
+      let again = 0;
+      while (again !== 201 && Date.now() < deadline) {
+        again = (await pushBlobs(agent, repo, 1)).statuses[0];
+        if (again !== 201) await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(again, 201);
+    } finally {
+      await registry.close();
+      await receiver.stop();
+    }
+  });
+});
+
 describe('notifications: off', () => {
   test('without endpoints, or with every endpoint disabled, nothing is written for events', async () => {
     for (const config of [testConfig(), testConfig(notifying('http://127.0.0.1:9/', { disabled: true }))]) {
