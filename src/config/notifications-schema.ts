@@ -56,6 +56,11 @@ export const notificationsSchema = z
   .object({
     endpoints: z.array(endpoint).default([]),
     backlog,
+    /**
+     * Berth: with several processes on one store, one delivers to each endpoint at a time; when it
+     * stops renewing its lease (a crash, a stall), another takes over after this long.
+     */
+    takeover: duration.default('60s'),
   })
   .strict()
   .superRefine((n, ctx) => {

@@ -3,6 +3,7 @@ import type { StorageDriver } from '../../storage-drivers/types';
 import type { EndpointConfig } from '../config/notifications-schema';
 import { deleteIfExists, listNames } from '../oci/links';
 import { paths } from '../oci/paths';
+import { EndpointLease } from './endpoint-lease';
 import { endpointFilter } from './filter';
 import { listSegments, readSegment, segmentEvents } from './journal';
 import type { RegistryEvent } from './event';
@@ -22,6 +23,10 @@ export interface DelivererOptions {
   backlog: { maxevents: number; full: 'dropoldest' | 'refuse' };
   /** Told the backlog each time the segments are listed (EventJournal.beginListing). */
   beginListing: () => (events: number) => void;
+  /** This process, in the endpoint leases. */
+  owner: string;
+  /** How long a silent deliverer keeps its endpoints before another process takes them over. */
+  takeoverMs: number;
 }
 
 /**
@@ -60,12 +65,17 @@ export class EventDeliverer {
 
   private async run(endpoint: EndpointConfig): Promise<void> {
     const wanted = endpointFilter(endpoint);
+    const lease = new EndpointLease(this.o.driver, endpoint.name, this.o.owner, this.o.takeoverMs);
     let backoff = endpoint.backoff;
     while (!this.stopped) {
       let failed: boolean;
       const wakes = this.wakes;
+      if (!(await this.holds(lease))) {
+        await this.wait(this.o.pollMs, this.idle);
+        continue;
+      }
       try {
-        failed = !(await this.deliverPending(endpoint, wanted));
+        failed = !(await this.deliverPending(endpoint, wanted, lease));
       } catch (err) {
         this.o.logger.warn({ err, endpoint: endpoint.name }, 'event delivery failed; retrying');
         failed = true;
@@ -73,21 +83,42 @@ export class EventDeliverer {
       // Also while the endpoint fails: that is when the backlog grows.
       await this.collect().catch((err: unknown) => this.o.logger.warn({ err }, 'removing delivered event segments failed'));
       if (failed) {
-        await this.wait(backoff, this.sleeping);
+        await this.backOff(backoff, lease);
         backoff = Math.min(backoff * 2, Math.max(endpoint.maxbackoff, endpoint.backoff));
         continue;
       }
       backoff = endpoint.backoff;
       if (wakes === this.wakes) await this.wait(this.o.pollMs, this.idle);
     }
+    await lease.release().catch((err: unknown) => this.o.logger.warn({ err, endpoint: endpoint.name }, 'releasing the event delivery lease failed'));
+  }
+
+  private async holds(lease: EndpointLease): Promise<boolean> {
+    try {
+      return await lease.hold();
+    } catch (err) {
+      this.o.logger.warn({ err }, 'checking the event delivery lease failed');
+      return false;
+    }
+  }
+
+  /** Waits `ms`, renewing the lease meanwhile, so a long backoff does not hand the endpoint over. */
+  private async backOff(ms: number, lease: EndpointLease): Promise<void> {
+    const until = Date.now() + ms;
+    for (let left = ms; left > 0 && !this.stopped; left = until - Date.now()) {
+      await this.wait(Math.min(left, this.o.takeoverMs / 4), this.sleeping);
+      if (!(await this.holds(lease))) return;
+    }
   }
 
   /** Sends every segment this endpoint lacks, in order; false at the first that fails. */
-  private async deliverPending(endpoint: EndpointConfig, wanted: (e: RegistryEvent) => boolean): Promise<boolean> {
+  private async deliverPending(endpoint: EndpointConfig, wanted: (e: RegistryEvent) => boolean, lease: EndpointLease): Promise<boolean> {
     const done = new Set(await listNames(this.o.driver, paths.eventsDelivered(endpoint.name)));
     for (const segment of await listSegments(this.o.driver)) {
       if (this.stopped) return true;
       if (done.has(segment)) continue;
+      // Another process took the endpoint over (this one stalled): it delivers from here.
+      if (!(await lease.hold())) return true;
       const events = await readSegment(this.o.driver, segment);
       if (!events) continue;
       const selected = events.filter(wanted);

@@ -42,6 +42,8 @@ export function createNotifier(config: NotificationsConfig, deps: NotifierDeps):
     pollMs: deps.pollMs ?? POLL_MS,
     backlog,
     beginListing: () => journal.beginListing(),
+    owner: deps.source.instanceID,
+    takeoverMs: config.takeover,
   });
   return {
     wants: (action) => wanted.has(action),

@@ -73,6 +73,9 @@ export const paths = {
   /** Per endpoint, an empty marker per segment delivered to it (events/deliverer.ts). */
   eventsDelivered: (endpoint: string) => `${EVENTS}/delivered/${endpoint}`,
   eventDelivered: (endpoint: string, segment: string) => `${EVENTS}/delivered/${endpoint}/${segment}`,
+  /** Per endpoint, the numbered leases saying which process delivers to it (events/endpoint-lease.ts). */
+  eventLeases: (endpoint: string) => `${EVENTS}/leases/${endpoint}`,
+  eventLease: (endpoint: string, gen: number) => `${EVENTS}/leases/${endpoint}/${String(gen).padStart(LEASE_DIGITS, '0')}`,
   /** The built-in token server's generated signing key, with its certificate (auth/keystore.ts). */
   tokenSigningKey: () => `${TOKEN_KEYS}/token.key`,
   /** That key's certificate alone, for operators to hand to other registries as a `rootcertbundle`. */

@@ -192,7 +192,7 @@ describe('notifications: at least once', () => {
     assert.equal(new Set(ids).size, ids.length);
   });
 
-  test('delivered events are removed from storage', async () => {
+  test('delivered events, and the markers of their delivery, are removed from storage', async () => {
     const receiver = new EventReceiver();
     await receiver.start();
     const driver = createMemoryDriver();
@@ -204,7 +204,8 @@ describe('notifications: at least once', () => {
       const deadline = Date.now() + 5_000;
       let left: string[] = [];
       do {
-        left = await filesUnder(driver, '/berth/events');
+        // The lease stays: it names who delivers, not what is left to deliver.
+        left = [...(await filesUnder(driver, '/berth/events/segments')), ...(await filesUnder(driver, '/berth/events/delivered'))];
         if (left.length === 0) break;
         await new Promise((r) => setTimeout(r, 50));
       } while (Date.now() < deadline);
@@ -272,6 +273,49 @@ describe('notifications: recorded before acknowledged', () => {
       assert.ok(Math.max(...receiver.deliveries.map((d) => d.body.events.length)) <= 100);
     } finally {
       await registry.close();
+      await receiver.stop();
+    }
+  });
+});
+
+describe('notifications: replicas on one store', () => {
+  test('each event is delivered by one of them', async () => {
+    const receiver = new EventReceiver();
+    await receiver.start();
+    const driver = createMemoryDriver();
+    const replicas = [await startNotifying(receiver, { driver }), await startNotifying(receiver, { driver })];
+    try {
+      const repo = repoName('replicas');
+      const tags = Array.from({ length: 8 }, (_, i) => `r${i}`);
+      for (const [i, tag] of tags.entries()) await pushImage(replicas[i % 2].r(), repo, tag);
+      await receiver.waitFor((events) => pushesOf(repo)(events).length >= tags.length);
+      // Time for a second delivery of anything, were both replicas delivering.
+      await new Promise((r) => setTimeout(r, 300));
+      const ids = receiver.events.map((e) => e.id);
+      assert.equal(new Set(ids).size, ids.length, 'no event delivered twice');
+      assert.deepEqual(pushesOf(repo)(receiver.events).map((e) => e.target.tag), tags);
+      assert.equal(new Set(pushesOf(repo)(receiver.events).map((e) => e.source.instanceID)).size, 2, 'events recorded by both');
+    } finally {
+      for (const r of replicas) await r.close();
+      await receiver.stop();
+    }
+  });
+
+  test('when the delivering replica stops, another takes its endpoints over', async () => {
+    const receiver = new EventReceiver();
+    await receiver.start();
+    const driver = createMemoryDriver();
+    const first = await startNotifying(receiver, { driver });
+    const repo = repoName('handover');
+    await pushImage(first.r(), repo, 'one');
+    await receiver.waitFor((events) => pushesOf(repo)(events).length === 1);
+    const second = await startNotifying(receiver, { driver });
+    try {
+      await first.close();
+      await pushImage(second.r(), repo, 'two');
+      await receiver.waitFor((events) => pushesOf(repo)(events).length === 2);
+    } finally {
+      await second.close();
       await receiver.stop();
     }
   });

@@ -24,6 +24,8 @@ async function start(receiverUrl: string) {
     config,
     [
       'notifications:',
+      // The killed process never releases its lease: the next one takes over after this.
+      '  takeover: 1s',
       '  endpoints:',
       '    - name: receiver',
       `      url: ${receiverUrl}`,
