@@ -15,6 +15,7 @@ import { healthRoutes } from './http/health';
 import { startGcScheduler } from './oci/gc-scheduler';
 import type { Metrics } from './metrics/metrics';
 import { httpMetrics } from './metrics/http-metrics';
+import { eventMetrics } from './metrics/event-metrics';
 import { StorageHealth } from './storage-health';
 import { createNotifier } from './events/notifier';
 import { formatAddress, parseListenAddress } from './config/listen-address';
@@ -88,6 +89,7 @@ export function createApp(deps: AppDeps): BerthApp {
     logger,
     source: { addr: formatAddress(hostname(), parseListenAddress(config.http.addr).port), instanceID: randomBytes(8).toString('hex') },
     pollMs: deps.eventPollMs,
+    observer: metrics && eventMetrics(metrics),
   });
 
   const dispatch = createDispatcher(

@@ -5,11 +5,22 @@ import { deleteIfExists, listNames } from '../oci/links';
 import { paths } from '../oci/paths';
 import { EndpointLease } from './endpoint-lease';
 import { endpointFilter } from './filter';
-import { listSegments, readSegment, segmentEvents } from './journal';
+import { listSegments, readSegment, segmentEvents, segmentTime } from './journal';
 import type { RegistryEvent } from './event';
 
 /** Events in one POST at most. A segment sent in several is sent again whole if any of them fails. */
 export const MAX_ENVELOPE_EVENTS = 100;
+
+/** What the deliverer tells metrics. */
+export interface DeliveryObserver {
+  delivered(endpoint: string, events: number): void;
+  failed(endpoint: string): void;
+  /** After each pass of the lease holder: what is left for the endpoint, and how old the oldest of it is. */
+  pending(endpoint: string, events: number, oldestAgeSeconds: number): void;
+  dropped(events: number): void;
+}
+
+const NO_OBSERVER: DeliveryObserver = { delivered() {}, failed() {}, pending() {}, dropped() {} };
 
 export interface DelivererOptions {
   driver: StorageDriver;
@@ -27,6 +38,7 @@ export interface DelivererOptions {
   owner: string;
   /** How long a silent deliverer keeps its endpoints before another process takes them over. */
   takeoverMs: number;
+  observer?: DeliveryObserver;
 }
 
 /**
@@ -45,7 +57,11 @@ export class EventDeliverer {
   /** Counts wake() calls, so that one arriving while an endpoint is busy is not slept through. */
   private wakes = 0;
 
-  constructor(private readonly o: DelivererOptions) {}
+  private readonly observer: DeliveryObserver;
+
+  constructor(private readonly o: DelivererOptions) {
+    this.observer = o.observer ?? NO_OBSERVER;
+  }
 
   start(): void {
     this.loops = this.o.endpoints.map((e) => this.run(e));
@@ -114,9 +130,10 @@ export class EventDeliverer {
   /** Sends every segment this endpoint lacks, in order; false at the first that fails. */
   private async deliverPending(endpoint: EndpointConfig, wanted: (e: RegistryEvent) => boolean, lease: EndpointLease): Promise<boolean> {
     const done = new Set(await listNames(this.o.driver, paths.eventsDelivered(endpoint.name)));
-    for (const segment of await listSegments(this.o.driver)) {
+    const todo = (await listSegments(this.o.driver)).filter((s) => !done.has(s));
+    for (const [n, segment] of todo.entries()) {
       if (this.stopped) return true;
-      if (done.has(segment)) continue;
+      this.reportPending(endpoint, todo.slice(n));
       // Another process took the endpoint over (this one stalled): it delivers from here.
       if (!(await lease.hold())) return true;
       const events = await readSegment(this.o.driver, segment);
@@ -124,16 +141,26 @@ export class EventDeliverer {
       const selected = events.filter(wanted);
       // A burst makes one large segment; receivers get it in envelopes of a bounded size.
       for (let i = 0; i < selected.length; i += MAX_ENVELOPE_EVENTS) {
+        const envelope = selected.slice(i, i + MAX_ENVELOPE_EVENTS);
         try {
-          await this.o.send(endpoint, selected.slice(i, i + MAX_ENVELOPE_EVENTS));
+          await this.o.send(endpoint, envelope);
         } catch (err) {
+          this.observer.failed(endpoint.name);
           this.o.logger.warn({ err, endpoint: endpoint.name, segment }, 'event delivery failed; retrying');
           return false;
         }
+        this.observer.delivered(endpoint.name, envelope.length);
       }
       await this.o.driver.putContent(paths.eventDelivered(endpoint.name, segment), new Uint8Array(0));
     }
+    this.reportPending(endpoint, []);
     return true;
+  }
+
+  private reportPending(endpoint: EndpointConfig, segments: string[]): void {
+    const events = segments.reduce((n, s) => n + segmentEvents(s), 0);
+    const age = segments.length > 0 ? Math.max(0, (Date.now() - segmentTime(segments[0])) / 1000) : 0;
+    this.observer.pending(endpoint.name, events, age);
   }
 
   /**
@@ -177,6 +204,7 @@ export class EventDeliverer {
       pending -= segmentEvents(segment);
       dropped += segmentEvents(segment);
     }
+    if (dropped > 0) this.observer.dropped(dropped);
     if (dropped > 0) this.o.logger.warn({ dropped, maxevents: this.o.backlog.maxevents }, 'notification backlog full: the oldest events were dropped');
     return pending;
   }

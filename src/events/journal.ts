@@ -102,6 +102,11 @@ export function listSegments(driver: StorageDriver): Promise<string[]> {
   return listNames(driver, paths.eventSegments);
 }
 
+/** When a segment was written (ms since the epoch), from its name. */
+export function segmentTime(name: string): number {
+  return Number(name.slice(0, TIME_DIGITS));
+}
+
 /** How many events a segment holds, from its name. */
 export function segmentEvents(name: string): number {
   const count = Number(name.slice(name.lastIndexOf('-') + 1));

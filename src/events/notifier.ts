@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { StorageDriver } from '../../storage-drivers/types';
 import type { EventAction, NotificationsConfig } from '../config/notifications-schema';
 import { createEvent, type EventOrigin, type EventSource, type EventTarget } from './event';
-import { EventDeliverer } from './deliverer';
+import { EventDeliverer, type DeliveryObserver } from './deliverer';
 import { wantedActions } from './filter';
 import { EventJournal } from './journal';
 import { postEvents } from './sender';
@@ -25,6 +25,7 @@ export interface NotifierDeps {
   logger: Logger;
   source: EventSource;
   pollMs?: number;
+  observer?: DeliveryObserver;
 }
 
 /** Undefined when no endpoint is enabled: nothing is recorded, and requests pay nothing. */
@@ -44,6 +45,7 @@ export function createNotifier(config: NotificationsConfig, deps: NotifierDeps):
     beginListing: () => journal.beginListing(),
     owner: deps.source.instanceID,
     takeoverMs: config.takeover,
+    observer: deps.observer,
   });
   return {
     wants: (action) => wanted.has(action),

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createMemoryDriver } from '../../storage-drivers';
+import { createMetrics } from '../../src/metrics/metrics';
 import { isNotFound } from '../../storage-drivers/errors';
 import type { StorageDriver } from '../../storage-drivers/types';
 import type { ConfigInput } from '../../src/config/schema';
@@ -385,6 +386,39 @@ describe('notifications: a full backlog', () => {
         if (again !== 201) await new Promise((r) => setTimeout(r, 50));
       }
       assert.equal(again, 201);
+    } finally {
+      await registry.close();
+      await receiver.stop();
+    }
+  });
+});
+
+describe('notifications: metrics per endpoint', () => {
+  test('pending, delivered, failed and the age of the oldest pending event', async () => {
+    let accepting = false;
+    const receiver = new EventReceiver(() => accepting);
+    await receiver.start();
+    const metrics = createMetrics({ defaultMetrics: false });
+    const registry = await startRegistry({ config: testConfig(notifying(receiver.url)), deps: { eventPollMs: 20, metrics } });
+    registry.app.startBackgroundTasks();
+    const value = async (name: string) =>
+      (await metrics.registry.getSingleMetric(name)?.get())?.values.find((v) => v.labels.endpoint === 'receiver')?.value ?? 0;
+    try {
+      const repo = repoName('metered');
+      await pushImage(registry.r(), repo, 'v1');
+      await receiver.waitFor(() => receiver.refused > 1);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(await value('berth_notification_events_pending'), 3, 'two blob pushes and a manifest push');
+      assert.ok((await value('berth_notification_delivery_failures_total')) >= 2);
+      assert.ok((await value('berth_notification_oldest_pending_seconds')) > 0);
+      assert.equal(await value('berth_notification_events_delivered_total'), 0);
+      accepting = true;
+      await receiver.waitFor((events) => pushesOf(repo)(events).length === 1);
+      const deadline = Date.now() + 5_000;
+      while ((await value('berth_notification_events_pending')) !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(await value('berth_notification_events_pending'), 0);
+      assert.equal(await value('berth_notification_oldest_pending_seconds'), 0);
+      assert.equal(await value('berth_notification_events_delivered_total'), 3);
     } finally {
       await registry.close();
       await receiver.stop();
