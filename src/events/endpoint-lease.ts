@@ -21,6 +21,7 @@ interface LeaseBody {
 export class EndpointLease {
   private mine?: number;
   private renewedAt = 0;
+  private checkedAt = 0;
   private seen?: { gen: number; at: number };
 
   constructor(
@@ -33,9 +34,12 @@ export class EndpointLease {
 
   /** Whether this process delivers for the endpoint now; takes, renews or gives up the lease as needed. */
   async hold(): Promise<boolean> {
+    // Asked before every segment: a holder that looked at storage moments ago need not list again.
+    if (this.mine !== undefined && this.now() - this.checkedAt < this.ttlMs / 8) return true;
     const latest = await this.latest();
     if (this.mine !== undefined && latest === this.mine) {
       if (this.now() - this.renewedAt > this.ttlMs / 4) return this.take(latest + 1);
+      this.checkedAt = this.now();
       return true;
     }
     this.mine = undefined;
@@ -64,6 +68,7 @@ export class EndpointLease {
     }
     this.mine = gen;
     this.renewedAt = this.now();
+    this.checkedAt = this.renewedAt;
     // Two generations stay, so that a reader listing during the switch still finds one.
     for (const old of await this.generations()) if (old < gen - 1) await deleteIfExists(this.driver, paths.eventLease(this.endpoint, old));
     return true;
