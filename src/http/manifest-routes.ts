@@ -92,9 +92,13 @@ export async function putManifest(ctx: RouteContext): Promise<void> {
 
 export async function deleteManifest(ctx: RouteContext): Promise<void> {
   const ref = readReference(ctx.param);
-  if (ref.digest) await ctx.registry.manifests.deleteByDigest(ctx.name, ref.digest);
-  else await ctx.registry.manifests.deleteTag(ctx.name, ref.tag);
-  // As Distribution: the digest for a manifest, the tag alone for a tag.
-  await recordEvents(ctx, 'delete', [ref.digest ? { digest: ref.digest.value } : { tag: ref.tag }]);
+  // As Distribution: the digest for a manifest, then each tag that went with it; the tag alone for a tag.
+  if (ref.digest) {
+    const tags = await ctx.registry.manifests.deleteByDigest(ctx.name, ref.digest);
+    await recordEvents(ctx, 'delete', [{ digest: ref.digest.value }, ...tags.map((tag) => ({ tag }))]);
+  } else {
+    await ctx.registry.manifests.deleteTag(ctx.name, ref.tag);
+    await recordEvents(ctx, 'delete', [{ tag: ref.tag }]);
+  }
   sendEmpty(ctx.res, 202);
 }

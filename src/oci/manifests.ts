@@ -217,15 +217,17 @@ export class ManifestStore {
     this.forgetTag(name, tag);
   }
 
-  /** Deletes a revision and every tag that points at it, as Distribution does. */
-  async deleteByDigest(name: string, digest: Digest): Promise<void> {
+  /** Deletes a revision and every tag that points at it, as Distribution does; returns those tags. */
+  async deleteByDigest(name: string, digest: Digest): Promise<string[]> {
     this.cache.revisions.delete(digestKey(name, digest));
     await this.resolve(name, { digest });
+    const removed: string[] = [];
     for (const tag of await listNames(this.driver, paths.tagsDir(name))) {
       const current = await readLink(this.driver, paths.tagCurrentLink(name, tag));
       if (current?.value === digest.value) {
         await deleteIfExists(this.driver, paths.tagDir(name, tag));
         this.forgetTag(name, tag);
+        removed.push(tag);
       }
     }
     const subject = await this.subjectOf(digest);
@@ -234,6 +236,7 @@ export class ManifestStore {
     // Cleared after the delete too: a read that raced it may have cached the revision again.
     this.cache.revisions.delete(digestKey(name, digest));
     this.cache.layers.delete(digestKey(name, digest));
+    return removed;
   }
 
   private forgetTag(name: string, tag: string): void {

@@ -6,7 +6,7 @@ import { isNotFound } from '../../storage-drivers/errors';
 import type { StorageDriver } from '../../storage-drivers/types';
 import type { ConfigInput } from '../../src/config/schema';
 import { EventReceiver, type ReceivedEvent } from '../helpers/event-receiver';
-import { pushImage, randomBlob, recordingDriver, repoName } from './helpers';
+import { pushImage, pushManifest, randomBlob, recordingDriver, repoName } from './helpers';
 import { startRegistry, testConfig, type TestRegistry } from './server';
 
 const EVENTS_MEDIA_TYPE = 'application/vnd.docker.distribution.events.v1+json';
@@ -124,6 +124,28 @@ describe('notifications: the envelope', () => {
       expected,
     );
   });
+});
+
+test('deleting a manifest by digest reports the tags that went with it, as Distribution does', async () => {
+  const receiver = new EventReceiver();
+  await receiver.start();
+  const registry = await startNotifying(receiver);
+  try {
+    const repo = repoName('untagged');
+    const agent = registry.r();
+    const image = await pushImage(agent, repo, 'a');
+    assert.equal((await pushManifest(agent, repo, 'b', image.manifest)).status, 201);
+    assert.equal((await agent.delete(`/v2/${repo}/manifests/${image.manifest.digest}`)).status, 202);
+    const deletes = (events: ReceivedEvent[]) => events.filter((e) => e.action === 'delete' && e.target.repository === repo);
+    await receiver.waitFor((events) => deletes(events).length >= 3);
+    assert.deepEqual(
+      deletes(receiver.events).map((e) => e.target),
+      [{ repository: repo, digest: image.manifest.digest }, { repository: repo, tag: 'a' }, { repository: repo, tag: 'b' }],
+    );
+  } finally {
+    await registry.close();
+    await receiver.stop();
+  }
 });
 
 describe('notifications: at least once', () => {
