@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { RequestListener } from 'node:http';
 import pino, { type Logger } from 'pino';
 import type { StorageDriver } from '../storage-drivers/types';
@@ -14,7 +15,10 @@ import { healthRoutes } from './http/health';
 import { startGcScheduler } from './oci/gc-scheduler';
 import type { Metrics } from './metrics/metrics';
 import { httpMetrics } from './metrics/http-metrics';
+import { eventMetrics } from './metrics/event-metrics';
 import { StorageHealth } from './storage-health';
+import { createNotifier } from './events/notifier';
+import { formatAddress, parseListenAddress } from './config/listen-address';
 
 /** Readiness waits this long for the storage driver to answer. */
 const READINESS_TIMEOUT_MS = 2_000;
@@ -31,6 +35,8 @@ export interface AppDeps {
   metrics?: Metrics;
   /** While a storage fault keeps readiness down, how often a probe write checks for recovery (default 5 s). */
   storageProbeIntervalMs?: number;
+  /** How often an idle notification endpoint looks for events other processes recorded (default 2 s). */
+  eventPollMs?: number;
 }
 
 export interface BerthApp {
@@ -77,6 +83,15 @@ export function createApp(deps: AppDeps): BerthApp {
     keyStorage: { driver, keyPath: paths.tokenSigningKey(), certificatePath: paths.tokenSigningCertificate(), readOnly },
   });
 
+  // Distribution's source record: this node's name and port, and an id that changes with each start.
+  const notifier = createNotifier(config.notifications, {
+    driver,
+    logger,
+    source: { addr: formatAddress(hostname(), parseListenAddress(config.http.addr).port), instanceID: randomBytes(8).toString('hex') },
+    pollMs: deps.eventPollMs,
+    observer: metrics && eventMetrics(metrics),
+  });
+
   const dispatch = createDispatcher(
     registry,
     {
@@ -88,6 +103,7 @@ export function createApp(deps: AppDeps): BerthApp {
       host: config.http.host,
       relativeUrls: config.http.relativeurls,
       authorize: createAuthorizer(auth.controller, { host: config.http.host, tokenPath: auth.tokenPath }),
+      notifier,
     },
     {
       ...healthRoutes(driver, { timeoutMs: READINESS_TIMEOUT_MS, fault: () => health.fault }),
@@ -115,6 +131,7 @@ export function createApp(deps: AppDeps): BerthApp {
     registry,
     ready: () => auth.ready(),
     startBackgroundTasks() {
+      notifier?.startDelivery();
       const purging = config.storage.maintenance.uploadpurging;
       if (purging.enabled && !readOnly)
         stops.push(startUploadPurger(registry.uploads, driver, logger, { age: purging.age, interval: purging.interval, dryRun: purging.dryrun }));
@@ -137,6 +154,7 @@ export function createApp(deps: AppDeps): BerthApp {
     async close() {
       health.stop();
       for (const stop of stops.splice(0)) stop();
+      await notifier?.stop();
     },
   };
 }

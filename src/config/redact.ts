@@ -1,5 +1,5 @@
 /** Keys whose values are credentials, wherever they appear in the configuration. */
-const SECRET_KEY = /secret|password|passwd|token|accesskey|privatekey|credential/i;
+const SECRET_KEY = /secret|password|passwd|token|accesskey|privatekey|credential|authorization/i;
 
 export const REDACTED = 'REDACTED';
 
@@ -9,6 +9,12 @@ export function redactConfig(value: unknown): unknown {
   if (typeof value !== 'object' || value === null) return value;
   const out: Record<string, unknown> = {};
   // Only values are secrets: a section whose name matches (auth.token) is still shown, its credentials redacted.
-  for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEY.test(k) && v !== undefined && v !== null && typeof v !== 'object' ? REDACTED : redactConfig(v);
+  // Header values are lists (http.headers, a notification endpoint's Authorization): each is redacted.
+  for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEY.test(k) ? redactValue(v) : redactConfig(v);
   return out;
+}
+
+function redactValue(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(redactValue);
+  return v !== undefined && v !== null && typeof v !== 'object' ? REDACTED : redactConfig(v);
 }

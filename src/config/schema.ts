@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { authSchema } from './auth-schema';
 import { duration } from './duration';
 import { hostPort } from './listen-address';
+import { notificationsSchema } from './notifications-schema';
 import { tlsSchema } from './tls-schema';
 
 /**
@@ -191,6 +192,7 @@ export const configSchema = z
     http,
     validation,
     auth: authSchema,
+    notifications: notificationsSchema,
   })
   .strict()
   .superRefine((c, ctx) => {

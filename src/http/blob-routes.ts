@@ -3,6 +3,7 @@ import { DomainError } from '../oci/errors';
 import { parseDigest } from '../oci/digest';
 import { parseRange } from './ranges';
 import { sendEmpty, type RouteContext } from './context';
+import { blobTarget, recordEvents } from './events';
 
 /** GET and HEAD /v2/<name>/blobs/<digest>, with single byte ranges and optional redirects. */
 export async function getBlob(ctx: RouteContext): Promise<void> {
@@ -10,6 +11,7 @@ export async function getBlob(ctx: RouteContext): Promise<void> {
   const digest = parseDigest(ctx.param);
   const { size, canonical } = await registry.blobs.stat(ctx.name, digest);
   const method = req.method === 'HEAD' ? 'HEAD' : 'GET';
+  if (method === 'GET') await recordEvents(ctx, 'pull', [blobTarget(ctx, digest, size)]);
   if (ctx.options.redirect) {
     const url = await registry.blobs.redirectUrl(canonical, method);
     if (url) return sendEmpty(res, 307, { Location: url, 'Docker-Content-Digest': digest.value });
@@ -44,5 +46,6 @@ export async function getBlob(ctx: RouteContext): Promise<void> {
 export async function deleteBlob(ctx: RouteContext): Promise<void> {
   const digest = parseDigest(ctx.param);
   await ctx.registry.blobs.unlink(ctx.name, digest);
+  await recordEvents(ctx, 'delete', [{ digest: digest.value }]);
   sendEmpty(ctx.res, 202, { 'Docker-Content-Digest': digest.value });
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Grant } from '../../auth';
+import type { Notifier } from '../events/notifier';
 import type { Registry } from '../oci/registry';
 import type { RouteAuthorizer } from './auth-adapter';
 
@@ -14,6 +15,8 @@ export interface HttpOptions {
   relativeUrls: boolean;
   /** Decides access per request (auth/); absent: everything is allowed. */
   authorize?: RouteAuthorizer;
+  /** Where events go (notifications.endpoints); absent: none are recorded. */
+  notifier?: Notifier;
 }
 
 /** What a route handler gets: the request, its path parameters and query, and the registry. */

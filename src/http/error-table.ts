@@ -77,6 +77,7 @@ export const DOMAIN_RULES: { [K in DomainErrorKind]: Rule<DomainFacts[K]> } = {
   'deletes-disabled': { code: 'UNSUPPORTED' },
   'parameter-invalid': { code: 'UNSUPPORTED', status: 400 },
   'collection-conflict': { code: 'UNAVAILABLE', headers: () => ({ 'Retry-After': '10' }) },
+  'events-backlog-full': { code: 'UNAVAILABLE', headers: () => ({ 'Retry-After': '30' }) },
 };
 
 /**

@@ -6,6 +6,7 @@ import type { ManifestRef } from '../oci/manifests';
 import { contentLength } from './ranges';
 import { baseUrl } from './urls';
 import { sendEmpty, type RouteContext } from './context';
+import { contentUrl, recordEvents } from './events';
 
 function reference(param: string): ManifestRef {
   return isDigest(param) ? { digest: parseDigest(param) } : { tag: validateTag(param) };
@@ -45,6 +46,7 @@ export async function getManifest(ctx: RouteContext): Promise<void> {
   const head = ctx.req.method === 'HEAD';
   const m = head ? await ctx.registry.manifests.head(ctx.name, ref) : await ctx.registry.manifests.get(ctx.name, ref);
   const bytes = 'bytes' in m ? (m.bytes as Buffer) : undefined;
+  if (!head) await recordEvents(ctx, 'pull', [{ mediaType: m.mediaType, size: m.size, digest: m.digest.value, url: contentUrl(ctx, 'manifests', m.digest), tag: ref.tag }]);
   const res = ctx.res;
   res.statusCode = 200;
   res.setHeader('Content-Type', m.mediaType);
@@ -74,6 +76,9 @@ export async function putManifest(ctx: RouteContext): Promise<void> {
   const result = await ctx.registry.manifests.put(ctx.name, ref, bytes, ctx.req.headers['content-type'], tags, {
     maxDescriptors: ctx.options.manifestMaxDescriptors,
   });
+  const target = { mediaType: result.mediaType, size: bytes.length, digest: result.digest.value, url: contentUrl(ctx, 'manifests', result.digest) };
+  // One event per tag, as Distribution sends for each tag it sets; a push by digest alone has none.
+  await recordEvents(ctx, 'push', result.tags.length > 0 ? result.tags.map((tag) => ({ ...target, tag })) : [target]);
   const base = baseUrl(ctx.req, { host: ctx.options.host, relative: ctx.options.relativeUrls });
   const headers: Record<string, string | string[]> = {
     Location: `${base}/v2/${ctx.name}/manifests/${result.digest.value}`,
@@ -87,7 +92,13 @@ export async function putManifest(ctx: RouteContext): Promise<void> {
 
 export async function deleteManifest(ctx: RouteContext): Promise<void> {
   const ref = readReference(ctx.param);
-  if (ref.digest) await ctx.registry.manifests.deleteByDigest(ctx.name, ref.digest);
-  else await ctx.registry.manifests.deleteTag(ctx.name, ref.tag);
+  // As Distribution: the digest for a manifest, then each tag that went with it; the tag alone for a tag.
+  if (ref.digest) {
+    const tags = await ctx.registry.manifests.deleteByDigest(ctx.name, ref.digest);
+    await recordEvents(ctx, 'delete', [{ digest: ref.digest.value }, ...tags.map((tag) => ({ tag }))]);
+  } else {
+    await ctx.registry.manifests.deleteTag(ctx.name, ref.tag);
+    await recordEvents(ctx, 'delete', [{ tag: ref.tag }]);
+  }
   sendEmpty(ctx.res, 202);
 }

@@ -1,10 +1,11 @@
 import { DomainError, isDomainError } from '../oci/errors';
-import { parseAlgorithm, parseDigest, type Algorithm } from '../oci/digest';
+import { parseAlgorithm, parseDigest, type Algorithm, type Digest } from '../oci/digest';
 import { validateName } from '../oci/names';
 import type { ChunkInput, UploadSession } from '../oci/uploads';
 import { contentLength, parseContentRange, uploadRange } from './ranges';
 import { baseUrl } from './urls';
 import { sendEmpty, type RouteContext } from './context';
+import { blobTarget, recordEvents, wantsEvent } from './events';
 
 function location(ctx: RouteContext, session: UploadSession): string {
   const base = baseUrl(ctx.req, { host: ctx.options.host, relative: ctx.options.relativeUrls });
@@ -13,6 +14,15 @@ function location(ctx: RouteContext, session: UploadSession): string {
 
 function blobLocation(ctx: RouteContext, digest: string): string {
   return `${baseUrl(ctx.req, { host: ctx.options.host, relative: ctx.options.relativeUrls })}/v2/${ctx.name}/blobs/${digest}`;
+}
+
+/** The 201 of a blob now in the repository, its event recorded first (the size costs a stat, so only when wanted). */
+async function blobCreated(ctx: RouteContext, digest: Digest, action: 'push' | 'mount', from?: string): Promise<void> {
+  if (wantsEvent(ctx, action)) {
+    const { size } = await ctx.registry.blobs.stat(ctx.name, digest);
+    await recordEvents(ctx, action, [{ ...blobTarget(ctx, digest, size), fromRepository: from }]);
+  }
+  sendEmpty(ctx.res, 201, { Location: blobLocation(ctx, digest.value), 'Docker-Content-Digest': digest.value });
 }
 
 function sessionHeaders(ctx: RouteContext, session: UploadSession): Record<string, string> {
@@ -91,8 +101,7 @@ export async function startUpload(ctx: RouteContext): Promise<void> {
     const usable =
       fromParam === null ? ctx.options.authorize === undefined : from !== undefined && ctx.grant.allows('repository', from, 'pull');
     const mounted = usable ? await registry.blobs.mount(ctx.name, digest, from) : false;
-    if (mounted)
-      return sendEmpty(ctx.res, 201, { Location: blobLocation(ctx, digest.value), 'Docker-Content-Digest': digest.value });
+    if (mounted) return blobCreated(ctx, digest, 'mount', from);
   }
   const digestParam = query.get('digest');
   if (digestParam !== null) {
@@ -107,7 +116,7 @@ export async function startUpload(ctx: RouteContext): Promise<void> {
       await registry.uploads.discard(session).catch(() => false);
       throw err;
     }
-    return sendEmpty(ctx.res, 201, { Location: blobLocation(ctx, digest.value), 'Docker-Content-Digest': digest.value });
+    return blobCreated(ctx, digest, 'push');
   }
   const session = await registry.uploads.start(ctx.name, algorithm);
   sendEmpty(ctx.res, 202, sessionHeaders(ctx, session));
@@ -134,7 +143,7 @@ export async function completeUpload(ctx: RouteContext): Promise<void> {
   const digest = parseDigest(digestParam);
   const session = await resolve(ctx, false);
   await withSession(ctx, session, () => ctx.registry.uploads.complete(session, digest, hasBody(ctx) ? chunk(ctx) : undefined));
-  sendEmpty(ctx.res, 201, { Location: blobLocation(ctx, digest.value), 'Docker-Content-Digest': digest.value });
+  await blobCreated(ctx, digest, 'push');
 }
 
 export async function cancelUpload(ctx: RouteContext): Promise<void> {

@@ -18,6 +18,11 @@ export interface Metrics {
   gcRuns: Counter<'result'>;
   gcBytes: Counter;
   gcObjects: Counter<'kind'>;
+  eventsDelivered: Counter<'endpoint'>;
+  eventDeliveryFailures: Counter<'endpoint'>;
+  eventsPending: Gauge<'endpoint'>;
+  eventsOldestPendingAge: Gauge<'endpoint'>;
+  eventsDropped: Counter;
 }
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
@@ -54,5 +59,15 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     gcRuns: new Counter({ name: 'berth_gc_runs_total', help: 'Garbage collections by result (ok, failed, skipped).', labelNames: ['result'], registers }),
     gcBytes: new Counter({ name: 'berth_gc_reclaimed_bytes_total', help: 'Bytes of blob data garbage collection deleted.', registers }),
     gcObjects: new Counter({ name: 'berth_gc_reclaimed_objects_total', help: 'Objects garbage collection deleted, by kind (blob, manifest).', labelNames: ['kind'], registers }),
+    eventsDelivered: new Counter({ name: 'berth_notification_events_delivered_total', help: 'Events a notification endpoint accepted, by endpoint (redeliveries included).', labelNames: ['endpoint'], registers }),
+    eventDeliveryFailures: new Counter({ name: 'berth_notification_delivery_failures_total', help: 'Failed delivery attempts, by endpoint.', labelNames: ['endpoint'], registers }),
+    eventsPending: new Gauge({ name: 'berth_notification_events_pending', help: 'Events recorded and not yet delivered, by endpoint, as of the last look at storage.', labelNames: ['endpoint'], registers }),
+    eventsOldestPendingAge: new Gauge({
+      name: 'berth_notification_oldest_pending_seconds',
+      help: 'Age of the oldest event not yet delivered, by endpoint (0 when none): how long retries have been going on.',
+      labelNames: ['endpoint'],
+      registers,
+    }),
+    eventsDropped: new Counter({ name: 'berth_notification_events_dropped_total', help: 'Events removed undelivered from a full backlog (notifications.backlog.full: dropoldest).', registers }),
   };
 }

@@ -40,6 +40,8 @@ export interface DomainFacts {
   'parameter-invalid': { n: string };
   /** A garbage collection kept deleting what this write references; retrying later succeeds. */
   'collection-conflict': Record<string, never>;
+  /** Notifications are configured to refuse writes while this many events wait for delivery. */
+  'events-backlog-full': { pending: number };
 }
 
 export type DomainErrorKind = keyof DomainFacts;

@@ -35,6 +35,7 @@ export interface PutResult {
   subject?: Digest;
   /** Every tag now pointing at the manifest, the pushed one and those of `?tag=`. */
   tags: string[];
+  mediaType: string;
 }
 
 const MEDIA_TYPE_CACHE_SIZE = 50_000;
@@ -96,7 +97,7 @@ export class ManifestStore {
     }
     this.remember(digest, parsed.mediaType);
     this.stored(name, tags, digest, { bytes, mediaType: parsed.mediaType });
-    return { digest, subject: parsed.subject?.digest, tags };
+    return { digest, subject: parsed.subject?.digest, tags, mediaType: parsed.mediaType };
   }
 
   /** Takes back what a refused push wrote: its tags return to what they named, and a revision it added goes. */
@@ -216,15 +217,17 @@ export class ManifestStore {
     this.forgetTag(name, tag);
   }
 
-  /** Deletes a revision and every tag that points at it, as Distribution does. */
-  async deleteByDigest(name: string, digest: Digest): Promise<void> {
+  /** Deletes a revision and every tag that points at it, as Distribution does; returns those tags. */
+  async deleteByDigest(name: string, digest: Digest): Promise<string[]> {
     this.cache.revisions.delete(digestKey(name, digest));
     await this.resolve(name, { digest });
+    const removed: string[] = [];
     for (const tag of await listNames(this.driver, paths.tagsDir(name))) {
       const current = await readLink(this.driver, paths.tagCurrentLink(name, tag));
       if (current?.value === digest.value) {
         await deleteIfExists(this.driver, paths.tagDir(name, tag));
         this.forgetTag(name, tag);
+        removed.push(tag);
       }
     }
     const subject = await this.subjectOf(digest);
@@ -233,6 +236,7 @@ export class ManifestStore {
     // Cleared after the delete too: a read that raced it may have cached the revision again.
     this.cache.revisions.delete(digestKey(name, digest));
     this.cache.layers.delete(digestKey(name, digest));
+    return removed;
   }
 
   private forgetTag(name: string, tag: string): void {

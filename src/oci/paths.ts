@@ -12,6 +12,7 @@ export const REPOSITORIES = `${ROOT}/repositories`;
 const BERTH = '/berth';
 const BLOB_ALIASES = `${BERTH}/blob-aliases`;
 const GC = `${BERTH}/gc`;
+const EVENTS = `${BERTH}/events`;
 /** Lease numbers are zero-padded so that a listing's lexical order is their numeric order. */
 const LEASE_DIGITS = 16;
 /** Where filesystem stores of earlier versions already kept the token key, so they load it unchanged. */
@@ -66,6 +67,15 @@ export const paths = {
   instance: (id: string) => `${BERTH}/instances/${id}`,
   /** The readiness probe's scratch files (storage-health.ts). */
   probe: (id: string) => `${BERTH}/probes/${id}`,
+  /** The notification journal's segments, named so that lexical order is the order they were written in (events/journal.ts). */
+  eventSegments: `${EVENTS}/segments`,
+  eventSegment: (name: string) => `${EVENTS}/segments/${name}`,
+  /** Per endpoint, an empty marker per segment delivered to it (events/deliverer.ts). */
+  eventsDelivered: (endpoint: string) => `${EVENTS}/delivered/${endpoint}`,
+  eventDelivered: (endpoint: string, segment: string) => `${EVENTS}/delivered/${endpoint}/${segment}`,
+  /** Per endpoint, the numbered leases saying which process delivers to it (events/endpoint-lease.ts). */
+  eventLeases: (endpoint: string) => `${EVENTS}/leases/${endpoint}`,
+  eventLease: (endpoint: string, gen: number) => `${EVENTS}/leases/${endpoint}/${String(gen).padStart(LEASE_DIGITS, '0')}`,
   /** The built-in token server's generated signing key, with its certificate (auth/keystore.ts). */
   tokenSigningKey: () => `${TOKEN_KEYS}/token.key`,
   /** That key's certificate alone, for operators to hand to other registries as a `rootcertbundle`. */

@@ -133,8 +133,8 @@ describe('loadConfig YAML file', () => {
   });
 
   test('an unknown top-level section is an error', async () => {
-    const file = await yamlFile('top.yml', 'notifications: {}\n');
-    await rejectsNaming(loadConfig({ file, env: {} }), 'notifications', 'unknown key');
+    const file = await yamlFile('top.yml', 'frobnicate: {}\n');
+    await rejectsNaming(loadConfig({ file, env: {} }), 'frobnicate', 'unknown key');
   });
 
   test('bad values are errors naming the key', async () => {

@@ -16,6 +16,8 @@ export interface DistributionOptions {
   rootDirectory: string;
   /** How long to wait for `GET /v2/` to answer 200 (default 15 s). */
   startTimeoutMs?: number;
+  /** More top-level YAML for its config.yml (e.g. a `notifications:` section). */
+  extraYaml?: string;
 }
 
 export interface DistributionProcess {
@@ -61,7 +63,7 @@ function cleanEnv(): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: os.tmpdir() };
 }
 
-function configYaml(rootDirectory: string, port: number): string {
+function configYaml(rootDirectory: string, port: number, extraYaml = ''): string {
   // JSON strings are valid YAML scalars, so paths need no further quoting.
   return [
     'version: 0.1',
@@ -81,7 +83,7 @@ function configYaml(rootDirectory: string, port: number): string {
     `  addr: 127.0.0.1:${port}`,
     // A fixed secret only silences the start-up warning: tests run a single instance.
     '  secret: berth-interop-tests',
-    '',
+    extraYaml,
   ].join('\n');
 }
 
@@ -114,7 +116,7 @@ export async function startDistribution(opts: DistributionOptions): Promise<Dist
     for (let attempt = 0; attempt < 5; attempt++) {
       const port = await pickPort();
       const configFile = path.join(configDir, 'config.yml');
-      await writeFile(configFile, configYaml(opts.rootDirectory, port));
+      await writeFile(configFile, configYaml(opts.rootDirectory, port, opts.extraYaml));
       const proc = spawn(DISTRIBUTION_BINARY, ['serve', configFile], {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: cleanEnv(),

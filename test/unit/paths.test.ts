@@ -48,6 +48,12 @@ test("Berth's own state lies under /berth, and lease numbers list in numeric ord
   assert.equal(paths.gcClock, '/berth/gc/mark-started');
   assert.equal(paths.instance('abc'), '/berth/instances/abc');
   assert.equal(paths.probe('abc'), '/berth/probes/abc');
+  assert.equal(paths.eventSegments, '/berth/events/segments');
+  assert.equal(paths.eventSegment('s1'), '/berth/events/segments/s1');
+  assert.equal(paths.eventsDelivered('hook'), '/berth/events/delivered/hook');
+  assert.equal(paths.eventDelivered('hook', 's1'), '/berth/events/delivered/hook/s1');
+  assert.equal(paths.eventLeases('hook'), '/berth/events/leases/hook');
+  assert.equal(paths.eventLease('hook', 3), '/berth/events/leases/hook/0000000000000003');
   assert.equal(paths.gcLease(12), '/berth/gc/leases/0000000000000012');
   assert.ok(paths.gcLease(9) < paths.gcLease(10));
   assert.equal(leaseNumber(paths.gcLease(12)), 12);

@@ -1,0 +1,82 @@
+import { randomUUID } from 'node:crypto';
+import type { EventAction } from '../config/notifications-schema';
+
+/**
+ * Distribution 2.8's notification envelope (notifications/event.go), field for field, so that
+ * receivers written for Distribution read Berth's events unchanged. Empty fields are left out, as
+ * Go's `omitempty` does; `request.id`, `method` and `useragent` are always present, as there.
+ */
+export const EVENTS_MEDIA_TYPE = 'application/vnd.docker.distribution.events.v1+json';
+
+/** Distribution's media type for blob events, which have no media type of their own. */
+export const BLOB_MEDIA_TYPE = 'application/octet-stream';
+
+export interface EventTarget {
+  mediaType?: string;
+  size?: number;
+  digest?: string;
+  /** The same as size, kept by Distribution for older receivers. */
+  length?: number;
+  repository: string;
+  fromRepository?: string;
+  url?: string;
+  tag?: string;
+}
+
+/** The request that caused an event; Distribution's RequestRecord. */
+export interface RequestRecord {
+  id: string;
+  addr?: string;
+  host?: string;
+  method: string;
+  useragent: string;
+}
+
+/** What the HTTP layer knows about the request, beside the target. */
+export interface EventOrigin {
+  request: RequestRecord;
+  /** The authenticated user; omitted for anonymous requests. */
+  actor?: string;
+}
+
+export interface RegistryEvent {
+  /** Stable across redeliveries, so that receivers can de-duplicate. */
+  id: string;
+  timestamp: string;
+  action: EventAction;
+  target: EventTarget;
+  request: RequestRecord;
+  actor: { name?: string };
+  source: { addr?: string; instanceID?: string };
+}
+
+export interface EventSource {
+  addr?: string;
+  instanceID: string;
+}
+
+/** A new event, stamped now with a fresh id. */
+export function createEvent(action: EventAction, target: EventTarget, origin: EventOrigin, source: EventSource): RegistryEvent {
+  const t = dropEmpty(target);
+  if (t.size !== undefined) t.length = t.size;
+  return {
+    id: randomUUID(),
+    timestamp: new Date().toISOString(),
+    action,
+    target: t,
+    request: { ...dropEmpty(origin.request), method: origin.request.method, useragent: origin.request.useragent },
+    actor: origin.actor ? { name: origin.actor } : {},
+    source: dropEmpty(source),
+  };
+}
+
+/** The body of one delivery. */
+export function envelope(events: RegistryEvent[]): { events: RegistryEvent[] } {
+  return { events };
+}
+
+function dropEmpty<T extends object>(o: T): T {
+  const out = { ...o };
+  for (const k of Object.keys(out) as Array<keyof T>) if (out[k] === undefined || out[k] === '') delete out[k];
+  return out;
+}

@@ -1,0 +1,56 @@
+import type { Logger } from 'pino';
+import type { StorageDriver } from '../../storage-drivers/types';
+import type { EventAction, NotificationsConfig } from '../config/notifications-schema';
+import { createEvent, type EventOrigin, type EventSource, type EventTarget } from './event';
+import { EventDeliverer, type DeliveryObserver } from './deliverer';
+import { wantedActions } from './filter';
+import { EventJournal } from './journal';
+import { postEvents } from './sender';
+
+/** An idle endpoint looks for segments written by other processes this often. */
+const POLL_MS = 2_000;
+
+/** Records events durably and delivers them in the background (docs/architecture.md, "Notifications"). */
+export interface Notifier {
+  /** Whether events of this action are recorded at all (some endpoint wants them). */
+  wants(action: EventAction): boolean;
+  /** Resolves once the event is in storage; the caller acknowledges its request only then. */
+  record(action: EventAction, target: EventTarget, origin: EventOrigin): Promise<void>;
+  startDelivery(): void;
+  stop(): Promise<void>;
+}
+
+export interface NotifierDeps {
+  driver: StorageDriver;
+  logger: Logger;
+  source: EventSource;
+  pollMs?: number;
+  observer?: DeliveryObserver;
+}
+
+/** Undefined when no endpoint is enabled: nothing is recorded, and requests pay nothing. */
+export function createNotifier(config: NotificationsConfig, deps: NotifierDeps): Notifier | undefined {
+  const endpoints = config.endpoints.filter((e) => !e.disabled);
+  if (endpoints.length === 0) return undefined;
+  const wanted = wantedActions(endpoints);
+  const { backlog } = config;
+  const journal = new EventJournal(deps.driver, deps.source.instanceID, () => deliverer.wake(), backlog.full === 'refuse' ? backlog.maxevents : Infinity);
+  const deliverer = new EventDeliverer({
+    driver: deps.driver,
+    endpoints,
+    logger: deps.logger,
+    send: postEvents,
+    pollMs: deps.pollMs ?? POLL_MS,
+    backlog,
+    beginListing: () => journal.beginListing(),
+    owner: deps.source.instanceID,
+    takeoverMs: config.takeover,
+    observer: deps.observer,
+  });
+  return {
+    wants: (action) => wanted.has(action),
+    record: (action, target, origin) => journal.append([createEvent(action, target, origin, deps.source)]),
+    startDelivery: () => deliverer.start(),
+    stop: () => deliverer.stop(),
+  };
+}
