@@ -1,7 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
-import { constants } from 'node:fs';
-import { link, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { InvalidOffsetError, PathExistsError, PathNotFoundError } from '../errors';
@@ -13,10 +11,10 @@ import { FileReader } from './fs-reader';
 import { FsWriter } from './fs-writer';
 import { KnownDirs } from './known-dirs';
 import { PendingFlushes } from './pending-flushes';
-import { errnoCode, isMissing, naming, succeeds } from './errno';
+import { errnoCode, isMissing, succeeds } from './errno';
 import { removeTree } from './remove-tree';
-import { createWithDirs } from './staged-create';
-import { purgeTempFiles, TEMP_PREFIX } from './leftovers';
+import { purgeTempFiles } from './leftovers';
+import { linkExclusive, replaceFile, syncDir, type WriteTarget } from './durable-writes';
 
 export interface FilesystemDriverOptions {
   rootDirectory: string;
@@ -24,32 +22,8 @@ export interface FilesystemDriverOptions {
   readChunkSize?: number;
 }
 
-const { O_WRONLY, O_CREAT, O_EXCL, O_DSYNC, O_RDONLY, O_DIRECTORY } = constants;
-
 /** Idle read buffers kept between pulls (8 MiB at the default chunk size); more are left to the GC. */
 const READ_BUFFERS_KEPT = 8;
-
-/**
- * A rename is durable only once its directory is: without this, a crash soon after a 201 (before the
- * kernel writes the directory back, up to half a minute later) could leave the fsynced content under
- * its temp name and nothing at the path the client was told about. ext4 (with or without a journal)
- * and XFS also make the new directories above it durable on this fsync, as they do for a new file.
- */
-/** A new file's mode: the owner's alone for `private` content (a key), else as the umask allows. */
-function fileMode(opts: Pick<PutContentOptions, 'private'>): number {
-  return opts.private === true ? 0o600 : 0o666;
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, O_RDONLY | O_DIRECTORY);
-  try {
-    await handle.sync();
-  } catch (err) {
-    throw naming(err, dir);
-  } finally {
-    await handle.close();
-  }
-}
 
 /** Stores each path as a file below `rootDirectory`, mirroring Distribution's filesystem driver. */
 export class FilesystemDriver implements StorageDriver {
@@ -59,11 +33,13 @@ export class FilesystemDriver implements StorageDriver {
   private readonly flushes = new PendingFlushes();
   /** Shared by every reader's writeTo(), so that concurrent pulls reuse the same few buffers. */
   private readonly readBuffers: BufferPool;
+  private readonly writes: WriteTarget;
 
   constructor(opts: FilesystemDriverOptions) {
     this.root = opts.rootDirectory.replace(/\/+$/, '') || '/';
     this.known = new KnownDirs(this.root);
     this.readBuffers = new BufferPool(opts.readChunkSize ?? 1 << 20, READ_BUFFERS_KEPT);
+    this.writes = { root: this.root, known: this.known, makeDir: (dir) => this.makeDir(dir) };
   }
 
   async getContent(path: string): Promise<Buffer> {
@@ -74,80 +50,12 @@ export class FilesystemDriver implements StorageDriver {
     }
   }
 
-  async putContent(path: string, data: Uint8Array, opts: PutContentOptions = {}): Promise<void> {
-    const file = this.file(path);
-    const dir = dirname(file);
-    // O_DSYNC makes the write return only once the data is durable, as write + fdatasync would,
-    // in one trip through the libuv pool instead of two.
-    const flags = O_WRONLY | O_CREAT | O_EXCL | (opts.durable === false ? 0 : O_DSYNC);
-    const mode = fileMode(opts);
-    let synced = [dir];
-    if (!(await this.replaceIn(dir, file, data, flags, mode))) {
-      const staged = await createWithDirs(this.root, file, data, { flags, mode }, this.known, (d) => this.tempName(d), (d) => this.makeDir(d));
-      if (staged) synced = staged;
-      else await this.replaceIn(dir, file, data, flags, mode, true);
-    }
-    if (opts.durable !== false) await Promise.all(synced.map(syncDir));
+  putContent(path: string, data: Uint8Array, opts: PutContentOptions = {}): Promise<void> {
+    return replaceFile(this.writes, this.file(path), data, opts);
   }
 
-  /**
-   * Writes a temp file in `dir` and renames it over `file`. False when `dir` is missing (or, unless
-   * `exists`, likely new), for createWithDirs to make it.
-   */
-  private async replaceIn(dir: string, file: string, data: Uint8Array, flags: number, mode: number, exists = false): Promise<boolean> {
-    if (!exists && !this.known.has(dir) && this.known.has(dirname(dir))) return false;
-    const temp = this.tempName(dir);
-    let handle: FileHandle;
-    try {
-      handle = await open(temp, flags, mode);
-    } catch (err) {
-      if (exists || errnoCode(err) !== 'ENOENT') throw err;
-      this.known.forget(dir);
-      return false;
-    }
-    this.known.learn(dir);
-    try {
-      try {
-        await handle.writeFile(data);
-      } finally {
-        await handle.close();
-      }
-      await rename(temp, file);
-    } catch (err) {
-      await rm(temp, { force: true });
-      throw naming(err, file);
-    }
-    return true;
-  }
-
-  /**
-   * A durable temp file hard-linked to the path: link() fails with EEXIST, atomically, when anything
-   * is there (unlike rename, which replaces), and the name appears only with the complete content.
-   */
   async createExclusive(path: string, data: Uint8Array, opts: Pick<PutContentOptions, 'private'> = {}): Promise<void> {
-    const file = this.file(path);
-    const dir = dirname(file);
-    // Rare (a lease per collection): no shortcut through the known directories, which may be stale.
-    await mkdir(dir, { recursive: true });
-    const temp = this.tempName(dir);
-    try {
-      const handle = await open(temp, O_WRONLY | O_CREAT | O_EXCL | O_DSYNC, fileMode(opts));
-      try {
-        await handle.writeFile(data);
-      } finally {
-        await handle.close();
-      }
-      if (!(await succeeds(link(temp, file), 'EEXIST'))) throw new PathExistsError(this.name, path);
-    } catch (err) {
-      throw naming(err, file);
-    } finally {
-      await rm(temp, { force: true });
-    }
-    await syncDir(dir);
-  }
-
-  private tempName(dir: string): string {
-    return `${dir}/${TEMP_PREFIX}${randomBytes(12).toString('hex')}`;
+    if (!(await linkExclusive(this.file(path), data, opts))) throw new PathExistsError(this.name, path);
   }
 
   async reader(path: string, opts: ReaderOptions = {}): Promise<Readable> {
