@@ -9,6 +9,8 @@ export const USAGE = `usage: npm run bench -- [--rounds N] [--quick] [--only SUB
   --only LIST  run only figure groups whose name contains one of the comma-separated words
                (groups: ceilings, large, rates, writes, tags, push32)
   --cpu-prof DIR  run Berth under node --cpu-prof, writing one .cpuprofile per server start into DIR
+  --notify     both registries send every event to a receiver in this process (notifications.endpoints),
+               to measure what delivering events costs each
   --shared     run Berth as a replica sharing its storage (http.secret set): reads are not cached
                (storage.cache.ttl defaults to 0), so a tag moved by another replica is seen at once`;
 
@@ -20,10 +22,12 @@ export function parseArgs(argv: string[]): BenchConfig {
   let only: string[] | null = null;
   let cpuProfDir: string | null = null;
   let shared = false;
+  let notify = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') quick = true;
     else if (a === '--shared') shared = true;
+    else if (a === '--notify') notify = true;
     else if (a === '--rounds') {
       const n = Number(argv[++i]);
       if (!Number.isInteger(n) || n < 1 || n > 50) throw new UsageError('--rounds needs an integer between 1 and 50');
@@ -56,6 +60,7 @@ export function parseArgs(argv: string[]): BenchConfig {
       only,
       cpuProfDir,
       shared,
+      notify,
     };
   }
   return {
@@ -74,5 +79,6 @@ export function parseArgs(argv: string[]): BenchConfig {
     only,
     cpuProfDir,
     shared,
+    notify,
   };
 }

@@ -15,6 +15,7 @@ import { largeBlobFigures } from './figures/large-blobs';
 import { requestRateFigures } from './figures/request-rates';
 import { tagFigures } from './figures/tags';
 import { writeFigures } from './figures/writes';
+import { notificationsYaml, startNotificationSink, type NotificationSink } from './notification-sink';
 import { figureLine, ratioTable, type RoundResults } from './report';
 import { ensureReference, LOADGEN_CPU, pinSelf, REFERENCE_BIN, SERVER_CPU, startServer } from './servers';
 import type { BenchConfig, Figure, FigureContext, RegistryKind } from './types';
@@ -46,9 +47,10 @@ function machine(): string {
   return `${new Date().toISOString()} · ${cpu} · ${os.cpus().length} CPUs · ${Math.round(os.totalmem() / 2 ** 30)} GiB · Linux ${os.release()} · node ${process.version} · ${reference}`;
 }
 
-async function runRegistry(kind: RegistryKind, cfg: BenchConfig, repoRoot: string, cleanup: Cleanup, blobs: BlobCache): Promise<Map<string, Figure>> {
+async function runRegistry(kind: RegistryKind, cfg: BenchConfig, repoRoot: string, cleanup: Cleanup, blobs: BlobCache, sink: NotificationSink | null): Promise<Map<string, Figure>> {
   const figures = new Map<string, Figure>();
-  const server = await startServer(kind, repoRoot, cleanup, cfg.cpuProfDir, cfg.shared);
+  const notifications = sink ? notificationsYaml(sink.url) : '';
+  const server = await startServer(kind, repoRoot, cleanup, { cpuProfDir: cfg.cpuProfDir, shared: cfg.shared, notifications });
   try {
     const ctx: FigureContext = {
       target: server.target,
@@ -69,6 +71,11 @@ async function runRegistry(kind: RegistryKind, cfg: BenchConfig, repoRoot: strin
     }
   } finally {
     await server.stop();
+  }
+  if (sink) {
+    // After the stop: Berth's deliverer may still be sending its last batch while the figures end.
+    const got = sink.take();
+    out(`# ${kind} delivered ${got.events} events in ${got.envelopes} envelopes`);
   }
   return figures;
 }
@@ -92,6 +99,8 @@ async function main(): Promise<void> {
   }
 
   const blobs = new BlobCache();
+  const sink = cfg.notify ? await startNotificationSink() : null;
+  if (sink) out(`# notifications: both registries deliver to ${sink.url}`);
   const rounds: RoundResults[] = [];
   for (let r = 1; r <= cfg.rounds; r++) {
     // Alternate who goes first so that neither always gets the cooler disk or the emptier page cache.
@@ -99,7 +108,7 @@ async function main(): Promise<void> {
     const result = {} as RoundResults;
     for (const kind of order) {
       out(`## round ${r}/${cfg.rounds} · ${kind === 'berth' ? 'berth' : 'reference (CNCF Distribution)'}`);
-      result[kind] = await runRegistry(kind, cfg, repoRoot, cleanup, blobs);
+      result[kind] = await runRegistry(kind, cfg, repoRoot, cleanup, blobs, sink);
     }
     rounds.push(result);
   }
@@ -109,6 +118,7 @@ async function main(): Promise<void> {
   out('# (higher-is-better figures: berth/reference; lower-is-better ones — times, latencies, CPU, RSS: reference/berth)');
   for (const line of ratioTable(rounds)) out(line);
   out(`# total ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  await sink?.close();
 }
 
 main().then(

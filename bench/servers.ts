@@ -67,7 +67,7 @@ async function waitReady(base: string, child: ChildProcess, logFile: string, tim
   throw new Error(`server at ${base} did not become ready (exit ${child.exitCode}):\n${log.slice(-2000)}`);
 }
 
-function referenceConfig(root: string, addr: string): string {
+function referenceConfig(root: string, addr: string, extra: string): string {
   // Upstream's and Debian's shipped config both enable the in-memory blob descriptor cache; health checks
   // and auth are left out, as they are for Berth.
   return `version: 0.1
@@ -85,10 +85,18 @@ storage:
 http:
   addr: ${addr}
   secret: ${SECRET}
-`;
+${extra}`;
 }
 
-export async function startServer(kind: RegistryKind, repoRoot: string, cleanup: Cleanup, cpuProfDir: string | null = null, shared = false): Promise<RunningServer> {
+export interface ServerOptions {
+  cpuProfDir: string | null;
+  shared: boolean;
+  /** A `notifications` section (YAML) given to both registries, or '' for none. */
+  notifications: string;
+}
+
+export async function startServer(kind: RegistryKind, repoRoot: string, cleanup: Cleanup, opts: ServerOptions): Promise<RunningServer> {
+  const { cpuProfDir, shared, notifications } = opts;
   const dir = await mkdtemp(path.join(os.tmpdir(), `berth-bench-${kind}-`));
   cleanup.addDir(dir);
   const root = path.join(dir, 'storage');
@@ -99,7 +107,7 @@ export async function startServer(kind: RegistryKind, repoRoot: string, cleanup:
   const env = baseEnv();
   if (kind === 'reference') {
     const configFile = path.join(dir, 'config.yml');
-    await writeFile(configFile, referenceConfig(root, addr));
+    await writeFile(configFile, referenceConfig(root, addr, notifications));
     args = [REFERENCE_BIN, 'serve', configFile];
   } else {
     Object.assign(env, {
@@ -112,7 +120,10 @@ export async function startServer(kind: RegistryKind, repoRoot: string, cleanup:
       REGISTRY_LOG_LEVEL: 'warn',
     });
     const prof = cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : [];
-    args = [process.execPath, ...prof, path.join(repoRoot, 'dist/src/main.js'), 'serve'];
+    // Everything else comes from the environment; only a list (the endpoints) needs a file.
+    const config = notifications ? ['--config', path.join(dir, 'config.yml')] : [];
+    if (notifications) await writeFile(config[1], notifications);
+    args = [process.execPath, ...prof, path.join(repoRoot, 'dist/src/main.js'), 'serve', ...config];
   }
   const log = createWriteStream(logFile);
   // taskset execs the server, so the child's pid is the server's own (for /proc readings).

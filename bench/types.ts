@@ -40,6 +40,8 @@ export interface BenchConfig {
   cpuProfDir: string | null;
   /** Berth as one replica of several: a shared secret, so no read caching by default. */
   shared: boolean;
+  /** Both registries deliver every event to a receiver in the load generator (`--notify`). */
+  notify: boolean;
 }
 
 export type Emit = (figure: Figure) => void;
