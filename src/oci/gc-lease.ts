@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { StorageDriver } from '../../storage-drivers/types';
 import { isExists, isNotFound } from '../../storage-drivers/errors';
-import { storageNow } from './gc-sweep-state';
+import { storageNow } from './storage-clock';
 import { leaseNumber, paths } from './paths';
 
 /** Another collection holds the lease: this one does not run. */

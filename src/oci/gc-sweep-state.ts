@@ -61,12 +61,3 @@ export function writeSweepCandidates(driver: StorageDriver, c: SweepCandidates):
 export function manifestKey(name: string, digest: string): string {
   return `${name}@${digest}`;
 }
-
-/**
- * Now, by the storage's clock: times compared with modTimes are the storage's own, whatever this
- * host's clock says. `marker` names the writer in the clock file, for whoever looks.
- */
-export async function storageNow(driver: StorageDriver, marker: string): Promise<number> {
-  await driver.putContent(paths.gcClock, Buffer.from(marker), { durable: false });
-  return (await driver.stat(paths.gcClock)).modTime.getTime();
-}

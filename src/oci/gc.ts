@@ -7,7 +7,7 @@ import { paths } from './paths';
 import { deleteIfExists, readLink, sizeOf } from './links';
 import type { Listing } from './listing';
 import { Marker } from './gc-mark';
-import { storageNow } from './gc-sweep-state';
+import { storageNow } from './storage-clock';
 import { SweepNotice } from './gc-sweep';
 import { mapBounded } from './bounded';
 
