@@ -62,7 +62,7 @@ export function withValidation(driver: StorageDriver, opts: DecoratorOptions = {
     getContent: (path: string): Promise<Buffer> => run('getContent', [[path, false]], () => driver.getContent(path)),
     putContent: (path: string, data: Uint8Array, o?: PutContentOptions): Promise<void> =>
       run('putContent', [[path, false]], () => driver.putContent(path, data, o)),
-    createExclusive: (path: string, data: Uint8Array, opts?: Pick<PutContentOptions, 'private'>): Promise<void> =>
+    createExclusive: (path: string, data: Uint8Array, opts?: PutContentOptions): Promise<void> =>
       run('createExclusive', [[path, false]], () => driver.createExclusive(path, data, opts)),
     reader: (path: string, o?: ReaderOptions): Promise<Readable> =>
       run('reader', [[path, false]], () => driver.reader(path, o)),

@@ -104,10 +104,11 @@ export interface StorageDriver {
    * Creates a small object only if nothing is at the path yet, atomically: of any number of callers
    * racing for one path, in this or other processes sharing the store, exactly one succeeds and the
    * others reject with PathExistsError, as does any call once the path holds content. Readers never
-   * see partial content. Durable once it resolves. The primitive for leases (a lock whose holder may
-   * die): put nothing at the path that another writer might replace with putContent.
+   * see partial content. Durable once it resolves, unless opts say otherwise (as for putContent:
+   * then only the process, not the machine, may crash). The primitive for leases (a lock whose
+   * holder may die): put nothing at the path that another writer might replace with putContent.
    */
-  createExclusive(path: string, data: Uint8Array, opts?: Pick<PutContentOptions, 'private'>): Promise<void>;
+  createExclusive(path: string, data: Uint8Array, opts?: PutContentOptions): Promise<void>;
   reader(path: string, opts?: ReaderOptions): Promise<Readable>;
   writer(path: string, opts: WriterOptions): Promise<FileWriter>;
   /** PathNotFoundError when absent. Directories exist implicitly when something lies below them. */

@@ -23,6 +23,8 @@ interface Waiter {
  */
 export class EventJournal {
   private pending: RegistryEvent[] = [];
+  /** Whether any pending event must survive a machine crash, not only a Berth crash. */
+  private pendingDurable = false;
   private waiters: Waiter[] = [];
   private writing = false;
   private seq = 0;
@@ -56,13 +58,19 @@ export class EventJournal {
     };
   }
 
-  append(events: RegistryEvent[]): Promise<void> {
+  /**
+   * `durable: false` for events that need only survive Berth's own crash (pulls: nothing was
+   * stored, and a power loss would lose at most the last seconds of them): their segment is written
+   * but not synced, so a pull does not wait for the disk. A batch holding any durable event is synced.
+   */
+  append(events: RegistryEvent[], durable = true): Promise<void> {
     if (events.length === 0) return Promise.resolve();
     const pending = this.backlog + this.pending.length;
     if (pending + events.length > this.refuseBeyond)
       return Promise.reject(new DomainError('events-backlog-full', { pending }, 'too many events wait for delivery; retry later'));
     return new Promise<void>((resolve, reject) => {
       this.pending.push(...events);
+      this.pendingDurable ||= durable;
       this.waiters.push({ resolve, reject });
       if (!this.writing) void this.flush();
     });
@@ -73,8 +81,10 @@ export class EventJournal {
     while (this.pending.length > 0) {
       const batch = this.pending.splice(0);
       const waiters = this.waiters.splice(0);
+      const durable = this.pendingDurable;
+      this.pendingDurable = false;
       try {
-        await this.driver.createExclusive(paths.eventSegment(this.nextName(batch.length)), encodeSegment(batch));
+        await this.driver.createExclusive(paths.eventSegment(this.nextName(batch.length)), encodeSegment(batch), { durable });
         this.written += batch.length;
         for (const w of waiters) w.resolve();
         this.onWritten();

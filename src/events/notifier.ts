@@ -14,7 +14,10 @@ const POLL_MS = 2_000;
 export interface Notifier {
   /** Whether events of this action are recorded at all (some endpoint wants them). */
   wants(action: EventAction): boolean;
-  /** Resolves once the event is in storage; the caller acknowledges its request only then. */
+  /**
+   * Resolves once the event is in storage; the caller acknowledges its request only then. Pulls are
+   * written without a sync (EventJournal.append): they survive a crash of Berth, not of the machine.
+   */
   record(action: EventAction, target: EventTarget, origin: EventOrigin): Promise<void>;
   startDelivery(): void;
   stop(): Promise<void>;
@@ -49,7 +52,7 @@ export function createNotifier(config: NotificationsConfig, deps: NotifierDeps):
   });
   return {
     wants: (action) => wanted.has(action),
-    record: (action, target, origin) => journal.append([createEvent(action, target, origin, deps.source)]),
+    record: (action, target, origin) => journal.append([createEvent(action, target, origin, deps.source)], action !== 'pull'),
     startDelivery: () => deliverer.start(),
     stop: () => deliverer.stop(),
   };

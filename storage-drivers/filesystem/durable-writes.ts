@@ -91,14 +91,15 @@ async function replaceIn(t: WriteTarget, dir: string, file: string, data: Uint8A
 }
 
 /**
- * createExclusive: a durable temp file hard-linked to the path. link() fails with EEXIST,
+ * createExclusive: a temp file (synced unless `durable: false`) hard-linked to the path. link() fails with EEXIST,
  * atomically, when anything is there (unlike rename, which replaces), and the name appears only with
  * the complete content. False when the path exists.
  */
-export async function linkExclusive(file: string, data: Uint8Array, opts: Pick<PutContentOptions, 'private'>): Promise<boolean> {
+export async function linkExclusive(file: string, data: Uint8Array, opts: PutContentOptions): Promise<boolean> {
   const dir = dirname(file);
   const temp = tempName(dir);
-  const flags = O_WRONLY | O_CREAT | O_EXCL | O_DSYNC;
+  const durable = opts.durable !== false;
+  const flags = O_WRONLY | O_CREAT | O_EXCL | (durable ? O_DSYNC : 0);
   let handle: FileHandle;
   try {
     handle = await open(temp, flags, fileMode(opts));
@@ -121,6 +122,6 @@ export async function linkExclusive(file: string, data: Uint8Array, opts: Pick<P
   } finally {
     await rm(temp, { force: true });
   }
-  if (created) await syncDir(dir);
+  if (created && durable) await syncDir(dir);
   return created;
 }

@@ -54,7 +54,7 @@ export class FilesystemDriver implements StorageDriver {
     return replaceFile(this.writes, this.file(path), data, opts);
   }
 
-  async createExclusive(path: string, data: Uint8Array, opts: Pick<PutContentOptions, 'private'> = {}): Promise<void> {
+  async createExclusive(path: string, data: Uint8Array, opts: PutContentOptions = {}): Promise<void> {
     if (!(await linkExclusive(this.file(path), data, opts))) throw new PathExistsError(this.name, path);
   }
 

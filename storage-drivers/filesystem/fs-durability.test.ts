@@ -9,7 +9,7 @@ import { parseStrace, type StraceCall } from '../../test/helpers/strace';
 /**
  * Durability cannot be seen through the driver's API short of pulling the power, so these tests
  * watch the system calls instead (strace): before putContent or move resolves, the bytes must be
- * synced before the rename that publishes them, and the directory holding the new name after it.
+ * synced before the rename (or link) that publishes them, and the directory holding the new name after it.
  */
 
 const CHILD = `
@@ -24,6 +24,10 @@ const { createFilesystemDriver } = require(process.argv[1]);
   process.stderr.write('MARK-PUT-LAZY\\n');
   await d.move('/up/1/data', '/blobs/ab/abcd/data');
   process.stderr.write('MARK-MOVE\\n');
+  await d.createExclusive('/events/segments/one', Buffer.from('event'));
+  process.stderr.write('MARK-EXCL\\n');
+  await d.createExclusive('/events/segments/two', Buffer.from('event'), { durable: false });
+  process.stderr.write('MARK-EXCL-LAZY\\n');
 })().catch((err) => { console.error(err); process.exit(1); });
 `;
 
@@ -46,7 +50,7 @@ describe('filesystem driver durability order (strace)', () => {
     dir = await mkdtemp(join(tmpdir(), 'berth-fs-durability-'));
     root = join(dir, 'root');
     const trace = join(dir, 'trace.txt');
-    const args = ['-f', '-y', '-qq', '-e', 'trace=openat,rename,fsync,fdatasync,write,pwrite64', '-o', trace];
+    const args = ['-f', '-y', '-qq', '-e', 'trace=openat,rename,link,linkat,fsync,fdatasync,write,pwrite64', '-o', trace];
     const child = spawn('strace', [...args, process.execPath, '-e', CHILD, join(__dirname, '..', 'index.js'), root], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
@@ -131,5 +135,31 @@ describe('filesystem driver durability order (strace)', () => {
     const within = between(mark('MARK-PUT-LAZY'), to);
     const r = renameTo(within, join(root, 'blobs/ab/abcd/data'));
     assert.ok(dirSynced(within, join(root, 'blobs/ab/abcd'), r.end, to), 'destination directory not synced after the rename');
+  });
+
+  const linkTo = (within: StraceCall[], file: string) => {
+    const l = within.find((c) => (c.name === 'link' || c.name === 'linkat') && c.args.includes(`"${file}"`) && c.result === '0');
+    assert.ok(l, `no successful link to ${file}`);
+    return l;
+  };
+
+  it('createExclusive syncs the bytes before the link and the directory before it resolves', (t) => {
+    if (!check(t)) return;
+    const to = mark('MARK-EXCL');
+    const within = between(mark('MARK-MOVE'), to);
+    const l = linkTo(within, join(root, 'events/segments/one'));
+    const temp = /"([^"]+)"/.exec(l.args)![1];
+    assert.ok(dataSynced(within, temp, l.start), `bytes of ${temp} not synced before the link`);
+    assert.ok(dirSynced(within, join(root, 'events/segments'), l.end, to), 'directory not synced after the link');
+  });
+
+  it('createExclusive with durable: false syncs nothing', (t) => {
+    if (!check(t)) return;
+    const within = between(mark('MARK-EXCL'), mark('MARK-EXCL-LAZY'));
+    linkTo(within, join(root, 'events/segments/two'));
+    assert.deepEqual(
+      within.filter((c) => c.name === 'fsync' || c.name === 'fdatasync' || (c.name === 'openat' && c.args.includes('O_DSYNC'))),
+      [],
+    );
   });
 });

@@ -243,12 +243,13 @@ describe('notifications: at least once', () => {
 /** A store whose event segment writes take `delayMs` and then fail when `failing` says so, counting them. */
 function eventStore(opts: { delayMs?: number; failing?: () => boolean } = {}) {
   const inner = createMemoryDriver();
-  const state = { segmentWrites: 0 };
+  const state = { segmentWrites: 0, durability: [] as boolean[] };
   const driver: StorageDriver = {
     ...recordingDriver(inner).driver,
     createExclusive: async (p, d, o) => {
-      if (!p.startsWith('/berth/events/')) return inner.createExclusive(p, d, o);
+      if (!p.startsWith('/berth/events/segments/')) return inner.createExclusive(p, d, o);
       state.segmentWrites += 1;
+      state.durability.push(o?.durable !== false);
       await new Promise((r) => setTimeout(r, opts.delayMs ?? 0));
       if (opts.failing?.()) throw new Error('EIO: event segment write failed');
       return inner.createExclusive(p, d, o);
@@ -272,6 +273,22 @@ describe('notifications: recorded before acknowledged', () => {
       assert.ok(res.status >= 500, `status ${res.status}`);
       failing = false;
       assert.equal((await agent.get(`/v2/${repo}/manifests/v1`)).status, 200);
+    } finally {
+      await registry.close();
+    }
+  });
+
+  test('push events are written durably, pull events without a sync (they need only survive a crash of Berth)', async () => {
+    const { driver, state } = eventStore();
+    const registry = await startRegistry({ config: testConfig(notifying('http://127.0.0.1:9/')), driver });
+    try {
+      const repo = repoName('durability');
+      const agent = registry.r();
+      await pushImage(agent, repo, 'v1');
+      const pushes = state.durability.splice(0);
+      assert.ok(pushes.length > 0 && pushes.every(Boolean), `push segments durable: ${pushes.join()}`);
+      assert.equal((await agent.get(`/v2/${repo}/manifests/v1`)).status, 200);
+      assert.deepEqual(state.durability, [false]);
     } finally {
       await registry.close();
     }

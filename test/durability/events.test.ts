@@ -40,7 +40,7 @@ async function start(receiverUrl: string) {
   });
 }
 
-test('events acknowledged before a SIGKILL are delivered by the next start', async () => {
+test('events acknowledged before a SIGKILL (pushes and a pull) are delivered by the next start', async () => {
   let accepting = false;
   const receiver = new EventReceiver(() => accepting);
   await receiver.start();
@@ -49,6 +49,8 @@ test('events acknowledged before a SIGKILL are delivered by the next start', asy
   try {
     const agent = request.agent(first.url);
     for (const tag of tags) await pushImage(agent, 'killed/repo', tag);
+    // A pull's event is written without a sync: it must still survive the process being killed.
+    assert.equal((await agent.get('/v2/killed/repo/manifests/one')).status, 200);
     // The receiver has refused at least once, so the first process was delivering when it died.
     await receiver.waitFor(() => receiver.refused > 0);
   } finally {
@@ -59,7 +61,9 @@ test('events acknowledged before a SIGKILL are delivered by the next start', asy
   const second = await start(receiver.url);
   try {
     await receiver.waitFor(
-      (events) => tags.every((tag) => events.some((e) => e.action === 'push' && e.target.repository === 'killed/repo' && e.target.tag === tag)),
+      (events) =>
+        tags.every((tag) => events.some((e) => e.action === 'push' && e.target.repository === 'killed/repo' && e.target.tag === tag)) &&
+        events.some((e) => e.action === 'pull' && e.target.repository === 'killed/repo'),
       20_000,
     );
     const pushed = receiver.events.filter((e) => e.action === 'push' && e.target.tag !== undefined).map((e) => e.target.tag);
