@@ -10,6 +10,8 @@ export interface BerthProcessOptions {
   cwd?: string;
   /** How long to wait for the `listening` line (default 15 s). */
   startTimeoutMs?: number;
+  /** A command line to run node under (it must exec it), e.g. a NetSandbox's `prefix`. */
+  prefix?: readonly string[];
 }
 
 export interface BerthProcess {
@@ -65,7 +67,8 @@ export function runBerth(args: string[], opts: { env?: Record<string, string>; c
 export function startBerthProcess(opts: BerthProcessOptions = {}): Promise<BerthProcess> {
   const env: Record<string, string | undefined> = { ...process.env, REGISTRY_HTTP_ADDR: '127.0.0.1:0', ...opts.env };
   for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
-  const proc = spawn(process.execPath, [MAIN_JS, 'serve', ...(opts.args ?? [])], {
+  const [cmd = process.execPath, ...before] = [...(opts.prefix ?? []), process.execPath];
+  const proc = spawn(cmd, [...before, MAIN_JS, 'serve', ...(opts.args ?? [])], {
     cwd: opts.cwd,
     env: env,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -17,8 +17,9 @@ export interface Dockerd {
  * A private Docker engine: its own data, exec root and socket under one temp dir, no network setup
  * (no bridge, no iptables), vfs storage so it works on any filesystem. Containers must run with
  * `--network none`. Registries on 127.0.0.0/8 are insecure (plain HTTP) for dockerd by default.
+ * `prefix` runs it under another command, e.g. a NetSandbox's.
  */
-export async function startDockerd(): Promise<Dockerd> {
+export async function startDockerd(opts: { prefix?: readonly string[] } = {}): Promise<Dockerd> {
   const dockerd = requireTool('dockerd');
   const dockerCli = requireTool('docker');
   // Under /tmp, not $TMPDIR: unix socket paths (including containerd's below the exec root) are
@@ -29,7 +30,9 @@ export async function startDockerd(): Promise<Dockerd> {
   await mkdir(configDir);
   // An empty CLI config keeps the user's credential helpers and contexts out of the tests.
   await writeFile(path.join(configDir, 'config.json'), '{}\n');
-  const daemon = spawnDaemon(dockerd, [
+  const [cmd = dockerd, ...before] = [...(opts.prefix ?? []), dockerd];
+  const daemon = spawnDaemon(cmd, [
+    ...before,
     '--storage-driver=vfs',
     '--iptables=false',
     '--ip6tables=false',

@@ -10,8 +10,11 @@ export interface TlsFixture {
   ca: Issued;
   /** A client certificate signed by the CA. */
   client(name: string): Promise<Issued>;
-  /** Berth over HTTPS on `host` (127.0.0.1 by default), memory storage; with `mutual`, clients need a certificate from the CA. */
-  start(opts?: { mutual?: boolean; host?: string }): Promise<BerthProcess>;
+  /**
+   * Berth over HTTPS on `host` (127.0.0.1 by default), memory storage; with `mutual`, clients need a
+   * certificate from the CA. `prefix` as for startBerthProcess.
+   */
+  start(opts?: { mutual?: boolean; host?: string; prefix?: readonly string[] }): Promise<BerthProcess>;
   cleanup(): Promise<void>;
 }
 
@@ -30,6 +33,7 @@ export async function tlsFixture(prefix: string, opts: { ips?: string[] } = {}):
     client: (name) => issue(ca, name, { usage: 'client' }),
     async start(o = {}) {
       const berth = await startBerthProcess({
+        prefix: o.prefix,
         env: {
           REGISTRY_STORAGE: 'inmemory',
           REGISTRY_HTTP_ADDR: `${o.host ?? '127.0.0.1'}:0`,
