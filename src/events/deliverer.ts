@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { StorageDriver } from '../../storage-drivers/types';
 import type { EndpointConfig } from '../config/notifications-schema';
@@ -10,6 +11,12 @@ import type { RegistryEvent } from './event';
 
 /** Events in one POST at most. A segment sent in several is sent again whole if any of them fails. */
 export const MAX_ENVELOPE_EVENTS = 100;
+
+/** The least time between two removals of delivered segments while deliveries succeed. */
+const COLLECT_EVERY_MS = 1_000;
+
+/** The pause between passes while new segments keep coming: the most a busy registry adds to delivery latency. */
+const PASS_GAP_MS = 100;
 
 /** What the deliverer tells metrics. */
 export interface DeliveryObserver {
@@ -34,6 +41,10 @@ export interface DelivererOptions {
   backlog: { maxevents: number; full: 'dropoldest' | 'refuse' };
   /** Told the backlog each time the segments are listed (EventJournal.beginListing). */
   beginListing: () => (events: number) => void;
+  /** A segment's events when this process wrote it recently (EventJournal.recentSegment), else undefined. */
+  recentSegment?: (segment: string) => RegistryEvent[] | undefined;
+  /** Told when a segment has been delivered everywhere or removed (EventJournal.forget). */
+  forget?: (segment: string) => void;
   /** This process, in the endpoint leases. */
   owner: string;
   /** How long a silent deliverer keeps its endpoints before another process takes them over. */
@@ -54,6 +65,7 @@ export class EventDeliverer {
   private readonly sleeping = new Set<() => void>();
   private loops: Promise<void>[] = [];
   private collecting = false;
+  private collectedAt = -Infinity;
   /** Counts wake() calls, so that one arriving while an endpoint is busy is not slept through. */
   private wakes = 0;
 
@@ -96,8 +108,12 @@ export class EventDeliverer {
         this.o.logger.warn({ err, endpoint: endpoint.name }, 'event delivery failed; retrying');
         failed = true;
       }
-      // Also while the endpoint fails: that is when the backlog grows.
-      await this.collect().catch((err: unknown) => this.o.logger.warn({ err }, 'removing delivered event segments failed'));
+      // Also while the endpoint fails: that is when the backlog grows. Not after every pass of a busy
+      // endpoint: each costs two listings, and a segment left a second longer costs nothing.
+      if (failed || performance.now() - this.collectedAt >= COLLECT_EVERY_MS) {
+        this.collectedAt = performance.now();
+        await this.collect().catch((err: unknown) => this.o.logger.warn({ err }, 'removing delivered event segments failed'));
+      }
       if (failed) {
         await this.backOff(backoff, lease);
         backoff = Math.min(backoff * 2, Math.max(endpoint.maxbackoff, endpoint.backoff));
@@ -105,6 +121,9 @@ export class EventDeliverer {
       }
       backoff = endpoint.backoff;
       if (wakes === this.wakes) await this.wait(this.o.pollMs, this.idle);
+      // Woken during the pass (a busy registry): let segments gather, so that the next pass sends
+      // many at once instead of paying its listings and a POST for each request's event.
+      else await this.wait(PASS_GAP_MS, this.sleeping);
     }
     await lease.release().catch((err: unknown) => this.o.logger.warn({ err, endpoint: endpoint.name }, 'releasing the event delivery lease failed'));
   }
@@ -136,7 +155,7 @@ export class EventDeliverer {
       this.reportPending(endpoint, todo.slice(n));
       // Another process took the endpoint over (this one stalled): it delivers from here.
       if (!(await lease.hold())) return true;
-      const events = await readSegment(this.o.driver, segment);
+      const events = this.o.recentSegment?.(segment) ?? (await readSegment(this.o.driver, segment));
       if (!events) continue;
       const selected = events.filter(wanted);
       // A burst makes one large segment; receivers get it in envelopes of a bounded size.
@@ -151,10 +170,25 @@ export class EventDeliverer {
         }
         this.observer.delivered(endpoint.name, envelope.length);
       }
-      await this.o.driver.putContent(paths.eventDelivered(endpoint.name, segment), new Uint8Array(0));
+      await this.delivered(endpoint, segment);
     }
     this.reportPending(endpoint, []);
     return true;
+  }
+
+  /**
+   * With one endpoint, a delivered segment is removed at once: nobody else needs it, and that is one
+   * storage call instead of a marker now and two removals at the next collection. With several, a
+   * marker records this endpoint's progress; it is not synced, since a marker lost to a power cut
+   * only sends its segment again, which at-least-once allows.
+   */
+  private async delivered(endpoint: EndpointConfig, segment: string): Promise<void> {
+    if (this.o.endpoints.length === 1) {
+      await deleteIfExists(this.o.driver, paths.eventSegment(segment));
+      this.o.forget?.(segment);
+      return;
+    }
+    await this.o.driver.putContent(paths.eventDelivered(endpoint.name, segment), new Uint8Array(0), { durable: false });
   }
 
   private reportPending(endpoint: EndpointConfig, segments: string[]): void {
@@ -183,6 +217,7 @@ export class EventDeliverer {
           continue;
         }
         await deleteIfExists(this.o.driver, paths.eventSegment(segment));
+        this.o.forget?.(segment);
         for (const e of this.o.endpoints) await deleteIfExists(this.o.driver, paths.eventDelivered(e.name, segment));
       }
       listed(await this.dropBeyondBound(undelivered));
@@ -201,6 +236,7 @@ export class EventDeliverer {
     for (const segment of undelivered) {
       if (pending <= this.o.backlog.maxevents) break;
       await deleteIfExists(this.o.driver, paths.eventSegment(segment));
+      this.o.forget?.(segment);
       pending -= segmentEvents(segment);
       dropped += segmentEvents(segment);
     }

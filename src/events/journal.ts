@@ -8,6 +8,8 @@ import type { RegistryEvent } from './event';
 /** Digits of a segment's timestamp and sequence number, so that lexical order is numeric order. */
 const TIME_DIGITS = 15;
 const SEQ_DIGITS = 10;
+/** Segments whose events are kept in memory for delivery (each a batch of one or more events). */
+const RECENT_SEGMENTS = 1_000;
 
 interface Waiter {
   resolve(): void;
@@ -32,6 +34,11 @@ export class EventJournal {
   /** Events this process has stored; with `listed`, the backlog without listing storage per request. */
   private written = 0;
   private listed = { events: 0, written: 0 };
+  /**
+   * The events of segments this process wrote and nobody delivered yet, so that delivering them
+   * costs no read: a segment never changes once created, so this copy is the stored one.
+   */
+  private readonly recent = new Map<string, RegistryEvent[]>();
 
   constructor(
     private readonly driver: StorageDriver,
@@ -83,8 +90,10 @@ export class EventJournal {
       const waiters = this.waiters.splice(0);
       const durable = this.pendingDurable;
       this.pendingDurable = false;
+      const name = this.nextName(batch.length);
       try {
-        await this.driver.createExclusive(paths.eventSegment(this.nextName(batch.length)), encodeSegment(batch), { durable });
+        await this.driver.createExclusive(paths.eventSegment(name), encodeSegment(batch), { durable });
+        this.remember(name, batch);
         this.written += batch.length;
         for (const w of waiters) w.resolve();
         this.onWritten();
@@ -93,6 +102,25 @@ export class EventJournal {
       }
     }
     this.writing = false;
+  }
+
+  /** A segment's events if this process wrote it recently, without reading storage. */
+  recentSegment(name: string): RegistryEvent[] | undefined {
+    return this.recent.get(name);
+  }
+
+  /** The segment is delivered everywhere (or gone): its copy is no longer needed. */
+  forget(name: string): void {
+    this.recent.delete(name);
+  }
+
+  private remember(name: string, events: RegistryEvent[]): void {
+    this.recent.set(name, events);
+    // Bounded for a receiver that is down: beyond it, delivery reads the segment back from storage.
+    for (const oldest of this.recent.keys()) {
+      if (this.recent.size <= RECENT_SEGMENTS) break;
+      this.recent.delete(oldest);
+    }
   }
 
   /**

@@ -46,6 +46,8 @@ export function createNotifier(config: NotificationsConfig, deps: NotifierDeps):
     pollMs: deps.pollMs ?? POLL_MS,
     backlog,
     beginListing: () => journal.beginListing(),
+    recentSegment: (segment) => journal.recentSegment(segment),
+    forget: (segment) => journal.forget(segment),
     owner: deps.source.instanceID,
     takeoverMs: config.takeover,
     observer: deps.observer,
