@@ -3,6 +3,7 @@ import https from 'node:https';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema';
 import type { TlsConfig } from './config/tls-schema';
+import { logClientCertificateRefusals } from './tls/client-refusals';
 import { watchFiles, type FileWatch } from './tls/file-watch';
 import { loadTls } from './tls/tls-files';
 
@@ -28,6 +29,7 @@ export async function createServer(tls: TlsConfig | undefined, section: string, 
   const server = https.createServer({ ...loaded.options, requestCert: mutual, rejectUnauthorized: mutual }, handler);
   const log = logger.child({ tls: section });
   log.info({ certificate: tls.certificate, fingerprint: loaded.fingerprint, clientAuth: mutual }, 'tls certificate loaded');
+  if (mutual) logClientCertificateRefusals(server, log);
   const watch: FileWatch = watchFiles([tls.certificate, tls.key!, ...(tls.clientcas ?? [])], {
     intervalMs: tls.reloadinterval,
     onChange: async () => {
