@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runBerth, startBerthProcess, type BerthProcess } from '../helpers/berth-process';
+import { EventReceiver } from '../helpers/event-receiver';
 import { createCa, issue, type Issued } from '../helpers/test-ca';
 import { eventually, httpsRequest, type TlsResponse } from './tls-client';
 
@@ -31,7 +32,7 @@ after(async () => {
 });
 
 /** A Berth over mutual TLS whose policy lets ci-bot (and a SPIFFE id) push to ci/**, and nobody anything else. */
-async function berthWith(opts: { identity?: string; token?: boolean }): Promise<BerthProcess> {
+async function berthWith(opts: { identity?: string; token?: boolean; events?: string }): Promise<BerthProcess> {
   const config = {
     storage: { inmemory: {} },
     http: {
@@ -49,6 +50,7 @@ async function berthWith(opts: { identity?: string; token?: boolean }): Promise<
         repositories: { 'ci/**': { policies: [{ users: ['ci-bot', 'spiffe://example.org/ci'], actions: ['pull', 'push'] }] } },
       },
     },
+    ...(opts.events === undefined ? {} : { notifications: { endpoints: [{ name: 'receiver', url: opts.events, backoff: '10ms' }] } }),
   };
   const file = path.join(dir, `config-${running.length}.json`);
   await writeFile(file, JSON.stringify(config));
@@ -86,10 +88,15 @@ function jwtPayload(token: string): { sub: string; access: Array<{ name: string;
 }
 
 describe('http.tls.clientidentity: cn, with htpasswd (Basic) auth', () => {
-  test('CN=ci-bot pushes where the policy grants ci-bot, is denied elsewhere, and is the user in the access log', async () => {
-    const berth = await berthWith({ identity: 'cn' });
+  test('CN=ci-bot pushes where the policy grants ci-bot, is denied elsewhere, and is the user in the access log and the actor of events', async () => {
+    const receiver = new EventReceiver();
+    await receiver.start();
+    after(() => receiver.stop());
+    const berth = await berthWith({ identity: 'cn', events: receiver.url });
     const ok = await push(berth, 'ci/app', ciBot);
     assert.equal(ok.status, 201, ok.body);
+    await receiver.waitFor((events) => events.some((e) => e.action === 'push' && e.target.repository === 'ci/app'));
+    assert.deepEqual(receiver.events.find((e) => e.target.repository === 'ci/app')?.actor, { name: 'ci-bot' });
     const denied = await push(berth, 'other/app', ciBot);
     assert.equal(denied.status, 403, 'authenticated by its certificate, so denied rather than challenged');
     await eventually('the access log lines', () => accessLines(berth).length >= 2);
