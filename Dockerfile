@@ -67,7 +67,8 @@ LABEL org.opencontainers.image.title="Berth" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.created="${CREATED}"
 # Exec form, so no shell is needed: `berth healthcheck` reads the same configuration as `serve` (an
-# REGISTRY_HTTP_ADDR override included) and exits 1 unless /healthz answers 200 within 4 s.
+# REGISTRY_HTTP_ADDR override included) and exits 1 unless /healthz answers 200 within 4 s (under
+# mutual TLS, with no client pair given, unless the listener answers a TLS 1.3 handshake).
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "/app/dist/src/main.js", "healthcheck"]
 ENTRYPOINT ["node", "/app/dist/src/main.js"]

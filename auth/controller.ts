@@ -62,7 +62,8 @@ export function htpasswdController(d: HtpasswdControllerDeps): AccessController 
     mode: 'htpasswd',
     async authorize(req, required) {
       const header = headerValue(req.headers, 'authorization');
-      let user: string | null = null;
+      // No credentials: a verified client certificate's user, if it names one, else anonymous.
+      let user: string | null = req.certificateUser ?? null;
       const creds = header === undefined ? null : parseBasic(header);
       if (header !== undefined && !(creds && isAnonymous(creds))) {
         d.limiter.check(req.remote);

@@ -17,6 +17,7 @@ export type { AccessController, AuthorizeOptions } from './controller';
 export type { TokenRequest, TokenResponse } from './token-server';
 export { TokenServer } from './token-server';
 export { accessForRoute, CATALOG_ACCESS } from './request-access';
+export { certificateUser, type CertificateUserField } from './certificate-user';
 
 /** The `auth:` configuration (src/config/auth-schema.ts's output; declared here so auth/ imports nothing from src/). */
 export interface AuthSettings {

@@ -11,6 +11,8 @@ export interface TokenRequest {
   method: string;
   headers: Record<string, string | string[] | undefined>;
   remote: string;
+  /** See RequestLike.certificateUser. */
+  certificateUser?: string;
   query: URLSearchParams;
   /** The urlencoded body of a POST. */
   form?: URLSearchParams;
@@ -89,7 +91,10 @@ export class TokenServer {
     this.checkService(req.query.get('service'));
     const requested = this.scopes(req.query.getAll('scope'));
     const header = headerValue(req.headers, 'authorization');
-    let user: string | null = null;
+    // Without credentials, docker and the other clients ask anonymously: a verified client
+    // certificate's user then gets the token, so machines need no password.
+    let user: string | null = req.certificateUser ?? null;
+    let password = false;
     if (header !== undefined) {
       const creds = parseBasic(header);
       if (!creds) {
@@ -97,10 +102,15 @@ export class TokenServer {
         this.d.limiter.fail(req.remote);
         throw new Refusal(401, 'invalid_client', 'malformed authorization header');
       }
-      if (!isAnonymous(creds)) user = await this.login(req.remote, creds.user, creds.password);
+      if (!isAnonymous(creds)) {
+        user = await this.login(req.remote, creds.user, creds.password);
+        password = true;
+      }
     }
-    const offline = req.query.get('offline_token') === 'true';
-    return this.respond(user, requested, offline && user !== null, false);
+    // A refresh token would let a certificate user go on after its certificate expires or is
+    // removed from the client CAs: only password logins get one.
+    const offline = req.query.get('offline_token') === 'true' && password;
+    return this.respond(user, requested, offline, false);
   }
 
   private async post(req: TokenRequest): Promise<TokenResponse> {

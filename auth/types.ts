@@ -11,6 +11,11 @@ export interface RequestLike {
   headers: Record<string, string | string[] | undefined>;
   /** The client's address, for rate limiting and logs. */
   remote: string;
+  /**
+   * The user a client certificate verified in the TLS handshake names (`http.tls.clientidentity`);
+   * never taken from a header. Credentials sent with the request win over it.
+   */
+  certificateUser?: string;
 }
 
 /** Who is asking: a user name and its groups, or nobody (anonymous). */

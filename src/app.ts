@@ -102,12 +102,12 @@ export function createApp(deps: AppDeps): BerthApp {
       redirect: !config.storage.redirect.disable,
       host: config.http.host,
       relativeUrls: config.http.relativeurls,
-      authorize: createAuthorizer(auth.controller, { host: config.http.host, tokenPath: auth.tokenPath }),
+      authorize: createAuthorizer(auth.controller, { host: config.http.host, tokenPath: auth.tokenPath, clientIdentity: config.http.tls?.clientidentity }),
       notifier,
     },
     {
       ...healthRoutes(driver, { timeoutMs: READINESS_TIMEOUT_MS, fault: () => health.fault }),
-      token: auth.tokenServer && tokenRoutes(auth.tokenServer, auth.tokenPath),
+      token: auth.tokenServer && tokenRoutes(auth.tokenServer, auth.tokenPath, config.http.tls?.clientidentity),
     },
     renderError(logger, onFault),
   );

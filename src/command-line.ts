@@ -5,7 +5,7 @@ export const USAGE = `usage: berth [serve] [--config FILE]
        berth config check [--config FILE]
        berth gc [--dry-run] [--delete-untagged] [--grace DURATION] [--config FILE]
        berth check [--repair] [--verify-digests] [--json] [--config FILE]
-       berth healthcheck [--config FILE]
+       berth healthcheck [--cert FILE --key FILE] [--config FILE]
 
 The config file may also be named by REGISTRY_CONFIGURATION_PATH; REGISTRY_* variables override its keys.`;
 
@@ -14,7 +14,9 @@ export class UsageError extends Error {}
 
 export type Command =
   | { name: 'help' }
-  | { name: 'serve' | 'config check' | 'healthcheck'; config?: string }
+  | { name: 'serve' | 'config check'; config?: string }
+  /** cert and key: a client pair for a listener that requires one (http.tls.clientcas). */
+  | { name: 'healthcheck'; config?: string; client?: { cert: string; key: string } }
   | { name: 'gc'; config?: string; dryRun: boolean; deleteUntagged: boolean; grace: number }
   | { name: 'check'; config?: string; repair: boolean; verifyDigests: boolean; json: boolean };
 
@@ -34,12 +36,18 @@ const CHECK_OPTIONS = {
   json: { type: 'boolean' },
 } as const;
 
+const HEALTHCHECK_OPTIONS = {
+  ...CONFIG_OPTION,
+  cert: { type: 'string' },
+  key: { type: 'string' },
+} as const;
+
 /**
  * Strict: an unknown flag or a stray argument is refused rather than ignored, since for `gc` a
  * misspelt `--dry-run` or a dropped `--config` would otherwise run a deleting collection, or one
  * on the wrong store.
  */
-function flags<O extends typeof CONFIG_OPTION | typeof GC_OPTIONS | typeof CHECK_OPTIONS>(command: string, args: readonly string[], options: O) {
+function flags<O extends typeof CONFIG_OPTION | typeof GC_OPTIONS | typeof CHECK_OPTIONS | typeof HEALTHCHECK_OPTIONS>(command: string, args: readonly string[], options: O) {
   try {
     return parseArgs({ args: [...args], options, strict: true, allowPositionals: false }).values;
   } catch (e) {
@@ -70,7 +78,11 @@ export function parseCommandLine(argv: readonly string[]): Command {
     if (argv[1] !== 'check') throw new UsageError(`unknown command "config ${argv[1] ?? ''}"`);
     return { name: 'config check', config: flags('config check', argv.slice(2), CONFIG_OPTION).config };
   }
-  if (argv[0] === 'healthcheck') return { name: 'healthcheck', config: flags('healthcheck', argv.slice(1), CONFIG_OPTION).config };
+  if (argv[0] === 'healthcheck') {
+    const v = flags('healthcheck', argv.slice(1), HEALTHCHECK_OPTIONS);
+    if ((v.cert === undefined) !== (v.key === undefined)) throw new UsageError('healthcheck: --cert and --key go together');
+    return { name: 'healthcheck', config: v.config, client: v.cert === undefined ? undefined : { cert: v.cert, key: v.key! } };
+  }
   if (argv[0] === 'serve') return { name: 'serve', config: flags('serve', argv.slice(1), CONFIG_OPTION).config };
   if (argv[0] !== undefined && !argv[0].startsWith('-')) throw new UsageError(`unknown command "${argv[0]}"`);
   return { name: 'serve', config: flags('serve', argv, CONFIG_OPTION).config };

@@ -16,22 +16,46 @@ export function healthzUrl(addr: string, tls = false): string {
   return `${tls ? 'https' : 'http'}://${formatAddress(target, port)}/healthz`;
 }
 
-/** GETs `url`; resolves to undefined on a 200, otherwise to why not (never rejects). */
-export function probeHealth(url: string, timeoutMs = HEALTHCHECK_TIMEOUT_MS): Promise<string | undefined> {
+export interface ProbeOptions {
+  timeoutMs?: number;
+  /** PEM client pair to present to a listener that requires one (http.tls.clientcas). */
+  client?: { cert: string; key: string };
+  /** The listener requires a client certificate (http.tls.clientcas is set). */
+  certificateRequired?: boolean;
+}
+
+/** `handshakeOnly`: the listener asked for a client certificate the probe did not have (see probeHealth). */
+export type ProbeResult = { ok: true; handshakeOnly: boolean } | { ok: false; why: string };
+
+/**
+ * GETs `url`: healthy on a 200 (never rejects). A listener that requires a client certificate
+ * the probe lacks refuses it with TLS 1.3's `certificate required` alert, sent after the server's
+ * whole handshake: that answer counts as alive. /healthz says no more (the process answers), and
+ * the handshake is served by the same event loop, so a hung process still fails by timeout.
+ */
+export function probeHealth(url: string, opts: ProbeOptions = {}): Promise<ProbeResult> {
+  const timeoutMs = opts.timeoutMs ?? HEALTHCHECK_TIMEOUT_MS;
+  const handshakeOnly = opts.certificateRequired === true && opts.client === undefined;
   return new Promise((resolve) => {
     const answered = (res: http.IncomingMessage) => {
       res.resume();
-      done(res.statusCode === 200 ? undefined : `answered ${res.statusCode}`);
+      done(res.statusCode === 200 ? { ok: true, handshakeOnly: false } : { ok: false, why: `answered ${res.statusCode}` });
     };
     // The probe reaches this host's own listener on loopback, a name the certificate never carries:
-    // it checks that the server answers, not who it is.
-    const req = url.startsWith('https:') ? https.get(url, { agent: false, rejectUnauthorized: false }, answered) : http.get(url, { agent: false }, answered);
-    const timer = setTimeout(() => done(`no answer within ${timeoutMs} ms`), timeoutMs);
-    req.on('error', (err: NodeJS.ErrnoException) => done(err.code ?? err.message));
-    function done(why: string | undefined) {
+    // it checks that the server answers, not who it is. TLS 1.3 when it has no certificate to
+    // show: TLS 1.2 ends such a handshake with a generic failure that proves nothing.
+    const req = url.startsWith('https:')
+      ? https.get(url, { agent: false, rejectUnauthorized: false, ...opts.client, ...(handshakeOnly ? { minVersion: 'TLSv1.3' as const } : {}) }, answered)
+      : http.get(url, { agent: false }, answered);
+    const timer = setTimeout(() => done({ ok: false, why: `no answer within ${timeoutMs} ms` }), timeoutMs);
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (handshakeOnly && err.code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED') return done({ ok: true, handshakeOnly: true });
+      done({ ok: false, why: err.code ?? err.message });
+    });
+    function done(result: ProbeResult) {
       clearTimeout(timer);
       req.destroy();
-      resolve(why);
+      resolve(result);
     }
   });
 }

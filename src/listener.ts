@@ -3,7 +3,8 @@ import https from 'node:https';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema';
 import type { TlsConfig } from './config/tls-schema';
-import { watchFiles, type FileWatch } from './tls/file-watch';
+import { logClientCertificateRefusals } from './tls/client-refusals';
+import { fileSignature, watchFiles, type FileWatch } from './tls/file-watch';
 import { loadTls } from './tls/tls-files';
 
 export type Listener = http.Server | https.Server;
@@ -23,13 +24,18 @@ export interface ServedListener {
  */
 export async function createServer(tls: TlsConfig | undefined, section: string, handler: http.RequestListener, logger: Logger): Promise<ServedListener> {
   if (tls?.certificate === undefined) return { server: http.createServer(handler), tls: false, close: () => undefined };
+  const files = [tls.certificate, tls.key!, ...(tls.clientcas ?? [])];
+  // Before the load: a rotation landing between the load and the watch is then seen as a change.
+  const since = await fileSignature(files);
   const loaded = await loadTls(tls, section);
   const mutual = tls.clientcas !== undefined;
   const server = https.createServer({ ...loaded.options, requestCert: mutual, rejectUnauthorized: mutual }, handler);
   const log = logger.child({ tls: section });
   log.info({ certificate: tls.certificate, fingerprint: loaded.fingerprint, clientAuth: mutual }, 'tls certificate loaded');
-  const watch: FileWatch = watchFiles([tls.certificate, tls.key!, ...(tls.clientcas ?? [])], {
+  if (mutual) logClientCertificateRefusals(server, log);
+  const watch: FileWatch = watchFiles(files, {
     intervalMs: tls.reloadinterval,
+    since,
     onChange: async () => {
       try {
         const next = await loadTls(tls, section);

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { createApp } from './app';
@@ -187,19 +188,25 @@ async function configCheck(env: Env, configFile: string | undefined): Promise<vo
   process.stderr.write(`config: ok${file ? ` (${file})` : ' (no file: defaults and environment)'}\n`);
 }
 
-/** `berth healthcheck`: exit 0 when the configured server answers /healthz, 1 otherwise (the image's HEALTHCHECK). */
-async function healthcheck(env: Env, configFile: string | undefined): Promise<void> {
-  const { config } = await loadConfigWithSource({ file: configFile, env });
+/**
+ * `berth healthcheck`: exit 0 when the configured server answers /healthz, 1 otherwise (the image's
+ * HEALTHCHECK). Under mutual TLS without `--cert`/`--key`, the handshake is the answer (see probeHealth).
+ */
+async function healthcheck(env: Env, command: Extract<Command, { name: 'healthcheck' }>): Promise<void> {
+  const { config } = await loadConfigWithSource({ file: command.config, env });
   let url: string;
+  let client: { cert: string; key: string } | undefined;
   try {
     url = healthzUrl(config.http.addr, config.http.tls?.certificate !== undefined);
+    if (command.client) client = { cert: await readFile(command.client.cert, 'utf8'), key: await readFile(command.client.key, 'utf8') };
   } catch (err) {
     fail(`healthcheck: ${(err as Error).message}`);
   }
-  const why = await probeHealth(url);
-  if (why !== undefined) fail(`healthcheck: ${url}: ${why}`);
+  const result = await probeHealth(url, { client, certificateRequired: config.http.tls?.clientcas !== undefined });
+  if (!result.ok) fail(`healthcheck: ${url}: ${result.why}`);
+  const note = result.handshakeOnly ? ' (TLS handshake only: the listener requires a client certificate; pass --cert and --key to reach /healthz)' : '';
   // Docker keeps the last lines a check printed in `docker inspect`.
-  process.stdout.write(`healthcheck: ${url}: ok\n`);
+  process.stdout.write(`healthcheck: ${url}: ok${note}\n`);
 }
 
 export async function main(argv: string[], env: Env): Promise<void> {
@@ -219,7 +226,7 @@ export async function main(argv: string[], env: Env): Promise<void> {
     if (command.name === 'config check') return await configCheck(env, command.config);
     if (command.name === 'gc') return await gc(env, command);
     if (command.name === 'check') return await check(env, command);
-    if (command.name === 'healthcheck') return await healthcheck(env, command.config);
+    if (command.name === 'healthcheck') return await healthcheck(env, command);
     const { config } = await loadConfigWithSource({ file: command.config, env });
     await serve(config, createLogger(config.log));
   } catch (err) {

@@ -146,6 +146,8 @@ const http = z
       .superRefine((d, ctx) => {
         if (d.tls !== undefined && d.addr === undefined)
           ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['tls'], message: 'has no effect without http.debug.addr' });
+        if (d.tls?.clientidentity !== undefined)
+          ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['tls', 'clientidentity'], message: 'the debug listener has no access control, so a certificate names no user there' });
       })
       .default({}),
     /** Idle keep-alive time for client connections; Node's 5 s default makes clients reconnect. */
@@ -203,6 +205,15 @@ export const configSchema = z
         code: z.ZodIssueCode.custom,
         path: ['http', 'secret'],
         message: 'required with s3 storage: every replica sharing the bucket must use the same secret',
+      });
+    // Only the policy uses the certificate's user: Basic mode asks it per request, the built-in token
+    // server when it issues. An external issuer's tokens decide alone, and with no auth all is open.
+    const identityUsed = c.auth.token ? c.auth.token.server.enabled : c.auth.htpasswd !== undefined;
+    if (c.http.tls?.clientidentity !== undefined && !identityUsed)
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ['http', 'tls', 'clientidentity'],
+        message: 'has no effect without auth.htpasswd or the built-in token server (auth.token.server): nothing would use the user it names',
       });
   });
 

@@ -4,6 +4,10 @@ import { duration } from './duration';
 
 const TLS_VERSIONS = ['tls1.2', 'tls1.3'] as const;
 
+/** Where a verified client certificate names its user: the subject's CN or the first SAN of a kind. */
+export const CLIENT_IDENTITY_FIELDS = ['cn', 'san-dns', 'san-email', 'san-uri'] as const;
+export type ClientIdentityField = (typeof CLIENT_IDENTITY_FIELDS)[number];
+
 /**
  * Distribution's `http.tls` (and Berth's `http.debug.tls`): the listener speaks HTTPS when `certificate` is set. Paths are read at
  * start-up and re-read when the files change; relative ones resolve against the working directory.
@@ -17,6 +21,11 @@ export const tlsSchema = z
     /** PEM CA bundles: when set, every client must present a certificate signed by one of them. */
     // Empty (a null in YAML, or `REGISTRY_HTTP_TLS_CLIENTCAS=` from a compose default) means none.
     clientcas: z.preprocess((v) => (v === null ? undefined : v), z.array(z.string().min(1)).min(1, 'list at least one CA file, or leave the key out').optional()),
+    /**
+     * Berth (zot-like): a client certificate verified against `clientcas` authenticates its
+     * connection as the user this field names, for the access-control policy. Unset: off.
+     */
+    clientidentity: z.enum(CLIENT_IDENTITY_FIELDS, { errorMap: () => ({ message: `expected one of ${CLIENT_IDENTITY_FIELDS.join(', ')}` }) }).optional(),
     minimumtls: z
       .string()
       .refine((v): v is (typeof TLS_VERSIONS)[number] => (TLS_VERSIONS as readonly string[]).includes(v), {
@@ -43,6 +52,8 @@ export const tlsSchema = z
     if (t.certificate === undefined)
       for (const k of ['key', 'clientcas', 'ciphersuites'] as const)
         if (t[k] !== undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, path: [k], message: 'has no effect without certificate' });
+    if (t.clientidentity !== undefined && t.clientcas === undefined)
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['clientidentity'], message: 'needs clientcas: only a certificate verified against them names a user' });
   });
 
 export type TlsConfig = z.output<typeof tlsSchema>;

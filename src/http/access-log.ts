@@ -32,6 +32,7 @@ export function accessLog(logger: Logger): RequestObserver {
           completed: res.writableFinished,
           ms: Number(process.hrtime.bigint() - started) / 1e6,
           remote,
+          user: state.user,
           userAgent: req.headers['user-agent'],
         },
         'request',

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
-import { accessForRoute, CATALOG_ACCESS, type Access, type AccessController, type Grant, type RequestLike } from '../../auth';
+import { accessForRoute, CATALOG_ACCESS, type Access, type AccessController, type CertificateUserField, type Grant, type RequestLike } from '../../auth';
 import { validateName } from '../oci/names';
+import { certificateUserOf } from './client-certificate';
 import type { RouteName } from './router';
 import { baseUrl, searchParams } from './urls';
 
@@ -12,9 +13,10 @@ export type RouteAuthorizer = (req: IncomingMessage, route: RouteName, repositor
 
 export const ALLOW_ALL: Grant = { subject: null, allows: () => true, canList: () => true };
 
-export function requestLike(req: IncomingMessage): RequestLike {
+/** `identity`: http.tls.clientidentity, the field of a verified client certificate that names the user. */
+export function requestLike(req: IncomingMessage, identity?: CertificateUserField): RequestLike {
   // The socket's address, not X-Forwarded-For: a client could forge that header to dodge rate limits.
-  return { method: req.method ?? 'GET', headers: req.headers, remote: req.socket.remoteAddress ?? 'unknown' };
+  return { method: req.method ?? 'GET', headers: req.headers, remote: req.socket.remoteAddress ?? 'unknown', certificateUser: certificateUserOf(req, identity) };
 }
 
 /**
@@ -36,10 +38,10 @@ function optionalAccess(req: IncomingMessage, route: RouteName): Access[] | unde
 }
 
 /** Undefined when auth is off, so routes can tell an open registry from an allowing grant. */
-export function createAuthorizer(controller: AccessController, opts: { host?: string; tokenPath: string }): RouteAuthorizer | undefined {
+export function createAuthorizer(controller: AccessController, opts: { host?: string; tokenPath: string; clientIdentity?: CertificateUserField }): RouteAuthorizer | undefined {
   if (controller.mode === 'none') return undefined;
   return (req, route, repository) =>
-    controller.authorize(requestLike(req), accessForRoute(route, req.method ?? 'GET', repository), {
+    controller.authorize(requestLike(req, opts.clientIdentity), accessForRoute(route, req.method ?? 'GET', repository), {
       optional: optionalAccess(req, route),
       realm: `${baseUrl(req, { host: opts.host, relative: false })}${opts.tokenPath}`,
     });

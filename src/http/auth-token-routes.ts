@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { TokenServer } from '../../auth';
+import type { CertificateUserField, TokenServer } from '../../auth';
 import { DomainError } from '../oci/errors';
 import { requestLike } from './auth-adapter';
 import { sendJson, type RouteContext } from './context';
@@ -31,10 +31,10 @@ async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
 }
 
 /** GET and POST on the token endpoint (Docker token spec; OAuth2 form for POST). */
-export function tokenRoutes(server: TokenServer, path: string): NonNullable<EdgeRoutes['token']> {
+export function tokenRoutes(server: TokenServer, path: string, clientIdentity?: CertificateUserField): NonNullable<EdgeRoutes['token']> {
   const handle = async (ctx: RouteContext) => {
     const result = await server.handle({
-      ...requestLike(ctx.req),
+      ...requestLike(ctx.req, clientIdentity),
       query: ctx.query,
       form: ctx.req.method === 'POST' ? await readForm(ctx.req) : undefined,
     });

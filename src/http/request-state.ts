@@ -6,6 +6,8 @@ export interface RequestState {
   reqId: string;
   /** The route table's name once the dispatcher matched a /v2 route. */
   route?: RouteName;
+  /** The authenticated user once auth/ granted the request, for the access log. */
+  user?: string;
   /** Called once the route is known (metrics count upload requests in flight from then on). */
   onRoute?: (route: RouteName) => void;
 }

@@ -117,7 +117,10 @@ export function createDispatcher(registry: Registry, options: HttpOptions, edge:
       let grant = ALLOW_ALL;
       if (route.registry) {
         if (route.named) validateName(matched.name);
-        if (options.authorize) grant = await options.authorize(req, route.name, matched.name);
+        if (options.authorize) {
+          grant = await options.authorize(req, route.name, matched.name);
+          stateOf(res).user = grant.subject ?? undefined;
+        }
         // After auth: an anonymous client learns nothing of the registry's settings.
         if (WRITES.has(req.method ?? '') && options.readOnly)
           throw new DomainError('read-only', { allow: Object.keys(route.methods).filter((m) => !WRITES.has(m)) }, 'the registry is in read-only mode');

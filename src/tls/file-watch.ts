@@ -7,7 +7,7 @@ export interface FileWatch {
 }
 
 /** Identity and version of each file, following symlinks (Kubernetes swaps a `..data` link). */
-async function signature(files: readonly string[]): Promise<string> {
+export async function fileSignature(files: readonly string[]): Promise<string> {
   const parts = await Promise.all(
     files.map(async (f) => {
       try {
@@ -25,10 +25,11 @@ async function signature(files: readonly string[]): Promise<string> {
  * Calls `onChange` (never twice at once) after any of `files` changes. Directory events give
  * promptness; a periodic stat catches what they miss (network file systems, a watch limit reached,
  * a directory replaced). Events are gathered for `settleMs` so a pair written one after the other
- * is usually seen whole.
+ * is usually seen whole. `since`: the signature taken before the caller loaded the files, so a
+ * change between that load and this call is noticed (default: the files as they are now).
  */
-export function watchFiles(files: readonly string[], opts: { intervalMs: number; settleMs?: number; onChange: () => Promise<void> }): FileWatch {
-  let last: Promise<string> = signature(files);
+export function watchFiles(files: readonly string[], opts: { intervalMs: number; settleMs?: number; since?: string; onChange: () => Promise<void> }): FileWatch {
+  let last: Promise<string> = opts.since !== undefined ? Promise.resolve(opts.since) : fileSignature(files);
   let busy = false;
   let again = false;
   let settle: NodeJS.Timeout | undefined;
@@ -43,7 +44,7 @@ export function watchFiles(files: readonly string[], opts: { intervalMs: number;
     try {
       do {
         again = false;
-        const [before, now] = await Promise.all([last, signature(files)]);
+        const [before, now] = await Promise.all([last, fileSignature(files)]);
         if (closed || now === before) continue;
         last = Promise.resolve(now);
         await opts.onChange();

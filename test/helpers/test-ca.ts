@@ -22,6 +22,8 @@ export interface IssueOptions {
   notAfter?: Date;
   /** More IP addresses for a server's SANs. */
   ips?: string[];
+  /** Subject alternative names of a client certificate (a server's are localhost, 127.0.0.1 and `ips`). */
+  san?: Array<{ type: 'dns' | 'email' | 'url'; value: string }>;
 }
 
 async function make(name: string, issuer: Issued | undefined, extensions: x509.Extension[], validity: IssueOptions): Promise<Issued> {
@@ -62,5 +64,6 @@ export function issue(ca: Issued, name: string, opts: IssueOptions = {}): Promis
         ...(opts.ips ?? []).map((value) => ({ type: 'ip' as const, value })),
       ]),
     );
+  else if (opts.san !== undefined) extensions.push(new x509.SubjectAlternativeNameExtension(opts.san));
   return make(name, ca, extensions, opts);
 }

@@ -9,6 +9,8 @@ export interface TlsClientOptions {
   agent?: Agent;
   maxVersion?: tls.SecureVersion;
   method?: string;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
 }
 
 export interface TlsResponse {
@@ -25,7 +27,7 @@ export function httpsRequest(url: string, opts: TlsClientOptions = {}): Promise<
   return new Promise((resolve, reject) => {
     const req = https.request(
       url,
-      { method: opts.method ?? 'GET', ca: opts.ca, cert: opts.cert, key: opts.key, maxVersion: opts.maxVersion, agent: opts.agent ?? false },
+      { method: opts.method ?? 'GET', headers: opts.headers, ca: opts.ca, cert: opts.cert, key: opts.key, maxVersion: opts.maxVersion, agent: opts.agent ?? false },
       (res) => {
         const socket = res.socket as tls.TLSSocket;
         const peerFingerprint = socket.getPeerCertificate().fingerprint256;
@@ -37,7 +39,7 @@ export function httpsRequest(url: string, opts: TlsClientOptions = {}): Promise<
       },
     );
     req.on('error', reject);
-    req.end();
+    req.end(opts.body);
   });
 }
 

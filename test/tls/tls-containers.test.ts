@@ -70,6 +70,27 @@ describe('skopeo and podman over HTTPS with verification on', { skip, timeout: 3
     assert.match(refused.stderr, /certificate required|bad certificate|tls/i);
   });
 
+  test('http.tls.clientidentity: skopeo with only a client certificate pushes where the policy grants its CN, in Basic and token mode', async () => {
+    await writeFile(path.join(tls.work, 'htpasswd'), '');
+    const identity = {
+      REGISTRY_HTTP_TLS_CLIENTIDENTITY: 'cn',
+      REGISTRY_AUTH_HTPASSWD_PATH: path.join(tls.work, 'htpasswd'),
+      REGISTRY_AUTH_ACCESSCONTROL: '{repositories: {"ci/**": {policies: [{users: [ci-bot], actions: [pull, push]}]}}}',
+    };
+    const bot = await certDir('certs-ci-bot', await tls.client('ci-bot'));
+    for (const [mode, env] of [
+      ['basic', identity],
+      ['token', { ...identity, REGISTRY_AUTH_TOKEN_SERVICE: 'berth' }],
+    ] as const) {
+      const host = `127.0.0.1:${(await tls.start({ mutual: true, env })).port}`;
+      const push = await skopeo(['copy', '--dest-cert-dir', bot, `oci:${layout}:v1`, `docker://${host}/ci/${mode}:v1`]);
+      assert.equal(push.code, 0, `${mode}: ${push.stderr}`);
+      const denied = await skopeo(['copy', '--dest-cert-dir', bot, `oci:${layout}:v1`, `docker://${host}/other/${mode}:v1`]);
+      assert.notEqual(denied.code, 0, `${mode}: only ci/** is granted`);
+      assert.match(denied.stderr, /denied|unauthorized|forbidden/i);
+    }
+  });
+
   test('podman: pull and push verify against --cert-dir; with mTLS the client pair there is presented', { skip: podmanSkip }, async () => {
     const host = await registry(true);
     const withCert = await certDir('podman-client', await tls.client('podman client'));

@@ -12,9 +12,9 @@ export interface TlsFixture {
   client(name: string): Promise<Issued>;
   /**
    * Berth over HTTPS on `host` (127.0.0.1 by default), memory storage; with `mutual`, clients need a
-   * certificate from the CA. `prefix` as for startBerthProcess.
+   * certificate from the CA. `prefix` as for startBerthProcess; `env` adds to (or overrides) the fixture's.
    */
-  start(opts?: { mutual?: boolean; host?: string; prefix?: readonly string[] }): Promise<BerthProcess>;
+  start(opts?: { mutual?: boolean; host?: string; prefix?: readonly string[]; env?: Record<string, string> }): Promise<BerthProcess>;
   cleanup(): Promise<void>;
 }
 
@@ -40,6 +40,7 @@ export async function tlsFixture(prefix: string, opts: { ips?: string[] } = {}):
           REGISTRY_HTTP_TLS_CERTIFICATE: path.join(work, 'tls.crt'),
           REGISTRY_HTTP_TLS_KEY: path.join(work, 'tls.key'),
           ...(o.mutual ? { REGISTRY_HTTP_TLS_CLIENTCAS: `[${path.join(work, 'ca.pem')}]` } : {}),
+          ...o.env,
         },
       });
       running.push(berth);
