@@ -10,8 +10,11 @@ export interface TlsFixture {
   ca: Issued;
   /** A client certificate signed by the CA. */
   client(name: string): Promise<Issued>;
-  /** Berth over HTTPS on `host` (127.0.0.1 by default), memory storage; with `mutual`, clients need a certificate from the CA. */
-  start(opts?: { mutual?: boolean; host?: string }): Promise<BerthProcess>;
+  /**
+   * Berth over HTTPS on `host` (127.0.0.1 by default), memory storage; with `mutual`, clients need a
+   * certificate from the CA; `env` adds settings.
+   */
+  start(opts?: { mutual?: boolean; host?: string; env?: Record<string, string> }): Promise<BerthProcess>;
   cleanup(): Promise<void>;
 }
 
@@ -36,6 +39,7 @@ export async function tlsFixture(prefix: string, opts: { ips?: string[] } = {}):
           REGISTRY_HTTP_TLS_CERTIFICATE: path.join(work, 'tls.crt'),
           REGISTRY_HTTP_TLS_KEY: path.join(work, 'tls.key'),
           ...(o.mutual ? { REGISTRY_HTTP_TLS_CLIENTCAS: `[${path.join(work, 'ca.pem')}]` } : {}),
+          ...o.env,
         },
       });
       running.push(berth);
