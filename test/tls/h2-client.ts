@@ -10,7 +10,7 @@ export interface H2Response {
 /** An HTTP/2 session over TLS that offers only `h2` in ALPN; resolves once connected (rejects on a refused handshake). */
 export function h2Connect(url: string, opts: { ca: string; cert?: string; key?: string }): Promise<ClientHttp2Session> {
   return new Promise((resolve, reject) => {
-    const session = http2.connect(url, { ca: opts.ca, cert: opts.cert, key: opts.key, servername: 'localhost' });
+    const session = http2.connect(url, { ca: opts.ca, cert: opts.cert, key: opts.key });
     const fail = (err: Error) => {
       session.destroy();
       reject(err);
@@ -56,8 +56,16 @@ export function h2Request(session: ClientHttp2Session, path: string, opts: H2Req
         setTimeout(() => stream.resume(), opts.pauseMs);
       }
     });
-    stream.on('end', () => resolve({ status: Number(headers[':status']), headers, body: Buffer.concat(chunks) }));
+    let ended = false;
+    stream.on('end', () => {
+      ended = true;
+      resolve({ status: Number(headers[':status']), headers, body: Buffer.concat(chunks) });
+    });
     stream.on('error', reject);
+    // A session torn down under the stream (a refused client certificate) ends it without 'error'.
+    stream.on('close', () => {
+      if (!ended) reject(new Error(`stream closed before its end (code ${stream.rstCode})`));
+    });
     const pieces = opts.body === undefined ? [] : Array.isArray(opts.body) ? opts.body : [opts.body];
     void (async () => {
       for (const piece of pieces) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
-import type { ClientHttp2Session, IncomingHttpHeaders } from 'node:http2';
+import { constants as http2constants, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
 import path from 'node:path';
 import tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
@@ -32,7 +32,7 @@ async function session(berth: BerthProcess | string, client?: { cert: string; ke
 /** What ALPN settles on when a client offers `offered`. */
 function negotiated(port: number, offered: string[]): Promise<string | false> {
   return new Promise((resolve, reject) => {
-    const socket = tls.connect({ host: '127.0.0.1', port, ca: fx.ca.certPem, servername: 'localhost', ALPNProtocols: offered }, () => {
+    const socket = tls.connect({ host: '127.0.0.1', port, ca: fx.ca.certPem, ALPNProtocols: offered }, () => {
       resolve(socket.alpnProtocol ?? false);
       socket.end();
     });
@@ -67,12 +67,12 @@ function pieces(data: Buffer, n: number): Buffer[] {
   return Array.from({ length: n }, (_, i) => data.subarray(i * size, (i + 1) * size));
 }
 
-/** POST, then PUT with the whole body. */
-async function pushMonolithic(s: ClientHttp2Session, port: number, repo: string, blob: Content): Promise<void> {
+/** POST, then PUT with the whole body; `unsized`: without Content-Length (HTTP/2's way of streaming a body of unknown length). */
+async function pushMonolithic(s: ClientHttp2Session, port: number, repo: string, blob: Content, unsized = false): Promise<void> {
   const start = ok(await h2Request(s, `/v2/${repo}/blobs/uploads/`, { method: 'POST' }), 202, 'POST upload');
   const put = await h2Request(s, withDigest(locationPath(start.headers, port), blob.digest), {
     method: 'PUT',
-    headers: { 'content-type': 'application/octet-stream', 'content-length': blob.size },
+    headers: { 'content-type': 'application/octet-stream', ...(unsized ? {} : { 'content-length': blob.size }) },
     body: pieces(blob.data, 4),
   });
   ok(put, 201, 'PUT blob');
@@ -142,6 +142,8 @@ describe('HTTP/2 over TLS (ALPN)', () => {
     const chunked = randomBlob(700 * 1024);
     await pushMonolithic(s, berth.port, repo, config);
     await pushMonolithic(s, berth.port, repo, big);
+    const unsized = randomBlob(200 * 1024);
+    await pushMonolithic(s, berth.port, repo, unsized, true);
 
     // Chunked: the first PATCH streams without a length, the second says its range and length.
     const start = ok(await h2Request(s, `/v2/${repo}/blobs/uploads/`, { method: 'POST' }), 202, 'POST chunked');
@@ -179,6 +181,7 @@ describe('HTTP/2 over TLS (ALPN)', () => {
     assert.equal(Number(pulled.headers['content-length']), big.size);
     assert.equal(digestOf(pulled.body), big.digest);
     assert.equal(digestOf(ok(await h2Request(s, `/v2/${repo}/blobs/${chunked.digest}`), 200, 'GET chunked blob').body), chunked.digest);
+    assert.equal(digestOf(ok(await h2Request(s, `/v2/${repo}/blobs/${unsized.digest}`), 200, 'GET unsized blob').body), unsized.digest);
 
     const ranged = ok(await h2Request(s, `/v2/${repo}/blobs/${big.digest}`, { headers: { range: 'bytes=1000-99999' } }), 206, 'Range GET');
     assert.equal(ranged.headers['content-range'], `bytes 1000-99999/${big.size}`);
@@ -190,11 +193,12 @@ describe('HTTP/2 over TLS (ALPN)', () => {
     assert.equal(head.headers['docker-content-digest'], big.digest);
 
     // An error answered before its announced body was read: no Connection header (Node drops it
-    // with a warning on h2); the stream is reset instead.
+    // with a warning on h2); the stream is reset (NO_ERROR) instead, and the client stops sending.
+    const mib = Buffer.alloc(1024 * 1024);
     const refused = await h2Request(s, `/v2/${repo}/manifests/huge`, {
       method: 'PUT',
-      headers: { 'content-type': MT.ociManifest, 'content-length': 512 * 1024 * 1024 },
-      body: Buffer.alloc(1024),
+      headers: { 'content-type': MT.ociManifest, 'content-length': 80 * mib.length },
+      body: Array.from({ length: 80 }, () => mib),
     });
     ok(refused, 413, 'oversized manifest');
     ok(await h2Request(s, '/v2/'), 200, 'the session goes on after the refusal');
@@ -216,6 +220,27 @@ describe('HTTP/2 over TLS (ALPN)', () => {
     );
     assert.equal(pulls.filter(Boolean).length, 96);
     assert.equal(s.closed, false);
+  });
+
+  test('a blob GET the client resets mid-body is logged as not completed; the session goes on', async () => {
+    const berth = await fx.start();
+    const s = await session(berth);
+    const repo = repoName('h2-reset');
+    const blob = randomBlob(8 * 1024 * 1024);
+    await pushMonolithic(s, berth.port, repo, blob);
+    await new Promise<void>((resolve, reject) => {
+      const stream = s.request({ ':path': `/v2/${repo}/blobs/${blob.digest}`, 'x-request-id': 'h2-reset-1' });
+      stream.once('data', () => stream.close(http2constants.NGHTTP2_CANCEL));
+      stream.on('error', reject);
+      stream.on('close', () => resolve());
+    });
+    await eventually('the access log line of the reset request', () => berth.logs().includes('"reqId":"h2-reset-1"'));
+    const line = berth
+      .logs()
+      .split('\n')
+      .find((l) => l.includes('"reqId":"h2-reset-1"'))!;
+    assert.match(line, /"completed":false/);
+    ok(await h2Request(s, '/v2/'), 200, 'the same session after the reset');
   });
 
   test('http.http2.disabled: ALPN settles on http/1.1 only', async () => {
@@ -240,7 +265,8 @@ describe('HTTP/2 over TLS (ALPN)', () => {
 
   test('mutual TLS: an h2 client without a certificate is refused; with one it is served over h2', async () => {
     const berth = await fx.start({ mutual: true });
-    await assert.rejects(h2Connect(berth.url, { ca: fx.ca.certPem }));
+    // TLS 1.3 completes the client's side of the handshake before the server judges its certificate.
+    await assert.rejects(async () => h2Request(await session(berth), '/v2/'), /certificate required|closed before its end/);
     const client = await fx.client('h2 client');
     const s = await session(berth, { cert: client.certPem, key: client.keyPem });
     assert.equal(s.alpnProtocol, 'h2');
