@@ -34,6 +34,8 @@ export function accessLog(logger: Logger): RequestObserver {
           ms: Number(process.hrtime.bigint() - started) / 1e6,
           remote,
           userAgent: req.headers['user-agent'],
+          // 1.1 or 2.0: which clients took HTTP/2 over TLS.
+          httpVersion: req.httpVersion,
         },
         'request',
       );

@@ -1,15 +1,17 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { constants as http2constants, type ClientHttp2Session, type IncomingHttpHeaders } from 'node:http2';
 import path from 'node:path';
 import tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { runBerth, type BerthProcess } from '../helpers/berth-process';
+import { run } from '../helpers/exec';
 import { freePort } from '../helpers/ports';
 import { issue } from '../helpers/test-ca';
+import { requireTools } from '../helpers/tools';
 import { MT, descriptor, digestOf, ociManifest, randomBlob, repoName, type Content } from '../api/helpers';
 import { h2Connect, h2Request, sessionFingerprint, type H2Response } from './h2-client';
-import { eventually, httpsRequest } from './tls-client';
+import { eventually, httpsRequest, httpVersionsUsed } from './tls-client';
 import { tlsFixture, type TlsFixture } from './tls-fixture';
 
 let fx: TlsFixture;
@@ -241,6 +243,31 @@ describe('HTTP/2 over TLS (ALPN)', () => {
       .find((l) => l.includes('"reqId":"h2-reset-1"'))!;
     assert.match(line, /"completed":false/);
     ok(await h2Request(s, '/v2/'), 200, 'the same session after the reset');
+  });
+
+  test('curl (nghttp2) pushes a body of unknown length and pulls it back over h2; --http1.1 still works', { skip: requireTools(['curl']) }, async () => {
+    const berth = await fx.start();
+    const repo = repoName('h2-curl');
+    const blob = randomBlob(3 * 1024 * 1024);
+    const ca = path.join(fx.work, 'ca.pem');
+    const blobFile = path.join(fx.work, 'blob');
+    await writeFile(blobFile, blob.data);
+    // stdin is the blob: `-T -` reads it without knowing its length.
+    const curl = (args: string[]) => run('sh', ['-c', 'exec curl "$@" < "$0"', blobFile, '-sS', '--cacert', ca, '-w', '\n%{http_version} %{http_code}', ...args]);
+    const statusLine = (out: string) => out.split('\n').pop()!;
+
+    const start = await curl(['-X', 'POST', '-D', '-', '-o', '/dev/null', `${berth.url}/v2/${repo}/blobs/uploads/`]);
+    assert.equal(statusLine(start.stdout), '2 202');
+    const location = /^location: (\S+)/im.exec(start.stdout)![1];
+    // From stdin: curl cannot know the length, so over h2 the body comes without Content-Length.
+    const put = await curl(['-T', '-', '-H', 'Content-Type: application/octet-stream', `${location}&digest=${blob.digest}`]);
+    assert.equal(statusLine(put.stdout), '2 201', put.stdout);
+    const pulled = await curl(['-o', path.join(fx.work, 'pulled'), `${berth.url}/v2/${repo}/blobs/${blob.digest}`]);
+    assert.equal(statusLine(pulled.stdout), '2 200');
+    assert.equal(digestOf(await readFile(path.join(fx.work, 'pulled'))), blob.digest);
+    const h1 = await curl(['--http1.1', '-o', '/dev/null', `${berth.url}/v2/${repo}/blobs/${blob.digest}`]);
+    assert.equal(statusLine(h1.stdout), '1.1 200');
+    assert.deepEqual(httpVersionsUsed(berth.logs(), /^curl\//), ['1.1', '2.0']);
   });
 
   test('http.http2.disabled: ALPN settles on http/1.1 only', async () => {
