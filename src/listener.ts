@@ -89,5 +89,8 @@ export async function createListener(config: Config, handler: http.RequestListen
   Object.assign(server, { requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: config.http.keepalivetimeout });
   // Both protocols: a connection (HTTP/2: a session) that moves no bytes for this long is closed.
   server.setTimeout(config.http.idletimeout);
+  // A session carries many streams, so one stalled upload would hide behind the others' traffic:
+  // each HTTP/2 stream gets the same limit on its own (HTTP/1 servers never emit 'stream').
+  server.on('stream', (stream: http2.ServerHttp2Stream) => stream.setTimeout(config.http.idletimeout, () => stream.close(http2.constants.NGHTTP2_CANCEL)));
   return listener;
 }

@@ -270,6 +270,31 @@ describe('HTTP/2 over TLS (ALPN)', () => {
     assert.deepEqual(httpVersionsUsed(berth.logs(), /^curl\//), ['1.1', '2.0']);
   });
 
+  test('http.idletimeout: a stalled upload stream is cut even while its session is kept busy', async () => {
+    const berth = await fx.start({ env: { REGISTRY_HTTP_IDLETIMEOUT: '1s' } });
+    const s = await session(berth);
+    const repo = repoName('h2-stall');
+    const start = ok(await h2Request(s, `/v2/${repo}/blobs/uploads/`, { method: 'POST' }), 202, 'POST');
+    const stalled = s.request({ ':method': 'PATCH', ':path': locationPath(start.headers, berth.port), 'content-length': 1024 * 1024 });
+    stalled.on('error', () => undefined);
+    stalled.write(Buffer.alloc(1000));
+    const cut = new Promise<number | undefined>((resolve) => stalled.on('close', () => resolve(stalled.rstCode)));
+    const began = Date.now();
+    let busy = true;
+    const other = (async () => {
+      while (busy) {
+        ok(await h2Request(s, '/v2/'), 200, 'GET beside the stalled stream');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
+    const rst = await Promise.race([cut, new Promise<'not cut'>((r) => setTimeout(() => r('not cut'), 6000))]);
+    busy = false;
+    await other;
+    assert.notEqual(rst, 'not cut', 'the stalled stream is still open after 6 s');
+    assert.ok(Date.now() - began >= 900, 'not before the idle timeout');
+    assert.equal(s.closed, false, 'the session itself goes on');
+  });
+
   test('http.http2.disabled: ALPN settles on http/1.1 only', async () => {
     const berth = await fx.start({ env: { REGISTRY_HTTP_HTTP2_DISABLED: 'true' } });
     assert.equal(await negotiated(berth.port, ['h2', 'http/1.1']), 'http/1.1');
