@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { readFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
 import type { Logger } from 'pino';
 import { createApp } from './app';
 import { parseCommandLine, USAGE, UsageError, type Command } from './command-line';
@@ -9,7 +9,7 @@ import { formatAddress, parseListenAddress } from './config/listen-address';
 import { redactConfig } from './config/redact';
 import type { Config } from './config/schema';
 import { healthzUrl, probeHealth } from './healthcheck';
-import { createListener, createServer, type Listener } from './listener';
+import { createListener, createServer } from './listener';
 import { createLogger } from './logger';
 import { checkStore } from './check/check-store';
 import { formatReport } from './check/findings';
@@ -48,7 +48,7 @@ function describeListenError(err: NodeJS.ErrnoException, addr: string): string {
   }
 }
 
-function listen(server: Listener, addr: string): Promise<AddressInfo> {
+function listen(server: Server, addr: string): Promise<AddressInfo> {
   const { host, port } = parseListenAddress(addr);
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => reject(new StartupError(describeListenError(err, addr)));
@@ -57,30 +57,6 @@ function listen(server: Listener, addr: string): Promise<AddressInfo> {
       server.off('error', onError);
       resolve(server.address() as AddressInfo);
     });
-  });
-}
-
-/**
- * Stops accepting connections, lets requests in flight finish for up to `drainMs`, then cuts what is
- * left. Idle keep-alive connections are closed as soon as they go idle so they do not hold the drain.
- */
-function drain(server: Listener, drainMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    let done = false;
-    const sweep = setInterval(() => server.closeIdleConnections(), 100);
-    const deadline = setTimeout(() => {
-      server.closeAllConnections();
-      finish(false);
-    }, drainMs);
-    function finish(clean: boolean) {
-      if (done) return;
-      done = true;
-      clearInterval(sweep);
-      clearTimeout(deadline);
-      resolve(clean);
-    }
-    server.close(() => finish(true));
-    server.closeIdleConnections();
   });
 }
 
@@ -111,7 +87,7 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     throw new StartupError(`auth: ${(err as Error).message}`);
   }
   const bound = await listen(server, config.http.addr);
-  const debugListener = metrics && (await createServer(config.http.debug.tls, 'http.debug.tls', debugHandler(metrics), logger));
+  const debugListener = metrics && (await createServer(config.http.debug.tls, 'http.debug.tls', debugHandler(metrics), logger, { http2: !config.http.http2.disabled }));
   const debug = debugListener?.server;
   if (debug) {
     const debugBound = await listen(debug, config.http.debug.addr!);
@@ -129,11 +105,11 @@ async function serve(config: Config, logger: Logger): Promise<void> {
     stopping = true;
     logger.info({ signal, drainMs: config.http.draintimeout }, 'shutting down');
     void (async () => {
-      debug?.close();
-      debug?.closeAllConnections();
+      // Scrapes are not worth waiting for.
+      void debugListener?.drain(0);
       listener.close();
       debugListener?.close();
-      const clean = await drain(server, config.http.draintimeout);
+      const clean = await listener.drain(config.http.draintimeout);
       if (!clean) logger.warn('drain timeout reached: closed the connections still open');
       await app.close();
       await guard?.stop();

@@ -153,6 +153,8 @@ const http = z
     /** Idle keep-alive time for client connections; Node's 5 s default makes clients reconnect. */
     keepalivetimeout: duration.default('75s'),
     tls: tlsSchema.optional(),
+    /** Distribution's key: with TLS, HTTP/2 is offered in ALPN beside HTTP/1.1 unless disabled. */
+    http2: z.object({ disabled: z.boolean().default(false) }).strict().default({}),
   })
   .strict()
   .default({});

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { RequestState } from './request-state';
+import { responseCompleted } from './protocol';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -29,11 +30,13 @@ export function accessLog(logger: Logger): RequestObserver {
           url: req.url,
           route: state.route,
           status: res.statusCode,
-          completed: res.writableFinished,
+          completed: responseCompleted(res),
           ms: Number(process.hrtime.bigint() - started) / 1e6,
           remote,
           user: state.user,
           userAgent: req.headers['user-agent'],
+          // 1.1 or 2.0: which clients took HTTP/2 over TLS.
+          httpVersion: req.httpVersion,
         },
         'request',
       );

@@ -3,6 +3,7 @@ import type { Grant } from '../../auth';
 import type { Notifier } from '../events/notifier';
 import type { Registry } from '../oci/registry';
 import type { RouteAuthorizer } from './auth-adapter';
+import { responseClosed, responseCompleted } from './protocol';
 
 export interface HttpOptions {
   deleteEnabled: boolean;
@@ -66,11 +67,11 @@ export class Context implements RouteContext {
       const abort = new AbortController();
       this.abort = abort;
       const res = this.res;
-      if (res.closed) {
-        if (!res.writableFinished) abort.abort();
+      if (responseClosed(res)) {
+        if (!responseCompleted(res)) abort.abort();
       } else {
         res.once('close', () => {
-          if (!res.writableFinished) abort.abort();
+          if (!responseCompleted(res)) abort.abort();
         });
       }
     }

@@ -5,6 +5,7 @@ import { storageFault, type StorageFault } from '../storage-faults';
 import { sendJson } from './context';
 import { answerFor, faultAnswer } from './error-table';
 import { stateOf } from './request-state';
+import { hasRequestBody, isHttp2 } from './protocol';
 
 export type ErrorSink = (req: IncomingMessage, res: ServerResponse, err: unknown) => void;
 
@@ -26,9 +27,9 @@ export function renderError(logger: Logger, onFault: FaultSink): ErrorSink {
       res.destroy();
       return;
     }
-    // An unread body of unknown size is not worth draining: close the connection instead.
-    const hasBody = Number(req.headers['content-length']) > 0 || req.headers['transfer-encoding'] !== undefined;
-    const headers = hasBody && !req.complete ? { ...answer.headers, Connection: 'close' } : answer.headers;
+    // An unread body of unknown size is not worth draining: close the connection instead. HTTP/2
+    // needs nothing: the stream is reset (NO_ERROR) once the response is sent, the session goes on.
+    const headers = hasRequestBody(req) && !req.complete && !isHttp2(res) ? { ...answer.headers, Connection: 'close' } : answer.headers;
     sendJson(res, answer.status, { errors: [answer.error] }, headers, 'application/json; charset=utf-8');
   };
 }

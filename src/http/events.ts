@@ -3,7 +3,7 @@ import { BLOB_MEDIA_TYPE, type EventTarget } from '../events/event';
 import type { Digest } from '../oci/digest';
 import type { RouteContext } from './context';
 import { stateOf } from './request-state';
-import { baseUrl } from './urls';
+import { baseUrl, requestHost } from './urls';
 
 type Target = Omit<EventTarget, 'repository'>;
 
@@ -19,7 +19,7 @@ export async function recordEvents(ctx: RouteContext, action: EventAction, targe
     request: {
       id: stateOf(ctx.res).reqId,
       addr: req.socket.remoteAddress && `${req.socket.remoteAddress}:${req.socket.remotePort}`,
-      host: req.headers.host,
+      host: requestHost(req),
       method: req.method ?? '',
       useragent: req.headers['user-agent'] ?? '',
     },

@@ -5,6 +5,7 @@ import type { ChunkInput, UploadSession } from '../oci/uploads';
 import { contentLength, parseContentRange, uploadRange } from './ranges';
 import { baseUrl } from './urls';
 import { sendEmpty, type RouteContext } from './context';
+import { hasRequestBody } from './protocol';
 import { blobTarget, recordEvents, wantsEvent } from './events';
 
 function location(ctx: RouteContext, session: UploadSession): string {
@@ -29,10 +30,10 @@ function sessionHeaders(ctx: RouteContext, session: UploadSession): Record<strin
   return { Location: location(ctx, session), Range: uploadRange(session.offset), 'Docker-Upload-UUID': session.uuid };
 }
 
-/** Whether the request carries a body at all (Content-Length > 0, or chunked). */
 function hasBody(ctx: RouteContext): boolean {
-  const len = contentLength(ctx.req.headers['content-length']);
-  return len !== undefined ? len > 0 : ctx.req.headers['transfer-encoding'] !== undefined;
+  // Parsed for its check: a malformed Content-Length is refused, not taken for "no body".
+  contentLength(ctx.req.headers['content-length']);
+  return hasRequestBody(ctx.req);
 }
 
 function chunk(ctx: RouteContext): ChunkInput {

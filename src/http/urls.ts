@@ -11,6 +11,12 @@ function first(value: string | string[] | undefined): string | undefined {
   return v?.split(',')[0].trim() || undefined;
 }
 
+/** The authority the client addressed: Host, or HTTP/2's `:authority` (Node's compatibility API adds no Host). */
+export function requestHost(req: IncomingMessage): string | undefined {
+  const authority = req.headers.host ?? req.headers[':authority'];
+  return typeof authority === 'string' ? authority : undefined;
+}
+
 const HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
 
 /**
@@ -24,7 +30,8 @@ export function baseUrl(req: IncomingMessage, opts: UrlOptions): string {
   const fproto = first(req.headers['x-forwarded-proto'])?.toLowerCase();
   const proto = fproto === 'http' || fproto === 'https' ? fproto : 'encrypted' in req.socket && req.socket.encrypted ? 'https' : 'http';
   const fhost = first(req.headers['x-forwarded-host']);
-  const host = fhost && HOST.test(fhost) ? fhost : req.headers.host && HOST.test(req.headers.host) ? req.headers.host : 'localhost';
+  const own = requestHost(req);
+  const host = fhost && HOST.test(fhost) ? fhost : own && HOST.test(own) ? own : 'localhost';
   return `${proto}://${host}`;
 }
 

@@ -1,5 +1,6 @@
 import type { RequestObserver } from '../http/access-log';
 import type { RouteName } from '../http/router';
+import { responseCompleted } from '../http/protocol';
 import type { Metrics } from './metrics';
 
 const UPLOAD_ROUTES = new Set<RouteName>(['upload-start', 'upload']);
@@ -21,7 +22,7 @@ export function httpMetrics(metrics: Metrics): RequestObserver {
       metrics.httpDuration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
       if (route === 'blob' && req.method === 'GET' && res.statusCode < 300) {
         const sent = Number(res.getHeader('Content-Length') ?? 0);
-        if (res.writableFinished && Number.isFinite(sent)) metrics.blobBytesSent.inc(sent);
+        if (responseCompleted(res) && Number.isFinite(sent)) metrics.blobBytesSent.inc(sent);
       }
       const reason = AUTH_REASONS[res.statusCode];
       if (reason && state.route !== undefined) metrics.authFailures.inc({ reason });

@@ -62,3 +62,14 @@ export async function eventually(what: string, check: () => boolean | Promise<bo
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** The HTTP versions ("1.1", "2.0") of the requests in Berth's access log whose User-Agent matches `agent`. */
+export function httpVersionsUsed(logs: string, agent: RegExp): string[] {
+  const versions = new Set<string>();
+  for (const line of logs.split('\n')) {
+    if (!line.includes('"msg":"request"')) continue;
+    const rec = JSON.parse(line) as { userAgent?: string; httpVersion?: string };
+    if (rec.userAgent && agent.test(rec.userAgent)) versions.add(String(rec.httpVersion));
+  }
+  return [...versions].sort();
+}
