@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { runBerth, startBerthProcess, type BerthProcess } from '../helpers/berth-process';
 import { EventReceiver } from '../helpers/event-receiver';
 import { createCa, issue, type Issued } from '../helpers/test-ca';
+import { h2Connect, h2Request } from './h2-client';
 import { eventually, httpsRequest, type TlsResponse } from './tls-client';
 
 // http.tls.clientidentity: a verified client certificate names the user the access-control policy sees.
@@ -111,6 +112,23 @@ describe('http.tls.clientidentity: cn, with htpasswd (Basic) auth', () => {
     assert.equal(forged.status, 403, 'stranger is itself, whatever the headers say');
     const wrongPassword = await push(berth, 'ci/app', ciBot, { Authorization: `Basic ${Buffer.from('ci-bot:guess').toString('base64')}` });
     assert.equal(wrongPassword.status, 401, 'a password that fails is not rescued by the certificate');
+  });
+
+  test('over HTTP/2 (ALPN h2) the certificate names the user as over HTTP/1.1', async () => {
+    const berth = await berthWith({ identity: 'cn' });
+    const session = await h2Connect(berth.url, { ca: ca.certPem, cert: ciBot.certPem, key: ciBot.keyPem });
+    try {
+      const post = (repo: string) =>
+        h2Request(session, `/v2/${repo}/blobs/uploads/?digest=${DIGEST}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/octet-stream', 'content-length': String(Buffer.byteLength(BLOB)) },
+          body: Buffer.from(BLOB),
+        });
+      assert.equal((await post('ci/h2')).status, 201);
+      assert.equal((await post('other/h2')).status, 403);
+    } finally {
+      session.close();
+    }
   });
 
   test('without the option the same certificate is anonymous', async () => {
