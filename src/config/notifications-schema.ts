@@ -52,8 +52,18 @@ const backlog = z
   .strict()
   .default({});
 
+/** Distribution's `notifications.events`: what manifest events carry. */
+const events = z
+  .object({
+    /** Manifest push and pull events list the descriptors the manifest references (`target.references`). */
+    includereferences: z.boolean().default(false),
+  })
+  .strict()
+  .default({});
+
 export const notificationsSchema = z
   .object({
+    events,
     endpoints: z.array(endpoint).default([]),
     backlog,
     /**
