@@ -51,9 +51,9 @@ export interface DelivererOptions {
  * that fails is retried (at once up to `threshold` failures in a row, then with the wait doubling
  * from `backoff` to `maxbackoff`: EndpointHealth) before any later one is tried, so events of one
  * repository arrive in the order they were recorded; only `maxattempts` refusals set one aside
- * (DeadLetters). Each endpoint's
- * progress is an empty marker per delivered segment, written after the receiver accepted it: a crash
- * between the two sends the segment again (at least once, never zero times).
+ * (DeadLetters). Each endpoint's progress is an empty marker per delivered segment, written after
+ * the receiver accepted it: a crash between the two sends the segment again (at least once, never
+ * zero times).
  */
 export class EventDeliverer {
   private stopped = false;
@@ -187,8 +187,9 @@ export class EventDeliverer {
   /**
    * Removes segments every endpoint has, then their markers. Markers (delivered, set aside) are
    * listed before segments: a marker is written only once its segment exists, so one whose segment
-   * is not listed after it belongs to a segment removed earlier (by a collection that died before removing its markers, or
-   * a segment dropped from a full backlog).
+   * is not listed after it belongs to a segment removed earlier (by a collection that died before
+   * removing its markers, or a segment dropped from a full backlog). A segment set aside for an
+   * endpoint lacks its delivered marker, so it stays.
    */
   private async collect(): Promise<void> {
     if (this.collecting) return;

@@ -41,5 +41,5 @@ function reference(d: Json, withPlatform: boolean): ReferenceDescriptor {
     if (typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 0) continue;
     out[key] = v;
   }
-  return out as ReferenceDescriptor;
+  return out;
 }

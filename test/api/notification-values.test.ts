@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import request from 'supertest';
 import { EventReceiver, type ReceivedEvent } from '../helpers/event-receiver';
-import { content, descriptor, manifestDescriptor, MT, ociIndex, pushBlob, pushImage, pushManifest, repoName } from './helpers';
+import { content, manifestDescriptor, MT, ociIndex, pushBlob, pushImage, pushManifest, repoName } from './helpers';
 import { startRegistry, testConfig, type TestRegistry } from './server';
 
 /** The values of events that Distribution 2.8 sends differently for some requests; the shapes are in notifications.test.ts. */
