@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { RequestListener } from 'node:http';
 import pino, { type Logger } from 'pino';
@@ -83,11 +83,11 @@ export function createApp(deps: AppDeps): BerthApp {
     keyStorage: { driver, keyPath: paths.tokenSigningKey(), certificatePath: paths.tokenSigningCertificate(), readOnly },
   });
 
-  // Distribution's source record: this node's name and port, and an id that changes with each start.
+  // Distribution's source record: this node's name and port, and a UUID that changes with each start.
   const notifier = createNotifier(config.notifications, {
     driver,
     logger,
-    source: { addr: formatAddress(hostname(), parseListenAddress(config.http.addr).port), instanceID: randomBytes(8).toString('hex') },
+    source: { addr: formatAddress(hostname(), parseListenAddress(config.http.addr).port), instanceID: randomUUID() },
     pollMs: deps.eventPollMs,
     observer: metrics && eventMetrics(metrics),
   });

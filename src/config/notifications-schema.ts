@@ -20,12 +20,26 @@ const endpoint = z
     headers: z.record(z.string(), z.array(z.string())).default({}),
     /** Bound of one delivery attempt. */
     timeout: duration.default('1s'),
-    /** Accepted for Distribution compatibility: failures are counted per attempt, and every one backs off. */
-    threshold: z.number().int().nonnegative().default(10),
+    /**
+     * As Distribution: this many failed attempts in a row are retried at once; from then on the
+     * endpoint is failing and each attempt waits (`backoff`, doubling). 0 means the default, as there.
+     */
+    threshold: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(10)
+      .transform((n) => (n === 0 ? 10 : n)),
     /** Wait after the first failed attempt; each further failure doubles it. */
     backoff: duration.default('1s'),
     /** Berth: the longest wait between attempts. */
     maxbackoff: duration.default('5m'),
+    /**
+     * Berth: after this many refusals in a row (4xx answers other than 408/429) of one segment's
+     * events, they are set aside (a dead letter, kept in storage) so that later events go through.
+     * 0, the default: never; the endpoint waits for them, as in Distribution.
+     */
+    maxattempts: z.number().int().nonnegative().default(0),
     disabled: z.boolean().default(false),
     /** Distribution's older spelling of ignore.mediatypes. */
     ignoredmediatypes: z.array(z.string()).default([]),
@@ -52,8 +66,18 @@ const backlog = z
   .strict()
   .default({});
 
+/** Distribution's `notifications.events`: what manifest events carry. */
+const events = z
+  .object({
+    /** Manifest push and pull events list the descriptors the manifest references (`target.references`). */
+    includereferences: z.boolean().default(false),
+  })
+  .strict()
+  .default({});
+
 export const notificationsSchema = z
   .object({
+    events,
     endpoints: z.array(endpoint).default([]),
     backlog,
     /**

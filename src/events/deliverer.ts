@@ -4,10 +4,13 @@ import type { StorageDriver } from '../../storage-drivers/types';
 import type { EndpointConfig } from '../config/notifications-schema';
 import { deleteIfExists, listNames } from '../oci/links';
 import { paths } from '../oci/paths';
+import { DeadLetters } from './dead-letters';
+import { EndpointHealth, type HealthObserver } from './endpoint-health';
 import { EndpointLease } from './endpoint-lease';
 import { endpointFilter } from './filter';
 import { listSegments, readSegment, segmentEvents, segmentTime } from './journal';
 import type { RegistryEvent } from './event';
+import { ReceiverRefused } from './sender';
 
 /** Events in one POST at most. A segment sent in several is sent again whole if any of them fails. */
 export const MAX_ENVELOPE_EVENTS = 100;
@@ -19,15 +22,17 @@ const COLLECT_EVERY_MS = 1_000;
 const PASS_GAP_MS = 100;
 
 /** What the deliverer tells metrics. */
-export interface DeliveryObserver {
+export interface DeliveryObserver extends HealthObserver {
   delivered(endpoint: string, events: number): void;
   failed(endpoint: string): void;
   /** After each pass of the lease holder: what is left for the endpoint, and how old the oldest of it is. */
   pending(endpoint: string, events: number, oldestAgeSeconds: number): void;
   dropped(events: number): void;
+  /** After each pass of the lease holder: the events set aside for the endpoint (maxattempts). */
+  deadLettered(endpoint: string, events: number): void;
 }
 
-const NO_OBSERVER: DeliveryObserver = { delivered() {}, failed() {}, pending() {}, dropped() {} };
+const NO_OBSERVER: DeliveryObserver = { delivered() {}, failed() {}, pending() {}, dropped() {}, failing() {}, deadLettered() {} };
 
 export interface DelivererOptions {
   driver: StorageDriver;
@@ -54,10 +59,12 @@ export interface DelivererOptions {
 
 /**
  * Delivers the journal's segments to each endpoint, oldest first, one segment at a time: a segment
- * that fails is retried, with the wait doubling from `backoff` to `maxbackoff`, before any later one
- * is tried, so events of one repository arrive in the order they were recorded. Each endpoint's
- * progress is an empty marker per delivered segment, written after the receiver accepted it: a crash
- * between the two sends the segment again (at least once, never zero times).
+ * that fails is retried (at once up to `threshold` failures in a row, then with the wait doubling
+ * from `backoff` to `maxbackoff`: EndpointHealth) before any later one is tried, so events of one
+ * repository arrive in the order they were recorded; only `maxattempts` refusals set one aside
+ * (DeadLetters). Each endpoint's progress is an empty marker per delivered segment, written after
+ * the receiver accepted it: a crash between the two sends the segment again (at least once, never
+ * zero times).
  */
 export class EventDeliverer {
   private stopped = false;
@@ -94,7 +101,8 @@ export class EventDeliverer {
   private async run(endpoint: EndpointConfig): Promise<void> {
     const wanted = endpointFilter(endpoint);
     const lease = new EndpointLease(this.o.driver, endpoint.name, this.o.owner, this.o.takeoverMs);
-    let backoff = endpoint.backoff;
+    const health = new EndpointHealth(endpoint, this.o.logger, this.observer);
+    const dead = new DeadLetters(this.o.driver, endpoint);
     while (!this.stopped) {
       let failed: boolean;
       const wakes = this.wakes;
@@ -103,7 +111,7 @@ export class EventDeliverer {
         continue;
       }
       try {
-        failed = !(await this.deliverPending(endpoint, wanted, lease));
+        failed = !(await this.deliverPending(endpoint, wanted, lease, dead));
       } catch (err) {
         this.o.logger.warn({ err, endpoint: endpoint.name }, 'event delivery failed; retrying');
         failed = true;
@@ -115,11 +123,11 @@ export class EventDeliverer {
         await this.collect().catch((err: unknown) => this.o.logger.warn({ err }, 'removing delivered event segments failed'));
       }
       if (failed) {
-        await this.backOff(backoff, lease);
-        backoff = Math.min(backoff * 2, Math.max(endpoint.maxbackoff, endpoint.backoff));
+        const wait = health.failed();
+        if (wait > 0) await this.backOff(wait, lease);
         continue;
       }
-      backoff = endpoint.backoff;
+      health.succeeded();
       if (wakes === this.wakes) await this.wait(this.o.pollMs, this.idle);
       // Woken during the pass (a busy registry): let segments gather, so that the next pass sends
       // many at once instead of paying its listings and a POST for each request's event.
@@ -146,11 +154,15 @@ export class EventDeliverer {
     }
   }
 
-  /** Sends every segment this endpoint lacks, in order; false at the first that fails. */
-  private async deliverPending(endpoint: EndpointConfig, wanted: (e: RegistryEvent) => boolean, lease: EndpointLease): Promise<boolean> {
+  /** Sends every segment this endpoint lacks, in order; false at the first that fails (and is not set aside). */
+  private async deliverPending(endpoint: EndpointConfig, wanted: (e: RegistryEvent) => boolean, lease: EndpointLease, dead: DeadLetters): Promise<boolean> {
     const done = new Set(await listNames(this.o.driver, paths.eventsDelivered(endpoint.name)));
-    const todo = (await listSegments(this.o.driver)).filter((s) => !done.has(s));
-    for (const [n, segment] of todo.entries()) {
+    const aside = new Set(await dead.list());
+    const segments = await listSegments(this.o.driver);
+    const reportAside = () => this.observer.deadLettered(endpoint.name, segments.filter((s) => aside.has(s) && !done.has(s)).reduce((n, s) => n + segmentEvents(s), 0));
+    reportAside();
+    const todo = segments.filter((s) => !done.has(s) && !aside.has(s));
+    next: for (const [n, segment] of todo.entries()) {
       if (this.stopped) return true;
       this.reportPending(endpoint, todo.slice(n));
       // Another process took the endpoint over (this one stalled): it delivers from here.
@@ -165,6 +177,15 @@ export class EventDeliverer {
           await this.o.send(endpoint, envelope);
         } catch (err) {
           this.observer.failed(endpoint.name);
+          if (err instanceof ReceiverRefused && (await dead.refused(segment, err.status, err.message))) {
+            this.o.logger.error(
+              { endpoint: endpoint.name, segment, status: err.status, attempts: endpoint.maxattempts, marker: paths.eventDeadLettered(endpoint.name, segment) },
+              'the receiver refused these events maxattempts times in a row: set aside in storage (remove the marker to send them again); later events go on',
+            );
+            aside.add(segment);
+            reportAside();
+            continue next;
+          }
           this.o.logger.warn({ err, endpoint: endpoint.name, segment }, 'event delivery failed; retrying');
           return false;
         }
@@ -198,16 +219,18 @@ export class EventDeliverer {
   }
 
   /**
-   * Removes segments every endpoint has, then their markers. Markers are listed before segments: a
-   * marker is written only once its segment exists, so one whose segment is not listed after it
-   * belongs to a segment removed earlier (by a collection that died before removing its markers, or
-   * a segment dropped from a full backlog).
+   * Removes segments every endpoint has, then their markers. Markers (delivered, set aside) are
+   * listed before segments: a marker is written only once its segment exists, so one whose segment
+   * is not listed after it belongs to a segment removed earlier (by a collection that died before
+   * removing its markers, or a segment dropped from a full backlog). A segment set aside for an
+   * endpoint lacks its delivered marker, so it stays.
    */
   private async collect(): Promise<void> {
     if (this.collecting) return;
     this.collecting = true;
     try {
       const done = await Promise.all(this.o.endpoints.map(async (e) => new Set(await listNames(this.o.driver, paths.eventsDelivered(e.name)))));
+      const aside = await Promise.all(this.o.endpoints.map((e) => listNames(this.o.driver, paths.eventsDeadLettered(e.name))));
       const listed = this.o.beginListing();
       const segments = new Set(await listSegments(this.o.driver));
       const undelivered: string[] = [];
@@ -221,8 +244,11 @@ export class EventDeliverer {
         for (const e of this.o.endpoints) await deleteIfExists(this.o.driver, paths.eventDelivered(e.name, segment));
       }
       listed(await this.dropBeyondBound(undelivered));
-      for (const [i, e] of this.o.endpoints.entries())
+      for (const [i, e] of this.o.endpoints.entries()) {
         for (const segment of done[i]) if (!segments.has(segment)) await deleteIfExists(this.o.driver, paths.eventDelivered(e.name, segment));
+        // Set aside for a segment that is gone since (delivered everywhere, or dropped from a full backlog).
+        for (const segment of aside[i]) if (!segments.has(segment)) await deleteIfExists(this.o.driver, paths.eventDeadLettered(e.name, segment));
+      }
     } finally {
       this.collecting = false;
     }

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EventAction } from '../config/notifications-schema';
+import type { ReferenceDescriptor } from './references';
+import { eventTimestamp } from './timestamp';
 
 /**
  * Distribution 2.8's notification envelope (notifications/event.go), field for field, so that
@@ -21,7 +23,12 @@ export interface EventTarget {
   fromRepository?: string;
   url?: string;
   tag?: string;
+  /** With `notifications.events.includereferences`: what a manifest references. */
+  references?: ReferenceDescriptor[];
 }
+
+/** Go's field order in Distribution's Target, kept so that the JSON reads as Distribution's does. */
+const TARGET_KEYS: Array<keyof EventTarget> = ['mediaType', 'size', 'digest', 'length', 'repository', 'fromRepository', 'url', 'tag', 'references'];
 
 /** The request that caused an event; Distribution's RequestRecord. */
 export interface RequestRecord {
@@ -57,13 +64,11 @@ export interface EventSource {
 
 /** A new event, stamped now with a fresh id. */
 export function createEvent(action: EventAction, target: EventTarget, origin: EventOrigin, source: EventSource): RegistryEvent {
-  const t = dropEmpty(target);
-  if (t.size !== undefined) t.length = t.size;
   return {
     id: randomUUID(),
-    timestamp: new Date().toISOString(),
+    timestamp: eventTimestamp(),
     action,
-    target: t,
+    target: targetRecord(target),
     request: { ...dropEmpty(origin.request), method: origin.request.method, useragent: origin.request.useragent },
     actor: origin.actor ? { name: origin.actor } : {},
     source: dropEmpty(source),
@@ -73,6 +78,18 @@ export function createEvent(action: EventAction, target: EventTarget, origin: Ev
 /** The body of one delivery. */
 export function envelope(events: RegistryEvent[]): { events: RegistryEvent[] } {
   return { events };
+}
+
+/** In Go's order, without what Go's omitempty leaves out (a zero size among them). */
+function targetRecord(target: EventTarget): EventTarget {
+  const given: EventTarget = { ...target, length: target.size };
+  const out: Partial<Record<keyof EventTarget, unknown>> = {};
+  for (const key of TARGET_KEYS) {
+    const v = given[key];
+    if (v === undefined || v === '' || v === 0 || (Array.isArray(v) && v.length === 0)) continue;
+    out[key] = v;
+  }
+  return out as EventTarget;
 }
 
 function dropEmpty<T extends object>(o: T): T {

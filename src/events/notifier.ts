@@ -14,6 +14,8 @@ const POLL_MS = 2_000;
 export interface Notifier {
   /** Whether events of this action are recorded at all (some endpoint wants them). */
   wants(action: EventAction): boolean;
+  /** `notifications.events.includereferences`: manifest events list what the manifest references. */
+  readonly includeReferences: boolean;
   /**
    * Resolves once the event is in storage; the caller acknowledges its request only then. Pulls are
    * written without a sync (EventJournal.append): they survive a crash of Berth, not of the machine.
@@ -54,6 +56,7 @@ export function createNotifier(config: NotificationsConfig, deps: NotifierDeps):
   });
   return {
     wants: (action) => wanted.has(action),
+    includeReferences: config.events.includereferences,
     record: (action, target, origin) => journal.append([createEvent(action, target, origin, deps.source)], action !== 'pull'),
     startDelivery: () => deliverer.start(),
     stop: () => deliverer.stop(),

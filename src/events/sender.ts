@@ -2,6 +2,19 @@ import type { EndpointConfig } from '../config/notifications-schema';
 import { EVENTS_MEDIA_TYPE, envelope, type RegistryEvent } from './event';
 
 /**
+ * The receiver answered and refused this envelope (a 4xx other than 408 and 429): sending the same
+ * bytes again may never succeed, unlike a receiver that is down, slow or overloaded.
+ */
+export class ReceiverRefused extends Error {
+  constructor(
+    endpoint: string,
+    readonly status: number,
+  ) {
+    super(`${endpoint}: receiver refused the events with ${status}`);
+  }
+}
+
+/**
  * POSTs one envelope. As in Distribution, any status below 400 is delivery; redirects are not
  * followed (a receiver that moved must be reconfigured, not chased with the events).
  */
@@ -18,5 +31,6 @@ export async function postEvents(endpoint: EndpointConfig, events: RegistryEvent
   });
   // Read the body so the connection can be reused.
   await res.arrayBuffer().catch(() => undefined);
+  if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) throw new ReceiverRefused(endpoint.name, res.status);
   if (res.status >= 400) throw new Error(`${endpoint.name}: receiver answered ${res.status}`);
 }

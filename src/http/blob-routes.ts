@@ -11,7 +11,8 @@ export async function getBlob(ctx: RouteContext): Promise<void> {
   const digest = parseDigest(ctx.param);
   const { size, canonical } = await registry.blobs.stat(ctx.name, digest);
   const method = req.method === 'HEAD' ? 'HEAD' : 'GET';
-  if (method === 'GET') await recordEvents(ctx, 'pull', [blobTarget(ctx, digest, size)]);
+  // HEAD is a pull too, as in Distribution (whose HEAD handler is its GET handler).
+  await recordEvents(ctx, 'pull', [blobTarget(ctx, digest, size)]);
   if (ctx.options.redirect) {
     const url = await registry.blobs.redirectUrl(canonical, method);
     if (url) return sendEmpty(res, 307, { Location: url, 'Docker-Content-Digest': digest.value });

@@ -1,5 +1,6 @@
 import type { EventAction } from '../config/notifications-schema';
 import { BLOB_MEDIA_TYPE, type EventTarget } from '../events/event';
+import { manifestReferences } from '../events/references';
 import type { Digest } from '../oci/digest';
 import type { RouteContext } from './context';
 import { stateOf } from './request-state';
@@ -18,7 +19,7 @@ export async function recordEvents(ctx: RouteContext, action: EventAction, targe
   const origin = {
     request: {
       id: stateOf(ctx.res).reqId,
-      addr: req.socket.remoteAddress && `${req.socket.remoteAddress}:${req.socket.remotePort}`,
+      addr: peerAddress(req.socket.remoteAddress, req.socket.remotePort),
       host: requestHost(req),
       method: req.method ?? '',
       useragent: req.headers['user-agent'] ?? '',
@@ -26,6 +27,18 @@ export async function recordEvents(ctx: RouteContext, action: EventAction, targe
     actor: ctx.grant.subject ?? undefined,
   };
   await Promise.all(targets.map((t) => notifier.record(action, { ...t, repository: ctx.name }, origin)));
+}
+
+/**
+ * The connection's peer as Go's RemoteAddr prints it: `ip:port`, `[ipv6]:port`, an IPv4 client of a
+ * dual-stack listener as IPv4. Never X-Forwarded-For or X-Real-IP, which Distribution prefers: any
+ * client can write them, and Berth does not trust them for who a client is (as for rate limits).
+ */
+function peerAddress(ip: string | undefined, port: number | undefined): string | undefined {
+  if (!ip) return undefined;
+  const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)?.[1];
+  const host = v4 ?? (ip.includes(':') ? `[${ip}]` : ip);
+  return port === undefined ? host : `${host}:${port}`;
 }
 
 /** Whether recording `action` would do anything: lets a route skip extra work (a stat) for events. */
@@ -37,6 +50,17 @@ export function wantsEvent(ctx: RouteContext, action: EventAction): boolean {
 export function contentUrl(ctx: RouteContext, kind: 'manifests' | 'blobs', digest: Digest): string {
   const base = baseUrl(ctx.req, { host: ctx.options.host, relative: false });
   return `${base}/v2/${ctx.name}/${kind}/${digest.value}`;
+}
+
+/** Whether a manifest event needs the manifest's content (for its references). */
+export function wantsManifestContent(ctx: RouteContext, action: EventAction): boolean {
+  return wantsEvent(ctx, action) && ctx.options.notifier?.includeReferences === true;
+}
+
+/** A manifest event's target; its references when configured and the content is at hand. */
+export function manifestTarget(ctx: RouteContext, m: { mediaType: string; size: number; digest: Digest }, bytes: Buffer | undefined, tag?: string): Target {
+  const references = bytes && ctx.options.notifier?.includeReferences ? manifestReferences(bytes) : undefined;
+  return { mediaType: m.mediaType, size: m.size, digest: m.digest.value, url: contentUrl(ctx, 'manifests', m.digest), tag, references };
 }
 
 /** A blob event's target: Distribution gives blobs no media type beyond octet-stream. */

@@ -6,7 +6,7 @@ import type { ManifestRef } from '../oci/manifests';
 import { contentLength } from './ranges';
 import { baseUrl } from './urls';
 import { sendEmpty, type RouteContext } from './context';
-import { contentUrl, recordEvents } from './events';
+import { manifestTarget, recordEvents, wantsManifestContent } from './events';
 
 function reference(param: string): ManifestRef {
   return isDigest(param) ? { digest: parseDigest(param) } : { tag: validateTag(param) };
@@ -44,16 +44,33 @@ async function readBounded(body: Readable, declared: number | undefined, max: nu
 export async function getManifest(ctx: RouteContext): Promise<void> {
   const ref = readReference(ctx.param);
   const head = ctx.req.method === 'HEAD';
-  const m = head ? await ctx.registry.manifests.head(ctx.name, ref) : await ctx.registry.manifests.get(ctx.name, ref);
+  // A HEAD reads the content too when its pull event lists the manifest's references.
+  const m = head && !wantsManifestContent(ctx, 'pull') ? await ctx.registry.manifests.head(ctx.name, ref) : await ctx.registry.manifests.get(ctx.name, ref);
   const bytes = 'bytes' in m ? (m.bytes as Buffer) : undefined;
-  if (!head) await recordEvents(ctx, 'pull', [{ mediaType: m.mediaType, size: m.size, digest: m.digest.value, url: contentUrl(ctx, 'manifests', m.digest), tag: ref.tag }]);
   const res = ctx.res;
+  res.setHeader('Docker-Content-Digest', m.digest.value);
+  res.setHeader('ETag', `"${m.digest.value}"`);
+  // As Distribution: a client that has the manifest gets no body and causes no pull event.
+  if (notModified(ctx.req.headers['if-none-match'], m.digest.value)) {
+    res.statusCode = 304;
+    res.end();
+    return;
+  }
+  // HEAD is a pull too, as in Distribution (whose HEAD handler is its GET handler).
+  await recordEvents(ctx, 'pull', [manifestTarget(ctx, m, bytes, ref.tag)]);
   res.statusCode = 200;
   res.setHeader('Content-Type', m.mediaType);
   res.setHeader('Content-Length', m.size);
-  res.setHeader('Docker-Content-Digest', m.digest.value);
-  res.setHeader('ETag', `"${m.digest.value}"`);
-  res.end(bytes);
+  res.end(head ? undefined : bytes);
+}
+
+/** If-None-Match names the manifest's ETag (a list of them, quoted or not, weak or not, or `*`). */
+function notModified(header: string | undefined, digest: string): boolean {
+  if (!header) return false;
+  return header.split(',').some((tag) => {
+    const t = tag.trim().replace(/^W\//, '');
+    return t === '*' || t === digest || t === `"${digest}"`;
+  });
 }
 
 /**
@@ -76,7 +93,7 @@ export async function putManifest(ctx: RouteContext): Promise<void> {
   const result = await ctx.registry.manifests.put(ctx.name, ref, bytes, ctx.req.headers['content-type'], tags, {
     maxDescriptors: ctx.options.manifestMaxDescriptors,
   });
-  const target = { mediaType: result.mediaType, size: bytes.length, digest: result.digest.value, url: contentUrl(ctx, 'manifests', result.digest) };
+  const target = manifestTarget(ctx, { mediaType: result.mediaType, size: bytes.length, digest: result.digest }, bytes);
   // One event per tag, as Distribution sends for each tag it sets; a push by digest alone has none.
   await recordEvents(ctx, 'push', result.tags.length > 0 ? result.tags.map((tag) => ({ ...target, tag })) : [target]);
   const base = baseUrl(ctx.req, { host: ctx.options.host, relative: ctx.options.relativeUrls });

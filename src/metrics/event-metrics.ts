@@ -11,5 +11,7 @@ export function eventMetrics(metrics: Metrics): DeliveryObserver {
       metrics.eventsOldestPendingAge.set({ endpoint }, age);
     },
     dropped: (n) => metrics.eventsDropped.inc(n),
+    failing: (endpoint, failing) => metrics.eventEndpointFailing.set({ endpoint }, failing ? 1 : 0),
+    deadLettered: (endpoint, n) => metrics.eventsDeadLettered.set({ endpoint }, n),
   };
 }

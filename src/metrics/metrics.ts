@@ -23,6 +23,8 @@ export interface Metrics {
   eventsPending: Gauge<'endpoint'>;
   eventsOldestPendingAge: Gauge<'endpoint'>;
   eventsDropped: Counter;
+  eventEndpointFailing: Gauge<'endpoint'>;
+  eventsDeadLettered: Gauge<'endpoint'>;
 }
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
@@ -69,5 +71,17 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       registers,
     }),
     eventsDropped: new Counter({ name: 'berth_notification_events_dropped_total', help: 'Events removed undelivered from a full backlog (notifications.backlog.full: dropoldest).', registers }),
+    eventEndpointFailing: new Gauge({
+      name: 'berth_notification_endpoint_failing',
+      help: 'Whether an endpoint has failed `threshold` attempts in a row and is backing off (1) or not (0), by endpoint.',
+      labelNames: ['endpoint'],
+      registers,
+    }),
+    eventsDeadLettered: new Gauge({
+      name: 'berth_notification_events_deadlettered',
+      help: 'Events set aside after `maxattempts` refusals, kept in storage until their marker is removed, by endpoint.',
+      labelNames: ['endpoint'],
+      registers,
+    }),
   };
 }

@@ -73,6 +73,9 @@ export const paths = {
   /** Per endpoint, an empty marker per segment delivered to it (events/deliverer.ts). */
   eventsDelivered: (endpoint: string) => `${EVENTS}/delivered/${endpoint}`,
   eventDelivered: (endpoint: string, segment: string) => `${EVENTS}/delivered/${endpoint}/${segment}`,
+  /** Per endpoint, a marker per segment set aside after `maxattempts` refusals, with why (events/dead-letters.ts). */
+  eventsDeadLettered: (endpoint: string) => `${EVENTS}/deadletter/${endpoint}`,
+  eventDeadLettered: (endpoint: string, segment: string) => `${EVENTS}/deadletter/${endpoint}/${segment}`,
   /** Per endpoint, the numbered leases saying which process delivers to it (events/endpoint-lease.ts). */
   eventLeases: (endpoint: string) => `${EVENTS}/leases/${endpoint}`,
   eventLease: (endpoint: string, gen: number) => `${EVENTS}/leases/${endpoint}/${String(gen).padStart(LEASE_DIGITS, '0')}`,

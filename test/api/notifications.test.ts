@@ -75,7 +75,7 @@ describe('notifications: the envelope', () => {
     assert.equal(typeof event.request.useragent, 'string');
     assert.deepEqual(event.actor, {});
     assert.match(String(event.source.addr), /:5000$/);
-    assert.match(String(event.source.instanceID), /^[0-9a-f]{16}$/);
+    assert.match(String(event.source.instanceID), /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
     assert.deepEqual(Object.keys(event).sort(), ['action', 'actor', 'id', 'request', 'source', 'target', 'timestamp']);
   });
 
@@ -109,6 +109,8 @@ describe('notifications: the envelope', () => {
     const blob = { mediaType: 'application/octet-stream', size: image.layer.size, length: image.layer.size, digest: image.layer.digest };
     const expected = [
       { action: 'push', target: { ...blob, repository: repo, url: `${registry.url}/v2/${repo}/blobs/${image.layer.digest}` } },
+      { action: 'pull', target: { ...blob, repository: repo, url: `${registry.url}/v2/${repo}/blobs/${image.layer.digest}` } },
+      // HEAD too, as Distribution.
       { action: 'pull', target: { ...blob, repository: repo, url: `${registry.url}/v2/${repo}/blobs/${image.layer.digest}` } },
       { action: 'mount', target: { ...blob, repository: other, fromRepository: repo, url: `${registry.url}/v2/${other}/blobs/${image.layer.digest}` } },
       { action: 'delete', target: { repository: other, digest: image.layer.digest } },

@@ -59,6 +59,15 @@ describe('config check: notifications.endpoints', () => {
     assert.doesNotMatch(r.stdout, /s3cr3t/);
   });
 
+  test("Distribution's events.includereferences, its threshold 0 (the default 10) and Berth's maxattempts", async () => {
+    const r = await check(['notifications:', '  events:', '    includereferences: true', '  endpoints:', '    - name: a', '      url: http://127.0.0.1:9/', '      threshold: 0', '      maxattempts: 5', ''].join('\n'));
+    assert.equal(r.code, 0, r.stderr);
+    const printed = JSON.parse(r.stdout) as Printed & { notifications: { events: { includereferences: boolean } } };
+    assert.deepEqual(printed.notifications.events, { includereferences: true });
+    assert.equal(printed.notifications.endpoints[0].threshold, 10);
+    assert.equal(printed.notifications.endpoints[0].maxattempts, 5);
+  });
+
   for (const [why, lines, key] of [
     ['a URL that is not http(s)', ['- name: a', '  url: ftp://example.com/'], 'notifications.endpoints.0.url'],
     ['a missing URL', ['- name: a'], 'notifications.endpoints.0.url'],
@@ -66,6 +75,7 @@ describe('config check: notifications.endpoints', () => {
     ['an unknown key', ['- name: a', '  url: http://example.com/', '  retries: 3'], 'notifications.endpoints.0'],
     ['a duplicate name', ['- name: a', '  url: http://example.com/', '- name: a', '  url: http://example.org/'], 'notifications.endpoints.1.name'],
     ['a name that is not a path-safe word', ['- name: a/b', '  url: http://example.com/'], 'notifications.endpoints.0.name'],
+    ['a negative maxattempts', ['- name: a', '  url: http://example.com/', '  maxattempts: -1'], 'notifications.endpoints.0.maxattempts'],
   ] as const)
     test(`${why} fails, naming the key`, async () => {
       const r = await check(endpoint([...lines]));

@@ -21,8 +21,8 @@ export interface ReceivedEvent {
 
 /**
  * A notification endpoint on 127.0.0.1: records every envelope it accepts. `accept` decides, per
- * POST, whether to take it (200) or refuse it (503), to play a failing receiver; refused envelopes
- * are not recorded. `stop` and `start` take it down and bring it back on the same port.
+ * POST, whether to take it (200) or refuse it (503, or the status it returns), to play a failing
+ * receiver; refused envelopes are not recorded. `stop` and `start` take it down and bring it back on the same port.
  */
 export class EventReceiver {
   readonly deliveries: Delivery[] = [];
@@ -30,7 +30,7 @@ export class EventReceiver {
   private server?: http.Server;
   private port = 0;
 
-  constructor(private readonly accept: () => boolean = () => true) {}
+  constructor(private readonly accept: (body: Delivery['body']) => boolean | number = () => true) {}
 
   get url(): string {
     return `http://127.0.0.1:${this.port}/events`;
@@ -46,16 +46,14 @@ export class EventReceiver {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        if (!this.accept()) {
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Delivery['body'];
+        const verdict = this.accept(body);
+        if (verdict !== true) {
           this.refused += 1;
-          res.writeHead(503).end();
+          res.writeHead(verdict === false ? 503 : verdict).end();
           return;
         }
-        this.deliveries.push({
-          contentType: req.headers['content-type'],
-          headers: req.headers,
-          body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Delivery['body'],
-        });
+        this.deliveries.push({ contentType: req.headers['content-type'], headers: req.headers, body });
         res.writeHead(200).end();
       });
     });
