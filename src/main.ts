@@ -1,5 +1,7 @@
 #!/usr/bin/env node
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { createApp } from './app';
 import { parseCommandLine, USAGE, UsageError, type Command } from './command-line';
@@ -14,6 +16,7 @@ import { checkStore } from './check/check-store';
 import { formatReport } from './check/findings';
 import { createMetrics } from './metrics/metrics';
 import { debugHandler } from './metrics/debug-server';
+import { gcDeletionRecorder } from './events/gc-events';
 import { GarbageCollector } from './oci/gc';
 import { GcLease, GcLockedError } from './oci/gc-lease';
 import { Listing } from './oci/listing';
@@ -152,10 +155,14 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   process.on('SIGINT', shutdown);
 }
 
-/** `berth gc`: one online collection of the configured store; prints its report as JSON. */
+/**
+ * `berth gc`: one online collection of the configured store; prints its report as JSON. What it
+ * deletes goes to the notification journal first, for a running Berth on the same store to deliver.
+ */
 async function gc(env: Env, command: Extract<Command, { name: 'gc' }>): Promise<void> {
   const { config } = await loadConfigWithSource({ file: command.config, env });
   const driver = await createStorageDriver(config);
+  const onDeleting = gcDeletionRecorder(config.notifications, { driver, source: { addr: hostname(), instanceID: randomBytes(8).toString('hex') } });
   const lease = await GcLease.acquire(driver);
   try {
     const report = await new GarbageCollector(driver, new Listing(driver)).collect({
@@ -163,6 +170,7 @@ async function gc(env: Env, command: Extract<Command, { name: 'gc' }>): Promise<
       deleteUntagged: command.deleteUntagged,
       dryRun: command.dryRun,
       lease,
+      onDeleting,
     });
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   } finally {

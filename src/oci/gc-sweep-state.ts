@@ -62,6 +62,12 @@ export function manifestKey(name: string, digest: string): string {
   return `${name}@${digest}`;
 }
 
+/** manifestKey's parts: repository names have no `@`, so the last one separates them. */
+export function splitManifestKey(key: string): { repository: string; digest: string } {
+  const at = key.lastIndexOf('@');
+  return { repository: key.slice(0, at), digest: key.slice(at + 1) };
+}
+
 /**
  * Now, by the storage's clock: times compared with modTimes are the storage's own, whatever this
  * host's clock says. `marker` names the writer in the clock file, for whoever looks.
