@@ -138,7 +138,7 @@ export function createApp(deps: AppDeps): BerthApp {
       const gc = config.storage.maintenance.gc;
       if (gc.enabled && !readOnly)
         stops.push(
-          startGcScheduler(driver, registry.listing, logger, { interval: gc.interval, grace: gc.grace, deleteUntagged: gc.deleteuntagged, dryRun: gc.dryrun }, (result, report) => {
+          startGcScheduler(driver, registry.listing, logger, { interval: gc.interval, grace: gc.grace, deleteUntagged: gc.deleteuntagged, dryRun: gc.dryrun, onDeleting: notifier?.recordGcDeletions }, (result, report) => {
             // The collector deleted behind the cache's back.
             registry.cache.forgetMutable();
             if (!metrics) return;

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
+import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo, Server } from 'node:net';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { createApp } from './app';
 import { parseCommandLine, USAGE, UsageError, type Command } from './command-line';
@@ -15,6 +17,7 @@ import { checkStore } from './check/check-store';
 import { formatReport } from './check/findings';
 import { createMetrics } from './metrics/metrics';
 import { debugHandler } from './metrics/debug-server';
+import { gcDeletionRecorder } from './events/gc-events';
 import { GarbageCollector } from './oci/gc';
 import { GcLease, GcLockedError } from './oci/gc-lease';
 import { Listing } from './oci/listing';
@@ -129,10 +132,14 @@ async function serve(config: Config, logger: Logger): Promise<void> {
   process.on('SIGINT', shutdown);
 }
 
-/** `berth gc`: one online collection of the configured store; prints its report as JSON. */
+/**
+ * `berth gc`: one online collection of the configured store; prints its report as JSON. What it
+ * deletes goes to the notification journal first, for a running Berth on the same store to deliver.
+ */
 async function gc(env: Env, command: Extract<Command, { name: 'gc' }>): Promise<void> {
   const { config } = await loadConfigWithSource({ file: command.config, env });
   const driver = await createStorageDriver(config);
+  const onDeleting = gcDeletionRecorder(config.notifications, { driver, source: { addr: hostname(), instanceID: randomUUID() } });
   const lease = await GcLease.acquire(driver);
   try {
     const report = await new GarbageCollector(driver, new Listing(driver)).collect({
@@ -140,6 +147,7 @@ async function gc(env: Env, command: Extract<Command, { name: 'gc' }>): Promise<
       deleteUntagged: command.deleteUntagged,
       dryRun: command.dryRun,
       lease,
+      onDeleting,
     });
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   } finally {

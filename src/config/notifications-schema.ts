@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { duration } from './duration';
 
-/** The actions an event can carry, Distribution's names. */
-export const EVENT_ACTIONS = ['push', 'pull', 'delete', 'mount'] as const;
+/** The actions an event can carry: Distribution's names, and Berth's `gc.delete` (events/gc-events.ts). */
+export const EVENT_ACTIONS = ['push', 'pull', 'delete', 'mount', 'gc.delete'] as const;
 export type EventAction = (typeof EVENT_ACTIONS)[number];
 
 /**

@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
 import type { StorageDriver } from '../../storage-drivers/types';
 import type { EventAction, NotificationsConfig } from '../config/notifications-schema';
+import type { GcDeletion } from '../oci/gc';
 import { createEvent, type EventOrigin, type EventSource, type EventTarget } from './event';
+import { GC_DELETE_ACTION, gcDeletionEvents } from './gc-events';
 import { EventDeliverer, type DeliveryObserver } from './deliverer';
 import { wantedActions } from './filter';
 import { EventJournal } from './journal';
@@ -21,6 +23,8 @@ export interface Notifier {
    * written without a sync (EventJournal.append): they survive a crash of Berth, not of the machine.
    */
   record(action: EventAction, target: EventTarget, origin: EventOrigin): Promise<void>;
+  /** What a collection is about to delete, stored before it deletes; undefined when no endpoint wants it. */
+  recordGcDeletions?: (deletions: GcDeletion[]) => Promise<void>;
   startDelivery(): void;
   stop(): Promise<void>;
 }
@@ -58,6 +62,7 @@ export function createNotifier(config: NotificationsConfig, deps: NotifierDeps):
     wants: (action) => wanted.has(action),
     includeReferences: config.events.includereferences,
     record: (action, target, origin) => journal.append([createEvent(action, target, origin, deps.source)], action !== 'pull'),
+    recordGcDeletions: wanted.has(GC_DELETE_ACTION) ? (deletions) => journal.append(gcDeletionEvents(deletions, deps.source)) : undefined,
     startDelivery: () => deliverer.start(),
     stop: () => deliverer.stop(),
   };

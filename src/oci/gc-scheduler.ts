@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { StorageDriver } from '../../storage-drivers/types';
-import { GarbageCollector, type GcReport } from './gc';
+import { GarbageCollector, type GcOptions, type GcReport } from './gc';
 import { GcLease, GcLockedError, LEASE_TIMINGS, type LeaseTimings } from './gc-lease';
 import type { Listing } from './listing';
 import { startPeriodic } from './periodic';
@@ -10,6 +10,8 @@ export interface GcSchedule {
   grace: number;
   deleteUntagged: boolean;
   dryRun: boolean;
+  /** See GcOptions.onDeleting: each collection reports what it deletes before deleting it. */
+  onDeleting?: GcOptions['onDeleting'];
 }
 
 /**
@@ -31,7 +33,7 @@ export function startGcScheduler(
       const lease = await GcLease.acquire(driver, leaseTimings);
       try {
         const started = Date.now();
-        const report = await collector.collect({ grace: schedule.grace, deleteUntagged: schedule.deleteUntagged, dryRun: schedule.dryRun, lease });
+        const report = await collector.collect({ grace: schedule.grace, deleteUntagged: schedule.deleteUntagged, dryRun: schedule.dryRun, lease, onDeleting: schedule.onDeleting });
         logger.info(
           { blobs: report.blobs.length, bytes: report.bytes, manifests: report.manifests.length, leftovers: report.leftovers, dryRun: report.dryRun, ms: Date.now() - started },
           'garbage collection finished',

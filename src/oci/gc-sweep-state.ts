@@ -61,3 +61,9 @@ export function writeSweepCandidates(driver: StorageDriver, c: SweepCandidates):
 export function manifestKey(name: string, digest: string): string {
   return `${name}@${digest}`;
 }
+
+/** manifestKey's parts: repository names have no `@`, so the last one separates them. */
+export function splitManifestKey(key: string): { repository: string; digest: string } {
+  const at = key.lastIndexOf('@');
+  return { repository: key.slice(0, at), digest: key.slice(at + 1) };
+}

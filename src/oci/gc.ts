@@ -7,6 +7,7 @@ import { paths } from './paths';
 import { deleteIfExists, readLink, sizeOf } from './links';
 import type { Listing } from './listing';
 import { Marker } from './gc-mark';
+import { splitManifestKey } from './gc-sweep-state';
 import { storageNow } from './storage-clock';
 import { SweepNotice } from './gc-sweep';
 import { mapBounded } from './bounded';
@@ -21,7 +22,16 @@ export interface GcOptions {
   now?: number;
   /** The collection lease (gc-lease.ts), checked before each destructive step. */
   lease?: { assertHeld(): void };
+  /**
+   * Told what the sweep is about to delete, once, before it deletes any of it (notifications record
+   * it there, so that no deletion goes unreported); it rejecting stops the sweep before any deletion.
+   * Never called in a dry run or when nothing is deleted.
+   */
+  onDeleting?: (deletions: GcDeletion[]) => Promise<void>;
 }
+
+/** One object a sweep deletes: a manifest revision of one repository, or blob data shared by all. */
+export type GcDeletion = { kind: 'manifest'; repository: string; digest: string } | { kind: 'blob'; digest: string; size: number };
 
 export interface GcReport {
   dryRun: boolean;
@@ -105,21 +115,23 @@ export class GarbageCollector {
       // Every listing here starts after the announcement: what a writer linked before it read the
       // state again is listed (gc-fence.ts).
       await mapBounded(await this.repositories(), REPOSITORY_WINDOW, (name) => marker.writtenSince(name, started - CLOCK_SLACK_MS, rescued, kept));
-      for (const key of untagged) {
-        if (kept.has(key)) {
-          report.rescued++;
-          continue;
-        }
-        const at = key.lastIndexOf('@');
+      const manifests = untagged.filter((key) => !kept.has(key));
+      const blobs = [...candidates].filter(([digest]) => !rescued.has(digest));
+      report.rescued += untagged.length - manifests.length + candidates.size - blobs.length;
+      if (opts.onDeleting && manifests.length + blobs.length > 0) {
         assertLive();
-        await deleteIfExists(this.driver, paths.revisionDir(key.slice(0, at), parseDigest(key.slice(at + 1))));
+        await opts.onDeleting([
+          ...manifests.map((key): GcDeletion => ({ kind: 'manifest', ...splitManifestKey(key) })),
+          ...blobs.map(([digest, size]): GcDeletion => ({ kind: 'blob', digest, size })),
+        ]);
+      }
+      for (const key of manifests) {
+        const { repository, digest } = splitManifestKey(key);
+        assertLive();
+        await deleteIfExists(this.driver, paths.revisionDir(repository, parseDigest(digest)));
         report.manifests.push(key);
       }
-      for (const [digest, size] of candidates) {
-        if (rescued.has(digest)) {
-          report.rescued++;
-          continue;
-        }
+      for (const [digest, size] of blobs) {
         assertLive();
         await deleteIfExists(this.driver, paths.blobDir(parseDigest(digest)));
         this.count(report, digest, size);

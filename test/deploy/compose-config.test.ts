@@ -80,6 +80,26 @@ describe('the compose files, as `docker-compose config` reads them', { skip, tim
     assert.deepEqual(services['berth-a'].depends_on, { rgw: { condition: 'service_healthy' } });
   });
 
+  it('sends notifications to the endpoints named in the environment, refusing to start without them', async () => {
+    const missing = await config([COMPOSE.base, COMPOSE.notifications]);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /set BERTH_NOTIFICATIONS_ENDPOINTS/);
+    const endpoints = JSON.stringify([{ name: 'ci', url: 'http://ci.example.com:5050/events', headers: { Authorization: ['Bearer compose-token'] } }]);
+    const result = await config([COMPOSE.base, COMPOSE.notifications], { BERTH_NOTIFICATIONS_ENDPOINTS: endpoints, BERTH_NOTIFICATIONS_BACKLOG_FULL: 'refuse' });
+    assert.equal(result.code, 0, result.stderr);
+    const berth = (parse(result.stdout) as { services: Record<string, Service & { environment: Record<string, string> }> }).services['berth'];
+    assert.equal(berth.environment.REGISTRY_NOTIFICATIONS_ENDPOINTS, endpoints);
+    const check = await runBerth(['config', 'check'], { env: { ...berth.environment, REGISTRY_STORAGE: 'inmemory' } });
+    assert.equal(check.code, 0, check.stderr);
+    const n = (JSON.parse(check.stdout) as { notifications: { endpoints: Array<{ name: string }>; backlog: { full: string } } }).notifications;
+    assert.deepEqual(
+      n.endpoints.map((e) => e.name),
+      ['ci'],
+    );
+    assert.equal(n.backlog.full, 'refuse');
+    assert.doesNotMatch(check.stdout, /compose-token/);
+  });
+
   it('runs Berth over HTTPS with the certificate directory mounted, refusing to start without it', async () => {
     const missing = await config([COMPOSE.base, COMPOSE.tls]);
     assert.notEqual(missing.code, 0);

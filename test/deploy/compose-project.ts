@@ -11,6 +11,7 @@ export const COMPOSE = {
   s3: path.join(REPO_ROOT, 'deploy', 'compose', 's3.yml'),
   token: path.join(REPO_ROOT, 'deploy', 'compose', 'token.yml'),
   tls: path.join(REPO_ROOT, 'deploy', 'compose', 'tls.yml'),
+  notifications: path.join(REPO_ROOT, 'deploy', 'compose', 'notifications.yml'),
 };
 
 export interface ComposeProject {

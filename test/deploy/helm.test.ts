@@ -259,6 +259,44 @@ describe('the Helm chart, rendered with text/template and sprig', { skip, timeou
     await berthAccepts(objects);
   });
 
+  it('renders notifications into the config, with header values from existing Secrets through the environment', async () => {
+    const plain = await render({
+      notifications: { endpoints: [{ name: 'audit', url: 'http://audit.tools:5050/events', ignore: { actions: ['pull', 'gc.delete'] } }], backlog: { maxevents: 5000, full: 'refuse' }, takeover: '30s' },
+    });
+    const config = parse(only(plain, 'ConfigMap').data['config.yml']) as Record<string, any>;
+    assert.deepEqual(config.notifications.endpoints, [{ name: 'audit', url: 'http://audit.tools:5050/events', ignore: { actions: ['pull', 'gc.delete'] } }]);
+    const effective = await berthAccepts(plain);
+    assert.deepEqual(effective.notifications.backlog, { maxevents: 5000, full: 'refuse' });
+    assert.equal(effective.notifications.takeover, 30_000);
+    assert.deepEqual(effective.notifications.endpoints[0].ignore.actions, ['pull', 'gc.delete']);
+
+    const WEBHOOK = { 'ci-webhook': { authorization: 'Bearer from-the-secret' } };
+    const objects = await render({
+      notifications: {
+        endpoints: [
+          { name: 'ci', url: 'https://ci.example.com/events', headers: { 'X-Source': ['berth'] }, secretHeaders: [{ name: 'Authorization', existingSecret: 'ci-webhook', key: 'authorization' }] },
+          { name: 'audit', url: 'http://audit.tools:5050/events' },
+        ],
+      },
+    });
+    assert.ok(!objects.some((o) => o.kind === 'Secret' && o.metadata.name === 'ci-webhook'), 'the chart never writes the header Secret');
+    const c = mainContainer(workload(objects));
+    assert.deepEqual(c.env!.find((e) => e.valueFrom?.secretKeyRef?.name === 'ci-webhook')?.valueFrom?.secretKeyRef, { name: 'ci-webhook', key: 'authorization' });
+    const env = resolveEnv(c, secretData(objects, WEBHOOK));
+    const endpoints = JSON.parse(env.REGISTRY_NOTIFICATIONS_ENDPOINTS) as Array<Record<string, unknown>>;
+    assert.deepEqual(endpoints[0].headers, { 'X-Source': ['berth'], Authorization: ['Bearer from-the-secret'] });
+    assert.deepEqual(
+      endpoints.map((e) => e.name),
+      ['ci', 'audit'],
+    );
+    const withSecret = await berthAccepts(objects, WEBHOOK);
+    assert.deepEqual(
+      withSecret.notifications.endpoints.map((e: { name: string }) => e.name),
+      ['ci', 'audit'],
+    );
+    assert.doesNotMatch(JSON.stringify(withSecret), /from-the-secret/, 'config check redacts the header');
+  });
+
   describe('values.schema.json', () => {
     const refused = async (values: Record<string, unknown>, why: RegExp) => {
       const result = await renderChart(values);
@@ -282,6 +320,11 @@ describe('the Helm chart, rendered with text/template and sprig', { skip, timeou
       await refused({ httpSecret: { value: 'short' } }, /httpSecret\.value/);
       await refused({ replicas: 2 }, /replicas/);
       await refused({ persistence: { accessMode: 'ReadWriteSometimes' } }, /accessMode/);
+    });
+    it('refuses a notification endpoint without a url, and a Secret header without its Secret', async () => {
+      await refused({ notifications: { endpoints: [{ name: 'ci' }] } }, /url/);
+      await refused({ notifications: { endpoints: [{ name: 'ci', url: 'http://ci/events', secretHeaders: [{ name: 'Authorization', key: 'token' }] }] } }, /existingSecret/);
+      await refused({ notifications: { backlog: { full: 'drop' } } }, /full/);
     });
     it('accepts one replica on ReadWriteOnce and several on S3 with a secret', async () => {
       assert.equal((await renderChart({})).code, 0);

@@ -144,6 +144,11 @@ from Secrets, or as mounted files.
 {{- end }}
 {{- with $v.auth.accesscontrol }}{{ $_ := set $auth "accesscontrol" . }}{{ end }}
 {{- if $auth }}{{ $_ := set $config "auth" $auth }}{{ end }}
+{{- with $v.notifications.endpoints }}
+{{- $n := dict "backlog" $v.notifications.backlog "takeover" $v.notifications.takeover }}
+{{- if not (include "berth.notificationsFromEnv" $) }}{{ $_ := set $n "endpoints" . }}{{ end }}
+{{- $_ := set $config "notifications" $n }}
+{{- end }}
 {{- toYaml (mergeOverwrite $config (deepCopy $v.config)) }}
 {{- end }}
 
@@ -154,4 +159,28 @@ storageClassName: ""
 {{- else if .Values.persistence.storageClass }}
 storageClassName: {{ .Values.persistence.storageClass | quote }}
 {{- end }}
+{{- end }}
+
+{{/*
+Whether an endpoint takes a header from a Secret: the whole list then goes to Berth as
+REGISTRY_NOTIFICATIONS_ENDPOINTS (an environment value replaces the file's list), whose header
+values are $(BERTH_NOTIFICATIONS_<i>_HEADER_<j>) references the kubelet fills from the Secrets.
+*/}}
+{{- define "berth.notificationsFromEnv" -}}
+{{- range .Values.notifications.endpoints }}{{ if .secretHeaders }}true{{ end }}{{ end }}
+{{- end }}
+
+{{/* The endpoints as JSON, each secret header a reference to the variable that holds it. */}}
+{{- define "berth.notificationEndpoints" -}}
+{{- $out := list }}
+{{- range $i, $e := .Values.notifications.endpoints }}
+{{- $ep := omit $e "secretHeaders" }}
+{{- $headers := deepCopy (default (dict) $e.headers) }}
+{{- range $j, $h := $e.secretHeaders }}
+{{- $_ := set $headers $h.name (append (default (list) (get $headers $h.name)) (printf "$(BERTH_NOTIFICATIONS_%d_HEADER_%d)" $i $j)) }}
+{{- end }}
+{{- if $headers }}{{ $_ := set $ep "headers" $headers }}{{ end }}
+{{- $out = append $out $ep }}
+{{- end }}
+{{- toJson $out }}
 {{- end }}

@@ -58,6 +58,19 @@ spec:
               key: {{ ternary $v.storage.s3.secretKeyKey "s3-secretkey" (ne $v.storage.s3.existingSecret "") }}
         {{- end }}
         {{- end }}
+        {{- if include "berth.notificationsFromEnv" . }}
+        {{- range $i, $e := $v.notifications.endpoints }}
+        {{- range $j, $h := $e.secretHeaders }}
+        - name: BERTH_NOTIFICATIONS_{{ $i }}_HEADER_{{ $j }}
+          valueFrom:
+            secretKeyRef:
+              name: {{ $h.existingSecret }}
+              key: {{ $h.key }}
+        {{- end }}
+        {{- end }}
+        - name: REGISTRY_NOTIFICATIONS_ENDPOINTS
+          value: {{ include "berth.notificationEndpoints" . | quote }}
+        {{- end }}
         {{- with $v.extraEnv }}
         {{- toYaml . | nindent 8 }}
         {{- end }}

@@ -85,11 +85,12 @@ export function secretData(objects: K8sObject[], extra: Record<string, Record<st
   return secrets;
 }
 
-/** The container's environment as the kubelet would set it; a reference to a missing Secret key throws. */
+/** The container's environment as the kubelet would set it, $(NAME) references expanded; a reference to a missing Secret key throws. */
 export function resolveEnv(c: Container, secrets: Map<string, Record<string, string>>): Record<string, string> {
   const env: Record<string, string> = {};
   for (const e of c.env ?? []) {
-    if (e.value !== undefined) env[e.name] = e.value;
+    // The kubelet expands $(NAME) of a variable set earlier in the list; $$ stands for a literal $.
+    if (e.value !== undefined) env[e.name] = e.value.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, name?: string) => (name === undefined ? '$' : (env[name] ?? m)));
     else if (e.valueFrom?.secretKeyRef) {
       const { name, key } = e.valueFrom.secretKeyRef;
       const value = secrets.get(name)?.[key];
