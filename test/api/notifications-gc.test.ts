@@ -64,7 +64,7 @@ test('the scheduled collection reports each manifest and blob it deletes, as gc.
     assert.deepEqual(targets.map(key).sort(), expected.map(key).sort());
     const event = gcEvents(receiver.events)[0];
     assert.deepEqual(event.actor, {});
-    assert.match(String(event.source.instanceID), /^[0-9a-f]{16}$/);
+    assert.match(String(event.source.instanceID), /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, "a UUID, as Distribution's");
     assert.equal(new Set(gcEvents(receiver.events).map((e) => e.request.id)).size, 1, 'one collection, one request id');
 
     // Durable before deleted: the journal segment is written before the first deletion.
