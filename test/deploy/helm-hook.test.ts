@@ -143,7 +143,7 @@ describe('the chart\'s helm test pod, run against Berth started from the rendere
     const other = await startRendered(objects, cleanups, stranger);
     const refused = await runHook(objects, other.url, {}, stranger);
     assert.notEqual(refused.code, 0, 'a certificate naming a user the policy does not grant');
-    assert.match(refused.stderr, /helm test failed: /);
+    assert.match(refused.stderr, /helm test failed: start an upload: 403 .*DENIED/);
   });
 
   it('logs in with Basic auth as the user from the chart Secret, and fails with a wrong password', async () => {
