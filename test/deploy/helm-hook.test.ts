@@ -42,6 +42,7 @@ async function startRendered(objects: K8sObject[], cleanups: (() => Promise<unkn
   if (config.auth?.htpasswd) await copy(config.auth.htpasswd, 'path');
   if (config.auth?.token) for (const field of ['key', 'certificate']) await copy(config.auth.token.server, field);
   if (config.http.tls) for (const field of ['key', 'certificate']) await copy(config.http.tls, field);
+  if (config.http.tls?.clientcas) await copy(config.http.tls.clientcas, '0');
   const file = path.join(dir, 'config.yml');
   await writeFile(file, stringify(config));
   const berth = await startBerthProcess({ args: ['--config', file], env: resolveEnv(mainContainer(w), secrets) });
@@ -49,14 +50,42 @@ async function startRendered(objects: K8sObject[], cleanups: (() => Promise<unkn
   return berth;
 }
 
-/** Runs the test hook's container command on this machine's node, pointed at `url` instead of the Service. */
-async function runHook(objects: K8sObject[], url: string, env: Record<string, string> = {}) {
-  const c = only(objects, 'Pod').spec.containers[0] as Container;
+/**
+ * Runs the test hook's container command on this machine's node, pointed at `url` instead of the
+ * Service; the files its client pair variables name are written from `extraSecrets` to a temp directory.
+ */
+async function runHook(objects: K8sObject[], url: string, env: Record<string, string> = {}, extraSecrets: Record<string, Record<string, string>> = {}) {
+  const hook = only(objects, 'Pod');
+  const c = hook.spec.containers[0] as Container;
   assert.equal(c.command![0], 'node');
-  const secrets = secretData(objects, { [USERS_SECRET]: { htpasswd: '' } });
-  const hookEnv = { PATH: process.env.PATH, ...resolveEnv(c, secrets), BERTH_URL: url, ...env };
-  return run(process.execPath, c.command!.slice(1), { env: hookEnv, timeoutMs: 60_000, allowFailure: true });
+  const secrets = secretData(objects, { [USERS_SECRET]: { htpasswd: '' }, ...extraSecrets });
+  const hookEnv: Record<string, string | undefined> = { PATH: process.env.PATH, ...resolveEnv(c, secrets), BERTH_URL: url };
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'berth-helm-hook-client-'));
+  try {
+    for (const name of ['BERTH_TEST_CLIENT_CERT', 'BERTH_TEST_CLIENT_KEY']) {
+      const mounted = hookEnv[name];
+      if (mounted === undefined) continue;
+      const file = path.join(dir, path.basename(mounted));
+      await writeFile(file, mountedFile(hook, objects, secrets, mounted, c));
+      hookEnv[name] = file;
+    }
+    return await run(process.execPath, c.command!.slice(1), { env: { ...hookEnv, ...env }, timeoutMs: 60_000, allowFailure: true });
+  } finally {
+    await removeTree(dir);
+  }
 }
+
+/** A CA, the registry's pair in the Secret `registry-tls` (with the CA as ca.crt) and a client pair in `helm-test-client`. */
+async function mutualTlsSecrets(clientName: string): Promise<Record<string, Record<string, string>>> {
+  const ca = await createCa('helm hook mutual root');
+  const server = await issue(ca, 'registry.example.com');
+  const client = await issue(ca, clientName, { usage: 'client' });
+  return {
+    'registry-tls': { 'tls.crt': server.certPem, 'tls.key': server.keyPem, 'ca.crt': ca.certPem },
+    'helm-test-client': { 'tls.crt': client.certPem, 'tls.key': client.keyPem },
+  };
+}
+const MUTUAL = { tls: { enabled: true, existingSecret: 'registry-tls', clientCAKey: 'ca.crt' }, tests: { clientCertSecret: 'helm-test-client' } };
 
 describe('the chart\'s helm test pod, run against Berth started from the rendered config', { skip, timeout: 300_000 }, () => {
   const cleanups: (() => Promise<unknown>)[] = [];
@@ -85,6 +114,36 @@ describe('the chart\'s helm test pod, run against Berth started from the rendere
     const result = await runHook(objects, berth.url);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /pushed and pulled helm-test\/berth:helm-test-\d+ through https:\/\/127\.0\.0\.1:\d+/);
+  });
+
+  it('under mutual TLS, presents the client pair of tests.clientCertSecret, without which Berth refuses it', async () => {
+    const objects = await render(MUTUAL);
+    const secrets = await mutualTlsSecrets('helm-test');
+    const berth = await startRendered(objects, cleanups, secrets);
+    const result = await runHook(objects, berth.url, {}, secrets);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /pushed and pulled helm-test\/berth:helm-test-\d+ through https:\/\/127\.0\.0\.1:\d+, then deleted it/);
+    const without = await runHook(objects, berth.url, { BERTH_TEST_CLIENT_CERT: '', BERTH_TEST_CLIENT_KEY: '' }, secrets);
+    assert.notEqual(without.code, 0);
+    assert.match(without.stderr, /helm test failed: .*certificate required/);
+  });
+
+  it('with tls.clientIdentity, needs no password: the client certificate names the user the policy grants', async () => {
+    const policy = { repositories: { 'helm-test/**': { policies: [{ users: ['helm-test'], actions: ['pull', 'push', 'delete'] }] } } };
+    const { auth } = withUsers({ accesscontrol: policy });
+    const objects = await render({ ...MUTUAL, tls: { ...MUTUAL.tls, clientIdentity: 'cn' }, auth });
+    const hook = only(objects, 'Pod').spec.containers[0] as Container;
+    assert.equal(hook.env?.find((e) => e.name === 'BERTH_TEST_USERNAME'), undefined, 'no password to log in with');
+    const secrets = await mutualTlsSecrets('helm-test');
+    const berth = await startRendered(objects, cleanups, secrets);
+    const result = await runHook(objects, berth.url, {}, secrets);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(berth.logs(), /"user":"helm-test"/, 'the certificate named the user');
+    const stranger = await mutualTlsSecrets('someone-else');
+    const other = await startRendered(objects, cleanups, stranger);
+    const refused = await runHook(objects, other.url, {}, stranger);
+    assert.notEqual(refused.code, 0, 'a certificate naming a user the policy does not grant');
+    assert.match(refused.stderr, /helm test failed: start an upload: 403 .*DENIED/);
   });
 
   it('logs in with Basic auth as the user from the chart Secret, and fails with a wrong password', async () => {

@@ -47,6 +47,14 @@ const MATRIX: { name: string; values: Record<string, unknown>; apiVersions?: str
       },
     },
   },
+  {
+    name: 'mutual TLS, certificate users, the test hook with a client pair',
+    values: {
+      tls: { enabled: true, existingSecret: 'registry-tls', clientCAKey: 'ca.crt', clientIdentity: 'cn', http2: false },
+      auth: { htpasswd: { enabled: true, existingSecret: 'registry-users' } },
+      tests: { clientCertSecret: 'helm-test-client' },
+    },
+  },
   { name: 'test hook with htpasswd credentials in the chart Secret', values: { auth: { htpasswd: { enabled: true, existingSecret: 'registry-users' } }, tests: { credentials: { username: 'alice', password: 'alice-password' } } } },
   {
     name: 'extra volumes, init containers, sidecars, a digest',

@@ -261,13 +261,20 @@ describe('the Helm chart, rendered with text/template and sprig', { skip, timeou
 
   it('renders notifications into the config, with header values from existing Secrets through the environment', async () => {
     const plain = await render({
-      notifications: { endpoints: [{ name: 'audit', url: 'http://audit.tools:5050/events', ignore: { actions: ['pull', 'gc.delete'] } }], backlog: { maxevents: 5000, full: 'refuse' }, takeover: '30s' },
+      notifications: {
+        endpoints: [{ name: 'audit', url: 'http://audit.tools:5050/events', maxattempts: 5, ignore: { actions: ['pull', 'gc.delete'] } }],
+        events: { includereferences: true },
+        backlog: { maxevents: 5000, full: 'refuse' },
+        takeover: '30s',
+      },
     });
     const config = parse(only(plain, 'ConfigMap').data['config.yml']) as Record<string, any>;
-    assert.deepEqual(config.notifications.endpoints, [{ name: 'audit', url: 'http://audit.tools:5050/events', ignore: { actions: ['pull', 'gc.delete'] } }]);
+    assert.deepEqual(config.notifications.endpoints, [{ name: 'audit', url: 'http://audit.tools:5050/events', maxattempts: 5, ignore: { actions: ['pull', 'gc.delete'] } }]);
     const effective = await berthAccepts(plain);
     assert.deepEqual(effective.notifications.backlog, { maxevents: 5000, full: 'refuse' });
     assert.equal(effective.notifications.takeover, 30_000);
+    assert.equal(effective.notifications.events.includereferences, true);
+    assert.equal(effective.notifications.endpoints[0].maxattempts, 5);
     assert.deepEqual(effective.notifications.endpoints[0].ignore.actions, ['pull', 'gc.delete']);
 
     const WEBHOOK = { 'ci-webhook': { authorization: 'Bearer from-the-secret' } };
@@ -363,6 +370,7 @@ describe('the Helm chart with Berth serving TLS', { skip, timeout: 120_000 }, ()
   it('with a client CA key: mutual TLS from the same Secret, and TCP probes (the kubelet has no client certificate)', async () => {
     const refused = await renderChart({ tls: { enabled: true, existingSecret: 'registry-tls', clientCAKey: 'ca.crt' } });
     assert.notEqual(refused.code, 0, 'the helm test client has no client certificate');
+    assert.match(refused.stderr, /tests\.clientCertSecret/);
     assert.match(refused.stderr, /set tests\.enabled=false/);
     const objects = await render({ tls: { enabled: true, existingSecret: 'registry-tls', clientCAKey: 'ca.crt' }, tests: { enabled: false } });
     const w = workload(objects);
@@ -376,6 +384,54 @@ describe('the Helm chart with Berth serving TLS', { skip, timeout: 120_000 }, ()
       assert.deepEqual(probe.tcpSocket, { port: 'http' });
     }
     await berthAccepts(objects, TLS_SECRET);
+  });
+
+  it('under mutual TLS the helm test pod presents the client pair of tests.clientCertSecret', async () => {
+    const objects = await render({ tls: { enabled: true, existingSecret: 'registry-tls', clientCAKey: 'ca.crt' }, tests: { clientCertSecret: 'helm-test-client' } });
+    const hook = only(objects, 'Pod');
+    const c = mainContainer(hook, 'push-pull');
+    const env = resolveEnv(c, secretData(objects));
+    const secrets = secretData(objects, { ...TLS_SECRET, 'helm-test-client': { 'tls.crt': 'client certificate', 'tls.key': 'client key', 'ca.crt': 'not mounted' } });
+    assert.equal(mountedFile(hook, objects, secrets, env.BERTH_TEST_CLIENT_CERT, c), 'client certificate');
+    assert.equal(mountedFile(hook, objects, secrets, env.BERTH_TEST_CLIENT_KEY, c), 'client key');
+    assert.deepEqual(podSpec(hook).volumes.find((v) => v.secret?.secretName === 'helm-test-client')?.secret?.items?.map((i) => i.key), ['tls.crt', 'tls.key']);
+    assert.ok(c.volumeMounts!.every((m) => m.readOnly), 'the pair is mounted read-only');
+    await berthAccepts(objects, TLS_SECRET);
+    const plain = await renderChart({ tests: { clientCertSecret: 'helm-test-client' } });
+    assert.notEqual(plain.code, 0, 'a client pair is for a registry serving TLS');
+    assert.match(plain.stderr, /tests\.clientCertSecret needs tls\.enabled/);
+  });
+
+  it('tls.clientIdentity names the user from the client certificate (http.tls.clientidentity); refused without mutual TLS or htpasswd', async () => {
+    const mutual = { enabled: true, existingSecret: 'registry-tls', clientCAKey: 'ca.crt' };
+    const users = { htpasswd: { enabled: true, existingSecret: 'registry-users' } };
+    const objects = await render({ tls: { ...mutual, clientIdentity: 'san-dns' }, auth: users, tests: { enabled: false } });
+    const config = parse(only(objects, 'ConfigMap').data['config.yml']) as Record<string, any>;
+    assert.equal(config.http.tls.clientidentity, 'san-dns');
+    const effective = await berthAccepts(objects, { ...TLS_SECRET, 'registry-users': { htpasswd: '' } });
+    assert.equal(effective.http.tls.clientidentity, 'san-dns');
+    assert.equal(parse(only(await render({ tls: mutual, tests: { enabled: false } }), 'ConfigMap').data['config.yml']).http.tls.clientidentity, undefined);
+    const noCa = await renderChart({ tls: { enabled: true, existingSecret: 'registry-tls', clientIdentity: 'cn' }, auth: users });
+    assert.notEqual(noCa.code, 0);
+    assert.match(noCa.stderr, /tls\.clientIdentity needs tls\.clientCAKey/);
+    const noUsers = await renderChart({ tls: { ...mutual, clientIdentity: 'cn' }, tests: { enabled: false } });
+    assert.notEqual(noUsers.code, 0);
+    assert.match(noUsers.stderr, /tls\.clientIdentity needs auth\.htpasswd/);
+    const unknown = await renderChart({ tls: { ...mutual, clientIdentity: 'subject' }, auth: users, tests: { enabled: false } });
+    assert.notEqual(unknown.code, 0);
+    assert.match(unknown.stderr, /clientIdentity/);
+  });
+
+  it('tls.http2: false offers HTTP/1.1 only (http.http2.disabled); refused without TLS, where there is no HTTP/2', async () => {
+    const objects = await render({ tls: { enabled: true, existingSecret: 'registry-tls', http2: false } });
+    const config = parse(only(objects, 'ConfigMap').data['config.yml']) as Record<string, any>;
+    assert.deepEqual(config.http.http2, { disabled: true });
+    assert.equal((await berthAccepts(objects, TLS_SECRET)).http.http2.disabled, true);
+    const on = parse(only(await render({ tls: { enabled: true, existingSecret: 'registry-tls' } }), 'ConfigMap').data['config.yml']) as Record<string, any>;
+    assert.equal(on.http.http2, undefined, 'HTTP/2 stays on by default');
+    const plain = await renderChart({ tls: { http2: false } });
+    assert.notEqual(plain.code, 0);
+    assert.match(plain.stderr, /tls\.http2 needs tls\.enabled/);
   });
 
   it('refuses TLS without the Secret that holds the pair', async () => {

@@ -66,10 +66,21 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: helm-test
 {{- end }}
 
+{{/*
+"true" when the helm test pod logs in with a password: with auth.htpasswd, unless its client
+certificate names its user (tls.clientIdentity with tests.clientCertSecret) and no credentials are given.
+*/}}
+{{- define "berth.testLogsIn" -}}
+{{- $c := .Values.tests.credentials }}
+{{- $certificateUser := and .Values.tls.clientIdentity .Values.tests.clientCertSecret }}
+{{- if and .Values.auth.htpasswd.enabled (or (not $certificateUser) $c.existingSecret $c.username $c.password) -}}
+true
+{{- end }}
+{{- end }}
+
 {{/* The Secret and keys the helm test pod logs in with (only with auth.htpasswd). */}}
 {{- define "berth.testCredentialsInline" -}}
-{{- $c := .Values.tests.credentials }}
-{{- if and .Values.tests.enabled .Values.auth.htpasswd.enabled (not $c.existingSecret) -}}
+{{- if and .Values.tests.enabled (include "berth.testLogsIn" .) (not .Values.tests.credentials.existingSecret) -}}
 true
 {{- end }}
 {{- end }}
@@ -104,6 +115,7 @@ true
 {{- define "berth.htpasswdDir" -}}/etc/berth/htpasswd{{- end }}
 {{- define "berth.tokenDir" -}}/etc/berth/token{{- end }}
 {{- define "berth.tlsDir" -}}/etc/berth/tls{{- end }}
+{{- define "berth.testClientDir" -}}/etc/berth/test-client{{- end }}
 
 {{/*
 Berth's configuration (Distribution-shaped YAML): what the values imply, with .Values.config
@@ -129,7 +141,16 @@ from Secrets, or as mounted files.
 {{- if $v.tls.enabled }}
 {{- $tls := dict "certificate" (printf "%s/tls.crt" (include "berth.tlsDir" .)) "key" (printf "%s/tls.key" (include "berth.tlsDir" .)) }}
 {{- with $v.tls.clientCAKey }}{{ $_ := set $tls "clientcas" (list (printf "%s/%s" (include "berth.tlsDir" $) .)) }}{{ end }}
+{{- with $v.tls.clientIdentity }}
+{{- if not $v.tls.clientCAKey }}{{ fail "tls.clientIdentity needs tls.clientCAKey: only a certificate verified against the client CA names a user" }}{{ end }}
+{{- if not $v.auth.htpasswd.enabled }}{{ fail "tls.clientIdentity needs auth.htpasswd (and auth.accesscontrol): without it nothing uses the user a certificate names" }}{{ end }}
+{{- $_ := set $tls "clientidentity" . }}
+{{- end }}
 {{- $_ := set $http "tls" $tls }}
+{{- if not $v.tls.http2 }}{{ $_ := set $http "http2" (dict "disabled" true) }}{{ end }}
+{{- else }}
+{{- if $v.tls.clientIdentity }}{{ fail "tls.clientIdentity needs tls.enabled and tls.clientCAKey: the user comes from a client certificate" }}{{ end }}
+{{- if not $v.tls.http2 }}{{ fail "tls.http2 needs tls.enabled: plain HTTP is HTTP/1.1 only" }}{{ end }}
 {{- end }}
 {{- $config := dict "storage" $storage "http" $http }}
 {{- $auth := dict }}
@@ -145,7 +166,7 @@ from Secrets, or as mounted files.
 {{- with $v.auth.accesscontrol }}{{ $_ := set $auth "accesscontrol" . }}{{ end }}
 {{- if $auth }}{{ $_ := set $config "auth" $auth }}{{ end }}
 {{- with $v.notifications.endpoints }}
-{{- $n := dict "backlog" $v.notifications.backlog "takeover" $v.notifications.takeover }}
+{{- $n := dict "events" $v.notifications.events "backlog" $v.notifications.backlog "takeover" $v.notifications.takeover }}
 {{- if not (include "berth.notificationsFromEnv" $) }}{{ $_ := set $n "endpoints" . }}{{ end }}
 {{- $_ := set $config "notifications" $n }}
 {{- end }}

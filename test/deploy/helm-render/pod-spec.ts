@@ -127,9 +127,8 @@ export function claimTemplates(w: K8sObject): string[] {
   return ((w.spec.volumeClaimTemplates ?? []) as K8sObject[]).map((t) => t.metadata.name);
 }
 
-/** The text of the file mounted at `mountPath` (a subPath of a ConfigMap or Secret volume, or a file in one). */
-export function mountedFile(w: K8sObject, objects: K8sObject[], secrets: Map<string, Record<string, string>>, mountPath: string): string {
-  const c = mainContainer(w);
+/** The text of the file mounted at `mountPath` in `c` (a subPath of a ConfigMap or Secret volume, or a file in one). */
+export function mountedFile(w: K8sObject, objects: K8sObject[], secrets: Map<string, Record<string, string>>, mountPath: string, c: Container = mainContainer(w)): string {
   for (const m of c.volumeMounts ?? []) {
     const volume = podSpec(w).volumes.find((v) => v.name === m.name);
     if (!volume) {
