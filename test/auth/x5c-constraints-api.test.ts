@@ -1,42 +1,17 @@
-// The certificates are made here with @peculiar/x509 itself, which needs the Reflect metadata API first.
-import 'reflect-metadata';
 import assert from 'node:assert/strict';
-import { webcrypto } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import * as x509 from '@peculiar/x509';
 import { SignJWT } from 'jose';
+import { x509 } from '../../auth/x509';
+import { createCertificate, type Issued } from '../helpers/test-ca';
 import { authConfig, authFixture, startAuthRegistry, type AuthFixture, type AuthRegistry } from './helpers';
 
-x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
-
-const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
 const { digitalSignature, keyCertSign, cRLSign, keyEncipherment } = x509.KeyUsageFlags;
 const CA_USAGE = keyCertSign | cRLSign;
 
-interface Issued {
-  name: string;
-  keys: webcrypto.CryptoKeyPair;
-  cert: x509.X509Certificate;
-  x5c: string;
-}
-
-/** A certificate for a new P-256 key, signed by `issuer` (self-signed without one). */
-async function make(name: string, extensions: x509.Extension[], issuer?: Issued, validity: { notBefore?: Date; notAfter?: Date } = {}): Promise<Issued> {
-  const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']));
-  const cert = await x509.X509CertificateGenerator.create({
-    subject: `CN=${name}`,
-    issuer: `CN=${issuer?.name ?? name}`,
-    publicKey: keys.publicKey as never,
-    signingKey: (issuer?.keys ?? keys).privateKey as never,
-    signingAlgorithm: ALG,
-    notBefore: validity.notBefore ?? new Date(Date.now() - 60_000),
-    notAfter: validity.notAfter ?? new Date(Date.now() + 3_600_000),
-    extensions,
-  });
-  return { name, keys, cert, x5c: Buffer.from(cert.rawData).toString('base64') };
-}
+/** A certificate with exactly these extensions (test/helpers/test-ca.ts). */
+const make = createCertificate;
 
 const ca = (pathLength?: number) => [new x509.BasicConstraintsExtension(true, pathLength, true), new x509.KeyUsagesExtension(CA_USAGE, true)];
 const leafExt = (usage = digitalSignature) => [new x509.BasicConstraintsExtension(false, undefined, true), new x509.KeyUsagesExtension(usage, true)];
@@ -70,7 +45,7 @@ describe('x5c chains are held to key usage, basic constraints, path length and e
   async function pull(chain: Issued[]): Promise<number> {
     const now = Math.floor(Date.now() / 1000);
     const token = await new SignJWT({ access: [{ type: 'repository', name: 'team/app', actions: ['pull'] }] })
-      .setProtectedHeader({ alg: 'ES256', typ: 'JWT', x5c: chain.map((c) => c.x5c) })
+      .setProtectedHeader({ alg: 'ES256', typ: 'JWT', x5c: chain.map((c) => Buffer.from(c.cert.rawData).toString('base64')) })
       .setIssuer(ISSUER)
       .setAudience(SERVICE)
       .setSubject('robot')

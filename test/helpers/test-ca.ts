@@ -26,7 +26,8 @@ export interface IssueOptions {
   san?: Array<{ type: 'dns' | 'email' | 'url'; value: string }>;
 }
 
-async function make(name: string, issuer: Issued | undefined, extensions: x509.Extension[], validity: IssueOptions): Promise<Issued> {
+/** A certificate for a new P-256 key with exactly these extensions, signed by `issuer` (self-signed without one). */
+export async function createCertificate(name: string, extensions: x509.Extension[], issuer?: Issued, validity: Pick<IssueOptions, 'notBefore' | 'notAfter'> = {}): Promise<Issued> {
   const keys = await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']);
   const cert = await x509.X509CertificateGenerator.create({
     subject: `CN=${name}`,
@@ -45,7 +46,7 @@ async function make(name: string, issuer: Issued | undefined, extensions: x509.E
 
 /** A self-signed root CA. */
 export function createCa(name: string): Promise<Issued> {
-  return make(name, undefined, [new x509.BasicConstraintsExtension(true, undefined, true), new x509.KeyUsagesExtension(keyCertSign | cRLSign | digitalSignature, true)], {});
+  return createCertificate(name, [new x509.BasicConstraintsExtension(true, undefined, true), new x509.KeyUsagesExtension(keyCertSign | cRLSign | digitalSignature, true)]);
 }
 
 /** A leaf for a TLS server on this machine, or a client, signed by `ca`. */
@@ -65,5 +66,5 @@ export function issue(ca: Issued, name: string, opts: IssueOptions = {}): Promis
       ]),
     );
   else if (opts.san !== undefined) extensions.push(new x509.SubjectAlternativeNameExtension(opts.san));
-  return make(name, ca, extensions, opts);
+  return createCertificate(name, extensions, ca, opts);
 }
