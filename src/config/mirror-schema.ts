@@ -78,7 +78,7 @@ const mirror = z
     namespaces: z
       .array(z.string().regex(NAMESPACE, 'must be a registry host as containerd sends it in ns, e.g. docker.io or registry.example.com:5000'))
       .optional(),
-    /** Single-segment names get `library/`; unset: whether url is Docker Hub. */
+    /** Single-segment names get `library/`; unset: whether url is Docker Hub or docker.io a namespace. */
     dockerhub: z.boolean().optional(),
     /** Serves names under no prefix that are no local repository (docker's registry-mirrors). */
     default: z.boolean().default(false),
@@ -90,11 +90,11 @@ const mirror = z
       for (const k of ['ca', 'insecure'] as const) if (m[k]) issue(ctx, [k], 'has no effect with an http url: the upstream is reached without TLS (use https)');
     if (m.ca !== undefined && m.insecure) issue(ctx, ['ca'], 'has no effect with insecure: true, which verifies no certificate');
   })
-  .transform((m) => ({
-    ...m,
-    namespaces: (m.namespaces ?? [m.prefix]).map((n) => n.toLowerCase()),
-    dockerhub: m.dockerhub ?? isDockerHub(m.url),
-  }));
+  .transform((m) => {
+    const namespaces = (m.namespaces ?? [m.prefix]).map((n) => n.toLowerCase());
+    // Docker Hub's content also comes through other hosts (mirror.gcr.io) under its own name.
+    return { ...m, namespaces, dockerhub: m.dockerhub ?? (isDockerHub(m.url) || namespaces.includes('docker.io')) };
+  });
 
 export type MirrorConfig = z.output<typeof mirror>;
 

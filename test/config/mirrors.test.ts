@@ -86,6 +86,16 @@ describe('config check: mirrors', () => {
     assert.deepEqual(p.mirrors[0].namespaces, ['hub']);
   });
 
+  test('dockerhub defaults to true for another host serving docker.io, and may be turned on', async () => {
+    const p = printed(
+      await check(mirrors(['prefix: docker.io', 'url: https://mirror.gcr.io'], ['prefix: hub2', 'url: https://hub.example.com', 'dockerhub: true'], ['prefix: quay.io', 'url: https://quay.io'])),
+    );
+    assert.deepEqual(
+      p.mirrors.map((m) => m.dockerhub),
+      [true, true, false],
+    );
+  });
+
   test('no mirrors and no proxy by default', async () => {
     const p = printed(await check(''));
     assert.deepEqual(p.mirrors, []);
