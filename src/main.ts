@@ -18,6 +18,7 @@ import { formatReport } from './check/findings';
 import { createMetrics } from './metrics/metrics';
 import { debugHandler } from './metrics/debug-server';
 import { gcDeletionRecorder } from './events/gc-events';
+import { readMirrorCas } from './mirror/ca-files';
 import { GarbageCollector } from './oci/gc';
 import { GcLease, GcLockedError } from './oci/gc-lease';
 import { Listing } from './oci/listing';
@@ -168,6 +169,7 @@ async function check(env: Env, command: Extract<Command, { name: 'check' }>): Pr
 
 async function configCheck(env: Env, configFile: string | undefined): Promise<void> {
   const { config, file } = await loadConfigWithSource({ file: configFile, env });
+  await readMirrorCas(config.mirrors);
   process.stdout.write(JSON.stringify(redactConfig(config), null, 2) + '\n');
   process.stderr.write(`config: ok${file ? ` (${file})` : ' (no file: defaults and environment)'}\n`);
 }
@@ -212,6 +214,8 @@ export async function main(argv: string[], env: Env): Promise<void> {
     if (command.name === 'check') return await check(env, command);
     if (command.name === 'healthcheck') return await healthcheck(env, command);
     const { config } = await loadConfigWithSource({ file: command.config, env });
+    // Not used yet by serve (the mirror is not wired into requests), but a bad file stops start-up now.
+    await readMirrorCas(config.mirrors);
     await serve(config, createLogger(config.log));
   } catch (err) {
     if (err instanceof ConfigError || err instanceof StorageSetupError || err instanceof StartupError || err instanceof TlsSetupError || err instanceof SharedStorageError || err instanceof GcLockedError)
