@@ -18,6 +18,8 @@ export interface DistributionOptions {
   startTimeoutMs?: number;
   /** More top-level YAML for its config.yml (e.g. a `notifications:` section). */
   extraYaml?: string;
+  /** Statuses of `GET /v2/` that mean it is up (default 200; 401 behind `auth:`). */
+  readyStatuses?: number[];
 }
 
 export interface DistributionProcess {
@@ -87,13 +89,13 @@ function configYaml(rootDirectory: string, port: number, extraYaml = ''): string
   ].join('\n');
 }
 
-async function waitForV2(url: string, deadline: number, exited: () => boolean): Promise<boolean> {
+async function waitForV2(url: string, deadline: number, exited: () => boolean, ready: number[]): Promise<boolean> {
   while (Date.now() < deadline) {
     if (exited()) return false;
     try {
       const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000) });
       await res.arrayBuffer();
-      if (res.status === 200) return true;
+      if (ready.includes(res.status)) return true;
     } catch {
       // not listening yet
     }
@@ -147,7 +149,7 @@ export async function startDistribution(opts: DistributionOptions): Promise<Dist
       };
       // A process that lost the port exits at once; until then a stranger on that port could have
       // answered, so the 200 only counts if Distribution is still running a moment later.
-      const answered = await waitForV2(url, Date.now() + timeoutMs, () => hasExited);
+      const answered = await waitForV2(url, Date.now() + timeoutMs, () => hasExited, opts.readyStatuses ?? [200]);
       if (answered) await new Promise((r) => setTimeout(r, 200));
       if (answered && !hasExited) {
         return {
