@@ -28,6 +28,10 @@ export class UpstreamError extends Error {
     return this.details.status;
   }
 
+  get code(): string | undefined {
+    return this.details.code;
+  }
+
   get retryAfterMs(): number | undefined {
     return this.details.retryAfterMs;
   }
