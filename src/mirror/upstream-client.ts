@@ -12,7 +12,7 @@
  * Credentials and tokens appear in Authorization headers only: never in messages, logs or URLs.
  */
 import { readFileSync } from 'node:fs';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { digestOf, parseDigest, type Digest } from '../oci/digest';
 import { MEDIA_TYPES } from '../oci/manifest-parse';
@@ -54,7 +54,10 @@ export interface FetchedManifest extends ManifestInfo {
 }
 
 export interface BlobStream {
-  /** The blob's bytes; fails (never ends early) when the upstream drops or stalls. */
+  /**
+   * The blob's bytes; fails (never ends early) when the upstream drops or stalls: with a
+   * Content-Length or chunked framing, Node reports a connection closed early as an error.
+   */
   stream: Readable;
   /** Content-Length, when the upstream sent one. */
   size?: number;
@@ -235,18 +238,7 @@ export class UpstreamClient {
     if (res.status !== 200) throw await this.failure(res);
     const declared = Number(res.headers['content-length']);
     const size = res.headers['content-length'] !== undefined && Number.isSafeInteger(declared) && declared >= 0 ? declared : undefined;
-    let received = 0;
-    const where = describeUrl(res.url);
-    const stream = new Transform({
-      transform(chunk: Buffer, _enc, cb: TransformCallback) {
-        received += chunk.length;
-        cb(null, chunk);
-      },
-      flush(cb: TransformCallback) {
-        if (size !== undefined && received !== size) cb(new UpstreamError('unavailable', `upstream GET ${where}: ${received} of ${size} bytes`));
-        else cb();
-      },
-    });
+    const stream = new PassThrough();
     res.body.once('error', (err) => stream.destroy(bodyError(err, 'GET', res.url, opts.signal)));
     stream.once('close', () => {
       if (!res.body.readableEnded) res.body.destroy();
