@@ -7,7 +7,7 @@ import { REDACT_PATHS } from '../../src/logger';
 import { UpstreamError, type UpstreamErrorKind } from '../../src/mirror/upstream-errors';
 
 /** A debug-level logger (redacting as Berth's does) writing into a string the test can search. */
-export function captureLogger(): { logger: Logger; lines(): string } {
+export function captureLogger(): { logger: Logger; lines: () => string } {
   let text = '';
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
