@@ -76,7 +76,7 @@ export class UpstreamAuth {
   }
 
   /** The Authorization for a request needing `scope` (none for /v2/ itself); a fresh token when `refresh`. */
-  async authorize(scope: string | undefined, refresh: boolean, signal?: AbortSignal): Promise<Authorization> {
+  async authorize(scope: string | undefined, refresh: boolean): Promise<Authorization> {
     const state = this.state;
     if (state === undefined || state.scheme === 'none') return { cached: false };
     if (state.scheme === 'basic') return { header: this.basicHeader(), cached: false };
@@ -85,7 +85,8 @@ export class UpstreamAuth {
     if (hit !== undefined) return { header: `Bearer ${hit}`, cached: true, key, token: hit };
     let pending = this.inflight.get(key);
     if (pending === undefined) {
-      pending = this.fetchToken(state, scope, key, signal).finally(() => this.inflight.delete(key));
+      // Shared by concurrent requests, so no one caller's abort cancels it; the timeout bounds it.
+      pending = this.fetchToken(state, scope, key).finally(() => this.inflight.delete(key));
       this.inflight.set(key, pending);
     }
     const token = await pending;
@@ -97,12 +98,12 @@ export class UpstreamAuth {
     if (auth.key !== undefined && auth.token !== undefined) this.d.cache.invalidate(auth.key, auth.token);
   }
 
-  private async fetchToken(state: AuthScheme & { scheme: 'bearer' }, scope: string | undefined, key: string, signal?: AbortSignal): Promise<string> {
+  private async fetchToken(state: AuthScheme & { scheme: 'bearer' }, scope: string | undefined, key: string): Promise<string> {
     const url = new URL(state.realm);
     if (state.service !== undefined) url.searchParams.set('service', state.service);
     if (scope !== undefined) url.searchParams.set('scope', scope);
     const basic = this.basicHeader();
-    const res = await this.d.transport.request('GET', url, { headers: basic ? { authorization: basic } : {}, signal });
+    const res = await this.d.transport.request('GET', url, { headers: basic ? { authorization: basic } : {} });
     const where = `token request to ${describeUrl(url)}`;
     if (res.status !== 200) {
       discard(res);

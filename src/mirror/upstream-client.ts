@@ -79,9 +79,13 @@ export const MANIFEST_ACCEPT = [MEDIA_TYPES.ociManifest, MEDIA_TYPES.ociIndex, M
 const MAX_REFERRER_PAGES = 20;
 const ERROR_BODY_MAX = 16 * 1024;
 
+/** Content-Types some upstreams send for manifests instead of the manifest's own type. */
+const GENERIC_TYPES = new Set(['application/json', 'application/octet-stream', 'text/plain']);
+
+/** The media type of a Content-Type, undefined when absent or generic. */
 function mediaTypeOf(contentType: string | undefined): string | undefined {
   const t = contentType?.split(';')[0].trim().toLowerCase();
-  return t ? t : undefined;
+  return t && !GENERIC_TYPES.has(t) ? t : undefined;
 }
 
 /** A digest the upstream announced, or undefined when it sent none or garbage. */
@@ -184,7 +188,7 @@ export class UpstreamClient {
     const digest = asked ?? announced;
     const size = Number(res.headers['content-length']);
     const mediaType = mediaTypeOf(res.headers['content-type']);
-    // Some registries announce no digest (or no length) on HEAD: the bytes are the only answer then.
+    // Some registries announce no digest, length or specific type on HEAD: the bytes are the answer then.
     if (digest === undefined || !Number.isSafeInteger(size) || mediaType === undefined) {
       try {
         const { bytes: _bytes, ...info } = await this.getManifest(repo, reference, opts);
@@ -213,18 +217,17 @@ export class UpstreamClient {
     return { bytes, digest: digest.value, mediaType: this.manifestMediaType(res, bytes), size: bytes.length };
   }
 
-  /** Content-Type, or the manifest's own `mediaType` when the upstream sends a generic type. */
+  /** Content-Type, or the manifest's own `mediaType` when the upstream sends a generic type or none. */
   private manifestMediaType(res: UpstreamResponse, bytes: Buffer): string {
     const header = mediaTypeOf(res.headers['content-type']);
-    if (header !== undefined && header !== 'application/json' && header !== 'application/octet-stream' && header !== 'text/plain') return header;
+    if (header !== undefined) return header;
     try {
       const field = (JSON.parse(bytes.toString('utf8')) as { mediaType?: unknown }).mediaType;
       if (typeof field === 'string' && field) return field;
     } catch {
-      // not JSON: the header (or nothing better) it is
+      // not JSON: no media type to be found
     }
-    if (header === undefined) throw new UpstreamError('bad-response', `upstream GET ${describeUrl(res.url)}: manifest without a media type`);
-    return header;
+    throw new UpstreamError('bad-response', `upstream GET ${describeUrl(res.url)}: manifest without a media type`);
   }
 
   /**
@@ -295,10 +298,13 @@ export class UpstreamClient {
     this.transport.close();
   }
 
-  /** Learns, once, how the upstream wants to be authenticated (its answer to an anonymous `GET /v2/`). */
-  private discover(signal?: AbortSignal): Promise<void> {
+  /**
+   * Learns, once, how the upstream wants to be authenticated (its answer to an anonymous `GET /v2/`).
+   * Shared by concurrent callers, so no one caller's abort cancels it; the timeout bounds it.
+   */
+  private discover(): Promise<void> {
     this.discovery ??= (async () => {
-      const res = await this.transport.request('GET', this.endpoint('/v2/'), { signal });
+      const res = await this.transport.request('GET', this.endpoint('/v2/'));
       discard(res);
       if (res.status === 200) return this.auth.learn({ scheme: 'none' });
       if (res.status !== 401) throw await this.failure(res);
@@ -323,9 +329,9 @@ export class UpstreamClient {
     scope: string | undefined,
     opts: CallOptions & { headers?: Record<string, string>; followRedirects?: boolean },
   ): Promise<UpstreamResponse> {
-    await this.discover(opts.signal);
+    await this.discover();
     for (let attempt = 0; ; attempt++) {
-      const auth = await this.auth.authorize(scope, attempt > 0, opts.signal);
+      const auth = await this.auth.authorize(scope, attempt > 0);
       const headers = { ...opts.headers, ...(auth.header !== undefined ? { authorization: auth.header } : {}) };
       const res = await this.transport.request(method, url, { headers, signal: opts.signal, followRedirects: opts.followRedirects });
       this.logger.debug({ method, url: describeUrl(url), status: res.status }, 'upstream request');

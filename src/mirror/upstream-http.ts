@@ -38,6 +38,8 @@ export interface RequestOptions {
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** Upstream operators see who is pulling (Docker Hub asks mirrors to identify themselves). */
+const USER_AGENT = 'berth-mirror';
 
 /**
  * A network failure (refused, reset, TLS, the connection dropping mid-body) as `unavailable`; an
@@ -74,7 +76,7 @@ export class UpstreamTransport {
   async request(method: string, url: URL, opts: RequestOptions = {}): Promise<UpstreamResponse> {
     let current = url;
     let currentMethod = method;
-    const headers = { ...opts.headers };
+    const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...opts.headers };
     for (let hop = 0; ; hop++) {
       // Credentials are for the origin they were meant for (the upstream, or its token realm): once a
       // redirect leaves it they stay behind, even on the way back.

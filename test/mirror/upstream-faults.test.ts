@@ -258,6 +258,7 @@ describe('upstream client: answers that do not match', () => {
         '/v2/r/manifests/lying': serve(real, { 'docker-content-digest': other }),
         '/v2/r/manifests/honest': serve(real, { 'docker-content-digest': digestOf(real) }),
         '/v2/r/manifests/plain': (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(real),
+        '/v2/r/manifests/generic': serve(real, { 'content-type': 'application/octet-stream', 'docker-content-digest': digestOf(real), 'content-length': real.length }),
         '/v2/r/manifests/big': serve(big, { 'content-length': big.length }),
         '/v2/r/manifests/big-chunked': serve(big),
         [`/v2/r/referrers/${other}`]: (_req, res) => sendJson(res, 200, { schemaVersion: 2, manifests: [{ digest: 1 }] }),
@@ -271,8 +272,35 @@ describe('upstream client: answers that do not match', () => {
     // No digest header and a generic Content-Type: the digest is computed, the type read from the manifest.
     assert.deepEqual(await c.getManifest('r', 'plain'), { bytes: real, digest: digestOf(real), mediaType: MT.ociManifest, size: real.length });
     assert.deepEqual(await c.headManifest('r', 'plain'), { digest: digestOf(real), mediaType: MT.ociManifest, size: real.length });
+    assert.deepEqual(await c.headManifest('r', 'generic'), { digest: digestOf(real), mediaType: MT.ociManifest, size: real.length });
     await rejectsWith(c.getManifest('r', 'big'), 'bad-response');
     await rejectsWith(c.getManifest('r', 'big-chunked'), 'bad-response');
+    await rejectsWith(c.getReferrers('r', other), 'bad-response');
+  });
+
+  test('referrers pages are followed on the upstream, never to another host', async (t) => {
+    const subject = digestOf(Buffer.from('subject'));
+    const other = digestOf(Buffer.from('other subject'));
+    const ref = (n: number) => ({ mediaType: MT.ociManifest, digest: digestOf(Buffer.from(`r${n}`)), size: n, artifactType: 'application/x-test' });
+    const index = (manifests: unknown[]) => ({ schemaVersion: 2, mediaType: MT.ociIndex, manifests });
+    const upstream = await fake(
+      t,
+      registry({
+        [`/v2/r/referrers/${subject}`]: (req, res) =>
+          req.url?.includes('last=')
+            ? sendJson(res, 200, index([ref(3)]), { 'oci-filters-applied': 'artifactType' })
+            : sendJson(res, 200, index([ref(1), ref(2)]), { link: `</v2/r/referrers/${subject}?artifactType=application%2Fx-test&last=2>; rel="next"`, 'oci-filters-applied': 'artifactType' }),
+        [`/v2/r/referrers/${other}`]: (_req, res) => sendJson(res, 200, index([ref(1)]), { link: `<http://127.0.0.2:1/v2/r/referrers/${other}?last=1>; rel="next"` }),
+      }),
+    );
+    const c = client(t, upstream.url);
+    const got = await c.getReferrers('r', subject, 'application/x-test');
+    assert.deepEqual(got, { supported: true, filtered: true, index: index([ref(1), ref(2), ref(3)]) });
+    assert.deepEqual(
+      upstream.requests.filter((r) => r.url.includes('/referrers/')).map((r) => new URL(r.url, 'http://x').searchParams.get('artifactType')),
+      ['application/x-test', 'application/x-test'],
+    );
+    assert.ok(upstream.requests.every((r) => r.headers['user-agent'] === 'berth-mirror'));
     await rejectsWith(c.getReferrers('r', other), 'bad-response');
   });
 
