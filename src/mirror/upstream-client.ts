@@ -14,14 +14,27 @@
 import { readFileSync } from 'node:fs';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import { digestOf, parseDigest, type Digest } from '../oci/digest';
+import { digestOf, parseDigest } from '../oci/digest';
 import { MEDIA_TYPES } from '../oci/manifest-parse';
-import { validateName, validateTag } from '../oci/names';
+import { validateName } from '../oci/names';
 import { parseChallenges } from './challenge';
 import { TokenCache } from './token-cache';
 import { UpstreamAuth, schemeOf, type AuthScheme, type Credentials } from './upstream-auth';
 import { UpstreamError, describeUrl, kindOfStatus, parseRetryAfter } from './upstream-errors';
 import { UpstreamTransport, bodyError, discard, readBounded, type UpstreamResponse } from './upstream-http';
+import {
+  MANIFEST_ACCEPT,
+  announcedDigest,
+  manifestMediaType,
+  mediaTypeOf,
+  nextLink,
+  parseReference,
+  parseReferrersIndex,
+  type ReferrersIndex,
+  type ReferrersResult,
+} from './upstream-content';
+
+export { MANIFEST_ACCEPT, type ReferrersIndex, type ReferrersResult };
 
 export interface UpstreamClientOptions {
   /** The upstream's base URL (http or https); userinfo in it is taken as the credentials. */
@@ -63,61 +76,20 @@ export interface BlobStream {
   size?: number;
 }
 
-export interface ReferrersIndex {
-  schemaVersion: number;
-  mediaType?: string;
-  manifests: Array<Record<string, unknown> & { digest: string; mediaType: string; size: number; artifactType?: string }>;
-}
-
-export type ReferrersResult = { supported: true; index: ReferrersIndex; filtered: boolean } | { supported: false };
-
 export interface CallOptions {
   signal?: AbortSignal;
 }
 
-export const MANIFEST_ACCEPT = [MEDIA_TYPES.ociManifest, MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerManifest, MEDIA_TYPES.dockerList].join(', ');
 const MAX_REFERRER_PAGES = 20;
 const ERROR_BODY_MAX = 16 * 1024;
-
-/** Content-Types some upstreams send for manifests instead of the manifest's own type. */
-const GENERIC_TYPES = new Set(['application/json', 'application/octet-stream', 'text/plain']);
-
-/** The media type of a Content-Type, undefined when absent or generic. */
-function mediaTypeOf(contentType: string | undefined): string | undefined {
-  const t = contentType?.split(';')[0].trim().toLowerCase();
-  return t && !GENERIC_TYPES.has(t) ? t : undefined;
-}
-
-/** A digest the upstream announced, or undefined when it sent none or garbage. */
-function announcedDigest(value: string | string[] | undefined): Digest | undefined {
-  if (typeof value !== 'string') return undefined;
-  try {
-    return parseDigest(value.trim());
-  } catch {
-    return undefined;
-  }
-}
 
 function pullScope(repo: string): string {
   return `repository:${repo}:pull`;
 }
 
-/** Validates a tag or digest reference (as the routes do), answering the digest when it is one. */
-function parseReference(reference: string): Digest | undefined {
-  if (reference.includes(':')) return parseDigest(reference);
-  validateTag(reference);
-  return undefined;
-}
-
 function sameScheme(a: AuthScheme | undefined, b: AuthScheme): boolean {
   if (a === undefined || a.scheme !== b.scheme) return false;
   return a.scheme !== 'bearer' || b.scheme !== 'bearer' || (a.realm.href === b.realm.href && a.service === b.service);
-}
-
-/** The `rel="next"` target of a Link header (distribution-spec pagination). */
-function nextLink(value: string | string[] | undefined, base: URL): URL | undefined {
-  const m = [value ?? []].flat().join(', ').match(/<([^>]+)>\s*;\s*rel="?next"?/i);
-  return m ? new URL(m[1], base) : undefined;
 }
 
 export class UpstreamClient {
@@ -214,20 +186,7 @@ export class UpstreamClient {
     const digest = digestOf(bytes, expected?.algorithm ?? 'sha256');
     if (expected !== undefined && digest.value !== expected.value)
       throw new UpstreamError('bad-response', `upstream GET ${describeUrl(res.url)}: the bytes have digest ${digest.value}, not ${expected.value}`);
-    return { bytes, digest: digest.value, mediaType: this.manifestMediaType(res, bytes), size: bytes.length };
-  }
-
-  /** Content-Type, or the manifest's own `mediaType` when the upstream sends a generic type or none. */
-  private manifestMediaType(res: UpstreamResponse, bytes: Buffer): string {
-    const header = mediaTypeOf(res.headers['content-type']);
-    if (header !== undefined) return header;
-    try {
-      const field = (JSON.parse(bytes.toString('utf8')) as { mediaType?: unknown }).mediaType;
-      if (typeof field === 'string' && field) return field;
-    } catch {
-      // not JSON: no media type to be found
-    }
-    throw new UpstreamError('bad-response', `upstream GET ${describeUrl(res.url)}: manifest without a media type`);
+    return { bytes, digest: digest.value, mediaType: manifestMediaType(res.headers['content-type'], bytes, `upstream GET ${describeUrl(res.url)}`), size: bytes.length };
   }
 
   /**
@@ -271,7 +230,7 @@ export class UpstreamClient {
         return { supported: false };
       }
       if (res.status !== 200) throw await this.failure(res);
-      const index = this.parseReferrers(res, await readBounded(res, this.manifestMax, 'GET'));
+      const index = parseReferrersIndex(await readBounded(res, this.manifestMax, 'GET'), `upstream GET ${describeUrl(res.url)}`);
       first ??= index;
       manifests.push(...index.manifests);
       if (artifactType !== undefined && String(res.headers['oci-filters-applied'] ?? '').split(',').some((f) => f.trim() === 'artifactType')) filtered = true;
@@ -279,18 +238,6 @@ export class UpstreamClient {
       if (url !== undefined && url.origin !== this.base.origin) throw new UpstreamError('bad-response', `upstream GET ${describeUrl(res.url)}: a next page on another host`);
     }
     return { supported: true, index: { ...first!, manifests }, filtered };
-  }
-
-  private parseReferrers(res: UpstreamResponse, bytes: Buffer): ReferrersIndex {
-    let index: ReferrersIndex;
-    try {
-      index = JSON.parse(bytes.toString('utf8')) as ReferrersIndex;
-    } catch {
-      throw new UpstreamError('bad-response', `upstream GET ${describeUrl(res.url)}: referrers are not JSON`);
-    }
-    const ok = index !== null && typeof index === 'object' && Array.isArray(index.manifests) && index.manifests.every((m) => m !== null && typeof m === 'object' && typeof m.digest === 'string' && typeof m.mediaType === 'string' && typeof m.size === 'number');
-    if (!ok) throw new UpstreamError('bad-response', `upstream GET ${describeUrl(res.url)}: referrers are not an image index`);
-    return index;
   }
 
   /** Closes kept-alive connections. */
@@ -305,9 +252,9 @@ export class UpstreamClient {
   private discover(): Promise<void> {
     this.discovery ??= (async () => {
       const res = await this.transport.request('GET', this.endpoint('/v2/'));
+      if (res.status !== 200 && res.status !== 401) throw await this.failure(res);
       discard(res);
       if (res.status === 200) return this.auth.learn({ scheme: 'none' });
-      if (res.status !== 401) throw await this.failure(res);
       const scheme = schemeOf(parseChallenges(res.headers['www-authenticate']), this.base);
       if (scheme === undefined) throw new UpstreamError('unauthorized', `upstream GET ${describeUrl(res.url)}: no Basic or Bearer challenge`, { status: 401 });
       this.auth.learn(scheme);
