@@ -1,0 +1,360 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { assertStoreConsistent } from '../helpers/store-check';
+import { paths } from '../../src/oci/paths';
+import { sizeOf } from '../../src/oci/links';
+import type { UpstreamBlob } from '../../src/mirror/blob-flight';
+import { blob, collect, DRIVER_KINDS, firstChunk, ManualUpstream, recorder, servingUpstream, setup, spoolFiles, until, type Setup } from './fetch-fixtures';
+
+const REPO = 'docker.io/library/nginx';
+
+async function cached(s: Setup, repo: string, digest: Parameters<Setup['registry']['blobs']['stat']>[1]): Promise<boolean> {
+  return s.registry.blobs.stat(repo, digest).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function assertNothingCached(s: Setup, digest: Parameters<Setup['registry']['blobs']['stat']>[1]): Promise<void> {
+  assert.equal(await cached(s, REPO, digest), false, 'the repository links the blob');
+  assert.equal(await sizeOf(s.driver, paths.blobData(digest)), null, 'blob data was stored');
+  await assertStoreConsistent(s.driver);
+}
+
+for (const kind of DRIVER_KINDS) {
+  describe(`mirror blob fetcher (${kind} driver)`, { timeout: 60_000 }, () => {
+    it('20 concurrent gets of one blob: one upstream fetch, every caller gets the bytes, then it is cached', async () => {
+      const { log, observer } = recorder();
+      const s = await setup(kind, { observer });
+      try {
+        const b = blob(3 * 1024 * 1024 + 17);
+        const up = new ManualUpstream(b.data.length);
+        const gets = Array.from({ length: 20 }, () => s.fetcher.get(REPO, b.digest, up.open));
+        const sending = up.send(b.data).then(async () => (await up.current()).end());
+        const results = await Promise.all(gets);
+        const bodies = await Promise.all(results.map((r) => collect(r.stream)));
+        await sending;
+        assert.equal(up.opens, 1);
+        for (const r of results) assert.equal(r.size, b.data.length);
+        for (const body of bodies) {
+          assert.equal(body.error, undefined);
+          assert.ok(body.bytes.equals(b.data), 'a caller got other bytes');
+        }
+        await until(() => s.fetcher.inFlight === 0);
+        assert.ok(await cached(s, REPO, b.digest));
+        const again = await s.fetcher.get(REPO, b.digest, up.open);
+        assert.equal(again.source, 'storage');
+        assert.ok((await collect(again.stream)).bytes.equals(b.data));
+        assert.equal(up.opens, 1);
+        assert.deepEqual(
+          { started: log.started, completed: log.completed, failed: log.failed, up: log.upstreamBytes, served: log.servedBytes, hits: log.hits },
+          { started: 1, completed: 1, failed: [], up: b.data.length, served: 20 * b.data.length, hits: 1 },
+        );
+        assert.deepEqual(await spoolFiles(s.spool), []);
+        await assertStoreConsistent(s.driver);
+      } finally {
+        await s.dispose();
+      }
+    });
+
+    it('a caller receives the first bytes while the upstream is still sending', async () => {
+      const s = await setup(kind);
+      try {
+        const b = blob(1024 * 1024);
+        const up = new ManualUpstream(b.data.length);
+        const got = s.fetcher.get(REPO, b.digest, up.open);
+        await up.send(b.data.subarray(0, 4096));
+        const r = await got;
+        assert.equal(r.source, 'upstream');
+        const first = await firstChunk(r.stream);
+        assert.ok(b.data.subarray(0, first.length).equals(first));
+        assert.equal(await cached(s, REPO, b.digest), false);
+        await up.send(b.data.subarray(4096));
+        (await up.current()).end();
+        const rest = await collect(r.stream);
+        assert.equal(rest.error, undefined);
+        assert.ok(Buffer.concat([first, rest.bytes]).equals(b.data));
+      } finally {
+        await s.dispose();
+      }
+    });
+
+    it('a reader that does not read stalls neither the fetch nor another reader', async () => {
+      const s = await setup(kind);
+      try {
+        const b = blob(16 * 1024 * 1024);
+        const up = servingUpstream(b.data);
+        const slow = await s.fetcher.get(REPO, b.digest, up.open);
+        const fast = await s.fetcher.get(REPO, b.digest, up.open);
+        const fastBody = await collect(fast.stream);
+        assert.ok(fastBody.bytes.equals(b.data));
+        // The blob is committed while the slow reader has read nothing.
+        await until(() => s.fetcher.inFlight === 0);
+        assert.ok(await cached(s, REPO, b.digest));
+        assert.ok(slow.stream.readableLength < 4 * 1024 * 1024, `the slow reader buffered ${slow.stream.readableLength} bytes`);
+        const slowBody = await collect(slow.stream);
+        assert.ok(slowBody.bytes.equals(b.data));
+        assert.equal(up.opens, 1);
+      } finally {
+        await s.dispose();
+      }
+    });
+
+    it('a digest mismatch: every reader errors, never having all the bytes, nothing is cached', async () => {
+      const { log, observer } = recorder();
+      const s = await setup(kind, { observer });
+      try {
+        const b = blob(512 * 1024);
+        const wrong = Buffer.from(b.data);
+        wrong[1000] ^= 0xff;
+        const up = servingUpstream(wrong);
+        const readers = await Promise.all([1, 2, 3].map(() => s.fetcher.get(REPO, b.digest, up.open)));
+        for (const body of await Promise.all(readers.map((r) => collect(r.stream)))) {
+          assert.ok(body.error, 'a reader ended cleanly');
+          assert.ok(body.bytes.length < b.data.length, 'a reader got every (wrong) byte');
+        }
+        await until(() => s.fetcher.inFlight === 0);
+        assert.equal(log.failed.length, 1);
+        await assertNothingCached(s, b.digest);
+        // The next get asks the upstream again.
+        const good = servingUpstream(b.data);
+        const r = await s.fetcher.get(REPO, b.digest, good.open);
+        assert.ok((await collect(r.stream)).bytes.equals(b.data));
+        assert.equal(good.opens, 1);
+      } finally {
+        await s.dispose();
+      }
+    });
+
+    it('an upstream that breaks mid-blob: readers error, nothing is cached, the next get fetches again', async () => {
+      const s = await setup(kind);
+      try {
+        const b = blob(2 * 1024 * 1024);
+        const up = new ManualUpstream(b.data.length);
+        const readers = await Promise.all([s.fetcher.get(REPO, b.digest, up.open), (async () => { await up.current(); return s.fetcher.get(REPO, b.digest, up.open); })()]);
+        await up.send(b.data.subarray(0, 1024 * 1024));
+        (await up.current()).destroy(new Error('connection reset by upstream'));
+        for (const body of await Promise.all(readers.map((r) => collect(r.stream)))) {
+          assert.ok(body.error, 'a reader ended cleanly');
+          assert.ok(b.data.subarray(0, body.bytes.length).equals(body.bytes));
+        }
+        await until(() => s.fetcher.inFlight === 0);
+        await assertNothingCached(s, b.digest);
+        const again = servingUpstream(b.data);
+        const r = await s.fetcher.get(REPO, b.digest, again.open);
+        assert.ok((await collect(r.stream)).bytes.equals(b.data));
+        assert.equal(again.opens, 1);
+        await until(() => s.fetcher.inFlight === 0);
+        assert.ok(await cached(s, REPO, b.digest));
+        await assertStoreConsistent(s.driver);
+      } finally {
+        await s.dispose();
+      }
+    });
+
+    it('an upstream that ends short of its declared size: readers error, nothing is cached', async () => {
+      const s = await setup(kind);
+      try {
+        const b = blob(300 * 1024);
+        const up = new ManualUpstream(b.data.length);
+        const got = s.fetcher.get(REPO, b.digest, up.open);
+        await up.send(b.data.subarray(0, 200 * 1024));
+        (await up.current()).end();
+        const body = await collect((await got).stream);
+        assert.ok(body.error);
+        await until(() => s.fetcher.inFlight === 0);
+        await assertNothingCached(s, b.digest);
+      } finally {
+        await s.dispose();
+      }
+    });
+
+    it('without a declared size the stream still ends only once the digest matched', async () => {
+      const s = await setup(kind);
+      try {
+        const b = blob(700 * 1024);
+        const up = servingUpstream(b.data, { size: false });
+        const r = await s.fetcher.get(REPO, b.digest, up.open);
+        assert.equal(r.size, undefined);
+        assert.ok((await collect(r.stream)).bytes.equals(b.data));
+        const bad = blob(700 * 1024);
+        const wrong = servingUpstream(b.data, { size: false });
+        const body = await collect((await s.fetcher.get(REPO, bad.digest, wrong.open)).stream);
+        assert.ok(body.error, 'a stream of the wrong bytes ended cleanly');
+      } finally {
+        await s.dispose();
+      }
+    });
+
+    it('a caller that disconnects stops only its own stream', async () => {
+      const s = await setup(kind);
+      try {
+        const b = blob(2 * 1024 * 1024);
+        const up = new ManualUpstream(b.data.length);
+        const leaving = new AbortController();
+        const a = s.fetcher.get(REPO, b.digest, up.open, { signal: leaving.signal });
+        const other = s.fetcher.get(REPO, b.digest, up.open);
+        await up.send(b.data.subarray(0, 512 * 1024));
+        const [ra, rb] = await Promise.all([a, other]);
+        await firstChunk(ra.stream);
+        leaving.abort();
+        const aBody = await collect(ra.stream);
+        assert.equal(aBody.error?.name, 'AbortError');
+        await up.send(b.data.subarray(512 * 1024));
+        (await up.current()).end();
+        assert.ok((await collect(rb.stream)).bytes.equals(b.data));
+        assert.equal(up.signals[0].aborted, false);
+        await until(() => s.fetcher.inFlight === 0);
+        assert.ok(await cached(s, REPO, b.digest));
+      } finally {
+        await s.dispose();
+      }
+    });
+
+    it('a caller whose signal aborts before the upstream answers is rejected with it', async () => {
+      const s = await setup(kind);
+      try {
+        const b = blob(1024);
+        let answer!: (u: UpstreamBlob) => void;
+        const open = () => new Promise<UpstreamBlob>((r) => (answer = r));
+        const ac = new AbortController();
+        const got = s.fetcher.get(REPO, b.digest, open, { signal: ac.signal });
+        await until(() => answer !== undefined);
+        ac.abort();
+        await assert.rejects(got, { name: 'AbortError' });
+        const stream = new PassThrough();
+        answer({ stream, size: b.data.length });
+        stream.end(b.data);
+        // Nobody is left, and the fetcher finishes what it started by default.
+        await until(async () => cached(s, REPO, b.digest));
+      } finally {
+        await s.dispose();
+      }
+    });
+
+    it('every caller gone: the fetch still finishes and caches the blob (the default)', async () => {
+      const s = await setup(kind);
+      try {
+        const b = blob(1024 * 1024);
+        const up = new ManualUpstream(b.data.length);
+        const ac = new AbortController();
+        const r = s.fetcher.get(REPO, b.digest, up.open, { signal: ac.signal });
+        await up.send(b.data.subarray(0, 64 * 1024));
+        await firstChunk((await r).stream);
+        ac.abort();
+        await up.send(b.data.subarray(64 * 1024));
+        (await up.current()).end();
+        await until(() => s.fetcher.inFlight === 0);
+        assert.equal(up.signals[0].aborted, false);
+        assert.ok(await cached(s, REPO, b.digest));
+      } finally {
+        await s.dispose();
+      }
+    });
+
+    it('every caller gone with finishAbandoned off: the upstream request is aborted and nothing cached', async () => {
+      const s = await setup(kind, { finishAbandoned: false });
+      try {
+        const b = blob(1024 * 1024);
+        const up = new ManualUpstream(b.data.length);
+        const ac = new AbortController();
+        const r = s.fetcher.get(REPO, b.digest, up.open, { signal: ac.signal });
+        await up.send(b.data.subarray(0, 64 * 1024));
+        await firstChunk((await r).stream);
+        ac.abort();
+        await until(() => up.signals[0].aborted);
+        await until(() => s.fetcher.inFlight === 0);
+        await assertNothingCached(s, b.digest);
+      } finally {
+        await s.dispose();
+      }
+    });
+
+    it('a blob committed by someone else between the check and the fetch is served from storage', async () => {
+      const s = await setup(kind);
+      try {
+        const b = blob(256 * 1024);
+        const other = s.replica();
+        const upstreamStream = new PassThrough();
+        const open = async (): Promise<UpstreamBlob> => {
+          // Another replica fetches and commits the blob while this one asks the upstream.
+          const theirs = await other.get(REPO, b.digest, servingUpstream(b.data).open);
+          await collect(theirs.stream);
+          await until(() => other.inFlight === 0);
+          return { stream: upstreamStream, size: b.data.length };
+        };
+        const r = await s.fetcher.get(REPO, b.digest, open);
+        assert.equal(r.source, 'storage');
+        assert.ok((await collect(r.stream)).bytes.equals(b.data));
+        assert.ok(upstreamStream.destroyed, 'the upstream response was left open');
+        await assertStoreConsistent(s.driver);
+      } finally {
+        await s.dispose();
+      }
+    });
+
+    it('a blob another repository holds is linked once the upstream confirms it, without its bytes', async () => {
+      const s = await setup(kind);
+      try {
+        const b = blob(256 * 1024);
+        await collect((await s.fetcher.get('ghcr.io/a/b', b.digest, servingUpstream(b.data).open)).stream);
+        await until(() => s.fetcher.inFlight === 0);
+        const up = new ManualUpstream(b.data.length);
+        const r = await s.fetcher.get(REPO, b.digest, up.open);
+        assert.equal(r.source, 'storage');
+        assert.equal(up.opens, 1);
+        assert.ok((await collect(r.stream)).bytes.equals(b.data));
+        assert.ok(await cached(s, REPO, b.digest));
+      } finally {
+        await s.dispose();
+      }
+    });
+
+    it('two replicas fetching the same blob at once both commit it', async () => {
+      const s = await setup(kind);
+      try {
+        const b = blob(2 * 1024 * 1024);
+        const other = s.replica();
+        const up1 = new ManualUpstream(b.data.length);
+        const up2 = new ManualUpstream(b.data.length);
+        const [r1, r2] = await Promise.all([
+          s.fetcher.get(REPO, b.digest, up1.open),
+          other.get(REPO, b.digest, up2.open),
+          up1.send(b.data).then(async () => (await up1.current()).end()),
+          up2.send(b.data).then(async () => (await up2.current()).end()),
+        ]);
+        const [b1, b2] = await Promise.all([collect(r1.stream), collect(r2.stream)]);
+        assert.ok(b1.bytes.equals(b.data) && b2.bytes.equals(b.data));
+        await until(() => s.fetcher.inFlight === 0 && other.inFlight === 0);
+        assert.ok(await cached(s, REPO, b.digest));
+        await assertStoreConsistent(s.driver);
+      } finally {
+        await s.dispose();
+      }
+    });
+
+    it('an upstream that refuses: every waiting caller is rejected with its error, and the next get asks again', async () => {
+      const { log, observer } = recorder();
+      const s = await setup(kind, { observer });
+      try {
+        const b = blob(1024);
+        let opens = 0;
+        const refuse = async (): Promise<UpstreamBlob> => {
+          opens++;
+          await new Promise((r) => setTimeout(r, 20));
+          throw new Error('upstream says 404');
+        };
+        const results = await Promise.allSettled([1, 2, 3].map(() => s.fetcher.get(REPO, b.digest, refuse)));
+        assert.equal(opens, 1);
+        for (const r of results) assert.equal(r.status === 'rejected' && (r.reason as Error).message, 'upstream says 404');
+        await assert.rejects(s.fetcher.get(REPO, b.digest, refuse), /404/);
+        assert.equal(opens, 2);
+        assert.equal(log.failed.length, 2);
+        await assertNothingCached(s, b.digest);
+      } finally {
+        await s.dispose();
+      }
+    });
+  });
+}
