@@ -166,7 +166,7 @@ function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undefined): 
       },
       (err: unknown) => {
         signal.removeEventListener('abort', onAbort);
-        reject(err as Error);
+        reject(err);
       },
     );
   });

@@ -175,9 +175,11 @@ export class BlobFlight {
     try {
       await this.pump(stream);
     } catch (err) {
-      this.fail(asFetchError(err));
+      const failed = asFetchError(err);
+      this.fail(failed);
       await committing.catch(() => undefined);
-      throw this.error;
+      // The first failure is the one the readers saw (a storage failure may have stopped the pump).
+      throw this.error ?? failed;
     }
     await committing;
   }

@@ -1,11 +1,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { PassThrough } from 'node:stream';
+import { parseDigest } from '../../src/oci/digest';
 import { assertStoreConsistent } from '../helpers/store-check';
 import { paths } from '../../src/oci/paths';
 import { sizeOf } from '../../src/oci/links';
 import type { UpstreamBlob } from '../../src/mirror/blob-flight';
-import { blob, collect, DRIVER_KINDS, firstChunk, ManualUpstream, recorder, servingUpstream, setup, spoolFiles, until, type Setup } from './fetch-fixtures';
+import { blob, collect, sha256, DRIVER_KINDS, firstChunk, ManualUpstream, recorder, servingUpstream, setup, spoolFiles, until, type Setup } from './fetch-fixtures';
 
 const REPO = 'docker.io/library/nginx';
 
@@ -70,6 +72,7 @@ for (const kind of DRIVER_KINDS) {
         const first = await firstChunk(r.stream);
         assert.ok(b.data.subarray(0, first.length).equals(first));
         assert.equal(await cached(s, REPO, b.digest), false);
+        assert.deepEqual(await spoolFiles(s.spool), [], 'the spool file has a name while in use');
         await up.send(b.data.subarray(4096));
         (await up.current()).end();
         const rest = await collect(r.stream);
@@ -328,6 +331,27 @@ for (const kind of DRIVER_KINDS) {
         assert.ok(b1.bytes.equals(b.data) && b2.bytes.equals(b.data));
         await until(() => s.fetcher.inFlight === 0 && other.inFlight === 0);
         assert.ok(await cached(s, REPO, b.digest));
+        await assertStoreConsistent(s.driver);
+      } finally {
+        await s.dispose();
+      }
+    });
+
+    it('a sha512 digest: verified as such, stored under its sha256 like a pushed one', async () => {
+      const s = await setup(kind);
+      try {
+        const data = blob(100 * 1024).data;
+        const digest = parseDigest(`sha512:${createHash('sha512').update(data).digest('hex')}`);
+        const r = await s.fetcher.get(REPO, digest, servingUpstream(data).open);
+        assert.ok((await collect(r.stream)).bytes.equals(data));
+        await until(() => s.fetcher.inFlight === 0);
+        assert.ok(await cached(s, REPO, digest));
+        assert.notEqual(await sizeOf(s.driver, paths.blobData(sha256(data))), null);
+        const other = parseDigest(`sha512:${createHash('sha512').update(blob(10).data).digest('hex')}`);
+        const wrong = await s.fetcher.get(REPO, other, servingUpstream(data).open);
+        assert.ok((await collect(wrong.stream)).error);
+        await until(() => s.fetcher.inFlight === 0);
+        assert.equal(await cached(s, REPO, other), false);
         await assertStoreConsistent(s.driver);
       } finally {
         await s.dispose();
