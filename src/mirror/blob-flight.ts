@@ -130,11 +130,17 @@ export class BlobFlight {
       this.spoolHeld = true;
       const upstream = await open(this.controller.signal);
       this.opened = true;
+      // The response may break before the pump iterates it (the session is started first): an
+      // 'error' then must not go uncaught; the pump still sees it through `errored`.
+      upstream.stream.on('error', () => undefined);
       if (this.error) {
         upstream.stream.destroy();
         throw this.error;
       }
-      if (await this.deps.blobs.mount(this.repository, this.digest, undefined)) {
+      const stored = await this.deps.blobs.mount(this.repository, this.digest, undefined).catch((err: unknown) => {
+        throw asFetchError(err, 'storage-failed');
+      });
+      if (stored) {
         upstream.stream.destroy();
         this.finish();
         this.resolveReady('stored');

@@ -42,6 +42,10 @@ export class SpoolReader extends Readable {
     private readonly opts: SpoolReaderOptions = {},
   ) {
     super({ highWaterMark: SPOOL_CHUNK, signal: opts.signal });
+    // The fetch may fail before the caller has attached its consumer (or after it stopped
+    // listening): that must not be an uncaught 'error'. A consumer attached later still sees the
+    // failure, through `errored` (pipeline, finished, async iteration all check it).
+    this.on('error', () => undefined);
     spool.acquire();
   }
 

@@ -1,12 +1,15 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { parseDigest } from '../../src/oci/digest';
 import { assertStoreConsistent } from '../helpers/store-check';
 import { paths } from '../../src/oci/paths';
 import { sizeOf } from '../../src/oci/links';
 import type { UpstreamBlob } from '../../src/mirror/blob-flight';
+import type { BlobFetchError } from '../../src/mirror/blob-fetch-error';
+import type { StorageDriver } from '../../storage-drivers/types';
 import { blob, collect, sha256, DRIVER_KINDS, firstChunk, ManualUpstream, recorder, servingUpstream, setup, spoolFiles, until, type Setup } from './fetch-fixtures';
 
 const REPO = 'docker.io/library/nginx';
@@ -156,6 +159,25 @@ for (const kind of DRIVER_KINDS) {
       }
     });
 
+    it('a failure before a caller attached its consumer: no uncaught error, the consumer sees it later', async () => {
+      const s = await setup(kind);
+      try {
+        const b = blob(256 * 1024);
+        const up = new ManualUpstream(b.data.length);
+        const got = s.fetcher.get(REPO, b.digest, up.open);
+        await up.send(b.data.subarray(0, 1024));
+        const { stream } = await got;
+        (await up.current()).destroy(new Error('upstream went away'));
+        await until(() => s.fetcher.inFlight === 0);
+        await assert.rejects(
+          pipeline(stream, new Writable({ write: (_c, _e, cb) => cb() })),
+          (err: BlobFetchError) => err.reason === 'upstream-failed',
+        );
+      } finally {
+        await s.dispose();
+      }
+    });
+
     it('an upstream that ends short of its declared size: readers error, nothing is cached', async () => {
       const s = await setup(kind);
       try {
@@ -166,6 +188,29 @@ for (const kind of DRIVER_KINDS) {
         (await up.current()).end();
         const body = await collect((await got).stream);
         assert.ok(body.error);
+        await until(() => s.fetcher.inFlight === 0);
+        await assertNothingCached(s, b.digest);
+      } finally {
+        await s.dispose();
+      }
+    });
+
+    it('storage refusing the write: readers error, the upstream request is aborted, nothing is cached', async () => {
+      const full = (d: StorageDriver): StorageDriver => ({
+        ...d,
+        writer: async () => {
+          throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+        },
+      });
+      const s = await setup(kind, {}, full);
+      try {
+        const b = blob(1024 * 1024);
+        const up = new ManualUpstream(b.data.length);
+        const got = s.fetcher.get(REPO, b.digest, up.open);
+        await up.send(b.data.subarray(0, 64 * 1024));
+        const body = await collect((await got).stream);
+        assert.equal((body.error as BlobFetchError | undefined)?.reason, 'storage-failed');
+        await until(() => up.signals[0].aborted);
         await until(() => s.fetcher.inFlight === 0);
         await assertNothingCached(s, b.digest);
       } finally {

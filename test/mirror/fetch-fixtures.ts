@@ -34,13 +34,14 @@ export interface Setup {
   dispose(): Promise<void>;
 }
 
-export async function setup(kind: DriverKind, opts: Partial<BlobFetcherOptions> = {}): Promise<Setup> {
+/** `wrap`: what the fetcher's registries see of the driver (fault injection); checks use the driver itself. */
+export async function setup(kind: DriverKind, opts: Partial<BlobFetcherOptions> = {}, wrap = (d: StorageDriver) => d): Promise<Setup> {
   const spool = await mkdtemp(join(tmpdir(), 'berth-spool-test-'));
   const root = kind === 'filesystem' ? await mkdtemp(join(tmpdir(), 'berth-fetch-store-')) : undefined;
   const driver = root ? createFilesystemDriver({ rootDirectory: root }) : createMemoryDriver();
   const fetchers: BlobFetcher[] = [];
   const make = (o: Partial<BlobFetcherOptions>) => {
-    const registry = createRegistry(driver, { secret: randomBytes(32) });
+    const registry = createRegistry(wrap(driver), { secret: randomBytes(32) });
     const fetcher = new BlobFetcher({ blobs: registry.blobs, uploads: registry.uploads, spoolDirectory: spool, ...o });
     fetchers.push(fetcher);
     return { registry, fetcher };
