@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,9 +8,14 @@ import { createFilesystemDriver, createMemoryDriver } from '../../storage-driver
 import type { StorageDriver } from '../../storage-drivers/types';
 import { parseDigest, type Digest } from '../../src/oci/digest';
 import { createRegistry, type Registry } from '../../src/oci/registry';
+import { sizeOf } from '../../src/oci/links';
+import { paths } from '../../src/oci/paths';
+import { assertStoreConsistent } from '../helpers/store-check';
 import { BlobFetcher, type BlobFetcherOptions } from '../../src/mirror/blob-fetcher';
 import type { UpstreamBlob } from '../../src/mirror/blob-flight';
 import type { BlobFetchObserver } from '../../src/mirror/blob-fetch-observer';
+
+export const REPO = 'docker.io/library/nginx';
 
 export type DriverKind = 'memory' | 'filesystem';
 export const DRIVER_KINDS: DriverKind[] = ['memory', 'filesystem'];
@@ -170,4 +176,18 @@ export async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+export async function cached(s: Setup, repo: string, digest: Digest): Promise<boolean> {
+  return s.registry.blobs.stat(repo, digest).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Neither linked in REPO nor stored, and `berth check --verify-digests` finds nothing wrong. */
+export async function assertNothingCached(s: Setup, digest: Digest): Promise<void> {
+  assert.equal(await cached(s, REPO, digest), false, 'the repository links the blob');
+  assert.equal(await sizeOf(s.driver, paths.blobData(digest)), null, 'blob data was stored');
+  await assertStoreConsistent(s.driver);
 }
