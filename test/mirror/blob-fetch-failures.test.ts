@@ -6,14 +6,13 @@ import { assertStoreConsistent } from '../helpers/store-check';
 import type { UpstreamBlob } from '../../src/mirror/blob-flight';
 import type { BlobFetchError } from '../../src/mirror/blob-fetch-error';
 import type { StorageDriver } from '../../storage-drivers/types';
-import { assertNothingCached, blob, cached, collect, DRIVER_KINDS, firstChunk, ManualUpstream, recorder, REPO, servingUpstream, setup, until } from './fetch-fixtures';
+import { assertNothingCached, blob, cached, collect, DRIVER_KINDS, firstChunk, ManualUpstream, recorder, REPO, servingUpstream, withSetup, until } from './fetch-fixtures';
 
 for (const kind of DRIVER_KINDS) {
   describe(`mirror blob fetcher: failures and departures (${kind} driver)`, { timeout: 60_000 }, () => {
     it('a digest mismatch: every reader errors, never having all the bytes, nothing is cached', async () => {
       const { log, observer } = recorder();
-      const s = await setup(kind, { observer });
-      try {
+      await withSetup(kind, { observer }, async (s) => {
         const b = blob(512 * 1024);
         const wrong = Buffer.from(b.data);
         wrong[1000] ^= 0xff;
@@ -31,17 +30,16 @@ for (const kind of DRIVER_KINDS) {
         const r = await s.fetcher.get(REPO, b.digest, good.open);
         assert.ok((await collect(r.stream)).bytes.equals(b.data));
         assert.equal(good.opens, 1);
-      } finally {
-        await s.dispose();
-      }
+      });
     });
 
-    it('an upstream that breaks mid-blob: readers error, nothing is cached, the next get fetches again', async () => {
-      const s = await setup(kind);
-      try {
+    it('an upstream that breaks mid-blob: readers error, nothing is cached, the next get fetches again', () =>
+      withSetup(kind, async (s) => {
         const b = blob(2 * 1024 * 1024);
         const up = new ManualUpstream(b.data.length);
-        const readers = await Promise.all([s.fetcher.get(REPO, b.digest, up.open), (async () => { await up.current(); return s.fetcher.get(REPO, b.digest, up.open); })()]);
+        const first = s.fetcher.get(REPO, b.digest, up.open);
+        await up.current();
+        const readers = await Promise.all([first, s.fetcher.get(REPO, b.digest, up.open)]);
         await up.send(b.data.subarray(0, 1024 * 1024));
         (await up.current()).destroy(new Error('connection reset by upstream'));
         for (const body of await Promise.all(readers.map((r) => collect(r.stream)))) {
@@ -57,14 +55,10 @@ for (const kind of DRIVER_KINDS) {
         await until(() => s.fetcher.inFlight === 0);
         assert.ok(await cached(s, REPO, b.digest));
         await assertStoreConsistent(s.driver);
-      } finally {
-        await s.dispose();
-      }
-    });
+      }));
 
-    it('a failure before a caller attached its consumer: no uncaught error, the consumer sees it later', async () => {
-      const s = await setup(kind);
-      try {
+    it('a failure before a caller attached its consumer: no uncaught error, the consumer sees it later', () =>
+      withSetup(kind, async (s) => {
         const b = blob(256 * 1024);
         const up = new ManualUpstream(b.data.length);
         const got = s.fetcher.get(REPO, b.digest, up.open);
@@ -76,14 +70,10 @@ for (const kind of DRIVER_KINDS) {
           pipeline(stream, new Writable({ write: (_c, _e, cb) => cb() })),
           (err: BlobFetchError) => err.reason === 'upstream-failed',
         );
-      } finally {
-        await s.dispose();
-      }
-    });
+      }));
 
-    it('an upstream that ends short of its declared size: readers error, nothing is cached', async () => {
-      const s = await setup(kind);
-      try {
+    it('an upstream that ends short of its declared size: readers error, nothing is cached', () =>
+      withSetup(kind, async (s) => {
         const b = blob(300 * 1024);
         const up = new ManualUpstream(b.data.length);
         const got = s.fetcher.get(REPO, b.digest, up.open);
@@ -93,10 +83,7 @@ for (const kind of DRIVER_KINDS) {
         assert.ok(body.error);
         await until(() => s.fetcher.inFlight === 0);
         await assertNothingCached(s, b.digest);
-      } finally {
-        await s.dispose();
-      }
-    });
+      }));
 
     it('storage refusing the write: readers error, the upstream request is aborted, nothing is cached', async () => {
       const full = (d: StorageDriver): StorageDriver => ({
@@ -105,8 +92,7 @@ for (const kind of DRIVER_KINDS) {
           throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
         },
       });
-      const s = await setup(kind, {}, full);
-      try {
+      await withSetup(kind, { wrap: full }, async (s) => {
         const b = blob(1024 * 1024);
         const up = new ManualUpstream(b.data.length);
         const got = s.fetcher.get(REPO, b.digest, up.open);
@@ -116,14 +102,11 @@ for (const kind of DRIVER_KINDS) {
         await until(() => up.signals[0].aborted);
         await until(() => s.fetcher.inFlight === 0);
         await assertNothingCached(s, b.digest);
-      } finally {
-        await s.dispose();
-      }
+      });
     });
 
-    it('without a declared size the stream still ends only once the digest matched', async () => {
-      const s = await setup(kind);
-      try {
+    it('without a declared size the stream still ends only once the digest matched', () =>
+      withSetup(kind, async (s) => {
         const b = blob(700 * 1024);
         const up = servingUpstream(b.data, { size: false });
         const r = await s.fetcher.get(REPO, b.digest, up.open);
@@ -133,14 +116,10 @@ for (const kind of DRIVER_KINDS) {
         const wrong = servingUpstream(b.data, { size: false });
         const body = await collect((await s.fetcher.get(REPO, bad.digest, wrong.open)).stream);
         assert.ok(body.error, 'a stream of the wrong bytes ended cleanly');
-      } finally {
-        await s.dispose();
-      }
-    });
+      }));
 
-    it('a caller that disconnects stops only its own stream', async () => {
-      const s = await setup(kind);
-      try {
+    it('a caller that disconnects stops only its own stream', () =>
+      withSetup(kind, async (s) => {
         const b = blob(2 * 1024 * 1024);
         const up = new ManualUpstream(b.data.length);
         const leaving = new AbortController();
@@ -158,14 +137,10 @@ for (const kind of DRIVER_KINDS) {
         assert.equal(up.signals[0].aborted, false);
         await until(() => s.fetcher.inFlight === 0);
         assert.ok(await cached(s, REPO, b.digest));
-      } finally {
-        await s.dispose();
-      }
-    });
+      }));
 
-    it('a caller whose signal aborts before the upstream answers is rejected with it', async () => {
-      const s = await setup(kind);
-      try {
+    it('a caller whose signal aborts before the upstream answers is rejected with it', () =>
+      withSetup(kind, async (s) => {
         const b = blob(1024);
         let answer!: (u: UpstreamBlob) => void;
         const open = () => new Promise<UpstreamBlob>((r) => (answer = r));
@@ -179,53 +154,32 @@ for (const kind of DRIVER_KINDS) {
         stream.end(b.data);
         // Nobody is left, and the fetcher finishes what it started by default.
         await until(async () => cached(s, REPO, b.digest));
-      } finally {
-        await s.dispose();
-      }
-    });
+      }));
 
-    it('every caller gone: the fetch still finishes and caches the blob (the default)', async () => {
-      const s = await setup(kind);
-      try {
-        const b = blob(1024 * 1024);
-        const up = new ManualUpstream(b.data.length);
-        const ac = new AbortController();
-        const r = s.fetcher.get(REPO, b.digest, up.open, { signal: ac.signal });
-        await up.send(b.data.subarray(0, 64 * 1024));
-        await firstChunk((await r).stream);
-        ac.abort();
-        await up.send(b.data.subarray(64 * 1024));
-        (await up.current()).end();
-        await until(() => s.fetcher.inFlight === 0);
-        assert.equal(up.signals[0].aborted, false);
-        assert.ok(await cached(s, REPO, b.digest));
-      } finally {
-        await s.dispose();
-      }
-    });
-
-    it('every caller gone with finishAbandoned off: the upstream request is aborted and nothing cached', async () => {
-      const s = await setup(kind, { finishAbandoned: false });
-      try {
-        const b = blob(1024 * 1024);
-        const up = new ManualUpstream(b.data.length);
-        const ac = new AbortController();
-        const r = s.fetcher.get(REPO, b.digest, up.open, { signal: ac.signal });
-        await up.send(b.data.subarray(0, 64 * 1024));
-        await firstChunk((await r).stream);
-        ac.abort();
-        await until(() => up.signals[0].aborted);
-        await until(() => s.fetcher.inFlight === 0);
-        await assertNothingCached(s, b.digest);
-      } finally {
-        await s.dispose();
-      }
-    });
+    for (const finishAbandoned of [true, false])
+      it(`every caller gone, finishAbandoned ${finishAbandoned}: ${finishAbandoned ? 'the fetch finishes and caches the blob (the default)' : 'the upstream request is aborted, nothing cached'}`, () =>
+        withSetup(kind, finishAbandoned ? {} : { finishAbandoned }, async (s) => {
+          const b = blob(1024 * 1024);
+          const up = new ManualUpstream(b.data.length);
+          const ac = new AbortController();
+          const r = s.fetcher.get(REPO, b.digest, up.open, { signal: ac.signal });
+          await up.send(b.data.subarray(0, 64 * 1024));
+          await firstChunk((await r).stream);
+          ac.abort();
+          if (finishAbandoned) {
+            await up.send(b.data.subarray(64 * 1024));
+            (await up.current()).end();
+          } else await until(() => up.signals[0].aborted);
+          await until(() => s.fetcher.inFlight === 0);
+          assert.equal(up.signals[0].aborted, !finishAbandoned);
+          if (finishAbandoned) assert.ok(await cached(s, REPO, b.digest));
+          else await assertNothingCached(s, b.digest);
+        }),
+      );
 
     it('an upstream that refuses: every waiting caller is rejected with its error, and the next get asks again', async () => {
       const { log, observer } = recorder();
-      const s = await setup(kind, { observer });
-      try {
+      await withSetup(kind, { observer }, async (s) => {
         const b = blob(1024);
         let opens = 0;
         const refuse = async (): Promise<UpstreamBlob> => {
@@ -240,9 +194,7 @@ for (const kind of DRIVER_KINDS) {
         assert.equal(opens, 2);
         assert.equal(log.failed.length, 2);
         await assertNothingCached(s, b.digest);
-      } finally {
-        await s.dispose();
-      }
+      });
     });
   });
 }

@@ -7,14 +7,13 @@ import { assertStoreConsistent } from '../helpers/store-check';
 import { paths } from '../../src/oci/paths';
 import { sizeOf } from '../../src/oci/links';
 import type { UpstreamBlob } from '../../src/mirror/blob-flight';
-import { blob, cached, collect, sha256, DRIVER_KINDS, firstChunk, ManualUpstream, recorder, REPO, servingUpstream, setup, spoolFiles, until } from './fetch-fixtures';
+import { blob, cached, collect, sha256, DRIVER_KINDS, firstChunk, ManualUpstream, recorder, REPO, servingUpstream, withSetup, spoolFiles, until } from './fetch-fixtures';
 
 for (const kind of DRIVER_KINDS) {
   describe(`mirror blob fetcher (${kind} driver)`, { timeout: 60_000 }, () => {
     it('20 concurrent gets of one blob: one upstream fetch, every caller gets the bytes, then it is cached', async () => {
       const { log, observer } = recorder();
-      const s = await setup(kind, { observer });
-      try {
+      await withSetup(kind, { observer }, async (s) => {
         const b = blob(3 * 1024 * 1024 + 17);
         const up = new ManualUpstream(b.data.length);
         const gets = Array.from({ length: 20 }, () => s.fetcher.get(REPO, b.digest, up.open));
@@ -40,14 +39,11 @@ for (const kind of DRIVER_KINDS) {
         );
         assert.deepEqual(await spoolFiles(s.spool), []);
         await assertStoreConsistent(s.driver);
-      } finally {
-        await s.dispose();
-      }
+      });
     });
 
-    it('a caller receives the first bytes while the upstream is still sending', async () => {
-      const s = await setup(kind);
-      try {
+    it('a caller receives the first bytes while the upstream is still sending', () =>
+      withSetup(kind, async (s) => {
         const b = blob(1024 * 1024);
         const up = new ManualUpstream(b.data.length);
         const got = s.fetcher.get(REPO, b.digest, up.open);
@@ -63,14 +59,10 @@ for (const kind of DRIVER_KINDS) {
         const rest = await collect(r.stream);
         assert.equal(rest.error, undefined);
         assert.ok(Buffer.concat([first, rest.bytes]).equals(b.data));
-      } finally {
-        await s.dispose();
-      }
-    });
+      }));
 
-    it('a reader that does not read stalls neither the fetch nor another reader', async () => {
-      const s = await setup(kind);
-      try {
+    it('a reader that does not read stalls neither the fetch nor another reader', () =>
+      withSetup(kind, async (s) => {
         const b = blob(16 * 1024 * 1024);
         const up = servingUpstream(b.data);
         const slow = await s.fetcher.get(REPO, b.digest, up.open);
@@ -84,14 +76,10 @@ for (const kind of DRIVER_KINDS) {
         const slowBody = await collect(slow.stream);
         assert.ok(slowBody.bytes.equals(b.data));
         assert.equal(up.opens, 1);
-      } finally {
-        await s.dispose();
-      }
-    });
+      }));
 
-    it('a blob committed by someone else between the check and the fetch is served from storage', async () => {
-      const s = await setup(kind);
-      try {
+    it('a blob committed by someone else between the check and the fetch is served from storage', () =>
+      withSetup(kind, async (s) => {
         const b = blob(256 * 1024);
         const other = s.replica();
         const upstreamStream = new PassThrough();
@@ -107,14 +95,10 @@ for (const kind of DRIVER_KINDS) {
         assert.ok((await collect(r.stream)).bytes.equals(b.data));
         assert.ok(upstreamStream.destroyed, 'the upstream response was left open');
         await assertStoreConsistent(s.driver);
-      } finally {
-        await s.dispose();
-      }
-    });
+      }));
 
-    it('a blob another repository holds is linked once the upstream confirms it, without its bytes', async () => {
-      const s = await setup(kind);
-      try {
+    it('a blob another repository holds is linked once the upstream confirms it, without its bytes', () =>
+      withSetup(kind, async (s) => {
         const b = blob(256 * 1024);
         await collect((await s.fetcher.get('ghcr.io/a/b', b.digest, servingUpstream(b.data).open)).stream);
         await until(() => s.fetcher.inFlight === 0);
@@ -124,14 +108,10 @@ for (const kind of DRIVER_KINDS) {
         assert.equal(up.opens, 1);
         assert.ok((await collect(r.stream)).bytes.equals(b.data));
         assert.ok(await cached(s, REPO, b.digest));
-      } finally {
-        await s.dispose();
-      }
-    });
+      }));
 
-    it('two replicas fetching the same blob at once both commit it', async () => {
-      const s = await setup(kind);
-      try {
+    it('two replicas fetching the same blob at once both commit it', () =>
+      withSetup(kind, async (s) => {
         const b = blob(2 * 1024 * 1024);
         const other = s.replica();
         const up1 = new ManualUpstream(b.data.length);
@@ -147,14 +127,10 @@ for (const kind of DRIVER_KINDS) {
         await until(() => s.fetcher.inFlight === 0 && other.inFlight === 0);
         assert.ok(await cached(s, REPO, b.digest));
         await assertStoreConsistent(s.driver);
-      } finally {
-        await s.dispose();
-      }
-    });
+      }));
 
-    it('a sha512 digest: verified as such, stored under its sha256 like a pushed one', async () => {
-      const s = await setup(kind);
-      try {
+    it('a sha512 digest: verified as such, stored under its sha256 like a pushed one', () =>
+      withSetup(kind, async (s) => {
         const data = blob(100 * 1024).data;
         const digest = parseDigest(`sha512:${createHash('sha512').update(data).digest('hex')}`);
         const r = await s.fetcher.get(REPO, digest, servingUpstream(data).open);
@@ -168,9 +144,6 @@ for (const kind of DRIVER_KINDS) {
         await until(() => s.fetcher.inFlight === 0);
         assert.equal(await cached(s, REPO, other), false);
         await assertStoreConsistent(s.driver);
-      } finally {
-        await s.dispose();
-      }
-    });
+      }));
   });
 }

@@ -40,8 +40,12 @@ export interface Setup {
   dispose(): Promise<void>;
 }
 
-/** `wrap`: what the fetcher's registries see of the driver (fault injection); checks use the driver itself. */
-export async function setup(kind: DriverKind, opts: Partial<BlobFetcherOptions> = {}, wrap = (d: StorageDriver) => d): Promise<Setup> {
+export type SetupOptions = Partial<BlobFetcherOptions> & {
+  /** What the fetchers' registries see of the driver (fault injection); checks use the driver itself. */
+  wrap?: (d: StorageDriver) => StorageDriver;
+};
+
+export async function setup(kind: DriverKind, { wrap = (d) => d, ...opts }: SetupOptions = {}): Promise<Setup> {
   const spool = await mkdtemp(join(tmpdir(), 'berth-spool-test-'));
   const root = kind === 'filesystem' ? await mkdtemp(join(tmpdir(), 'berth-fetch-store-')) : undefined;
   const driver = root ? createFilesystemDriver({ rootDirectory: root }) : createMemoryDriver();
@@ -66,6 +70,19 @@ export async function setup(kind: DriverKind, opts: Partial<BlobFetcherOptions> 
     },
   };
 }
+
+/** Runs `test` with a fresh setup (options as for `setup`), disposed of however it ends. */
+export async function withSetup(kind: DriverKind, ...args: [test: TestBody] | [opts: SetupOptions, test: TestBody]): Promise<void> {
+  const [opts, test] = args.length === 1 ? [{}, args[0]] : args;
+  const s = await setup(kind, opts);
+  try {
+    await test(s);
+  } finally {
+    await s.dispose();
+  }
+}
+
+type TestBody = (s: Setup) => Promise<void>;
 
 /** Files left in the spool directory (the spool is unlinked as soon as it is opened: none). */
 export async function spoolFiles(dir: string): Promise<string[]> {
