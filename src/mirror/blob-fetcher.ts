@@ -15,6 +15,9 @@ import { BlobFlight, type OpenUpstream } from './blob-flight';
  * - Single flight per process: the first `get` of a blob the repository lacks starts one upstream
  *   request; every concurrent `get` of it joins that flight. Across replicas sharing storage each
  *   replica may fetch once; their commits are content-addressed, so the second finds the blob stored.
+ *   Flights are per repository, not per digest: a client of one repository must not be served a
+ *   blob because another repository's upstream had it. When the data is already stored, the
+ *   upstream's answer for this repository is the confirmation, and the bytes are not transferred.
  * - A local spool, not the storage driver, is what readers tail: the driver contract leaves reading
  *   an uncommitted writer's bytes driver-specific (S3 cannot), while a local file can be read at any
  *   offset as it grows. Each reader reads the spool only as fast as its own client takes the bytes,

@@ -7,7 +7,7 @@ import { assertStoreConsistent } from '../helpers/store-check';
 import { paths } from '../../src/oci/paths';
 import { sizeOf } from '../../src/oci/links';
 import type { UpstreamBlob } from '../../src/mirror/blob-flight';
-import { blob, cached, collect, sha256, DRIVER_KINDS, firstChunk, ManualUpstream, recorder, REPO, servingUpstream, withSetup, spoolFiles, until } from './fetch-fixtures';
+import { assertNothingCached, blob, cached, collect, sha256, DRIVER_KINDS, firstChunk, ManualUpstream, recorder, REPO, servingUpstream, withSetup, spoolFiles, until } from './fetch-fixtures';
 
 for (const kind of DRIVER_KINDS) {
   describe(`mirror blob fetcher (${kind} driver)`, { timeout: 60_000 }, () => {
@@ -144,6 +144,31 @@ for (const kind of DRIVER_KINDS) {
         await until(() => s.fetcher.inFlight === 0);
         assert.equal(await cached(s, REPO, other), false);
         await assertStoreConsistent(s.driver);
+      }));
+
+    it('an empty blob', () =>
+      withSetup(kind, async (s) => {
+        const empty = Buffer.alloc(0);
+        const r = await s.fetcher.get(REPO, sha256(empty), servingUpstream(empty).open);
+        assert.equal(r.size, 0);
+        const body = await collect(r.stream);
+        assert.deepEqual({ length: body.bytes.length, ended: body.ended }, { length: 0, ended: true });
+        await until(() => s.fetcher.inFlight === 0);
+        assert.ok(await cached(s, REPO, sha256(empty)));
+      }));
+
+    it('close() at shutdown: fetches in flight stop, their readers error, nothing is cached', () =>
+      withSetup(kind, async (s) => {
+        const b = blob(512 * 1024);
+        const up = new ManualUpstream(b.data.length);
+        const got = s.fetcher.get(REPO, b.digest, up.open);
+        await up.send(b.data.subarray(0, 64 * 1024));
+        const { stream } = await got;
+        await s.fetcher.close();
+        assert.equal((await collect(stream)).error?.name, 'BlobFetchError');
+        assert.ok(up.signals[0].aborted);
+        assert.equal(s.fetcher.inFlight, 0);
+        await assertNothingCached(s, b.digest);
       }));
   });
 }
