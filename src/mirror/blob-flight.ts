@@ -1,0 +1,271 @@
+import type { Readable } from 'node:stream';
+import type { BlobStore } from '../oci/blobs';
+import type { Digest } from '../oci/digest';
+import { isDomainError } from '../oci/errors';
+import type { UploadManager } from '../oci/uploads';
+import { BlobFetchError } from './blob-fetch-error';
+import type { BlobFetchObserver } from './blob-fetch-observer';
+import { Spool } from './spool';
+import { SpoolReader, type SpoolState, type SpoolView } from './spool-reader';
+
+/** One blob's bytes as the upstream sends them; `size` when it declared one (Content-Length). */
+export interface UpstreamBlob {
+  stream: Readable;
+  size?: number;
+}
+
+/** Asks the upstream for the blob; `signal` aborts the request and its body. */
+export type OpenUpstream = (signal: AbortSignal) => Promise<UpstreamBlob>;
+
+export interface FlightDeps {
+  blobs: BlobStore;
+  uploads: UploadManager;
+  spoolDirectory: string;
+  observer: BlobFetchObserver;
+  finishAbandoned: boolean;
+  /** Called once the flight can take no more callers: committed, failed, or found stored. */
+  onDone: () => void;
+}
+
+/**
+ * 'spool': read the bytes from this flight; 'stored': the blob was found in storage once the
+ * upstream answered (committed meanwhile by another replica, or held by another repository) and is
+ * now linked into this one: read it from storage.
+ */
+export type FlightOutcome = 'spool' | 'stored';
+
+/**
+ * One upstream fetch of one blob into one repository, and the callers reading it meanwhile. The
+ * upstream's bytes go into a local spool as fast as the upstream and the local disk allow; every
+ * caller, and the storage write, tails that spool at its own pace. The storage write is an upload
+ * session committed by UploadManager.complete, which hashes the bytes, and links and moves them into
+ * place only when the digest matches (the same GC fencing as any push). Callers get their last
+ * byte, or their end when the size is unknown, only after that: a failure destroys their streams
+ * instead, so that no client ever sees a clean end of wrong or short bytes.
+ */
+export class BlobFlight {
+  readonly ready: Promise<FlightOutcome>;
+  readonly settled: Promise<void>;
+  private readonly controller = new AbortController();
+  private readonly readers = new Set<SpoolReader>();
+  private readonly wakers: Array<() => void> = [];
+  private resolveReady!: (o: FlightOutcome) => void;
+  private rejectReady!: (err: Error) => void;
+  private spool?: Spool;
+  private spoolHeld = false;
+  private size?: number;
+  private written = 0;
+  /** Every byte is in the spool. */
+  private complete = false;
+  /** The blob is committed: its digest matched. */
+  private verified = false;
+  private error?: Error;
+  private callers = 0;
+  private finished = false;
+  private settledFlag = false;
+  private opened = false;
+
+  constructor(
+    private readonly deps: FlightDeps,
+    readonly repository: string,
+    readonly digest: Digest,
+    open: OpenUpstream,
+  ) {
+    this.ready = new Promise((resolve, reject) => {
+      this.resolveReady = resolve;
+      this.rejectReady = reject;
+    });
+    // Callers may all have left before it settles; they get the error through their own await.
+    this.ready.catch(() => undefined);
+    this.settled = this.run(open);
+  }
+
+  /** The size callers can announce: the declared one, or the whole when all of it is here. */
+  get knownSize(): number | undefined {
+    return this.size ?? (this.complete ? this.written : undefined);
+  }
+
+  /**
+   * Counts a caller until `release` (called when its reader closes, or when it gives up waiting).
+   * A flight with callers keeps its spool open; one that every caller left is aborted when
+   * `finishAbandoned` is off.
+   */
+  attach(): () => void {
+    this.callers++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.callers--;
+      if (this.callers === 0 && !this.deps.finishAbandoned && !this.complete)
+        this.fail(new BlobFetchError('abandoned', `every client left the fetch of ${this.digest.value}`));
+      this.releaseSpoolIfIdle();
+    };
+  }
+
+  /** A stream of the blob for an attached caller, once `ready` said 'spool'; `release` runs when it closes. */
+  reader(signal: AbortSignal | undefined, release: () => void): Readable {
+    const reader = new SpoolReader(this.spool!, this.view('client'), {
+      signal,
+      onBytes: (n) => this.deps.observer.servedBytes?.(n),
+      onClose: () => {
+        this.readers.delete(reader);
+        release();
+      },
+    });
+    this.readers.add(reader);
+    if (this.error) reader.destroy(this.error);
+    return reader;
+  }
+
+  /** Aborts the fetch (shutdown). */
+  abort(err: Error): void {
+    this.fail(err);
+  }
+
+  private async run(open: OpenUpstream): Promise<void> {
+    this.deps.observer.fetchStarted?.(this.repository, this.digest);
+    try {
+      this.spool = await Spool.create(this.deps.spoolDirectory);
+      this.spoolHeld = true;
+      const upstream = await open(this.controller.signal);
+      this.opened = true;
+      // The response may break before the pump iterates it (the session is started first): an
+      // 'error' then must not go uncaught; the pump still sees it through `errored`.
+      upstream.stream.on('error', () => undefined);
+      if (this.error) {
+        upstream.stream.destroy();
+        throw this.error;
+      }
+      const stored = await this.deps.blobs.mount(this.repository, this.digest, undefined).catch((err: unknown) => {
+        throw asFetchError(err, 'storage-failed');
+      });
+      if (stored) {
+        upstream.stream.destroy();
+        this.finish();
+        this.resolveReady('stored');
+        this.deps.observer.fetchCompleted?.(this.repository, this.digest, 0);
+        return;
+      }
+      this.size = upstream.size;
+      this.resolveReady('spool');
+      await this.transfer(upstream.stream);
+      this.verified = true;
+      this.wake();
+      this.finish();
+      this.deps.observer.fetchCompleted?.(this.repository, this.digest, this.written);
+    } catch (err) {
+      // What open() threw goes to the callers as it is: the route maps the upstream's answer
+      // (not found, rate-limited, unauthorized) to its own.
+      this.fail(this.opened ? asFetchError(err) : toError(err));
+      this.rejectReady(this.error!);
+    } finally {
+      this.finish();
+      this.settledFlag = true;
+      this.releaseSpoolIfIdle();
+    }
+  }
+
+  /** Spools the upstream's bytes while the storage write tails the spool; resolves once committed. */
+  private async transfer(stream: Readable): Promise<void> {
+    const { uploads } = this.deps;
+    const session = await uploads.start(this.repository);
+    const body = new SpoolReader(this.spool!, this.view('storage'));
+    this.readers.add(body);
+    const committing = uploads.complete(session, this.digest, { body, contentLength: this.size }).catch(async (err: unknown) => {
+      await uploads.discard(session).catch(() => false);
+      throw asFetchError(err, 'storage-failed');
+    });
+    // A storage failure stops the fetch at once rather than after the upstream's last byte.
+    committing.catch((err: Error) => this.fail(err));
+    try {
+      await this.pump(stream);
+    } catch (err) {
+      const failed = asFetchError(err);
+      this.fail(failed);
+      await committing.catch(() => undefined);
+      // The first failure is the one the readers saw (a storage failure may have stopped the pump).
+      throw this.error ?? failed;
+    }
+    await committing;
+  }
+
+  private async pump(stream: Readable): Promise<void> {
+    const signal = this.controller.signal;
+    const onAbort = () => stream.destroy(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      if (signal.aborted) onAbort();
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        if (this.size !== undefined && this.written + chunk.length > this.size)
+          throw new BlobFetchError('size-mismatch', `the upstream sent more than the ${this.size} bytes it declared for ${this.digest.value}`);
+        await this.spool!.append(chunk);
+        this.written += chunk.length;
+        this.deps.observer.upstreamBytes?.(chunk.length);
+        this.wake();
+      }
+      if (this.size !== undefined && this.written !== this.size)
+        throw new BlobFetchError('size-mismatch', `the upstream ended ${this.digest.value} after ${this.written} of ${this.size} bytes`);
+      this.complete = true;
+      this.wake();
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /**
+   * Callers may read all but the last byte before the commit (a client that got Content-Length
+   * bytes would take the blob as whole), and end only after it; the storage write reads everything
+   * and ends with the upstream.
+   */
+  private view(kind: 'client' | 'storage'): SpoolView {
+    return {
+      state: (): SpoolState => {
+        if (kind === 'storage') return { available: this.written, done: this.complete, error: this.error };
+        if (this.verified) return { available: this.written, done: true };
+        const held = this.size === undefined ? this.written : Math.min(this.written, Math.max(0, this.size - 1));
+        return { available: held, done: false, error: this.error };
+      },
+      whenChanged: (wake) => void this.wakers.push(wake),
+    };
+  }
+
+  private wake(): void {
+    for (const w of this.wakers.splice(0)) w();
+  }
+
+  private fail(err: Error): void {
+    if (this.error || this.verified) return;
+    this.error = err;
+    this.controller.abort(err);
+    this.finish();
+    for (const r of [...this.readers]) r.destroy(err);
+    this.wake();
+    this.deps.observer.fetchFailed?.(this.repository, this.digest, err);
+  }
+
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.deps.onDone();
+  }
+
+  private releaseSpoolIfIdle(): void {
+    // The flight's own hold lasts until it has settled, and while callers may still open readers.
+    if (!this.spoolHeld || this.callers > 0 || !this.settledFlag) return;
+    this.spoolHeld = false;
+    this.spool!.release();
+  }
+}
+
+function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/** `err` as a BlobFetchError; others than the fetcher's own are blamed on `source`. */
+function asFetchError(err: unknown, source: 'upstream-failed' | 'storage-failed' = 'upstream-failed'): Error {
+  if (err instanceof BlobFetchError) return err;
+  if (isDomainError(err, 'digest-invalid')) return new BlobFetchError('digest-mismatch', 'the upstream sent bytes that do not match the digest', { cause: err });
+  const where = source === 'upstream-failed' ? 'the upstream' : 'storage';
+  return new BlobFetchError(source, `the blob fetch failed in ${where}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+}
