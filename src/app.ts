@@ -19,6 +19,9 @@ import { eventMetrics } from './metrics/event-metrics';
 import { StorageHealth } from './storage-health';
 import { createNotifier } from './events/notifier';
 import { formatAddress, parseListenAddress } from './config/listen-address';
+import { configuredMirrors } from './mirror/mirrors';
+import { MirrorService } from './mirror/mirror-service';
+import { mirrorMetrics } from './metrics/mirror-metrics';
 
 /** Readiness waits this long for the storage driver to answer. */
 const READINESS_TIMEOUT_MS = 2_000;
@@ -92,6 +95,21 @@ export function createApp(deps: AppDeps): BerthApp {
     observer: metrics && eventMetrics(metrics),
   });
 
+  const mirrorList = configuredMirrors(config);
+  const mirrors =
+    mirrorList.length === 0
+      ? undefined
+      : new MirrorService({
+          mirrors: mirrorList,
+          registry,
+          driver,
+          logger,
+          spoolDirectory: config.mirror.spooldirectory,
+          manifestMaxSize: config.validation.manifests.maxsize,
+          maxDescriptors: config.validation.manifests.maxdescriptors,
+          ...(metrics ? mirrorMetrics(metrics) : {}),
+        });
+
   const dispatch = createDispatcher(
     registry,
     {
@@ -104,6 +122,7 @@ export function createApp(deps: AppDeps): BerthApp {
       relativeUrls: config.http.relativeurls,
       authorize: createAuthorizer(auth.controller, { host: config.http.host, tokenPath: auth.tokenPath, clientIdentity: config.http.tls?.clientidentity }),
       notifier,
+      mirrors,
     },
     {
       ...healthRoutes(driver, { timeoutMs: READINESS_TIMEOUT_MS, fault: () => health.fault }),
@@ -129,7 +148,10 @@ export function createApp(deps: AppDeps): BerthApp {
   return {
     handler,
     registry,
-    ready: () => auth.ready(),
+    ready: async () => {
+      await auth.ready();
+      await mirrors?.ready();
+    },
     startBackgroundTasks() {
       notifier?.startDelivery();
       const purging = config.storage.maintenance.uploadpurging;
@@ -155,6 +177,7 @@ export function createApp(deps: AppDeps): BerthApp {
       health.stop();
       for (const stop of stops.splice(0)) stop();
       await notifier?.stop();
+      await mirrors?.close();
     },
   };
 }

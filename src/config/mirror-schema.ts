@@ -1,3 +1,5 @@
+import os from 'node:os';
+import path from 'node:path';
 import { z } from 'zod';
 import { duration } from './duration';
 
@@ -154,3 +156,16 @@ export function proxyWithMirrors(c: { proxy?: ProxyConfig; mirrors: MirrorConfig
   if (c.proxy !== undefined && c.mirrors.length > 0)
     issue(ctx, ['proxy'], 'cannot be combined with mirrors: list the upstream in mirrors instead, with default: true to serve names under no prefix');
 }
+
+/**
+ * Settings every mirror shares. `spooldirectory`: a local directory where an upstream blob's bytes
+ * wait while they stream to clients and into storage (mirror/blob-fetcher.ts); files there are
+ * unlinked as soon as they are opened, so it needs room for the blobs being fetched at once, not for
+ * the cache. Local even when storage is shared: each replica spools its own fetches.
+ */
+export const mirrorSettingsSchema = z
+  .object({
+    spooldirectory: z.string().min(1).default(() => path.join(os.tmpdir(), 'berth-mirror-spool')),
+  })
+  .strict()
+  .default({});

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { authSchema } from './auth-schema';
 import { duration } from './duration';
 import { hostPort } from './listen-address';
-import { mirrorsSchema, proxySchema, proxyWithMirrors } from './mirror-schema';
+import { mirrorSettingsSchema, mirrorsSchema, proxySchema, proxyWithMirrors } from './mirror-schema';
 import { notificationsSchema } from './notifications-schema';
 import { tlsSchema } from './tls-schema';
 
@@ -200,6 +200,7 @@ export const configSchema = z
     notifications: notificationsSchema,
     proxy: proxySchema,
     mirrors: mirrorsSchema,
+    mirror: mirrorSettingsSchema,
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -25,6 +25,11 @@ export interface Metrics {
   eventsDropped: Counter;
   eventEndpointFailing: Gauge<'endpoint'>;
   eventsDeadLettered: Gauge<'endpoint'>;
+  mirrorRequests: Counter<'mirror' | 'kind' | 'result'>;
+  mirrorUpstreamErrors: Counter<'mirror' | 'kind'>;
+  mirrorUpstreamBytes: Counter;
+  mirrorServedBytes: Counter<'mirror'>;
+  mirrorFetches: Counter<'result'>;
 }
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
@@ -83,5 +88,20 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       labelNames: ['endpoint'],
       registers,
     }),
+    mirrorRequests: new Counter({
+      name: 'berth_mirror_requests_total',
+      help: "Pulls of mirrored manifests and blobs, by mirror (its prefix; proxy for Distribution's proxy), kind (manifest, blob) and result: hit (from the cache), miss (from the upstream), stale (cached tag served while the upstream failed).",
+      labelNames: ['mirror', 'kind', 'result'],
+      registers,
+    }),
+    mirrorUpstreamErrors: new Counter({
+      name: 'berth_mirror_upstream_errors_total',
+      help: 'Failed upstream requests, by mirror and kind (not-found, unauthorized, denied, rate-limited, unavailable, bad-response).',
+      labelNames: ['mirror', 'kind'],
+      registers,
+    }),
+    mirrorUpstreamBytes: new Counter({ name: 'berth_mirror_upstream_bytes_total', help: 'Blob bytes received from upstreams.', registers }),
+    mirrorServedBytes: new Counter({ name: 'berth_mirror_served_bytes_total', help: 'Blob bytes sent to clients of mirrored repositories (cached or not), by mirror.', labelNames: ['mirror'], registers }),
+    mirrorFetches: new Counter({ name: 'berth_mirror_blob_fetches_total', help: 'Upstream blob fetches by result (completed, failed).', labelNames: ['result'], registers }),
   };
 }

@@ -76,6 +76,12 @@ export interface BlobStream {
   size?: number;
 }
 
+export interface TagPage {
+  tags: string[];
+  /** The `last` that asks for the next page, when the upstream said there is one. */
+  next?: string;
+}
+
 export interface CallOptions {
   signal?: AbortSignal;
 }
@@ -207,6 +213,41 @@ export class UpstreamClient {
     });
     res.body.pipe(stream);
     return { stream, size };
+  }
+
+  /** The blob's size when the upstream has it (a HEAD: nothing is downloaded), null when it has not. */
+  async headBlob(repo: string, digest: string, opts: CallOptions = {}): Promise<{ size?: number } | null> {
+    validateName(repo);
+    parseDigest(digest);
+    const res = await this.send('HEAD', this.endpoint(`/v2/${repo}/blobs/${digest}`), pullScope(repo), { ...opts, followRedirects: true });
+    discard(res);
+    if (res.status === 404) return null;
+    if (res.status !== 200) throw await this.failure(res);
+    const size = Number(res.headers['content-length']);
+    return res.headers['content-length'] !== undefined && Number.isSafeInteger(size) && size >= 0 ? { size } : {};
+  }
+
+  /** One page of the repository's tags, as the upstream pages them; `last` of the next page when there is one. */
+  async listTags(repo: string, page: { n?: number; last?: string } = {}, opts: CallOptions = {}): Promise<TagPage> {
+    validateName(repo);
+    const url = this.endpoint(`/v2/${repo}/tags/list`);
+    if (page.n !== undefined) url.searchParams.set('n', String(page.n));
+    if (page.last !== undefined) url.searchParams.set('last', page.last);
+    const res = await this.send('GET', url, pullScope(repo), opts);
+    if (res.status !== 200) throw await this.failure(res);
+    const where = `upstream GET ${describeUrl(res.url)}`;
+    let body: { tags?: unknown };
+    try {
+      body = JSON.parse((await readBounded(res, this.manifestMax, 'GET')).toString('utf8')) as { tags?: unknown };
+    } catch (err) {
+      if (err instanceof UpstreamError) throw err;
+      throw new UpstreamError('bad-response', `${where}: the tag list is not JSON`);
+    }
+    // Distribution answers `"tags": null` for a repository without tags.
+    const tags = body.tags ?? [];
+    if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string')) throw new UpstreamError('bad-response', `${where}: tags is not a list of strings`);
+    const next = nextLink(res.headers.link, res.url)?.searchParams.get('last') ?? undefined;
+    return { tags: tags as string[], ...(next === undefined ? {} : { next }) };
   }
 
   /**

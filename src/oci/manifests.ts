@@ -38,6 +38,15 @@ export interface PutResult {
   mediaType: string;
 }
 
+export interface PutOptions extends ManifestLimits {
+  /**
+   * A pull-through mirror's manifest: its blobs and child manifests are fetched from the upstream
+   * when a client asks for them, so those not stored yet are no reason to refuse it. Those present
+   * are fenced against a concurrent collection as for any push.
+   */
+  referencesFetchedLater?: boolean;
+}
+
 const MEDIA_TYPE_CACHE_SIZE = 50_000;
 /** References checked at once: enough to overlap storage latency, few enough that other requests get their turn. */
 const REFERENCE_BATCH = 64;
@@ -65,7 +74,7 @@ export class ManifestStore {
     bytes: Buffer,
     contentType: string | undefined,
     alsoTag: string[] = [],
-    limits: ManifestLimits = {},
+    limits: PutOptions = {},
   ): Promise<PutResult> {
     const tags = [...new Set(ref.tag !== undefined ? [ref.tag, ...alsoTag] : alsoTag)];
     const digest = digestOf(bytes, ref.digest?.algorithm ?? 'sha256');
@@ -79,7 +88,7 @@ export class ManifestStore {
       const before = await this.fence.before();
       let written: Written;
       try {
-        written = await this.write(name, tags, digest, bytes, parsed);
+        written = await this.write(name, tags, digest, bytes, parsed, limits.referencesFetchedLater === true);
       } catch (err) {
         // A check that failed only on a second look means a sweep took a blob after the first
         // look: this push is refused, so each tag goes back to what it named before it.
@@ -115,7 +124,7 @@ export class ManifestStore {
   }
 
   /** Stores the manifest and its links. */
-  private async write(name: string, tags: string[], digest: Digest, bytes: Buffer, parsed: ParsedManifest): Promise<Written> {
+  private async write(name: string, tags: string[], digest: Digest, bytes: Buffer, parsed: ParsedManifest, referencesLater: boolean): Promise<Written> {
     // Each write below waits for its own fsync, so independent ones run together and a PUT costs
     // two fsync rounds rather than four. Order that still holds for a crash at any point:
     // - data that nothing links to is harmless (garbage collection reclaims it), so it is written
@@ -137,7 +146,8 @@ export class ManifestStore {
     const hadRevision = exists(this.driver, paths.revisionLink(name, digest));
     let canonicals: string[] = [];
     // The revision link is looked at (hadRevision) before it is written.
-    const linked = Promise.all([this.checkReferences(name, parsed), hadRevision]).then(([found]) => {
+    const checked = referencesLater ? this.presentReferences(name, parsed) : this.checkReferences(name, parsed);
+    const linked = Promise.all([checked, hadRevision]).then(([found]) => {
       canonicals = found;
       return writeLink(this.driver, paths.revisionLink(name, digest), digest);
     });
@@ -262,6 +272,11 @@ export class ManifestStore {
     const unknown = found.find((r) => r.canonical === null);
     if (unknown) throw new DomainError('manifest-blob-unknown', { digest: unknown.d.value });
     return found.map((r) => r.canonical!);
+  }
+
+  /** The stored digests of the referenced blobs and child manifests this repository already holds. */
+  private async presentReferences(name: string, parsed: ParsedManifest): Promise<string[]> {
+    return (await this.references(name, parsed)).flatMap((r) => (r.canonical === null ? [] : [r.canonical]));
   }
 
   /** The referenced blobs and child manifests that are not linked in the repository with their data present. */
