@@ -5,7 +5,6 @@ import type { MirrorService } from '../mirror/mirror-service';
 import type { MirrorRoute } from '../mirror/routing';
 import { upstreamAnswer } from '../mirror/upstream-answer';
 import { UpstreamError } from '../mirror/upstream-errors';
-import { responseCompleted } from './protocol';
 import { parseCount } from './ranges';
 import { type RouteContext, type RouteHandler } from './context';
 import { blobTarget, recordEvents } from './events';
@@ -98,9 +97,10 @@ function blobHeaders(ctx: RouteContext, digest: Digest, size: number | undefined
 function countServedBytes(ctx: RouteContext, route: MirrorRoute, mirrors: MirrorService): void {
   const { res } = ctx;
   if (ctx.req.method !== 'GET' || !mirrors.observer.servedBytes) return;
-  res.once('close', () => {
+  // 'finish': the whole response was handed to the socket (a cut one never finishes).
+  res.once('finish', () => {
     const sent = Number(res.getHeader('Content-Length'));
-    if (res.statusCode < 300 && responseCompleted(res) && Number.isFinite(sent)) mirrors.observer.servedBytes?.(route.mirror.prefix, sent);
+    if (res.statusCode < 300 && Number.isFinite(sent)) mirrors.observer.servedBytes?.(route.mirror.prefix, sent);
   });
 }
 
@@ -119,9 +119,17 @@ export function listMirroredTags(local: RouteHandler): MirroredHandler {
       if (transient(mirrors.failed(route, err))) return local(ctx);
       throw upstreamAnswer(err, () => new DomainError('name-unknown', { name: ctx.name }));
     }
+    let { tags, next } = page;
+    // An upstream that ignores `n` (Distribution 2.8) sent them all: paged here, in lexical order as
+    // the spec asks, so that the client's `n` and `last` still mean what they say.
+    if (n !== undefined && tags.length > n) {
+      const rest = [...tags].sort().filter((t) => last === undefined || t > last);
+      tags = rest.slice(0, n);
+      next = rest.length > n ? tags[n - 1] : undefined;
+    }
     const headers: Record<string, string> = {};
-    if (page.next !== undefined) headers.Link = nextLink(`/v2/${ctx.name}/tags/list`, { n, last: page.next });
-    sendJson(ctx.res, 200, { name: ctx.name, tags: page.tags }, headers);
+    if (next !== undefined) headers.Link = nextLink(`/v2/${ctx.name}/tags/list`, { n, last: next });
+    sendJson(ctx.res, 200, { name: ctx.name, tags }, headers);
   };
 }
 
