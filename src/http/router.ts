@@ -76,6 +76,8 @@ function edgeRoutes(edge: EdgeRoutes): Route[] {
 }
 
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** The routes a pull uses: the only ones a default mirror answers for names that are not local. */
+const PULLS = new Set<RouteName>(['manifest', 'blob', 'tags', 'referrers']);
 
 function decode(segment: string): string {
   try {
@@ -103,13 +105,17 @@ function match(routes: Route[], path: string): MatchedRoute | undefined {
 /**
  * The mirror serving a repository request, if any (mirror/routing.ts), by its name and `?ns=`. A
  * request routed by `ns` answers with `OCI-Namespace` (distribution-spec, "Registry Proxying").
- * The default mirror's fallback (docker's registry-mirrors) is not served yet.
+ * A read of a name that is no local repository falls back to the default mirror, if there is one
+ * (docker's registry-mirrors sends `library/nginx`); writes never do, so such names stay pushable.
  */
-function mirrorOf(name: string, raw: string, mirrors: readonly Mirror[], res: ServerResponse): MirrorRoute | undefined {
+async function mirrorOf(name: string, raw: string, pull: boolean, mirrors: readonly Mirror[], registry: Registry, res: ServerResponse): Promise<MirrorRoute | undefined> {
   if (mirrors.length === 0) return undefined;
   const ns = new URLSearchParams(urlQuery(raw)).get('ns') ?? undefined;
   const route = routeRepository(name, ns, mirrors);
-  if (route.kind !== 'mirror') return undefined;
+  if (route.kind === 'local') {
+    if (route.fallback === undefined || !pull || (await registry.listing.repositoryExists(name))) return undefined;
+    return route.fallback;
+  }
   if (route.namespace !== undefined) res.setHeader('OCI-Namespace', route.namespace);
   return route;
 }
@@ -142,7 +148,7 @@ export function createDispatcher(registry: Registry, options: HttpOptions, edge:
       if (route.registry) {
         if (route.named) {
           validateName(name);
-          mirror = options.mirrors && mirrorOf(name, raw, options.mirrors.mirrors, res);
+          mirror = options.mirrors && (await mirrorOf(name, raw, PULLS.has(route.name) && !WRITES.has(req.method ?? ''), options.mirrors.mirrors, registry, res));
           if (mirror) name = mirror.localRepository;
         }
         // Access is decided on the local name: a policy for docker.io/* governs who pulls through that mirror.

@@ -234,3 +234,23 @@ describe("Distribution's proxy: the whole registry mirrors one upstream", () => 
     await proxy.r().post('/v2/anything/blobs/uploads/').expect(405);
   });
 });
+
+describe("a default mirror: docker's registry-mirrors", () => {
+  test('names that are no local repository are pulled from it (library/ added); local repositories win; pushes stay local', async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const hub = await startRegistry({
+      config: testConfig({ mirrors: [{ prefix: 'docker.io', url: dist!.url, default: true }], mirror: { spooldirectory: path.join(work, 'spool-default') } }),
+    });
+    t.after(() => hub.close());
+    for (const name of ['app', 'library/app']) {
+      const m = await getRaw(hub.r(), `/v2/${name}/manifests/v1`).set('Accept', ACCEPT).expect(200);
+      assert.deepEqual(m.body, seed.image.manifest.data, name);
+      assert.equal(m.headers['oci-namespace'], undefined);
+    }
+    assert.deepEqual((await getRaw(hub.r(), `/v2/app/blobs/${seed.image.layer.digest}`).expect(200)).body, seed.image.layer.data);
+    const local = await pushImage(hub.r(), 'library/app', 'v1');
+    const m = await getRaw(hub.r(), '/v2/library/app/manifests/v1').set('Accept', ACCEPT).expect(200);
+    assert.deepEqual(m.body, local.manifest.data);
+    assert.deepEqual((await getRaw(hub.r(), '/v2/docker.io/library/app/manifests/v1').set('Accept', ACCEPT).expect(200)).body, seed.image.manifest.data);
+  });
+});

@@ -48,6 +48,7 @@ test("Berth's own state lies under /berth, and lease numbers list in numeric ord
   assert.equal(paths.gcClock, '/berth/gc/mark-started');
   assert.equal(paths.instance('abc'), '/berth/instances/abc');
   assert.equal(paths.probe('abc'), '/berth/probes/abc');
+  assert.equal(paths.mirrorTagCheck('docker.io/library/nginx', 'latest'), '/berth/mirror/tag-checks/docker.io/library/nginx/_tags/latest');
   assert.equal(paths.eventSegments, '/berth/events/segments');
   assert.equal(paths.eventSegment('s1'), '/berth/events/segments/s1');
   assert.equal(paths.eventsDelivered('hook'), '/berth/events/delivered/hook');
