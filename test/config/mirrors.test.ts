@@ -102,6 +102,17 @@ describe('config check: mirrors', () => {
     assert.equal(p.proxy, undefined);
   });
 
+  test('mirror.spooldirectory: a directory under the temporary directory by default, set in YAML or REGISTRY_MIRROR_SPOOLDIRECTORY', async () => {
+    const byDefault = printed(await check('', { TMPDIR: dir })) as Printed & { mirror: { spooldirectory: string } };
+    assert.deepEqual(byDefault.mirror, { spooldirectory: path.join(dir, 'berth-mirror-spool') });
+    const yaml = printed(await check('mirror:\n  spooldirectory: /var/spool/berth\n')) as Printed & { mirror: unknown };
+    assert.deepEqual(yaml.mirror, { spooldirectory: '/var/spool/berth' });
+    const env = printed(await check('', { REGISTRY_MIRROR_SPOOLDIRECTORY: '/srv/spool' })) as Printed & { mirror: unknown };
+    assert.deepEqual(env.mirror, { spooldirectory: '/srv/spool' });
+    await refused(check('mirror:\n  spooldir: /x\n'), 'mirror.spooldir', 'unknown key');
+    await refused(check('mirror:\n  spooldirectory: ""\n'), 'mirror.spooldirectory');
+  });
+
   for (const [why, entries, key, word] of [
     ['a duplicate prefix', [['prefix: docker.io', 'url: https://a.example'], ['prefix: docker.io', 'url: https://b.example']], 'mirrors.1.prefix', 'docker.io'],
     ['a prefix under another', [['prefix: docker.io', 'url: https://a.example'], ['prefix: docker.io/library', 'url: https://b.example']], 'mirrors.1.prefix', 'mirrors.0.prefix'],
