@@ -52,7 +52,7 @@ export async function getManifest(ctx: RouteContext): Promise<void> {
 /** Answers a manifest GET or HEAD with `m` (a HEAD's body is left out): 304 when the client has it. */
 export async function sendManifest(ctx: RouteContext, ref: ManifestRef, m: StoredManifest | (StoredManifest & { bytes: Buffer })): Promise<void> {
   const head = ctx.req.method === 'HEAD';
-  const bytes = 'bytes' in m ? (m.bytes as Buffer) : undefined;
+  const bytes = 'bytes' in m ? m.bytes : undefined;
   const res = ctx.res;
   res.setHeader('Docker-Content-Digest', m.digest.value);
   res.setHeader('ETag', `"${m.digest.value}"`);

@@ -247,7 +247,7 @@ export class UpstreamClient {
     const tags = body.tags ?? [];
     if (!Array.isArray(tags) || !tags.every((t) => typeof t === 'string')) throw new UpstreamError('bad-response', `${where}: tags is not a list of strings`);
     const next = nextLink(res.headers.link, res.url)?.searchParams.get('last') ?? undefined;
-    return { tags: tags as string[], ...(next === undefined ? {} : { next }) };
+    return { tags, ...(next === undefined ? {} : { next }) };
   }
 
   /**
