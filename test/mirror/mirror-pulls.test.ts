@@ -126,7 +126,10 @@ describe('pull-through mirror against Distribution 2.8', () => {
 
   test('what the upstream lacks is a 404, with the OCI code', async (t) => {
     if (skipReason) return t.skip(skipReason);
-    for (const ref of ['no-such-tag', unknownDigest()]) assert.match(String((await manifest(MIRRORED, ref).expect(404)).body), /MANIFEST_UNKNOWN/);
+    for (const ref of ['no-such-tag', unknownDigest()]) {
+      assert.match(String((await manifest(MIRRORED, ref).expect(404)).body), /MANIFEST_UNKNOWN/);
+      assert.equal(asked(ref.startsWith('sha256:') ? 'GET' : 'HEAD', `/manifests/${ref}`), 1, 'the upstream was asked');
+    }
     await blob(MIRRORED, unknownDigest()).expect(404);
     await berth.r().head(`/v2/${MIRRORED}/blobs/${unknownDigest()}`).expect(404);
   });
