@@ -188,7 +188,16 @@ describe('pull-through mirror against Distribution 2.8', () => {
     assert.equal(digestOf(whole.body as Buffer), big.digest);
   });
 
-  test('pushes and deletes into a mirrored repository are refused with 405 UNSUPPORTED; a local name stays pushable', async (t) => {
+  test('concurrent pulls of one cold blob: one upstream GET, every client gets every byte', async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const cold = randomBlob(2 * 1024 * 1024);
+    await pushBlob(upstream(), 'library/cold', cold);
+    const pulls = await Promise.all(Array.from({ length: 8 }, () => blob(`${PREFIX}/library/cold`, cold.digest).expect(200)));
+    for (const p of pulls) assert.equal(digestOf(p.body as Buffer), cold.digest);
+    assert.equal(asked('GET', `/library/cold/blobs/${cold.digest}`), 1);
+  });
+
+    test('pushes and deletes into a mirrored repository are refused with 405 UNSUPPORTED; a local name stays pushable', async (t) => {
     if (skipReason) return t.skip(skipReason);
     const start = await berth.r().post(`/v2/${MIRRORED}/blobs/uploads/`).expect(405);
     assert.match(start.text, /UNSUPPORTED/);
