@@ -104,7 +104,14 @@ export class MirrorManifests {
     const known = await this.stored(local, ref);
     if (known) ({ bytes, mediaType } = known);
     else ({ bytes, mediaType } = await client.getManifest(route.upstreamRepository, digest.value));
-    await this.deps.manifests.put(local, ref, bytes, mediaType, tags, { maxDescriptors: this.deps.maxDescriptors, referencesFetchedLater: true });
+    try {
+      await this.deps.manifests.put(local, ref, bytes, mediaType, tags, { maxDescriptors: this.deps.maxDescriptors, referencesFetchedLater: true });
+    } catch (err) {
+      // The upstream's manifest, not the client's: refusing it is the upstream's trouble (502), not a 400.
+      if (isDomainError(err, 'manifest-invalid') || isDomainError(err, 'too-large'))
+        throw new DomainError('upstream-refused', {}, `the upstream's manifest ${digest.value} is not one this registry can store: ${err.message}`);
+      throw err;
+    }
     for (const tag of tags) await this.deps.checks.record(local, tag, { digest: digest.value, checkedAt: this.now() });
     return { manifest: { digest, mediaType, size: bytes.length, bytes }, result: 'miss' };
   }

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { EMPTY_CONFIG, MT, descriptor, getRaw, ociManifest, randomBlob } from '../api/helpers';
+import { EMPTY_CONFIG, MT, content, descriptor, getRaw, ociManifest, randomBlob } from '../api/helpers';
 import { startRegistry, testConfig, type TestRegistry } from '../api/server';
 import { createMetrics } from '../../src/metrics/metrics';
 import { sendJson, startFake, type FakeServer } from './fake-upstream';
@@ -14,6 +14,8 @@ import { sendJson, startFake, type FakeServer } from './fake-upstream';
  * Retry-After on with 429 or 503 — never a 500.
  */
 
+/** What the upstream calls an OCI manifest and is none (no config, no layers). */
+const bogus = content(Buffer.from('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}'));
 const image = ociManifest({ config: descriptor(EMPTY_CONFIG, MT.ociConfig), layers: [descriptor(randomBlob(64), MT.ociLayer)] });
 let mode: 'ok' | '429' | '500' = 'ok';
 let dir = '';
@@ -27,6 +29,10 @@ before(async () => {
     if (req.url === '/v2/') return sendJson(res, 200, {});
     if (mode === '429') return sendJson(res, 429, { errors: [{ code: 'TOOMANYREQUESTS', message: 'slow down' }] }, { 'retry-after': '7' });
     if (mode === '500') return sendJson(res, 500, { errors: [{ code: 'UNKNOWN', message: 'boom' }] });
+    if (req.url === '/v2/library/app/manifests/bogus') {
+      res.writeHead(200, { 'content-type': MT.ociManifest, 'content-length': bogus.size, 'docker-content-digest': bogus.digest });
+      return res.end(req.method === 'HEAD' ? undefined : bogus.data);
+    }
     if (!/^\/v2\/library\/app\/manifests\/(v1|sha256:[0-9a-f]{64})$/.test(req.url ?? '')) return sendJson(res, 404, { errors: [{ code: 'MANIFEST_UNKNOWN' }] });
     res.writeHead(200, { 'content-type': MT.ociManifest, 'content-length': image.size, 'docker-content-digest': image.digest });
     res.end(req.method === 'HEAD' ? undefined : image.data);
@@ -61,5 +67,11 @@ describe('mirror: an upstream that rate-limits or fails', () => {
     mode = '500';
     await get('other').expect(503).expect('Retry-After', '10');
     await getRaw(berth.r(), `/v2/rl.test/library/app/blobs/${randomBlob(8).digest}`).expect(503);
+  });
+
+  test("a manifest from the upstream that this registry cannot store is 502 UNAVAILABLE, not the client's 400", async () => {
+    mode = 'ok';
+    const res = await get('bogus').expect(502);
+    assert.match(String(res.body), /UNAVAILABLE/);
   });
 });
