@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { EMPTY_CONFIG, MT, content, descriptor, getRaw, ociManifest, randomBlob } from '../api/helpers';
+import { EMPTY_CONFIG, MT, descriptor, getRaw, ociManifest, randomBlob } from '../api/helpers';
 import { startRegistry, testConfig, type TestRegistry } from '../api/server';
 import { createMetrics } from '../../src/metrics/metrics';
 import { sendJson, startFake, type FakeServer } from './fake-upstream';
@@ -14,8 +14,8 @@ import { sendJson, startFake, type FakeServer } from './fake-upstream';
  * Retry-After on with 429 or 503 — never a 500.
  */
 
-/** What the upstream calls an OCI manifest and is none (no config, no layers). */
-const bogus = content(Buffer.from('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}'));
+/** A manifest with more layers than this registry's validation.manifests.maxdescriptors (2) admits. */
+const bogus = ociManifest({ config: descriptor(EMPTY_CONFIG, MT.ociConfig), layers: [1, 2, 3].map(() => descriptor(randomBlob(8), MT.ociLayer)) });
 const image = ociManifest({ config: descriptor(EMPTY_CONFIG, MT.ociConfig), layers: [descriptor(randomBlob(64), MT.ociLayer)] });
 let mode: 'ok' | '429' | '500' = 'ok';
 let dir = '';
@@ -29,7 +29,7 @@ before(async () => {
     if (req.url === '/v2/') return sendJson(res, 200, {});
     if (mode === '429') return sendJson(res, 429, { errors: [{ code: 'TOOMANYREQUESTS', message: 'slow down' }] }, { 'retry-after': '7' });
     if (mode === '500') return sendJson(res, 500, { errors: [{ code: 'UNKNOWN', message: 'boom' }] });
-    if (req.url === '/v2/library/app/manifests/bogus') {
+    if (req.url === '/v2/library/app/manifests/bogus' || req.url === `/v2/library/app/manifests/${bogus.digest}`) {
       res.writeHead(200, { 'content-type': MT.ociManifest, 'content-length': bogus.size, 'docker-content-digest': bogus.digest });
       return res.end(req.method === 'HEAD' ? undefined : bogus.data);
     }
@@ -38,7 +38,7 @@ before(async () => {
     res.end(req.method === 'HEAD' ? undefined : image.data);
   });
   berth = await startRegistry({
-    config: testConfig({ mirrors: [{ prefix: 'rl.test', url: fake.url, tagttl: '0s', stale: '1h' }], mirror: { spooldirectory: path.join(dir, 'spool') } }),
+    config: testConfig({ mirrors: [{ prefix: 'rl.test', url: fake.url, tagttl: '0s', stale: '1h' }], mirror: { spooldirectory: path.join(dir, 'spool') }, validation: { manifests: { maxdescriptors: 2 } } }),
     deps: { metrics },
   });
 });
@@ -72,6 +72,6 @@ describe('mirror: an upstream that rate-limits or fails', () => {
   test("a manifest from the upstream that this registry cannot store is 502 UNAVAILABLE, not the client's 400", async () => {
     mode = 'ok';
     const res = await get('bogus').expect(502);
-    assert.match(String(res.body), /UNAVAILABLE/);
+    assert.match(String(res.body), /UNAVAILABLE.*maxdescriptors/);
   });
 });
