@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -46,7 +46,8 @@ describe('skopeo copy through the mirror', { skip, timeout: 120_000 }, () => {
   const copy = async (flags: string[], ref: string, dest: string, registry = berth!.url): Promise<string> => {
     const digestFile = path.join(work, `digest-${Math.random()}`);
     const src = `docker://${new URL(registry).host}/${ref}`;
-    await run('skopeo', [policyFlag(containers!), 'copy', '--src-tls-verify=false', '--digestfile', digestFile, ...flags, src, dest], { env: containers!.env });
+    // skopeo 1.9 reads only /etc/containers/registries.conf unless told otherwise (not CONTAINERS_REGISTRIES_CONF).
+    await run('skopeo', [policyFlag(containers!), `--registries-conf=${containers!.env.CONTAINERS_REGISTRIES_CONF!}`, 'copy', '--src-tls-verify=false', '--digestfile', digestFile, ...flags, src, dest], { env: containers!.env });
     return (await readFile(digestFile, 'utf8')).trim();
   };
 
@@ -62,5 +63,20 @@ describe('skopeo copy through the mirror', { skip, timeout: 120_000 }, () => {
     // Upstream gone: everything above is cached, by digest and (within tagttl) by tag.
     assert.equal(await copy(['--all'], `docker.io/library/app@${seed.index.digest}`, `oci:${path.join(work, 'again')}:multi`), index);
     assert.equal(await copy([], 'docker.io/library/app:v1', `oci:${path.join(work, 'again')}:v1`), image);
+  });
+
+  test('a registries.conf mirror (as podman and skopeo read it) for docker.io: docker.io/library/app resolves through Berth', async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const host = new URL(berth!.url).host;
+    await writeFile(
+      containers!.env.CONTAINERS_REGISTRIES_CONF!,
+      ['unqualified-search-registries = []', '[[registry]]', 'prefix = "docker.io"', 'location = "registry-1.docker.io.invalid"', '[[registry.mirror]]', `location = "${host}/docker.io"`, 'insecure = true', ''].join('\n'),
+    );
+    // No --src-tls-verify: the mirror entry's insecure applies; the upstream itself is stopped by now.
+    const digestFile = path.join(work, 'digest-registries-conf');
+    // skopeo 1.9 reads only /etc/containers/registries.conf unless told otherwise (not CONTAINERS_REGISTRIES_CONF).
+    await run('skopeo', [policyFlag(containers!), `--registries-conf=${containers!.env.CONTAINERS_REGISTRIES_CONF!}`, 'copy', '--digestfile', digestFile, 'docker://docker.io/library/app:v1', `oci:${path.join(work, 'conf')}:v1`], { env: containers!.env });
+    const direct = (await readFile(path.join(work, 'direct', 'index.json'), 'utf8')).includes((await readFile(digestFile, 'utf8')).trim());
+    assert.ok(direct, 'the same image as copied from the upstream directly');
   });
 });
