@@ -14,9 +14,14 @@ import { sendJson } from './context';
 
 type MirroredHandler = (ctx: RouteContext, route: MirrorRoute, mirrors: MirrorService) => Promise<void>;
 
-/** The route's handler for local repositories, `mirrored` for a mirror's. */
+/**
+ * The route's handler for local repositories, `mirrored` for a mirror's. In read-only mode a mirrored
+ * repository is served as the local one it is stored as: what is cached, without asking the upstream,
+ * since nothing it answered could be stored (and a write refused by a read-only mount would turn
+ * readiness red).
+ */
 export function orMirror(local: RouteHandler, mirrored: MirroredHandler): RouteHandler {
-  return (ctx) => (ctx.mirror && ctx.options.mirrors ? mirrored(ctx, ctx.mirror, ctx.options.mirrors) : local(ctx));
+  return (ctx) => (ctx.mirror && ctx.options.mirrors && !ctx.options.readOnly ? mirrored(ctx, ctx.mirror, ctx.options.mirrors) : local(ctx));
 }
 
 /** Manifests: see mirror/mirror-manifests.ts for when the upstream is asked. */

@@ -9,6 +9,7 @@ import { MT, digestOf, getRaw, pushBlob, pushImage, randomBlob, unknownDigest, t
 import { startRegistry, testConfig, type TestRegistry } from '../api/server';
 import { distributionSkipReason, startDistribution, type DistributionProcess } from '../helpers/distribution';
 import { createMetrics, type Metrics } from '../../src/metrics/metrics';
+import { createMemoryDriver } from '../../storage-drivers';
 import { seedUpstream, type Seeded } from './helpers';
 import { startGate, type UpstreamGate } from './upstream-gate';
 
@@ -264,5 +265,26 @@ describe("a default mirror: docker's registry-mirrors", () => {
     const m = await getRaw(hub.r(), '/v2/library/app/manifests/v1').set('Accept', ACCEPT).expect(200);
     assert.deepEqual(m.body, local.manifest.data);
     assert.deepEqual((await getRaw(hub.r(), '/v2/docker.io/library/app/manifests/v1').set('Accept', ACCEPT).expect(200)).body, seed.image.manifest.data);
+  });
+});
+
+describe('a mirror in read-only mode', () => {
+  test('serves what is cached without asking the upstream, and nothing else', async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const driver = createMemoryDriver();
+    const mirrors = [{ prefix: PREFIX, url: gate.url }];
+    const warm = await startRegistry({ driver, config: testConfig({ mirrors, mirror: { spooldirectory: path.join(work, 'spool-ro') } }) });
+    t.after(() => warm.close());
+    const pulled = await getRaw(warm.r(), `/v2/${MIRRORED}/manifests/list`).set('Accept', ACCEPT).expect(200);
+    const frozen = await startRegistry({
+      driver,
+      config: testConfig({ mirrors, mirror: { spooldirectory: path.join(work, 'spool-ro') }, storage: { maintenance: { readonly: { enabled: true } } } }),
+    });
+    t.after(() => frozen.close());
+    const before = gate.requests.length;
+    assert.deepEqual((await getRaw(frozen.r(), `/v2/${MIRRORED}/manifests/list`).set('Accept', ACCEPT).expect(200)).body, pulled.body);
+    await getRaw(frozen.r(), `/v2/${MIRRORED}/manifests/never-pulled`).expect(404);
+    await getRaw(frozen.r(), `/v2/${MIRRORED}/blobs/${seed.image.config.digest}`).expect(404);
+    assert.equal(gate.requests.length, before, 'the upstream was not asked');
   });
 });
