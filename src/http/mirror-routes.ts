@@ -62,7 +62,7 @@ export function getMirroredBlob(local: RouteHandler): MirroredHandler {
     const fetched = await mirrors.blobs
       .get(route.localRepository, digest, (signal) => client.getBlob(route.upstreamRepository, digest.value, { signal }), { signal: ctx.signal })
       .catch((err: unknown) => {
-        throw upstreamAnswer(mirrors.failed(route, err instanceof UpstreamError ? err : ((err as Error).cause ?? err)), notFound);
+        throw upstreamAnswer(mirrors.failed(route, err), notFound);
       });
     mirrors.observer.served?.(route.mirror.prefix, 'blob', fetched.source === 'storage' ? 'hit' : 'miss');
     await recordEvents(ctx, 'pull', [blobTarget(ctx, digest, fetched.size ?? 0)]);
@@ -74,7 +74,7 @@ export function getMirroredBlob(local: RouteHandler): MirroredHandler {
       // The upstream dropped, the digest did not match, or the client left: nothing was cached,
       // and cutting the response short is the only signal left once the status is sent.
       fetched.stream.destroy();
-      res.destroy(err as Error);
+      res.destroy(mirrors.failed(route, err) as Error);
     }
   };
 }

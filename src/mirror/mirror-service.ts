@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { StorageDriver } from '../../storage-drivers/types';
 import type { Registry } from '../oci/registry';
 import { BlobFetcher } from './blob-fetcher';
+import { BlobFetchError } from './blob-fetch-error';
 import type { BlobFetchObserver } from './blob-fetch-observer';
 import { readMirrorCas } from './ca-files';
 import { MirrorManifests } from './mirror-manifests';
@@ -83,9 +84,10 @@ export class MirrorService {
     return made;
   }
 
-  /** Counts an upstream failure of the route's mirror; answers it, for rethrowing. */
+  /** Counts an upstream failure of the route's mirror (also one a blob fetch carries); answers it, for rethrowing. */
   failed(route: MirrorRoute, err: unknown): unknown {
-    if (err instanceof UpstreamError) this.observer.upstreamError?.(route.mirror.prefix, err.kind);
+    const upstream = err instanceof BlobFetchError ? err.cause : err;
+    if (upstream instanceof UpstreamError) this.observer.upstreamError?.(route.mirror.prefix, upstream.kind);
     return err;
   }
 
