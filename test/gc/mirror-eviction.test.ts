@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { MT, descriptor, getRaw, ociManifest, pushBlob, pushImage, pushManifest, type Image } from '../api/helpers';
 import { startRegistry, testConfig, type TestRegistry } from '../api/server';
 import { runBerth } from '../helpers/berth-process';
+import { EventReceiver, type ReceivedEvent } from '../helpers/event-receiver';
 import { until } from '../mirror/fetch-fixtures';
 import { gated } from './race-scenarios';
 import { createMetrics, type Metrics } from '../../src/metrics/metrics';
@@ -39,6 +40,8 @@ after(async () => {
 });
 
 interface Mirror {
+  /** Where mirrored names start: `up.test/`, or nothing with `proxy`. */
+  base: string;
   berth: TestRegistry;
   driver: StorageDriver;
   config: Config;
@@ -46,11 +49,19 @@ interface Mirror {
   configFile: string;
 }
 
-async function startMirror(mirror: Record<string, unknown>, gc: Record<string, unknown> = {}, wrap: (d: StorageDriver) => StorageDriver = (d) => d): Promise<Mirror> {
+async function startMirror(
+  /** The `mirrors` entry's keys past prefix and url, or `proxy`'s past remoteurl with `proxy: true`. */
+  mirror: Record<string, unknown>,
+  gc: Record<string, unknown> = {},
+  wrap: (d: StorageDriver) => StorageDriver = (d) => d,
+  extra: Record<string, unknown> = {},
+): Promise<Mirror> {
   const dir = join(work, `m${n++}`);
+  const { proxy, ...keys } = mirror;
   const input = {
+    ...extra,
     storage: { filesystem: { rootdirectory: join(dir, 'store') }, maintenance: { gc: { grace: '0s', ...gc } } },
-    mirrors: [{ prefix: PREFIX, url: upstream.url, tagttl: '1h', ...mirror }],
+    ...(proxy ? { proxy: { remoteurl: upstream.url, ...keys } } : { mirrors: [{ prefix: PREFIX, url: upstream.url, tagttl: '1h', ...keys }] }),
     mirror: { spooldirectory: join(dir, 'spool') },
   };
   const config = testConfig(input as Parameters<typeof testConfig>[0]);
@@ -59,14 +70,14 @@ async function startMirror(mirror: Record<string, unknown>, gc: Record<string, u
   const driver = await createStorageDriver(config);
   const metrics = createMetrics({ defaultMetrics: false });
   const berth = await startRegistry({ config, driver: wrap(driver), deps: { metrics, mirrorPullFlushMs: 100 } });
-  return { berth, driver, config, metrics, configFile };
+  return { base: proxy ? '' : `${PREFIX}/`, berth, driver, config, metrics, configFile };
 }
 
 /** Pulls an image through the mirror as a client does: the manifest by tag, then its blobs. */
 async function pull(m: Mirror, repo: string, ref: string, image: Image): Promise<void> {
-  const res = await getRaw(m.berth.r(), `/v2/${PREFIX}/${repo}/manifests/${ref}`).set('Accept', ACCEPT);
+  const res = await getRaw(m.berth.r(), `/v2/${m.base}${repo}/manifests/${ref}`).set('Accept', ACCEPT);
   assert.equal(res.status, 200, res.text);
-  for (const b of [image.config, image.layer]) assert.equal((await getRaw(m.berth.r(), `/v2/${PREFIX}/${repo}/blobs/${b.digest}`)).status, 200);
+  for (const b of [image.config, image.layer]) assert.equal((await getRaw(m.berth.r(), `/v2/${m.base}${repo}/blobs/${b.digest}`)).status, 200);
 }
 
 const blobStored = (m: Mirror, digest: string) => exists(m.driver, paths.blobData(parseDigest(digest)));
@@ -89,7 +100,11 @@ describe('mirror eviction', { timeout: 120_000 }, () => {
   test('the scheduled collection evicts what was not pulled within ttl, and its blobs; a pushed copy of a blob survives', async () => {
     const shared = await pushImage(upstream.r(), 'evict/shared', 'v1');
     const alone = await pushImage(upstream.r(), 'evict/alone', 'v1');
-    const m = await startMirror({ ttl: '1s' }, { enabled: true, interval: '1s' });
+    const receiver = new EventReceiver();
+    await receiver.start();
+    const m = await startMirror({ ttl: '1s' }, { enabled: true, interval: '1s' }, undefined, {
+      notifications: { endpoints: [{ name: 'receiver', url: receiver.url, backoff: '20ms' }] },
+    });
     try {
       await pull(m, 'evict/shared', 'v1', shared);
       await pull(m, 'evict/alone', 'v1', alone);
@@ -108,10 +123,15 @@ describe('mirror eviction', { timeout: 120_000 }, () => {
       for (const repo of ['local/app', `${PREFIX}x/app`]) assert.equal((await m.berth.r().get(`/v2/${repo}/manifests/v1`).set('Accept', ACCEPT)).status, 200);
       assert.equal(await metric(m, 'berth_gc_evicted_manifests_total'), 2);
       assert.ok((await metric(m, 'berth_gc_evicted_bytes_total')) > 0);
+      // Each evicted manifest is a gc.delete event, as any manifest the collector deletes.
+      const deleted = (events: ReceivedEvent[]) => events.filter((e) => e.action === 'gc.delete' && e.target.repository !== undefined).map((e) => `${e.target.repository}@${e.target.digest}`);
+      await receiver.waitFor((events) => deleted(events).length >= 2, 20_000);
+      assert.deepEqual(new Set(deleted(receiver.events)), new Set([`${PREFIX}/evict/shared@${shared.manifest.digest}`, `${PREFIX}/evict/alone@${alone.manifest.digest}`]));
       // Evicted content comes back from the upstream.
       await pull(m, 'evict/alone', 'v1', alone);
     } finally {
       await m.berth.close();
+      await receiver.stop();
     }
   });
 
@@ -165,6 +185,22 @@ describe('mirror eviction', { timeout: 120_000 }, () => {
       // The pushed repository named like the upstream's: untouched.
       assert.equal(await blobStored(m, pushed.layer.digest), true);
       assert.equal(await revisionLinked(m, 'offline/app', pushed.manifest.digest), true);
+    } finally {
+      await m.berth.close().catch(() => undefined);
+    }
+  });
+
+  test('with proxy, every repository is the mirror\'s: berth gc evicts by ttl', async () => {
+    const image = await pushImage(upstream.r(), 'proxied/app', 'v1');
+    const m = await startMirror({ proxy: true, ttl: '1s' });
+    try {
+      await pull(m, 'proxied/app', 'v1', image);
+      await m.berth.close();
+      await sleep(2100);
+      const r = await runBerth(['gc', '--config', m.configFile, '--grace', '0s'], { cwd: work, timeoutMs: 60_000 });
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual((JSON.parse(r.stdout) as { evicted: string[] }).evicted, [`proxied/app@${image.manifest.digest}`]);
+      assert.equal(await blobStored(m, image.layer.digest), false);
     } finally {
       await m.berth.close().catch(() => undefined);
     }
