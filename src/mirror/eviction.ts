@@ -42,7 +42,11 @@ export class MirrorEviction implements EvictionPolicy {
     private readonly pulls?: PullLog,
   ) {}
 
+  /** Records of manifests no longer stored (deleted untagged, or pulled while being evicted), seen by the last plan. */
+  private orphans: Array<{ repository: string; digest: string }> = [];
+
   async plan(repositories: string[], now: number): Promise<PlannedEviction[]> {
+    this.orphans = [];
     await this.pulls?.flush();
     const byMirror = new Map<Mirror, string[]>();
     for (const name of repositories) {
@@ -69,6 +73,14 @@ export class MirrorEviction implements EvictionPolicy {
     for (const tag of tags) await deleteIfExists(this.driver, paths.mirrorTagCheck(repository, tag));
   }
 
+  /**
+   * Removes the orphaned records the plan found. One whose manifest is stored again meanwhile is
+   * lost, and that manifest counts as pulled when it was stored: just then.
+   */
+  async tidy(): Promise<void> {
+    for (const { repository, digest } of this.orphans.splice(0)) await deleteIfExists(this.driver, paths.mirrorPull(repository, parseDigest(digest)));
+  }
+
   private async cached(repository: string): Promise<Cached[]> {
     const pulls = await readPulls(this.driver, repository);
     const root = paths.revisionsDir(repository);
@@ -86,6 +98,8 @@ export class MirrorEviction implements EvictionPolicy {
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
+    const revisions = new Set(linked.map((l) => l.digest.value));
+    for (const d of pulls.keys()) if (!revisions.has(d)) this.orphans.push({ repository, digest: d });
     return mapBounded(linked, READ_WINDOW, async ({ digest, at }) => ({
       repository,
       digest,

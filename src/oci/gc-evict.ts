@@ -24,6 +24,8 @@ export interface EvictionPolicy {
   pulledSince(planned: PlannedEviction[]): Promise<Set<string>>;
   /** After a manifest was removed: drop what the policy kept about it and its removed tags. */
   evicted(repository: string, digest: string, tags: string[]): Promise<void>;
+  /** After the sweep of a collection that deletes (not a dry run): drop what the policy keeps about manifests no longer stored. */
+  tidy(): Promise<void>;
 }
 
 /**

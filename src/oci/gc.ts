@@ -112,6 +112,10 @@ export class GarbageCollector {
       report.manifests = untagged;
       for (const p of planned) this.countEvicted(report, p);
       for (const [digest, size] of candidates) this.count(report, digest, size);
+      if (!opts.dryRun && opts.eviction) {
+        opts.lease?.assertHeld();
+        await opts.eviction.tidy();
+      }
       return this.purgeLeftovers(report, cutoff);
     }
 
@@ -164,6 +168,8 @@ export class GarbageCollector {
     } finally {
       await notice.end();
     }
+    opts.lease?.assertHeld();
+    await opts.eviction?.tidy();
     opts.lease?.assertHeld();
     await this.sweepAliases(cutoff);
     opts.lease?.assertHeld();

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { MT, descriptor, getRaw, ociManifest, pushBlob, pushImage, pushManifest, type Image } from '../api/helpers';
+import { MT, descriptor, getRaw, ociManifest, pushBlob, pushImage, pushManifest, unknownDigest, type Image } from '../api/helpers';
 import { startRegistry, testConfig, type TestRegistry } from '../api/server';
 import { runBerth } from '../helpers/berth-process';
 import { EventReceiver, type ReceivedEvent } from '../helpers/event-receiver';
@@ -168,6 +168,11 @@ describe('mirror eviction', { timeout: 120_000 }, () => {
       await pull(m, 'offline/app', 'v1', image);
       await pushLocal(m, 'offline/app', pushed);
       await m.berth.close();
+      // The record of a manifest no longer stored (deleted untagged, say) goes with a collection.
+      const orphan = paths.mirrorPull(`${PREFIX}/offline/app`, parseDigest(unknownDigest()));
+      await m.driver.putContent(orphan, new Uint8Array(0));
+      const record = paths.mirrorPull(`${PREFIX}/offline/app`, parseDigest(image.manifest.digest));
+      assert.equal(await exists(m.driver, record), true, 'the pull was recorded');
       await sleep(1500);
       const dry = await runBerth(['gc', '--config', m.configFile, '--grace', '0s', '--dry-run'], { cwd: work, timeoutMs: 60_000 });
       assert.equal(dry.code, 0, dry.stderr);
@@ -176,12 +181,15 @@ describe('mirror eviction', { timeout: 120_000 }, () => {
       assert.ok(dryReport.blobs.some((b) => b.digest === image.layer.digest));
       assert.equal(await blobStored(m, image.layer.digest), true);
       assert.equal(await revisionLinked(m, `${PREFIX}/offline/app`, image.manifest.digest), true);
+      assert.equal(await exists(m.driver, orphan), true);
 
       const r = await runBerth(['gc', '--config', m.configFile, '--grace', '0s'], { cwd: work, timeoutMs: 60_000 });
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual((JSON.parse(r.stdout) as { evicted: string[] }).evicted, dryReport.evicted);
       assert.equal(await blobStored(m, image.layer.digest), false);
       assert.equal(await revisionLinked(m, `${PREFIX}/offline/app`, image.manifest.digest), false);
+      assert.equal(await exists(m.driver, record), false);
+      assert.equal(await exists(m.driver, orphan), false);
       // The pushed repository named like the upstream's: untouched.
       assert.equal(await blobStored(m, pushed.layer.digest), true);
       assert.equal(await revisionLinked(m, 'offline/app', pushed.manifest.digest), true);
