@@ -21,6 +21,8 @@ import { createNotifier } from './events/notifier';
 import { formatAddress, parseListenAddress } from './config/listen-address';
 import { configuredMirrors } from './mirror/mirrors';
 import { MirrorService } from './mirror/mirror-service';
+import { mirrorEviction } from './mirror/eviction';
+import { PullLog } from './mirror/pull-log';
 import { mirrorMetrics } from './metrics/mirror-metrics';
 
 /** Readiness waits this long for the storage driver to answer. */
@@ -40,6 +42,8 @@ export interface AppDeps {
   storageProbeIntervalMs?: number;
   /** How often an idle notification endpoint looks for events other processes recorded (default 2 s). */
   eventPollMs?: number;
+  /** How often mirrored manifests' pulls are written for eviction (default PULL_FLUSH_MS). */
+  mirrorPullFlushMs?: number;
 }
 
 export interface BerthApp {
@@ -96,6 +100,8 @@ export function createApp(deps: AppDeps): BerthApp {
   });
 
   const mirrorList = configuredMirrors(config);
+  const pulls = mirrorList.length === 0 || readOnly ? undefined : new PullLog(driver, logger, deps.mirrorPullFlushMs);
+  pulls?.start();
   const mirrors =
     mirrorList.length === 0
       ? undefined
@@ -107,6 +113,7 @@ export function createApp(deps: AppDeps): BerthApp {
           spoolDirectory: config.mirror.spooldirectory,
           manifestMaxSize: config.validation.manifests.maxsize,
           maxDescriptors: config.validation.manifests.maxdescriptors,
+          pulls,
           ...(metrics ? mirrorMetrics(metrics) : {}),
         });
 
@@ -160,7 +167,7 @@ export function createApp(deps: AppDeps): BerthApp {
       const gc = config.storage.maintenance.gc;
       if (gc.enabled && !readOnly)
         stops.push(
-          startGcScheduler(driver, registry.listing, logger, { interval: gc.interval, grace: gc.grace, deleteUntagged: gc.deleteuntagged, dryRun: gc.dryrun, onDeleting: notifier?.recordGcDeletions }, (result, report) => {
+          startGcScheduler(driver, registry.listing, logger, { interval: gc.interval, grace: gc.grace, deleteUntagged: gc.deleteuntagged, dryRun: gc.dryrun, onDeleting: notifier?.recordGcDeletions, eviction: mirrorEviction(driver, mirrorList, pulls) }, (result, report) => {
             // The collector deleted behind the cache's back.
             registry.cache.forgetMutable();
             if (!metrics) return;
@@ -169,6 +176,8 @@ export function createApp(deps: AppDeps): BerthApp {
               metrics.gcBytes.inc(report.bytes);
               metrics.gcObjects.inc({ kind: 'blob' }, report.blobs.length);
               metrics.gcObjects.inc({ kind: 'manifest' }, report.manifests.length);
+              metrics.gcEvictedManifests.inc(report.evicted.length);
+              metrics.gcEvictedBytes.inc(report.evictedBytes);
             }
           }),
         );
@@ -177,6 +186,7 @@ export function createApp(deps: AppDeps): BerthApp {
       health.stop();
       for (const stop of stops.splice(0)) stop();
       await notifier?.stop();
+      await pulls?.stop();
       await mirrors?.close();
     },
   };

@@ -20,6 +20,8 @@ import { debugHandler } from './metrics/debug-server';
 import { gcDeletionRecorder } from './events/gc-events';
 import { readMirrorCas } from './mirror/ca-files';
 import { GarbageCollector } from './oci/gc';
+import { mirrorEviction } from './mirror/eviction';
+import { configuredMirrors } from './mirror/mirrors';
 import { GcLease, GcLockedError } from './oci/gc-lease';
 import { Listing } from './oci/listing';
 import { createStorageDriver, StorageSetupError } from './storage';
@@ -149,6 +151,7 @@ async function gc(env: Env, command: Extract<Command, { name: 'gc' }>): Promise<
       dryRun: command.dryRun,
       lease,
       onDeleting,
+      eviction: mirrorEviction(driver, configuredMirrors(config)),
     });
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   } finally {

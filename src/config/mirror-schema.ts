@@ -74,6 +74,8 @@ const mirror = z
     /** Skip verification of the upstream's certificate. */
     insecure: z.boolean().default(false),
     ttl: duration.default(MIRROR_DEFAULTS.ttl),
+    /** Bytes the mirror's cached manifests may reference before the least recently pulled are evicted. */
+    maxsize: z.number().int().positive().optional(),
     tagttl: duration.default(MIRROR_DEFAULTS.tagttl),
     stale: duration.default(MIRROR_DEFAULTS.stale),
     /** Values of containerd's `?ns=` routed here; unset: the prefix. */
@@ -137,6 +139,7 @@ export const proxySchema = z
     username: z.string().min(1).optional(),
     password: z.string().min(1).optional(),
     ttl: duration.default(MIRROR_DEFAULTS.ttl),
+    maxsize: z.number().int().positive().optional(),
   })
   .strict()
   .superRefine((p, ctx) => {

@@ -25,6 +25,8 @@ export interface MirrorManifestsDeps {
   observer: MirrorObserver;
   /** validation.manifests.maxdescriptors, as for a push. */
   maxDescriptors: number;
+  /** Where each pull is recorded, for eviction by last pull (pull-log.ts). */
+  pulls?: { record(repository: string, digest: string): void };
   now?: () => number;
 }
 
@@ -48,6 +50,7 @@ export class MirrorManifests {
   async get(route: MirrorRoute, client: UpstreamClient, ref: ManifestRef): Promise<ServedManifest> {
     const { manifest, result } = await this.answer(route, client, ref);
     this.deps.observer.served?.(route.mirror.prefix, 'manifest', result);
+    this.deps.pulls?.record(route.localRepository, manifest.digest.value);
     return manifest;
   }
 

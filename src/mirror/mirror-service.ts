@@ -8,6 +8,7 @@ import { readMirrorCas } from './ca-files';
 import { MirrorManifests } from './mirror-manifests';
 import type { MirrorObserver } from './mirror-observer';
 import type { Mirror } from './mirrors';
+import type { PullLog } from './pull-log';
 import type { MirrorRoute } from './routing';
 import { TagChecks } from './tag-checks';
 import { UpstreamClient } from './upstream-client';
@@ -25,6 +26,8 @@ export interface MirrorServiceDeps {
   maxDescriptors: number;
   observer?: MirrorObserver;
   blobObserver?: BlobFetchObserver;
+  /** Records pulls for eviction; written by its owner. */
+  pulls?: PullLog;
   now?: () => number;
 }
 
@@ -53,6 +56,7 @@ export class MirrorService {
       logger: deps.logger,
       observer: this.observer,
       maxDescriptors: deps.maxDescriptors,
+      pulls: deps.pulls,
       now: deps.now,
     });
     this.blobs = new BlobFetcher({ blobs: deps.registry.blobs, uploads: deps.registry.uploads, spoolDirectory: deps.spoolDirectory, observer: deps.blobObserver });

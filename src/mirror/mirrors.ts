@@ -20,6 +20,7 @@ export function configuredMirrors(config: Pick<Config, 'proxy' | 'mirrors'>): Mi
       password: p.password,
       insecure: false,
       ttl: p.ttl,
+      maxsize: p.maxsize,
       tagttl: parseDuration(MIRROR_DEFAULTS.tagttl),
       stale: parseDuration(MIRROR_DEFAULTS.stale),
       namespaces: [],

@@ -68,6 +68,12 @@ export const paths = {
    * cannot be a repository name component, so one repository's tags never sit where another's name does.
    */
   mirrorTagCheck: (name: string, tag: string) => `${MIRROR}/tag-checks/${name}/_tags/${tag}`,
+  /**
+   * When a mirrored manifest was last pulled: the empty file's modification time (mirror/pull-log.ts).
+   * `_manifests` as `_tags` above: no repository's name can reach into another's records.
+   */
+  mirrorPulls: (name: string) => `${MIRROR}/pulls/${name}/_manifests`,
+  mirrorPull: (name: string, d: Digest) => `${MIRROR}/pulls/${name}/_manifests/${d.algorithm}/${d.hex}`,
   /** Heartbeats of secret-less processes (shared-storage.ts). */
   instances: `${BERTH}/instances`,
   instance: (id: string) => `${BERTH}/instances/${id}`,

@@ -137,6 +137,8 @@ describe('config check: mirrors', () => {
     ['a missing URL', [['prefix: a']], 'mirrors.0.url', ''],
     ['an unknown key', [['prefix: a', 'url: https://a.example', 'remoteurl: https://a.example']], 'mirrors.0.remoteurl', 'unknown key'],
     ['an invalid duration', [['prefix: a', 'url: https://a.example', 'tagttl: soon']], 'mirrors.0.tagttl', 'duration'],
+    ['a maxsize of 0', [['prefix: a', 'url: https://a.example', 'maxsize: 0']], 'mirrors.0.maxsize', ''],
+    ['a maxsize with a unit', [['prefix: a', 'url: https://a.example', 'maxsize: 10GB']], 'mirrors.0.maxsize', 'number'],
   ] as const)
     test(`${why} is refused, naming the key`, async () => {
       await refused(check(mirrors(...entries.map((e) => [...e]))), key, word);
@@ -168,6 +170,12 @@ describe('config check: proxy (Distribution)', () => {
   test('the YAML keys, with ttl', async () => {
     const p = printed(await check('proxy:\n  remoteurl: http://127.0.0.1:5001/\n  ttl: 24h\n'));
     assert.deepEqual(p.proxy, { remoteurl: 'http://127.0.0.1:5001', ttl: 24 * 3_600_000 });
+  });
+
+  test('maxsize in YAML and from REGISTRY_PROXY_MAXSIZE', async () => {
+    assert.equal(printed(await check('proxy:\n  remoteurl: http://127.0.0.1:5001/\n  maxsize: 1073741824\n')).proxy?.maxsize, 1073741824);
+    assert.equal(printed(await check('', { REGISTRY_PROXY_REMOTEURL: 'https://a.example', REGISTRY_PROXY_MAXSIZE: '5000' })).proxy?.maxsize, 5000);
+    assert.equal(printed(await check(mirrors(['prefix: a', 'url: https://a.example', 'maxsize: 2048']))).mirrors[0].maxsize, 2048);
   });
 
   test('an empty remoteurl (a compose default) leaves the proxy off, as in Distribution', async () => {
