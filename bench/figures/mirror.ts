@@ -6,6 +6,7 @@ import { HttpClient } from '../http-client';
 import { pullBlob, pushMonolithic } from '../oci';
 import { cpuSeconds } from '../proc';
 import { startServer, LOADGEN_CPU, type RunningServer } from '../servers';
+import { startSlowLink } from '../slow-link';
 import { MiB, mbPerSec, sizeLabel } from '../stats';
 import type { FigureContext, RegistryKind } from '../types';
 
@@ -17,6 +18,8 @@ const FLIGHT_CLIENTS = 8;
 /** Untimed blobs each mirror pulls cold and warm first, as warm-up.ts does for the large-blob figures. */
 const WARM_UP_BLOBS = 4;
 const WARM_UP_SIZE = 8 * MiB;
+/** The paced link's rate, bytes per second: about a 1 Gbit/s path to a remote registry. */
+const LINK_RATE = 100e6;
 
 /** The upstream every mirror of a round points at: Distribution 2.8, loaded once. */
 export interface Upstream {
@@ -102,12 +105,36 @@ async function observed(upstreamPid: number, mirrorPid: number, work: () => Prom
   return { ms, upstreamBytes: (await bytesWritten(upstreamPid)) - sent0, mirrorCpu };
 }
 
+/** A fresh mirror of `kind` pointing at `upstreamBase`, warmed up, for the length of `work`. */
+async function withMirror(kind: RegistryKind, upstreamBase: string, warmUp: PatternBlob[], env: MirrorEnv, work: (mirror: RunningServer, root: string) => Promise<void>): Promise<void> {
+  const mirror = await startServer(kind, env.repoRoot, env.cleanup, { cpuProfDir: env.cpuProfDir, shared: false, notifications: '', proxy: upstreamBase });
+  try {
+    const root = path.join(mirror.dir, 'storage');
+    // A mirror in service is warm: without this the first cold pull also measures V8 compiling
+    // Berth's fetch path.
+    await pullInTurn(mirror.target.base, warmUp);
+    await waitCached(root, warmUp);
+    await pullInTurn(mirror.target.base, warmUp);
+    await work(mirror, root);
+  } finally {
+    await mirror.stop();
+  }
+}
+
+interface MirrorEnv {
+  repoRoot: string;
+  cleanup: Cleanup;
+  cpuProfDir: string | null;
+}
+
 /**
  * Cold and warm pulls through a mirror of `kind` on fresh storage, next to the upstream's own rate
- * measured just before, and several clients on one cold blob.
+ * measured just before, and several clients on one cold blob; then cold pulls again through a fresh
+ * mirror whose upstream is behind a paced link, as a remote one is.
  */
 export async function mirrorFigures(ctx: FigureContext, kind: RegistryKind, upstream: Upstream, repoRoot: string, cleanup: Cleanup): Promise<void> {
   const { cfg, emit, note } = ctx;
+  const env: MirrorEnv = { repoRoot, cleanup, cpuProfDir: cfg.cpuProfDir };
   const total = upstream.blobs.reduce((n, b) => n + b.size, 0);
   const label = `${BLOBS}x${sizeLabel(cfg.mediumBlob)}`;
   const up = upstream.server.target;
@@ -115,14 +142,7 @@ export async function mirrorFigures(ctx: FigureContext, kind: RegistryKind, upst
   const direct = await pullInTurn(up.base, upstream.blobs);
   emit({ name: `mirror-upstream-direct-${label}`, value: mbPerSec(total, direct), unit: 'MB/s', better: 'info' });
 
-  const mirror = await startServer(kind, repoRoot, cleanup, { cpuProfDir: cfg.cpuProfDir, shared: false, notifications: '', proxy: up.base });
-  try {
-    const root = path.join(mirror.dir, 'storage');
-    // A mirror in service is warm: without this the first cold pull also measures V8 compiling
-    // Berth's fetch path.
-    await pullInTurn(mirror.target.base, upstream.warmUp);
-    await waitCached(root, upstream.warmUp);
-    await pullInTurn(mirror.target.base, upstream.warmUp);
+  await withMirror(kind, up.base, upstream.warmUp, env, async (mirror, root) => {
     const cold = await observed(up.pid, mirror.target.pid, () => pullInTurn(mirror.target.base, upstream.blobs));
     const stored = await waitCached(root, upstream.blobs);
     note(`mirror cold: ${(cold.ms / 1000).toFixed(2)} s, mirror CPU ${((cold.mirrorCpu * 1e5) / cold.ms).toFixed(0)}%, upstream sent ${(cold.upstreamBytes / total).toFixed(2)}x the bytes, all in storage ${stored.toFixed(0)} ms after the last pull`);
@@ -151,7 +171,18 @@ export async function mirrorFigures(ctx: FigureContext, kind: RegistryKind, upst
     } finally {
       client.close();
     }
+  });
+
+  const link = await startSlowLink(new URL(up.base), LINK_RATE);
+  try {
+    const linkDirect = await pullInTurn(link.base, upstream.blobs);
+    emit({ name: `mirror-link-upstream-direct-${label}`, value: mbPerSec(total, linkDirect), unit: 'MB/s', better: 'info' });
+    await withMirror(kind, link.base, upstream.warmUp, env, async (mirror) => {
+      const cold = await pullInTurn(mirror.target.base, upstream.blobs);
+      emit({ name: `mirror-link-cold-${label}`, value: mbPerSec(total, cold), unit: 'MB/s', better: 'higher' });
+      emit({ name: 'mirror-link-cold-of-upstream', value: linkDirect / cold, unit: 'x', better: 'higher' });
+    });
   } finally {
-    await mirror.stop();
+    await link.close();
   }
 }
