@@ -6,6 +6,7 @@ import type { UploadManager } from '../oci/uploads';
 import { BlobFetchError } from './blob-fetch-error';
 import type { BlobFetchObserver } from './blob-fetch-observer';
 import { Spool } from './spool';
+import { SpoolAppender } from './spool-appender';
 import { SpoolReader, type SpoolState, type SpoolView } from './spool-reader';
 
 /** One blob's bytes as the upstream sends them; `size` when it declared one (Content-Length). */
@@ -194,22 +195,29 @@ export class BlobFlight {
     const signal = this.controller.signal;
     const onAbort = () => stream.destroy(signal.reason as Error);
     signal.addEventListener('abort', onAbort, { once: true });
+    const appender = new SpoolAppender(this.spool!, (n) => {
+      this.written += n;
+      this.deps.observer.upstreamBytes?.(n);
+      this.wake();
+    });
+    let received = 0;
     try {
       if (signal.aborted) onAbort();
       for await (const chunk of stream as AsyncIterable<Buffer>) {
-        if (this.size !== undefined && this.written + chunk.length > this.size)
+        received += chunk.length;
+        if (this.size !== undefined && received > this.size)
           throw new BlobFetchError('size-mismatch', `the upstream sent more than the ${this.size} bytes it declared for ${this.digest.value}`);
-        await this.spool!.append(chunk);
-        this.written += chunk.length;
-        this.deps.observer.upstreamBytes?.(chunk.length);
-        this.wake();
+        await appender.write(chunk);
       }
+      await appender.flush();
       if (this.size !== undefined && this.written !== this.size)
         throw new BlobFetchError('size-mismatch', `the upstream ended ${this.digest.value} after ${this.written} of ${this.size} bytes`);
       this.complete = true;
       this.wake();
     } finally {
       signal.removeEventListener('abort', onAbort);
+      // A write still in flight uses the spool's descriptor, which the flight may close next.
+      await appender.settle();
     }
   }
 

@@ -38,6 +38,14 @@ export class Spool {
     this.size += chunk.length;
   }
 
+  /** Appends `chunks` in order with one positional writev where the kernel takes them all. */
+  async appendAll(chunks: Uint8Array[]): Promise<void> {
+    const total = chunks.reduce((n, c) => n + c.length, 0);
+    const { bytesWritten } = await this.handle.writev(chunks, this.size);
+    this.size += bytesWritten;
+    if (bytesWritten < total) await this.append(Buffer.concat(chunks).subarray(bytesWritten));
+  }
+
   /** Fills `buf` from `position`; returns how many bytes were there (fewer only at the end). */
   async read(buf: Buffer, position: number): Promise<number> {
     let done = 0;

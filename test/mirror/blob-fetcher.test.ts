@@ -146,6 +146,25 @@ for (const kind of DRIVER_KINDS) {
         await assertStoreConsistent(s.driver);
       }));
 
+    it('chunks the upstream sends while a spool write is in flight go into the next write together', async () => {
+      // Each write is a thread-pool round trip: taken one per socket chunk, in turn, they bounded a
+      // cold pull at a fraction of the upstream's rate.
+      let writes = 0;
+      let bytes = 0;
+      const observer = { upstreamBytes: (n: number) => void (writes++, (bytes += n)) };
+      await withSetup(kind, { observer }, async (s) => {
+        const b = blob(8 * 1024 * 1024);
+        const chunks = b.data.length / (64 * 1024);
+        const r = await s.fetcher.get(REPO, b.digest, servingUpstream(b.data).open);
+        const body = await collect(r.stream);
+        assert.ok(body.bytes.equals(b.data));
+        await until(() => s.fetcher.inFlight === 0);
+        assert.ok(await cached(s, REPO, b.digest));
+        assert.equal(bytes, b.data.length);
+        assert.ok(writes <= chunks / 4, `${writes} spool writes for ${chunks} upstream chunks`);
+      });
+    });
+
     it('an empty blob', () =>
       withSetup(kind, async (s) => {
         const empty = Buffer.alloc(0);
