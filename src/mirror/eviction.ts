@@ -126,7 +126,7 @@ export class MirrorEviction implements EvictionPolicy {
     }
     const sizes = await mapBounded(refs, READ_WINDOW, (d) => sizeOf(this.driver, paths.blobData(d)));
     refs.forEach((d, i) => {
-      if (sizes[i] !== null) blobs.set(d.value, sizes[i]!);
+      if (sizes[i] !== null) blobs.set(d.value, sizes[i]);
     });
     return blobs;
   }

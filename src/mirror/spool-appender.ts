@@ -24,17 +24,22 @@ export class SpoolAppender {
 
   /** Queues `chunk`; waits only while `limit` bytes or more are queued (backpressure on the source). */
   async write(chunk: Buffer): Promise<void> {
-    if (this.error) throw this.error;
+    this.throwIfFailed();
     this.queued.push(chunk);
     this.queuedBytes += chunk.length;
     this.writing ??= this.drain();
     if (this.queuedBytes >= this.limit) await this.writing;
-    if (this.error) throw this.error;
+    // A write that failed while this one waited (TypeScript keeps the narrowing above across the await).
+    this.throwIfFailed();
   }
 
   /** Resolves once every queued chunk is in the spool. */
   async flush(): Promise<void> {
     await this.settle();
+    this.throwIfFailed();
+  }
+
+  private throwIfFailed(): void {
     if (this.error) throw this.error;
   }
 

@@ -64,7 +64,7 @@ async function startMirror(
     ...(proxy ? { proxy: { remoteurl: upstream.url, ...keys } } : { mirrors: [{ prefix: PREFIX, url: upstream.url, tagttl: '1h', ...keys }] }),
     mirror: { spooldirectory: join(dir, 'spool') },
   };
-  const config = testConfig(input as Parameters<typeof testConfig>[0]);
+  const config = testConfig(input);
   const configFile = join(work, `m${n}.json`);
   await writeFile(configFile, JSON.stringify(input));
   const driver = await createStorageDriver(config);
