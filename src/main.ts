@@ -20,7 +20,7 @@ import { debugHandler } from './metrics/debug-server';
 import { gcDeletionRecorder } from './events/gc-events';
 import { readMirrorCas } from './mirror/ca-files';
 import { GarbageCollector } from './oci/gc';
-import { mirrorEviction } from './mirror/eviction';
+import { mirrorEviction, mirrorOf } from './mirror/eviction';
 import { configuredMirrors } from './mirror/mirrors';
 import { GcLease, GcLockedError } from './oci/gc-lease';
 import { Listing } from './oci/listing';
@@ -165,7 +165,12 @@ async function gc(env: Env, command: Extract<Command, { name: 'gc' }>): Promise<
  */
 async function check(env: Env, command: Extract<Command, { name: 'check' }>): Promise<void> {
   const { config } = await loadConfigWithSource({ file: command.config, env });
-  const report = await checkStore(await createStorageDriver(config), { repair: command.repair, verifyDigests: command.verifyDigests });
+  const mirrors = configuredMirrors(config);
+  const report = await checkStore(await createStorageDriver(config), {
+    repair: command.repair,
+    verifyDigests: command.verifyDigests,
+    isMirrored: (name) => mirrorOf(name, mirrors) !== undefined,
+  });
   process.stdout.write(command.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
   if (report.remaining > 0) process.exitCode = 1;
 }
