@@ -73,6 +73,18 @@ async function waitForHttp(url: string, rgw: Daemon, deadline: number): Promise<
  */
 export async function startRgw(): Promise<Rgw> {
   for (const tool of TOOLS) if (!findTool(tool)) throw new Error(`${tool} is not installed`);
+  // The ports are chosen free, but the daemons bind them seconds later: meanwhile another process
+  // (an outgoing connection's ephemeral port, a parallel suite) can take one. Start again on others.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startRgwOnce();
+    } catch (err) {
+      if (attempt === 3 || !/Address already in use/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startRgwOnce(): Promise<Rgw> {
   const started = Date.now();
   const dir = await mkdtemp(path.join(tmpdir(), 'berth-rgw-'));
   const daemons: [string, Daemon][] = [];
