@@ -209,7 +209,7 @@ describe('mirror behind token auth', () => {
     const alice = await followChallenge(berth.url, manifest, 'alice');
     assert.equal(alice.status, 200);
     assert.notDeepEqual(alice.body, seed.image.manifest.data);
-    assert.equal(JSON.parse(alice.body.toString('utf8')).layers[0].digest, pushed.blob, 'alice got the local image');
+    assert.equal((JSON.parse(alice.body.toString('utf8')) as { layers: Array<{ digest: string }> }).layers[0].digest, pushed.blob, 'alice got the local image');
   });
 
   test("the upstream's credentials appear in no response, log line or event", async (t) => {
