@@ -21,6 +21,7 @@ import { createNotifier } from './events/notifier';
 import { formatAddress, parseListenAddress } from './config/listen-address';
 import { configuredMirrors } from './mirror/mirrors';
 import { MirrorService } from './mirror/mirror-service';
+import { pullAliasOf } from './mirror/routing';
 import { mirrorEviction } from './mirror/eviction';
 import { PullLog } from './mirror/pull-log';
 import { mirrorMetrics } from './metrics/mirror-metrics';
@@ -85,9 +86,11 @@ export function createApp(deps: AppDeps): BerthApp {
     cache: { ttlMs: readCacheTtl(config) },
     readOnly,
   });
+  const mirrorList = configuredMirrors(config);
   const auth = createAuth(config.auth, {
     logger,
     keyStorage: { driver, keyPath: paths.tokenSigningKey(), certificatePath: paths.tokenSigningCertificate(), readOnly },
+    pullAlias: mirrorList.length === 0 ? undefined : (repository) => pullAliasOf(repository, mirrorList),
   });
 
   // Distribution's source record: this node's name and port, and a UUID that changes with each start.
@@ -99,7 +102,6 @@ export function createApp(deps: AppDeps): BerthApp {
     observer: metrics && eventMetrics(metrics),
   });
 
-  const mirrorList = configuredMirrors(config);
   const pulls = mirrorList.length === 0 || readOnly ? undefined : new PullLog(driver, logger, deps.mirrorPullFlushMs);
   pulls?.start();
   const mirrors =

@@ -99,3 +99,22 @@ export function mirrorRefusal(endpoint: RepositoryEndpoint, method: string, rout
   const what = route.mirror.prefix === '' ? 'this registry is a pull-through cache' : `${route.localRepository} is in the pull-through mirror ${route.mirror.prefix}`;
   return new DomainError('read-only', { allow: [...allow] }, `${what}: pull-only`);
 }
+
+/**
+ * The mirror's local name a pull of `name` sent without `ns` is authorized on, when it is not `name`
+ * itself: the default mirror's (`library/nginx` is `docker.io/library/nginx`) or Docker Hub's
+ * shorthand under a prefix (`docker.io/nginx`). A client that asks its token for the name it pulls,
+ * ignoring the challenge's scope (docker), needs the token server to grant this name too.
+ */
+export function pullAliasOf(name: string, mirrors: readonly Mirror[]): string | undefined {
+  let route: Route;
+  try {
+    route = routeRepository(name, undefined, mirrors);
+  } catch (err) {
+    // A name no pull could be routed by (a bare prefix, or too long under one) has no alias.
+    if (err instanceof DomainError) return undefined;
+    throw err;
+  }
+  const local = route.kind === 'mirror' ? route.localRepository : route.fallback?.localRepository;
+  return local === name ? undefined : local;
+}

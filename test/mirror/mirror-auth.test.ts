@@ -62,6 +62,34 @@ describe('mirror auth', () => {
     assert.ok(!berth.logs().includes(USERS.alice) && !berth.logs().includes(upstreamBasic));
   });
 
+  test('Basic mode, writes to a mirrored repository: 401 anonymous, 403 without write access, 405 UNSUPPORTED only for a writer', async (t) => {
+    if (skipReason) return t.skip(skipReason);
+    const accesscontrol = {
+      repositories: { 'up.test/**': { anonymouspolicy: ['pull'], policies: [{ users: ['alice'], actions: ['pull', 'push', 'delete'] }, { users: ['bob'], actions: ['pull'] }] } },
+    } satisfies Parameters<typeof authConfig>[0]['accesscontrol'];
+    const berth = await startAuthRegistry(authConfig({ htpasswd: { realm: 'berth', path: fixture!.htpasswd }, accesscontrol }, mirrorTo(USERS.alice)));
+    t.after(() => berth.close());
+    const repo = '/v2/up.test/team/app';
+    const writes: Array<[string, string]> = [
+      ['post', `${repo}/blobs/uploads/`],
+      ['patch', `${repo}/blobs/uploads/an-upload-id`],
+      ['put', `${repo}/manifests/v9`],
+      ['delete', `${repo}/manifests/${seed.image.manifest.digest}`],
+      ['delete', `${repo}/blobs/${seed.image.layer.digest}`],
+      ['post', '/v2/team/app/blobs/uploads/?ns=up.test'],
+    ];
+    const code = (res: request.Response) => (res.body as { errors: Array<{ code: string }> }).errors[0].code;
+    for (const [method, p] of writes) {
+      const as = (authorization?: string) => {
+        const r = request(berth.url)[method as 'post'](p);
+        return authorization ? r.set('Authorization', authorization) : r;
+      };
+      assert.equal(code(await as().expect(401)), 'UNAUTHORIZED', `${method} ${p} anonymous`);
+      assert.equal(code(await as(basic('bob', USERS.bob)).expect(403)), 'DENIED', `${method} ${p} as bob`);
+      assert.equal(code(await as(basic('alice', USERS.alice)).expect(405)), 'UNSUPPORTED', `${method} ${p} as alice`);
+    }
+  });
+
   test('an upstream refusing the credentials is 502 UNAVAILABLE, and the password is in neither the answer nor the logs', async (t) => {
     if (skipReason) return t.skip(skipReason);
     const berth = await startAuthRegistry(authConfig({}, mirrorTo(WRONG)));

@@ -4,7 +4,7 @@ import { configSchema, type ConfigInput } from '../../src/config/schema';
 import { answerFor } from '../../src/http/error-table';
 import { DomainError } from '../../src/oci/errors';
 import { configuredMirrors } from '../../src/mirror/mirrors';
-import { mirrorRefusal, routeRepository, type MirrorRoute, type Route } from '../../src/mirror/routing';
+import { mirrorRefusal, pullAliasOf, routeRepository, type MirrorRoute, type Route } from '../../src/mirror/routing';
 
 function mirrorsOf(input: ConfigInput) {
   return configuredMirrors(configSchema.parse(input));
@@ -131,6 +131,25 @@ describe("routeRepository: Distribution's proxy", () => {
   test('no proxy and no mirrors: an empty list', () => {
     assert.deepEqual(mirrorsOf({}), []);
   });
+});
+
+describe("pullAliasOf: the local name a pull is authorized on, when it is not the name sent", () => {
+  const proxy = mirrorsOf({ proxy: { remoteurl: 'https://registry-1.docker.io' } });
+  const noDefault = mirrorsOf({ mirrors: [{ prefix: 'docker.io', url: 'https://registry-1.docker.io' }] });
+  for (const [why, name, mirrors, expected] of [
+    ["the default mirror's", 'library/nginx', hubAndOthers, 'docker.io/library/nginx'],
+    ["the default mirror's Docker Hub single segment", 'nginx', hubAndOthers, 'docker.io/library/nginx'],
+    ["Docker Hub's shorthand under the prefix", 'docker.io/nginx', hubAndOthers, 'docker.io/library/nginx'],
+    ["the proxy's single segment", 'nginx', proxy, 'library/nginx'],
+    ['a name under a prefix is its own local name', 'docker.io/library/nginx', hubAndOthers, undefined],
+    ['another mirror keeps single segments', 'ghcr.io/app', hubAndOthers, undefined],
+    ['without a default mirror, a local name', 'library/nginx', noDefault, undefined],
+    ['the bare prefix routes nowhere', 'docker.io', hubAndOthers, undefined],
+    ['too long under the prefix routes nowhere', `a/${'b'.repeat(250)}`, hubAndOthers, undefined],
+  ] as const)
+    test(`${why}: ${name.slice(0, 40)}`, () => {
+      assert.equal(pullAliasOf(name, mirrors), expected);
+    });
 });
 
 describe('mirrorRefusal: a mirrored repository is pull-only', () => {
