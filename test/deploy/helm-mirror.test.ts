@@ -79,6 +79,7 @@ describe('the Helm chart as a pull-through mirror', { skip, timeout: 600_000 }, 
 
     const plain = await render({});
     assert.equal(configMap(plain).mirror, undefined);
+    assert.equal(configMap(plain).proxy, undefined);
     assert.deepEqual(
       podSpec(workload(plain)).volumes.map((v) => v.name),
       ['config', 'tmp'],
@@ -127,14 +128,15 @@ describe('the Helm chart as a pull-through mirror', { skip, timeout: 600_000 }, 
   });
 
   it('proxy: the whole registry mirrors one upstream with credentials from a Secret; the helm test, which pushes, is refused', async () => {
-    const values = { proxy: { remoteurl: 'https://registry-1.docker.io', existingSecret: 'hub', usernameKey: 'user', passwordKey: 'token' }, tests: { enabled: false } };
+    const values = { proxy: { remoteurl: 'https://registry-1.docker.io', maxsize: 50_000_000_000, existingSecret: 'hub', usernameKey: 'user', passwordKey: 'token' }, tests: { enabled: false } };
     const objects = await render(values);
     const config = configMap(objects);
-    assert.deepEqual(config.proxy, { remoteurl: 'https://registry-1.docker.io', ttl: '168h' });
+    assert.deepEqual(config.proxy, { remoteurl: 'https://registry-1.docker.io', ttl: '168h', maxsize: 50_000_000_000 });
     const effective = await berthAccepts(objects, { hub: { user: 'alice', token: 'dckr_pat_from-the-secret' } });
     assert.equal(effective.proxy.remoteurl, 'https://registry-1.docker.io');
     assert.equal(effective.proxy.username, 'alice');
     assert.equal(effective.proxy.password, 'REDACTED');
+    assert.equal(effective.proxy.maxsize, 50_000_000_000);
     spoolVolume(objects, effective.mirror.spooldirectory);
 
     const withTest = await renderChart({ proxy: { remoteurl: 'https://registry-1.docker.io' } });
