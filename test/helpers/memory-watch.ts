@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
@@ -19,13 +18,18 @@ function liveBytes(): number {
   return m.heapUsed + m.arrayBuffers;
 }
 
-/** Growth over the baseline taken when the watch started, at the highest sample. */
+/** Resident memory outside V8's heap: buffers' stores and everything else native. */
+const offHeapRss = (m: NodeJS.MemoryUsage) => m.rss - m.heapTotal;
+
+/** Growth over the baseline taken when the watch started, at the highest sample of each. */
 export interface MemoryPeaks {
-  /** Live memory (heap used + array buffers after a full collection); absent for another process. */
-  live?: number;
+  /** Heap used and array buffers, after a full collection. */
+  live: number;
+  /** RSS less V8's heap: what the heap reserves (its young generation grows to 100 MiB on Node 24) is left out. */
+  offHeapRss: number;
   rss: number;
   baselineRss: number;
-  /** How many samples of the headline measure were taken: a run too short to sample proves nothing. */
+  /** Samples of live memory: a run too short to sample proves nothing. */
   samples: number;
 }
 
@@ -34,59 +38,34 @@ export interface MemoryWatch {
 }
 
 export const describePeaks = (p: MemoryPeaks): string =>
-  `${p.live === undefined ? '' : `live growth ${(p.live / MiB).toFixed(1)} MiB, `}RSS growth ${(p.rss / MiB).toFixed(1)} MiB ` +
-  `(baseline ${(p.baselineRss / MiB).toFixed(0)} MiB, ${p.samples} samples)`;
+  `live growth ${(p.live / MiB).toFixed(1)} MiB, off-heap RSS growth ${(p.offHeapRss / MiB).toFixed(1)} MiB, ` +
+  `RSS growth ${(p.rss / MiB).toFixed(1)} MiB (baseline ${(p.baselineRss / MiB).toFixed(0)} MiB, ${p.samples} samples)`;
 
 /**
- * Watches this process: live memory every `liveEveryMs` (each sample forces two full collections,
- * so it measures what is held rather than garbage not yet collected, which depends on the Node
- * version and the machine's load), and RSS every `rssEveryMs` as a backstop.
+ * Watches this process's memory from now on. Live memory, every `liveEveryMs`, is what the code
+ * under test holds: each sample forces full collections, so garbage not yet collected, whose
+ * amount depends on the Node version and the machine's load, does not count. RSS outside the heap,
+ * every `rssEveryMs`, is the backstop for memory that is neither (native allocations, buffers the
+ * collector cannot see).
  */
 export function watchLiveMemory({ liveEveryMs = 150, rssEveryMs = 10 } = {}): MemoryWatch {
   const baseline = liveBytes();
-  const baselineRss = process.memoryUsage().rss;
-  let live = 0;
-  let rss = 0;
-  let samples = 0;
+  const start = process.memoryUsage();
+  const peaks: MemoryPeaks = { live: 0, offHeapRss: 0, rss: 0, baselineRss: start.rss, samples: 0 };
   const liveTimer = setInterval(() => {
-    live = Math.max(live, liveBytes() - baseline);
-    samples++;
+    peaks.live = Math.max(peaks.live, liveBytes() - baseline);
+    peaks.samples++;
   }, liveEveryMs);
-  const rssTimer = setInterval(() => (rss = Math.max(rss, process.memoryUsage().rss - baselineRss)), rssEveryMs);
+  const rssTimer = setInterval(() => {
+    const m = process.memoryUsage();
+    peaks.rss = Math.max(peaks.rss, m.rss - start.rss);
+    peaks.offHeapRss = Math.max(peaks.offHeapRss, offHeapRss(m) - offHeapRss(start));
+  }, rssEveryMs);
   return {
     stop() {
       clearInterval(liveTimer);
       clearInterval(rssTimer);
-      return { live, rss, baselineRss, samples };
-    },
-  };
-}
-
-/** A process's resident set, from /proc (Linux). */
-export function processRss(pid: number): number {
-  const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m) throw new Error(`no VmRSS for process ${pid}`);
-  return Number(m[1]) * 1024;
-}
-
-/** Watches another process's RSS every `everyMs`, from its value now. */
-export function watchProcessRss(pid: number, { everyMs = 20 } = {}): MemoryWatch {
-  const baselineRss = processRss(pid);
-  let rss = 0;
-  let samples = 0;
-  const timer = setInterval(() => {
-    try {
-      rss = Math.max(rss, processRss(pid) - baselineRss);
-      samples++;
-    } catch {
-      // The process is gone: what the test asks of it fails on its own.
-      clearInterval(timer);
-    }
-  }, everyMs);
-  return {
-    stop() {
-      clearInterval(timer);
-      return { rss, baselineRss, samples };
+      return { ...peaks };
     },
   };
 }
