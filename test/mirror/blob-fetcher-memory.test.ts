@@ -1,14 +1,15 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { Readable, Writable } from 'node:stream';
+import { createHash } from 'node:crypto';
+import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { parseDigest, type Digest } from '../../src/oci/digest';
+import type { Digest } from '../../src/oci/digest';
 import type { UpstreamBlob } from '../../src/mirror/blob-flight';
 import { SPOOL_CHUNK } from '../../src/mirror/spool-reader';
 import { describePeaks, watchLiveMemory } from '../helpers/memory-watch';
 import { assertStoreConsistent } from '../helpers/store-check';
 import { setup, until, type Setup } from './fetch-fixtures';
+import { generatedBlob, type GeneratedBlob } from './generated-blob';
 
 const MiB = 1024 * 1024;
 const SIZE = 200 * MiB;
@@ -32,34 +33,20 @@ const MAX_LIVE_GROWTH = READERS * 2 * SPOOL_CHUNK + 16 * MiB;
  */
 const MAX_OFF_HEAP_RSS_GROWTH = 96 * MiB;
 const MAX_SECONDS = 30;
-const BLOCK = 256 * 1024;
 const REPO = 'docker.io/library/big';
 
-/** `size` bytes that never sit in memory at once: a random block, stamped with its index each time. */
-function* chunks(block: Buffer, size: number): Generator<Buffer> {
-  for (let i = 0; i < size / BLOCK; i++) {
-    const c = Buffer.from(block);
-    c.writeUInt32BE(i, 0);
-    yield c;
-  }
-}
-
 /** A generated blob and an upstream serving it, counting its opens. */
-function generatedBlob(size: number) {
-  const block = randomBytes(BLOCK);
-  const hash = createHash('sha256');
-  for (const c of chunks(block, size)) hash.update(c);
-  const digest = parseDigest(`sha256:${hash.digest('hex')}`);
+function upstreamOf(blob: GeneratedBlob) {
   const state = { opens: 0 };
   const open = async (): Promise<UpstreamBlob> => {
     state.opens++;
-    return { stream: Readable.from(chunks(block, size), { objectMode: false }), size };
+    return { stream: blob.stream(), size: blob.size };
   };
-  return Object.assign(state, { digest, size, open });
+  return Object.assign(state, { digest: blob.digest, size: blob.size, open });
 }
 
 /** READERS concurrent reads of the blob through the fetcher: the bytes each got, and the hash of the first few. */
-async function readConcurrently(s: Setup, blob: ReturnType<typeof generatedBlob>): Promise<Array<{ n: number; hex?: string }>> {
+async function readConcurrently(s: Setup, blob: ReturnType<typeof upstreamOf>): Promise<Array<{ n: number; hex?: string }>> {
   return Promise.all(
     Array.from({ length: READERS }, async (_, i) => {
       const { stream } = await s.fetcher.get(REPO, blob.digest, blob.open);
@@ -89,8 +76,8 @@ function assertRead(results: Array<{ n: number; hex?: string }>, blob: { size: n
 
 describe('mirror blob fetcher under load', { timeout: 120_000 }, () => {
   it(`${SIZE / MiB} MiB to ${READERS} concurrent readers: one fetch, right bytes, flat memory`, async (t) => {
-    const warmUp = generatedBlob(WARM_UP_SIZE);
-    const big = generatedBlob(SIZE);
+    const warmUp = upstreamOf(generatedBlob(WARM_UP_SIZE));
+    const big = upstreamOf(generatedBlob(SIZE));
     const s = await setup('filesystem');
     try {
       assertRead(await readConcurrently(s, warmUp), warmUp);
