@@ -95,15 +95,16 @@ function pull(blob: GeneratedBlob, opts: { hash?: boolean; pause?: boolean } = {
         res.on('data', (c: Buffer) => {
           if (bytes === 0 && opts.pause) {
             res.pause();
-            void sending.get(blob.digest.value)!.then(() => res.resume());
+            void (sending.get(blob.digest.value) ?? Promise.resolve()).then(() => res.resume());
           }
           bytes += c.length;
           h?.update(c);
         });
-        const done = () =>
-          resolve({ status: res.statusCode ?? 0, contentLength: Number(res.headers['content-length']), bytes, complete: res.complete, hex: h?.digest('hex') });
-        res.once('end', done);
-        res.once('error', done);
+        // 'close' comes after the end, and after a cut or an error too (then `complete` is false).
+        res.once('close', () =>
+          resolve({ status: res.statusCode ?? 0, contentLength: Number(res.headers['content-length']), bytes, complete: res.complete, hex: h?.digest('hex') }),
+        );
+        res.on('error', () => undefined);
       })
       .once('error', reject);
   });
