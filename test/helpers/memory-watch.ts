@@ -48,7 +48,7 @@ export const describePeaks = (p: MemoryPeaks): string =>
  * every `rssEveryMs`, is the backstop for memory that is neither (native allocations, buffers the
  * collector cannot see).
  */
-export function watchLiveMemory({ liveEveryMs = 150, rssEveryMs = 10 } = {}): MemoryWatch {
+export function watchLiveMemory({ liveEveryMs = 250, rssEveryMs = 10 } = {}): MemoryWatch {
   const baseline = liveBytes();
   const start = process.memoryUsage();
   const peaks: MemoryPeaks = { live: 0, offHeapRss: 0, rss: 0, baselineRss: start.rss, samples: 0 };
