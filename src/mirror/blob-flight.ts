@@ -5,6 +5,7 @@ import { isDomainError } from '../oci/errors';
 import type { UploadManager } from '../oci/uploads';
 import { BlobFetchError } from './blob-fetch-error';
 import type { BlobFetchObserver } from './blob-fetch-observer';
+import { RecentChunks } from './recent-chunks';
 import { Spool } from './spool';
 import { SpoolAppender } from './spool-appender';
 import { SpoolReader, type SpoolState, type SpoolView } from './spool-reader';
@@ -36,9 +37,17 @@ export interface FlightDeps {
 export type FlightOutcome = 'spool' | 'stored';
 
 /**
+ * The newest bytes a fetch keeps in memory for readers that keep up with it. Larger than the
+ * appender's queue, so that every byte not yet in the spool is held; a few times a socket's reads,
+ * so that a client briefly slower than the upstream still finds its next bytes there.
+ */
+export const RECENT_BYTES = 4 * 1024 * 1024;
+
+/**
  * One upstream fetch of one blob into one repository, and the callers reading it meanwhile. The
  * upstream's bytes go into a local spool as fast as the upstream and the local disk allow; every
- * caller, and the storage write, tails that spool at its own pace. The storage write is an upload
+ * caller, and the storage write, tails that spool at its own pace, taking the newest bytes from
+ * memory (RecentChunks) while it keeps up and from the spool file once it falls behind. The storage write is an upload
  * session committed by UploadManager.complete, which hashes the bytes, and links and moves them into
  * place only when the digest matches (the same GC fencing as any push). Callers get their last
  * byte, or their end when the size is unknown, only after that: a failure destroys their streams
@@ -55,6 +64,9 @@ export class BlobFlight {
   private spool?: Spool;
   private spoolHeld = false;
   private size?: number;
+  /** Received bytes, the newest of them held in memory. */
+  private readonly recent = new RecentChunks(RECENT_BYTES);
+  /** Bytes in the spool file. */
   private written = 0;
   /** Every byte is in the spool. */
   private complete = false;
@@ -197,16 +209,18 @@ export class BlobFlight {
     signal.addEventListener('abort', onAbort, { once: true });
     const appender = new SpoolAppender(this.spool!, (n) => {
       this.written += n;
+      this.recent.trim(this.written);
       this.deps.observer.upstreamBytes?.(n);
       this.wake();
     });
-    let received = 0;
     try {
       if (signal.aborted) onAbort();
       for await (const chunk of stream as AsyncIterable<Buffer>) {
-        received += chunk.length;
-        if (this.size !== undefined && received > this.size)
+        if (this.size !== undefined && this.recent.end + chunk.length > this.size)
           throw new BlobFetchError('size-mismatch', `the upstream sent more than the ${this.size} bytes it declared for ${this.digest.value}`);
+        // Readers may take it before it is in the spool: the spool only serves those that fall behind.
+        this.recent.add(chunk);
+        this.wake();
         await appender.write(chunk);
       }
       await appender.flush();
@@ -229,11 +243,14 @@ export class BlobFlight {
   private view(kind: 'client' | 'storage'): SpoolView {
     return {
       state: (): SpoolState => {
-        if (kind === 'storage') return { available: this.written, done: this.complete, error: this.error };
-        if (this.verified) return { available: this.written, done: true };
-        const held = this.size === undefined ? this.written : Math.min(this.written, Math.max(0, this.size - 1));
-        return { available: held, done: false, error: this.error };
+        const received = this.recent.end;
+        const spooled = this.written;
+        if (kind === 'storage') return { available: received, spooled, done: this.complete, error: this.error };
+        if (this.verified) return { available: received, spooled, done: true };
+        const held = this.size === undefined ? received : Math.min(received, Math.max(0, this.size - 1));
+        return { available: held, spooled, done: false, error: this.error };
       },
+      held: (position, limit, max) => this.recent.slice(position, limit, max),
       whenChanged: (wake) => void this.wakers.push(wake),
     };
   }
@@ -263,6 +280,7 @@ export class BlobFlight {
     if (!this.spoolHeld || this.callers > 0 || !this.settledFlag) return;
     this.spoolHeld = false;
     this.spool!.release();
+    this.recent.clear();
   }
 }
 
