@@ -61,6 +61,35 @@ for (const kind of DRIVER_KINDS) {
         assert.ok(Buffer.concat([first, rest.bytes]).equals(b.data));
       }));
 
+    it('a caller that keeps up gets the upstream bytes from memory, before the spool has them', async () => {
+      // Reading each chunk back from the spool cost a copy and a thread-pool round trip per reader,
+      // most of a cold pull's CPU. `upstreamBytes` is reported as each spool write completes.
+      const { log, observer } = recorder();
+      await withSetup(kind, { observer }, async (s) => {
+        const b = blob(1024 * 1024);
+        const up = new ManualUpstream(b.data.length);
+        const r = await s.fetcher.get(REPO, b.digest, up.open);
+        const first = new Promise<{ chunk: Buffer; spooled: number }>((resolve) =>
+          r.stream.once('data', (chunk: Buffer) => {
+            r.stream.pause();
+            resolve({ chunk, spooled: log.upstreamBytes });
+          }),
+        );
+        await up.send(b.data.subarray(0, 4096));
+        const { chunk, spooled } = await first;
+        assert.ok(b.data.subarray(0, chunk.length).equals(chunk));
+        assert.equal(spooled, 0, 'the caller waited for the spool write');
+        await up.send(b.data.subarray(4096));
+        (await up.current()).end();
+        const rest = await collect(r.stream);
+        assert.equal(rest.error, undefined);
+        assert.ok(Buffer.concat([chunk, rest.bytes]).equals(b.data));
+        await until(() => s.fetcher.inFlight === 0);
+        assert.ok(await cached(s, REPO, b.digest));
+        assert.equal(log.upstreamBytes, b.data.length);
+      });
+    });
+
     it('a reader that does not read stalls neither the fetch nor another reader', () =>
       withSetup(kind, async (s) => {
         const b = blob(16 * 1024 * 1024);
