@@ -67,6 +67,8 @@ export interface GetOptions {
 
 export class BlobFetcher {
   private readonly flights = new Map<string, BlobFlight>();
+  /** Every flight until it has settled: one that takes no more callers may still be cleaning up its session. */
+  private readonly unsettled = new Set<BlobFlight>();
   private readonly observer: BlobFetchObserver;
 
   constructor(private readonly opts: BlobFetcherOptions) {
@@ -98,9 +100,8 @@ export class BlobFetcher {
 
   /** Aborts every fetch in flight and waits until they have cleaned up (shutdown). */
   async close(): Promise<void> {
-    const flights = [...this.flights.values()];
-    for (const f of flights) f.abort(new BlobFetchError('closed', 'the mirror is shutting down'));
-    await Promise.all(flights.map((f) => f.settled));
+    for (const f of this.flights.values()) f.abort(new BlobFetchError('closed', 'the mirror is shutting down'));
+    await Promise.all([...this.unsettled].map((f) => f.settled));
   }
 
   private start(key: string, repository: string, digest: Digest, open: OpenUpstream): BlobFlight {
@@ -120,6 +121,8 @@ export class BlobFetcher {
       open,
     );
     this.flights.set(key, flight);
+    this.unsettled.add(flight);
+    void flight.settled.then(() => this.unsettled.delete(flight));
     return flight;
   }
 

@@ -181,20 +181,16 @@ export class BlobFlight {
     }
   }
 
-  /** Spools the upstream's bytes while the storage write tails the spool; resolves once committed. */
+  /** Spools the upstream's bytes while the storage write tails them; resolves once committed. */
   private async transfer(stream: Readable): Promise<void> {
-    const { uploads } = this.deps;
-    const session = await uploads.start(this.repository);
-    const body = new SpoolReader(this.spool!, this.view('storage'));
-    this.readers.add(body);
-    const committing = uploads.complete(session, this.digest, { body, contentLength: this.size }).catch(async (err: unknown) => {
-      await uploads.discard(session).catch(() => false);
-      throw asFetchError(err, 'storage-failed');
-    });
+    // Read from the start, while the upload session is created: an upstream socket left unread
+    // meanwhile stops a remote upstream's transfer once its (still small) window is full.
+    const pumping = this.pump(stream);
+    const committing = this.store();
     // A storage failure stops the fetch at once rather than after the upstream's last byte.
     committing.catch((err: Error) => this.fail(err));
     try {
-      await this.pump(stream);
+      await pumping;
     } catch (err) {
       const failed = asFetchError(err);
       this.fail(failed);
@@ -203,6 +199,24 @@ export class BlobFlight {
       throw this.error ?? failed;
     }
     await committing;
+  }
+
+  /** Writes the blob through an upload session, reading what the pump brings; rejects with a BlobFetchError. */
+  private async store(): Promise<void> {
+    const { uploads } = this.deps;
+    const session = await uploads.start(this.repository).catch((err: unknown) => {
+      throw asFetchError(err, 'storage-failed');
+    });
+    try {
+      // Failed meanwhile: the readers were destroyed already, and a new one would wait forever.
+      if (this.error) throw this.error;
+      const body = new SpoolReader(this.spool!, this.view('storage'));
+      this.readers.add(body);
+      await uploads.complete(session, this.digest, { body, contentLength: this.size });
+    } catch (err) {
+      await uploads.discard(session).catch(() => false);
+      throw asFetchError(err, 'storage-failed');
+    }
   }
 
   private async pump(stream: Readable): Promise<void> {
