@@ -22,7 +22,9 @@ import { BlobFlight, type OpenUpstream } from './blob-flight';
  *   an uncommitted writer's bytes driver-specific (S3 cannot), while a local file can be read at any
  *   offset as it grows. Each reader reads the spool only as fast as its own client takes the bytes,
  *   so a slow client stalls neither the fetch nor the others, and memory stays at about one chunk
- *   per reader whatever the blob's size. The spool's name is unlinked at once: no leftovers, even
+ *   per reader whatever the blob's size. Readers that keep up take the newest bytes from the
+ *   flight's memory instead (a fixed amount per flight, blob-flight.ts): reading the spool back was
+ *   the largest share of a cold pull's CPU. The spool's name is unlinked at once: no leftovers, even
  *   after a crash. The price is a second copy on local disk while the fetch runs.
  * - The storage write is an ordinary upload session (UploadManager): the bytes are hashed as they
  *   are written, and the blob is linked (GC-fenced, gc-fence.ts) and moved into place only when the
