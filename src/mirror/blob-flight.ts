@@ -70,6 +70,9 @@ export class BlobFlight {
   private readonly recent = new RecentChunks(RECENT_BYTES);
   /** Bytes in the spool file. */
   private written = 0;
+  /** Bytes the storage write has taken, and the pump waiting for it to take more. */
+  private stored = 0;
+  private awaitingStorage: (() => void) | null = null;
   /** Every byte is in the spool. */
   private complete = false;
   /** The blob is committed: its digest matched. */
@@ -210,7 +213,12 @@ export class BlobFlight {
     try {
       // Failed meanwhile: the readers were destroyed already, and a new one would wait forever.
       if (this.error) throw this.error;
-      const body = new SpoolReader(this.spool!, this.view('storage'));
+      const body = new SpoolReader(this.spool!, this.view('storage'), {
+        onBytes: (n) => {
+          this.stored += n;
+          if (!this.storageBehind()) this.resumePump();
+        },
+      });
       this.readers.add(body);
       await uploads.complete(session, this.digest, { body, contentLength: this.size });
     } catch (err) {
@@ -237,6 +245,10 @@ export class BlobFlight {
         // Readers may take it before it is in the spool: the spool only serves those that fall behind.
         this.recent.add(chunk);
         this.wake();
+        // The storage write must take every byte before anyone gets the last, and one left behind
+        // would read the whole rest back from the spool (the fetch and the write share one CPU, so
+        // it does not catch up): the upstream waits for it instead. Clients never hold it back.
+        if (this.storageBehind()) await new Promise<void>((resolve) => (this.awaitingStorage = resolve));
         await appender.write(chunk);
       }
       await appender.flush();
@@ -271,6 +283,16 @@ export class BlobFlight {
     };
   }
 
+  private storageBehind(): boolean {
+    return this.recent.end - this.stored > RECENT_BYTES;
+  }
+
+  private resumePump(): void {
+    const resume = this.awaitingStorage;
+    this.awaitingStorage = null;
+    resume?.();
+  }
+
   private wake(): void {
     for (const w of this.wakers.splice(0)) w();
   }
@@ -282,6 +304,7 @@ export class BlobFlight {
     this.finish();
     for (const r of [...this.readers]) r.destroy(err);
     this.wake();
+    this.resumePump();
     this.deps.observer.fetchFailed?.(this.repository, this.digest, err);
   }
 

@@ -8,7 +8,7 @@ import type { BlobFetchError } from '../../src/mirror/blob-fetch-error';
 import type { StorageDriver } from '../../storage-drivers/types';
 import { REPOSITORIES } from '../../src/oci/paths';
 import { isNotFound } from '../../storage-drivers/errors';
-import { assertNothingCached, blob, cached, collect, DRIVER_KINDS, firstChunk, ManualUpstream, recorder, REPO, servingUpstream, withSetup, until } from './fetch-fixtures';
+import { assertNothingCached, blob, cached, collect, DRIVER_KINDS, firstChunk, ManualUpstream, recorder, REPO, servingUpstream, sessionGate, withSetup, until } from './fetch-fixtures';
 
 for (const kind of DRIVER_KINDS) {
   describe(`mirror blob fetcher: failures and departures (${kind} driver)`, { timeout: 60_000 }, () => {
@@ -250,23 +250,3 @@ for (const kind of DRIVER_KINDS) {
   });
 }
 
-/** Holds every upload session's creation (its `startedat` marker) until `open`. */
-function sessionGate() {
-  let release!: () => void;
-  const opened = new Promise<void>((resolve) => (release = resolve));
-  const gate = {
-    held: 0,
-    open: () => release(),
-    wrap: (d: StorageDriver): StorageDriver => ({
-      ...d,
-      putContent: async (path, data, opts) => {
-        if (path.endsWith('/startedat')) {
-          gate.held++;
-          await opened;
-        }
-        return d.putContent(path, data, opts);
-      },
-    }),
-  };
-  return gate;
-}

@@ -6,8 +6,8 @@ import { parseDigest } from '../../src/oci/digest';
 import { assertStoreConsistent } from '../helpers/store-check';
 import { paths } from '../../src/oci/paths';
 import { sizeOf } from '../../src/oci/links';
-import type { UpstreamBlob } from '../../src/mirror/blob-flight';
-import { assertNothingCached, blob, cached, collect, sha256, DRIVER_KINDS, firstChunk, ManualUpstream, recorder, REPO, servingUpstream, withSetup, spoolFiles, until } from './fetch-fixtures';
+import { RECENT_BYTES, type UpstreamBlob } from '../../src/mirror/blob-flight';
+import { assertNothingCached, blob, cached, collect, sha256, DRIVER_KINDS, firstChunk, ManualUpstream, recorder, REPO, servingUpstream, sessionGate, withSetup, spoolFiles, until } from './fetch-fixtures';
 
 for (const kind of DRIVER_KINDS) {
   describe(`mirror blob fetcher (${kind} driver)`, { timeout: 60_000 }, () => {
@@ -87,6 +87,29 @@ for (const kind of DRIVER_KINDS) {
         await until(() => s.fetcher.inFlight === 0);
         assert.ok(await cached(s, REPO, b.digest));
         assert.equal(log.upstreamBytes, b.data.length);
+      });
+    });
+
+    it('the fetch runs at most RECENT_BYTES ahead of the storage write, whatever the clients take', async () => {
+      // A storage write left further behind read the rest back from the spool: on one CPU it never
+      // caught up with the fetch. Here the session's creation is held, so the write has taken nothing.
+      const gate = sessionGate();
+      await withSetup(kind, { wrap: gate.wrap }, async (s) => {
+        const b = blob(4 * 1024 * 1024);
+        const up = new ManualUpstream(b.data.length);
+        const r = await s.fetcher.get(REPO, b.digest, up.open);
+        let got = 0;
+        r.stream.on('data', (c: Buffer) => void (got += c.length));
+        const sending = up.send(b.data);
+        await until(() => got > 0);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        assert.ok(got <= RECENT_BYTES + 64 * 1024, `a client got ${got} bytes before the storage write took any`);
+        gate.open();
+        await sending;
+        (await up.current()).end();
+        await until(() => got === b.data.length);
+        await until(() => s.fetcher.inFlight === 0);
+        assert.ok(await cached(s, REPO, b.digest));
       });
     });
 
