@@ -72,6 +72,7 @@ export class BlobFlight {
   private written = 0;
   /** Bytes the storage write has taken, and the pump waiting for it to take more. */
   private stored = 0;
+  private storageBody?: SpoolReader;
   private awaitingStorage: (() => void) | null = null;
   /** Every byte is in the spool. */
   private complete = false;
@@ -216,9 +217,10 @@ export class BlobFlight {
       const body = new SpoolReader(this.spool!, this.view('storage'), {
         onBytes: (n) => {
           this.stored += n;
-          if (!this.storageBehind()) this.resumePump();
+          if (!this.storageHolds()) this.resumePump();
         },
       });
+      this.storageBody = body;
       this.readers.add(body);
       await uploads.complete(session, this.digest, { body, contentLength: this.size });
     } catch (err) {
@@ -245,10 +247,7 @@ export class BlobFlight {
         // Readers may take it before it is in the spool: the spool only serves those that fall behind.
         this.recent.add(chunk);
         this.wake();
-        // The storage write must take every byte before anyone gets the last, and one left behind
-        // would read the whole rest back from the spool (the fetch and the write share one CPU, so
-        // it does not catch up): the upstream waits for it instead. Clients never hold it back.
-        if (this.storageBehind()) await new Promise<void>((resolve) => (this.awaitingStorage = resolve));
+        if (this.storageHolds()) await new Promise<void>((resolve) => (this.awaitingStorage = resolve));
         await appender.write(chunk);
       }
       await appender.flush();
@@ -283,8 +282,17 @@ export class BlobFlight {
     };
   }
 
-  private storageBehind(): boolean {
-    return this.recent.end - this.stored > RECENT_BYTES;
+  /**
+   * Whether the upstream waits for the storage write. The write must take every byte before anyone
+   * gets the last, and one left behind would read the rest back from the spool: the fetch and the
+   * write share one CPU, so it does not catch up by itself. But a write whose own sink is busy (an
+   * S3 part upload) does not hold the upstream: it catches up from the spool afterwards, and the
+   * transfer and the upload overlap. Clients never hold it back.
+   */
+  private storageHolds(): boolean {
+    if (this.recent.end - this.stored <= RECENT_BYTES) return false;
+    const body = this.storageBody;
+    return !body || body.readableLength < body.readableHighWaterMark;
   }
 
   private resumePump(): void {

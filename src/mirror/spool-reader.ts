@@ -68,10 +68,12 @@ export class SpoolReader extends Readable {
       if (this.position < available) {
         const held = this.view.held(this.position, available, SPOOL_CHUNK);
         if (held) {
-          // Moved before the push: a consumer may read again from inside it.
+          // Moved before the push: a consumer may read again from inside it. Reported after it,
+          // with the chunk in this stream's buffer.
           this.position += held.length;
+          const more = this.push(held);
           this.opts.onBytes?.(held.length);
-          if (this.push(held)) continue;
+          if (more) continue;
           return;
         }
         if (this.position < spooled) return this.readChunk(Math.min(SPOOL_CHUNK, Math.min(available, spooled) - this.position));
@@ -98,8 +100,8 @@ export class SpoolReader extends Readable {
         if (this.destroyed) return;
         if (got !== n) return void this.destroy(new Error(`the spool holds fewer bytes than written (${this.position + got} < ${this.position + n})`));
         this.position += n;
-        this.opts.onBytes?.(n);
         this.push(buf);
+        this.opts.onBytes?.(n);
       },
       (err: Error) => {
         this.reading = false;

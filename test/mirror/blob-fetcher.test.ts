@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { parseDigest } from '../../src/oci/digest';
 import { assertStoreConsistent } from '../helpers/store-check';
+import type { StorageDriver } from '../../storage-drivers/types';
 import { paths } from '../../src/oci/paths';
 import { sizeOf } from '../../src/oci/links';
 import { RECENT_BYTES, type UpstreamBlob } from '../../src/mirror/blob-flight';
@@ -107,6 +108,40 @@ for (const kind of DRIVER_KINDS) {
         gate.open();
         await sending;
         (await up.current()).end();
+        await until(() => got === b.data.length);
+        await until(() => s.fetcher.inFlight === 0);
+        assert.ok(await cached(s, REPO, b.digest));
+      });
+    });
+
+    it('a storage write whose sink is busy (an S3 part upload) does not hold the fetch back', async () => {
+      let release!: () => void;
+      const busy = new Promise<void>((resolve) => (release = resolve));
+      const slowSink = (d: StorageDriver): StorageDriver => ({
+        ...d,
+        writer: async (path, opts) => {
+          const w = await d.writer(path, opts);
+          // Every write waits until `release`, as a writer uploading a part takes nothing meanwhile.
+          const write = w._write.bind(w);
+          w._write = (chunk, enc, cb) => void busy.then(() => write(chunk, enc, cb));
+          if (w._writev) {
+            const writev = w._writev.bind(w);
+            w._writev = (chunks, cb) => void busy.then(() => writev(chunks, cb));
+          }
+          return w;
+        },
+      });
+      await withSetup(kind, { wrap: slowSink }, async (s) => {
+        const b = blob(4 * 1024 * 1024);
+        const up = new ManualUpstream(b.data.length);
+        const r = await s.fetcher.get(REPO, b.digest, up.open);
+        let got = 0;
+        r.stream.on('data', (c: Buffer) => void (got += c.length));
+        await up.send(b.data);
+        (await up.current()).end();
+        // All but the last byte, which waits for the commit.
+        await until(() => got === b.data.length - 1);
+        release();
         await until(() => got === b.data.length);
         await until(() => s.fetcher.inFlight === 0);
         assert.ok(await cached(s, REPO, b.digest));
