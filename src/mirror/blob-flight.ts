@@ -47,9 +47,10 @@ export const RECENT_BYTES = 512 * 1024;
 
 /**
  * One upstream fetch of one blob into one repository, and the callers reading it meanwhile. The
- * upstream's bytes go into a local spool as fast as the upstream and the local disk allow; every
- * caller, and the storage write, tails that spool at its own pace, taking the newest bytes from
- * memory (RecentChunks) while it keeps up and from the spool file once it falls behind. The storage write is an upload
+ * upstream's bytes go into a local spool as fast as the upstream, the local disk and the storage
+ * write allow (storageHolds); every caller, and the storage write, tails that spool at its own pace,
+ * taking the newest bytes from memory (RecentChunks) while it keeps up and from the spool file once
+ * it falls behind. The storage write is an upload
  * session committed by UploadManager.complete, which hashes the bytes, and links and moves them into
  * place only when the digest matches (the same GC fencing as any push). Callers get their last
  * byte, or their end when the size is unknown, only after that: a failure destroys their streams
