@@ -22,7 +22,9 @@ import { BlobFlight, type OpenUpstream } from './blob-flight';
  *   an uncommitted writer's bytes driver-specific (S3 cannot), while a local file can be read at any
  *   offset as it grows. Each reader reads the spool only as fast as its own client takes the bytes,
  *   so a slow client stalls neither the fetch nor the others, and memory stays at about one chunk
- *   per reader whatever the blob's size. The spool's name is unlinked at once: no leftovers, even
+ *   per reader whatever the blob's size. Readers that keep up take the newest bytes from the
+ *   flight's memory instead (a fixed amount per flight, blob-flight.ts): reading the spool back was
+ *   the largest share of a cold pull's CPU. The spool's name is unlinked at once: no leftovers, even
  *   after a crash. The price is a second copy on local disk while the fetch runs.
  * - The storage write is an ordinary upload session (UploadManager): the bytes are hashed as they
  *   are written, and the blob is linked (GC-fenced, gc-fence.ts) and moved into place only when the
@@ -67,6 +69,8 @@ export interface GetOptions {
 
 export class BlobFetcher {
   private readonly flights = new Map<string, BlobFlight>();
+  /** Every flight until it has settled: one that takes no more callers may still be cleaning up its session. */
+  private readonly unsettled = new Set<BlobFlight>();
   private readonly observer: BlobFetchObserver;
 
   constructor(private readonly opts: BlobFetcherOptions) {
@@ -98,9 +102,8 @@ export class BlobFetcher {
 
   /** Aborts every fetch in flight and waits until they have cleaned up (shutdown). */
   async close(): Promise<void> {
-    const flights = [...this.flights.values()];
-    for (const f of flights) f.abort(new BlobFetchError('closed', 'the mirror is shutting down'));
-    await Promise.all(flights.map((f) => f.settled));
+    for (const f of this.flights.values()) f.abort(new BlobFetchError('closed', 'the mirror is shutting down'));
+    await Promise.all([...this.unsettled].map((f) => f.settled));
   }
 
   private start(key: string, repository: string, digest: Digest, open: OpenUpstream): BlobFlight {
@@ -120,6 +123,8 @@ export class BlobFetcher {
       open,
     );
     this.flights.set(key, flight);
+    this.unsettled.add(flight);
+    void flight.settled.then(() => this.unsettled.delete(flight));
     return flight;
   }
 

@@ -4,15 +4,21 @@ import type { Spool } from './spool';
 /** Bytes read from the spool per chunk; a reader buffers about one chunk ahead of its consumer. */
 export const SPOOL_CHUNK = 128 * 1024;
 
-/** Where a reader may go now: up to `available` bytes; it ends once `done` and all were read. */
+/**
+ * Where a reader may go now: up to `available` bytes, of which the spool file holds the first
+ * `spooled` (the rest are in memory); it ends once `done` and all were read.
+ */
 export interface SpoolState {
   available: number;
+  spooled: number;
   done: boolean;
   error?: Error;
 }
 
 export interface SpoolView {
   state(): SpoolState;
+  /** Bytes from `position` that are held in memory (at most `max`, short of `limit`), or null. */
+  held(position: number, limit: number, max: number): Buffer | null;
   /** Calls `wake` once, the next time the state changes. */
   whenChanged(wake: () => void): void;
 }
@@ -27,8 +33,9 @@ export interface SpoolReaderOptions {
 /**
  * Tails a spool that is still being written: reads what `view` allows, waits for more, ends or
  * fails when the view says so. Reads only when its consumer asks (backpressure toward that consumer
- * alone; the writer never waits for it), and hands out a fresh buffer per chunk since a consumer
- * may keep any chunk.
+ * alone; the writer never waits for it). Bytes the view still holds in memory are handed out as
+ * they are (slices of chunks nobody changes); others are read from the file into a fresh buffer
+ * per chunk, since a consumer may keep any chunk.
  */
 export class SpoolReader extends Readable {
   private position = 0;
@@ -54,11 +61,28 @@ export class SpoolReader extends Readable {
   }
 
   private step(): void {
-    if (this.reading || this.waiting || this.destroyed) return;
-    const { available, done, error } = this.view.state();
-    if (error) return void this.destroy(error);
-    if (this.position < available) return this.readChunk(Math.min(SPOOL_CHUNK, available - this.position));
-    if (done) return void this.push(null);
+    for (;;) {
+      if (this.reading || this.waiting || this.destroyed) return;
+      const { available, spooled, done, error } = this.view.state();
+      if (error) return void this.destroy(error);
+      if (this.position < available) {
+        const held = this.view.held(this.position, available, SPOOL_CHUNK);
+        if (held) {
+          // Moved before the push: a consumer may read again from inside it. Reported after it,
+          // with the chunk in this stream's buffer.
+          this.position += held.length;
+          const more = this.push(held);
+          this.opts.onBytes?.(held.length);
+          if (more) continue;
+          return;
+        }
+        if (this.position < spooled) return this.readChunk(Math.min(SPOOL_CHUNK, Math.min(available, spooled) - this.position));
+      } else if (done) return void this.push(null);
+      return this.wait();
+    }
+  }
+
+  private wait(): void {
     this.waiting = true;
     this.view.whenChanged(() => {
       this.waiting = false;
@@ -76,8 +100,8 @@ export class SpoolReader extends Readable {
         if (this.destroyed) return;
         if (got !== n) return void this.destroy(new Error(`the spool holds fewer bytes than written (${this.position + got} < ${this.position + n})`));
         this.position += n;
-        this.opts.onBytes?.(n);
         this.push(buf);
+        this.opts.onBytes?.(n);
       },
       (err: Error) => {
         this.reading = false;

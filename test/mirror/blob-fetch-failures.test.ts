@@ -6,7 +6,9 @@ import { assertStoreConsistent } from '../helpers/store-check';
 import type { UpstreamBlob } from '../../src/mirror/blob-flight';
 import type { BlobFetchError } from '../../src/mirror/blob-fetch-error';
 import type { StorageDriver } from '../../storage-drivers/types';
-import { assertNothingCached, blob, cached, collect, DRIVER_KINDS, firstChunk, ManualUpstream, recorder, REPO, servingUpstream, withSetup, until } from './fetch-fixtures';
+import { REPOSITORIES } from '../../src/oci/paths';
+import { isNotFound } from '../../storage-drivers/errors';
+import { assertNothingCached, blob, cached, collect, DRIVER_KINDS, firstChunk, ManualUpstream, recorder, REPO, servingUpstream, sessionGate, withSetup, until } from './fetch-fixtures';
 
 for (const kind of DRIVER_KINDS) {
   describe(`mirror blob fetcher: failures and departures (${kind} driver)`, { timeout: 60_000 }, () => {
@@ -105,6 +107,55 @@ for (const kind of DRIVER_KINDS) {
       });
     });
 
+    it('storage refusing the upload session: readers error with storage-failed, the upstream request is aborted', async () => {
+      const refusing = (d: StorageDriver): StorageDriver => ({
+        ...d,
+        putContent: async (path, data, opts) => {
+          if (path.endsWith('/startedat')) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+          return d.putContent(path, data, opts);
+        },
+      });
+      await withSetup(kind, { wrap: refusing }, async (s) => {
+        const b = blob(1024 * 1024);
+        const up = new ManualUpstream(b.data.length);
+        const got = s.fetcher.get(REPO, b.digest, up.open);
+        await up.send(b.data.subarray(0, 64 * 1024));
+        const body = await collect((await got).stream);
+        assert.equal((body.error as BlobFetchError | undefined)?.reason, 'storage-failed');
+        await until(() => up.signals[0].aborted);
+        await until(() => s.fetcher.inFlight === 0);
+        await assertNothingCached(s, b.digest);
+      });
+    });
+
+    it('the upstream is read while the upload session is created; close() waits for a failed flight to discard it', async () => {
+      // An upstream socket left unread stops a remote upstream's transfer once its window is full.
+      const gate = sessionGate();
+      await withSetup(kind, { wrap: gate.wrap }, async (s) => {
+        const b = blob(1024 * 1024);
+        const up = new ManualUpstream(b.data.length);
+        const r = await s.fetcher.get(REPO, b.digest, up.open);
+        await up.send(b.data.subarray(0, 64 * 1024));
+        const first = await firstChunk(r.stream);
+        assert.ok(b.data.subarray(0, first.length).equals(first));
+        assert.equal(gate.held, 1, 'the session was created before the first byte was read');
+        // The upstream breaks while the session is still being created: the flight takes no more
+        // callers at once, but shutting down must wait until it has discarded the session.
+        (await up.current()).destroy(new Error('connection reset'));
+        assert.ok((await collect(r.stream)).error);
+        await until(() => s.fetcher.inFlight === 0);
+        let closed = false;
+        const closing = s.fetcher.close().then(() => void (closed = true));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        assert.equal(closed, false, 'close() returned while a session was being created');
+        gate.open();
+        await closing;
+        const sessions = await s.driver.list(`${REPOSITORIES}/${REPO}/_uploads`).catch((err: unknown) => (isNotFound(err) ? [] : Promise.reject(err)));
+        assert.deepEqual(sessions, [], 'the session was left behind');
+        await assertNothingCached(s, b.digest);
+      });
+    });
+
     it('without a declared size the stream still ends only once the digest matched', () =>
       withSetup(kind, async (s) => {
         const b = blob(700 * 1024);
@@ -198,3 +249,4 @@ for (const kind of DRIVER_KINDS) {
     });
   });
 }
+

@@ -4,10 +4,11 @@ import { createHash } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { parseDigest } from '../../src/oci/digest';
 import { assertStoreConsistent } from '../helpers/store-check';
+import type { StorageDriver } from '../../storage-drivers/types';
 import { paths } from '../../src/oci/paths';
 import { sizeOf } from '../../src/oci/links';
-import type { UpstreamBlob } from '../../src/mirror/blob-flight';
-import { assertNothingCached, blob, cached, collect, sha256, DRIVER_KINDS, firstChunk, ManualUpstream, recorder, REPO, servingUpstream, withSetup, spoolFiles, until } from './fetch-fixtures';
+import { RECENT_BYTES, type UpstreamBlob } from '../../src/mirror/blob-flight';
+import { assertNothingCached, blob, cached, collect, sha256, DRIVER_KINDS, firstChunk, ManualUpstream, recorder, REPO, servingUpstream, sessionGate, withSetup, spoolFiles, until } from './fetch-fixtures';
 
 for (const kind of DRIVER_KINDS) {
   describe(`mirror blob fetcher (${kind} driver)`, { timeout: 60_000 }, () => {
@@ -60,6 +61,92 @@ for (const kind of DRIVER_KINDS) {
         assert.equal(rest.error, undefined);
         assert.ok(Buffer.concat([first, rest.bytes]).equals(b.data));
       }));
+
+    it('a caller that keeps up gets the upstream bytes from memory, before the spool has them', async () => {
+      // Reading each chunk back from the spool cost a copy and a thread-pool round trip per reader,
+      // most of a cold pull's CPU. `upstreamBytes` is reported as each spool write completes.
+      const { log, observer } = recorder();
+      await withSetup(kind, { observer }, async (s) => {
+        const b = blob(1024 * 1024);
+        const up = new ManualUpstream(b.data.length);
+        const r = await s.fetcher.get(REPO, b.digest, up.open);
+        const first = new Promise<{ chunk: Buffer; spooled: number }>((resolve) =>
+          r.stream.once('data', (chunk: Buffer) => {
+            r.stream.pause();
+            resolve({ chunk, spooled: log.upstreamBytes });
+          }),
+        );
+        await up.send(b.data.subarray(0, 4096));
+        const { chunk, spooled } = await first;
+        assert.ok(b.data.subarray(0, chunk.length).equals(chunk));
+        assert.equal(spooled, 0, 'the caller waited for the spool write');
+        await up.send(b.data.subarray(4096));
+        (await up.current()).end();
+        const rest = await collect(r.stream);
+        assert.equal(rest.error, undefined);
+        assert.ok(Buffer.concat([chunk, rest.bytes]).equals(b.data));
+        await until(() => s.fetcher.inFlight === 0);
+        assert.ok(await cached(s, REPO, b.digest));
+        assert.equal(log.upstreamBytes, b.data.length);
+      });
+    });
+
+    it('the fetch runs at most RECENT_BYTES ahead of the storage write, whatever the clients take', async () => {
+      // A storage write left further behind read the rest back from the spool: on one CPU it never
+      // caught up with the fetch. Here the session's creation is held, so the write has taken nothing.
+      const gate = sessionGate();
+      await withSetup(kind, { wrap: gate.wrap }, async (s) => {
+        const b = blob(4 * 1024 * 1024);
+        const up = new ManualUpstream(b.data.length);
+        const r = await s.fetcher.get(REPO, b.digest, up.open);
+        let got = 0;
+        r.stream.on('data', (c: Buffer) => void (got += c.length));
+        const sending = up.send(b.data);
+        await until(() => got > 0);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        assert.ok(got <= RECENT_BYTES + 64 * 1024, `a client got ${got} bytes before the storage write took any`);
+        gate.open();
+        await sending;
+        (await up.current()).end();
+        await until(() => got === b.data.length);
+        await until(() => s.fetcher.inFlight === 0);
+        assert.ok(await cached(s, REPO, b.digest));
+      });
+    });
+
+    it('a storage write whose sink is busy (an S3 part upload) does not hold the fetch back', async () => {
+      let release!: () => void;
+      const busy = new Promise<void>((resolve) => (release = resolve));
+      const slowSink = (d: StorageDriver): StorageDriver => ({
+        ...d,
+        writer: async (path, opts) => {
+          const w = await d.writer(path, opts);
+          // Every write waits until `release`, as a writer uploading a part takes nothing meanwhile.
+          const write = w._write.bind(w);
+          w._write = (chunk, enc, cb) => void busy.then(() => write(chunk, enc, cb));
+          if (w._writev) {
+            const writev = w._writev.bind(w);
+            w._writev = (chunks, cb) => void busy.then(() => writev(chunks, cb));
+          }
+          return w;
+        },
+      });
+      await withSetup(kind, { wrap: slowSink }, async (s) => {
+        const b = blob(4 * 1024 * 1024);
+        const up = new ManualUpstream(b.data.length);
+        const r = await s.fetcher.get(REPO, b.digest, up.open);
+        let got = 0;
+        r.stream.on('data', (c: Buffer) => void (got += c.length));
+        await up.send(b.data);
+        (await up.current()).end();
+        // All but the last byte, which waits for the commit.
+        await until(() => got === b.data.length - 1);
+        release();
+        await until(() => got === b.data.length);
+        await until(() => s.fetcher.inFlight === 0);
+        assert.ok(await cached(s, REPO, b.digest));
+      });
+    });
 
     it('a reader that does not read stalls neither the fetch nor another reader', () =>
       withSetup(kind, async (s) => {

@@ -208,3 +208,24 @@ export async function assertNothingCached(s: Setup, digest: Digest): Promise<voi
   assert.equal(await sizeOf(s.driver, paths.blobData(digest)), null, 'blob data was stored');
   await assertStoreConsistent(s.driver);
 }
+
+/** Holds every upload session's creation (its `startedat` marker) until `open`. */
+export function sessionGate() {
+  let release!: () => void;
+  const opened = new Promise<void>((resolve) => (release = resolve));
+  const gate = {
+    held: 0,
+    open: () => release(),
+    wrap: (d: StorageDriver): StorageDriver => ({
+      ...d,
+      putContent: async (path, data, opts) => {
+        if (path.endsWith('/startedat')) {
+          gate.held++;
+          await opened;
+        }
+        return d.putContent(path, data, opts);
+      },
+    }),
+  };
+  return gate;
+}
