@@ -1,3 +1,4 @@
+import { formatAddress } from '../config/listen-address';
 import type { EventAction } from '../config/notifications-schema';
 import { BLOB_MEDIA_TYPE, type EventTarget } from '../events/event';
 import { manifestReferences } from '../events/references';
@@ -36,9 +37,9 @@ export async function recordEvents(ctx: RouteContext, action: EventAction, targe
  */
 function peerAddress(ip: string | undefined, port: number | undefined): string | undefined {
   if (!ip) return undefined;
-  const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)?.[1];
-  const host = v4 ?? (ip.includes(':') ? `[${ip}]` : ip);
-  return port === undefined ? host : `${host}:${port}`;
+  const host = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)?.[1] ?? ip;
+  if (port !== undefined) return formatAddress(host, port);
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 /** Whether recording `action` would do anything: lets a route skip extra work (a stat) for events. */
