@@ -65,6 +65,13 @@ export interface AuthDeps {
     /** storage.maintenance.readonly: the key is never written. */
     readOnly: boolean;
   };
+  /**
+   * Another name a pull of `repository` is decided on, if any (a mirror's local name: see
+   * src/mirror/routing.ts pullAliasOf). The built-in token server grants pull on it as far as the
+   * policy allows, for clients that ask a token for the name they pull and not for the challenge's
+   * scope (docker's registry-mirrors).
+   */
+  pullAlias?: (repository: string) => string | undefined;
 }
 
 function once<T>(load: () => Promise<T>): () => Promise<T> {
@@ -155,6 +162,7 @@ export function createAuth(settings: AuthSettings, deps: AuthDeps): Auth {
           return { trust: m.trust, issuer: m.issuer! };
         },
         logger,
+        pullAlias: deps.pullAlias,
       })
     : undefined;
   return {

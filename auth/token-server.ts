@@ -2,7 +2,7 @@ import { headerValue, isAnonymous, parseBasic } from './basic';
 import type { Htpasswd } from './htpasswd';
 import type { Policy } from './policy';
 import type { FailureLimiter } from './rate-limit';
-import { formatScope, parseScopes, ScopeError } from './scope';
+import { formatScope, mergeAccess, parseScopes, ScopeError } from './scope';
 import type { TokenIssuer } from './token-issue';
 import type { TrustStore } from './trust';
 import { TooManyAttempts, type Access, type AuthLogger } from './types';
@@ -33,6 +33,8 @@ export interface TokenServerDeps {
   realm: string;
   material: () => Promise<{ issuer: TokenIssuer; trust: TrustStore }>;
   logger: AuthLogger;
+  /** See AuthDeps.pullAlias. */
+  pullAlias?: (repository: string) => string | undefined;
 }
 
 const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
@@ -147,9 +149,25 @@ export class TokenServer {
     throw new Refusal(400, 'unsupported_grant_type', `unsupported grant_type ${String(grant).slice(0, 50)}`);
   }
 
+  /**
+   * Pull on a requested repository's alias too: the policy on the alias decides it, as it decides
+   * the request, so this grants nothing the client could not have asked for by that name.
+   */
+  private withAliases(requested: Access[]): Access[] {
+    const alias = this.d.pullAlias;
+    if (!alias) return requested;
+    const extra: Access[] = [];
+    for (const r of requested) {
+      if (r.type !== 'repository' || !(r.actions.includes('pull') || r.actions.includes('*'))) continue;
+      const name = alias(r.name);
+      if (name !== undefined) extra.push({ type: 'repository', name, actions: ['pull'] });
+    }
+    return extra.length === 0 ? requested : mergeAccess([...requested, ...extra]);
+  }
+
   private async respond(user: string | null, requested: Access[], offline: boolean, oauth: boolean): Promise<TokenResponse> {
     const { issuer } = await this.d.material();
-    const granted = this.d.policy.grantable(user, requested);
+    const granted = this.d.policy.grantable(user, this.withAliases(requested));
     const issued = await issuer.issue(user ?? '', granted);
     const body: Record<string, unknown> = { access_token: issued.token, expires_in: issued.expiresIn, issued_at: issued.issuedAt };
     // Docker's GET clients read `token`; OAuth2 clients read `access_token` and `scope`.

@@ -12,6 +12,7 @@ import { Cleanup } from './cleanup';
 import { ceilingFigures } from './figures/ceilings';
 import { concurrentPushFigures } from './figures/concurrent-push';
 import { largeBlobFigures } from './figures/large-blobs';
+import { mirrorFigures, startUpstream, type Upstream } from './figures/mirror';
 import { requestRateFigures } from './figures/request-rates';
 import { tagFigures } from './figures/tags';
 import { writeFigures } from './figures/writes';
@@ -47,30 +48,32 @@ function machine(): string {
   return `${new Date().toISOString()} · ${cpu} · ${os.cpus().length} CPUs · ${Math.round(os.totalmem() / 2 ** 30)} GiB · Linux ${os.release()} · node ${process.version} · ${reference}`;
 }
 
-async function runRegistry(kind: RegistryKind, cfg: BenchConfig, repoRoot: string, cleanup: Cleanup, blobs: BlobCache, sink: NotificationSink | null): Promise<Map<string, Figure>> {
+function reportError(group: string, kind: RegistryKind, err: unknown): void {
+  out(`# ERROR in ${group} on ${kind}: ${(err as Error).message.replace(/\s+/g, ' ').slice(0, 500)}`);
+}
+
+async function runRegistry(kind: RegistryKind, cfg: BenchConfig, repoRoot: string, cleanup: Cleanup, blobs: BlobCache, sink: NotificationSink | null, upstream: Upstream | null): Promise<Map<string, Figure>> {
   const figures = new Map<string, Figure>();
   const notifications = sink ? notificationsYaml(sink.url) : '';
-  const server = await startServer(kind, repoRoot, cleanup, { cpuProfDir: cfg.cpuProfDir, shared: cfg.shared, notifications });
-  try {
-    const ctx: FigureContext = {
-      target: server.target,
-      cfg,
-      emit: (f) => {
-        figures.set(f.name, f);
-        out(figureLine(f));
-      },
-      note: (line) => out(`# ${line}`),
-    };
-    for (const group of GROUPS) {
-      if (!selected(cfg, group.name)) continue;
-      try {
-        await group.run(ctx, blobs);
-      } catch (err) {
-        out(`# ERROR in ${group.name} on ${kind}: ${(err as Error).message.replace(/\s+/g, ' ').slice(0, 500)}`);
-      }
+  const emit = (f: Figure) => {
+    figures.set(f.name, f);
+    out(figureLine(f));
+  };
+  const note = (line: string) => out(`# ${line}`);
+  const groups = GROUPS.filter((g) => selected(cfg, g.name));
+  if (groups.length > 0) {
+    const server = await startServer(kind, repoRoot, cleanup, { cpuProfDir: cfg.cpuProfDir, shared: cfg.shared, notifications });
+    try {
+      const ctx: FigureContext = { target: server.target, cfg, emit, note };
+      for (const group of groups) await group.run(ctx, blobs).catch((err: unknown) => reportError(group.name, kind, err));
+    } finally {
+      await server.stop();
     }
-  } finally {
-    await server.stop();
+  }
+  if (upstream) {
+    // The mirror is a server of its own (fresh storage, proxy mode); the target is the upstream's.
+    const ctx: FigureContext = { target: upstream.server.target, cfg, emit, note };
+    await mirrorFigures(ctx, kind, upstream, repoRoot, cleanup).catch((err: unknown) => reportError('mirror', kind, err));
   }
   if (sink) {
     // After the stop: Berth's deliverer may still be sending its last batch while the figures end.
@@ -106,9 +109,14 @@ async function main(): Promise<void> {
     // Alternate who goes first so that neither always gets the cooler disk or the emptier page cache.
     const order: RegistryKind[] = r % 2 === 1 ? ['reference', 'berth'] : ['berth', 'reference'];
     const result = {} as RoundResults;
-    for (const kind of order) {
-      out(`## round ${r}/${cfg.rounds} · ${kind === 'berth' ? 'berth' : 'reference (CNCF Distribution)'}`);
-      result[kind] = await runRegistry(kind, cfg, repoRoot, cleanup, blobs, sink);
+    const upstream = selected(cfg, 'mirror') ? await startUpstream({ cfg, note: (line) => out(`# ${line}`) }, repoRoot, cleanup, blobs) : null;
+    try {
+      for (const kind of order) {
+        out(`## round ${r}/${cfg.rounds} · ${kind === 'berth' ? 'berth' : 'reference (CNCF Distribution)'}`);
+        result[kind] = await runRegistry(kind, cfg, repoRoot, cleanup, blobs, sink, upstream);
+      }
+    } finally {
+      await upstream?.server.stop();
     }
     rounds.push(result);
   }

@@ -93,10 +93,14 @@ export interface ServerOptions {
   shared: boolean;
   /** A `notifications` section (YAML) given to both registries, or '' for none. */
   notifications: string;
+  /** An upstream's base URL: the server is its pull-through mirror (`proxy.remoteurl`). */
+  proxy?: string;
+  /** The CPU to pin the server to; SERVER_CPU unless said (the mirror group's upstream). */
+  cpu?: string;
 }
 
 export async function startServer(kind: RegistryKind, repoRoot: string, cleanup: Cleanup, opts: ServerOptions): Promise<RunningServer> {
-  const { cpuProfDir, shared, notifications } = opts;
+  const { cpuProfDir, shared, notifications, proxy } = opts;
   const dir = await mkdtemp(path.join(os.tmpdir(), `berth-bench-${kind}-`));
   cleanup.addDir(dir);
   const root = path.join(dir, 'storage');
@@ -107,7 +111,8 @@ export async function startServer(kind: RegistryKind, repoRoot: string, cleanup:
   const env = baseEnv();
   if (kind === 'reference') {
     const configFile = path.join(dir, 'config.yml');
-    await writeFile(configFile, referenceConfig(root, addr, notifications));
+    const proxyYaml = proxy ? `proxy:\n  remoteurl: ${proxy}\n` : '';
+    await writeFile(configFile, referenceConfig(root, addr, notifications + proxyYaml));
     args = [REFERENCE_BIN, 'serve', configFile];
   } else {
     Object.assign(env, {
@@ -118,6 +123,7 @@ export async function startServer(kind: RegistryKind, repoRoot: string, cleanup:
       ...(shared ? { REGISTRY_HTTP_SECRET: SECRET } : {}),
       REGISTRY_LOG_ACCESSLOG_DISABLED: 'true',
       REGISTRY_LOG_LEVEL: 'warn',
+      ...(proxy ? { REGISTRY_PROXY_REMOTEURL: proxy, REGISTRY_MIRROR_SPOOLDIRECTORY: path.join(dir, 'spool') } : {}),
     });
     const prof = cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : [];
     // Everything else comes from the environment; only a list (the endpoints) needs a file.
@@ -127,7 +133,7 @@ export async function startServer(kind: RegistryKind, repoRoot: string, cleanup:
   }
   const log = createWriteStream(logFile);
   // taskset execs the server, so the child's pid is the server's own (for /proc readings).
-  const child = spawn('taskset', ['-c', SERVER_CPU, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('taskset', ['-c', opts.cpu ?? SERVER_CPU, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   cleanup.addChild(child);
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);

@@ -19,6 +19,12 @@ import { eventMetrics } from './metrics/event-metrics';
 import { StorageHealth } from './storage-health';
 import { createNotifier } from './events/notifier';
 import { formatAddress, parseListenAddress } from './config/listen-address';
+import { configuredMirrors } from './mirror/mirrors';
+import { MirrorService } from './mirror/mirror-service';
+import { pullAliasOf } from './mirror/routing';
+import { mirrorEviction } from './mirror/eviction';
+import { PullLog } from './mirror/pull-log';
+import { mirrorMetrics } from './metrics/mirror-metrics';
 
 /** Readiness waits this long for the storage driver to answer. */
 const READINESS_TIMEOUT_MS = 2_000;
@@ -37,6 +43,8 @@ export interface AppDeps {
   storageProbeIntervalMs?: number;
   /** How often an idle notification endpoint looks for events other processes recorded (default 2 s). */
   eventPollMs?: number;
+  /** How often mirrored manifests' pulls are written for eviction (default PULL_FLUSH_MS). */
+  mirrorPullFlushMs?: number;
 }
 
 export interface BerthApp {
@@ -78,9 +86,11 @@ export function createApp(deps: AppDeps): BerthApp {
     cache: { ttlMs: readCacheTtl(config) },
     readOnly,
   });
+  const mirrorList = configuredMirrors(config);
   const auth = createAuth(config.auth, {
     logger,
     keyStorage: { driver, keyPath: paths.tokenSigningKey(), certificatePath: paths.tokenSigningCertificate(), readOnly },
+    pullAlias: mirrorList.length === 0 ? undefined : (repository) => pullAliasOf(repository, mirrorList),
   });
 
   // Distribution's source record: this node's name and port, and a UUID that changes with each start.
@@ -91,6 +101,23 @@ export function createApp(deps: AppDeps): BerthApp {
     pollMs: deps.eventPollMs,
     observer: metrics && eventMetrics(metrics),
   });
+
+  const pulls = mirrorList.length === 0 || readOnly ? undefined : new PullLog(driver, logger, deps.mirrorPullFlushMs);
+  pulls?.start();
+  const mirrors =
+    mirrorList.length === 0
+      ? undefined
+      : new MirrorService({
+          mirrors: mirrorList,
+          registry,
+          driver,
+          logger,
+          spoolDirectory: config.mirror.spooldirectory,
+          manifestMaxSize: config.validation.manifests.maxsize,
+          maxDescriptors: config.validation.manifests.maxdescriptors,
+          pulls,
+          ...(metrics ? mirrorMetrics(metrics) : {}),
+        });
 
   const dispatch = createDispatcher(
     registry,
@@ -104,6 +131,7 @@ export function createApp(deps: AppDeps): BerthApp {
       relativeUrls: config.http.relativeurls,
       authorize: createAuthorizer(auth.controller, { host: config.http.host, tokenPath: auth.tokenPath, clientIdentity: config.http.tls?.clientidentity }),
       notifier,
+      mirrors,
     },
     {
       ...healthRoutes(driver, { timeoutMs: READINESS_TIMEOUT_MS, fault: () => health.fault }),
@@ -129,7 +157,10 @@ export function createApp(deps: AppDeps): BerthApp {
   return {
     handler,
     registry,
-    ready: () => auth.ready(),
+    ready: async () => {
+      await auth.ready();
+      await mirrors?.ready();
+    },
     startBackgroundTasks() {
       notifier?.startDelivery();
       const purging = config.storage.maintenance.uploadpurging;
@@ -138,7 +169,7 @@ export function createApp(deps: AppDeps): BerthApp {
       const gc = config.storage.maintenance.gc;
       if (gc.enabled && !readOnly)
         stops.push(
-          startGcScheduler(driver, registry.listing, logger, { interval: gc.interval, grace: gc.grace, deleteUntagged: gc.deleteuntagged, dryRun: gc.dryrun, onDeleting: notifier?.recordGcDeletions }, (result, report) => {
+          startGcScheduler(driver, registry.listing, logger, { interval: gc.interval, grace: gc.grace, deleteUntagged: gc.deleteuntagged, dryRun: gc.dryrun, onDeleting: notifier?.recordGcDeletions, eviction: mirrorEviction(driver, mirrorList, pulls) }, (result, report) => {
             // The collector deleted behind the cache's back.
             registry.cache.forgetMutable();
             if (!metrics) return;
@@ -147,6 +178,8 @@ export function createApp(deps: AppDeps): BerthApp {
               metrics.gcBytes.inc(report.bytes);
               metrics.gcObjects.inc({ kind: 'blob' }, report.blobs.length);
               metrics.gcObjects.inc({ kind: 'manifest' }, report.manifests.length);
+              metrics.gcEvictedManifests.inc(report.evicted.length);
+              metrics.gcEvictedBytes.inc(report.evictedBytes);
             }
           }),
         );
@@ -155,6 +188,8 @@ export function createApp(deps: AppDeps): BerthApp {
       health.stop();
       for (const stop of stops.splice(0)) stop();
       await notifier?.stop();
+      await pulls?.stop();
+      await mirrors?.close();
     },
   };
 }

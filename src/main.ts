@@ -18,7 +18,10 @@ import { formatReport } from './check/findings';
 import { createMetrics } from './metrics/metrics';
 import { debugHandler } from './metrics/debug-server';
 import { gcDeletionRecorder } from './events/gc-events';
+import { readMirrorCas } from './mirror/ca-files';
 import { GarbageCollector } from './oci/gc';
+import { mirrorEviction, mirrorOf } from './mirror/eviction';
+import { configuredMirrors } from './mirror/mirrors';
 import { GcLease, GcLockedError } from './oci/gc-lease';
 import { Listing } from './oci/listing';
 import { createStorageDriver, StorageSetupError } from './storage';
@@ -148,6 +151,7 @@ async function gc(env: Env, command: Extract<Command, { name: 'gc' }>): Promise<
       dryRun: command.dryRun,
       lease,
       onDeleting,
+      eviction: mirrorEviction(driver, configuredMirrors(config)),
     });
     process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   } finally {
@@ -161,13 +165,19 @@ async function gc(env: Env, command: Extract<Command, { name: 'gc' }>): Promise<
  */
 async function check(env: Env, command: Extract<Command, { name: 'check' }>): Promise<void> {
   const { config } = await loadConfigWithSource({ file: command.config, env });
-  const report = await checkStore(await createStorageDriver(config), { repair: command.repair, verifyDigests: command.verifyDigests });
+  const mirrors = configuredMirrors(config);
+  const report = await checkStore(await createStorageDriver(config), {
+    repair: command.repair,
+    verifyDigests: command.verifyDigests,
+    isMirrored: (name) => mirrorOf(name, mirrors) !== undefined,
+  });
   process.stdout.write(command.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
   if (report.remaining > 0) process.exitCode = 1;
 }
 
 async function configCheck(env: Env, configFile: string | undefined): Promise<void> {
   const { config, file } = await loadConfigWithSource({ file: configFile, env });
+  await readMirrorCas(config.mirrors);
   process.stdout.write(JSON.stringify(redactConfig(config), null, 2) + '\n');
   process.stderr.write(`config: ok${file ? ` (${file})` : ' (no file: defaults and environment)'}\n`);
 }
@@ -212,6 +222,8 @@ export async function main(argv: string[], env: Env): Promise<void> {
     if (command.name === 'check') return await check(env, command);
     if (command.name === 'healthcheck') return await healthcheck(env, command);
     const { config } = await loadConfigWithSource({ file: command.config, env });
+    // Not used yet by serve (the mirror is not wired into requests), but a bad file stops start-up now.
+    await readMirrorCas(config.mirrors);
     await serve(config, createLogger(config.log));
   } catch (err) {
     if (err instanceof ConfigError || err instanceof StorageSetupError || err instanceof StartupError || err instanceof TlsSetupError || err instanceof SharedStorageError || err instanceof GcLockedError)

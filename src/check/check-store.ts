@@ -16,6 +16,11 @@ export interface CheckOptions {
   /** ms: what changed more recently than this is never repaired, as it may be a write in progress (default 1 h). */
   repairAge?: number;
   now?: number;
+  /**
+   * Repositories a pull-through mirror fills on demand: a manifest there whose blobs were never
+   * pulled is a cache not yet warm, not damage, so it is not reported.
+   */
+  isMirrored?: (repository: string) => boolean;
 }
 
 const HOUR = 3_600_000;
@@ -40,7 +45,7 @@ export async function checkStore(driver: StorageDriver, opts: CheckOptions = {})
   // The secret signs upload state, which a check never hands out.
   const registry = createRegistry(driver, { secret: randomBytes(32) });
   const repositories = (await registry.listing.catalog(undefined, undefined)).items;
-  const checker = new RepositoryChecker(driver, registry.manifests, findings);
+  const checker = new RepositoryChecker(driver, registry.manifests, findings, opts.isMirrored ?? (() => false));
   for (const name of repositories) await checker.check(name);
   return findings.report(repositories.length, blobsVerified);
 }

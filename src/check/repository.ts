@@ -28,6 +28,7 @@ export class RepositoryChecker {
     private readonly driver: StorageDriver,
     private readonly manifests: ManifestStore,
     private readonly findings: Findings,
+    private readonly isMirrored: (repository: string) => boolean,
   ) {}
 
   async check(name: string): Promise<void> {
@@ -103,6 +104,7 @@ export class RepositoryChecker {
       const detail = `manifest ${d.value}: ${(err as Error).message}`;
       return this.findings.add({ kind: 'unreadable-manifest', repository: name, path: paths.blobData(d), detail });
     }
+    if (this.isMirrored(name)) return;
     const missing = await this.manifests.missingReferences(name, parsed);
     if (missing.length > 0) {
       const detail = `manifest ${d.value} references missing ${missing.map((m) => m.value).join(', ')}`;

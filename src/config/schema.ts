@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { authSchema } from './auth-schema';
 import { duration } from './duration';
 import { hostPort } from './listen-address';
+import { mirrorSettingsSchema, mirrorsSchema, proxySchema, proxyWithMirrors } from './mirror-schema';
 import { notificationsSchema } from './notifications-schema';
 import { tlsSchema } from './tls-schema';
 
@@ -197,9 +198,13 @@ export const configSchema = z
     validation,
     auth: authSchema,
     notifications: notificationsSchema,
+    proxy: proxySchema,
+    mirrors: mirrorsSchema,
+    mirror: mirrorSettingsSchema,
   })
   .strict()
   .superRefine((c, ctx) => {
+    proxyWithMirrors(c, ctx);
     // A bucket is shared storage by nature: every replica must sign upload state with one secret,
     // and a random per-process one would break uploads that cross replicas. Refuse it up front.
     if (c.storage.driver === 's3' && c.http.secret === undefined)

@@ -2,6 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Grant } from '../../auth';
 import type { Notifier } from '../events/notifier';
 import type { Registry } from '../oci/registry';
+import type { MirrorService } from '../mirror/mirror-service';
+import type { MirrorRoute } from '../mirror/routing';
 import type { RouteAuthorizer } from './auth-adapter';
 import { responseClosed, responseCompleted } from './protocol';
 
@@ -18,6 +20,8 @@ export interface HttpOptions {
   authorize?: RouteAuthorizer;
   /** Where events go (notifications.endpoints); absent: none are recorded. */
   notifier?: Notifier;
+  /** The pull-through mirrors (mirrors, proxy); absent when none is configured. */
+  mirrors?: MirrorService;
 }
 
 /** What a route handler gets: the request, its path parameters and query, and the registry. */
@@ -34,6 +38,8 @@ export interface RouteContext {
   signal: AbortSignal;
   /** What the caller may do beyond the route's own access (a mount's source, the full catalog). */
   grant: Grant;
+  /** Set when the repository is a mirror's: `name` is then its local name (`<prefix>/<upstream name>`). */
+  mirror?: MirrorRoute;
 }
 
 export type RouteHandler = (ctx: RouteContext) => Promise<void>;
@@ -55,6 +61,7 @@ export class Context implements RouteContext {
     readonly registry: Registry,
     readonly options: HttpOptions,
     readonly grant: Grant,
+    readonly mirror?: MirrorRoute,
   ) {}
 
   get query(): URLSearchParams {

@@ -78,6 +78,11 @@ export const DOMAIN_RULES: { [K in DomainErrorKind]: Rule<DomainFacts[K]> } = {
   'parameter-invalid': { code: 'UNSUPPORTED', status: 400 },
   'collection-conflict': { code: 'UNAVAILABLE', headers: () => ({ 'Retry-After': '10' }) },
   'events-backlog-full': { code: 'UNAVAILABLE', headers: () => ({ 'Retry-After': '30' }) },
+  // A pull-through mirror without a cached copy: the upstream's trouble, told as such, with the
+  // upstream's own Retry-After when it sent one (docs/architecture.md "Mirror: serving pulls").
+  'upstream-unavailable': { code: 'UNAVAILABLE', headers: (f) => ({ 'Retry-After': String(f.retryAfterSeconds ?? 10) }), detail: NONE },
+  'upstream-rate-limited': { code: 'TOOMANYREQUESTS', headers: (f) => ({ 'Retry-After': String(f.retryAfterSeconds ?? 60) }), detail: NONE },
+  'upstream-refused': { code: 'UNAVAILABLE', status: 502, detail: NONE },
 };
 
 /**

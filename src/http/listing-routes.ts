@@ -7,7 +7,7 @@ import { sendJson, type RouteContext } from './context';
 /** Referrers pages are bounded so that one subject with many signatures cannot make a huge body. */
 const REFERRERS_PAGE = 1000;
 
-function nextLink(path: string, params: Record<string, string | number | undefined>): string {
+export function nextLink(path: string, params: Record<string, string | number | undefined>): string {
   const q = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (v !== undefined) q.set(k, String(v));
   return `<${path}?${q.toString()}>; rel="next"`;
@@ -54,6 +54,11 @@ export async function catalog(ctx: RouteContext): Promise<void> {
   sendJson(ctx.res, 200, { repositories: page.items }, headers);
 }
 
+/** The referrers index body every referrers answer carries, local or an upstream's. */
+export function sendReferrers(ctx: RouteContext, manifests: unknown[], headers: Record<string, string>): void {
+  sendJson(ctx.res, 200, { schemaVersion: 2, mediaType: MEDIA_TYPES.ociIndex, manifests }, headers, MEDIA_TYPES.ociIndex);
+}
+
 export async function listReferrers(ctx: RouteContext): Promise<void> {
   const subject = parseDigest(ctx.param);
   const artifactType = ctx.query.get('artifactType') ?? undefined;
@@ -64,11 +69,5 @@ export async function listReferrers(ctx: RouteContext): Promise<void> {
   if (artifactType !== undefined) headers['OCI-Filters-Applied'] = 'artifactType';
   if (page.next !== undefined)
     headers.Link = nextLink(`/v2/${ctx.name}/referrers/${subject.value}`, { n, artifactType, last: page.next });
-  sendJson(
-    ctx.res,
-    200,
-    { schemaVersion: 2, mediaType: MEDIA_TYPES.ociIndex, manifests: page.descriptors },
-    headers,
-    MEDIA_TYPES.ociIndex,
-  );
+  sendReferrers(ctx, page.descriptors, headers);
 }

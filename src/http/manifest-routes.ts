@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { DomainError } from '../oci/errors';
 import { isDigest, parseDigest } from '../oci/digest';
 import { isValidTag, validateTag } from '../oci/names';
-import type { ManifestRef } from '../oci/manifests';
+import type { ManifestRef, StoredManifest } from '../oci/manifests';
 import { contentLength } from './ranges';
 import { baseUrl } from './urls';
 import { sendEmpty, type RouteContext } from './context';
@@ -13,7 +13,7 @@ function reference(param: string): ManifestRef {
 }
 
 /** Nothing can be stored under a tag that breaks the grammar, so reading one is a plain 404. */
-function readReference(param: string): ManifestRef {
+export function readReference(param: string): ManifestRef {
   if (!isDigest(param) && !isValidTag(param)) throw new DomainError('manifest-unknown', { tag: param.slice(0, 200) });
   return reference(param);
 }
@@ -46,7 +46,13 @@ export async function getManifest(ctx: RouteContext): Promise<void> {
   const head = ctx.req.method === 'HEAD';
   // A HEAD reads the content too when its pull event lists the manifest's references.
   const m = head && !wantsManifestContent(ctx, 'pull') ? await ctx.registry.manifests.head(ctx.name, ref) : await ctx.registry.manifests.get(ctx.name, ref);
-  const bytes = 'bytes' in m ? (m.bytes as Buffer) : undefined;
+  await sendManifest(ctx, ref, m);
+}
+
+/** Answers a manifest GET or HEAD with `m` (a HEAD's body is left out): 304 when the client has it. */
+export async function sendManifest(ctx: RouteContext, ref: ManifestRef, m: StoredManifest | (StoredManifest & { bytes: Buffer })): Promise<void> {
+  const head = ctx.req.method === 'HEAD';
+  const bytes = 'bytes' in m ? m.bytes : undefined;
   const res = ctx.res;
   res.setHeader('Docker-Content-Digest', m.digest.value);
   res.setHeader('ETag', `"${m.digest.value}"`);

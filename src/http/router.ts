@@ -10,7 +10,10 @@ import { cancelUpload, completeUpload, patchUpload, startUpload, uploadStatus } 
 import { deleteManifest, getManifest, putManifest } from './manifest-routes';
 import { base, catalog, listReferrers, listTags } from './listing-routes';
 import { ALLOW_ALL } from './auth-adapter';
+import type { Mirror } from '../mirror/mirrors';
 import { urlPath, urlQuery } from './urls';
+import { getMirroredBlob, getMirroredManifest, listMirroredReferrers, listMirroredTags, orMirror } from './mirror-routes';
+import { mirrorRefusal, routeRepository, type MirrorRoute, type RepositoryEndpoint } from '../mirror/routing';
 
 /** The registry's routes (under /v2), as logs, metrics and auth/ name them. */
 export type RegistryRouteName = 'base' | 'catalog' | 'tags' | 'manifest' | 'upload-start' | 'upload' | 'blob' | 'referrers';
@@ -41,12 +44,17 @@ function v2(name: RegistryRouteName, pattern: RegExp, named: boolean, methods: M
 const REGISTRY_ROUTES: Route[] = [
   v2('base', /^\/v2\/?$/, false, { GET: base, HEAD: base }),
   v2('catalog', /^\/v2\/_catalog$/, false, { GET: catalog }),
-  v2('tags', /^\/v2\/(.+)\/tags\/list$/, true, { GET: listTags }),
-  v2('manifest', /^\/v2\/(.+)\/manifests\/([^/]+)$/, true, { GET: getManifest, HEAD: getManifest, PUT: putManifest, DELETE: deleteManifest }),
+  v2('tags', /^\/v2\/(.+)\/tags\/list$/, true, { GET: orMirror(listTags, listMirroredTags(listTags)) }),
+  v2('manifest', /^\/v2\/(.+)\/manifests\/([^/]+)$/, true, {
+    GET: orMirror(getManifest, getMirroredManifest),
+    HEAD: orMirror(getManifest, getMirroredManifest),
+    PUT: putManifest,
+    DELETE: deleteManifest,
+  }),
   v2('upload-start', /^\/v2\/(.+)\/blobs\/uploads\/?$/, true, { POST: startUpload }),
   v2('upload', /^\/v2\/(.+)\/blobs\/uploads\/([^/]+)$/, true, { GET: uploadStatus, PATCH: patchUpload, PUT: completeUpload, DELETE: cancelUpload }),
-  v2('blob', /^\/v2\/(.+)\/blobs\/([^/]+)$/, true, { GET: getBlob, HEAD: getBlob, DELETE: deleteBlob }),
-  v2('referrers', /^\/v2\/(.+)\/referrers\/([^/]+)$/, true, { GET: listReferrers }),
+  v2('blob', /^\/v2\/(.+)\/blobs\/([^/]+)$/, true, { GET: orMirror(getBlob, getMirroredBlob(getBlob)), HEAD: orMirror(getBlob, getMirroredBlob(getBlob)), DELETE: deleteBlob }),
+  v2('referrers', /^\/v2\/(.+)\/referrers\/([^/]+)$/, true, { GET: orMirror(listReferrers, listMirroredReferrers(listReferrers)) }),
 ];
 
 /** The routes outside /v2; each path also answers with a trailing slash. */
@@ -68,6 +76,8 @@ function edgeRoutes(edge: EdgeRoutes): Route[] {
 }
 
 const WRITES = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** The routes a pull uses: the only ones a default mirror answers for names that are not local. */
+const PULLS = new Set<RouteName>(['manifest', 'blob', 'tags', 'referrers']);
 
 function decode(segment: string): string {
   try {
@@ -93,6 +103,24 @@ function match(routes: Route[], path: string): MatchedRoute | undefined {
 }
 
 /**
+ * The mirror serving a repository request, if any (mirror/routing.ts), by its name and `?ns=`. A
+ * request routed by `ns` answers with `OCI-Namespace` (distribution-spec, "Registry Proxying").
+ * A read of a name that is no local repository falls back to the default mirror, if there is one
+ * (docker's registry-mirrors sends `library/nginx`); writes never do, so such names stay pushable.
+ */
+async function mirrorOf(name: string, raw: string, pull: boolean, mirrors: readonly Mirror[], registry: Registry, res: ServerResponse): Promise<MirrorRoute | undefined> {
+  if (mirrors.length === 0) return undefined;
+  const ns = new URLSearchParams(urlQuery(raw)).get('ns') ?? undefined;
+  const route = routeRepository(name, ns, mirrors);
+  if (route.kind === 'local') {
+    if (route.fallback === undefined || !pull || (await registry.listing.repositoryExists(name))) return undefined;
+    return route.fallback;
+  }
+  if (route.namespace !== undefined) res.setHeader('OCI-Namespace', route.namespace);
+  return route;
+}
+
+/**
  * The whole server: one dispatcher over one route table, on plain node requests. No framework: its
  * per-request wrapping was measured to cost more than a cached manifest GET itself. Every failure
  * goes to `onError` (the one error renderer), unknown paths included.
@@ -115,18 +143,29 @@ export function createDispatcher(registry: Registry, options: HttpOptions, edge:
       const handler = route.methods[req.method ?? ''];
       if (!handler) throw new DomainError('method-not-allowed', { method: req.method, allow: Object.keys(route.methods) }, `method ${req.method} not allowed`);
       let grant = ALLOW_ALL;
+      let name = matched.name;
+      let mirror: MirrorRoute | undefined;
       if (route.registry) {
-        if (route.named) validateName(matched.name);
+        if (route.named) {
+          validateName(name);
+          mirror = options.mirrors && (await mirrorOf(name, raw, PULLS.has(route.name) && !WRITES.has(req.method ?? ''), options.mirrors.mirrors, registry, res));
+          if (mirror) name = mirror.localRepository;
+        }
+        // Access is decided on the local name: a policy for docker.io/* governs who pulls through that mirror.
         if (options.authorize) {
-          grant = await options.authorize(req, route.name, matched.name);
+          grant = await options.authorize(req, route.name, name);
           stateOf(res).user = grant.subject ?? undefined;
+        }
+        if (mirror) {
+          const refusal = mirrorRefusal(route.name as RepositoryEndpoint, req.method ?? '', mirror);
+          if (refusal) throw refusal;
         }
         // After auth: an anonymous client learns nothing of the registry's settings.
         if (WRITES.has(req.method ?? '') && options.readOnly)
           throw new DomainError('read-only', { allow: Object.keys(route.methods).filter((m) => !WRITES.has(m)) }, 'the registry is in read-only mode');
         if (req.method === 'DELETE' && !options.deleteEnabled) throw new DomainError('deletes-disabled', {}, 'deletes are disabled on this registry');
       }
-      await handler(new Context(req, res, matched.name, matched.param, urlQuery(raw), registry, options, grant));
+      await handler(new Context(req, res, name, matched.param, urlQuery(raw), registry, options, grant, mirror));
     } catch (err) {
       onError(req, res, err);
     }

@@ -18,6 +18,8 @@ export interface Metrics {
   gcRuns: Counter<'result'>;
   gcBytes: Counter;
   gcObjects: Counter<'kind'>;
+  gcEvictedManifests: Counter;
+  gcEvictedBytes: Counter;
   eventsDelivered: Counter<'endpoint'>;
   eventDeliveryFailures: Counter<'endpoint'>;
   eventsPending: Gauge<'endpoint'>;
@@ -25,6 +27,11 @@ export interface Metrics {
   eventsDropped: Counter;
   eventEndpointFailing: Gauge<'endpoint'>;
   eventsDeadLettered: Gauge<'endpoint'>;
+  mirrorRequests: Counter<'mirror' | 'kind' | 'result'>;
+  mirrorUpstreamErrors: Counter<'mirror' | 'kind'>;
+  mirrorUpstreamBytes: Counter;
+  mirrorServedBytes: Counter<'mirror'>;
+  mirrorFetches: Counter<'result'>;
 }
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
@@ -61,6 +68,8 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     gcRuns: new Counter({ name: 'berth_gc_runs_total', help: 'Garbage collections by result (ok, failed, skipped).', labelNames: ['result'], registers }),
     gcBytes: new Counter({ name: 'berth_gc_reclaimed_bytes_total', help: 'Bytes of blob data garbage collection deleted.', registers }),
     gcObjects: new Counter({ name: 'berth_gc_reclaimed_objects_total', help: 'Objects garbage collection deleted, by kind (blob, manifest).', labelNames: ['kind'], registers }),
+    gcEvictedManifests: new Counter({ name: 'berth_gc_evicted_manifests_total', help: "Mirrored manifests garbage collection evicted (ttl or maxsize); also in berth_gc_reclaimed_objects_total.", registers }),
+    gcEvictedBytes: new Counter({ name: 'berth_gc_evicted_bytes_total', help: "Bytes evicted manifests freed from their mirror's account (shared blobs stay).", registers }),
     eventsDelivered: new Counter({ name: 'berth_notification_events_delivered_total', help: 'Events a notification endpoint accepted, by endpoint (redeliveries included).', labelNames: ['endpoint'], registers }),
     eventDeliveryFailures: new Counter({ name: 'berth_notification_delivery_failures_total', help: 'Failed delivery attempts, by endpoint.', labelNames: ['endpoint'], registers }),
     eventsPending: new Gauge({ name: 'berth_notification_events_pending', help: 'Events recorded and not yet delivered, by endpoint, as of the last look at storage.', labelNames: ['endpoint'], registers }),
@@ -83,5 +92,20 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       labelNames: ['endpoint'],
       registers,
     }),
+    mirrorRequests: new Counter({
+      name: 'berth_mirror_requests_total',
+      help: "Pulls of mirrored manifests and blobs, by mirror (its prefix; proxy for Distribution's proxy), kind (manifest, blob) and result: hit (from the cache), miss (from the upstream), stale (cached tag served while the upstream failed).",
+      labelNames: ['mirror', 'kind', 'result'],
+      registers,
+    }),
+    mirrorUpstreamErrors: new Counter({
+      name: 'berth_mirror_upstream_errors_total',
+      help: 'Failed upstream requests, by mirror and kind (not-found, unauthorized, denied, rate-limited, unavailable, bad-response).',
+      labelNames: ['mirror', 'kind'],
+      registers,
+    }),
+    mirrorUpstreamBytes: new Counter({ name: 'berth_mirror_upstream_bytes_total', help: 'Blob bytes received from upstreams.', registers }),
+    mirrorServedBytes: new Counter({ name: 'berth_mirror_served_bytes_total', help: 'Blob bytes sent to clients of mirrored repositories (cached or not), by mirror.', labelNames: ['mirror'], registers }),
+    mirrorFetches: new Counter({ name: 'berth_mirror_blob_fetches_total', help: 'Upstream blob fetches by result (completed, failed).', labelNames: ['result'], registers }),
   };
 }

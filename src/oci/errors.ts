@@ -42,6 +42,12 @@ export interface DomainFacts {
   'collection-conflict': Record<string, never>;
   /** Notifications are configured to refuse writes while this many events wait for delivery. */
   'events-backlog-full': { pending: number };
+  /** A mirror's upstream is down or failing (5xx, unreachable, timed out) and nothing cached answers. */
+  'upstream-unavailable': { retryAfterSeconds?: number };
+  /** A mirror's upstream rate-limits this registry and nothing cached answers. */
+  'upstream-rate-limited': { retryAfterSeconds?: number };
+  /** A mirror's upstream refused its credentials or sent something unusable: the operator's to fix. */
+  'upstream-refused': Record<string, never>;
 }
 
 export type DomainErrorKind = keyof DomainFacts;

@@ -42,10 +42,13 @@ export class Marker {
   /**
    * Marks what one repository's manifests reach. Every revision is a root, or with `deleteUntagged`
    * only what tags reach (through indexes and referrers) and revisions linked after `cutoff`; the
-   * other revisions are returned as untagged.
+   * other revisions are returned as untagged. `evicted` (digests a cache policy removes) are never
+   * roots, and tags reach nothing through them.
    */
-  async repository(name: string, marked: Set<string>, deleteUntagged: boolean, cutoff: number): Promise<RepositoryMark> {
-    const { revisions, linked } = await this.revisions(name);
+  async repository(name: string, marked: Set<string>, deleteUntagged: boolean, cutoff: number, evicted: ReadonlySet<string> = new Set()): Promise<RepositoryMark> {
+    const listed = await this.revisions(name);
+    const linked = listed.linked;
+    const revisions = listed.revisions.filter((d) => !evicted.has(d.value));
     let roots = revisions;
     const untagged: string[] = [];
     if (deleteUntagged) {
@@ -61,7 +64,7 @@ export class Marker {
       });
       while (queue.length > 0) {
         const d = queue.pop()!;
-        if (reachable.has(d.value)) continue;
+        if (reachable.has(d.value) || evicted.has(d.value)) continue;
         reachable.add(d.value);
         queue.push(...((await this.read(d))?.manifests ?? []), ...(bySubject.get(d.value) ?? []));
       }
@@ -125,7 +128,8 @@ export class Marker {
     await mapBounded(fresh, READ_WINDOW, (d) => this.closure(name, d, marked, kept));
   }
 
-  private async closure(name: string, root: Digest, marked: Set<string>, kept: Set<string>): Promise<void> {
+  /** Marks a manifest, its blobs and its index children as kept (a fresh revision, or a manifest pulled during the sweep). */
+  async closure(name: string, root: Digest, marked: Set<string>, kept: Set<string>): Promise<void> {
     const queue = [root];
     while (queue.length > 0) {
       const d = queue.pop()!;

@@ -12,6 +12,8 @@ export interface GcSchedule {
   dryRun: boolean;
   /** See GcOptions.onDeleting: each collection reports what it deletes before deleting it. */
   onDeleting?: GcOptions['onDeleting'];
+  /** See GcOptions.eviction: the mirror's cache policy. */
+  eviction?: GcOptions['eviction'];
 }
 
 /**
@@ -33,9 +35,9 @@ export function startGcScheduler(
       const lease = await GcLease.acquire(driver, leaseTimings);
       try {
         const started = Date.now();
-        const report = await collector.collect({ grace: schedule.grace, deleteUntagged: schedule.deleteUntagged, dryRun: schedule.dryRun, lease, onDeleting: schedule.onDeleting });
+        const report = await collector.collect({ grace: schedule.grace, deleteUntagged: schedule.deleteUntagged, dryRun: schedule.dryRun, lease, onDeleting: schedule.onDeleting, eviction: schedule.eviction });
         logger.info(
-          { blobs: report.blobs.length, bytes: report.bytes, manifests: report.manifests.length, leftovers: report.leftovers, dryRun: report.dryRun, ms: Date.now() - started },
+          { blobs: report.blobs.length, bytes: report.bytes, manifests: report.manifests.length, evicted: report.evicted.length, evictedBytes: report.evictedBytes, leftovers: report.leftovers, dryRun: report.dryRun, ms: Date.now() - started },
           'garbage collection finished',
         );
         onRun('ok', report);

@@ -7,10 +7,11 @@ import { paths } from './paths';
 import { deleteIfExists, readLink, sizeOf } from './links';
 import type { Listing } from './listing';
 import { Marker } from './gc-mark';
-import { splitManifestKey } from './gc-sweep-state';
+import { manifestKey, splitManifestKey } from './gc-sweep-state';
 import { storageNow } from './storage-clock';
 import { SweepNotice } from './gc-sweep';
 import { mapBounded } from './bounded';
+import { deleteTagsOf, type EvictionPolicy, type PlannedEviction } from './gc-evict';
 
 export interface GcOptions {
   /** Blobs and links younger than this (ms) are never collected: a push in progress may need them. */
@@ -28,6 +29,8 @@ export interface GcOptions {
    * Never called in a dry run or when nothing is deleted.
    */
   onDeleting?: (deletions: GcDeletion[]) => Promise<void>;
+  /** Cached manifests to remove besides the unreferenced (the mirror's ttl and maxsize; gc-evict.ts). */
+  eviction?: EvictionPolicy;
 }
 
 /** One object a sweep deletes: a manifest revision of one repository, or blob data shared by all. */
@@ -43,7 +46,11 @@ export interface GcReport {
   bytes: number;
   /** Untagged manifests deleted, as `repository@digest`. */
   manifests: string[];
-  /** Candidates kept because a push made them reachable while the collection ran. */
+  /** Manifests an eviction policy removed (or would, in a dry run), as `repository@digest`; also in `manifests`. */
+  evicted: string[];
+  /** What those freed from the policy's account (blobs also referenced elsewhere stay, and are not in `bytes`). */
+  evictedBytes: number;
+  /** Candidates kept because a push made them reachable (or a pull wanted an evicted manifest) while the collection ran. */
   rescued: number;
   /** The driver's crash leftovers older than the grace period removed (or found, in a dry run); see purgeLeftovers. */
   leftovers: number;
@@ -78,14 +85,18 @@ export class GarbageCollector {
     const cutoff = started - opts.grace;
     const marker = new Marker(this.driver);
     const marked = new Set<string>();
-    const report: GcReport = { dryRun: opts.dryRun, repositories: 0, manifestsMarked: 0, blobsMarked: 0, blobs: [], bytes: 0, manifests: [], rescued: 0, leftovers: 0, leftoverBytes: 0 };
+    const report: GcReport = { dryRun: opts.dryRun, repositories: 0, manifestsMarked: 0, blobsMarked: 0, blobs: [], bytes: 0, manifests: [], evicted: [], evictedBytes: 0, rescued: 0, leftovers: 0, leftoverBytes: 0 };
     const repositories = await this.repositories();
     report.repositories = repositories.length;
+    const planned = opts.eviction ? await opts.eviction.plan(repositories, started) : [];
+    const evicting = new Map<string, Set<string>>();
+    for (const p of planned) evicting.set(p.repository, (evicting.get(p.repository) ?? new Set()).add(p.digest));
     const marks = await mapBounded(repositories, REPOSITORY_WINDOW, async (name) => {
-      const [mark] = await Promise.all([marker.repository(name, marked, opts.deleteUntagged, cutoff), marker.freshLinks(name, marked, cutoff)]);
+      const [mark] = await Promise.all([marker.repository(name, marked, opts.deleteUntagged, cutoff, evicting.get(name)), marker.freshLinks(name, marked, cutoff)]);
       return mark;
     });
-    const untagged = marks.flatMap((m) => m.untagged);
+    const evictedKeys = new Map(planned.map((p) => [manifestKey(p.repository, p.digest), p]));
+    const untagged = [...new Set([...marks.flatMap((m) => m.untagged), ...evictedKeys.keys()])];
     report.manifestsMarked = marks.reduce((n, m) => n + m.roots, 0);
     report.blobsMarked = marked.size;
 
@@ -99,7 +110,12 @@ export class GarbageCollector {
     }
     if (opts.dryRun || (candidates.size === 0 && untagged.length === 0)) {
       report.manifests = untagged;
+      for (const p of planned) this.countEvicted(report, p);
       for (const [digest, size] of candidates) this.count(report, digest, size);
+      if (!opts.dryRun && opts.eviction) {
+        opts.lease?.assertHeld();
+        await opts.eviction.tidy();
+      }
       return this.purgeLeftovers(report, cutoff);
     }
 
@@ -115,6 +131,13 @@ export class GarbageCollector {
       // Every listing here starts after the announcement: what a writer linked before it read the
       // state again is listed (gc-fence.ts).
       await mapBounded(await this.repositories(), REPOSITORY_WINDOW, (name) => marker.writtenSince(name, started - CLOCK_SLACK_MS, rescued, kept));
+      // A manifest pulled since the plan keeps what it references: at worst its record lands after
+      // this read (another replica's unflushed pull) and its client re-fetches from the upstream.
+      if (opts.eviction && planned.length > 0)
+        for (const key of await opts.eviction.pulledSince(planned)) {
+          const { repository, digest } = splitManifestKey(key);
+          await marker.closure(repository, parseDigest(digest), rescued, kept);
+        }
       const manifests = untagged.filter((key) => !kept.has(key));
       const blobs = [...candidates].filter(([digest]) => !rescued.has(digest));
       report.rescued += untagged.length - manifests.length + candidates.size - blobs.length;
@@ -128,8 +151,14 @@ export class GarbageCollector {
       for (const key of manifests) {
         const { repository, digest } = splitManifestKey(key);
         assertLive();
+        const evicted = evictedKeys.get(key);
+        const tags = evicted ? await deleteTagsOf(this.driver, repository, parseDigest(digest)) : [];
         await deleteIfExists(this.driver, paths.revisionDir(repository, parseDigest(digest)));
         report.manifests.push(key);
+        if (evicted) {
+          await opts.eviction!.evicted(repository, digest, tags);
+          this.countEvicted(report, evicted);
+        }
       }
       for (const [digest, size] of blobs) {
         assertLive();
@@ -139,6 +168,8 @@ export class GarbageCollector {
     } finally {
       await notice.end();
     }
+    opts.lease?.assertHeld();
+    await opts.eviction?.tidy();
     opts.lease?.assertHeld();
     await this.sweepAliases(cutoff);
     opts.lease?.assertHeld();
@@ -164,6 +195,11 @@ export class GarbageCollector {
       const canonical = await readLink(this.driver, path).catch(() => null);
       if (!canonical || (await sizeOf(this.driver, paths.blobData(canonical))) === null) await deleteIfExists(this.driver, path);
     }
+  }
+
+  private countEvicted(report: GcReport, p: PlannedEviction): void {
+    report.evicted.push(manifestKey(p.repository, p.digest));
+    report.evictedBytes += p.bytes;
   }
 
   private count(report: GcReport, digest: string, size: number): void {

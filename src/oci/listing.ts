@@ -48,6 +48,11 @@ export class Listing {
     return paginate(this.cache.tagLists.get(name) ?? (await this.readTags(name)), n, last);
   }
 
+  /** Whether anything is stored under the repository's name (a default mirror serves names that are not). */
+  async repositoryExists(name: string): Promise<boolean> {
+    return exists(this.driver, paths.repository(name));
+  }
+
   private async readTags(name: string): Promise<string[]> {
     const tags = await listNames(this.driver, paths.tagsDir(name));
     if (tags.length === 0 && !(await exists(this.driver, paths.repository(name))))

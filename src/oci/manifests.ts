@@ -1,8 +1,7 @@
-import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { LRUCache } from 'lru-cache';
 import type { StorageDriver } from '../../storage-drivers/types';
 import { isNotFound } from '../../storage-drivers/errors';
-import { DomainError, isDomainError } from './errors';
+import { DomainError } from './errors';
 import { digestOf, type Digest } from './digest';
 import { paths } from './paths';
 import { deleteIfExists, exists, listNames, readLink, sizeOf, writeLink } from './links';
@@ -11,6 +10,7 @@ import type { ReferrerIndex } from './referrers';
 import type { BlobStore } from './blobs';
 import { digestKey, ReadCache, tagKey, type ManifestBody } from './read-cache';
 import { GcFence } from './gc-fence';
+import { ManifestReferences } from './manifest-references';
 import { manifestKey } from './gc-sweep-state';
 
 export type ManifestRef = { tag: string; digest?: undefined } | { digest: Digest; tag?: undefined };
@@ -38,9 +38,16 @@ export interface PutResult {
   mediaType: string;
 }
 
+export interface PutOptions extends ManifestLimits {
+  /**
+   * A pull-through mirror's manifest: its blobs and child manifests are fetched from the upstream
+   * when a client asks for them, so those not stored yet are no reason to refuse it. Those present
+   * are fenced against a concurrent collection as for any push.
+   */
+  referencesFetchedLater?: boolean;
+}
+
 const MEDIA_TYPE_CACHE_SIZE = 50_000;
-/** References checked at once: enough to overlap storage latency, few enough that other requests get their turn. */
-const REFERENCE_BATCH = 64;
 
 /**
  * Manifests are blobs in the global store with a revision link per repository; tags are links to
@@ -49,14 +56,17 @@ const REFERENCE_BATCH = 64;
 export class ManifestStore {
   // Keyed by digest: content-addressed, so the cached media type can never go stale.
   private readonly mediaTypes = new LRUCache<string, string>({ max: MEDIA_TYPE_CACHE_SIZE });
+  private readonly references: ManifestReferences;
 
   constructor(
     private readonly driver: StorageDriver,
-    private readonly blobs: BlobStore,
+    blobs: BlobStore,
     private readonly referrers: ReferrerIndex,
     private readonly cache: ReadCache = new ReadCache({ ttlMs: 0 }),
     private readonly fence: GcFence = new GcFence(driver),
-  ) {}
+  ) {
+    this.references = new ManifestReferences(driver, blobs);
+  }
 
   /** `alsoTag`: further (validated) tags for a push by digest, applied with the same guarantees as a push by tag. */
   async put(
@@ -65,7 +75,7 @@ export class ManifestStore {
     bytes: Buffer,
     contentType: string | undefined,
     alsoTag: string[] = [],
-    limits: ManifestLimits = {},
+    limits: PutOptions = {},
   ): Promise<PutResult> {
     const tags = [...new Set(ref.tag !== undefined ? [ref.tag, ...alsoTag] : alsoTag)];
     const digest = digestOf(bytes, ref.digest?.algorithm ?? 'sha256');
@@ -79,7 +89,7 @@ export class ManifestStore {
       const before = await this.fence.before();
       let written: Written;
       try {
-        written = await this.write(name, tags, digest, bytes, parsed);
+        written = await this.write(name, tags, digest, bytes, parsed, limits.referencesFetchedLater === true);
       } catch (err) {
         // A check that failed only on a second look means a sweep took a blob after the first
         // look: this push is refused, so each tag goes back to what it named before it.
@@ -115,7 +125,7 @@ export class ManifestStore {
   }
 
   /** Stores the manifest and its links. */
-  private async write(name: string, tags: string[], digest: Digest, bytes: Buffer, parsed: ParsedManifest): Promise<Written> {
+  private async write(name: string, tags: string[], digest: Digest, bytes: Buffer, parsed: ParsedManifest, referencesLater: boolean): Promise<Written> {
     // Each write below waits for its own fsync, so independent ones run together and a PUT costs
     // two fsync rounds rather than four. Order that still holds for a crash at any point:
     // - data that nothing links to is harmless (garbage collection reclaims it), so it is written
@@ -137,7 +147,8 @@ export class ManifestStore {
     const hadRevision = exists(this.driver, paths.revisionLink(name, digest));
     let canonicals: string[] = [];
     // The revision link is looked at (hadRevision) before it is written.
-    const linked = Promise.all([this.checkReferences(name, parsed), hadRevision]).then(([found]) => {
+    const checked = referencesLater ? this.references.present(name, parsed) : this.references.required(name, parsed);
+    const linked = Promise.all([checked, hadRevision]).then(([found]) => {
       canonicals = found;
       return writeLink(this.driver, paths.revisionLink(name, digest), digest);
     });
@@ -252,53 +263,15 @@ export class ManifestStore {
     }
   }
 
-  /**
-   * Every referenced blob and child manifest must be linked in the repository and its data present:
-   * a link whose data is gone (Distribution's garbage collector leaves such links) would make a
-   * manifest that cannot be pulled.
-   */
-  private async checkReferences(name: string, parsed: ParsedManifest): Promise<string[]> {
-    const found = await this.references(name, parsed);
-    const unknown = found.find((r) => r.canonical === null);
-    if (unknown) throw new DomainError('manifest-blob-unknown', { digest: unknown.d.value });
-    return found.map((r) => r.canonical!);
-  }
-
   /** The referenced blobs and child manifests that are not linked in the repository with their data present. */
   async missingReferences(name: string, parsed: ParsedManifest): Promise<Digest[]> {
-    return (await this.references(name, parsed)).filter((r) => r.canonical === null).map((r) => r.d);
-  }
-
-  /** Each referenced blob and child manifest with the digest its data is stored under, or null when it is not usable here. */
-  private async references(name: string, parsed: ParsedManifest): Promise<Array<{ d: Digest; canonical: string | null }>> {
-    const blob = (d: Digest) => this.blobs.stat(name, d).then(({ canonical }) => ({ d, canonical: canonical.value }), (err: unknown) => {
-      if (isDomainError(err, 'blob-unknown')) return { d, canonical: null };
-      throw err;
-    });
-    const manifest = async (d: Digest) => {
-      const canonical = (await readLink(this.driver, paths.revisionLink(name, d))) ?? null;
-      return { d, canonical: canonical && (await sizeOf(this.driver, paths.blobData(canonical))) !== null ? canonical.value : null };
-    };
-    const found: Array<{ d: Digest; canonical: string | null }> = [];
-    // A digest named many times is checked once; the rest go in batches so that one wide manifest
-    // neither floods storage with calls nor holds the event loop while thousands of them settle.
-    const checks = [...unique(parsed.blobs).map((d) => () => blob(d)), ...unique(parsed.manifests).map((d) => () => manifest(d))];
-    for (let i = 0; i < checks.length; i += REFERENCE_BATCH) {
-      // A store that answers without I/O (memory, a warm cache) would otherwise never let go.
-      if (i > 0) await yieldToEventLoop();
-      found.push(...(await Promise.all(checks.slice(i, i + REFERENCE_BATCH).map((check) => check()))));
-    }
-    return found;
+    return this.references.missing(name, parsed);
   }
 
   private remember(digest: Digest, mediaType: string): string {
     this.mediaTypes.set(digest.value, mediaType);
     return mediaType;
   }
-}
-
-function unique(digests: Digest[]): Digest[] {
-  return [...new Map(digests.map((d) => [d.value, d])).values()];
 }
 
 /**

@@ -13,6 +13,7 @@ const BERTH = '/berth';
 const BLOB_ALIASES = `${BERTH}/blob-aliases`;
 const GC = `${BERTH}/gc`;
 const EVENTS = `${BERTH}/events`;
+const MIRROR = `${BERTH}/mirror`;
 /** Lease numbers are zero-padded so that a listing's lexical order is their numeric order. */
 const LEASE_DIGITS = 16;
 /** Where filesystem stores of earlier versions already kept the token key, so they load it unchanged. */
@@ -62,6 +63,17 @@ export const paths = {
   gcSweepCandidates: `${GC}/candidates`,
   /** Written to read the storage's own clock back from its modTime. */
   gcClock: `${GC}/mark-started`,
+  /**
+   * When a mirrored tag's digest was last confirmed with its upstream (mirror/tag-checks.ts). `_tags`
+   * cannot be a repository name component, so one repository's tags never sit where another's name does.
+   */
+  mirrorTagCheck: (name: string, tag: string) => `${MIRROR}/tag-checks/${name}/_tags/${tag}`,
+  /**
+   * When a mirrored manifest was last pulled: the empty file's modification time (mirror/pull-log.ts).
+   * `_manifests` as `_tags` above: no repository's name can reach into another's records.
+   */
+  mirrorPulls: (name: string) => `${MIRROR}/pulls/${name}/_manifests`,
+  mirrorPull: (name: string, d: Digest) => `${MIRROR}/pulls/${name}/_manifests/${d.algorithm}/${d.hex}`,
   /** Heartbeats of secret-less processes (shared-storage.ts). */
   instances: `${BERTH}/instances`,
   instance: (id: string) => `${BERTH}/instances/${id}`,

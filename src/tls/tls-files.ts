@@ -40,6 +40,13 @@ function certificates(key: string, file: string, pem: string): X509Certificate[]
   });
 }
 
+/** A PEM bundle of certificates (a CA file), read and each parsed; errors name `key`. */
+export async function readCertificateBundle(key: string, file: string): Promise<string> {
+  const pem = await read(key, file);
+  certificates(key, file, pem);
+  return pem;
+}
+
 function privateKey(key: string, file: string, pem: string): KeyObject {
   try {
     return createPrivateKey(pem);

@@ -1,15 +1,10 @@
 import assert from 'node:assert/strict';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { removeTree } from '../helpers/daemon';
-import { run } from '../helpers/exec';
+import { berthAccepts } from './helm-render/berth-config';
 import {
   claimTemplates,
-  configPathFromArgs,
   mainContainer,
   mountedFile,
   podSpec,
@@ -19,10 +14,9 @@ import {
   workload,
   type Container,
 } from './helm-render/pod-spec';
-import { only, render, renderChart, REPO_ROOT, rendererPrerequisites, type K8sObject } from './helm-render/render';
+import { assertSchemaRefuses, only, render, renderChart, rendererPrerequisites, type K8sObject } from './helm-render/render';
 
 const skip = rendererPrerequisites();
-const MAIN = path.join(REPO_ROOT, 'dist', 'src', 'main.js');
 const SECRET = 'a-shared-upload-secret-0123456789';
 
 const S3_VALUES = {
@@ -99,26 +93,6 @@ function assertHardened(objects: K8sObject[]): void {
   assert.ok(c.resources?.requests?.memory && c.resources?.limits?.memory, 'memory request and limit');
   assert.equal(pod.serviceAccountName, only(objects, 'ServiceAccount').metadata.name);
 }
-
-/** Berth's own `config check` on the rendered config file and environment, as the pod would start. */
-async function berthAccepts(objects: K8sObject[], extraSecrets: Record<string, Record<string, string>> = {}): Promise<Record<string, any>> {
-  const w = workload(objects);
-  const c = mainContainer(w);
-  const secrets = secretData(objects, extraSecrets);
-  const text = mountedFile(w, objects, secrets, configPathFromArgs(c));
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'berth-helm-config-'));
-  try {
-    const file = path.join(dir, 'config.yml');
-    await writeFile(file, text);
-    const env = { PATH: process.env.PATH, ...resolveEnv(c, secrets) };
-    const result = await run(process.execPath, [MAIN, 'config', 'check', '--config', file], { env, timeoutMs: 30_000, allowFailure: true });
-    assert.equal(result.code, 0, `berth config check refused the rendered config:\n${result.stderr}\n${text}`);
-    return JSON.parse(result.stdout) as Record<string, any>;
-  } finally {
-    await removeTree(dir);
-  }
-}
-
 
 describe('the Helm chart, rendered with text/template and sprig', { skip, timeout: 600_000 }, () => {
   it('renders a filesystem StatefulSet with one ReadWriteOnce volume by default', async () => {
@@ -305,12 +279,7 @@ describe('the Helm chart, rendered with text/template and sprig', { skip, timeou
   });
 
   describe('values.schema.json', () => {
-    const refused = async (values: Record<string, unknown>, why: RegExp) => {
-      const result = await renderChart(values);
-      assert.notEqual(result.code, 0, `accepted: ${JSON.stringify(values)}`);
-      assert.match(result.stderr, /values don't meet the specifications of the schema/);
-      assert.match(result.stderr, why);
-    };
+    const refused = assertSchemaRefuses;
 
     it('refuses 2 replicas on a ReadWriteOnce volume', () => refused({ replicaCount: 2, httpSecret: { value: SECRET } }, /replicaCount: Must be less than or equal to 1/));
     it('refuses autoscaling on a ReadWriteOnce volume', () => refused({ autoscaling: { enabled: true }, httpSecret: { value: SECRET } }, /autoscaling\.enabled/));

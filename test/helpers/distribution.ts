@@ -18,8 +18,8 @@ export interface DistributionOptions {
   startTimeoutMs?: number;
   /** More top-level YAML for its config.yml (e.g. a `notifications:` section). */
   extraYaml?: string;
-  /** What `GET /v2/` answers once it is up: 401 with `auth:` in extraYaml (default 200). */
-  readyStatus?: number;
+  /** Statuses of `GET /v2/` that mean it is up (default 200; 401 behind `auth:`). */
+  readyStatuses?: number[];
 }
 
 export interface DistributionProcess {
@@ -89,13 +89,13 @@ function configYaml(rootDirectory: string, port: number, extraYaml = ''): string
   ].join('\n');
 }
 
-async function waitForV2(url: string, deadline: number, exited: () => boolean, readyStatus: number): Promise<boolean> {
+async function waitForV2(url: string, deadline: number, exited: () => boolean, ready: number[]): Promise<boolean> {
   while (Date.now() < deadline) {
     if (exited()) return false;
     try {
       const res = await fetch(`${url}/v2/`, { signal: AbortSignal.timeout(1000) });
       await res.arrayBuffer();
-      if (res.status === readyStatus) return true;
+      if (ready.includes(res.status)) return true;
     } catch {
       // not listening yet
     }
@@ -106,7 +106,7 @@ async function waitForV2(url: string, deadline: number, exited: () => boolean, r
 
 /**
  * Starts Distribution serving `rootDirectory` on a loopback port and resolves once `GET /v2/`
- * answers (200, or `readyStatus`). Retries with another port if the chosen one was taken in the meantime.
+ * answers (200, or one of `readyStatuses`). Retries with another port if the chosen one was taken in the meantime.
  */
 export async function startDistribution(opts: DistributionOptions): Promise<DistributionProcess> {
   const skip = await distributionSkipReason();
@@ -149,7 +149,7 @@ export async function startDistribution(opts: DistributionOptions): Promise<Dist
       };
       // A process that lost the port exits at once; until then a stranger on that port could have
       // answered, so the 200 only counts if Distribution is still running a moment later.
-      const answered = await waitForV2(url, Date.now() + timeoutMs, () => hasExited, opts.readyStatus ?? 200);
+      const answered = await waitForV2(url, Date.now() + timeoutMs, () => hasExited, opts.readyStatuses ?? [200]);
       if (answered) await new Promise((r) => setTimeout(r, 200));
       if (answered && !hasExited) {
         return {

@@ -19,7 +19,7 @@ export interface Dockerd {
  * `--network none`. Registries on 127.0.0.0/8 are insecure (plain HTTP) for dockerd by default.
  * `prefix` runs it under another command, e.g. a NetSandbox's.
  */
-export async function startDockerd(opts: { prefix?: readonly string[] } = {}): Promise<Dockerd> {
+export async function startDockerd(opts: { prefix?: readonly string[]; /** More dockerd flags, e.g. --registry-mirror. */ args?: readonly string[] } = {}): Promise<Dockerd> {
   const dockerd = requireTool('dockerd');
   const dockerCli = requireTool('docker');
   // Under /tmp, not $TMPDIR: unix socket paths (including containerd's below the exec root) are
@@ -43,6 +43,7 @@ export async function startDockerd(opts: { prefix?: readonly string[] } = {}): P
     '--exec-root', path.join(dir, 'exec'),
     '--pidfile', path.join(dir, 'docker.pid'),
     '--host', `unix://${socket}`,
+    ...(opts.args ?? []),
   ]);
   const env: NodeJS.ProcessEnv = {
     ...process.env,

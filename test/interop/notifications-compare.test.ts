@@ -26,7 +26,7 @@ test("Berth's events are Distribution 2.8's, value for value, for the same reque
   await ours.start();
   const distribution = await startDistribution({
     rootDirectory: path.join(root, 'distribution'),
-    readyStatus: 401,
+    readyStatuses: [401],
     extraYaml: [
       'auth:',
       '  htpasswd:',

@@ -48,6 +48,9 @@ test("Berth's own state lies under /berth, and lease numbers list in numeric ord
   assert.equal(paths.gcClock, '/berth/gc/mark-started');
   assert.equal(paths.instance('abc'), '/berth/instances/abc');
   assert.equal(paths.probe('abc'), '/berth/probes/abc');
+  assert.equal(paths.mirrorTagCheck('docker.io/library/nginx', 'latest'), '/berth/mirror/tag-checks/docker.io/library/nginx/_tags/latest');
+  assert.equal(paths.mirrorPulls('docker.io/library/nginx'), '/berth/mirror/pulls/docker.io/library/nginx/_manifests');
+  assert.equal(paths.mirrorPull('docker.io/library/nginx', parseDigest(`sha256:${'a'.repeat(64)}`)), `/berth/mirror/pulls/docker.io/library/nginx/_manifests/sha256/${'a'.repeat(64)}`);
   assert.equal(paths.eventSegments, '/berth/events/segments');
   assert.equal(paths.eventSegment('s1'), '/berth/events/segments/s1');
   assert.equal(paths.eventsDelivered('hook'), '/berth/events/delivered/hook');

@@ -170,6 +170,7 @@ from Secrets, or as mounted files.
 {{- if not (include "berth.notificationsFromEnv" $) }}{{ $_ := set $n "endpoints" . }}{{ end }}
 {{- $_ := set $config "notifications" $n }}
 {{- end }}
+{{- $_ := include "berth.mirrorConfig" (dict "config" $config "root" $) }}
 {{- toYaml (mergeOverwrite $config (deepCopy $v.config)) }}
 {{- end }}
 

@@ -71,6 +71,9 @@ spec:
         - name: REGISTRY_NOTIFICATIONS_ENDPOINTS
           value: {{ include "berth.notificationEndpoints" . | quote }}
         {{- end }}
+        {{- with include "berth.mirrorEnv" . }}
+        {{- . | nindent 8 }}
+        {{- end }}
         {{- with $v.extraEnv }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -122,6 +125,10 @@ spec:
         - name: data
           mountPath: {{ $v.storage.filesystem.rootdirectory }}
         {{- end }}
+        {{- if include "berth.mirroring" . }}
+        - name: mirror-spool
+          mountPath: {{ include "berth.spoolDir" . }}
+        {{- end }}
         {{- if $v.auth.htpasswd.enabled }}
         # A directory mount, not subPath: Berth re-reads the file when the Secret changes.
         - name: htpasswd
@@ -152,6 +159,11 @@ spec:
     - name: tmp
       emptyDir:
         sizeLimit: {{ $v.tmpSizeLimit }}
+    {{- if include "berth.mirroring" . }}
+    - name: mirror-spool
+      emptyDir:
+        sizeLimit: {{ $v.mirror.spoolSizeLimit }}
+    {{- end }}
     {{- if eq $v.storage.type "filesystem" }}
     {{- if $v.persistence.existingClaim }}
     - name: data

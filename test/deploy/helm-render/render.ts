@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rename, writeFile } from 'node:fs/promises';
@@ -114,4 +115,12 @@ export function only(objects: K8sObject[], kind: string, name?: string): K8sObje
   const found = objects.filter((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
   if (found.length !== 1) throw new Error(`expected one ${kind}${name ? ` ${name}` : ''}, found ${found.length}: ${objects.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
   return found[0];
+}
+
+/** Asserts that values.schema.json refuses `values`, with a message matching `why`. */
+export async function assertSchemaRefuses(values: Record<string, unknown>, why: RegExp): Promise<void> {
+  const result = await renderChart(values);
+  assert.notEqual(result.code, 0, `accepted: ${JSON.stringify(values)}`);
+  assert.match(result.stderr, /values don't meet the specifications of the schema/);
+  assert.match(result.stderr, why);
 }
