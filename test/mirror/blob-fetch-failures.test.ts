@@ -87,46 +87,36 @@ for (const kind of DRIVER_KINDS) {
         await assertNothingCached(s, b.digest);
       }));
 
-    it('storage refusing the write: readers error, the upstream request is aborted, nothing is cached', async () => {
-      const full = (d: StorageDriver): StorageDriver => ({
+    const enospc = () => Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+    const storageRefusals: Array<[what: string, wrap: (d: StorageDriver) => StorageDriver]> = [
+      ['storage refusing the write: readers error, the upstream request is aborted, nothing is cached', (d) => ({
         ...d,
         writer: async () => {
-          throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+          throw enospc();
         },
-      });
-      await withSetup(kind, { wrap: full }, async (s) => {
-        const b = blob(1024 * 1024);
-        const up = new ManualUpstream(b.data.length);
-        const got = s.fetcher.get(REPO, b.digest, up.open);
-        await up.send(b.data.subarray(0, 64 * 1024));
-        const body = await collect((await got).stream);
-        assert.equal((body.error as BlobFetchError | undefined)?.reason, 'storage-failed');
-        await until(() => up.signals[0].aborted);
-        await until(() => s.fetcher.inFlight === 0);
-        await assertNothingCached(s, b.digest);
-      });
-    });
-
-    it('storage refusing the upload session: readers error with storage-failed, the upstream request is aborted', async () => {
-      const refusing = (d: StorageDriver): StorageDriver => ({
+      })],
+      ['storage refusing the upload session: readers error with storage-failed, the upstream request is aborted', (d) => ({
         ...d,
         putContent: async (path, data, opts) => {
-          if (path.endsWith('/startedat')) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+          if (path.endsWith('/startedat')) throw enospc();
           return d.putContent(path, data, opts);
         },
-      });
-      await withSetup(kind, { wrap: refusing }, async (s) => {
-        const b = blob(1024 * 1024);
-        const up = new ManualUpstream(b.data.length);
-        const got = s.fetcher.get(REPO, b.digest, up.open);
-        await up.send(b.data.subarray(0, 64 * 1024));
-        const body = await collect((await got).stream);
-        assert.equal((body.error as BlobFetchError | undefined)?.reason, 'storage-failed');
-        await until(() => up.signals[0].aborted);
-        await until(() => s.fetcher.inFlight === 0);
-        await assertNothingCached(s, b.digest);
-      });
-    });
+      })],
+    ];
+    for (const [what, wrap] of storageRefusals)
+      it(what, () =>
+        withSetup(kind, { wrap }, async (s) => {
+          const b = blob(1024 * 1024);
+          const up = new ManualUpstream(b.data.length);
+          const got = s.fetcher.get(REPO, b.digest, up.open);
+          await up.send(b.data.subarray(0, 64 * 1024));
+          const body = await collect((await got).stream);
+          assert.equal((body.error as BlobFetchError | undefined)?.reason, 'storage-failed');
+          await until(() => up.signals[0].aborted);
+          await until(() => s.fetcher.inFlight === 0);
+          await assertNothingCached(s, b.digest);
+        }),
+      );
 
     it('the upstream is read while the upload session is created; close() waits for a failed flight to discard it', async () => {
       // An upstream socket left unread stops a remote upstream's transfer once its window is full.
