@@ -7,7 +7,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { after, before, describe, test } from 'node:test';
 import { startRegistry, testConfig, type TestRegistry } from '../api/server';
-import { describePeaks, watchLiveMemory } from '../helpers/memory-watch';
+import { describePeaks, MAX_OFF_HEAP_RSS_GROWTH, watchLiveMemory } from '../helpers/memory-watch';
 import { assertStoreConsistent } from '../helpers/store-check';
 import { createFilesystemDriver } from '../../storage-drivers';
 import { SPOOL_CHUNK } from '../../src/mirror/spool-reader';
@@ -40,8 +40,6 @@ const PAUSING_CLIENTS = 5;
  * both sides (the clients run in this process too). Holding the blob would take 200 MiB.
  */
 const MAX_LIVE_GROWTH = CLIENTS * 2 * SPOOL_CHUNK + 24 * MiB;
-/** The backstop for what the collector cannot see: RSS outside V8's heap (see blob-fetcher-memory.test.ts). */
-const MAX_OFF_HEAP_RSS_GROWTH = 96 * MiB;
 
 let work = '';
 let upstream: FakeServer | undefined;
