@@ -166,7 +166,7 @@ describe('pull-through mirror against Distribution 2.8', () => {
       const never = await manifest(MIRRORED, 'list').expect(503);
       assert.match(String(never.body), /UNAVAILABLE/);
       assert.ok(Number(never.headers['retry-after']) > 0);
-      await blob(MIRRORED, seed.list.digest.replace(/.$/, '0')).expect(503);
+      await blob(MIRRORED, unknownDigest()).expect(503);
     } finally {
       gate.target = dist!.url;
     }

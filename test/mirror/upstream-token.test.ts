@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import request from 'supertest';
-import { MT } from '../api/helpers';
+import { MT, unknownDigest } from '../api/helpers';
 import { SECRET, USERS, getToken, writeHtpasswd } from '../auth/helpers';
 import { startBerthProcess, type BerthProcess } from '../helpers/berth-process';
 import { startRoundRobinProxy, type RoundRobinProxy } from '../helpers/round-robin-proxy';
@@ -150,7 +150,7 @@ describe('upstream client: Berth with its token server', () => {
     t.after(() => bob.close());
     // bob holds no rights on private/**: his token carries none, and Berth refuses the request.
     errors.push(await rejectsWith(bob.getManifest('private/app', 'v1'), 'unauthorized'));
-    errors.push(await rejectsWith(bob.getBlob('public/app', pub.image.layer.digest.replace(/.$/, '0')), 'not-found'));
+    errors.push(await rejectsWith(bob.getBlob('public/app', unknownDigest()), 'not-found'));
     assert.equal((await bob.headManifest('public/app', 'v1'))?.digest, pub.image.manifest.digest);
 
     const text = [...errors.map((e) => `${e.message}\n${e.stack}\n${JSON.stringify(e)}`), lines()].join('\n');
