@@ -72,9 +72,10 @@ describe('htpasswd', () => {
       unknown.push(Number(process.hrtime.bigint() - t) / 1e6);
     }
     const ratio = median(unknown) / median(known);
-    // A missing dummy comparison would make unknown users ~100x faster (µs against tens of ms).
+    // A missing dummy comparison would make unknown users ~100x faster (µs against tens of ms): the
+    // bounds catch that with room for a loaded machine, where medians of 8 moved by more than 2x.
     assert.ok(median(known) > 5, `bcrypt cost 9 should take milliseconds, took ${median(known)} ms`);
-    assert.ok(ratio > 0.5 && ratio < 2, `unknown/known time ratio ${ratio.toFixed(2)} (known ${median(known).toFixed(1)} ms, unknown ${median(unknown).toFixed(1)} ms)`);
+    assert.ok(ratio > 0.2 && ratio < 5, `unknown/known time ratio ${ratio.toFixed(2)} (known ${median(known).toFixed(1)} ms, unknown ${median(unknown).toFixed(1)} ms)`);
   });
 });
 
