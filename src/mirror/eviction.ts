@@ -8,6 +8,7 @@ import { deleteIfExists, sizeOf } from '../oci/links';
 import { parseManifest } from '../oci/manifest-parse';
 import { paths } from '../oci/paths';
 import type { Mirror } from './mirrors';
+import { mirrorOf } from './routing';
 import { readPulls, type PullLog } from './pull-log';
 
 /** Reads in flight at once while sizing a mirror's manifests. */
@@ -19,11 +20,6 @@ interface Cached {
   lastPull: number;
   /** Stored blobs it references, its own data included, with their sizes. */
   blobs: Map<string, number>;
-}
-
-/** The mirror a repository belongs to: a name under its prefix (the proxy's empty prefix takes all). */
-export function mirrorOf(name: string, mirrors: readonly Mirror[]): Mirror | undefined {
-  return mirrors.find((m) => m.prefix === '' || name.startsWith(`${m.prefix}/`));
 }
 
 /**

@@ -33,6 +33,11 @@ function isUnder(name: string, prefix: string): boolean {
   return prefix === '' || name.startsWith(`${prefix}/`);
 }
 
+/** The mirror whose prefix a repository's name is under (the proxy's empty prefix takes all). */
+export function mirrorOf(name: string, mirrors: readonly Mirror[]): Mirror | undefined {
+  return mirrors.find((m) => isUnder(name, m.prefix));
+}
+
 function target(mirror: Mirror, nameAtMirror: string, namespace?: string): MirrorRoute {
   // Docker Hub's own shorthand: `nginx` is `library/nginx`, so both spellings share one cache.
   const upstreamRepository = mirror.dockerhub && !nameAtMirror.includes('/') ? `library/${nameAtMirror}` : nameAtMirror;
@@ -65,7 +70,7 @@ export function routeRepository(name: string, ns: string | undefined, mirrors: r
   }
   if (mirrors.some((m) => m.prefix !== '' && name === m.prefix))
     throw new DomainError('name-invalid', { name }, `${name} is a mirror's prefix, not a repository: name one under it, e.g. ${name}/library/nginx`);
-  const byPrefix = mirrors.find((m) => isUnder(name, m.prefix));
+  const byPrefix = mirrorOf(name, mirrors);
   if (byPrefix) return target(byPrefix, byPrefix.prefix === '' ? name : name.slice(byPrefix.prefix.length + 1));
   const fallback = sent === undefined ? mirrors.find((m) => m.default) : undefined;
   return fallback ? { kind: 'local', fallback: target(fallback, name) } : { kind: 'local' };
