@@ -11,11 +11,13 @@ import { createWithDirs } from './staged-create';
 
 const { O_WRONLY, O_CREAT, O_EXCL, O_DSYNC, O_RDONLY, O_DIRECTORY } = constants;
 
-/** What the write paths share with the driver: its root and its memory of existing directories. */
+/** What the write paths share with the driver: its root, its memory of existing directories and its directory syncs. */
 export interface WriteTarget {
   root: string;
   known: KnownDirs;
   makeDir(dir: string): Promise<void>;
+  /** Resolves once an fsync of `dir` that started after the call has completed (see DirSyncs). */
+  syncDir(dir: string): Promise<void>;
 }
 
 /**
@@ -57,7 +59,7 @@ export async function replaceFile(t: WriteTarget, file: string, data: Uint8Array
     if (staged) synced = staged;
     else await replaceIn(t, dir, file, data, flags, mode, true);
   }
-  if (opts.durable !== false) await Promise.all(synced.map(syncDir));
+  if (opts.durable !== false) await Promise.all(synced.map((d) => t.syncDir(d)));
 }
 
 /**
@@ -95,7 +97,7 @@ async function replaceIn(t: WriteTarget, dir: string, file: string, data: Uint8A
  * atomically, when anything is there (unlike rename, which replaces), and the name appears only with
  * the complete content. False when the path exists.
  */
-export async function linkExclusive(file: string, data: Uint8Array, opts: PutContentOptions): Promise<boolean> {
+export async function linkExclusive(t: WriteTarget, file: string, data: Uint8Array, opts: PutContentOptions): Promise<boolean> {
   const dir = dirname(file);
   const temp = tempName(dir);
   const durable = opts.durable !== false;
@@ -122,6 +124,6 @@ export async function linkExclusive(file: string, data: Uint8Array, opts: PutCon
   } finally {
     await rm(temp, { force: true });
   }
-  if (created && durable) await syncDir(dir);
+  if (created && durable) await t.syncDir(dir);
   return created;
 }

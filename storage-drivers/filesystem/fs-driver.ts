@@ -14,6 +14,7 @@ import { PendingFlushes } from './pending-flushes';
 import { errnoCode, isMissing, succeeds } from './errno';
 import { removeTree } from './remove-tree';
 import { purgeTempFiles } from './leftovers';
+import { DirSyncs } from './dir-syncs';
 import { linkExclusive, replaceFile, syncDir, type WriteTarget } from './durable-writes';
 
 export interface FilesystemDriverOptions {
@@ -39,7 +40,8 @@ export class FilesystemDriver implements StorageDriver {
     this.root = opts.rootDirectory.replace(/\/+$/, '') || '/';
     this.known = new KnownDirs(this.root);
     this.readBuffers = new BufferPool(opts.readChunkSize ?? 1 << 20, READ_BUFFERS_KEPT);
-    this.writes = { root: this.root, known: this.known, makeDir: (dir) => this.makeDir(dir) };
+    const dirSyncs = new DirSyncs(syncDir);
+    this.writes = { root: this.root, known: this.known, makeDir: (dir) => this.makeDir(dir), syncDir: (dir) => dirSyncs.sync(dir) };
   }
 
   async getContent(path: string): Promise<Buffer> {
@@ -55,7 +57,7 @@ export class FilesystemDriver implements StorageDriver {
   }
 
   async createExclusive(path: string, data: Uint8Array, opts: PutContentOptions = {}): Promise<void> {
-    if (!(await linkExclusive(this.file(path), data, opts))) throw new PathExistsError(this.name, path);
+    if (!(await linkExclusive(this.writes, this.file(path), data, opts))) throw new PathExistsError(this.name, path);
   }
 
   async reader(path: string, opts: ReaderOptions = {}): Promise<Readable> {
@@ -147,7 +149,7 @@ export class FilesystemDriver implements StorageDriver {
     if (this.known.has(dir) || !this.known.has(dirname(dir))) {
       if (await succeeds(rename(from, to), 'ENOENT')) {
         this.known.learn(dir);
-        await syncDir(dir);
+        await this.writes.syncDir(dir);
         return;
       }
       this.known.forget(dir);
@@ -160,7 +162,7 @@ export class FilesystemDriver implements StorageDriver {
     } catch (err) {
       throw this.mapError(err, src);
     }
-    await syncDir(dir);
+    await this.writes.syncDir(dir);
   }
 
   async delete(path: string): Promise<void> {

@@ -1,3 +1,6 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+
 /** One system call from `strace -f` output. */
 export interface StraceCall {
   pid: string;
@@ -34,4 +37,33 @@ export function parseStrace(text: string): StraceCall[] {
     if (started[4] === undefined) pending.set(call.pid, call);
   });
   return calls;
+}
+
+/** Why strace cannot run here, or null when it can. */
+export function straceMissing(): string | null {
+  const r = spawnSync('strace', ['-V'], { stdio: 'ignore' });
+  if (r.status === 0) return null;
+  return 'strace is not installed (apt-get install strace)';
+}
+
+export interface TracedRun {
+  code: number | null;
+  stderr: string;
+  /** The raw trace, for messages that say what did not parse. */
+  text: string;
+  calls: StraceCall[];
+}
+
+/**
+ * Runs `node -e script ...args` under `strace -f -y -qq -o traceFile`, `straceArgs` choosing what is
+ * traced or injected, and parses the trace once strace has exited.
+ */
+export async function traceNode(script: string, args: string[], straceArgs: string[], traceFile: string): Promise<TracedRun> {
+  const child = spawn('strace', ['-f', '-y', '-qq', ...straceArgs, '-o', traceFile, process.execPath, '-e', script, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  // 'close' comes after strace has exited (so its -o file is complete) and its stderr has drained.
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  const text = await readFile(traceFile, 'utf8');
+  return { code, stderr, text, calls: parseStrace(text) };
 }
