@@ -71,6 +71,16 @@ function readCacheTtl(config: Config): number {
   return config.storage.cache.ttl ?? (shared ? 0 : 1000);
 }
 
+/**
+ * storage.uploads.hashstate. auto: where a commit's re-read is a download (S3) and another process
+ * could continue the session (a secret every replica shares; without one a restart loses the
+ * session anyway).
+ */
+function savesHashStates(config: Config): boolean {
+  const mode = config.storage.uploads.hashstate;
+  return mode === 'on' || (mode === 'auto' && config.storage.driver === 's3' && config.http.secret !== undefined);
+}
+
 export function createApp(deps: AppDeps): BerthApp {
   const { config, driver } = deps;
   const logger = deps.logger ?? pino({ level: 'silent' });
@@ -85,6 +95,7 @@ export function createApp(deps: AppDeps): BerthApp {
     onUploadBytes: metrics && ((n) => metrics.blobBytesReceived.inc(n)),
     cache: { ttlMs: readCacheTtl(config) },
     readOnly,
+    saveHashStates: savesHashStates(config),
   });
   const mirrorList = configuredMirrors(config);
   const auth = createAuth(config.auth, {

@@ -2,6 +2,7 @@ import type { StorageDriver } from '../../storage-drivers/types';
 import { BlobStore } from './blobs';
 import { UploadManager } from './uploads';
 import { UploadStateSigner } from './upload-state';
+import { HashStateStore } from './hash-state';
 import { ManifestStore } from './manifests';
 import { ReferrerIndex } from './referrers';
 import { Listing } from './listing';
@@ -25,6 +26,8 @@ export interface RegistryOptions {
   cache?: ReadCacheOptions;
   /** storage.maintenance.readonly: reads must not write either (the referrer index stays in memory). */
   readOnly?: boolean;
+  /** Save each upload's resumable sha256 after every PATCH (storage.uploads.hashstate). */
+  saveHashStates?: boolean;
 }
 
 export function createRegistry(driver: StorageDriver, opts: RegistryOptions): Registry {
@@ -38,10 +41,16 @@ export function createRegistry(driver: StorageDriver, opts: RegistryOptions): Re
   const manifests = new ManifestStore(driver, blobs, referrers, cache, fence);
   return {
     blobs,
-    uploads: new UploadManager(driver, blobs, new UploadStateSigner(opts.secret), opts.onUploadBytes),
+    uploads: uploadManager(driver, blobs, opts),
     manifests,
     referrers,
     listing: new Listing(driver, cache),
     cache,
   };
+}
+
+function uploadManager(driver: StorageDriver, blobs: BlobStore, opts: RegistryOptions): UploadManager {
+  const signer = new UploadStateSigner(opts.secret);
+  const hashStates = opts.saveHashStates ? new HashStateStore(driver, signer) : undefined;
+  return new UploadManager(driver, blobs, signer, opts.onUploadBytes, hashStates);
 }

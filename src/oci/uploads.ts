@@ -2,6 +2,7 @@ import { randomUUID, type Hash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { LRUCache } from 'lru-cache';
+import type { IHasher } from 'hash-wasm';
 import type { StorageDriver } from '../../storage-drivers/types';
 import { isNotFound } from '../../storage-drivers/errors';
 import { DomainError, isDomainError } from './errors';
@@ -10,6 +11,7 @@ import { paths, REPOSITORIES } from './paths';
 import { deleteIfExists, sizeOf } from './links';
 import type { BlobStore } from './blobs';
 import { UploadStateSigner } from './upload-state';
+import { resumableSha256, type HashStateStore } from './hash-state';
 
 export interface UploadSession {
   name: string;
@@ -35,21 +37,39 @@ const MAX_HASH_STATES = 10_000;
 /** A session idle for longer re-reads its data at the commit instead (as after a restart). */
 const HASH_STATE_TTL_MS = 3_600_000;
 
+/** node:crypto's Hash, or hash-wasm's resumable one. */
+interface RunningDigest {
+  update(data: Buffer): unknown;
+  digest(encoding: 'hex'): string;
+}
+
 /** Running digests of the upload's bytes: sha256 always, and the algorithm the client uses. */
-interface HashState {
-  hashes: Partial<Record<Algorithm, Hash>>;
+interface Running {
+  hashes: Partial<Record<Algorithm, RunningDigest>>;
+  /** `hashes.sha256` when it is hash-wasm's, whose state is saved after each chunk. */
+  resumable?: IHasher;
+}
+
+/**
+ * What this process keeps between a session's requests. A resumable sha256 is kept as its saved
+ * state, not as a live hash-wasm instance: each of those holds about 50 KiB.
+ */
+interface KeptHashes {
   /** Bytes hashed: valid only while it equals the stored upload size. */
   offset: number;
+  hashes?: Partial<Record<Algorithm, RunningDigest>>;
+  saved?: Uint8Array;
 }
 
 /**
  * Upload sessions live in storage (`_uploads/<uuid>`), so any process sharing the store can continue
- * them. The running hash is kept in this process as an optimisation only: when another replica
- * appended in between, or after a restart, the offsets no longer match and the commit re-reads the
- * data to hash it instead.
+ * them. The running hash is kept in this process between requests; with `hashStates`, its sha256
+ * is also saved beside the data after each PATCH, so that another replica, or this one after a
+ * restart, continues it. Without a usable one (none saved, or not for exactly the stored bytes),
+ * the commit re-reads the data to hash it instead.
  */
 export class UploadManager {
-  private readonly hashes = new LRUCache<string, HashState>({ max: MAX_HASH_STATES, ttl: HASH_STATE_TTL_MS });
+  private readonly hashes = new LRUCache<string, KeptHashes>({ max: MAX_HASH_STATES, ttl: HASH_STATE_TTL_MS });
 
   constructor(
     private readonly driver: StorageDriver,
@@ -57,6 +77,8 @@ export class UploadManager {
     private readonly signer: UploadStateSigner,
     /** Told how many bytes each chunk added (metrics). */
     private readonly onBytes: (n: number) => void = () => undefined,
+    /** Where to save resumable sha256 states; undefined: never (storage.uploads.hashstate). */
+    private readonly hashStates?: HashStateStore,
   ) {}
 
   /**
@@ -102,7 +124,7 @@ export class UploadManager {
 
   /** Appends one chunk (PATCH). */
   async append(session: UploadSession, input: ChunkInput): Promise<UploadSession> {
-    const offset = await this.write(session, input, false, session.algorithm);
+    const { size: offset } = await this.write(session, input, false, session.algorithm);
     return { ...session, offset };
   }
 
@@ -113,13 +135,12 @@ export class UploadManager {
   async complete(session: UploadSession, digest: Digest, input?: ChunkInput): Promise<void> {
     const key = this.key(session);
     const data = paths.uploadData(session.name, session.uuid);
-    const size = await this.write(session, input ?? { body: Readable.from([]) }, true, digest.algorithm);
-    const state = this.hashes.get(key);
+    const { size, running } = await this.write(session, input ?? { body: Readable.from([]) }, true, digest.algorithm);
     this.hashes.delete(key);
     // Data is stored under its sha256 whatever digest the client named, as Distribution does, so
     // a sha512 push needs both; the streamed digests save a pass when they cover the whole upload.
     const streamed: Partial<Record<Algorithm, string>> = {};
-    if (state && state.offset === size) for (const [a, h] of Object.entries(state.hashes)) streamed[a as Algorithm] = h.digest('hex');
+    if (running) for (const [a, h] of Object.entries(running.hashes)) streamed[a as Algorithm] = h.digest('hex');
     const wanted = [...new Set<Algorithm>(['sha256', digest.algorithm])].filter((a) => streamed[a] === undefined);
     const hashed = { ...streamed, ...(wanted.length > 0 ? await this.rehash(data, wanted) : {}) };
     const sha256 = hashed.sha256!;
@@ -203,10 +224,16 @@ export class UploadManager {
   }
 
   /**
-   * Streams one chunk into the session's data; returns the new size. A session's first chunk
-   * starts its running digests: sha256, and `algorithm` when the client named another.
+   * Streams one chunk into the session's data; returns the new size, and the running digests when
+   * they cover all of it. A session's first chunk starts them: sha256, and `algorithm` when the
+   * client named another.
    */
-  private async write(session: UploadSession, input: ChunkInput, commit: boolean, algorithm?: Algorithm): Promise<number> {
+  private async write(
+    session: UploadSession,
+    input: ChunkInput,
+    commit: boolean,
+    algorithm?: Algorithm,
+  ): Promise<{ size: number; running?: Running }> {
     const key = this.key(session);
     const writer = await this.driver.writer(paths.uploadData(session.name, session.uuid), { append: true, signal: input.signal });
     const start = writer.size;
@@ -220,12 +247,8 @@ export class UploadManager {
     if (input.range && input.contentLength !== undefined && input.contentLength !== expected)
       await reject(new DomainError('size-invalid', { contentLength: input.contentLength, contentRange: expected }));
 
-    let state = this.hashes.get(key);
-    if (!state || state.offset !== start) {
-      this.hashes.delete(key);
-      state = start === 0 ? { hashes: startHashes(algorithm), offset: 0 } : undefined;
-    }
-    const hashes = state ? Object.values(state.hashes) : [];
+    const running = await this.runningHashes(session, start, commit, algorithm);
+    const hashes = running ? Object.values(running.hashes) : [];
     let count = 0;
     try {
       await pipeline(
@@ -255,11 +278,33 @@ export class UploadManager {
       if (!writer.writableEnded && !writer.destroyed) await endQuietly(writer);
       throw err;
     }
-    if (state) {
-      state.offset = start + count;
-      this.hashes.set(key, state);
-    }
-    return start + count;
+    const size = start + count;
+    if (running?.resumable) {
+      const saved = running.resumable.save();
+      this.hashes.set(key, { offset: size, saved });
+      // Saved before the PATCH is acknowledged, so that the client's next request finds it
+      // whichever replica it reaches.
+      if (!commit) await this.hashStates?.save(session, size, saved);
+    } else if (running) this.hashes.set(key, { offset: size, hashes: running.hashes });
+    return { size, running };
+  }
+
+  /**
+   * The digests to continue at `start`: this process's own when it hashed up to there, else
+   * (sha256 uploads only) the state saved in storage for exactly `start` bytes. Undefined: none, the
+   * commit re-reads the data.
+   */
+  private async runningHashes(session: UploadSession, start: number, commit: boolean, algorithm?: Algorithm): Promise<Running | undefined> {
+    const key = this.key(session);
+    const kept = this.hashes.get(key);
+    this.hashes.delete(key);
+    const resumable = this.hashStates !== undefined && (algorithm === undefined || algorithm === 'sha256');
+    if (kept?.offset === start && kept.saved) return withResumable(await resumableSha256(kept.saved));
+    if (kept?.offset === start && kept.hashes) return { hashes: kept.hashes };
+    // A single-request upload has no later request to save a state for: the native hash is faster.
+    if (start === 0) return resumable && !commit ? withResumable(await resumableSha256()) : { hashes: nativeHashes(algorithm) };
+    const loaded = resumable ? await this.hashStates?.load(session, start) : undefined;
+    return loaded && withResumable(loaded);
   }
 
   private async rehash(path: string, algorithms: Algorithm[]): Promise<Partial<Record<Algorithm, string>>> {
@@ -267,7 +312,11 @@ export class UploadManager {
   }
 }
 
-function startHashes(algorithm: Algorithm | undefined): Partial<Record<Algorithm, Hash>> {
+function withResumable(hasher: IHasher): Running {
+  return { hashes: { sha256: hasher }, resumable: hasher };
+}
+
+function nativeHashes(algorithm: Algorithm | undefined): Partial<Record<Algorithm, Hash>> {
   const hashes: Partial<Record<Algorithm, Hash>> = { sha256: createDigester('sha256') };
   if (algorithm && algorithm !== 'sha256') hashes[algorithm] = createDigester(algorithm);
   return hashes;
