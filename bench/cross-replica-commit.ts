@@ -51,7 +51,7 @@ async function main(): Promise<void> {
       // Alternating which mode goes first spreads the machine's drift over both.
       const modes = round % 2 === 0 ? ['off', 'on'] : ['on', 'off'];
       for (const [i, mode] of modes.entries()) {
-        const env = { ...store.env, REGISTRY_HTTP_SECRET: 'cross-replica-bench-secret-0123456789', REGISTRY_STORAGE_UPLOADS_HASHSTATE: mode, REGISTRY_LOG_LEVEL: 'warn' };
+        const env = { ...store.env, REGISTRY_HTTP_SECRET: 'cross-replica-bench-secret-0123456789', REGISTRY_STORAGE_UPLOADS_HASHSTATE: mode };
         const replicas: BerthProcess[] = [await startBerthProcess({ env }), await startBerthProcess({ env })];
         const [a, b] = replicas.map((r) => new HttpClient(r.url, 1));
         try {

@@ -1,4 +1,4 @@
-import { createSHA256, type IHasher } from 'hash-wasm';
+import { createSHA256 } from 'hash-wasm';
 import type { StorageDriver } from '../../storage-drivers/types';
 import { isNotFound } from '../../storage-drivers/errors';
 import { paths } from './paths';
@@ -10,14 +10,6 @@ const KIND = 'upload-sha256-v1';
 export interface UploadRef {
   name: string;
   uuid: string;
-}
-
-/** SHA-256 whose running state can be saved and continued in another process (hash-wasm). */
-export async function resumableSha256(saved?: Uint8Array): Promise<IHasher> {
-  const hasher = await createSHA256();
-  if (saved === undefined) hasher.init();
-  else hasher.load(saved);
-  return hasher;
 }
 
 /**
@@ -47,8 +39,8 @@ export class HashStateStore {
     }
   }
 
-  /** The saved hash when it covers exactly the first `offset` bytes of this upload, else undefined. */
-  async load(upload: UploadRef, offset: number): Promise<IHasher | undefined> {
+  /** The saved state when it covers exactly the first `offset` bytes of this upload, else undefined. */
+  async load(upload: UploadRef, offset: number): Promise<Uint8Array | undefined> {
     let raw: Buffer;
     try {
       raw = await this.driver.getContent(paths.uploadHashState(upload.name, upload.uuid));
@@ -60,11 +52,13 @@ export class HashStateStore {
     if (fields === null || fields.length !== 5) return undefined;
     const [kind, name, uuid, saved, state] = fields;
     if (kind !== KIND || name !== upload.name || uuid !== upload.uuid || saved !== offset || typeof state !== 'string') return undefined;
+    const bytes = Buffer.from(state, 'base64');
     // hash-wasm refuses a state of another algorithm or version; that too is only a re-read.
     try {
-      return await resumableSha256(Buffer.from(state, 'base64'));
+      (await createSHA256()).load(bytes);
     } catch {
       return undefined;
     }
+    return bytes;
   }
 }

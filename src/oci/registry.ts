@@ -3,6 +3,7 @@ import { BlobStore } from './blobs';
 import { UploadManager } from './uploads';
 import { UploadStateSigner } from './upload-state';
 import { HashStateStore } from './hash-state';
+import { Sha256Worker } from './remote-sha256';
 import { ManifestStore } from './manifests';
 import { ReferrerIndex } from './referrers';
 import { Listing } from './listing';
@@ -49,8 +50,11 @@ export function createRegistry(driver: StorageDriver, opts: RegistryOptions): Re
   };
 }
 
+/** One thread per process hashes for every registry in it; it starts at the first upload that needs it. */
+const sha256Worker = new Sha256Worker();
+
 function uploadManager(driver: StorageDriver, blobs: BlobStore, opts: RegistryOptions): UploadManager {
   const signer = new UploadStateSigner(opts.secret);
-  const hashStates = opts.saveHashStates ? new HashStateStore(driver, signer) : undefined;
-  return new UploadManager(driver, blobs, signer, opts.onUploadBytes, hashStates);
+  const resumable = opts.saveHashStates ? { states: new HashStateStore(driver, signer), worker: sha256Worker } : undefined;
+  return new UploadManager(driver, blobs, signer, opts.onUploadBytes, resumable);
 }

@@ -2,7 +2,6 @@ import { randomUUID, type Hash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { LRUCache } from 'lru-cache';
-import type { IHasher } from 'hash-wasm';
 import type { StorageDriver } from '../../storage-drivers/types';
 import { isNotFound } from '../../storage-drivers/errors';
 import { DomainError, isDomainError } from './errors';
@@ -11,7 +10,8 @@ import { paths, REPOSITORIES } from './paths';
 import { deleteIfExists, sizeOf } from './links';
 import type { BlobStore } from './blobs';
 import { UploadStateSigner } from './upload-state';
-import { resumableSha256, type HashStateStore } from './hash-state';
+import type { HashStateStore } from './hash-state';
+import type { RemoteSha256, Sha256Worker } from './remote-sha256';
 
 export interface UploadSession {
   name: string;
@@ -37,28 +37,30 @@ const MAX_HASH_STATES = 10_000;
 /** A session idle for longer re-reads its data at the commit instead (as after a restart). */
 const HASH_STATE_TTL_MS = 3_600_000;
 
-/** node:crypto's Hash, or hash-wasm's resumable one. */
-interface RunningDigest {
-  update(data: Buffer): unknown;
-  digest(encoding: 'hex'): string;
-}
-
-/** Running digests of the upload's bytes: sha256 always, and the algorithm the client uses. */
+/**
+ * Running digests of the upload's bytes: sha256 always, and the algorithm the client uses. The
+ * sha256 is node:crypto's in `hashes`, or the resumable one in `resumable`, whose state is saved.
+ */
 interface Running {
-  hashes: Partial<Record<Algorithm, RunningDigest>>;
-  /** `hashes.sha256` when it is hash-wasm's, whose state is saved after each chunk. */
-  resumable?: IHasher;
+  hashes: Partial<Record<Algorithm, Hash>>;
+  resumable?: RemoteSha256;
 }
 
 /**
  * What this process keeps between a session's requests. A resumable sha256 is kept as its saved
- * state, not as a live hash-wasm instance: each of those holds about 50 KiB.
+ * state: the worker need not hold a hash for every idle session.
  */
 interface KeptHashes {
   /** Bytes hashed: valid only while it equals the stored upload size. */
   offset: number;
-  hashes?: Partial<Record<Algorithm, RunningDigest>>;
+  hashes?: Partial<Record<Algorithm, Hash>>;
   saved?: Uint8Array;
+}
+
+/** Saves resumable sha256 states in storage, computed in a worker thread (storage.uploads.hashstate). */
+export interface ResumableHashing {
+  states: HashStateStore;
+  worker: Sha256Worker;
 }
 
 /**
@@ -77,8 +79,8 @@ export class UploadManager {
     private readonly signer: UploadStateSigner,
     /** Told how many bytes each chunk added (metrics). */
     private readonly onBytes: (n: number) => void = () => undefined,
-    /** Where to save resumable sha256 states; undefined: never (storage.uploads.hashstate). */
-    private readonly hashStates?: HashStateStore,
+    /** Undefined: no state is saved, and a commit elsewhere reads the data back. */
+    private readonly resumable?: ResumableHashing,
   ) {}
 
   /**
@@ -141,6 +143,8 @@ export class UploadManager {
     // a sha512 push needs both; the streamed digests save a pass when they cover the whole upload.
     const streamed: Partial<Record<Algorithm, string>> = {};
     if (running) for (const [a, h] of Object.entries(running.hashes)) streamed[a as Algorithm] = h.digest('hex');
+    // A worker that failed costs a re-read, like a state that is missing.
+    if (running?.resumable) streamed.sha256 = await running.resumable.digest().catch(() => undefined);
     const wanted = [...new Set<Algorithm>(['sha256', digest.algorithm])].filter((a) => streamed[a] === undefined);
     const hashed = { ...streamed, ...(wanted.length > 0 ? await this.rehash(data, wanted) : {}) };
     const sha256 = hashed.sha256!;
@@ -249,6 +253,7 @@ export class UploadManager {
 
     const running = await this.runningHashes(session, start, commit, algorithm);
     const hashes = running ? Object.values(running.hashes) : [];
+    let resumable = running?.resumable;
     let count = 0;
     try {
       await pipeline(
@@ -259,6 +264,8 @@ export class UploadManager {
             if (expected !== undefined && count > expected)
               throw new DomainError('size-invalid', { expected }, 'body longer than its Content-Length or Content-Range');
             for (const h of hashes) h.update(chunk);
+            // Not the upload's failure: without its sha256 the commit reads the data back.
+            if (resumable) await resumable.update(chunk).catch(() => (resumable = undefined));
             yield chunk;
           }
         },
@@ -273,6 +280,7 @@ export class UploadManager {
       if (commit) await writer.commit();
     } catch (err) {
       this.hashes.delete(key);
+      running?.resumable?.drop();
       // A final chunk's writer is still open when the body was rejected after it streamed (a
       // short body): end it so that its handle closes, keeping what it wrote as an end would.
       if (!writer.writableEnded && !writer.destroyed) await endQuietly(writer);
@@ -280,12 +288,18 @@ export class UploadManager {
     }
     const size = start + count;
     if (running?.resumable) {
-      const saved = running.resumable.save();
-      this.hashes.set(key, { offset: size, saved });
+      if (resumable === undefined) return { size };
+      if (commit) return { size, running };
       // Saved before the PATCH is acknowledged, so that the client's next request finds it
       // whichever replica it reaches.
-      if (!commit) await this.hashStates?.save(session, size, saved);
-    } else if (running) this.hashes.set(key, { offset: size, hashes: running.hashes });
+      const saved = await resumable.save().catch(() => undefined);
+      resumable.drop();
+      if (saved === undefined) return { size };
+      this.hashes.set(key, { offset: size, saved });
+      await this.resumable?.states.save(session, size, saved);
+      return { size };
+    }
+    if (running) this.hashes.set(key, { offset: size, hashes: running.hashes });
     return { size, running };
   }
 
@@ -298,22 +312,18 @@ export class UploadManager {
     const key = this.key(session);
     const kept = this.hashes.get(key);
     this.hashes.delete(key);
-    const resumable = this.hashStates !== undefined && (algorithm === undefined || algorithm === 'sha256');
-    if (kept?.offset === start && kept.saved) return withResumable(await resumableSha256(kept.saved));
+    const r = algorithm === undefined || algorithm === 'sha256' ? this.resumable : undefined;
+    if (kept?.offset === start && kept.saved) return r && { hashes: {}, resumable: r.worker.create(kept.saved) };
     if (kept?.offset === start && kept.hashes) return { hashes: kept.hashes };
     // A single-request upload has no later request to save a state for: the native hash is faster.
-    if (start === 0) return resumable && !commit ? withResumable(await resumableSha256()) : { hashes: nativeHashes(algorithm) };
-    const loaded = resumable ? await this.hashStates?.load(session, start) : undefined;
-    return loaded && withResumable(loaded);
+    if (start === 0) return r && !commit ? { hashes: {}, resumable: r.worker.create() } : { hashes: nativeHashes(algorithm) };
+    const loaded = await r?.states.load(session, start);
+    return loaded && { hashes: {}, resumable: r!.worker.create(loaded) };
   }
 
   private async rehash(path: string, algorithms: Algorithm[]): Promise<Partial<Record<Algorithm, string>>> {
     return hashStream(await this.driver.reader(path), algorithms);
   }
-}
-
-function withResumable(hasher: IHasher): Running {
-  return { hashes: { sha256: hasher }, resumable: hasher };
 }
 
 function nativeHashes(algorithm: Algorithm | undefined): Partial<Record<Algorithm, Hash>> {
