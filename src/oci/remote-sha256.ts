@@ -32,6 +32,7 @@ export class Sha256Worker {
     const hasher = new RemoteSha256(this, id);
     this.hashers.set(id, hasher);
     this.post({ op: 'start', id, ...(saved && { saved }) });
+    this.worker?.ref();
     return hasher;
   }
 
@@ -63,14 +64,18 @@ export class Sha256Worker {
   /** @internal */
   forget(id: number): void {
     this.hashers.delete(id);
+    this.unrefIfIdle();
+  }
+
+  /** Idle, the thread must not keep a process alive that is otherwise done; busy, it must. */
+  private unrefIfIdle(): void {
+    if (this.hashers.size === 0 && this.pending.size === 0) this.worker?.unref();
   }
 
   private start(): Worker {
     if (this.worker) return this.worker;
     // Compiled beside this file (dist/src/oci/).
     const worker = new Worker(path.join(__dirname, 'sha256-worker.js'));
-    // Idle, it must not keep a process alive that is otherwise done.
-    worker.unref();
     worker.on('message', (m: FromWorker) => this.receive(m));
     const fail = (err: Error) => {
       if (this.worker === worker) this.worker = undefined;
@@ -91,6 +96,7 @@ export class Sha256Worker {
       this.pending.delete(m.seq);
       if ('error' in m) p?.reject(new Error(`sha256 worker: ${m.error}`));
       else p?.resolve(m);
+      this.unrefIfIdle();
       return;
     }
     const hasher = this.hashers.get(m.id);
@@ -134,8 +140,10 @@ export class RemoteSha256 {
   /** The digest of every byte given so far; ends this hash. */
   async digest(): Promise<string> {
     if (this.failure) throw this.failure;
+    const replied = this.owner.request({ op: 'digest', id: this.id, seq: this.owner.seq() });
+    // After the request: the thread stays referenced until it answers.
     this.owner.forget(this.id);
-    const reply = await this.owner.request({ op: 'digest', id: this.id, seq: this.owner.seq() });
+    const reply = await replied;
     if (!('hex' in reply)) throw new Error('sha256 worker: no digest');
     return reply.hex;
   }
