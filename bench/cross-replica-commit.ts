@@ -55,12 +55,12 @@ async function main(): Promise<void> {
         const replicas: BerthProcess[] = [await startBerthProcess({ env }), await startBerthProcess({ env })];
         const [a, b] = replicas.map((r) => new HttpClient(r.url, 1));
         try {
-          const { patch, put } = await pushAcross(a!, b!, blobs[round * 2 + i]!);
+          const { patch, put } = await pushAcross(a, b, blobs[round * 2 + i]);
           const rate = size / MiB / patch;
           console.log(`${kind.name} ${mib} MiB round ${round + 1} hashstate=${mode}: PATCH on A ${patch.toFixed(2)} s (${rate.toFixed(0)} MiB/s), PUT on B ${put.toFixed(2)} s, total ${(patch + put).toFixed(2)} s`);
         } finally {
-          a!.close();
-          b!.close();
+          a.close();
+          b.close();
           await Promise.all(replicas.map((r) => r.stop()));
         }
       }

@@ -46,10 +46,10 @@ describe('resumable upload hashes on a shared filesystem store', () => {
 
   /** POST then one PATCH per part on `on`; resolves with the last Location. */
   async function upload(on: TestRegistry, name: string, parts: Buffer[], query = ''): Promise<string> {
-    let location = (await on.r().post(`/v2/${name}/blobs/uploads/${query}`).set('Content-Length', '0').expect(202)).headers.location as string;
+    let location = (await on.r().post(`/v2/${name}/blobs/uploads/${query}`).set('Content-Length', '0').expect(202)).headers.location;
     let offset = 0;
     for (const part of parts) {
-      location = (await patch(on, location, offset, part)).headers.location as string;
+      location = (await patch(on, location, offset, part)).headers.location;
       offset += part.length;
     }
     return location;
@@ -60,7 +60,7 @@ describe('resumable upload hashes on a shared filesystem store', () => {
   }
 
   function uuidOf(location: string): string {
-    return /\/blobs\/uploads\/([^/?]+)/.exec(location)![1]!;
+    return /\/blobs\/uploads\/([^/?]+)/.exec(location)![1];
   }
 
   function stateFile(name: string, location: string): string {
@@ -89,9 +89,9 @@ describe('resumable upload hashes on a shared filesystem store', () => {
     const [a, b] = [await replica(), await replica()];
     const name = repoName();
     const blob = randomBlob(1_500_000);
-    let location = (await a.reg.r().post(`/v2/${name}/blobs/uploads/`).set('Content-Length', '0').expect(202)).headers.location as string;
+    let location = (await a.reg.r().post(`/v2/${name}/blobs/uploads/`).set('Content-Length', '0').expect(202)).headers.location;
     for (const [i, reg] of [a.reg, b.reg, a.reg].entries())
-      location = (await patch(reg, location, i * 500_000, blob.data.subarray(i * 500_000, (i + 1) * 500_000))).headers.location as string;
+      location = (await patch(reg, location, i * 500_000, blob.data.subarray(i * 500_000, (i + 1) * 500_000))).headers.location;
     await put(a.reg, location, blob.digest).expect(201);
     assert.deepEqual(dataReads([...a.reads, ...b.reads]), []);
     await assertStored(b.reg, name, blob);
@@ -116,7 +116,7 @@ describe('resumable upload hashes on a shared filesystem store', () => {
     const blob = randomBlob(800_000);
     const first = await upload(a.reg, name, [blob.data.subarray(0, 400_000)]);
     const stale = await readFile(stateFile(name, first));
-    const location = (await patch(a.reg, first, 400_000, blob.data.subarray(400_000))).headers.location as string;
+    const location = (await patch(a.reg, first, 400_000, blob.data.subarray(400_000))).headers.location;
     await writeFile(stateFile(name, location), stale);
     b.reads.length = 0;
     await put(b.reg, location, blob.digest).expect(201);
@@ -149,8 +149,8 @@ describe('resumable upload hashes on a shared filesystem store', () => {
       // The decoy's state, for as many bytes, under this session's signature.
       const [body, mac] = (await readFile(stateFile(name, location), 'utf8')).split('.');
       const [decoyBody] = (await readFile(stateFile(name, await upload(a.reg, name, [decoy.data])), 'utf8')).split('.');
-      const fields = JSON.parse(Buffer.from(body!, 'base64url').toString('utf8')) as unknown[];
-      fields[4] = (JSON.parse(Buffer.from(decoyBody!, 'base64url').toString('utf8')) as unknown[])[4];
+      const fields = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as unknown[];
+      fields[4] = (JSON.parse(Buffer.from(decoyBody, 'base64url').toString('utf8')) as unknown[])[4];
       await writeFile(stateFile(name, location), `${Buffer.from(JSON.stringify(fields)).toString('base64url')}.${mac}`);
       b.reads.length = 0;
       const res = await put(b.reg, location, digest);
