@@ -150,9 +150,10 @@ export class RemoteSha256 {
 
   /** Frees the worker's side when the hash is no longer wanted. */
   drop(): void {
-    this.owner.forget(this.id);
     if (!this.failure) this.owner.post({ op: 'drop', id: this.id });
-    this.failure ??= new Error('sha256 hash dropped');
+    this.owner.forget(this.id);
+    // An update waiting for the worker (its upload failed meanwhile) must not wait forever.
+    this.fail(new Error('sha256 hash dropped'));
   }
 
   /** @internal */
