@@ -65,7 +65,7 @@ export interface ResumableHashing {
 
 /**
  * Upload sessions live in storage (`_uploads/<uuid>`), so any process sharing the store can continue
- * them. The running hash is kept in this process between requests; with `hashStates`, its sha256
+ * them. The running hash is kept in this process between requests; with `resumable`, its sha256
  * is also saved beside the data after each PATCH, so that another replica, or this one after a
  * restart, continues it. Without a usable one (none saved, or not for exactly the stored bytes),
  * the commit re-reads the data to hash it instead.
@@ -317,7 +317,8 @@ export class UploadManager {
     if (kept?.offset === start && kept.hashes) return { hashes: kept.hashes };
     // A single-request upload has no later request to save a state for: the native hash is faster.
     if (start === 0) return r && !commit ? { hashes: {}, resumable: r.worker.create() } : { hashes: nativeHashes(algorithm) };
-    const loaded = await r?.states.load(session, start);
+    // The writer is open already: storage failing to give the state costs a re-read, not a leak.
+    const loaded = await r?.states.load(session, start).catch(() => undefined);
     return loaded && { hashes: {}, resumable: r!.worker.create(loaded) };
   }
 
