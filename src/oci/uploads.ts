@@ -145,8 +145,13 @@ export class UploadManager {
     if (running) for (const [a, h] of Object.entries(running.hashes)) streamed[a as Algorithm] = h.digest('hex');
     // A worker that failed costs a re-read, like a state that is missing.
     if (running?.resumable) streamed.sha256 = await running.resumable.digest().catch(() => undefined);
-    const wanted = [...new Set<Algorithm>(['sha256', digest.algorithm])].filter((a) => streamed[a] === undefined);
-    const hashed = { ...streamed, ...(wanted.length > 0 ? await this.rehash(data, wanted) : {}) };
+    const needed = [...new Set<Algorithm>(['sha256', digest.algorithm])];
+    const wanted = needed.filter((a) => streamed[a] === undefined);
+    let hashed = { ...streamed, ...(wanted.length > 0 ? await this.rehash(data, wanted) : {}) };
+    // A running hash covers the bytes this session's requests streamed, which are the stored ones
+    // unless another request appended between them and the check missed it: the stored bytes, not
+    // the hash, decide whether a digest is refused.
+    if (hashed[digest.algorithm] !== digest.hex && wanted.length < needed.length) hashed = await this.rehash(data, needed);
     const sha256 = hashed.sha256!;
     const actual = hashed[digest.algorithm];
     if (actual !== digest.hex) {
@@ -287,6 +292,13 @@ export class UploadManager {
       throw err;
     }
     const size = start + count;
+    // Another request appending to the session meanwhile (a second client, a retry racing the
+    // original) put bytes among these that the running hashes never saw: they are then not the
+    // digests of what is stored, and the commit reads the data instead.
+    if (running && commit && (await sizeOf(this.driver, paths.uploadData(session.name, session.uuid))) !== size) {
+      running.resumable?.drop();
+      return { size };
+    }
     if (running?.resumable) {
       if (resumable === undefined) return { size };
       if (commit) return { size, running };
