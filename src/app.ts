@@ -5,6 +5,7 @@ import pino, { type Logger } from 'pino';
 import type { StorageDriver } from '../storage-drivers/types';
 import type { Config } from './config/schema';
 import { createRegistry, type Registry } from './oci/registry';
+import type { Sha256Worker } from './oci/remote-sha256';
 import { paths } from './oci/paths';
 import { createDispatcher } from './http/router';
 import { renderError } from './http/error-renderer';
@@ -45,6 +46,8 @@ export interface AppDeps {
   eventPollMs?: number;
   /** How often mirrored manifests' pulls are written for eviction (default PULL_FLUSH_MS). */
   mirrorPullFlushMs?: number;
+  /** The thread hashing uploads with storage.uploads.hashstate (default: the process's own). */
+  sha256Worker?: Sha256Worker;
 }
 
 export interface BerthApp {
@@ -96,6 +99,7 @@ export function createApp(deps: AppDeps): BerthApp {
     cache: { ttlMs: readCacheTtl(config) },
     readOnly,
     saveHashStates: savesHashStates(config),
+    sha256Worker: deps.sha256Worker,
   });
   const mirrorList = configuredMirrors(config);
   const auth = createAuth(config.auth, {

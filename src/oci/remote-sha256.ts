@@ -26,6 +26,12 @@ export class Sha256Worker {
   private readonly pending = new Map<number, Pending>();
   private readonly hashers = new Map<number, RemoteSha256>();
 
+  /**
+   * `spawn` starts the thread: at the first hash, and again at the next one after a thread died
+   * (its hashes fail, and their uploads re-read at the commit).
+   */
+  constructor(private readonly spawn: () => Worker = spawnSha256Thread) {}
+
   /** A new hash, or the continuation of a saved state (which the caller has checked). */
   create(saved?: Uint8Array): RemoteSha256 {
     const id = this.nextId++;
@@ -74,10 +80,13 @@ export class Sha256Worker {
 
   private start(): Worker {
     if (this.worker) return this.worker;
-    // Compiled beside this file (dist/src/oci/).
-    const worker = new Worker(path.join(__dirname, 'sha256-worker.js'));
+    const worker = this.spawn();
     worker.on('message', (m: FromWorker) => this.receive(m));
+    // A dying thread reports an error, then its exit: by then a new thread may hash other uploads.
+    let dead = false;
     const fail = (err: Error) => {
+      if (dead) return;
+      dead = true;
       if (this.worker === worker) this.worker = undefined;
       for (const p of this.pending.values()) p.reject(err);
       this.pending.clear();
@@ -103,6 +112,11 @@ export class Sha256Worker {
     if ('failed' in m) hasher?.fail(new Error(`sha256 worker: ${m.failed}`));
     else hasher?.hashed(m.hashed);
   }
+}
+
+export function spawnSha256Thread(): Worker {
+  // Compiled beside this file (dist/src/oci/).
+  return new Worker(path.join(__dirname, 'sha256-worker.js'));
 }
 
 /** One upload's sha256 in the worker. Once it failed, every later call rejects. */

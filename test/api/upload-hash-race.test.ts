@@ -45,7 +45,7 @@ for (const hashstate of ['on', 'off'] as const) {
           .set('Content-Range', `0-${prefix.length - 1}`)
           .send(prefix)
           .expect(202);
-        return res.headers.location as string;
+        return res.headers.location;
       }
 
       const storedSize = async (location: string) => Number(String((await reg.r().get(pathOf(location)).expect(204)).headers.range).split('-')[1]) + 1;
