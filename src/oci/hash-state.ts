@@ -2,6 +2,7 @@ import { createSHA256 } from 'hash-wasm';
 import type { StorageDriver } from '../../storage-drivers/types';
 import { isNotFound } from '../../storage-drivers/errors';
 import { paths } from './paths';
+import { deleteIfExists } from './links';
 import type { UploadStateSigner } from './upload-state';
 
 /** Tells a saved hash state from the other things the upload secret signs (the `_state` tokens). */
@@ -39,15 +40,27 @@ export class HashStateStore {
     }
   }
 
-  /** The saved state when it covers exactly the first `offset` bytes of this upload, else undefined. */
+  /**
+   * The saved state when it covers exactly the first `offset` bytes of this upload, else undefined.
+   * One for another offset is deleted: the caller is about to write from `offset` without it, and
+   * once the upload grew to that offset again (after a crash lost bytes it covered) the state would
+   * match bytes it never hashed.
+   */
   async load(upload: UploadRef, offset: number): Promise<Uint8Array | undefined> {
+    const file = paths.uploadHashState(upload.name, upload.uuid);
     let raw: Buffer;
     try {
-      raw = await this.driver.getContent(paths.uploadHashState(upload.name, upload.uuid));
+      raw = await this.driver.getContent(file);
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
     }
+    const state = await this.usable(raw, upload, offset);
+    if (state === undefined) await deleteIfExists(this.driver, file);
+    return state;
+  }
+
+  private async usable(raw: Buffer, upload: UploadRef, offset: number): Promise<Uint8Array | undefined> {
     const fields = this.signer.verify(raw.toString('utf8'));
     if (fields === null || fields.length !== 5) return undefined;
     const [kind, name, uuid, saved, state] = fields;

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createFilesystemDriver } from '../../storage-drivers';
 import { paths } from '../../src/oci/paths';
-import { getRaw, randomBlob, recordingDriver, repoName, type Content } from './helpers';
+import { content, getRaw, randomBlob, recordingDriver, repoName, type Content } from './helpers';
 import { assertOciError, pathOf, startRegistry, testConfig, withQuery, type TestRegistry } from './server';
 
 /**
@@ -174,6 +174,25 @@ describe('resumable upload hashes on a shared filesystem store', () => {
     assert.equal(res.status, 201, res.text);
     assert.equal(dataReads(b.reads).length, 1);
     await assertStored(b.reg, name, stored);
+  });
+
+  it('a crash that kept only part of the data: the state for the bytes lost is never used for others', async () => {
+    const a = await replica();
+    const name = repoName();
+    const sent = randomBlob(600_000);
+    const resent = content(Buffer.concat([sent.data.subarray(0, 200_000), randomBlob(400_000).data]));
+    for (const digest of [sent.digest, resent.digest]) {
+      const location = await upload(a.reg, name, [sent.data]);
+      // The state survived the crash; the data's last 400 kB did not.
+      await truncate(path.join(dir, paths.uploadData(name, uuidOf(location))), 200_000);
+      const b = await replica();
+      const resumed = (await patch(b.reg, location, 200_000, resent.data.subarray(200_000))).headers.location;
+      const res = await put(b.reg, resumed, digest);
+      if (digest === resent.digest) assert.equal(res.status, 201, res.text);
+      else assertOciError(res, 400, ['DIGEST_INVALID']);
+    }
+    await assertStored(a.reg, name, resent);
+    await getRaw(a.reg.r(), `/v2/${name}/blobs/${sent.digest}`).expect(404);
   });
 
   it('a sha512 upload (digest-algorithm=sha512) saves no state and commits on B by reading the data back', async () => {
