@@ -5,6 +5,7 @@ import pino, { type Logger } from 'pino';
 import type { StorageDriver } from '../storage-drivers/types';
 import type { Config } from './config/schema';
 import { createRegistry, type Registry } from './oci/registry';
+import type { Sha256Worker } from './oci/remote-sha256';
 import { paths } from './oci/paths';
 import { createDispatcher } from './http/router';
 import { renderError } from './http/error-renderer';
@@ -45,6 +46,8 @@ export interface AppDeps {
   eventPollMs?: number;
   /** How often mirrored manifests' pulls are written for eviction (default PULL_FLUSH_MS). */
   mirrorPullFlushMs?: number;
+  /** The thread hashing uploads with storage.uploads.hashstate (default: the process's own). */
+  sha256Worker?: Sha256Worker;
 }
 
 export interface BerthApp {
@@ -71,6 +74,16 @@ function readCacheTtl(config: Config): number {
   return config.storage.cache.ttl ?? (shared ? 0 : 1000);
 }
 
+/**
+ * storage.uploads.hashstate. auto: where a commit's re-read is a download (S3) and another process
+ * could continue the session (a secret every replica shares; without one a restart loses the
+ * session anyway).
+ */
+function savesHashStates(config: Config): boolean {
+  const mode = config.storage.uploads.hashstate;
+  return mode === 'on' || (mode === 'auto' && config.storage.driver === 's3' && config.http.secret !== undefined);
+}
+
 export function createApp(deps: AppDeps): BerthApp {
   const { config, driver } = deps;
   const logger = deps.logger ?? pino({ level: 'silent' });
@@ -85,6 +98,8 @@ export function createApp(deps: AppDeps): BerthApp {
     onUploadBytes: metrics && ((n) => metrics.blobBytesReceived.inc(n)),
     cache: { ttlMs: readCacheTtl(config) },
     readOnly,
+    saveHashStates: savesHashStates(config),
+    sha256Worker: deps.sha256Worker,
   });
   const mirrorList = configuredMirrors(config);
   const auth = createAuth(config.auth, {

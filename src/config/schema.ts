@@ -81,6 +81,13 @@ const storage = z
       })
       .strict()
       .default({}),
+    /**
+     * Whether each upload's running sha256 is saved beside its data after every PATCH, so that a
+     * commit on another replica, or after a restart, need not read the data back (docs/architecture.md,
+     * "Uploads"). auto: on S3 with http.secret set, where reading back costs a full download; on a
+     * local filesystem reading back is cheaper than the slower resumable hash on every byte.
+     */
+    uploads: z.object({ hashstate: z.enum(['auto', 'on', 'off']).default('auto') }).strict().default({}),
     maintenance: z
       .object({
         uploadpurging: z

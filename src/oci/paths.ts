@@ -55,6 +55,11 @@ export const paths = {
   uploadDir: (name: string, uuid: string) => `${REPOSITORIES}/${name}/_uploads/${uuid}`,
   uploadData: (name: string, uuid: string) => `${REPOSITORIES}/${name}/_uploads/${uuid}/data`,
   uploadStartedAt: (name: string, uuid: string) => `${REPOSITORIES}/${name}/_uploads/${uuid}/startedat`,
+  /**
+   * Berth's resumable sha256 of the upload's data (hash-state.ts). Not Distribution's
+   * `hashstates/sha256/<offset>`: those hold Go's encoding, which Distribution would fail to decode.
+   */
+  uploadHashState: (name: string, uuid: string) => `${REPOSITORIES}/${name}/_uploads/${uuid}/berth-sha256-state`,
   /** The numbered collection leases (gc-lease.ts). */
   gcLeases: `${GC}/leases`,
   gcLease: (n: number) => `${GC}/leases/${String(n).padStart(LEASE_DIGITS, '0')}`,

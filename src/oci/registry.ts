@@ -2,6 +2,8 @@ import type { StorageDriver } from '../../storage-drivers/types';
 import { BlobStore } from './blobs';
 import { UploadManager } from './uploads';
 import { UploadStateSigner } from './upload-state';
+import { HashStateStore } from './hash-state';
+import { Sha256Worker } from './remote-sha256';
 import { ManifestStore } from './manifests';
 import { ReferrerIndex } from './referrers';
 import { Listing } from './listing';
@@ -25,6 +27,10 @@ export interface RegistryOptions {
   cache?: ReadCacheOptions;
   /** storage.maintenance.readonly: reads must not write either (the referrer index stays in memory). */
   readOnly?: boolean;
+  /** Save each upload's resumable sha256 after every PATCH (storage.uploads.hashstate). */
+  saveHashStates?: boolean;
+  /** The thread that computes it; default: one per process, shared by its registries. */
+  sha256Worker?: Sha256Worker;
 }
 
 export function createRegistry(driver: StorageDriver, opts: RegistryOptions): Registry {
@@ -38,10 +44,19 @@ export function createRegistry(driver: StorageDriver, opts: RegistryOptions): Re
   const manifests = new ManifestStore(driver, blobs, referrers, cache, fence);
   return {
     blobs,
-    uploads: new UploadManager(driver, blobs, new UploadStateSigner(opts.secret), opts.onUploadBytes),
+    uploads: uploadManager(driver, blobs, opts),
     manifests,
     referrers,
     listing: new Listing(driver, cache),
     cache,
   };
+}
+
+/** One thread per process hashes for every registry in it; it starts at the first upload that needs it. */
+const sha256Worker = new Sha256Worker();
+
+function uploadManager(driver: StorageDriver, blobs: BlobStore, opts: RegistryOptions): UploadManager {
+  const signer = new UploadStateSigner(opts.secret);
+  const resumable = opts.saveHashStates ? { states: new HashStateStore(driver, signer), worker: opts.sha256Worker ?? sha256Worker } : undefined;
+  return new UploadManager(driver, blobs, signer, opts.onUploadBytes, resumable);
 }

@@ -26,8 +26,29 @@ export class UploadStateSigner {
   pack(state: UploadState): string {
     const fields: unknown[] = [state.name, state.uuid, state.offset, state.startedAt];
     if (state.algorithm !== undefined) fields.push(state.algorithm);
+    return this.sign(fields);
+  }
+
+  /** JSON fields with their HMAC: what else Berth hands out or stores and must trust back (hash-state.ts). */
+  sign(fields: unknown[]): string {
     const body = Buffer.from(JSON.stringify(fields)).toString('base64url');
     return `${body}.${this.mac(body)}`;
+  }
+
+  /** The fields of what sign() returned, or null when it is malformed or its HMAC does not match. */
+  verify(token: string): unknown[] | null {
+    const dot = token.indexOf('.');
+    if (dot <= 0) return null;
+    const body = token.slice(0, dot);
+    const given = Buffer.from(token.slice(dot + 1), 'base64url');
+    const expected = Buffer.from(this.mac(body), 'base64url');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
+    try {
+      const parsed: unknown = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
+      return Array.isArray(parsed) ? (parsed as unknown[]) : null;
+    } catch {
+      return null;
+    }
   }
 
   /** Verifies the signature and that the token belongs to this name and uuid; a missing token is invalid. */
@@ -35,20 +56,9 @@ export class UploadStateSigner {
     const invalid = () => new DomainError('upload-state-invalid', {}, 'blob upload invalid: bad upload state');
     if (token === undefined)
       throw new DomainError('upload-state-invalid', {}, 'blob upload invalid: no upload state (_state); use the Location of the last response');
-    const dot = token.indexOf('.');
-    if (dot <= 0) throw invalid();
-    const body = token.slice(0, dot);
-    const given = Buffer.from(token.slice(dot + 1), 'base64url');
-    const expected = Buffer.from(this.mac(body), 'base64url');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw invalid();
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(Buffer.from(body, 'base64url').toString('utf8'));
-    } catch {
-      throw invalid();
-    }
+    const parsed = this.verify(token);
     // Four fields in tokens without a declared algorithm (and in those of earlier versions).
-    if (!Array.isArray(parsed) || (parsed.length !== 4 && parsed.length !== 5)) throw invalid();
+    if (parsed === null || (parsed.length !== 4 && parsed.length !== 5)) throw invalid();
     const [n, u, offset, startedAt, algorithm] = parsed as [unknown, unknown, unknown, unknown, unknown];
     if (n !== name || u !== uuid || typeof offset !== 'number' || typeof startedAt !== 'string') throw invalid();
     if (algorithm === undefined) return { name, uuid, offset, startedAt };

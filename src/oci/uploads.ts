@@ -10,6 +10,8 @@ import { paths, REPOSITORIES } from './paths';
 import { deleteIfExists, sizeOf } from './links';
 import type { BlobStore } from './blobs';
 import { UploadStateSigner } from './upload-state';
+import type { HashStateStore } from './hash-state';
+import type { RemoteSha256, Sha256Worker } from './remote-sha256';
 
 export interface UploadSession {
   name: string;
@@ -35,21 +37,41 @@ const MAX_HASH_STATES = 10_000;
 /** A session idle for longer re-reads its data at the commit instead (as after a restart). */
 const HASH_STATE_TTL_MS = 3_600_000;
 
-/** Running digests of the upload's bytes: sha256 always, and the algorithm the client uses. */
-interface HashState {
+/**
+ * Running digests of the upload's bytes: sha256 always, and the algorithm the client uses. The
+ * sha256 is node:crypto's in `hashes`, or the resumable one in `resumable`, whose state is saved.
+ */
+interface Running {
   hashes: Partial<Record<Algorithm, Hash>>;
+  resumable?: RemoteSha256;
+}
+
+/**
+ * What this process keeps between a session's requests. A resumable sha256 is kept as its saved
+ * state: the worker need not hold a hash for every idle session.
+ */
+interface KeptHashes {
   /** Bytes hashed: valid only while it equals the stored upload size. */
   offset: number;
+  hashes?: Partial<Record<Algorithm, Hash>>;
+  saved?: Uint8Array;
+}
+
+/** Saves resumable sha256 states in storage, computed in a worker thread (storage.uploads.hashstate). */
+export interface ResumableHashing {
+  states: HashStateStore;
+  worker: Sha256Worker;
 }
 
 /**
  * Upload sessions live in storage (`_uploads/<uuid>`), so any process sharing the store can continue
- * them. The running hash is kept in this process as an optimisation only: when another replica
- * appended in between, or after a restart, the offsets no longer match and the commit re-reads the
- * data to hash it instead.
+ * them. The running hash is kept in this process between requests; with `resumable`, its sha256
+ * is also saved beside the data after each PATCH, so that another replica, or this one after a
+ * restart, continues it. Without a usable one (none saved, or not for exactly the stored bytes),
+ * the commit re-reads the data to hash it instead.
  */
 export class UploadManager {
-  private readonly hashes = new LRUCache<string, HashState>({ max: MAX_HASH_STATES, ttl: HASH_STATE_TTL_MS });
+  private readonly hashes = new LRUCache<string, KeptHashes>({ max: MAX_HASH_STATES, ttl: HASH_STATE_TTL_MS });
 
   constructor(
     private readonly driver: StorageDriver,
@@ -57,6 +79,8 @@ export class UploadManager {
     private readonly signer: UploadStateSigner,
     /** Told how many bytes each chunk added (metrics). */
     private readonly onBytes: (n: number) => void = () => undefined,
+    /** Undefined: no state is saved, and a commit elsewhere reads the data back. */
+    private readonly resumable?: ResumableHashing,
   ) {}
 
   /**
@@ -102,7 +126,7 @@ export class UploadManager {
 
   /** Appends one chunk (PATCH). */
   async append(session: UploadSession, input: ChunkInput): Promise<UploadSession> {
-    const offset = await this.write(session, input, false, session.algorithm);
+    const { size: offset } = await this.write(session, input, false, session.algorithm);
     return { ...session, offset };
   }
 
@@ -113,15 +137,21 @@ export class UploadManager {
   async complete(session: UploadSession, digest: Digest, input?: ChunkInput): Promise<void> {
     const key = this.key(session);
     const data = paths.uploadData(session.name, session.uuid);
-    const size = await this.write(session, input ?? { body: Readable.from([]) }, true, digest.algorithm);
-    const state = this.hashes.get(key);
+    const { size, running } = await this.write(session, input ?? { body: Readable.from([]) }, true, digest.algorithm);
     this.hashes.delete(key);
     // Data is stored under its sha256 whatever digest the client named, as Distribution does, so
     // a sha512 push needs both; the streamed digests save a pass when they cover the whole upload.
     const streamed: Partial<Record<Algorithm, string>> = {};
-    if (state && state.offset === size) for (const [a, h] of Object.entries(state.hashes)) streamed[a as Algorithm] = h.digest('hex');
-    const wanted = [...new Set<Algorithm>(['sha256', digest.algorithm])].filter((a) => streamed[a] === undefined);
-    const hashed = { ...streamed, ...(wanted.length > 0 ? await this.rehash(data, wanted) : {}) };
+    if (running) for (const [a, h] of Object.entries(running.hashes)) streamed[a as Algorithm] = h.digest('hex');
+    // A worker that failed costs a re-read, like a state that is missing.
+    if (running?.resumable) streamed.sha256 = await running.resumable.digest().catch(() => undefined);
+    const needed = [...new Set<Algorithm>(['sha256', digest.algorithm])];
+    const wanted = needed.filter((a) => streamed[a] === undefined);
+    let hashed = { ...streamed, ...(wanted.length > 0 ? await this.rehash(data, wanted) : {}) };
+    // A running hash covers the bytes this session's requests streamed, which are the stored ones
+    // unless another request appended between them and the check missed it: the stored bytes, not
+    // the hash, decide whether a digest is refused.
+    if (hashed[digest.algorithm] !== digest.hex && wanted.length < needed.length) hashed = await this.rehash(data, needed);
     const sha256 = hashed.sha256!;
     const actual = hashed[digest.algorithm];
     if (actual !== digest.hex) {
@@ -203,10 +233,16 @@ export class UploadManager {
   }
 
   /**
-   * Streams one chunk into the session's data; returns the new size. A session's first chunk
-   * starts its running digests: sha256, and `algorithm` when the client named another.
+   * Streams one chunk into the session's data; returns the new size, and the running digests when
+   * they cover all of it. A session's first chunk starts them: sha256, and `algorithm` when the
+   * client named another.
    */
-  private async write(session: UploadSession, input: ChunkInput, commit: boolean, algorithm?: Algorithm): Promise<number> {
+  private async write(
+    session: UploadSession,
+    input: ChunkInput,
+    commit: boolean,
+    algorithm?: Algorithm,
+  ): Promise<{ size: number; running?: Running }> {
     const key = this.key(session);
     const writer = await this.driver.writer(paths.uploadData(session.name, session.uuid), { append: true, signal: input.signal });
     const start = writer.size;
@@ -220,12 +256,9 @@ export class UploadManager {
     if (input.range && input.contentLength !== undefined && input.contentLength !== expected)
       await reject(new DomainError('size-invalid', { contentLength: input.contentLength, contentRange: expected }));
 
-    let state = this.hashes.get(key);
-    if (!state || state.offset !== start) {
-      this.hashes.delete(key);
-      state = start === 0 ? { hashes: startHashes(algorithm), offset: 0 } : undefined;
-    }
-    const hashes = state ? Object.values(state.hashes) : [];
+    const running = await this.runningHashes(session, start, commit, algorithm);
+    const hashes = running ? Object.values(running.hashes) : [];
+    let resumable = running?.resumable;
     let count = 0;
     try {
       await pipeline(
@@ -236,6 +269,8 @@ export class UploadManager {
             if (expected !== undefined && count > expected)
               throw new DomainError('size-invalid', { expected }, 'body longer than its Content-Length or Content-Range');
             for (const h of hashes) h.update(chunk);
+            // Not the upload's failure: without its sha256 the commit reads the data back.
+            if (resumable) await resumable.update(chunk).catch(() => (resumable = undefined));
             yield chunk;
           }
         },
@@ -250,16 +285,53 @@ export class UploadManager {
       if (commit) await writer.commit();
     } catch (err) {
       this.hashes.delete(key);
+      running?.resumable?.drop();
       // A final chunk's writer is still open when the body was rejected after it streamed (a
       // short body): end it so that its handle closes, keeping what it wrote as an end would.
       if (!writer.writableEnded && !writer.destroyed) await endQuietly(writer);
       throw err;
     }
-    if (state) {
-      state.offset = start + count;
-      this.hashes.set(key, state);
+    const size = start + count;
+    // Another request appending to the session meanwhile (a second client, a retry racing the
+    // original) put bytes among these that the running hashes never saw: they are then not the
+    // digests of what is stored, and the commit reads the data instead.
+    if (running && commit && (await sizeOf(this.driver, paths.uploadData(session.name, session.uuid))) !== size) {
+      running.resumable?.drop();
+      return { size };
     }
-    return start + count;
+    if (running?.resumable) {
+      if (resumable === undefined) return { size };
+      if (commit) return { size, running };
+      // Saved before the PATCH is acknowledged, so that the client's next request finds it
+      // whichever replica it reaches.
+      const saved = await resumable.save().catch(() => undefined);
+      resumable.drop();
+      if (saved === undefined) return { size };
+      this.hashes.set(key, { offset: size, saved });
+      await this.resumable?.states.save(session, size, saved);
+      return { size };
+    }
+    if (running) this.hashes.set(key, { offset: size, hashes: running.hashes });
+    return { size, running };
+  }
+
+  /**
+   * The digests to continue at `start`: this process's own when it hashed up to there, else
+   * (sha256 uploads only) the state saved in storage for exactly `start` bytes. Undefined: none, the
+   * commit re-reads the data.
+   */
+  private async runningHashes(session: UploadSession, start: number, commit: boolean, algorithm?: Algorithm): Promise<Running | undefined> {
+    const key = this.key(session);
+    const kept = this.hashes.get(key);
+    this.hashes.delete(key);
+    const r = algorithm === undefined || algorithm === 'sha256' ? this.resumable : undefined;
+    if (kept?.offset === start && kept.saved) return r && { hashes: {}, resumable: r.worker.create(kept.saved) };
+    if (kept?.offset === start && kept.hashes) return { hashes: kept.hashes };
+    // A single-request upload has no later request to save a state for: the native hash is faster.
+    if (start === 0) return r && !commit ? { hashes: {}, resumable: r.worker.create() } : { hashes: nativeHashes(algorithm) };
+    // The writer is open already: storage failing to give the state costs a re-read, not a leak.
+    const loaded = await r?.states.load(session, start).catch(() => undefined);
+    return loaded && { hashes: {}, resumable: r!.worker.create(loaded) };
   }
 
   private async rehash(path: string, algorithms: Algorithm[]): Promise<Partial<Record<Algorithm, string>>> {
@@ -267,7 +339,7 @@ export class UploadManager {
   }
 }
 
-function startHashes(algorithm: Algorithm | undefined): Partial<Record<Algorithm, Hash>> {
+function nativeHashes(algorithm: Algorithm | undefined): Partial<Record<Algorithm, Hash>> {
   const hashes: Partial<Record<Algorithm, Hash>> = { sha256: createDigester('sha256') };
   if (algorithm && algorithm !== 'sha256') hashes[algorithm] = createDigester(algorithm);
   return hashes;

@@ -96,10 +96,11 @@ export interface RawResponse {
  * A request with full control over the bytes: the path is sent unnormalised (`..`, `//`), and
  * several chunks without Content-Length go out with Transfer-Encoding: chunked. A server that
  * answers before reading the whole body is fine: write errors after the response are ignored.
+ * `chunks` may be an async iterable, to do something (another request) between two of them.
  */
 export function rawRequest(
   url: string,
-  opts: { method: string; path: string; headers?: Record<string, string>; chunks?: Uint8Array[] },
+  opts: { method: string; path: string; headers?: Record<string, string>; chunks?: Iterable<Uint8Array> | AsyncIterable<Uint8Array> },
 ): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
@@ -115,16 +116,15 @@ export function rawRequest(
     req.on('error', (err) => {
       if (!answered) reject(err);
     });
-    const chunks = opts.chunks ?? [];
-    const writeNext = (i: number): void => {
-      if (answered || i >= chunks.length) {
-        req.end();
-        return;
+    const send = async (): Promise<void> => {
+      for await (const chunk of opts.chunks ?? []) {
+        if (answered) break;
+        if (!req.write(chunk)) await new Promise((r) => req.once('drain', r));
+        else await new Promise((r) => setImmediate(r));
       }
-      if (req.write(chunks[i])) setImmediate(() => writeNext(i + 1));
-      else req.once('drain', () => writeNext(i + 1));
+      req.end();
     };
-    writeNext(0);
+    send().catch((err: Error) => req.destroy(err));
   });
 }
 

@@ -1,15 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startBerthProcess } from '../helpers/berth-process';
 import { plantTemp, V2 } from '../helpers/leftovers';
 
 /** A Berth on `root` that purges what is older than 2 s, every 500 ms. */
-function startPurging(root: string) {
+function startPurging(root: string, env: Record<string, string> = {}) {
   return startBerthProcess({
     env: {
+      ...env,
       REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: root,
       REGISTRY_HTTP_SECRET: 'purge-test-secret-0123456789abcdef',
       REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_AGE: '2s',
@@ -69,6 +70,33 @@ test('upload purging also removes temp files older than the purge age, and only 
     }
     assert.deepEqual(remaining, [], 'old temp files were not purged');
     assert.equal(await gone(young), false, 'a young temp file was purged');
+  } finally {
+    await berth.stop();
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('purging a stale session removes its saved hash state with it; a state left without data is purged too', { timeout: 60_000 }, async () => {
+  const root = await mkdtemp(join(tmpdir(), 'berth-purge-'));
+  // A crash can leave a session whose state outlived its data: nothing but the marker and the state.
+  const orphan = `${root}/${V2}/repositories/purge/me/_uploads/00000000-0000-4000-8000-000000000000`;
+  await mkdir(orphan, { recursive: true });
+  await writeFile(`${orphan}/startedat`, new Date(Date.now() - 3_600_000).toISOString());
+  await writeFile(`${orphan}/berth-sha256-state`, 'left by a crash');
+  const berth = await startPurging(root, { REGISTRY_STORAGE_UPLOADS_HASHSTATE: 'on' });
+  try {
+    const res = await fetch(`${berth.url}/v2/purge/me/blobs/uploads/`, { method: 'POST' });
+    assert.equal(res.status, 202);
+    const location = new URL(res.headers.get('location')!, berth.url).toString();
+    const patch = await fetch(location, { method: 'PATCH', body: Buffer.alloc(1000, 1), headers: { 'Content-Range': '0-999' } });
+    assert.equal(patch.status, 202);
+    const uuid = /\/blobs\/uploads\/([^/?]+)/.exec(location)![1];
+    const session = `${root}/${V2}/repositories/purge/me/_uploads/${uuid}`;
+    assert.ok((await stat(`${session}/berth-sha256-state`)).isFile(), 'the PATCH saved no hash state');
+    const gone = async (p: string) => stat(p).then(() => false, () => true);
+    for (let i = 0; i < 40 && !((await gone(session)) && (await gone(orphan))); i++) await new Promise((r) => setTimeout(r, 250));
+    assert.ok(await gone(session), 'the stale session (and its state) was not purged');
+    assert.ok(await gone(orphan), 'the session left with only its state was not purged');
   } finally {
     await berth.stop();
     await rm(root, { recursive: true, force: true });

@@ -28,6 +28,7 @@ test('every storage path matches Distribution v2 layout literally', () => {
   assert.equal(paths.uploadDir('a', 'u-1'), `${R}/repositories/a/_uploads/u-1`);
   assert.equal(paths.uploadData('a', 'u-1'), `${R}/repositories/a/_uploads/u-1/data`);
   assert.equal(paths.uploadStartedAt('a', 'u-1'), `${R}/repositories/a/_uploads/u-1/startedat`);
+  assert.equal(paths.uploadHashState('a', 'u-1'), `${R}/repositories/a/_uploads/u-1/berth-sha256-state`);
 });
 
 test("the alias of a blob pushed by sha512 lies under /berth, outside Distribution's layout", () => {
