@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { authSchema } from './auth-schema';
 import { duration } from './duration';
@@ -156,6 +157,11 @@ const http = z
     tls: tlsSchema.optional(),
     /** Distribution's key: with TLS, HTTP/2 is offered in ALPN beside HTTP/1.1 unless disabled. */
     http2: z.object({ disabled: z.boolean().default(false) }).strict().default({}),
+    /**
+     * Berth: processes serving the one listening address (docs/architecture.md, "Workers"); 1 is a
+     * single process. Unset: the CPUs available to the process, or 1 on in-memory storage.
+     */
+    workers: z.number().int().min(1).max(1024).optional(),
   })
   .strict()
   .default({});
@@ -213,6 +219,9 @@ export const configSchema = z
         path: ['http', 'secret'],
         message: 'required with s3 storage: every replica sharing the bucket must use the same secret',
       });
+    // Each worker would hold its own store: a tag pushed through one would be unknown to the others.
+    if (c.storage.driver === 'inmemory' && c.http.workers !== undefined && c.http.workers > 1)
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['http', 'workers'], message: 'must be 1 with inmemory storage: each worker would hold a store of its own' });
     // Only the policy uses the certificate's user: Basic mode asks it per request, the built-in token
     // server when it issues. An external issuer's tokens decide alone, and with no auth all is open.
     const identityUsed = c.auth.token ? c.auth.token.server.enabled : c.auth.htpasswd !== undefined;
@@ -222,7 +231,10 @@ export const configSchema = z
         path: ['http', 'tls', 'clientidentity'],
         message: 'has no effect without auth.htpasswd or the built-in token server (auth.token.server): nothing would use the user it names',
       });
-  });
+  })
+  // availableParallelism() counts the CPUs this process may run on (its affinity mask; with libuv
+  // 1.49+, i.e. Node 22.12+, also a cgroup CPU quota, rounded down, at least 1).
+  .transform((c) => ({ ...c, http: { ...c.http, workers: c.http.workers ?? (c.storage.driver === 'inmemory' ? 1 : availableParallelism()) } }));
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;
