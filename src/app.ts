@@ -5,6 +5,7 @@ import pino, { type Logger } from 'pino';
 import type { StorageDriver } from '../storage-drivers/types';
 import type { Config } from './config/schema';
 import { createRegistry, type Registry } from './oci/registry';
+import type { CachePeers } from './oci/read-cache';
 import { paths } from './oci/paths';
 import { createDispatcher } from './http/router';
 import { renderError } from './http/error-renderer';
@@ -45,6 +46,10 @@ export interface AppDeps {
   eventPollMs?: number;
   /** How often mirrored manifests' pulls are written for eviction (default PULL_FLUSH_MS). */
   mirrorPullFlushMs?: number;
+  /** The upload secret of a group of workers when http.secret is not configured (src/workers). */
+  groupSecret?: Buffer;
+  /** The other workers of the group, whose caches a write here must reach before it is answered. */
+  cachePeers?: CachePeers;
 }
 
 export interface BerthApp {
@@ -74,8 +79,9 @@ function readCacheTtl(config: Config): number {
 export function createApp(deps: AppDeps): BerthApp {
   const { config, driver } = deps;
   const logger = deps.logger ?? pino({ level: 'silent' });
-  // Without a configured secret, upload sessions survive only within this process, as in Distribution.
-  const secret = config.http.secret ?? randomBytes(32);
+  // Without a configured secret, upload sessions survive only within this process (or its group of
+  // workers), as in Distribution.
+  const secret = config.http.secret ?? deps.groupSecret ?? randomBytes(32);
   const { metrics } = deps;
   const readOnly = config.storage.maintenance.readonly.enabled;
   const health = new StorageHealth({ driver, logger, metrics, readOnly, probeIntervalMs: deps.storageProbeIntervalMs ?? STORAGE_PROBE_INTERVAL_MS });
@@ -83,7 +89,7 @@ export function createApp(deps: AppDeps): BerthApp {
   const registry = createRegistry(driver, {
     secret,
     onUploadBytes: metrics && ((n) => metrics.blobBytesReceived.inc(n)),
-    cache: { ttlMs: readCacheTtl(config) },
+    cache: { ttlMs: readCacheTtl(config), peers: deps.cachePeers },
     readOnly,
   });
   const mirrorList = configuredMirrors(config);
@@ -170,8 +176,9 @@ export function createApp(deps: AppDeps): BerthApp {
       if (gc.enabled && !readOnly)
         stops.push(
           startGcScheduler(driver, registry.listing, logger, { interval: gc.interval, grace: gc.grace, deleteUntagged: gc.deleteuntagged, dryRun: gc.dryrun, onDeleting: notifier?.recordGcDeletions, eviction: mirrorEviction(driver, mirrorList, pulls) }, (result, report) => {
-            // The collector deleted behind the cache's back.
+            // The collector deleted behind the caches' backs.
             registry.cache.forgetMutable();
+            void registry.cache.tellPeers([{ table: '*' }]);
             if (!metrics) return;
             metrics.gcRuns.inc({ result });
             if (report && !report.dryRun) {

@@ -129,6 +129,7 @@ export class BlobStore {
     this.cache.layers.delete(digestKey(name, d));
     const deleted = await deleteIfExists(this.driver, paths.layerLinkDir(name, d));
     this.cache.layers.delete(digestKey(name, d));
+    await this.cache.tellPeers([{ table: 'layers', key: digestKey(name, d) }]);
     if (!deleted) throw new DomainError('blob-unknown', { digest: d.value });
   }
 }

@@ -1,6 +1,19 @@
 import { LRUCache } from 'lru-cache';
 import type { Digest } from './digest';
 
+/** A mutable fact to drop: one entry of a table, or (`'*'`) every mutable fact. */
+export type Forget = { table: 'tags' | 'revisions' | 'layers' | 'tagLists'; key: string } | { table: '*' };
+
+/**
+ * The other processes whose caches must not outlive a write here (the workers of one group).
+ * `forget` resolves once every one of them has dropped the entries (or can no longer serve).
+ */
+export interface CachePeers {
+  forget(entries: Forget[]): Promise<void>;
+  /** Where the peers' writes arrive: `apply` drops what they changed. */
+  subscribe(apply: (entries: readonly Forget[]) => void): void;
+}
+
 export interface ReadCacheOptions {
   /**
    * How long an answer read from storage that another process could change (tag → digest, "this
@@ -13,6 +26,8 @@ export interface ReadCacheOptions {
   /** Total bytes of manifest bodies kept (content-addressed, so never stale). */
   maxManifestBytes?: number;
   now?: () => number;
+  /** Told what a write here changed, before the write is acknowledged. */
+  peers?: CachePeers;
 }
 
 const DEFAULT_MAX_ENTRIES = 50_000;
@@ -81,8 +96,12 @@ export class ReadCache {
   readonly layers: Expiring<LayerEntry>;
   readonly tagLists: Expiring<string[]>;
   readonly bodies: LRUCache<string, ManifestBody>;
+  private readonly peers: CachePeers | undefined;
 
   constructor(opts: ReadCacheOptions) {
+    // With no ttl nothing mutable is kept anywhere, so there is nothing to tell.
+    this.peers = opts.ttlMs > 0 ? opts.peers : undefined;
+    opts.peers?.subscribe((entries) => this.apply(entries));
     const now = opts.now;
     const max = opts.maxEntries ?? DEFAULT_MAX_ENTRIES;
     this.tags = new Expiring(opts.ttlMs, max, now);
@@ -100,7 +119,23 @@ export class ReadCache {
     this.layers.clear();
     this.tagLists.clear();
   }
+
+  /** Drops what a peer's write changed. */
+  apply(entries: readonly Forget[]): void {
+    for (const e of entries) {
+      if (e.table === '*') this.forgetMutable();
+      else this[e.table].delete(e.key);
+    }
+  }
+
+  /** Makes the peers drop what a write here changed; resolves once they have. */
+  async tellPeers(entries: Forget[]): Promise<void> {
+    if (entries.length > 0) await this.peers?.forget(entries);
+  }
 }
+
+export const forgetTags = (name: string, tags: readonly string[]): Forget[] =>
+  tags.length === 0 ? [] : [...tags.map((tag) => ({ table: 'tags' as const, key: tagKey(name, tag) })), { table: 'tagLists', key: name }];
 
 export const tagKey = (name: string, tag: string) => `${name}:${tag}`;
 export const digestKey = (name: string, d: Digest) => `${name}@${d.value}`;
