@@ -122,8 +122,9 @@ export class WorkerGroup {
       this.slots[slot] = undefined;
       this.listening.delete(slot);
     }
-    if (code !== 0) this.worstExit = 1;
     if (this.stopping) {
+      // A worker that did not drain cleanly (killed past the bound, or failed while stopping).
+      if (code !== 0) this.worstExit = 1;
       if (this.live().length === 0) this.onEmpty?.();
       return;
     }

@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, afterEach, before, describe, test } from 'node:test';
+import { runBerth, type BerthProcess } from '../helpers/berth-process';
+import { sha256 } from '../helpers/images';
+import { assertStoreConsistent } from '../helpers/store-check';
+import { at, finishUpload, startUpload } from '../replicas/oci-http';
+import { debugUrl, logLines, onNewConnection, sample, startGroup, until, workerOf, workerPids, workersOf } from './group';
+
+const CHUNK = 16 * 1024;
+
+interface SlowPatch {
+  data: Buffer;
+  /** Resolves with the answer, or with the error that cut the connection. */
+  answer: Promise<{ status: number; location: string; reqId: string } | Error>;
+}
+
+/** A PATCH on a connection of its own whose body trickles in over `chunks` × `everyMs`. */
+function slowPatch(base: string, location: string, chunks: number, everyMs: number): SlowPatch {
+  const data = randomBytes(chunks * CHUNK);
+  const answer = new Promise<{ status: number; location: string; reqId: string } | Error>((resolve) => {
+    const req = http.request(at(base, location), { method: 'PATCH', agent: false, headers: { 'Content-Type': 'application/octet-stream' } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode!, location: res.headers.location!, reqId: res.headers['x-request-id'] as string }));
+    });
+    req.on('error', resolve);
+    let sent = 0;
+    const timer = setInterval(() => {
+      if (req.destroyed) return clearInterval(timer);
+      req.write(data.subarray(sent * CHUNK, (sent + 1) * CHUNK));
+      if (++sent === chunks) {
+        clearInterval(timer);
+        req.end();
+      }
+    }, everyMs);
+  });
+  return { data, answer };
+}
+
+describe('a group of workers over its life', { timeout: 180_000 }, () => {
+  let dir: string;
+  let berth: BerthProcess | undefined;
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'berth-workers-life-'));
+  });
+  afterEach(async () => {
+    await berth?.stop('SIGTERM', 15_000);
+    berth = undefined;
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('kill -9 of a worker: requests on the other finish, the worker comes back, the store stays consistent', async () => {
+    const root = path.join(dir, 'kill');
+    berth = await startGroup(root);
+    const group = berth;
+    const name = 'workers/killed';
+    const sessions = await Promise.all(Array.from({ length: 6 }, () => startUpload(group.url, name)));
+    const patches = sessions.map((loc) => slowPatch(group.url, loc, 20, 100));
+    await new Promise((r) => setTimeout(r, 500));
+    const [victim] = workerPids(group);
+    process.kill(victim, 'SIGKILL');
+
+    const answers = await Promise.all(patches.map((p) => p.answer));
+    const done = answers.flatMap((a, i) => (a instanceof Error ? [] : [{ ...a, data: patches[i].data }]));
+    assert.ok(done.length > 0, 'the surviving worker finished its uploads');
+    assert.ok(done.length < answers.length, 'the killed worker lost its own');
+    await until('the primary to say the worker exited', () => logLines(group).some((l) => l.msg === 'worker exited: restarting it' && l.pid === victim));
+    const killedSlot = logLines(group).find((l) => l.msg === 'worker exited: restarting it')!.slot as number;
+    for (const d of done) {
+      assert.equal(d.status, 202);
+      assert.notEqual(await workerOf(group, d.reqId), killedSlot, 'only the surviving worker answered');
+    }
+
+    await until('the worker to listen again', () => logLines(group).some((l) => l.msg === 'worker listening again' && l.slot === killedSlot));
+    assert.ok(!workerPids(group).includes(victim));
+    const answers2 = await Promise.all(Array.from({ length: 8 }, () => onNewConnection(`${group.url}/v2/`)));
+    assert.deepEqual([...(await workersOf(group, answers2))].sort(), [0, 1]);
+    for (const d of done) assert.equal(await finishUpload(group.url, d.location, sha256(d.data)), sha256(d.data));
+    assert.equal(await group.stop(), 0);
+    await assertStoreConsistent(root, { crashed: true });
+  });
+
+  test('SIGTERM to the primary drains every worker: a request in flight finishes, then all exit 0', async () => {
+    berth = await startGroup(path.join(dir, 'drain'));
+    const group = berth;
+    const loc = await startUpload(group.url, 'workers/drained');
+    const patch = slowPatch(group.url, loc, 15, 100);
+    await new Promise((r) => setTimeout(r, 300));
+    const exited = group.stop('SIGTERM', 20_000);
+    const answer = await patch.answer;
+    assert.ok(!(answer instanceof Error), `the PATCH in flight was answered: ${String(answer)}`);
+    assert.equal(answer.status, 202);
+    assert.equal(await exited, 0);
+    const stopped = logLines(group).filter((l) => l.msg === 'stopped').map((l) => l.worker);
+    assert.deepEqual(stopped.sort(), [0, 1, 'primary'].sort());
+  });
+
+  test('scheduled garbage collection runs once per interval for the group, in one worker', async () => {
+    berth = await startGroup(path.join(dir, 'gc'), 2, { REGISTRY_STORAGE_MAINTENANCE_GC_ENABLED: 'true', REGISTRY_STORAGE_MAINTENANCE_GC_INTERVAL: '200ms' });
+    const group = berth;
+    const runs = () => logLines(group).filter((l) => typeof l.msg === 'string' && l.msg.startsWith('garbage collection'));
+    await until('three collections', () => runs().length >= 3);
+    assert.deepEqual(new Set(runs().map((l) => `${l.msg} by ${String(l.worker)}`)), new Set(['garbage collection finished by 0']));
+    const metrics = (await onNewConnection(`${debugUrl(group)}/metrics`)).body.toString();
+    assert.equal(sample(metrics, 'berth_gc_runs_total{result="skipped"}'), 0);
+    assert.ok(sample(metrics, 'berth_gc_runs_total{result="ok"}') >= 3);
+  });
+
+  test('a worker that cannot start stops the group with its reason and exit code 1', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const port = (taken.address() as net.AddressInfo).port;
+    try {
+      const run = await runBerth(['serve'], {
+        env: { REGISTRY_HTTP_WORKERS: '2', REGISTRY_HTTP_ADDR: `127.0.0.1:${port}`, REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: path.join(dir, 'taken') },
+        timeoutMs: 20_000,
+      });
+      assert.equal(run.code, 1);
+      assert.match(run.stderr, new RegExp(`http.addr: 127.0.0.1:${port} is already in use`));
+      assert.match(run.stderr, /http\.workers: worker \d exited with code 1 before listening: not starting/);
+    } finally {
+      taken.close();
+    }
+  });
+});
