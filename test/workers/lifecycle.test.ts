@@ -87,6 +87,27 @@ describe('a group of workers over its life', { timeout: 180_000 }, () => {
     await assertStoreConsistent(root, { crashed: true });
   });
 
+  test('a worker that keeps dying is restarted with a growing delay, and the crash loop is logged', async () => {
+    berth = await startGroup(path.join(dir, 'loop'));
+    const group = berth;
+    const exits = () => logLines(group).filter((l) => l.msg === 'worker exited: restarting it' || l.msg === 'worker crash loop: restarting it with a growing delay');
+    for (let n = 1; n <= 3; n++) {
+      // The newest child is the one forked last: after the first round, the restarted worker.
+      const pids = workerPids(group);
+      process.kill(pids[pids.length - 1], 'SIGKILL');
+      await until(`exit ${n} to be logged`, () => exits().length === n);
+      const slot = exits()[n - 1].slot;
+      await until(`restart ${n}`, () => logLines(group).filter((l) => l.msg === 'worker listening again' && l.slot === slot).length === n);
+    }
+    const logged = exits().map((l) => ({ level: l.level, slot: l.slot, restartInMs: l.restartInMs, exitsInLastMinute: l.exitsInLastMinute }));
+    const slot = logged[0].slot;
+    assert.deepEqual(logged, [
+      { level: 'warn', slot, restartInMs: 100, exitsInLastMinute: 1 },
+      { level: 'warn', slot, restartInMs: 200, exitsInLastMinute: 2 },
+      { level: 'error', slot, restartInMs: 400, exitsInLastMinute: 3 },
+    ]);
+  });
+
   test('SIGTERM to the primary drains every worker: a request in flight finishes, then all exit 0', async () => {
     berth = await startGroup(path.join(dir, 'drain'));
     const group = berth;

@@ -5,8 +5,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { BerthProcess } from '../helpers/berth-process';
 import { ACCEPT_ALL_MANIFESTS } from '../helpers/registry-client';
-import { imageManifest, pushMonolithic, putManifest, randomBlob, repoName } from '../replicas/oci-http';
-import { debugUrl, logLines, onNewConnection, sample, startGroup, workersOf, type Answer } from './group';
+import { at, finishUpload, imageManifest, pushMonolithic, putManifest, randomBlob, repoName } from '../replicas/oci-http';
+import { debugUrl, logLines, onNewConnection, sample, startGroup, workerOf, workersOf, type Answer } from './group';
 
 const CONNECTIONS = 12;
 
@@ -67,6 +67,25 @@ describe('http.workers = 2', { timeout: 120_000 }, () => {
     assert.deepEqual(new Set(tags.map((a) => a.body.toString())), new Set([JSON.stringify({ name, tags: ['latest'] })]));
     const after = await everywhere(berth, `/v2/${name}/tags/list`);
     assert.deepEqual(new Set(after.map((a) => (JSON.parse(a.body.toString()) as { tags: string[] }).tags.length)), new Set([0]));
+  });
+
+  test('without http.secret, an upload started through one worker continues through the other', async () => {
+    const name = repoName('secret');
+    const blob = randomBlob(300_000);
+    const started = await onNewConnection(`${berth.url}/v2/${name}/blobs/uploads/`, { method: 'POST' });
+    assert.equal(started.status, 202);
+    const first = await workerOf(berth, started.headers['x-request-id'] as string);
+    // Round-robin: the next connection goes to the other worker, or the one after it.
+    let patched: Answer | undefined;
+    for (let i = 0; i < 4 && patched === undefined; i++) {
+      const probe = await onNewConnection(`${berth.url}/v2/`);
+      if ((await workerOf(berth, probe.headers['x-request-id'] as string)) !== first) continue;
+      patched = await onNewConnection(at(berth.url, started.headers.location as string), { method: 'PATCH', body: blob.data, headers: { 'Content-Type': 'application/octet-stream' } });
+    }
+    assert.ok(patched, 'a connection reached the other worker');
+    assert.equal(patched.status, 202, patched.body.toString());
+    assert.notEqual(await workerOf(berth, patched.headers['x-request-id'] as string), first);
+    assert.equal(await finishUpload(berth.url, patched.headers.location as string, blob.digest), blob.digest);
   });
 
   test('the debug listener sums the metrics of every worker', async () => {
