@@ -1,5 +1,4 @@
 import { AggregatorRegistry } from 'prom-client';
-import type { Config } from '../config/schema';
 import { failWith } from '../fail';
 import { createLogger } from '../logger';
 import { serve } from '../serve';
@@ -38,7 +37,7 @@ export async function runWorker(): Promise<void> {
   send({ berth: 'hello' });
   const { config, slot, secret } = await setup;
   if (stopAsked) process.exit(0);
-  const logger = createLogger((config as Config).log).child({ worker: slot });
+  const logger = createLogger(config.log).child({ worker: slot });
   try {
     await serve(config, logger, {
       slot,
