@@ -64,7 +64,8 @@ export async function serve(config: Config, logger: Logger, role?: WorkerRole): 
   }
   if (!role || role.slot === 0) app.startBackgroundTasks();
   const address = formatAddress(bound.address, bound.port);
-  logger.info({ address, storage: driver.name, tls: listener.tls }, role ? 'worker listening' : 'listening');
+  if (role) logger.info({ address, storage: driver.name, tls: listener.tls, pid: process.pid }, 'worker listening');
+  else logger.info({ address, storage: driver.name, tls: listener.tls }, 'listening');
   role?.listening({ address, tls: listener.tls, storage: driver.name });
 
   let stopping = false;

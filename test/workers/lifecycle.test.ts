@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { runBerth, type BerthProcess } from '../helpers/berth-process';
-import { sha256 } from '../helpers/images';
+import { OCI_MANIFEST, sha256 } from '../helpers/images';
 import { assertStoreConsistent } from '../helpers/store-check';
-import { at, finishUpload, startUpload } from '../replicas/oci-http';
+import { at, finishUpload, imageManifest, pushMonolithic, putManifest, randomBlob, startUpload } from '../replicas/oci-http';
 import { debugUrl, logLines, onNewConnection, sample, startGroup, until, workerOf, workerPids, workersOf } from './group';
 
 const CHUNK = 16 * 1024;
@@ -106,6 +106,53 @@ describe('a group of workers over its life', { timeout: 180_000 }, () => {
       { level: 'warn', slot, restartInMs: 200, exitsInLastMinute: 2 },
       { level: 'error', slot, restartInMs: 400, exitsInLastMinute: 3 },
     ]);
+  });
+
+  test('a worker that does not confirm an invalidation in time is killed before the write is answered', async () => {
+    berth = await startGroup(path.join(dir, 'silent'), 2, { REGISTRY_STORAGE_CACHE_TTL: '1h' });
+    const group = berth;
+    const name = 'workers/silent';
+    const config = randomBlob(100);
+    const layers = [randomBlob(500), randomBlob(500)];
+    for (const b of [config, ...layers]) await pushMonolithic(group.url, name, b);
+    await putManifest(group.url, name, 'latest', imageManifest(config, [layers[0]]));
+    // One kept-alive connection: every request on it reaches the same worker.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const probe = await onNewConnection(`${group.url}/v2/`, { agent });
+      const writer = await workerOf(group, probe.headers['x-request-id'] as string);
+      const silent = logLines(group).find((l) => l.msg === 'worker listening' && l.worker !== writer)!;
+      process.kill(silent.pid as number, 'SIGSTOP');
+      const second = imageManifest(config, [layers[1]]);
+      const started = Date.now();
+      const put = await onNewConnection(`${group.url}/v2/${name}/manifests/latest`, { agent, method: 'PUT', body: second.bytes, headers: { 'Content-Type': OCI_MANIFEST } });
+      const tookMs = Date.now() - started;
+      assert.equal(put.status, 201);
+      assert.ok(tookMs >= 1_900, `the write waited for the silent worker (${tookMs} ms)`);
+      assert.ok(logLines(group).some((l) => l.msg === 'worker did not confirm a cache invalidation in time: killing it' && l.pid === silent.pid));
+      assert.ok(!workerPids(group).includes(silent.pid as number), 'the silent worker is gone');
+      await until('its replacement', () => logLines(group).some((l) => l.msg === 'worker listening again' && l.slot === silent.worker));
+      const answers = await Promise.all(Array.from({ length: 8 }, () => onNewConnection(`${group.url}/v2/${name}/manifests/latest`, { headers: { Accept: OCI_MANIFEST } })));
+      assert.deepEqual(new Set(answers.map((a) => a.headers['docker-content-digest'])), new Set([second.digest]));
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  test('the workers do not outlive a primary killed with SIGKILL', async () => {
+    berth = await startGroup(path.join(dir, 'orphans'));
+    const pids = workerPids(berth);
+    assert.equal(pids.length, 2);
+    await berth.stop('SIGKILL');
+    const alive = (pid: number) => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    await until('the workers to exit', () => !pids.some(alive));
   });
 
   test('SIGTERM to the primary drains every worker: a request in flight finishes, then all exit 0', async () => {
