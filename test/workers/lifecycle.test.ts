@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { runBerth, type BerthProcess } from '../helpers/berth-process';
+import { EventReceiver } from '../helpers/event-receiver';
 import { OCI_MANIFEST, sha256 } from '../helpers/images';
 import { assertStoreConsistent } from '../helpers/store-check';
 import { at, finishUpload, imageManifest, pushMonolithic, putManifest, randomBlob, startUpload } from '../replicas/oci-http';
@@ -179,6 +180,33 @@ describe('a group of workers over its life', { timeout: 180_000 }, () => {
     const metrics = (await onNewConnection(`${debugUrl(group)}/metrics`)).body.toString();
     assert.equal(sample(metrics, 'berth_gc_runs_total{result="skipped"}'), 0);
     assert.ok(sample(metrics, 'berth_gc_runs_total{result="ok"}') >= 3);
+  });
+
+  test('events recorded by every worker are delivered, once each, by the group', async () => {
+    const receiver = new EventReceiver();
+    await receiver.start();
+    try {
+      berth = await startGroup(path.join(dir, 'events'), 2, { REGISTRY_NOTIFICATIONS_ENDPOINTS: JSON.stringify([{ name: 'audit', url: receiver.url }]) });
+      const group = berth;
+      const name = 'workers/events';
+      const config = randomBlob(100);
+      const layer = randomBlob(500);
+      for (const b of [config, layer]) await pushMonolithic(group.url, name, b);
+      const manifest = imageManifest(config, [layer]);
+      const tags = ['a', 'b', 'c', 'd', 'e', 'f'];
+      const puts = [];
+      for (const tag of tags)
+        puts.push(await onNewConnection(`${group.url}/v2/${name}/manifests/${tag}`, { method: 'PUT', body: manifest.bytes, headers: { 'Content-Type': OCI_MANIFEST } }));
+      assert.deepEqual(puts.map((p) => p.status), tags.map(() => 201));
+      assert.deepEqual([...(await workersOf(group, puts))].sort(), [0, 1], 'both workers recorded pushes');
+      const pushed = () => receiver.events.filter((e) => e.action === 'push' && e.target.tag !== undefined);
+      await receiver.waitFor(() => pushed().length >= tags.length, 15_000);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.deepEqual(pushed().map((e) => e.target.tag).sort(), tags);
+      assert.deepEqual(new Set(pushed().map((e) => e.request.id)), new Set(puts.map((p) => p.headers['x-request-id'])));
+    } finally {
+      await receiver.stop();
+    }
   });
 
   test('a worker that cannot start stops the group with its reason and exit code 1', async () => {
