@@ -4,8 +4,8 @@ import { parseListenAddress } from '../../src/config/listen-address';
 
 export interface BerthProcessOptions {
   /**
-   * Extra environment; merged over the parent's, `REGISTRY_HTTP_ADDR=127.0.0.1:0` and
-   * `REGISTRY_HTTP_WORKERS=1` (one process unless a test is about workers).
+   * Extra environment; merged over `REGISTRY_HTTP_WORKERS=1` (one process unless a test is about
+   * workers, or the parent's environment sets it), the parent's and `REGISTRY_HTTP_ADDR=127.0.0.1:0`.
    */
   env?: Record<string, string | undefined>;
   /** Extra arguments after `serve` (e.g. `['--config', file]`). */
@@ -71,7 +71,8 @@ export function runBerth(args: string[], opts: { env?: Record<string, string>; c
 
 /** Spawns `node dist/src/main.js serve` and resolves once it logs that it is listening. */
 export function startBerthProcess(opts: BerthProcessOptions = {}): Promise<BerthProcess> {
-  const env: Record<string, string | undefined> = { ...process.env, REGISTRY_HTTP_ADDR: '127.0.0.1:0', ...ONE_WORKER, ...opts.env };
+  // The parent's REGISTRY_HTTP_WORKERS wins over ONE_WORKER: a whole suite can run on workers.
+  const env: Record<string, string | undefined> = { ...ONE_WORKER, ...process.env, REGISTRY_HTTP_ADDR: '127.0.0.1:0', ...opts.env };
   for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
   const [cmd = process.execPath, ...before] = [...(opts.prefix ?? []), process.execPath];
   const proc = spawn(cmd, [...before, MAIN_JS, 'serve', ...(opts.args ?? [])], {
