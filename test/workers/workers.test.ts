@@ -69,6 +69,33 @@ describe('http.workers = 2', { timeout: 120_000 }, () => {
     assert.deepEqual(new Set(after.map((a) => (JSON.parse(a.body.toString()) as { tags: string[] }).tags.length)), new Set([0]));
   });
 
+  test('a manifest or blob deleted through one connection is gone at once through every other', async () => {
+    const name = repoName('deletes');
+    const config = randomBlob(100);
+    const layer = randomBlob(1000);
+    for (const b of [config, layer]) await pushMonolithic(berth.url, name, b);
+    const manifest = imageManifest(config, [layer]);
+    await putManifest(berth.url, name, 'v1', manifest);
+
+    const byDigest = `/v2/${name}/manifests/${manifest.digest}`;
+    const blob = `/v2/${name}/blobs/${layer.digest}`;
+    // Every worker caches that the repository links the manifest and the layer.
+    for (const p of [byDigest, blob]) {
+      const answers = await everywhere(berth, p);
+      assert.deepEqual(new Set(answers.map((a) => a.status)), new Set([200]));
+      assert.deepEqual([...(await workersOf(berth, answers))].sort(), [0, 1]);
+    }
+    for (const p of [byDigest, blob]) {
+      assert.equal((await onNewConnection(`${berth.url}${p}`, { method: 'DELETE' })).status, 202);
+      const answers = await everywhere(berth, p);
+      assert.deepEqual(new Set(answers.map((a) => a.status)), new Set([404]), `${p} is gone from every worker`);
+      assert.deepEqual([...(await workersOf(berth, answers))].sort(), [0, 1]);
+    }
+    // The tag went with its manifest.
+    const tag = await everywhere(berth, `/v2/${name}/manifests/v1`);
+    assert.deepEqual(new Set(tag.map((a) => a.status)), new Set([404]));
+  });
+
   test('without http.secret, an upload started through one worker continues through the other', async () => {
     const name = repoName('secret');
     const blob = randomBlob(300_000);
