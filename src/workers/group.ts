@@ -24,6 +24,8 @@ const EXIT_GRACE_MS = 5_000;
 export class WorkerGroup {
   private readonly slots: (Worker | undefined)[];
   private readonly listening = new Set<number>();
+  /** Workers that said hello: they listen to the channel (a message sent before would be lost). */
+  private readonly greeted = new WeakSet<Worker>();
   private readonly restarts = new Set<NodeJS.Timeout>();
   private readonly backoff = new RestartBackoff();
   private readonly relay: InvalidationRelay;
@@ -93,6 +95,7 @@ export class WorkerGroup {
   private received(w: Worker, slot: number, m: ToPrimary): void {
     switch (m.berth) {
       case 'hello':
+        this.greeted.add(w);
         w.send({ berth: 'setup', config: this.config, slot, secret: this.secret?.toString('base64') } satisfies ToWorker);
         return;
       case 'listening':
@@ -104,7 +107,8 @@ export class WorkerGroup {
         }
         return;
       case 'forget': {
-        const others = this.live().filter((o) => o !== w);
+        // One that has not said hello yet has no cache to clear.
+        const others = this.live().filter((o) => o !== w && this.greeted.has(o));
         void this.relay.relay(m.entries, others).then(() => {
           if (w.isConnected()) w.send({ berth: 'forgot', id: m.id } satisfies ToWorker);
         });

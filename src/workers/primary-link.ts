@@ -7,6 +7,7 @@ import type { ToPrimary, ToWorker } from './messages';
  */
 export class PrimaryLink implements CachePeers {
   private next = 0;
+  private closed = false;
   private readonly waiting = new Map<number, () => void>();
   private apply: ((entries: readonly Forget[]) => void) | undefined;
 
@@ -35,8 +36,6 @@ export class PrimaryLink implements CachePeers {
     this.apply?.(m.entries);
     this.send({ berth: 'forgot', id: m.id });
   }
-
-  private closed = false;
 
   /**
    * The primary is gone, and every other worker with it (they exit when it does, see worker.ts):
