@@ -35,12 +35,10 @@ export class BlobStore {
 
   /** The blob as visible in the repository; BLOB_UNKNOWN otherwise. */
   async stat(name: string, d: Digest): Promise<BlobInfo> {
-    const key = digestKey(name, d);
-    const cached = this.cache.layers.get(key);
-    if (cached) return cached;
-    const info = (d.algorithm === 'sha256' && (await this.statSha256(name, d))) || (await this.statThroughLinks(name, d));
-    this.cache.layers.set(key, info);
-    return info;
+    return this.cache.layers.read(
+      digestKey(name, d),
+      async () => (d.algorithm === 'sha256' && (await this.statSha256(name, d))) || this.statThroughLinks(name, d),
+    );
   }
 
   /**

@@ -168,21 +168,19 @@ export class ManifestStore {
 
   /** Tag or digest → digest of a manifest present in the repository; MANIFEST_UNKNOWN otherwise. */
   async resolve(name: string, ref: ManifestRef): Promise<Digest> {
-    if (ref.digest) {
-      const key = digestKey(name, ref.digest);
-      if (this.cache.revisions.get(key)) return ref.digest;
-      if (!(await exists(this.driver, paths.revisionLink(name, ref.digest))))
-        throw new DomainError('manifest-unknown', { digest: ref.digest.value });
-      this.cache.revisions.set(key, true);
-      return ref.digest;
+    const { digest, tag } = ref;
+    if (digest) {
+      await this.cache.revisions.read(digestKey(name, digest), async () => {
+        if (!(await exists(this.driver, paths.revisionLink(name, digest)))) throw new DomainError('manifest-unknown', { digest: digest.value });
+        return true;
+      });
+      return digest;
     }
-    const key = tagKey(name, ref.tag);
-    const cached = this.cache.tags.get(key);
-    if (cached) return cached;
-    const digest = await readLink(this.driver, paths.tagCurrentLink(name, ref.tag));
-    if (!digest) throw new DomainError('manifest-unknown', { tag: ref.tag });
-    this.cache.tags.set(key, digest);
-    return digest;
+    return this.cache.tags.read(tagKey(name, tag), async () => {
+      const current = await readLink(this.driver, paths.tagCurrentLink(name, tag));
+      if (!current) throw new DomainError('manifest-unknown', { tag });
+      return current;
+    });
   }
 
   async get(name: string, ref: ManifestRef): Promise<StoredManifest & { bytes: Buffer }> {

@@ -36,10 +36,19 @@ const DEFAULT_MAX_MANIFEST_BYTES = 32 * 1024 * 1024;
 /**
  * Facts trusted for `ttl` ms after they were read, at most `max` of them, the least recently used
  * out first. A ttl of 0 keeps nothing.
+ *
+ * A load that started before a write (or before a peer's invalidation arrived) may finish after it
+ * with what storage held before; caching that would serve the old fact until the ttl. So every
+ * key being loaded has a count of the writes to it since (`set`, `delete`, `clear` all count), and
+ * `read` caches what it loaded only if none happened. Only keys with a load in progress are
+ * tracked, so the bookkeeping is bounded by the concurrent loads, not by the keys ever written.
  */
 // lru-cache stores only non-nullish values.
 export class Expiring<V extends NonNullable<unknown>> {
   private readonly entries: LRUCache<string, V> | undefined;
+  /** Keys with a load in progress: how many loads, and how many writes to the key since the first. */
+  private readonly loading = new Map<string, { loads: number; writes: number }>();
+  private clears = 0;
 
   constructor(ttl: number, max: number, now?: () => number) {
     // ttlResolution 0: expiry is exact, and no timer is set to age a cached clock reading.
@@ -50,16 +59,45 @@ export class Expiring<V extends NonNullable<unknown>> {
     return this.entries?.get(key);
   }
 
+  /** The cached fact, or what `load` reads from storage, cached unless a write to the key raced it. */
+  async read(key: string, load: () => Promise<V>): Promise<V> {
+    const entries = this.entries;
+    if (!entries) return load();
+    const hit = entries.get(key);
+    if (hit !== undefined) return hit;
+    let slot = this.loading.get(key);
+    if (!slot) this.loading.set(key, (slot = { loads: 0, writes: 0 }));
+    slot.loads++;
+    const writes = slot.writes;
+    const clears = this.clears;
+    try {
+      const value = await load();
+      if (slot.writes === writes && this.clears === clears) entries.set(key, value);
+      return value;
+    } finally {
+      if (--slot.loads === 0) this.loading.delete(key);
+    }
+  }
+
+  /** What a write made true: replaces the entry, and keeps a load that raced the write from caching. */
   set(key: string, value: V): void {
+    this.wrote(key);
     this.entries?.set(key, value);
   }
 
   delete(key: string): void {
+    this.wrote(key);
     this.entries?.delete(key);
   }
 
   clear(): void {
+    this.clears++;
     this.entries?.clear();
+  }
+
+  private wrote(key: string): void {
+    const slot = this.loading.get(key);
+    if (slot) slot.writes++;
   }
 }
 
