@@ -5,6 +5,7 @@ import { duration } from './duration';
 import { hostPort } from './listen-address';
 import { mirrorSettingsSchema, mirrorsSchema, proxySchema, proxyWithMirrors } from './mirror-schema';
 import { notificationsSchema } from './notifications-schema';
+import { redisSchema } from './redis-schema';
 import { tlsSchema } from './tls-schema';
 
 /**
@@ -207,6 +208,7 @@ export const configSchema = z
     proxy: proxySchema,
     mirrors: mirrorsSchema,
     mirror: mirrorSettingsSchema,
+    redis: redisSchema.optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
