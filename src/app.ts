@@ -18,6 +18,7 @@ import type { Metrics } from './metrics/metrics';
 import { httpMetrics } from './metrics/http-metrics';
 import { eventMetrics } from './metrics/event-metrics';
 import { StorageHealth } from './storage-health';
+import { connectRedisCache } from './redis/client';
 import { createNotifier } from './events/notifier';
 import { formatAddress, parseListenAddress } from './config/listen-address';
 import { configuredMirrors } from './mirror/mirrors';
@@ -72,6 +73,9 @@ export interface BerthApp {
  * moved through one is served by all at once.
  */
 function readCacheTtl(config: Config): number {
+  // With Redis every process reads the shared cache, which writes keep coherent; a local copy of a
+  // mutable fact would be one more place a write must reach (docs/architecture.md, "Shared cache").
+  if (config.redis) return 0;
   const shared = config.storage.driver === 's3' || config.http.secret !== undefined;
   return config.storage.cache.ttl ?? (shared ? 0 : 1000);
 }
@@ -86,10 +90,11 @@ export function createApp(deps: AppDeps): BerthApp {
   const readOnly = config.storage.maintenance.readonly.enabled;
   const health = new StorageHealth({ driver, logger, metrics, readOnly, probeIntervalMs: deps.storageProbeIntervalMs ?? STORAGE_PROBE_INTERVAL_MS });
   const onFault = health.report.bind(health);
+  const redis = config.redis && connectRedisCache(config.redis, logger, metrics);
   const registry = createRegistry(driver, {
     secret,
     onUploadBytes: metrics && ((n) => metrics.blobBytesReceived.inc(n)),
-    cache: { ttlMs: readCacheTtl(config), peers: deps.cachePeers },
+    cache: { ttlMs: readCacheTtl(config), peers: deps.cachePeers, shared: redis?.cache },
     readOnly,
   });
   const mirrorList = configuredMirrors(config);
@@ -140,7 +145,7 @@ export function createApp(deps: AppDeps): BerthApp {
       mirrors,
     },
     {
-      ...healthRoutes(driver, { timeoutMs: READINESS_TIMEOUT_MS, fault: () => health.fault }),
+      ...healthRoutes(driver, { timeoutMs: READINESS_TIMEOUT_MS, fault: () => health.fault, redis: redis && (() => redis.cache.status) }),
       token: auth.tokenServer && tokenRoutes(auth.tokenServer, auth.tokenPath, config.http.tls?.clientidentity),
     },
     renderError(logger, onFault),
@@ -193,6 +198,7 @@ export function createApp(deps: AppDeps): BerthApp {
     },
     async close() {
       health.stop();
+      await redis?.close();
       for (const stop of stops.splice(0)) stop();
       await notifier?.stop();
       await pulls?.stop();

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { duration } from './duration';
+import { parseListenAddress } from './listen-address';
 
 /**
  * Distribution's `redis` section: a Redis (or Valkey) that every replica and every worker shares
@@ -51,6 +52,12 @@ export const redisSchema = z
   })
   .strict()
   .superRefine((r, ctx) => {
+    if (!r.addr.startsWith('/'))
+      try {
+        if (parseListenAddress(r.addr, 'addr').host === undefined) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['addr'], message: 'name the host, e.g. localhost:6379' });
+      } catch (e) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['addr'], message: (e as Error).message });
+      }
     if (r.ttl < 1000) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['ttl'], message: 'must be at least 1s' });
     if (r.addr.startsWith('/') && r.tls?.enabled) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['tls'], message: 'has no effect on a unix socket' });
   });

@@ -1,8 +1,24 @@
 import { LRUCache } from 'lru-cache';
-import type { Digest } from './digest';
+import { parseDigest, type Digest } from './digest';
+
+/** The tables of mutable facts. */
+export type Table = 'tags' | 'revisions' | 'layers' | 'tagLists';
 
 /** A mutable fact to drop: one entry of a table, or (`'*'`) every mutable fact. */
-export type Forget = { table: 'tags' | 'revisions' | 'layers' | 'tagLists'; key: string } | { table: '*' };
+export type Forget = { table: Table; key: string } | { table: '*' };
+
+/** How a table's values travel to a shared cache and back. */
+export interface Codec<V> {
+  encode(value: V): string;
+  decode(text: string): V;
+}
+
+/** A cache shared by every process (Redis): consulted on a local miss, told of every write. */
+export interface SharedCache {
+  read<V>(table: Table, key: string, codec: Codec<V>, load: () => Promise<V>): Promise<V>;
+  /** Resolves once what the write changed can no longer be read from it (or it is unreachable). */
+  forget(entries: readonly Forget[]): Promise<void>;
+}
 
 /**
  * The other processes whose caches must not outlive a write here (the workers of one group).
@@ -28,6 +44,8 @@ export interface ReadCacheOptions {
   now?: () => number;
   /** Told what a write here changed, before the write is acknowledged. */
   peers?: CachePeers;
+  /** Asked before storage, and told of every write here before it is acknowledged. */
+  shared?: SharedCache;
 }
 
 const DEFAULT_MAX_ENTRIES = 50_000;
@@ -50,7 +68,13 @@ export class Expiring<V extends NonNullable<unknown>> {
   private readonly loading = new Map<string, { loads: number; writes: number }>();
   private clears = 0;
 
-  constructor(ttl: number, max: number, now?: () => number) {
+  constructor(
+    ttl: number,
+    max: number,
+    now?: () => number,
+    /** Where a local miss looks before storage. */
+    private readonly shared?: { read(key: string, load: () => Promise<V>): Promise<V> },
+  ) {
     // ttlResolution 0: expiry is exact, and no timer is set to age a cached clock reading.
     this.entries = ttl > 0 ? new LRUCache<string, V>({ max, ttl, ttlResolution: 0, ...(now && { perf: { now } }) }) : undefined;
   }
@@ -60,7 +84,9 @@ export class Expiring<V extends NonNullable<unknown>> {
   }
 
   /** The cached fact, or what `load` reads from storage, cached unless a write to the key raced it. */
-  async read(key: string, load: () => Promise<V>): Promise<V> {
+  async read(key: string, fromStorage: () => Promise<V>): Promise<V> {
+    const shared = this.shared;
+    const load = shared ? () => shared.read(key, fromStorage) : fromStorage;
     const entries = this.entries;
     if (!entries) return load();
     const hit = entries.get(key);
@@ -136,17 +162,21 @@ export class ReadCache {
   readonly bodies: LRUCache<string, ManifestBody>;
   private readonly peers: CachePeers | undefined;
 
+  private readonly shared: SharedCache | undefined;
+
   constructor(opts: ReadCacheOptions) {
     // With no ttl nothing mutable is kept anywhere, so there is nothing to tell.
     this.peers = opts.ttlMs > 0 ? opts.peers : undefined;
     opts.peers?.subscribe((entries) => this.apply(entries));
-    const now = opts.now;
+    const { now, shared } = opts;
+    this.shared = shared;
+    const through = <V>(table: Table, codec: Codec<V>) => shared && { read: (key: string, load: () => Promise<V>) => shared.read(table, key, codec, load) };
     const max = opts.maxEntries ?? DEFAULT_MAX_ENTRIES;
-    this.tags = new Expiring(opts.ttlMs, max, now);
-    this.revisions = new Expiring(opts.ttlMs, max, now);
-    this.layers = new Expiring(opts.ttlMs, max, now);
+    this.tags = new Expiring(opts.ttlMs, max, now, through('tags', DIGEST));
+    this.revisions = new Expiring(opts.ttlMs, max, now, through('revisions', PRESENT));
+    this.layers = new Expiring(opts.ttlMs, max, now, through('layers', LAYER));
     // A tag list can be 10,000 names: keep few of them.
-    this.tagLists = new Expiring(opts.ttlMs, Math.min(max, 256), now);
+    this.tagLists = new Expiring(opts.ttlMs, Math.min(max, 256), now, through('tagLists', JSON_LIST));
     this.bodies = manifestBodies(opts.maxManifestBytes ?? DEFAULT_MAX_MANIFEST_BYTES);
   }
 
@@ -168,7 +198,7 @@ export class ReadCache {
 
   /** Makes the peers drop what a write here changed; resolves once they have. */
   async tellPeers(entries: Forget[]): Promise<void> {
-    if (entries.length > 0) await this.peers?.forget(entries);
+    if (entries.length > 0) await Promise.all([this.peers?.forget(entries), this.shared?.forget(entries)]);
   }
 }
 
@@ -177,3 +207,14 @@ export const forgetTags = (name: string, tags: readonly string[]): Forget[] =>
 
 export const tagKey = (name: string, tag: string) => `${name}:${tag}`;
 export const digestKey = (name: string, d: Digest) => `${name}@${d.value}`;
+
+const DIGEST: Codec<Digest> = { encode: (d) => d.value, decode: parseDigest };
+const PRESENT: Codec<true> = { encode: () => '1', decode: () => true };
+const LAYER: Codec<LayerEntry> = {
+  encode: (e) => JSON.stringify([e.size, e.canonical.value]),
+  decode: (text) => {
+    const [size, canonical] = JSON.parse(text) as [number, string];
+    return { size, canonical: parseDigest(canonical) };
+  },
+};
+const JSON_LIST: Codec<string[]> = { encode: (list) => JSON.stringify(list), decode: (text) => JSON.parse(text) as string[] };
