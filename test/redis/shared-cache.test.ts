@@ -1,0 +1,154 @@
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, it } from 'node:test';
+import { createMetrics, type Metrics } from '../../src/metrics/metrics';
+import { paths } from '../../src/oci/paths';
+import { createMemoryDriver } from '../../storage-drivers';
+import type { StorageDriver } from '../../storage-drivers/types';
+import { pushImage, recordingDriver, repoName, type TagList } from '../api/helpers';
+import { startRegistry, testConfig, type TestRegistry } from '../api/server';
+import { startRedis, type RedisServer } from '../helpers/redis-server';
+
+/** A driver that counts getContent calls by path. */
+function countingDriver(inner: StorageDriver): { driver: StorageDriver; reads: Map<string, number> } {
+  const reads = new Map<string, number>();
+  const driver: StorageDriver = {
+    ...recordingDriver(inner).driver,
+    getContent: (p) => {
+      reads.set(p, (reads.get(p) ?? 0) + 1);
+      return inner.getContent(p);
+    },
+  };
+  return { driver, reads };
+}
+
+const readyz = async (reg: TestRegistry) => (await reg.r().get('/readyz')).body as { status: string; redis?: string };
+
+async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await sleep(50);
+  }
+}
+
+const redisState = (reg: TestRegistry, state: string) => until(`redis ${state}`, async () => (await readyz(reg)).redis === state);
+
+const digestOf = async (reg: TestRegistry, name: string, ref: string) => {
+  const res = await reg.r().head(`/v2/${name}/manifests/${ref}`).set('Accept', 'application/vnd.oci.image.manifest.v1+json');
+  return res.status === 200 ? String(res.headers['docker-content-digest']) : res.status;
+};
+const tagsOf = async (reg: TestRegistry, name: string) => ((await reg.r().get(`/v2/${name}/tags/list`)).body as TagList).tags;
+
+describe('shared cache (redis): replicas on one store and one Redis', () => {
+  let redis: RedisServer;
+  const started: TestRegistry[] = [];
+  before(async () => {
+    redis = await startRedis();
+  });
+  after(async () => {
+    await Promise.all(started.map((r) => r.close()));
+    await redis.stop();
+  });
+
+  async function replica(driver: StorageDriver, addr = redis.addr, metrics?: Metrics): Promise<TestRegistry> {
+    const reg = await startRegistry({ driver, config: testConfig({ redis: { addr, ttl: '1s' } }), deps: { metrics } });
+    started.push(reg);
+    return reg;
+  }
+
+  it('reads come from Redis, and tag moves and deletes through one replica are seen through the other at once', async () => {
+    const store = createMemoryDriver();
+    const counted = countingDriver(store);
+    const a = await replica(store);
+    const b = await replica(counted.driver);
+    await redisState(a, 'up');
+    await redisState(b, 'up');
+    const name = repoName('redis');
+    const first = await pushImage(a.r(), name, 'v1');
+    assert.equal(await digestOf(b, name, 'v1'), first.manifest.digest);
+    assert.deepEqual(await tagsOf(b, name), ['v1']);
+    const link = paths.tagCurrentLink(name, 'v1');
+    const readsBefore = counted.reads.get(link) ?? 0;
+    for (let i = 0; i < 5; i++) assert.equal(await digestOf(b, name, 'v1'), first.manifest.digest);
+    assert.equal(counted.reads.get(link) ?? 0, readsBefore, 'repeated GETs by tag do not read the tag link');
+
+    const second = await pushImage(a.r(), name, 'v1');
+    await pushImage(a.r(), name, 'v2');
+    assert.equal(await digestOf(b, name, 'v1'), second.manifest.digest);
+    assert.deepEqual(await tagsOf(b, name), ['v1', 'v2']);
+
+    assert.equal((await b.r().head(`/v2/${name}/blobs/${second.layer.digest}`)).status, 200);
+    assert.equal((await a.r().delete(`/v2/${name}/blobs/${second.layer.digest}`)).status, 202);
+    assert.equal((await b.r().head(`/v2/${name}/blobs/${second.layer.digest}`)).status, 404);
+
+    assert.equal(await digestOf(b, name, second.manifest.digest), second.manifest.digest);
+    assert.equal((await a.r().delete(`/v2/${name}/manifests/${second.manifest.digest}`)).status, 202);
+    assert.equal(await digestOf(b, name, second.manifest.digest), 404);
+    assert.equal(await digestOf(b, name, 'v1'), 404);
+    assert.deepEqual(await tagsOf(b, name), ['v2']);
+  });
+
+  it('a write that cannot reach Redis is served stale by the others for at most redis.ttl', async () => {
+    const store = createMemoryDriver();
+    // The writer's Redis is not there: its invalidation is lost, as in a partition.
+    const a = await replica(store, '/nonexistent/berth-redis.sock');
+    const b = await replica(store);
+    await redisState(b, 'up');
+    await redisState(a, 'down');
+    const name = repoName('redis');
+    const first = await pushImage(a.r(), name, 'v1');
+    assert.equal(await digestOf(b, name, 'v1'), first.manifest.digest);
+    await sleep(100);
+    const second = await pushImage(a.r(), name, 'v1');
+    const moved = Date.now();
+    assert.equal(await digestOf(b, name, 'v1'), first.manifest.digest, 'the old entry stands in Redis');
+    await until('the moved tag', async () => (await digestOf(b, name, 'v1')) === second.manifest.digest, 3000);
+    assert.ok(Date.now() - moved <= 1000 + 300, `stale for ${Date.now() - moved} ms, more than the 1 s ttl`);
+  });
+
+  it('Redis killed and restarted: requests keep succeeding from storage, /readyz and metrics show it down, then up', async () => {
+    const store = createMemoryDriver();
+    const metrics = createMetrics({ defaultMetrics: false });
+    const a = await replica(store, redis.addr, metrics);
+    const b = await replica(store);
+    await redisState(a, 'up');
+    const up = async () => (await metrics.registry.getSingleMetric('berth_redis_up')?.get())?.values[0]?.value;
+    assert.equal(await up(), 1);
+    const name = repoName('redis');
+    const first = await pushImage(a.r(), name, 'v1');
+    assert.equal(await digestOf(a, name, 'v1'), first.manifest.digest);
+
+    await redis.kill();
+    const t0 = Date.now();
+    assert.equal(await digestOf(a, name, 'v1'), first.manifest.digest);
+    const second = await pushImage(b.r(), name, 'v1');
+    assert.equal(await digestOf(a, name, 'v1'), second.manifest.digest, 'no stale answer: Redis down means storage');
+    assert.ok(Date.now() - t0 < 2000, 'requests do not wait for Redis');
+    const ready = await readyz(a);
+    assert.equal(ready.status, 'ready');
+    assert.equal(ready.redis, 'down');
+    assert.equal(await up(), 0);
+    const errors = (await metrics.registry.getSingleMetric('berth_redis_errors_total')?.get())?.values[0]?.value ?? 0;
+    assert.ok(errors >= 1);
+
+    await redis.restart();
+    await redisState(a, 'up');
+    await redisState(b, 'up');
+    assert.equal(await up(), 1);
+    const third = await pushImage(b.r(), name, 'v1');
+    assert.equal(await digestOf(a, name, 'v1'), third.manifest.digest);
+    assert.equal(await digestOf(a, name, 'v1'), third.manifest.digest);
+    const lookups = (await metrics.registry.getSingleMetric('berth_redis_lookups_total')?.get())?.values ?? [];
+    assert.ok(lookups.some((v) => v.labels.table === 'tags' && v.labels.result === 'hit' && v.value >= 1), 'a hit after the restart');
+  });
+
+  it('a Redis that is not there at start: the registry starts and serves, /readyz says so', async () => {
+    const reg = await replica(createMemoryDriver(), '/nonexistent/berth-redis.sock');
+    await redisState(reg, 'down');
+    const name = repoName('redis');
+    const image = await pushImage(reg.r(), name, 'v1');
+    assert.equal(await digestOf(reg, name, 'v1'), image.manifest.digest);
+    assert.equal((await readyz(reg)).status, 'ready');
+  });
+});
