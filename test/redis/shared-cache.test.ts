@@ -5,7 +5,7 @@ import { createMetrics, type Metrics } from '../../src/metrics/metrics';
 import { paths } from '../../src/oci/paths';
 import { createMemoryDriver } from '../../storage-drivers';
 import type { StorageDriver } from '../../storage-drivers/types';
-import { pushImage, recordingDriver, repoName, type TagList } from '../api/helpers';
+import { holdingDriver, pushImage, pushManifest, recordingDriver, repoName, type TagList } from '../api/helpers';
 import { startRegistry, testConfig, type TestRegistry } from '../api/server';
 import { startRedis, type RedisServer } from '../helpers/redis-server';
 
@@ -87,6 +87,29 @@ describe('shared cache (redis): replicas on one store and one Redis', () => {
     assert.equal(await digestOf(b, name, second.manifest.digest), 404);
     assert.equal(await digestOf(b, name, 'v1'), 404);
     assert.deepEqual(await tagsOf(b, name), ['v2']);
+  });
+
+  it('a read that loaded the old tag before another replica moved it does not put it in Redis', async () => {
+    const store = createMemoryDriver();
+    const held = holdingDriver(store);
+    const a = await replica(store);
+    const b = await replica(held.driver);
+    await redisState(a, 'up');
+    await redisState(b, 'up');
+    const name = repoName('redis');
+    const first = await pushImage(a.r(), name, 'v1');
+    const hold = held.hold(paths.tagCurrentLink(name, 'v1'));
+    const answered = b.r().head(`/v2/${name}/manifests/v1`).set('Accept', first.manifest.mediaType).then((res) => res);
+    await hold.reached;
+    const second = await pushImage(a.r(), name, 'v1');
+    hold.release();
+    assert.equal((await answered).headers['docker-content-digest'], first.manifest.digest);
+    // Whatever b's fill did, Redis must not hold the old digest now.
+    await sleep(100);
+    assert.equal(await digestOf(a, name, 'v1'), second.manifest.digest);
+    assert.equal(await digestOf(b, name, 'v1'), second.manifest.digest);
+    assert.equal((await pushManifest(a.r(), name, 'v1', first.manifest)).status, 201);
+    assert.equal(await digestOf(b, name, 'v1'), first.manifest.digest);
   });
 
   it('a write that cannot reach Redis is served stale by the others for at most redis.ttl', async () => {
