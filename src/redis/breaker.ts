@@ -15,6 +15,7 @@ export class Breaker {
   private state: 'starting' | 'up' | 'down' = 'starting';
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  private wasUp = false;
 
   constructor(
     private readonly opts: {
@@ -44,10 +45,9 @@ export class Breaker {
   failed(err: unknown): void {
     this.opts.observer?.error();
     if (this.state === 'down' || this.closed) return;
-    const was = this.state;
     this.state = 'down';
     this.opts.observer?.up(false);
-    this.opts.logger.warn({ err: describe(err) }, was === 'starting' ? 'redis: unreachable, reading storage until it answers' : 'redis: down, reading storage until it answers again');
+    this.opts.logger.warn({ err: describe(err) }, !this.wasUp ? 'redis: unreachable, reading storage until it answers' : 'redis: down, reading storage until it answers again');
     this.schedule();
   }
 
@@ -71,10 +71,10 @@ export class Breaker {
       return;
     }
     if (this.closed) return;
-    const was = this.state;
     this.state = 'up';
     this.opts.observer?.up(true);
-    this.opts.logger.info(was === 'starting' ? 'redis: connected, shared cache on' : 'redis: back up, shared cache on again');
+    this.opts.logger.info(this.wasUp ? 'redis: back up, shared cache on again' : 'redis: connected, shared cache on');
+    this.wasUp = true;
   }
 }
 

@@ -47,8 +47,14 @@ export function connectRedisCache(config: RedisConfig, logger: Logger, metrics?:
       lookup: (table, hit) => metrics.redisLookups.inc({ table, result: hit ? 'hit' : 'miss' }),
     },
   });
-  client.connect().catch(() => undefined);
-  cache.start();
+  // The first probe waits for the connection (or the dial timeout), not to count a Redis that is
+  // still being dialled as down.
+  let dialled: NodeJS.Timeout | undefined;
+  const dialling = new Promise<void>((resolve) => (dialled = setTimeout(resolve, config.dialtimeout).unref()));
+  void Promise.race([client.connect().catch(() => undefined), dialling]).then(() => {
+    clearTimeout(dialled);
+    cache.start();
+  });
   return {
     cache,
     async close() {
