@@ -115,7 +115,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     redisErrors: new Counter({ name: 'berth_redis_errors_total', help: 'Shared cache (redis) commands that failed or timed out.', registers }),
     redisLookups: new Counter({
       name: 'berth_redis_lookups_total',
-      help: 'Reads of the shared cache (redis), by table (tags, revisions, layers, tagLists) and result (hit, miss).',
+      help: 'Reads of the shared cache (redis), by table (tags, revisions, layers, tagLists, bodies) and result (hit, miss).',
       labelNames: ['table', 'result'],
       registers,
     }),

@@ -196,12 +196,10 @@ export class ManifestStore {
   }
 
   private async body(digest: Digest): Promise<ManifestBody> {
-    const cached = this.cache.bodies.get(digest.value);
-    if (cached) return cached;
-    const bytes = await this.readBytes(digest);
-    const body = { bytes, mediaType: this.mediaTypes.get(digest.value) ?? this.remember(digest, storedMediaType(bytes)) };
-    this.cache.bodies.set(digest.value, body);
-    return body;
+    return this.cache.body(digest.value, async () => {
+      const bytes = await this.readBytes(digest);
+      return { bytes, mediaType: this.mediaTypes.get(digest.value) ?? this.remember(digest, storedMediaType(bytes)) };
+    });
   }
 
   /** What a write through this process makes true is true at once for its readers. */

@@ -18,6 +18,8 @@ export interface SharedCache {
   read<V>(table: Table, key: string, codec: Codec<V>, load: () => Promise<V>): Promise<V>;
   /** Resolves once what the write changed can no longer be read from it (or it is unreachable). */
   forget(entries: readonly Forget[]): Promise<void>;
+  /** A manifest's body by digest (content-addressed: never stale). */
+  body(digest: string, load: () => Promise<ManifestBody>): Promise<ManifestBody>;
 }
 
 /**
@@ -178,6 +180,15 @@ export class ReadCache {
     // A tag list can be 10,000 names: keep few of them.
     this.tagLists = new Expiring(opts.ttlMs, Math.min(max, 256), now, through('tagLists', JSON_LIST));
     this.bodies = manifestBodies(opts.maxManifestBytes ?? DEFAULT_MAX_MANIFEST_BYTES);
+  }
+
+  /** A manifest's body: from this process's memory, the shared cache, or `load` (storage). */
+  async body(digest: string, load: () => Promise<ManifestBody>): Promise<ManifestBody> {
+    const cached = this.bodies.get(digest);
+    if (cached) return cached;
+    const body = await (this.shared ? this.shared.body(digest, load) : load());
+    this.bodies.set(digest, body);
+    return body;
   }
 
   /** Forgets every fact another writer may have changed (after a garbage collection, say). */

@@ -40,6 +40,7 @@ export function connectRedisCache(config: RedisConfig, logger: Logger, metrics?:
     ttlMs: config.ttl,
     readTimeoutMs: config.readtimeout,
     writeTimeoutMs: config.writetimeout,
+    maxBodyBytes: config.maxmanifestbytes,
     logger,
     observer: metrics && {
       up: (value) => metrics.redisUp.set(value ? 1 : 0),

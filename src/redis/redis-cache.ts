@@ -1,9 +1,11 @@
 import type { Logger } from 'pino';
-import type { Codec, Forget, SharedCache, Table } from '../oci/read-cache';
+import type { Codec, Forget, ManifestBody, SharedCache, Table } from '../oci/read-cache';
 import { Breaker, type BreakerObserver } from './breaker';
 
 /** The commands used, as node-redis's client offers them (a narrow view keeps tests and types simple). */
 export interface RedisCommands {
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string, opts: { expiration: { type: 'PX'; value: number } }): Promise<unknown>;
   mGet(keys: string[]): Promise<Array<string | null>>;
   eval(script: string, opts: { keys: string[]; arguments: string[] }): Promise<unknown>;
   multi(): RedisMulti;
@@ -18,7 +20,7 @@ export interface RedisMulti {
 
 export interface RedisCacheObserver extends BreakerObserver {
   /** A read answered from Redis (hit) or loaded from storage (miss), by table. */
-  lookup(table: Table, hit: boolean): void;
+  lookup(table: Table | 'bodies', hit: boolean): void;
 }
 
 export interface RedisCacheOptions {
@@ -26,6 +28,8 @@ export interface RedisCacheOptions {
   ttlMs: number;
   readTimeoutMs: number;
   writeTimeoutMs: number;
+  /** Larger manifest bodies are not stored in Redis (each process still keeps its own). */
+  maxBodyBytes: number;
   retryMs?: number;
   logger: Logger;
   observer?: RedisCacheObserver;
@@ -121,6 +125,34 @@ export class RedisCache implements SharedCache {
         (err: unknown) => this.breaker.failed(err),
       );
     return value;
+  }
+
+  /**
+   * Bodies are content-addressed, so no version is needed: what a digest names never changes. They
+   * are stored as the media type, a newline and the base64 of the bytes (kept exact).
+   */
+  async body(digest: string, load: () => Promise<ManifestBody>): Promise<ManifestBody> {
+    if (!this.breaker.usable) return load();
+    const key = `${PREFIX}body:${digest}`;
+    let found: string | null;
+    try {
+      found = await this.within(this.opts.readTimeoutMs, this.client.get(key));
+    } catch (err) {
+      this.breaker.failed(err);
+      return load();
+    }
+    const newline = found?.indexOf('\n') ?? -1;
+    if (found && newline >= 0) {
+      this.opts.observer?.lookup('bodies', true);
+      return { mediaType: found.slice(0, newline), bytes: Buffer.from(found.slice(newline + 1), 'base64') };
+    }
+    this.opts.observer?.lookup('bodies', false);
+    const body = await load();
+    if (body.bytes.length <= this.opts.maxBodyBytes)
+      this.within(this.opts.writeTimeoutMs, this.client.set(key, `${body.mediaType}\n${body.bytes.toString('base64')}`, { expiration: { type: 'PX', value: this.opts.ttlMs } })).catch(
+        (err: unknown) => this.breaker.failed(err),
+      );
+    return body;
   }
 
   /** Makes what a write changed unreadable in Redis; resolves when Redis confirmed it, or it is down. */

@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { createMetrics, type Metrics } from '../../src/metrics/metrics';
+import { parseDigest } from '../../src/oci/digest';
 import { paths } from '../../src/oci/paths';
 import { createMemoryDriver } from '../../storage-drivers';
 import type { StorageDriver } from '../../storage-drivers/types';
-import { holdingDriver, pushImage, pushManifest, recordingDriver, repoName, type TagList } from '../api/helpers';
+import { getRaw, holdingDriver, pushImage, pushManifest, recordingDriver, repoName, type TagList } from '../api/helpers';
 import { startRegistry, testConfig, type TestRegistry } from '../api/server';
 import { startRedis, type RedisServer } from '../helpers/redis-server';
 
@@ -51,8 +52,8 @@ describe('shared cache (redis): replicas on one store and one Redis', () => {
     await redis.stop();
   });
 
-  async function replica(driver: StorageDriver, addr = redis.addr, metrics?: Metrics): Promise<TestRegistry> {
-    const reg = await startRegistry({ driver, config: testConfig({ redis: { addr, ttl: '1s' } }), deps: { metrics } });
+  async function replica(driver: StorageDriver, addr = redis.addr, metrics?: Metrics, maxmanifestbytes?: number): Promise<TestRegistry> {
+    const reg = await startRegistry({ driver, config: testConfig({ redis: { addr, ttl: '1s', maxmanifestbytes } }), deps: { metrics } });
     started.push(reg);
     return reg;
   }
@@ -87,6 +88,33 @@ describe('shared cache (redis): replicas on one store and one Redis', () => {
     assert.equal(await digestOf(b, name, second.manifest.digest), 404);
     assert.equal(await digestOf(b, name, 'v1'), 404);
     assert.deepEqual(await tagsOf(b, name), ['v2']);
+  });
+
+  it('a manifest body one replica read is served to another from Redis, unless it is over the size cap', async () => {
+    const store = createMemoryDriver();
+    const counted = countingDriver(store);
+    const a = await replica(store);
+    const b = await replica(store);
+    const c = await replica(counted.driver);
+    const small = await replica(countingDriver(store).driver, redis.addr, undefined, 10);
+    for (const r of [a, b, c, small]) await redisState(r, 'up');
+    const name = repoName('redis');
+    const image = await pushImage(a.r(), name, 'v1');
+    const data = paths.blobData(parseDigest(image.manifest.digest));
+    assert.equal(await digestOf(b, name, 'v1'), image.manifest.digest);
+    await sleep(100);
+    const got = await getRaw(c.r(), `/v2/${name}/manifests/v1`).set('Accept', image.manifest.mediaType);
+    assert.equal(got.status, 200);
+    assert.deepEqual(got.body, image.manifest.data, 'the exact bytes');
+    assert.equal(got.headers['content-type'], image.manifest.mediaType);
+    assert.equal(counted.reads.get(data) ?? 0, 0, 'c did not read the body from storage');
+
+    // A registry whose cap is 10 bytes neither stores nor is asked to store the next one in Redis.
+    const other = await pushImage(a.r(), name, 'v2');
+    assert.equal(await digestOf(small, name, 'v2'), other.manifest.digest);
+    await sleep(100);
+    assert.equal(await digestOf(c, name, 'v2'), other.manifest.digest);
+    assert.equal(counted.reads.get(paths.blobData(parseDigest(other.manifest.digest))), 1, 'over the cap: read from storage');
   });
 
   it('a read that loaded the old tag before another replica moved it does not put it in Redis', async () => {
