@@ -221,11 +221,21 @@ export const digestKey = (name: string, d: Digest) => `${name}@${d.value}`;
 
 const DIGEST: Codec<Digest> = { encode: (d) => d.value, decode: parseDigest };
 const PRESENT: Codec<true> = { encode: () => '1', decode: () => true };
+// A shared cache may hold what something else wrote there: decoders check the shape and throw, which
+// the shared cache takes as a miss.
 const LAYER: Codec<LayerEntry> = {
   encode: (e) => JSON.stringify([e.size, e.canonical.value]),
   decode: (text) => {
-    const [size, canonical] = JSON.parse(text) as [number, string];
-    return { size, canonical: parseDigest(canonical) };
+    const parsed: unknown = JSON.parse(text);
+    if (!Array.isArray(parsed) || !Number.isSafeInteger(parsed[0]) || (parsed[0] as number) < 0 || typeof parsed[1] !== 'string') throw new Error('not a layer entry');
+    return { size: parsed[0] as number, canonical: parseDigest(parsed[1]) };
   },
 };
-const JSON_LIST: Codec<string[]> = { encode: (list) => JSON.stringify(list), decode: (text) => JSON.parse(text) as string[] };
+const JSON_LIST: Codec<string[]> = {
+  encode: (list) => JSON.stringify(list),
+  decode: (text) => {
+    const parsed: unknown = JSON.parse(text);
+    if (!Array.isArray(parsed) || !parsed.every((t) => typeof t === 'string')) throw new Error('not a tag list');
+    return parsed;
+  },
+};

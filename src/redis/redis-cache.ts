@@ -111,12 +111,9 @@ export class RedisCache implements SharedCache {
       return load();
     }
     const [entry, version, generation] = [found[0], found[1] ?? '', found[2] ?? ''];
-    const bar = entry?.indexOf('|') ?? -1;
-    if (entry && bar >= 0 && entry.slice(0, bar) === generation) {
-      this.opts.observer?.lookup(table, true);
-      return codec.decode(entry.slice(bar + 1));
-    }
-    this.opts.observer?.lookup(table, false);
+    const hit = entry === null ? undefined : decoded(entry, generation, codec);
+    this.opts.observer?.lookup(table, hit !== undefined);
+    if (hit !== undefined) return hit;
     const started = this.now();
     const value = await load();
     if (this.now() - started < this.opts.ttlMs)
@@ -186,5 +183,19 @@ export class RedisCache implements SharedCache {
       timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
     });
     return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+  }
+}
+
+/**
+ * The value of an entry of the current generation; undefined for an older generation or for one
+ * that does not decode (written by something else: a miss, which the fill then replaces).
+ */
+function decoded<V>(entry: string, generation: string, codec: Codec<V>): V | undefined {
+  const bar = entry.indexOf('|');
+  if (bar < 0 || entry.slice(0, bar) !== generation) return undefined;
+  try {
+    return codec.decode(entry.slice(bar + 1));
+  } catch {
+    return undefined;
   }
 }

@@ -140,6 +140,24 @@ describe('shared cache (redis): replicas on one store and one Redis', () => {
     assert.equal(await digestOf(b, name, 'v1'), first.manifest.digest);
   });
 
+  it('an entry it cannot read (written by something else) is a miss, not an error', async () => {
+    const reg = await replica(createMemoryDriver());
+    await redisState(reg, 'up');
+    const name = repoName('redis');
+    const image = await pushImage(reg.r(), name, 'v1');
+    const generation = (await redis.command('GET berth:generation')).startsWith('$-1') ? '' : (await redis.command('GET berth:generation')).split('\r\n')[1];
+    for (const [key, value] of [
+      [`berth:tags:${name}:v1`, 'not-a-digest'],
+      [`berth:layers:${name}@${image.layer.digest}`, '{broken'],
+      [`berth:revisions:${name}@${image.manifest.digest}`, 'x'],
+      [`berth:tagLists:${name}`, '5'],
+    ])
+      assert.match(await redis.command(`SET ${key} ${generation}|${value}`), /^\+OK/);
+    assert.equal(await digestOf(reg, name, 'v1'), image.manifest.digest);
+    assert.equal((await reg.r().head(`/v2/${name}/blobs/${image.layer.digest}`)).status, 200);
+    assert.deepEqual(await tagsOf(reg, name), ['v1']);
+  });
+
   it('a write that cannot reach Redis is served stale by the others for at most redis.ttl', async () => {
     const store = createMemoryDriver();
     // The writer's Redis is not there: its invalidation is lost, as in a partition.
