@@ -3,6 +3,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { removeTree, spawnDaemon, waitUntil, type Daemon } from './daemon';
+import { requireTool } from './tools';
 
 export interface RedisServer {
   /** The unix socket it listens on: what `redis.addr` takes. */
@@ -37,7 +38,7 @@ export async function startRedis(): Promise<RedisServer> {
       socket.write(`${line}\r\n`);
     });
   const start = async () => {
-    const d = spawnDaemon('/usr/bin/redis-server', ['--port', '0', '--unixsocket', addr, '--unixsocketperm', '700', '--save', '', '--appendonly', 'no', '--dir', dir]);
+    const d = spawnDaemon(requireTool('redis-server'), ['--port', '0', '--unixsocket', addr, '--unixsocketperm', '700', '--save', '', '--appendonly', 'no', '--dir', dir]);
     daemon = d;
     await waitUntil('redis-server', async () => (await command('PING')).startsWith('+PONG'), d, 10_000);
   };

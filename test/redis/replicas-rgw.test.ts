@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { startRedis, type RedisServer } from '../helpers/redis-server';
+import { requireTools } from '../helpers/tools';
 import { describeOnStores, loggedErrors, withClusterLogs, type Cluster } from '../replicas/cluster';
 import { getManifest, imageManifest, listTags, pushMonolithic, putManifest, randomBlob, repoName, type Manifest } from '../replicas/oci-http';
 import { s3Store } from '../replicas/stores';
@@ -45,7 +46,7 @@ async function images(base: string, name: string, count: number): Promise<Manife
  * Replicas on Ceph RGW sharing one Redis (redis-server on a unix socket): what one replica writes
  * every other reads right at once, with Redis up, down (SIGKILL) and back (restarted, empty).
  */
-describe('replicas on RGW sharing one Redis', { timeout: 600_000 }, () => {
+describe('replicas on RGW sharing one Redis', { skip: requireTools(['redis-server']), timeout: 600_000 }, () => {
   let redis: RedisServer | undefined;
   const env: Record<string, string> = { REGISTRY_REDIS_TTL: `${TTL_MS}ms` };
   before(async () => {

@@ -9,6 +9,7 @@ import type { StorageDriver } from '../../storage-drivers/types';
 import { getRaw, holdingDriver, pushImage, pushManifest, recordingDriver, repoName, type TagList } from '../api/helpers';
 import { startRegistry, testConfig, type TestRegistry } from '../api/server';
 import { startRedis, type RedisServer } from '../helpers/redis-server';
+import { requireTools } from '../helpers/tools';
 
 /** A driver that counts getContent calls by path. */
 function countingDriver(inner: StorageDriver): { driver: StorageDriver; reads: Map<string, number> } {
@@ -41,7 +42,7 @@ const digestOf = async (reg: TestRegistry, name: string, ref: string) => {
 };
 const tagsOf = async (reg: TestRegistry, name: string) => ((await reg.r().get(`/v2/${name}/tags/list`)).body as TagList).tags;
 
-describe('shared cache (redis): replicas on one store and one Redis', () => {
+describe('shared cache (redis): replicas on one store and one Redis', { skip: requireTools(['redis-server']) }, () => {
   let redis: RedisServer;
   const started: TestRegistry[] = [];
   before(async () => {

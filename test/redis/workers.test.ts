@@ -6,11 +6,12 @@ import { after, before, describe, test } from 'node:test';
 import type { BerthProcess } from '../helpers/berth-process';
 import { ACCEPT_ALL_MANIFESTS } from '../helpers/registry-client';
 import { startRedis, type RedisServer } from '../helpers/redis-server';
+import { requireTools } from '../helpers/tools';
 import { imageManifest, pushMonolithic, putManifest, randomBlob, repoName } from '../replicas/oci-http';
 import { debugUrl, onNewConnection, sample, startGroup, until, workersOf } from '../workers/group';
 
 /** With redis, each worker has its own connection to it, and a write through one is read right by all. */
-describe('http.workers = 2 with redis', { timeout: 120_000 }, () => {
+describe('http.workers = 2 with redis', { skip: requireTools(['redis-server']), timeout: 120_000 }, () => {
   let dir: string;
   let redis: RedisServer;
   let berth: BerthProcess;
