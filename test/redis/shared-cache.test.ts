@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
+import { createLogger } from '../../src/logger';
 import { createMetrics, type Metrics } from '../../src/metrics/metrics';
 import { parseDigest } from '../../src/oci/digest';
 import { paths } from '../../src/oci/paths';
@@ -213,9 +215,22 @@ describe('shared cache (redis): replicas on one store and one Redis', { skip: re
     assert.ok(lookups.some((v) => v.labels.table === 'tags' && v.labels.result === 'hit' && v.value >= 1), 'a hit after the restart');
   });
 
-  it('a Redis that is not there at start: the registry starts and serves, /readyz says so', async () => {
-    const reg = await replica(createMemoryDriver(), '/nonexistent/berth-redis.sock');
+  it('a Redis that is not there at start: the registry starts and serves, logs it once, /readyz says so', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const logger = createLogger({ level: 'info', formatter: 'json', accesslog: { disabled: true }, fields: {} }, sink);
+    const reg = await startRegistry({ driver: createMemoryDriver(), config: testConfig({ redis: { addr: '/nonexistent/berth-redis.sock' } }), deps: { logger } });
+    started.push(reg);
     await redisState(reg, 'down');
+    await sleep(1500);
+    const said = lines.filter((l) => l.includes('redis: '));
+    assert.equal(said.length, 1, said.join(''));
+    assert.match(said[0], /redis: unreachable, reading storage until it answers/);
     const name = repoName('redis');
     const image = await pushImage(reg.r(), name, 'v1');
     assert.equal(await digestOf(reg, name, 'v1'), image.manifest.digest);
