@@ -18,7 +18,7 @@ import type { Metrics } from './metrics/metrics';
 import { httpMetrics } from './metrics/http-metrics';
 import { eventMetrics } from './metrics/event-metrics';
 import { StorageHealth } from './storage-health';
-import { createNotifier } from './events/notifier';
+import { createNotifier, type EventPeers } from './events/notifier';
 import { formatAddress, parseListenAddress } from './config/listen-address';
 import { configuredMirrors } from './mirror/mirrors';
 import { MirrorService } from './mirror/mirror-service';
@@ -50,6 +50,8 @@ export interface AppDeps {
   groupSecret?: Buffer;
   /** The other workers of the group, whose caches a write here must reach before it is answered. */
   cachePeers?: CachePeers;
+  /** The other workers of the group, told of the events written here (slot 0 delivers them). */
+  eventPeers?: EventPeers;
 }
 
 export interface BerthApp {
@@ -106,6 +108,7 @@ export function createApp(deps: AppDeps): BerthApp {
     source: { addr: formatAddress(hostname(), parseListenAddress(config.http.addr).port), instanceID: randomUUID() },
     pollMs: deps.eventPollMs,
     observer: metrics && eventMetrics(metrics),
+    peers: deps.eventPeers,
   });
 
   const pulls = mirrorList.length === 0 || readOnly ? undefined : new PullLog(driver, logger, deps.mirrorPullFlushMs);
