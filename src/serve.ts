@@ -66,7 +66,7 @@ export async function serve(config: Config, logger: Logger, role?: WorkerRole): 
   if (!role || role.slot === 0) app.startBackgroundTasks();
   const address = formatAddress(bound.address, bound.port);
   if (role) logger.info({ address, storage: driver.name, tls: listener.tls, pid: process.pid }, 'worker listening');
-  else logger.info({ address, storage: driver.name, tls: listener.tls }, 'listening');
+  else logger.info({ address, storage: driver.name, tls: listener.tls, workers: 1 }, 'listening');
   role?.listening({ address, tls: listener.tls, storage: driver.name });
 
   let stopping = false;
