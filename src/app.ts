@@ -19,7 +19,7 @@ import { httpMetrics } from './metrics/http-metrics';
 import { eventMetrics } from './metrics/event-metrics';
 import { StorageHealth } from './storage-health';
 import { connectRedisCache } from './redis/client';
-import { createNotifier } from './events/notifier';
+import { createNotifier, type EventPeers } from './events/notifier';
 import { formatAddress, parseListenAddress } from './config/listen-address';
 import { configuredMirrors } from './mirror/mirrors';
 import { MirrorService } from './mirror/mirror-service';
@@ -51,6 +51,8 @@ export interface AppDeps {
   groupSecret?: Buffer;
   /** The other workers of the group, whose caches a write here must reach before it is answered. */
   cachePeers?: CachePeers;
+  /** The other workers of the group, told of the events written here (slot 0 delivers them). */
+  eventPeers?: EventPeers;
 }
 
 export interface BerthApp {
@@ -111,6 +113,7 @@ export function createApp(deps: AppDeps): BerthApp {
     source: { addr: formatAddress(hostname(), parseListenAddress(config.http.addr).port), instanceID: randomUUID() },
     pollMs: deps.eventPollMs,
     observer: metrics && eventMetrics(metrics),
+    peers: deps.eventPeers,
   });
 
   const pulls = mirrorList.length === 0 || readOnly ? undefined : new PullLog(driver, logger, deps.mirrorPullFlushMs);

@@ -7,6 +7,7 @@ import { listen, StartupError } from './listen';
 import { createListener, createServer } from './listener';
 import { createMetrics } from './metrics/metrics';
 import { debugHandler, registryMetrics } from './metrics/debug-server';
+import type { EventPeers } from './events/notifier';
 import type { CachePeers } from './oci/read-cache';
 import { guardSecretlessSharing, needsInstanceGuard, type InstanceGuard } from './shared-storage';
 import { createStorageDriver } from './storage';
@@ -17,7 +18,7 @@ export interface WorkerRole {
   slot: number;
   /** The group's upload secret when http.secret is not configured. */
   groupSecret?: Buffer;
-  peers: CachePeers;
+  peers: CachePeers & EventPeers;
   /** Hands the worker's metrics to the primary, which serves the debug listener. */
   shareMetrics(registry: MetricsRegistry): void;
   /** Calls `stop` once when the group stops (or the primary is gone). */
@@ -44,7 +45,7 @@ export async function serve(config: Config, logger: Logger, role?: WorkerRole): 
   // Without a configured secret, refuse to be the second process on the storage. A group of workers
   // is one instance: its primary keeps the registration.
   const guard: InstanceGuard | undefined = !role && needsInstanceGuard(config) ? await guardSecretlessSharing(driver) : undefined;
-  const app = createApp({ config, driver, logger, metrics, groupSecret: role?.groupSecret, cachePeers: role?.peers });
+  const app = createApp({ config, driver, logger, metrics, groupSecret: role?.groupSecret, cachePeers: role?.peers, eventPeers: role?.peers });
 
   const listener = await createListener(config, app.handler, logger);
   const server = listener.server;
@@ -65,7 +66,7 @@ export async function serve(config: Config, logger: Logger, role?: WorkerRole): 
   if (!role || role.slot === 0) app.startBackgroundTasks();
   const address = formatAddress(bound.address, bound.port);
   if (role) logger.info({ address, storage: driver.name, tls: listener.tls, pid: process.pid }, 'worker listening');
-  else logger.info({ address, storage: driver.name, tls: listener.tls }, 'listening');
+  else logger.info({ address, storage: driver.name, tls: listener.tls, workers: 1 }, 'listening');
   role?.listening({ address, tls: listener.tls, storage: driver.name });
 
   let stopping = false;

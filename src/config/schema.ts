@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { authSchema } from './auth-schema';
 import { duration } from './duration';
@@ -196,7 +195,8 @@ const validation = z
   .strict()
   .default({});
 
-export const configSchema = z
+/** Every key and its checks; `configSchemaFor` adds the defaults that depend on the machine. */
+const checkedSchema = z
   .object({
     version: z.union([z.string(), z.number()]).default('0.1'),
     log,
@@ -233,10 +233,18 @@ export const configSchema = z
         path: ['http', 'tls', 'clientidentity'],
         message: 'has no effect without auth.htpasswd or the built-in token server (auth.token.server): nothing would use the user it names',
       });
-  })
-  // availableParallelism() counts the CPUs this process may run on (its affinity mask; with libuv
-  // 1.49+, i.e. Node 22.12+, also a cgroup CPU quota, rounded down, at least 1).
-  .transform((c) => ({ ...c, http: { ...c.http, workers: c.http.workers ?? (c.storage.driver === 'inmemory' ? 1 : availableParallelism()) } }));
+  });
+
+/**
+ * The schema with `http.workers` defaulting to `cpus` (cpu-limit.ts measures them at start-up),
+ * or to 1 on in-memory storage.
+ */
+export function configSchemaFor(cpus: number) {
+  return checkedSchema.transform((c) => ({ ...c, http: { ...c.http, workers: c.http.workers ?? (c.storage.driver === 'inmemory' ? 1 : cpus) } }));
+}
+
+/** For a server built in this process (tests, tools): it is one process, whatever the machine. */
+export const configSchema = configSchemaFor(1);
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;

@@ -117,6 +117,13 @@ export class WorkerGroup {
       case 'forgot':
         this.relay.answered(w, m.id);
         return;
+      case 'events': {
+        // Slot 0 delivers; it learnt of its own segments without us. One not yet greeted would miss
+        // the message, and finds the segments by listing when it starts anyway.
+        const deliverer = this.slots[0];
+        if (deliverer && deliverer !== w && this.greeted.has(deliverer) && deliverer.isConnected()) deliverer.send({ berth: 'events' } satisfies ToWorker);
+        return;
+      }
     }
   }
 

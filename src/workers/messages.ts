@@ -12,13 +12,17 @@ export type ToWorker =
   | { berth: 'forget'; id: number; entries: Forget[] }
   /** Every other worker has dropped what this worker's `forget` named. */
   | { berth: 'forgot'; id: number }
+  /** To slot 0, the deliverer: another worker wrote events; look now rather than at the next poll. */
+  | { berth: 'events' }
   | { berth: 'drain' };
 
 export type ToPrimary =
   | { berth: 'hello' }
   | { berth: 'listening'; address: string; tls: boolean; storage: string }
   | { berth: 'forget'; id: number; entries: Forget[] }
-  | { berth: 'forgot'; id: number };
+  | { berth: 'forgot'; id: number }
+  /** This worker wrote an event segment (relayed to slot 0). */
+  | { berth: 'events' };
 
 export function isBerthMessage<T extends { berth: string }>(m: unknown): m is T {
   return typeof m === 'object' && m !== null && typeof (m as { berth?: unknown }).berth === 'string';

@@ -1,20 +1,31 @@
+import type { EventPeers } from '../events/notifier';
 import type { CachePeers, Forget } from '../oci/read-cache';
 import type { ToPrimary, ToWorker } from './messages';
 
 /**
  * A worker's side of cache coherence: its writes' `forget` go to the primary, which answers once
  * every other worker dropped the entries; the others' arrive here and are applied, then confirmed.
+ * And of event delivery: the segments it writes are announced, for slot 0 to deliver at once.
  */
-export class PrimaryLink implements CachePeers {
+export class PrimaryLink implements CachePeers, EventPeers {
   private next = 0;
   private closed = false;
   private readonly waiting = new Map<number, () => void>();
   private apply: ((entries: readonly Forget[]) => void) | undefined;
+  private wake: (() => void) | undefined;
 
   constructor(private readonly send: (m: ToPrimary) => void) {}
 
   subscribe(apply: (entries: readonly Forget[]) => void): void {
     this.apply = apply;
+  }
+
+  written(): void {
+    if (!this.closed) this.send({ berth: 'events' });
+  }
+
+  onWritten(wake: () => void): void {
+    this.wake = wake;
   }
 
   forget(entries: Forget[]): Promise<void> {
@@ -26,8 +37,12 @@ export class PrimaryLink implements CachePeers {
     });
   }
 
-  /** A `forget` or `forgot` from the primary. Before the app exists there is nothing to drop. */
-  receive(m: Extract<ToWorker, { berth: 'forget' | 'forgot' }>): void {
+  /** A `forget`, `forgot` or `events` from the primary. Before the app exists there is nothing to do. */
+  receive(m: Extract<ToWorker, { berth: 'forget' | 'forgot' | 'events' }>): void {
+    if (m.berth === 'events') {
+      this.wake?.();
+      return;
+    }
     if (m.berth === 'forgot') {
       this.waiting.get(m.id)?.();
       this.waiting.delete(m.id);

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { availableParallelism } from 'node:os';
 import { describe, test } from 'node:test';
+import { defaultWorkers } from '../../src/config/cpu-limit';
 import { ConfigError, loadConfig } from '../../src/config/load';
 
 describe('http.workers', () => {
-  test('defaults to the CPUs available to the process', async () => {
+  test('defaults to the CPUs available to the process (cgroup-aware: cpu-limit.test.ts)', async () => {
     const c = await loadConfig({ env: {} });
-    assert.equal(c.http.workers, availableParallelism());
+    assert.equal(c.http.workers, await defaultWorkers());
   });
 
   test('REGISTRY_HTTP_WORKERS sets it', async () => {
