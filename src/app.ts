@@ -6,6 +6,7 @@ import type { StorageDriver } from '../storage-drivers/types';
 import type { Config } from './config/schema';
 import { createRegistry, type Registry } from './oci/registry';
 import type { Sha256Worker } from './oci/remote-sha256';
+import type { CachePeers } from './oci/read-cache';
 import { paths } from './oci/paths';
 import { createDispatcher } from './http/router';
 import { renderError } from './http/error-renderer';
@@ -18,7 +19,8 @@ import type { Metrics } from './metrics/metrics';
 import { httpMetrics } from './metrics/http-metrics';
 import { eventMetrics } from './metrics/event-metrics';
 import { StorageHealth } from './storage-health';
-import { createNotifier } from './events/notifier';
+import { connectRedisCache } from './redis/client';
+import { createNotifier, type EventPeers } from './events/notifier';
 import { formatAddress, parseListenAddress } from './config/listen-address';
 import { configuredMirrors } from './mirror/mirrors';
 import { MirrorService } from './mirror/mirror-service';
@@ -48,6 +50,12 @@ export interface AppDeps {
   mirrorPullFlushMs?: number;
   /** The thread hashing uploads with storage.uploads.hashstate (default: the process's own). */
   sha256Worker?: Sha256Worker;
+  /** The upload secret of a group of workers when http.secret is not configured (src/workers). */
+  groupSecret?: Buffer;
+  /** The other workers of the group, whose caches a write here must reach before it is answered. */
+  cachePeers?: CachePeers;
+  /** The other workers of the group, told of the events written here (slot 0 delivers them). */
+  eventPeers?: EventPeers;
 }
 
 export interface BerthApp {
@@ -70,6 +78,9 @@ export interface BerthApp {
  * moved through one is served by all at once.
  */
 function readCacheTtl(config: Config): number {
+  // With Redis every process reads the shared cache, which writes keep coherent; a local copy of a
+  // mutable fact would be one more place a write must reach (docs/architecture.md, "Shared cache").
+  if (config.redis) return 0;
   const shared = config.storage.driver === 's3' || config.http.secret !== undefined;
   return config.storage.cache.ttl ?? (shared ? 0 : 1000);
 }
@@ -87,16 +98,18 @@ function savesHashStates(config: Config): boolean {
 export function createApp(deps: AppDeps): BerthApp {
   const { config, driver } = deps;
   const logger = deps.logger ?? pino({ level: 'silent' });
-  // Without a configured secret, upload sessions survive only within this process, as in Distribution.
-  const secret = config.http.secret ?? randomBytes(32);
+  // Without a configured secret, upload sessions survive only within this process (or its group of
+  // workers), as in Distribution.
+  const secret = config.http.secret ?? deps.groupSecret ?? randomBytes(32);
   const { metrics } = deps;
   const readOnly = config.storage.maintenance.readonly.enabled;
   const health = new StorageHealth({ driver, logger, metrics, readOnly, probeIntervalMs: deps.storageProbeIntervalMs ?? STORAGE_PROBE_INTERVAL_MS });
   const onFault = health.report.bind(health);
+  const redis = config.redis && connectRedisCache(config.redis, logger, metrics);
   const registry = createRegistry(driver, {
     secret,
     onUploadBytes: metrics && ((n) => metrics.blobBytesReceived.inc(n)),
-    cache: { ttlMs: readCacheTtl(config) },
+    cache: { ttlMs: readCacheTtl(config), peers: deps.cachePeers, shared: redis?.cache },
     readOnly,
     saveHashStates: savesHashStates(config),
     sha256Worker: deps.sha256Worker,
@@ -115,6 +128,7 @@ export function createApp(deps: AppDeps): BerthApp {
     source: { addr: formatAddress(hostname(), parseListenAddress(config.http.addr).port), instanceID: randomUUID() },
     pollMs: deps.eventPollMs,
     observer: metrics && eventMetrics(metrics),
+    peers: deps.eventPeers,
   });
 
   const pulls = mirrorList.length === 0 || readOnly ? undefined : new PullLog(driver, logger, deps.mirrorPullFlushMs);
@@ -149,7 +163,7 @@ export function createApp(deps: AppDeps): BerthApp {
       mirrors,
     },
     {
-      ...healthRoutes(driver, { timeoutMs: READINESS_TIMEOUT_MS, fault: () => health.fault }),
+      ...healthRoutes(driver, { timeoutMs: READINESS_TIMEOUT_MS, fault: () => health.fault, redis: redis && (() => redis.cache.status) }),
       token: auth.tokenServer && tokenRoutes(auth.tokenServer, auth.tokenPath, config.http.tls?.clientidentity),
     },
     renderError(logger, onFault),
@@ -185,8 +199,9 @@ export function createApp(deps: AppDeps): BerthApp {
       if (gc.enabled && !readOnly)
         stops.push(
           startGcScheduler(driver, registry.listing, logger, { interval: gc.interval, grace: gc.grace, deleteUntagged: gc.deleteuntagged, dryRun: gc.dryrun, onDeleting: notifier?.recordGcDeletions, eviction: mirrorEviction(driver, mirrorList, pulls) }, (result, report) => {
-            // The collector deleted behind the cache's back.
+            // The collector deleted behind the caches' backs.
             registry.cache.forgetMutable();
+            void registry.cache.tellPeers([{ table: '*' }]);
             if (!metrics) return;
             metrics.gcRuns.inc({ result });
             if (report && !report.dryRun) {
@@ -201,6 +216,7 @@ export function createApp(deps: AppDeps): BerthApp {
     },
     async close() {
       health.stop();
+      await redis?.close();
       for (const stop of stops.splice(0)) stop();
       await notifier?.stop();
       await pulls?.stop();

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { StorageDriver } from '../storage-drivers/types';
+import type { Config } from './config/schema';
 import { isNotFound } from '../storage-drivers/errors';
 import { paths } from './oci/paths';
 
@@ -38,6 +39,15 @@ function alive(pid: number): boolean {
 function isOther(other: Instance, self: Instance): boolean {
   if (other.host !== self.host) return true;
   return other.pid !== self.pid && alive(other.pid);
+}
+
+/**
+ * Whether a process (or a group of workers, which is one instance) must register: with a configured
+ * secret replicas may share storage freely; a read-only registry holds no upload sessions, so the
+ * secret does not matter, and it must not write; in-memory storage is never shared.
+ */
+export function needsInstanceGuard(config: Config): boolean {
+  return config.http.secret === undefined && config.storage.driver !== 'inmemory' && !config.storage.maintenance.readonly.enabled;
 }
 
 export interface InstanceGuard {

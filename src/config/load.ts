@@ -4,7 +4,8 @@ import YAML from 'yaml';
 import type { ZodIssue } from 'zod';
 import { CONFIG_PATH_ENV, envOverrides, selectStorageDriver, setPath } from './env';
 import { ConfigError } from './errors';
-import { configSchema, type Config } from './schema';
+import { defaultWorkers } from './cpu-limit';
+import { configSchema, configSchemaFor, type Config } from './schema';
 
 export { ConfigError } from './errors';
 
@@ -14,6 +15,8 @@ export interface LoadConfigOptions {
   env?: Record<string, string | undefined>;
   /** Base for a relative config file path (default: the process's working directory). */
   cwd?: string;
+  /** `http.workers`' default when neither the file nor the environment sets it (cpu-limit.ts). */
+  cpus?: () => Promise<number>;
 }
 
 export interface LoadedConfig {
@@ -86,7 +89,7 @@ export async function loadConfigWithSource(opts: LoadConfigOptions = {}): Promis
     fromEnv.set(o.path.join('.'), o.env);
   }
 
-  const parsed = configSchema.safeParse(raw);
+  const parsed = configSchemaFor(await (opts.cpus ?? defaultWorkers)()).safeParse(raw);
   if (!parsed.success) throw new ConfigError(`config: ${parsed.error.issues.map((i) => describeIssue(i, fromEnv)).join('; ')}`);
   return { config: deepFreeze(parsed.data), file };
 }

@@ -4,6 +4,7 @@ import { duration } from './duration';
 import { hostPort } from './listen-address';
 import { mirrorSettingsSchema, mirrorsSchema, proxySchema, proxyWithMirrors } from './mirror-schema';
 import { notificationsSchema } from './notifications-schema';
+import { redisSchema } from './redis-schema';
 import { tlsSchema } from './tls-schema';
 
 /**
@@ -163,6 +164,11 @@ const http = z
     tls: tlsSchema.optional(),
     /** Distribution's key: with TLS, HTTP/2 is offered in ALPN beside HTTP/1.1 unless disabled. */
     http2: z.object({ disabled: z.boolean().default(false) }).strict().default({}),
+    /**
+     * Berth: processes serving the one listening address (docs/architecture.md, "Workers"); 1 is a
+     * single process. Unset: the CPUs available to the process, or 1 on in-memory storage.
+     */
+    workers: z.number().int().min(1).max(1024).optional(),
   })
   .strict()
   .default({});
@@ -196,7 +202,8 @@ const validation = z
   .strict()
   .default({});
 
-export const configSchema = z
+/** Every key and its checks; `configSchemaFor` adds the defaults that depend on the machine. */
+const checkedSchema = z
   .object({
     version: z.union([z.string(), z.number()]).default('0.1'),
     log,
@@ -208,6 +215,7 @@ export const configSchema = z
     proxy: proxySchema,
     mirrors: mirrorsSchema,
     mirror: mirrorSettingsSchema,
+    redis: redisSchema.optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -220,6 +228,9 @@ export const configSchema = z
         path: ['http', 'secret'],
         message: 'required with s3 storage: every replica sharing the bucket must use the same secret',
       });
+    // Each worker would hold its own store: a tag pushed through one would be unknown to the others.
+    if (c.storage.driver === 'inmemory' && c.http.workers !== undefined && c.http.workers > 1)
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['http', 'workers'], message: 'must be 1 with inmemory storage: each worker would hold a store of its own' });
     // Only the policy uses the certificate's user: Basic mode asks it per request, the built-in token
     // server when it issues. An external issuer's tokens decide alone, and with no auth all is open.
     const identityUsed = c.auth.token ? c.auth.token.server.enabled : c.auth.htpasswd !== undefined;
@@ -230,6 +241,17 @@ export const configSchema = z
         message: 'has no effect without auth.htpasswd or the built-in token server (auth.token.server): nothing would use the user it names',
       });
   });
+
+/**
+ * The schema with `http.workers` defaulting to `cpus` (cpu-limit.ts measures them at start-up),
+ * or to 1 on in-memory storage.
+ */
+export function configSchemaFor(cpus: number) {
+  return checkedSchema.transform((c) => ({ ...c, http: { ...c.http, workers: c.http.workers ?? (c.storage.driver === 'inmemory' ? 1 : cpus) } }));
+}
+
+/** For a server built in this process (tests, tools): it is one process, whatever the machine. */
+export const configSchema = configSchemaFor(1);
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;

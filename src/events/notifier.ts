@@ -29,12 +29,24 @@ export interface Notifier {
   stop(): Promise<void>;
 }
 
+/**
+ * The other workers of a group (src/workers): only slot 0 delivers, so the others tell it of each
+ * segment they write instead of leaving it to the next poll.
+ */
+export interface EventPeers {
+  /** This process wrote a segment. */
+  written(): void;
+  /** Calls `wake` when another process of the group wrote one. */
+  onWritten(wake: () => void): void;
+}
+
 export interface NotifierDeps {
   driver: StorageDriver;
   logger: Logger;
   source: EventSource;
   pollMs?: number;
   observer?: DeliveryObserver;
+  peers?: EventPeers;
 }
 
 /** Undefined when no endpoint is enabled: nothing is recorded, and requests pay nothing. */
@@ -43,7 +55,11 @@ export function createNotifier(config: NotificationsConfig, deps: NotifierDeps):
   if (endpoints.length === 0) return undefined;
   const wanted = wantedActions(endpoints);
   const { backlog } = config;
-  const journal = new EventJournal(deps.driver, deps.source.instanceID, () => deliverer.wake(), backlog.full === 'refuse' ? backlog.maxevents : Infinity);
+  const written = () => {
+    deliverer.wake();
+    deps.peers?.written();
+  };
+  const journal = new EventJournal(deps.driver, deps.source.instanceID, written, backlog.full === 'refuse' ? backlog.maxevents : Infinity);
   const deliverer = new EventDeliverer({
     driver: deps.driver,
     endpoints,
@@ -58,6 +74,7 @@ export function createNotifier(config: NotificationsConfig, deps: NotifierDeps):
     takeoverMs: config.takeover,
     observer: deps.observer,
   });
+  deps.peers?.onWritten(() => deliverer.wake());
   return {
     wants: (action) => wanted.has(action),
     includeReferences: config.events.includereferences,

@@ -9,6 +9,11 @@ export interface HealthOptions {
   timeoutMs: number;
   /** The storage fault that keeps writes failing now, if any (see StorageHealth). */
   fault: () => StorageFault | undefined;
+  /**
+   * The shared cache's state (up, down, starting), when one is configured. Only a cache: while it
+   * is down reads go to storage, so the registry stays ready and says so here.
+   */
+  redis?: () => string;
 }
 
 const PROBE_HEADERS = { 'Cache-Control': 'no-store' };
@@ -38,7 +43,7 @@ export function healthRoutes(driver: StorageDriver, opts: HealthOptions): Pick<E
       await Promise.race([driver.stat('/docker').catch((err: unknown) => {
         if (!isNotFound(err)) throw err;
       }), timeout]);
-      send(ctx, 200, { status: 'ready', storage: driver.name, ms: Date.now() - started });
+      send(ctx, 200, { status: 'ready', storage: driver.name, ms: Date.now() - started, ...(opts.redis && { redis: opts.redis() }) });
     } catch {
       const timedOut = Date.now() - started >= opts.timeoutMs;
       // Probes are often reachable from outside: say what failed, never the backend's own message.

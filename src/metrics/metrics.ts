@@ -32,6 +32,9 @@ export interface Metrics {
   mirrorUpstreamBytes: Counter;
   mirrorServedBytes: Counter<'mirror'>;
   mirrorFetches: Counter<'result'>;
+  redisUp: Gauge;
+  redisErrors: Counter;
+  redisLookups: Counter<'table' | 'result'>;
 }
 
 export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
@@ -107,5 +110,14 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     mirrorUpstreamBytes: new Counter({ name: 'berth_mirror_upstream_bytes_total', help: 'Blob bytes received from upstreams.', registers }),
     mirrorServedBytes: new Counter({ name: 'berth_mirror_served_bytes_total', help: 'Blob bytes sent to clients of mirrored repositories (cached or not), by mirror.', labelNames: ['mirror'], registers }),
     mirrorFetches: new Counter({ name: 'berth_mirror_blob_fetches_total', help: 'Upstream blob fetches by result (completed, failed).', labelNames: ['result'], registers }),
+    // Across workers the lowest: 0 as soon as one of them reads storage instead.
+    redisUp: new Gauge({ name: 'berth_redis_up', help: 'Whether the shared cache (redis) answers (1) or reads go to storage (0); 0 without redis.', aggregator: 'min', registers }),
+    redisErrors: new Counter({ name: 'berth_redis_errors_total', help: 'Shared cache (redis) commands that failed or timed out.', registers }),
+    redisLookups: new Counter({
+      name: 'berth_redis_lookups_total',
+      help: 'Reads of the shared cache (redis), by table (tags, revisions, layers, tagLists, bodies) and result (hit, miss).',
+      labelNames: ['table', 'result'],
+      registers,
+    }),
   };
 }

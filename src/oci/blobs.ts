@@ -35,12 +35,10 @@ export class BlobStore {
 
   /** The blob as visible in the repository; BLOB_UNKNOWN otherwise. */
   async stat(name: string, d: Digest): Promise<BlobInfo> {
-    const key = digestKey(name, d);
-    const cached = this.cache.layers.get(key);
-    if (cached) return cached;
-    const info = (d.algorithm === 'sha256' && (await this.statSha256(name, d))) || (await this.statThroughLinks(name, d));
-    this.cache.layers.set(key, info);
-    return info;
+    return this.cache.layers.read(
+      digestKey(name, d),
+      async () => (d.algorithm === 'sha256' && (await this.statSha256(name, d))) || this.statThroughLinks(name, d),
+    );
   }
 
   /**
@@ -129,6 +127,7 @@ export class BlobStore {
     this.cache.layers.delete(digestKey(name, d));
     const deleted = await deleteIfExists(this.driver, paths.layerLinkDir(name, d));
     this.cache.layers.delete(digestKey(name, d));
+    await this.cache.tellPeers([{ table: 'layers', key: digestKey(name, d) }]);
     if (!deleted) throw new DomainError('blob-unknown', { digest: d.value });
   }
 }

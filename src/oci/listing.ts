@@ -45,7 +45,7 @@ export class Listing {
 
   /** A page is a binary search and a slice of the sorted list, which is read once per cache period. */
   async tags(name: string, n: number | undefined, last: string | undefined): Promise<Page> {
-    return paginate(this.cache.tagLists.get(name) ?? (await this.readTags(name)), n, last);
+    return paginate(await this.cache.tagLists.read(name, () => this.readTags(name)), n, last);
   }
 
   /** Whether anything is stored under the repository's name (a default mirror serves names that are not). */
@@ -57,9 +57,7 @@ export class Listing {
     const tags = await listNames(this.driver, paths.tagsDir(name));
     if (tags.length === 0 && !(await exists(this.driver, paths.repository(name))))
       throw new DomainError('name-unknown', { name });
-    tags.sort(byteOrder);
-    this.cache.tagLists.set(name, tags);
-    return tags;
+    return tags.sort(byteOrder);
   }
 
   /**

@@ -8,7 +8,7 @@ import { deleteIfExists, exists, listNames, readLink, sizeOf, writeLink } from '
 import { parseManifest, storedMediaType, type ManifestLimits, type ParsedManifest } from './manifest-parse';
 import type { ReferrerIndex } from './referrers';
 import type { BlobStore } from './blobs';
-import { digestKey, ReadCache, tagKey, type ManifestBody } from './read-cache';
+import { digestKey, forgetTags, ReadCache, tagKey, type ManifestBody } from './read-cache';
 import { GcFence } from './gc-fence';
 import { ManifestReferences } from './manifest-references';
 import { manifestKey } from './gc-sweep-state';
@@ -107,6 +107,8 @@ export class ManifestStore {
     }
     this.remember(digest, parsed.mediaType);
     this.stored(name, tags, digest, { bytes, mediaType: parsed.mediaType });
+    // Peers may hold what the tags named before.
+    await this.cache.tellPeers(forgetTags(name, tags));
     return { digest, subject: parsed.subject?.digest, tags, mediaType: parsed.mediaType };
   }
 
@@ -118,10 +120,13 @@ export class ManifestStore {
       if (previous) await writeLink(this.driver, paths.tagCurrentLink(name, tag), previous);
       else await deleteIfExists(this.driver, paths.tagDir(name, tag));
     }
-    if (written.hadRevision) return;
+    // Peers may have read the tags and the revision while they stood.
+    const undone = forgetTags(name, [...written.previousTags.keys()]);
+    if (written.hadRevision) return this.cache.tellPeers(undone);
     if (parsed.subject) await this.referrers.remove(name, parsed.subject.digest, digest);
     await deleteIfExists(this.driver, paths.revisionDir(name, digest));
     this.cache.revisions.delete(digestKey(name, digest));
+    await this.cache.tellPeers([...undone, { table: 'revisions', key: digestKey(name, digest) }]);
   }
 
   /** Stores the manifest and its links. */
@@ -163,21 +168,19 @@ export class ManifestStore {
 
   /** Tag or digest → digest of a manifest present in the repository; MANIFEST_UNKNOWN otherwise. */
   async resolve(name: string, ref: ManifestRef): Promise<Digest> {
-    if (ref.digest) {
-      const key = digestKey(name, ref.digest);
-      if (this.cache.revisions.get(key)) return ref.digest;
-      if (!(await exists(this.driver, paths.revisionLink(name, ref.digest))))
-        throw new DomainError('manifest-unknown', { digest: ref.digest.value });
-      this.cache.revisions.set(key, true);
-      return ref.digest;
+    const { digest, tag } = ref;
+    if (digest) {
+      await this.cache.revisions.read(digestKey(name, digest), async () => {
+        if (!(await exists(this.driver, paths.revisionLink(name, digest)))) throw new DomainError('manifest-unknown', { digest: digest.value });
+        return true;
+      });
+      return digest;
     }
-    const key = tagKey(name, ref.tag);
-    const cached = this.cache.tags.get(key);
-    if (cached) return cached;
-    const digest = await readLink(this.driver, paths.tagCurrentLink(name, ref.tag));
-    if (!digest) throw new DomainError('manifest-unknown', { tag: ref.tag });
-    this.cache.tags.set(key, digest);
-    return digest;
+    return this.cache.tags.read(tagKey(name, tag), async () => {
+      const current = await readLink(this.driver, paths.tagCurrentLink(name, tag));
+      if (!current) throw new DomainError('manifest-unknown', { tag });
+      return current;
+    });
   }
 
   async get(name: string, ref: ManifestRef): Promise<StoredManifest & { bytes: Buffer }> {
@@ -193,12 +196,10 @@ export class ManifestStore {
   }
 
   private async body(digest: Digest): Promise<ManifestBody> {
-    const cached = this.cache.bodies.get(digest.value);
-    if (cached) return cached;
-    const bytes = await this.readBytes(digest);
-    const body = { bytes, mediaType: this.mediaTypes.get(digest.value) ?? this.remember(digest, storedMediaType(bytes)) };
-    this.cache.bodies.set(digest.value, body);
-    return body;
+    return this.cache.body(digest.value, async () => {
+      const bytes = await this.readBytes(digest);
+      return { bytes, mediaType: this.mediaTypes.get(digest.value) ?? this.remember(digest, storedMediaType(bytes)) };
+    });
   }
 
   /** What a write through this process makes true is true at once for its readers. */
@@ -224,8 +225,10 @@ export class ManifestStore {
     const resolves = await exists(this.driver, paths.tagCurrentLink(name, tag));
     // A tag directory without its current link (a crash of an older Berth, or of Distribution,
     // mid-push) is listed but resolves to nothing: removing it is still what the client asked for.
-    if (!(await deleteIfExists(this.driver, paths.tagDir(name, tag))) && !resolves) throw new DomainError('manifest-unknown', { tag });
+    const deleted = await deleteIfExists(this.driver, paths.tagDir(name, tag));
     this.forgetTag(name, tag);
+    await this.cache.tellPeers(forgetTags(name, [tag]));
+    if (!deleted && !resolves) throw new DomainError('manifest-unknown', { tag });
   }
 
   /** Deletes a revision and every tag that points at it, as Distribution does; returns those tags. */
@@ -247,6 +250,11 @@ export class ManifestStore {
     // Cleared after the delete too: a read that raced it may have cached the revision again.
     this.cache.revisions.delete(digestKey(name, digest));
     this.cache.layers.delete(digestKey(name, digest));
+    await this.cache.tellPeers([
+      ...forgetTags(name, removed),
+      { table: 'revisions', key: digestKey(name, digest) },
+      { table: 'layers', key: digestKey(name, digest) },
+    ]);
     return removed;
   }
 

@@ -268,3 +268,40 @@ export function throwingDriver(inner: StorageDriver): { driver: StorageDriver; s
   };
   return { driver, setFailing: (m) => (mode = m) };
 }
+
+/**
+ * Wraps a driver so that one read of a chosen path can be held after it has read storage: a read
+ * that started before a write and finishes after it. `hold` arms it for the next getContent of
+ * `path`; `reached` resolves once that read has its (old) bytes, `release` lets it return them.
+ */
+export function holdingDriver(inner: StorageDriver): {
+  driver: StorageDriver;
+  hold: (path: string) => { reached: Promise<void>; release: () => void };
+} {
+  let armed: { path: string; reached(): void; released: Promise<void> } | undefined;
+  const driver: StorageDriver = {
+    ...recordingDriver(inner).driver,
+    name: inner.name,
+    getContent: async (p) => {
+      const bytes = await inner.getContent(p);
+      const gate = armed?.path === p ? armed : undefined;
+      if (gate) {
+        armed = undefined;
+        gate.reached();
+        await gate.released;
+      }
+      return bytes;
+    },
+  };
+  return {
+    driver,
+    hold: (path) => {
+      let arrived = (): void => undefined;
+      let release = (): void => undefined;
+      const reached = new Promise<void>((resolve) => (arrived = resolve));
+      const released = new Promise<void>((resolve) => (release = resolve));
+      armed = { path, reached: arrived, released };
+      return { reached, release };
+    },
+  };
+}

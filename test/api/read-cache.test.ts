@@ -3,7 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, describe, it } from 'node:test';
 import { createMemoryDriver } from '../../storage-drivers';
 import type { StorageDriver } from '../../storage-drivers/types';
-import { pushImage, repoName, type TagList } from './helpers';
+import { paths } from '../../src/oci/paths';
+import { holdingDriver, pushImage, pushManifest, repoName, type TagList } from './helpers';
 import { startRegistry, testConfig, type TestRegistry } from './server';
 
 /**
@@ -86,5 +87,28 @@ describe('read cache across replicas sharing storage', () => {
     await sleep(400);
     assert.equal(await digestOf(b, name, 'v1'), 404);
     assert.equal(await digestOf(b, name, second.manifest.digest), 404);
+  });
+});
+
+describe('read cache and a read that raced a write', () => {
+  it('a GET by tag that read the link before the tag moved does not leave the old digest cached', async () => {
+    const { driver, hold } = holdingDriver(createMemoryDriver());
+    const reg = await startRegistry({ driver, config: testConfig({ storage: { cache: { ttl: '1h' } } }) });
+    after(() => reg.close());
+    const name = repoName('race');
+    const first = await pushImage(reg.r(), name);
+    // Another writer on the same store tagged it: this process has not cached the tag.
+    const other = await startRegistry({ driver, config: testConfig() });
+    after(() => other.close());
+    assert.equal((await pushManifest(other.r(), name, 'v1', first.manifest)).status, 201);
+
+    const held = hold(paths.tagCurrentLink(name, 'v1'));
+    const answered = reg.r().head(`/v2/${name}/manifests/v1`).set('Accept', first.manifest.mediaType).then((res) => res);
+    await held.reached;
+    const second = await pushImage(reg.r(), name, 'v1');
+    held.release();
+    assert.equal((await answered).headers['docker-content-digest'], first.manifest.digest, 'the racing GET answers what it read');
+    const next = await reg.r().head(`/v2/${name}/manifests/v1`).set('Accept', second.manifest.mediaType);
+    assert.equal(next.headers['docker-content-digest'], second.manifest.digest, 'the next GET sees the move');
   });
 });

@@ -92,6 +92,18 @@ describe('the chart\'s rendered container spec, run with the real Docker engine'
     return { objects, port, liveness, readiness, logs, inspect: async () => JSON.parse(await d.docker(['inspect', name]))[0] };
   }
 
+  /** The `workers` of the primary's `listening` line, and Berth's processes in the container (the primary and its workers). */
+  async function workersRunning(name: string, logs: () => Promise<string>): Promise<{ listening: number; processes: number }> {
+    const listening = (await logs())
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { msg?: string; workers?: number })
+      .find((l) => l.msg === 'listening');
+    assert.ok(listening, 'the primary logged listening');
+    const top = await dockerd!.docker(['top', name, '-o', 'pid,args']);
+    return { listening: listening.workers!, processes: top.split('\n').filter((l) => /node \/app\/dist\/src\/main\.js serve/.test(l)).length };
+  }
+
   /** Runs the rendered helm test pod (as `helm test` would) against the pod started by runRendered; resolves to its output. */
   async function helmTest(name: string, objects: K8sObject[], existingSecrets: Record<string, Record<string, string>> = {}): Promise<string> {
     const d = dockerd!;
@@ -124,6 +136,10 @@ describe('the chart\'s rendered container spec, run with the real Docker engine'
     // `docker top` needs the pid column to map ps output to the container.
     const top = await dockerd!.docker(['top', 'berth-helm-default', '-o', 'pid,uid,args']);
     assert.match(top, /^\s*\d+\s+1000\s+node \/app\/dist\/src\/main\.js serve --config \/etc\/berth\/config\.yml/m);
+    // The chart's http.workers (2): a primary and two workers, within the chart's memory limit.
+    assert.deepEqual(await workersRunning('berth-helm-default', pod.logs), { listening: 2, processes: 3 });
+    const stats = await dockerd!.docker(['stats', '--no-stream', '--format', '{{.MemUsage}}', 'berth-helm-default']);
+    console.log(`# the default pod's memory (primary and 2 workers, idle): ${stats.trim()}`);
 
     // A write lands on the volume: the read-only root does not get in the way of storage.
     const blob = Buffer.from(`stored by the chart's pod at ${Date.now()}\n`);
@@ -136,6 +152,14 @@ describe('the chart\'s rendered container spec, run with the real Docker engine'
     assert.deepEqual(Buffer.from(await got.arrayBuffer()), blob);
 
     assert.match(await helmTest('berth-helm-default-test', pod.objects), /pushed and pulled helm-test\/berth:helm-test-\d+ through http:\/\/reg-berth:\d+, then deleted it/);
+  });
+
+  it('follows a CPU limit when http.workers is unset: one worker under a 1-CPU quota', async () => {
+    const pod = await runRendered('berth-helm-cpu-limit', {
+      config: { http: { workers: null } },
+      resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: '1', memory: '768Mi' } },
+    });
+    assert.deepEqual(await workersRunning('berth-helm-cpu-limit', pod.logs), { listening: 1, processes: 1 });
   });
 
   it('starts with htpasswd users from an existing Secret and the generated token key', async () => {

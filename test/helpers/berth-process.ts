@@ -3,7 +3,10 @@ import path from 'node:path';
 import { parseListenAddress } from '../../src/config/listen-address';
 
 export interface BerthProcessOptions {
-  /** Extra environment; merged over the parent's and `REGISTRY_HTTP_ADDR=127.0.0.1:0`. */
+  /**
+   * Extra environment; merged over `REGISTRY_HTTP_WORKERS=1` (one process unless a test is about
+   * workers, or the parent's environment sets it), the parent's and `REGISTRY_HTTP_ADDR=127.0.0.1:0`.
+   */
   env?: Record<string, string | undefined>;
   /** Extra arguments after `serve` (e.g. `['--config', file]`). */
   args?: string[];
@@ -40,6 +43,9 @@ function parseAddress(address: string): { host: string; port: number } | null {
   return { host, port: parsed.port };
 }
 
+/** The default http.workers is the machine's CPUs; the tests that are not about workers run one process. */
+const ONE_WORKER = { REGISTRY_HTTP_WORKERS: '1' };
+
 export interface BerthRun {
   code: number | null;
   stdout: string;
@@ -49,7 +55,7 @@ export interface BerthRun {
 /** Runs `node dist/src/main.js ARGS` to completion (SIGKILLed after `timeoutMs`) and returns its exit code and output. */
 export function runBerth(args: string[], opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Promise<BerthRun> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [MAIN_JS, ...args], { env: { PATH: process.env.PATH, ...opts.env }, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [MAIN_JS, ...args], { env: { PATH: process.env.PATH, ...ONE_WORKER, ...opts.env }, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     proc.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -65,7 +71,8 @@ export function runBerth(args: string[], opts: { env?: Record<string, string>; c
 
 /** Spawns `node dist/src/main.js serve` and resolves once it logs that it is listening. */
 export function startBerthProcess(opts: BerthProcessOptions = {}): Promise<BerthProcess> {
-  const env: Record<string, string | undefined> = { ...process.env, REGISTRY_HTTP_ADDR: '127.0.0.1:0', ...opts.env };
+  // The parent's REGISTRY_HTTP_WORKERS wins over ONE_WORKER: a whole suite can run on workers.
+  const env: Record<string, string | undefined> = { ...ONE_WORKER, ...process.env, REGISTRY_HTTP_ADDR: '127.0.0.1:0', ...opts.env };
   for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
   const [cmd = process.execPath, ...before] = [...(opts.prefix ?? []), process.execPath];
   const proc = spawn(cmd, [...before, MAIN_JS, 'serve', ...(opts.args ?? [])], {

@@ -46,4 +46,36 @@ describe('read cache tables', () => {
     assert.equal(cache.tags.get('r:t'), undefined);
     assert.ok(cache.bodies.get('sha256:x'));
   });
+
+  it('a read-through does not cache what it loaded when the key was deleted or set during the load', async () => {
+    const t = new Expiring<string>(1000, 10, () => 1);
+    let finish = (_v: string): void => undefined;
+    const loading = t.read('a', () => new Promise<string>((resolve) => (finish = resolve)));
+    t.delete('a');
+    finish('old');
+    assert.equal(await loading, 'old', 'the reader still gets what it read');
+    assert.equal(t.get('a'), undefined);
+
+    const racing = t.read('a', () => new Promise<string>((resolve) => (finish = resolve)));
+    t.set('a', 'new');
+    finish('old');
+    await racing;
+    assert.equal(t.get('a'), 'new');
+
+    const cleared = t.read('b', () => new Promise<string>((resolve) => (finish = resolve)));
+    t.clear();
+    finish('old');
+    await cleared;
+    assert.equal(t.get('b'), undefined);
+
+    assert.equal(await t.read('c', async () => 'fresh'), 'fresh');
+    assert.equal(await t.read('c', async () => 'not asked'), 'fresh', 'an undisturbed load is cached');
+  });
+
+  it('a load that fails caches nothing and later loads still cache', async () => {
+    const t = new Expiring<string>(1000, 10, () => 1);
+    await assert.rejects(t.read('a', async () => Promise.reject(new Error('gone'))));
+    assert.equal(await t.read('a', async () => 'x'), 'x');
+    assert.equal(t.get('a'), 'x');
+  });
 });

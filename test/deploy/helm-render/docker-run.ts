@@ -23,10 +23,17 @@ function memory(quantity: string): string {
   return `${m[1]}${({ Ki: 'k', Mi: 'm', Gi: 'g' } as Record<string, string>)[m[2] ?? ''] ?? 'b'}`;
 }
 
+// A Kubernetes CPU quantity ("2", "1.5", "500m") to docker's --cpus, which sets the same CFS quota.
+function cpus(quantity: string | number): string {
+  const m = /^(\d+(?:\.\d+)?)(m)?$/.exec(String(quantity));
+  if (!m) throw new Error(`unsupported CPU quantity ${quantity}`);
+  return String(Number(m[1]) / (m[2] ? 1000 : 1));
+}
+
 /**
  * `docker run` arguments that reproduce the rendered pod's main container as the kubelet would run
  * it: its image, command and args, environment (Secrets resolved), user and groups, read-only root
- * with the declared volumes, dropped capabilities, no privilege escalation and its memory limit.
+ * with the declared volumes, dropped capabilities, no privilege escalation and its memory and CPU limits.
  * The network is the host's (the probes reach the declared port on loopback).
  */
 export async function dockerRunArgs(w: K8sObject, objects: K8sObject[], opts: DockerRunOptions): Promise<string[]> {
@@ -48,6 +55,7 @@ export async function dockerRunArgs(w: K8sObject, objects: K8sObject[], opts: Do
   // seccomp RuntimeDefault is what docker applies unless told otherwise.
   if (sc.seccompProfile && sc.seccompProfile.type !== 'RuntimeDefault') throw new Error(`unsupported seccomp profile ${sc.seccompProfile.type}`);
   if (c.resources?.limits?.memory) args.push('--memory', memory(c.resources.limits.memory));
+  if (c.resources?.limits?.cpu !== undefined) args.push('--cpus', cpus(c.resources.limits.cpu));
 
   await chmod(opts.filesDir, 0o755);
   const envFile = path.join(opts.filesDir, 'env');

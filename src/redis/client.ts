@@ -1,0 +1,66 @@
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { createClient } from 'redis';
+import type { RedisConfig } from '../config/redis-schema';
+import { parseListenAddress } from '../config/listen-address';
+import type { Metrics } from '../metrics/metrics';
+import { RedisCache } from './redis-cache';
+
+/**
+ * The shared cache of `redis` config: one connection per process (node-redis pipelines every
+ * command over it). It connects in the background: a Redis that is not there yet leaves the
+ * registry serving from storage, never stops it starting.
+ */
+export function connectRedisCache(config: RedisConfig, logger: Logger, metrics?: Metrics): { cache: RedisCache; close(): Promise<void> } {
+  const tls = config.tls?.enabled
+    ? {
+        tls: true as const,
+        ...(config.tls.clientcas && { ca: config.tls.clientcas.map((f) => readFileSync(f, 'utf8')) }),
+        ...(config.tls.certificate && { cert: readFileSync(config.tls.certificate, 'utf8') }),
+        ...(config.tls.key && { key: readFileSync(config.tls.key, 'utf8') }),
+      }
+    : {};
+  const common = {
+    connectTimeout: config.dialtimeout,
+    // Retried quickly and for ever: the breaker decides when the registry relies on it again.
+    reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000),
+  };
+  const address = config.addr.startsWith('/') ? undefined : parseListenAddress(config.addr, 'redis.addr');
+  const client = createClient({
+    socket: address ? { host: address.host, port: address.port, ...common, ...tls } : { path: config.addr, ...common },
+    username: config.username,
+    password: config.password,
+    database: config.db,
+    // A command while disconnected fails at once rather than waiting for a reconnection.
+    disableOfflineQueue: true,
+  });
+  // Failures are reported by the commands that meet them (the breaker logs them once).
+  client.on('error', () => undefined);
+  const cache = new RedisCache(client, {
+    ttlMs: config.ttl,
+    readTimeoutMs: config.readtimeout,
+    writeTimeoutMs: config.writetimeout,
+    maxBodyBytes: config.maxmanifestbytes,
+    logger,
+    observer: metrics && {
+      up: (value) => metrics.redisUp.set(value ? 1 : 0),
+      error: () => metrics.redisErrors.inc(),
+      lookup: (table, hit) => metrics.redisLookups.inc({ table, result: hit ? 'hit' : 'miss' }),
+    },
+  });
+  // The first probe waits for the connection (or the dial timeout), not to count a Redis that is
+  // still being dialled as down.
+  let dialled: NodeJS.Timeout | undefined;
+  const dialling = new Promise<void>((resolve) => (dialled = setTimeout(resolve, config.dialtimeout).unref()));
+  void Promise.race([client.connect().catch(() => undefined), dialling]).then(() => {
+    clearTimeout(dialled);
+    cache.start();
+  });
+  return {
+    cache,
+    async close() {
+      cache.close();
+      await client.close().catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,159 @@
+import cluster, { type Worker } from 'node:cluster';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema';
+import { InvalidationRelay } from './invalidation-relay';
+import { isBerthMessage, type ToPrimary, type ToWorker } from './messages';
+import { RestartBackoff } from './restart-backoff';
+
+export interface GroupListening {
+  address: string;
+  tls: boolean;
+  storage: string;
+}
+
+/** A worker exited before the whole group was listening; it printed why. */
+export class WorkerStartError extends Error {}
+
+/** Past the drain time, how long the primary still waits for workers to flush and exit. */
+const EXIT_GRACE_MS = 5_000;
+
+/**
+ * The primary's workers: one per slot, forked again after a backoff when one dies, told to drain
+ * when the group stops. It relays cache invalidations between them (invalidation-relay.ts).
+ */
+export class WorkerGroup {
+  private readonly slots: (Worker | undefined)[];
+  private readonly listening = new Set<number>();
+  /** Workers that said hello: they listen to the channel (a message sent before would be lost). */
+  private readonly greeted = new WeakSet<Worker>();
+  private readonly restarts = new Set<NodeJS.Timeout>();
+  private readonly backoff = new RestartBackoff();
+  private readonly relay: InvalidationRelay;
+  private started = false;
+  private stopping = false;
+  private worstExit = 0;
+  private onStarted: { resolve(l: GroupListening): void; reject(e: Error): void } | undefined;
+  private onEmpty: (() => void) | undefined;
+
+  constructor(
+    private readonly config: Config,
+    /** The group's upload secret, when http.secret is not configured. */
+    private readonly secret: Buffer | undefined,
+    private readonly log: Logger,
+  ) {
+    this.slots = new Array<Worker | undefined>(config.http.workers).fill(undefined);
+    this.relay = new InvalidationRelay(log);
+  }
+
+  /** Forks every worker; resolves once all listen, rejects when one exits before. */
+  start(): Promise<GroupListening> {
+    return new Promise((resolve, reject) => {
+      this.onStarted = { resolve, reject };
+      for (let slot = 0; slot < this.slots.length; slot++) this.fork(slot);
+    });
+  }
+
+  /** Asks every worker to drain and resolves with 0 once all have exited cleanly, 1 otherwise. */
+  stop(): Promise<number> {
+    this.stopping = true;
+    for (const t of this.restarts) clearTimeout(t);
+    this.restarts.clear();
+    const live = this.live();
+    if (live.length === 0) return Promise.resolve(this.worstExit);
+    for (const w of live) {
+      if (w.isConnected()) w.send({ berth: 'drain' } satisfies ToWorker);
+      else w.process.kill('SIGTERM');
+    }
+    const bound = setTimeout(() => this.kill(), this.config.http.draintimeout + EXIT_GRACE_MS).unref();
+    return new Promise((resolve) => {
+      this.onEmpty = () => {
+        clearTimeout(bound);
+        resolve(this.worstExit);
+      };
+    });
+  }
+
+  kill(): void {
+    for (const w of this.live()) w.process.kill('SIGKILL');
+  }
+
+  private live(): Worker[] {
+    return this.slots.filter((w): w is Worker => w !== undefined);
+  }
+
+  private fork(slot: number): void {
+    const w = cluster.fork();
+    this.slots[slot] = w;
+    w.on('message', (m: unknown) => {
+      if (isBerthMessage<ToPrimary>(m)) this.received(w, slot, m);
+    });
+    // A send racing the worker's exit; the exit is handled below.
+    w.on('error', (err) => this.log.debug({ err, slot }, 'worker channel error'));
+    w.on('exit', (code, signal) => this.exited(w, slot, code, signal));
+  }
+
+  private received(w: Worker, slot: number, m: ToPrimary): void {
+    switch (m.berth) {
+      case 'hello':
+        this.greeted.add(w);
+        w.send({ berth: 'setup', config: this.config, slot, secret: this.secret?.toString('base64') } satisfies ToWorker);
+        return;
+      case 'listening':
+        this.listening.add(slot);
+        if (this.started) this.log.info({ slot, pid: w.process.pid }, 'worker listening again');
+        else if (this.listening.size === this.slots.length) {
+          this.started = true;
+          this.onStarted?.resolve({ address: m.address, tls: m.tls, storage: m.storage });
+        }
+        return;
+      case 'forget': {
+        // One that has not said hello yet has no cache to clear.
+        const others = this.live().filter((o) => o !== w && this.greeted.has(o));
+        void this.relay.relay(m.entries, others).then(() => {
+          if (w.isConnected()) w.send({ berth: 'forgot', id: m.id } satisfies ToWorker);
+        });
+        return;
+      }
+      case 'forgot':
+        this.relay.answered(w, m.id);
+        return;
+      case 'events': {
+        // Slot 0 delivers; it learnt of its own segments without us. One not yet greeted would miss
+        // the message, and finds the segments by listing when it starts anyway.
+        const deliverer = this.slots[0];
+        if (deliverer && deliverer !== w && this.greeted.has(deliverer) && deliverer.isConnected()) deliverer.send({ berth: 'events' } satisfies ToWorker);
+        return;
+      }
+    }
+  }
+
+  private exited(w: Worker, slot: number, code: number | null, signal: string | null): void {
+    this.relay.gone(w);
+    if (this.slots[slot] === w) {
+      this.slots[slot] = undefined;
+      this.listening.delete(slot);
+    }
+    if (this.stopping) {
+      // A worker that did not drain cleanly (killed past the bound, or failed while stopping).
+      if (code !== 0) this.worstExit = 1;
+      if (this.live().length === 0) this.onEmpty?.();
+      return;
+    }
+    if (!this.started) {
+      // Every worker runs the same start-up: the others would fail the same way.
+      this.stopping = true;
+      this.kill();
+      this.onStarted?.reject(new WorkerStartError(`worker ${slot} exited with ${signal ?? `code ${code}`} before listening`));
+      return;
+    }
+    const plan = this.backoff.exited(slot);
+    const fields = { slot, pid: w.process.pid, code, signal, restartInMs: plan.delayMs, exitsInLastMinute: plan.recentExits };
+    if (plan.looping) this.log.error(fields, 'worker crash loop: restarting it with a growing delay');
+    else this.log.warn(fields, 'worker exited: restarting it');
+    const timer = setTimeout(() => {
+      this.restarts.delete(timer);
+      if (!this.stopping) this.fork(slot);
+    }, plan.delayMs);
+    this.restarts.add(timer);
+  }
+}

@@ -1,0 +1,29 @@
+import type { Config } from '../config/schema';
+import type { Forget } from '../oci/read-cache';
+
+/**
+ * What a group's primary and its workers say over the cluster IPC channel. Every message carries
+ * `berth`, so that prom-client's own messages (metrics scrapes) pass by untouched.
+ */
+export type ToWorker =
+  /** The answer to `hello`: what the worker serves with. `secret` (base64): the group's upload secret. */
+  | { berth: 'setup'; config: Config; slot: number; secret?: string }
+  /** Another worker's write: drop these entries, then answer `forgot`. */
+  | { berth: 'forget'; id: number; entries: Forget[] }
+  /** Every other worker has dropped what this worker's `forget` named. */
+  | { berth: 'forgot'; id: number }
+  /** To slot 0, the deliverer: another worker wrote events; look now rather than at the next poll. */
+  | { berth: 'events' }
+  | { berth: 'drain' };
+
+export type ToPrimary =
+  | { berth: 'hello' }
+  | { berth: 'listening'; address: string; tls: boolean; storage: string }
+  | { berth: 'forget'; id: number; entries: Forget[] }
+  | { berth: 'forgot'; id: number }
+  /** This worker wrote an event segment (relayed to slot 0). */
+  | { berth: 'events' };
+
+export function isBerthMessage<T extends { berth: string }>(m: unknown): m is T {
+  return typeof m === 'object' && m !== null && typeof (m as { berth?: unknown }).berth === 'string';
+}
