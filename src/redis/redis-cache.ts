@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Codec, Forget, ManifestBody, SharedCache, Table } from '../oci/read-cache';
 import { Breaker, type BreakerObserver } from './breaker';
@@ -13,7 +14,7 @@ export interface RedisCommands {
 }
 export interface RedisMulti {
   incr(key: string): RedisMulti;
-  pExpire(key: string, ms: number): RedisMulti;
+  set(key: string, value: string, opts: { expiration: { type: 'PX'; value: number } }): RedisMulti;
   del(key: string): RedisMulti;
   exec(): Promise<unknown>;
 }
@@ -55,11 +56,11 @@ return 0`;
 
 /**
  * The cache every replica and worker shares (docs/architecture.md, "Shared cache (Redis)"). A write
- * bumps the entry's version and deletes it in one transaction, after storage has it and before it is
+ * gives the entry a new random version and deletes it in one transaction, after storage has it and before it is
  * acknowledged; a reader notes the version with the value (one MGET) and, on a miss, fills the
  * entry from storage only if the version is still the one it noted, so a fill never overwrites a
- * newer write. Versions outlive entries (twice the ttl) and a fill whose load took longer than the
- * ttl is dropped, so an expired version cannot make an old read look current.
+ * newer write. Versions outlive entries (twice the ttl), and a fill whose load took longer than the
+ * ttl is dropped.
  */
 export class RedisCache implements SharedCache {
   private readonly breaker: Breaker;
@@ -166,7 +167,9 @@ export class RedisCache implements SharedCache {
         continue;
       }
       const entry = `${PREFIX}${e.table}:${e.key}`;
-      multi.incr(`${entry}:v`).pExpire(`${entry}:v`, 2 * this.opts.ttlMs).del(entry);
+      // A fresh random version, not a counter: a counter restarts at 1 once its key has expired, and a
+      // reader that noted 1 just before that expiry would then take a later write for the one it saw.
+      multi.set(`${entry}:v`, randomBytes(12).toString('base64url'), { expiration: { type: 'PX', value: 2 * this.opts.ttlMs } }).del(entry);
     }
     try {
       await this.within(this.opts.writeTimeoutMs, multi.exec());

@@ -143,6 +143,33 @@ describe('shared cache (redis): replicas on one store and one Redis', { skip: re
     assert.equal(await digestOf(b, name, 'v1'), first.manifest.digest);
   });
 
+  it('a version that expired and came back is not taken for the one a reader noted before its load', async () => {
+    // ttl 1s: a version key lives 2 s after the write that set it. A reader notes it just before it
+    // expires, the key expires, a new write sets it again, and the reader's load (well within the
+    // ttl) ends: its fill must be refused, as a counter restarting at 1 would not.
+    const store = createMemoryDriver();
+    const held = holdingDriver(store);
+    const a = await replica(store);
+    const b = await replica(held.driver);
+    await redisState(a, 'up');
+    await redisState(b, 'up');
+    const name = repoName('redis');
+    const first = await pushImage(a.r(), name, 'v1');
+    const version = `berth:tags:${name}:v1:v`;
+    const pttl = async () => Number(/^:(-?\d+)/.exec(await redis.command(`PTTL ${version}`))?.[1]);
+    assert.ok((await pttl()) > 0, 'the push gave the tag a version');
+    await until('the version is about to expire', async () => (await pttl()) < 250);
+    const hold = held.hold(paths.tagCurrentLink(name, 'v1'));
+    const answered = b.r().head(`/v2/${name}/manifests/v1`).set('Accept', first.manifest.mediaType).then((res) => res);
+    await hold.reached;
+    await until('the version expired', async () => (await pttl()) === -2);
+    const second = await pushImage(a.r(), name, 'v1');
+    hold.release();
+    assert.equal((await answered).headers['docker-content-digest'], first.manifest.digest);
+    await sleep(100);
+    assert.equal(await digestOf(b, name, 'v1'), second.manifest.digest);
+  });
+
   it('an entry it cannot read (written by something else) is a miss, not an error', async () => {
     const reg = await replica(createMemoryDriver());
     await redisState(reg, 'up');
