@@ -9,6 +9,7 @@ export type DriverOperation =
   | 'reader'
   | 'writer'
   | 'stat'
+  | 'statFile'
   | 'list'
   | 'walk'
   | 'move'
@@ -69,6 +70,7 @@ export function withValidation(driver: StorageDriver, opts: DecoratorOptions = {
     writer: (path: string, o: WriterOptions): Promise<FileWriter> =>
       run('writer', [[path, false]], () => driver.writer(path, o)),
     stat: (path: string): Promise<FileInfo> => run('stat', [[path, true]], () => driver.stat(path)),
+    statFile: (path: string): Promise<FileInfo | null> => run('statFile', [[path, false]], () => driver.statFile(path)),
     list: (path: string): Promise<string[]> => run('list', [[path, true]], () => driver.list(path)),
     walk,
     move: (src: string, dst: string): Promise<void> =>

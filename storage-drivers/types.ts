@@ -113,6 +113,14 @@ export interface StorageDriver {
   writer(path: string, opts: WriterOptions): Promise<FileWriter>;
   /** PathNotFoundError when absent. Directories exist implicitly when something lies below them. */
   stat(path: string): Promise<FileInfo>;
+  /**
+   * The committed file at path, or null when there is none: absent, a directory, or only an
+   * uncommitted writer's bytes (except where the driver writes in place, the filesystem, which
+   * cannot tell those from content). For callers that want a file (a link, blob data, a state
+   * file): unlike stat it need not look for directories or uploads, which costs S3 one request
+   * (a HEAD) instead of three for an absent key.
+   */
+  statFile(path: string): Promise<FileInfo | null>;
   /** Full paths of the direct children, sorted lexically. PathNotFoundError when absent. */
   list(path: string): Promise<string[]>;
   /** Every file and directory below path, depth-first, lexical order, directories before their contents. */

@@ -112,6 +112,16 @@ export class FilesystemDriver implements StorageDriver {
     }
   }
 
+  async statFile(path: string): Promise<FileInfo | null> {
+    try {
+      const info = await stat(this.file(path));
+      return info.isFile() ? { path, size: info.size, modTime: info.mtime, isDir: false } : null;
+    } catch (err) {
+      if (isMissing(err)) return null;
+      throw this.mapError(err, path);
+    }
+  }
+
   async list(path: string): Promise<string[]> {
     return (await this.children(path)).map((name) => childPath(path, name));
   }

@@ -61,6 +61,12 @@ export class MemoryDriver implements StorageDriver {
     return info(path, this.find(path));
   }
 
+  async statFile(path: string): Promise<FileInfo | null> {
+    const node = this.tree.lookup(splitPath(path));
+    if (node?.kind !== 'file' || node.committed === null) return null;
+    return { path, size: node.committed.size, modTime: node.modTime, isDir: false };
+  }
+
   async list(path: string): Promise<string[]> {
     const node = this.find(path);
     if (node.kind !== 'dir') throw new PathNotFoundError(this.name, path);

@@ -128,12 +128,8 @@ export class S3Driver implements StorageDriver {
   /** Committed content first; then a writer of this process; then what an upload object records. */
   async stat(path: string): Promise<FileInfo> {
     if (path === '/') return { path, size: 0, modTime: new Date(0), isDir: true };
-    try {
-      const head = await this.ctx.send(new HeadObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(path) }));
-      return { path, size: head.ContentLength ?? 0, modTime: head.LastModified ?? new Date(), isDir: false };
-    } catch (err) {
-      if (!isMissing(err)) throw err;
-    }
+    const committed = await this.statFile(path);
+    if (committed) return committed;
     const writer = this.live.get(path);
     if (writer && !writer.writableFinished && !writer.destroyed) {
       return { path, size: writer.size, modTime: new Date(), isDir: false };
@@ -145,6 +141,17 @@ export class S3Driver implements StorageDriver {
     if (upload) return { path, size: upload.size, modTime: upload.modTime, isDir: false };
     if (isDir) return { path, size: 0, modTime: new Date(0), isDir: true };
     throw new PathNotFoundError(this.name, path);
+  }
+
+  /** One HEAD: the committed object, if any (an upload object is under another key). */
+  async statFile(path: string): Promise<FileInfo | null> {
+    try {
+      const head = await this.ctx.send(new HeadObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(path) }));
+      return { path, size: head.ContentLength ?? 0, modTime: head.LastModified ?? new Date(), isDir: false };
+    } catch (err) {
+      if (isMissing(err)) return null;
+      throw err;
+    }
   }
 
   async list(path: string): Promise<string[]> {
@@ -211,13 +218,7 @@ export class S3Driver implements StorageDriver {
 
   /** Size of the committed object at the path; undefined when there is none. */
   private async committedSize(path: string): Promise<number | undefined> {
-    try {
-      const head = await this.ctx.send(new HeadObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(path) }));
-      return head.ContentLength ?? 0;
-    } catch (err) {
-      if (isMissing(err)) return undefined;
-      throw err;
-    }
+    return (await this.statFile(path))?.size;
   }
 
   /** An empty stream when `offset` is exactly the end of the object. */
