@@ -4,7 +4,7 @@ import { DomainError } from './errors';
 import type { Digest } from './digest';
 import { paths } from './paths';
 import { digestKey, ReadCache } from './read-cache';
-import { deleteIfExists, exists, readLink, sizeOf, writeLink } from './links';
+import { deleteIfExists, fileSize, isFile, readLink, writeLink } from './links';
 import { GcFence } from './gc-fence';
 
 export interface ByteRange {
@@ -38,7 +38,7 @@ export class BlobStore {
     const key = digestKey(name, d);
     const cached = this.cache.layers.get(key);
     if (cached) return cached;
-    const info = (d.algorithm === 'sha256' && (await this.statSha256(name, d))) || (await this.statThroughLinks(name, d));
+    const info = d.algorithm === 'sha256' ? await this.statSha256(name, d) : await this.statThroughLinks(name, d, true);
     this.cache.layers.set(key, info);
     return info;
   }
@@ -46,23 +46,25 @@ export class BlobStore {
   /**
    * A sha256 layer link always names its own digest (Distribution stores every blob by sha256), so
    * its existence and the data's size can be asked at once, two stats instead of reading the link
-   * first. Null when that does not settle it (a manifest, or a dangling link).
+   * first. Without a layer link the digest may still be a manifest's (its revision link).
    */
-  private async statSha256(name: string, d: Digest): Promise<BlobInfo | null> {
-    const [linked, size] = await Promise.all([exists(this.driver, paths.layerLink(name, d)), sizeOf(this.driver, paths.blobData(d))]);
-    return linked && size !== null ? { size, canonical: d } : null;
+  private async statSha256(name: string, d: Digest): Promise<BlobInfo> {
+    const [linked, size] = await Promise.all([isFile(this.driver, paths.layerLink(name, d)), fileSize(this.driver, paths.blobData(d))]);
+    if (!linked) return this.statThroughLinks(name, d, false);
+    if (size === null) throw new DomainError('blob-unknown', { digest: d.value });
+    return { size, canonical: d };
   }
 
-  private async statThroughLinks(name: string, d: Digest): Promise<BlobInfo> {
-    const canonical = (await readLink(this.driver, paths.layerLink(name, d))) ?? (await readLink(this.driver, paths.revisionLink(name, d)));
-    const size = canonical && (await sizeOf(this.driver, paths.blobData(canonical)));
+  private async statThroughLinks(name: string, d: Digest, readLayerLink: boolean): Promise<BlobInfo> {
+    const canonical = (readLayerLink ? await readLink(this.driver, paths.layerLink(name, d)) : null) ?? (await readLink(this.driver, paths.revisionLink(name, d)));
+    const size = canonical && (await fileSize(this.driver, paths.blobData(canonical)));
     if (!canonical || size === null) throw new DomainError('blob-unknown', { digest: d.value });
     return { size, canonical };
   }
 
   /** Size of the data stored under this digest anywhere in the registry, or null. */
   async globalSize(d: Digest): Promise<number | null> {
-    return sizeOf(this.driver, paths.blobData(d));
+    return fileSize(this.driver, paths.blobData(d));
   }
 
   open(canonical: Digest, range?: ByteRange, signal?: AbortSignal): Promise<Readable> {
