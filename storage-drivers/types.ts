@@ -36,6 +36,15 @@ export interface DirectReadable extends Readable {
   writeTo(sink: Writable): Promise<void>;
 }
 
+/**
+ * What reader() resolves to. `fileSize` is the whole file's size (not the range's) as the driver
+ * found it when it opened the file; every driver here sets it, so that a caller that must announce a
+ * length before the body (a blob GET) need not stat first. Wrappers may drop it: callers then stat.
+ */
+export interface FileReadable extends Readable {
+  fileSize?: number;
+}
+
 export interface WriterOptions {
   /**
    * false: start a new, empty file; after commit it replaces whatever was at the path. Whether the
@@ -109,7 +118,7 @@ export interface StorageDriver {
    * holder may die): put nothing at the path that another writer might replace with putContent.
    */
   createExclusive(path: string, data: Uint8Array, opts?: PutContentOptions): Promise<void>;
-  reader(path: string, opts?: ReaderOptions): Promise<Readable>;
+  reader(path: string, opts?: ReaderOptions): Promise<FileReadable>;
   writer(path: string, opts: WriterOptions): Promise<FileWriter>;
   /** PathNotFoundError when absent. Directories exist implicitly when something lies below them. */
   stat(path: string): Promise<FileInfo>;

@@ -3,7 +3,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { addAbortSignal, Readable } from 'node:stream';
 import { InvalidOffsetError, PathExistsError, PathNotFoundError } from '../errors';
 import { childPath } from '../paths';
-import type { FileInfo, FileWriter, LeftoverOptions, ReaderOptions, RedirectOptions, StorageDriver, WriterOptions } from '../types';
+import type { FileInfo, FileReadable, FileWriter, LeftoverOptions, ReaderOptions, RedirectOptions, StorageDriver, WriterOptions } from '../types';
 import { httpStatus, isMissing, type S3Context } from './context';
 import { copyObject } from './copy';
 import { abortUpload, uploadExists } from './multipart';
@@ -69,7 +69,7 @@ export class S3Driver implements StorageDriver {
     }
   }
 
-  async reader(path: string, opts: ReaderOptions = {}): Promise<Readable> {
+  async reader(path: string, opts: ReaderOptions = {}): Promise<FileReadable> {
     opts.signal?.throwIfAborted();
     const offset = opts.offset ?? 0;
     if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidOffsetError(this.name, path, offset);
@@ -82,8 +82,10 @@ export class S3Driver implements StorageDriver {
         new GetObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(path), Range: range }),
         opts.signal,
       );
-      const body = got.Body;
-      return opts.signal ? addAbortSignal(opts.signal, body) : body;
+      const body = opts.signal ? addAbortSignal(opts.signal, got.Body) : got.Body;
+      // A ranged answer gives the whole size after the slash of Content-Range: `bytes 0-9/5000`.
+      const fileSize = range === undefined ? got.ContentLength : Number(/\/(\d+)$/.exec(got.ContentRange ?? '')?.[1] ?? NaN);
+      return Object.assign(body, { fileSize: Number.isSafeInteger(fileSize) ? fileSize : undefined });
     } catch (err) {
       // S3 answers 416 for a range that starts at the end; the contract wants an empty stream there.
       if (httpStatus(err) === 416) return this.emptyAt(path, offset);
@@ -222,11 +224,11 @@ export class S3Driver implements StorageDriver {
   }
 
   /** An empty stream when `offset` is exactly the end of the object. */
-  private async emptyAt(path: string, offset: number): Promise<Readable> {
+  private async emptyAt(path: string, offset: number): Promise<FileReadable> {
     const size = await this.committedSize(path);
     if (size === undefined) throw new PathNotFoundError(this.name, path);
     if (offset > size) throw new InvalidOffsetError(this.name, path, offset);
-    return Readable.from([]);
+    return Object.assign(Readable.from([]), { fileSize: size });
   }
 
   private notFound(err: unknown, path: string): unknown {

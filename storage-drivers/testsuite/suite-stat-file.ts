@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { readAll } from './helpers';
 import type { FileInfo } from '../types';
 import type { DefineTest } from './driver-suite';
 
 const shape = (info: FileInfo | null) => info && [info.path, info.size, info.isDir, info.modTime instanceof Date && !Number.isNaN(info.modTime.getTime())];
 
+/** statFile, and the reader's size: what a caller learns of a file without stat. */
 export function statFileTests(define: DefineTest): void {
   define('statFile reports a file, and null for an absent path or a directory', async (driver, base) => {
     await driver.putContent(`${base}/dir/file`, Buffer.alloc(300, 1));
@@ -32,6 +34,18 @@ export function statFileTests(define: DefineTest): void {
     next.end(Buffer.alloc(24, 2));
     await next.commit();
     assert.deepEqual(shape(await driver.statFile(path)), [path, 1024, false, true], 'committed');
+    await driver.delete(base);
+  });
+
+  // A blob GET announces the length before the body: the reader's size spares it a stat.
+  define('a reader carries the whole file size, whatever range it reads', async (driver, base) => {
+    const path = `${base}/file`;
+    await driver.putContent(path, Buffer.alloc(5000, 7));
+    for (const opts of [{}, { offset: 100 }, { offset: 100, length: 10 }, { offset: 5000 }, { offset: 0, length: 0 }]) {
+      const stream = await driver.reader(path, opts);
+      assert.equal(stream.fileSize, 5000, JSON.stringify(opts));
+      await readAll(stream);
+    }
     await driver.delete(base);
   });
 }
