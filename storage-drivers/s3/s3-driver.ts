@@ -180,9 +180,14 @@ export class S3Driver implements StorageDriver {
     const uploads = await uploadsAt(this.ctx, key);
     await Promise.all(uploads.map((u) => abortUpload(this.ctx, u.key, u.uploadId)));
     let found = uploads.length > 0;
-    if (path !== '/') {
+    // Something below makes the path a directory: its own key and upload object (a file of the same
+    // name, which S3 allows) go with the first batch without looking, as DeleteObjects passes over
+    // absent keys. Otherwise they are looked for, to tell a file from nothing.
+    const exactKeys = path === '/' ? [] : [key, this.ctx.uploadKey(path)];
+    const below = await deleteBelow(this.ctx, prefix, exactKeys);
+    if (below === 0 && path !== '/') {
       const exact = await Promise.all(
-        [key, this.ctx.uploadKey(path)].map((k) =>
+        exactKeys.map((k) =>
           this.ctx.send(new HeadObjectCommand({ Bucket: this.ctx.bucket, Key: k })).then(
             () => k,
             (err: unknown) => {
@@ -196,7 +201,6 @@ export class S3Driver implements StorageDriver {
       if (present.length > 0) await deleteKeys(this.ctx, present);
       found ||= present.length > 0;
     }
-    const below = await deleteBelow(this.ctx, prefix);
     if (!found && below === 0 && path !== '/') throw new PathNotFoundError(this.name, path);
   }
 
