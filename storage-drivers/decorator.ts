@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { validatePath } from './paths';
-import type { FileInfo, FileWriter, LeftoverOptions, PutContentOptions, ReaderOptions, RedirectOptions, StorageDriver, WriterOptions } from './types';
+import type { FileInfo, FileReadable, FileWriter, LeftoverOptions, PutContentOptions, ReaderOptions, RedirectOptions, StorageDriver, WriterOptions } from './types';
 
 export type DriverOperation =
   | 'getContent'
@@ -9,6 +9,7 @@ export type DriverOperation =
   | 'reader'
   | 'writer'
   | 'stat'
+  | 'statFile'
   | 'list'
   | 'walk'
   | 'move'
@@ -64,11 +65,12 @@ export function withValidation(driver: StorageDriver, opts: DecoratorOptions = {
       run('putContent', [[path, false]], () => driver.putContent(path, data, o)),
     createExclusive: (path: string, data: Uint8Array, opts?: PutContentOptions): Promise<void> =>
       run('createExclusive', [[path, false]], () => driver.createExclusive(path, data, opts)),
-    reader: (path: string, o?: ReaderOptions): Promise<Readable> =>
+    reader: (path: string, o?: ReaderOptions): Promise<FileReadable> =>
       run('reader', [[path, false]], () => driver.reader(path, o)),
     writer: (path: string, o: WriterOptions): Promise<FileWriter> =>
       run('writer', [[path, false]], () => driver.writer(path, o)),
     stat: (path: string): Promise<FileInfo> => run('stat', [[path, true]], () => driver.stat(path)),
+    statFile: (path: string): Promise<FileInfo | null> => run('statFile', [[path, false]], () => driver.statFile(path)),
     list: (path: string): Promise<string[]> => run('list', [[path, true]], () => driver.list(path)),
     walk,
     move: (src: string, dst: string): Promise<void> =>

@@ -36,6 +36,15 @@ export interface DirectReadable extends Readable {
   writeTo(sink: Writable): Promise<void>;
 }
 
+/**
+ * What reader() resolves to. `fileSize` is the whole file's size (not the range's) as the driver
+ * found it when it opened the file; every driver here sets it, so that a caller that must announce a
+ * length before the body (a blob GET) need not stat first. Wrappers may drop it: callers then stat.
+ */
+export interface FileReadable extends Readable {
+  fileSize?: number;
+}
+
 export interface WriterOptions {
   /**
    * false: start a new, empty file; after commit it replaces whatever was at the path. Whether the
@@ -109,10 +118,18 @@ export interface StorageDriver {
    * holder may die): put nothing at the path that another writer might replace with putContent.
    */
   createExclusive(path: string, data: Uint8Array, opts?: PutContentOptions): Promise<void>;
-  reader(path: string, opts?: ReaderOptions): Promise<Readable>;
+  reader(path: string, opts?: ReaderOptions): Promise<FileReadable>;
   writer(path: string, opts: WriterOptions): Promise<FileWriter>;
   /** PathNotFoundError when absent. Directories exist implicitly when something lies below them. */
   stat(path: string): Promise<FileInfo>;
+  /**
+   * The committed file at path, or null when there is none: absent, a directory, or only an
+   * uncommitted writer's bytes (except where the driver writes in place, the filesystem, which
+   * cannot tell those from content). For callers that want a file (a link, blob data, a state
+   * file): unlike stat it need not look for directories or uploads, which costs S3 one request
+   * (a HEAD) instead of three for an absent key.
+   */
+  statFile(path: string): Promise<FileInfo | null>;
   /** Full paths of the direct children, sorted lexically. PathNotFoundError when absent. */
   list(path: string): Promise<string[]>;
   /** Every file and directory below path, depth-first, lexical order, directories before their contents. */

@@ -2,7 +2,7 @@ import type { StorageDriver } from '../../storage-drivers/types';
 import { isNotFound } from '../../storage-drivers/errors';
 import { parseDigest, type Digest } from '../oci/digest';
 import { DomainError } from '../oci/errors';
-import { deleteIfExists, exists, listNames, readLink } from '../oci/links';
+import { deleteIfExists, exists, isFile, listNames, readLink } from '../oci/links';
 import { parseManifest } from '../oci/manifest-parse';
 import type { ManifestStore } from '../oci/manifests';
 import { paths } from '../oci/paths';
@@ -55,7 +55,7 @@ export class RepositoryChecker {
       for await (const info of this.driver.walk(paths.layersDir(name))) {
         if (info.isDir || !LAYER_LINK.test(info.path)) continue;
         const canonical = await this.link(name, info.path);
-        if (canonical && !(await exists(this.driver, paths.blobData(canonical))))
+        if (canonical && !(await isFile(this.driver, paths.blobData(canonical))))
           dangling.push({ dir: info.path.slice(0, -'/link'.length), digest: canonical, touched: info.modTime.getTime() });
       }
     } catch (err) {
@@ -126,7 +126,7 @@ export class RepositoryChecker {
         continue;
       }
       // Read again: the revision may have been pushed after the revisions were listed.
-      if (revisions.has(d.value) || (await exists(this.driver, paths.revisionLink(name, d)))) continue;
+      if (revisions.has(d.value) || (await isFile(this.driver, paths.revisionLink(name, d)))) continue;
       await this.findings.add(
         { kind: 'tag-missing-revision', repository: name, path: dir, detail: `tag "${tag}" names ${d.value}, which the repository does not hold` },
         { touched: await newest(this.driver, current), run: () => deleteIfExists(this.driver, dir) },
@@ -136,7 +136,7 @@ export class RepositoryChecker {
 
   private async uploads(name: string): Promise<void> {
     for (const uuid of await listNames(this.driver, paths.uploadsDir(name))) {
-      if (await exists(this.driver, paths.uploadStartedAt(name, uuid))) continue;
+      if (await isFile(this.driver, paths.uploadStartedAt(name, uuid))) continue;
       const dir = paths.uploadDir(name, uuid);
       await this.findings.add(
         { kind: 'upload-without-marker', repository: name, path: dir, detail: `upload session ${uuid} has no startedat marker` },

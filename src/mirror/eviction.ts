@@ -4,7 +4,7 @@ import { mapBounded } from '../oci/bounded';
 import { parseDigest, type Digest } from '../oci/digest';
 import type { EvictionPolicy, PlannedEviction } from '../oci/gc-evict';
 import { manifestKey } from '../oci/gc-sweep-state';
-import { deleteIfExists, sizeOf } from '../oci/links';
+import { deleteIfExists, fileSize } from '../oci/links';
 import { parseManifest } from '../oci/manifest-parse';
 import { paths } from '../oci/paths';
 import type { Mirror } from './mirrors';
@@ -120,7 +120,7 @@ export class MirrorEviction implements EvictionPolicy {
     } catch {
       // unparsable: only its own bytes count
     }
-    const sizes = await mapBounded(refs, READ_WINDOW, (d) => sizeOf(this.driver, paths.blobData(d)));
+    const sizes = await mapBounded(refs, READ_WINDOW, (d) => fileSize(this.driver, paths.blobData(d)));
     refs.forEach((d, i) => {
       if (sizes[i] !== null) blobs.set(d.value, sizes[i]);
     });

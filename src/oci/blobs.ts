@@ -1,10 +1,11 @@
 import type { Readable } from 'node:stream';
-import type { StorageDriver } from '../../storage-drivers/types';
+import type { FileReadable, StorageDriver } from '../../storage-drivers/types';
+import { isNotFound } from '../../storage-drivers/errors';
 import { DomainError } from './errors';
 import type { Digest } from './digest';
 import { paths } from './paths';
 import { digestKey, ReadCache } from './read-cache';
-import { deleteIfExists, exists, readLink, sizeOf, writeLink } from './links';
+import { deleteIfExists, fileSize, isFile, readLink, writeLink } from './links';
 import { GcFence } from './gc-fence';
 
 export interface ByteRange {
@@ -35,32 +36,80 @@ export class BlobStore {
 
   /** The blob as visible in the repository; BLOB_UNKNOWN otherwise. */
   async stat(name: string, d: Digest): Promise<BlobInfo> {
-    return this.cache.layers.read(
-      digestKey(name, d),
-      async () => (d.algorithm === 'sha256' && (await this.statSha256(name, d))) || this.statThroughLinks(name, d),
-    );
+    return this.cache.layers.read(digestKey(name, d), () => (d.algorithm === 'sha256' ? this.statSha256(name, d) : this.statThroughLinks(name, d, true)));
   }
 
   /**
    * A sha256 layer link always names its own digest (Distribution stores every blob by sha256), so
    * its existence and the data's size can be asked at once, two stats instead of reading the link
-   * first. Null when that does not settle it (a manifest, or a dangling link).
+   * first. Without a layer link the digest may still be a manifest's (its revision link).
    */
-  private async statSha256(name: string, d: Digest): Promise<BlobInfo | null> {
-    const [linked, size] = await Promise.all([exists(this.driver, paths.layerLink(name, d)), sizeOf(this.driver, paths.blobData(d))]);
-    return linked && size !== null ? { size, canonical: d } : null;
+  private async statSha256(name: string, d: Digest): Promise<BlobInfo> {
+    const [linked, size] = await Promise.all([isFile(this.driver, paths.layerLink(name, d)), fileSize(this.driver, paths.blobData(d))]);
+    if (!linked) return this.statThroughLinks(name, d, false);
+    if (size === null) throw new DomainError('blob-unknown', { digest: d.value });
+    return { size, canonical: d };
   }
 
-  private async statThroughLinks(name: string, d: Digest): Promise<BlobInfo> {
-    const canonical = (await readLink(this.driver, paths.layerLink(name, d))) ?? (await readLink(this.driver, paths.revisionLink(name, d)));
-    const size = canonical && (await sizeOf(this.driver, paths.blobData(canonical)));
+  private async statThroughLinks(name: string, d: Digest, readLayerLink: boolean): Promise<BlobInfo> {
+    const canonical = (readLayerLink ? await readLink(this.driver, paths.layerLink(name, d)) : null) ?? (await readLink(this.driver, paths.revisionLink(name, d)));
+    const size = canonical && (await fileSize(this.driver, paths.blobData(canonical)));
     if (!canonical || size === null) throw new DomainError('blob-unknown', { digest: d.value });
     return { size, canonical };
   }
 
+  /**
+   * The whole blob as visible in the repository, opened: for a sha256 digest the layer link is
+   * checked while the data is opened, and the size comes with the data (two requests on S3, where
+   * stat then open are three). BLOB_UNKNOWN as stat; anything else goes the way of stat then open.
+   */
+  async openWhole(name: string, d: Digest, signal?: AbortSignal): Promise<{ info: BlobInfo; stream: FileReadable }> {
+    if (d.algorithm !== 'sha256') {
+      const info = await this.stat(name, d);
+      return { info, stream: await this.open(info.canonical, undefined, signal) };
+    }
+    // Through the cache's read, so that what was opened is cached only if no write raced it; on a
+    // hit the load does not run, and the data is opened as after a stat.
+    let opened: FileReadable | undefined;
+    const info = await this.cache.layers.read(digestKey(name, d), async () => {
+      const { info: loaded, stream } = await this.openLinked(name, d, signal);
+      opened = stream;
+      return loaded;
+    });
+    return { info, stream: opened ?? (await this.open(info.canonical, undefined, signal)) };
+  }
+
+  private async openLinked(name: string, d: Digest, signal?: AbortSignal): Promise<{ info: BlobInfo; stream: FileReadable }> {
+    const [linked, opened] = await Promise.all([
+      isFile(this.driver, paths.layerLink(name, d)),
+      this.driver.reader(paths.blobData(d), { signal }).then(
+        (stream) => ({ stream, err: undefined }),
+        (err: unknown) => ({ stream: undefined, err }),
+      ),
+    ]);
+    const { stream } = opened;
+    try {
+      // Without a layer link the digest may be a manifest's, whose revision link names its data.
+      const canonical = linked ? d : await readLink(this.driver, paths.revisionLink(name, d));
+      if (!canonical) throw new DomainError('blob-unknown', { digest: d.value });
+      if (canonical.value !== d.value) {
+        stream?.destroy();
+        const info = await this.statThroughLinks(name, d, false);
+        return { info, stream: await this.open(info.canonical, undefined, signal) };
+      }
+      if (!stream) throw isNotFound(opened.err) ? new DomainError('blob-unknown', { digest: d.value }) : opened.err;
+      const size = stream.fileSize ?? (await this.globalSize(d));
+      if (size === null) throw new DomainError('blob-unknown', { digest: d.value });
+      return { info: { size, canonical: d }, stream };
+    } catch (err) {
+      stream?.destroy();
+      throw err;
+    }
+  }
+
   /** Size of the data stored under this digest anywhere in the registry, or null. */
   async globalSize(d: Digest): Promise<number | null> {
-    return sizeOf(this.driver, paths.blobData(d));
+    return fileSize(this.driver, paths.blobData(d));
   }
 
   open(canonical: Digest, range?: ByteRange, signal?: AbortSignal): Promise<Readable> {

@@ -20,6 +20,8 @@ export interface GcFenceOptions {
   maxWaitMs?: number;
   /** Told when a sweep may have deleted something since the cache was filled. */
   onSweep?: () => void;
+  /** How old a read `before` may reuse is; older, it reads again (default 5 s). */
+  reuseMs?: number;
 }
 
 /**
@@ -29,6 +31,21 @@ export interface GcFenceOptions {
  * re-reads the links written since its mark began, so of a write and a sweep that overlap, at least
  * one sees the other: either the sweep finds the fresh link and keeps the content, or the write sees
  * the sweep, waits until it can no longer delete what the write references, and checks again.
+ *
+ * Each read is a storage request (on S3, one billed GET), so writes share them:
+ * - `before` may be any read that started before the write's checks: the state only moves forward
+ *   (generations grow; a sweep announces itself before it ends), so an older read names the same or
+ *   an earlier sweep, which makes `after` count more sweeps as possibly deleting since, never fewer.
+ *   The cost of a stale `before` is a 'recheck' the write did not need; reuse is bounded by
+ *   `reuseMs` so that a process idle across several sweeps does not pay it on every first write,
+ *   and only a read that saw no sweep running is reused: while one runs, a write may clear against
+ *   it only once it was known dead before the write's `before` (see `after`), which an old read
+ *   cannot show, so every write would check twice until the next read. It joins a read in flight.
+ * - `after` must start after the write's links are durable, or it could miss a sweep that announced
+ *   itself after it but re-read the links before they landed. A read that is in flight when a writer
+ *   arrives may have started before its links; so the writer waits for the next read, which starts
+ *   when that one ends and serves every writer that arrived meanwhile. Of N concurrent writers, at
+ *   most two reads each way are shared instead of N.
  */
 export class GcFence {
   private readonly deadAfterMs: number;
@@ -41,6 +58,12 @@ export class GcFence {
    */
   private readonly beats = new Map<number, { heartbeat: number; since: number; dead?: number }>();
   private generation = -1;
+  /** The read that started last among those that finished (reused by `before`). */
+  private latest?: Before;
+  /** The read in flight, and the one queued behind it for writers that arrived after it started. */
+  private inflight?: Promise<Before>;
+  private queued?: Promise<Before>;
+  private readonly reuseMs: number;
 
   constructor(
     private readonly driver: StorageDriver,
@@ -49,19 +72,21 @@ export class GcFence {
     this.deadAfterMs = opts.deadAfterMs ?? 60_000;
     this.pollMs = opts.pollMs ?? 200;
     this.maxWaitMs = opts.maxWaitMs ?? 90_000;
+    this.reuseMs = opts.reuseMs ?? 5_000;
   }
 
-  /** Read before a write checks that what it references exists. */
+  /** Read before a write checks that what it references exists (an earlier read will do: see above). */
   async before(): Promise<Before> {
-    const readAt = performance.now();
-    const state = await readSweepState(this.driver);
+    const latest = this.latest;
+    const reuse = latest && !latest.sweeping && performance.now() - latest.readAt <= this.reuseMs;
+    const state = reuse ? latest : await (this.inflight ?? this.read());
     // Cached answers to "does this exist" may predate a deletion: a new generation or a sweep in
     // progress makes them unreliable.
     if (state.generation !== this.generation || (state.sweeping && this.beats.get(state.generation)?.dead === undefined)) {
       this.generation = state.generation;
       this.opts.onSweep?.();
     }
-    return { ...state, readAt };
+    return state;
   }
 
   /**
@@ -72,7 +97,7 @@ export class GcFence {
   async after(before: Before, refs: Refs): Promise<'clear' | 'recheck'> {
     const deadline = performance.now() + this.maxWaitMs;
     for (;;) {
-      const now = await readSweepState(this.driver);
+      const now = await this.readAfterNow();
       const live = now.sweeping && this.alive(now);
       if (live && (await this.conflicts(now.generation, refs))) {
         if (performance.now() > deadline)
@@ -91,6 +116,33 @@ export class GcFence {
       this.opts.onSweep?.();
       return 'recheck';
     }
+  }
+
+  /** A read that starts after this call, shared with every caller waiting for the same one. */
+  private readAfterNow(): Promise<Before> {
+    const running = this.inflight;
+    if (!running) return this.read();
+    this.queued ??= running.then(
+      () => this.read(),
+      () => this.read(),
+    );
+    return this.queued;
+  }
+
+  private read(): Promise<Before> {
+    this.queued = undefined;
+    const readAt = performance.now();
+    const reading = readSweepState(this.driver).then((state) => {
+      const got = { ...state, readAt };
+      if (!this.latest || this.latest.readAt <= readAt) this.latest = got;
+      return got;
+    });
+    this.inflight = reading;
+    const done = () => {
+      if (this.inflight === reading) this.inflight = undefined;
+    };
+    reading.then(done, done);
+    return reading;
   }
 
   private alive(state: SweepState): boolean {

@@ -4,7 +4,7 @@ import type { StorageDriver } from '../../storage-drivers/types';
 import { isNotFound } from '../../storage-drivers/errors';
 import { parseDigest } from './digest';
 import { paths } from './paths';
-import { deleteIfExists, readLink, sizeOf } from './links';
+import { deleteIfExists, fileSize, readLink } from './links';
 import type { Listing } from './listing';
 import { Marker } from './gc-mark';
 import { manifestKey, splitManifestKey } from './gc-sweep-state';
@@ -193,7 +193,7 @@ export class GarbageCollector {
     for await (const info of this.walk(paths.blobAliases)) if (!info.isDir && info.modTime.getTime() <= cutoff) aliases.push(info.path);
     for (const path of aliases) {
       const canonical = await readLink(this.driver, path).catch(() => null);
-      if (!canonical || (await sizeOf(this.driver, paths.blobData(canonical))) === null) await deleteIfExists(this.driver, path);
+      if (!canonical || (await fileSize(this.driver, paths.blobData(canonical))) === null) await deleteIfExists(this.driver, path);
     }
   }
 

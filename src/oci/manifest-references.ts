@@ -3,7 +3,7 @@ import type { StorageDriver } from '../../storage-drivers/types';
 import { DomainError, isDomainError } from './errors';
 import type { Digest } from './digest';
 import { paths } from './paths';
-import { readLink, sizeOf } from './links';
+import { fileSize, readLink } from './links';
 import type { ParsedManifest } from './manifest-parse';
 import type { BlobStore } from './blobs';
 
@@ -55,7 +55,7 @@ export class ManifestReferences {
     });
     const manifest = async (d: Digest) => {
       const canonical = (await readLink(this.driver, paths.revisionLink(name, d))) ?? null;
-      return { d, canonical: canonical && (await sizeOf(this.driver, paths.blobData(canonical))) !== null ? canonical.value : null };
+      return { d, canonical: canonical && (await fileSize(this.driver, paths.blobData(canonical))) !== null ? canonical.value : null };
     };
     const found: Reference[] = [];
     // A digest named many times is checked once; the rest go in batches so that one wide manifest

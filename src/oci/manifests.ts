@@ -4,7 +4,7 @@ import { isNotFound } from '../../storage-drivers/errors';
 import { DomainError } from './errors';
 import { digestOf, type Digest } from './digest';
 import { paths } from './paths';
-import { deleteIfExists, exists, listNames, readLink, sizeOf, writeLink } from './links';
+import { deleteIfExists, fileSize, isFile, listNames, readLink, writeLink } from './links';
 import { parseManifest, storedMediaType, type ManifestLimits, type ParsedManifest } from './manifest-parse';
 import type { ReferrerIndex } from './referrers';
 import type { BlobStore } from './blobs';
@@ -146,10 +146,10 @@ export class ManifestStore {
     // (Berth never reads it; Distribution deletes it by path), so losing it in a crash costs nothing,
     // and it is not synced.
     const data = paths.blobData(digest);
-    const stored = sizeOf(this.driver, data).then((size) => (size === null ? this.driver.putContent(data, bytes) : undefined));
+    const stored = fileSize(this.driver, data).then((size) => (size === null ? this.driver.putContent(data, bytes) : undefined));
     // What this write replaces, for undo() should a collection refuse it on a second look.
     const previous = Promise.all(tags.map((tag) => readLink(this.driver, paths.tagCurrentLink(name, tag))));
-    const hadRevision = exists(this.driver, paths.revisionLink(name, digest));
+    const hadRevision = isFile(this.driver, paths.revisionLink(name, digest));
     let canonicals: string[] = [];
     // The revision link is looked at (hadRevision) before it is written.
     const checked = referencesLater ? this.references.present(name, parsed) : this.references.required(name, parsed);
@@ -171,7 +171,7 @@ export class ManifestStore {
     const { digest, tag } = ref;
     if (digest) {
       await this.cache.revisions.read(digestKey(name, digest), async () => {
-        if (!(await exists(this.driver, paths.revisionLink(name, digest)))) throw new DomainError('manifest-unknown', { digest: digest.value });
+        if (!(await isFile(this.driver, paths.revisionLink(name, digest)))) throw new DomainError('manifest-unknown', { digest: digest.value });
         return true;
       });
       return digest;
@@ -222,7 +222,7 @@ export class ManifestStore {
 
   async deleteTag(name: string, tag: string): Promise<void> {
     this.forgetTag(name, tag);
-    const resolves = await exists(this.driver, paths.tagCurrentLink(name, tag));
+    const resolves = await isFile(this.driver, paths.tagCurrentLink(name, tag));
     // A tag directory without its current link (a crash of an older Berth, or of Distribution,
     // mid-push) is listed but resolves to nothing: removing it is still what the client asked for.
     const deleted = await deleteIfExists(this.driver, paths.tagDir(name, tag));

@@ -1,7 +1,7 @@
 import type { StorageDriver } from '../../storage-drivers/types';
 import { parseDigest, type Digest } from './digest';
 import { paths } from './paths';
-import { deleteIfExists, exists, listNames, writeLink } from './links';
+import { deleteIfExists, exists, isFile, listNames, writeLink } from './links';
 import { parseManifest, storedMediaType } from './manifest-parse';
 
 export interface ReferrerDescriptor {
@@ -64,7 +64,7 @@ export class ReferrerIndex {
       } catch {
         continue;
       }
-      if (!(await exists(this.driver, paths.revisionLink(name, digest)))) continue;
+      if (!(await isFile(this.driver, paths.revisionLink(name, digest)))) continue;
       const descriptor = describe(digest, await this.readBytes(digest));
       if (opts.artifactType !== undefined && descriptor.artifactType !== opts.artifactType) continue;
       if (descriptors.length === opts.n) {
@@ -78,7 +78,7 @@ export class ReferrerIndex {
 
   private async ensureIndexed(name: string): Promise<void> {
     if (this.indexed.has(name)) return;
-    if (!(await exists(this.driver, paths.referrersIndexed(name)))) {
+    if (!(await isFile(this.driver, paths.referrersIndexed(name)))) {
       const revisions = paths.revisionsDir(name);
       for (const alg of await listNames(this.driver, revisions))
         for (const hex of await listNames(this.driver, `${revisions}/${alg}`)) {
@@ -90,7 +90,7 @@ export class ReferrerIndex {
           } catch {
             continue; // not a manifest Berth can read: it cannot be a referrer either
           }
-          if (subject && (await exists(this.driver, paths.revisionLink(name, digest)))) await this.record(name, subject, digest);
+          if (subject && (await isFile(this.driver, paths.revisionLink(name, digest)))) await this.record(name, subject, digest);
         }
       if (!(await exists(this.driver, paths.repository(name)))) return;
       if (!this.readOnly) await this.driver.putContent(paths.referrersIndexed(name), Buffer.from(new Date().toISOString()));

@@ -7,7 +7,7 @@ import { isNotFound } from '../../storage-drivers/errors';
 import { DomainError, isDomainError } from './errors';
 import { createDigester, hashStream, parseDigest, type Algorithm, type Digest } from './digest';
 import { paths, REPOSITORIES } from './paths';
-import { deleteIfExists, sizeOf } from './links';
+import { deleteIfExists, fileSize, sizeOf } from './links';
 import type { BlobStore } from './blobs';
 import { UploadStateSigner } from './upload-state';
 import type { HashStateStore } from './hash-state';
@@ -108,7 +108,7 @@ export class UploadManager {
     const state = this.signer.unpack(token, name, uuid);
     // The verified token carries the start time: the marker need only exist.
     const [marker, offset] = await Promise.all([
-      sizeOf(this.driver, paths.uploadStartedAt(name, uuid)),
+      fileSize(this.driver, paths.uploadStartedAt(name, uuid)),
       withOffset ? sizeOf(this.driver, paths.uploadData(name, uuid)) : 0,
     ]);
     if (marker === null) throw new DomainError('upload-unknown', { uuid });

@@ -35,7 +35,7 @@ runDriverSuite('filesystem', async () => {
     driver: createFilesystemDriver({ rootDirectory: dir, readChunkSize: 256 * 1024 }),
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
-});
+}, { writesInPlace: true });
 
 describe('filesystem driver specifics', () => {
   let dir: string;

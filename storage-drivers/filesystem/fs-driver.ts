@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { InvalidOffsetError, PathExistsError, PathNotFoundError } from '../errors';
 import { childPath, isValidComponent } from '../paths';
-import type { FileInfo, FileWriter, LeftoverOptions, PutContentOptions, ReaderOptions, RedirectOptions, StorageDriver, WriterOptions } from '../types';
+import type { FileInfo, FileReadable, FileWriter, LeftoverOptions, PutContentOptions, ReaderOptions, RedirectOptions, StorageDriver, WriterOptions } from '../types';
 import { readRange } from '../streams';
 import { BufferPool } from '../buffer-pool';
 import { FileReader } from './fs-reader';
@@ -60,7 +60,7 @@ export class FilesystemDriver implements StorageDriver {
     if (!(await linkExclusive(this.writes, this.file(path), data, opts))) throw new PathExistsError(this.name, path);
   }
 
-  async reader(path: string, opts: ReaderOptions = {}): Promise<Readable> {
+  async reader(path: string, opts: ReaderOptions = {}): Promise<FileReadable> {
     opts.signal?.throwIfAborted();
     let handle: FileHandle;
     try {
@@ -69,8 +69,10 @@ export class FilesystemDriver implements StorageDriver {
       throw this.mapError(err, path, true);
     }
     let stream: Readable;
+    let fileSize: number;
     try {
       const info = await handle.stat();
+      fileSize = info.size;
       if (info.isDirectory()) throw new PathNotFoundError(this.name, path);
       const offset = opts.offset ?? 0;
       if (!Number.isSafeInteger(offset) || offset < 0 || offset > info.size) {
@@ -79,14 +81,14 @@ export class FilesystemDriver implements StorageDriver {
       const end = readRange(info.size, offset, opts.length);
       if (end === offset) {
         await handle.close();
-        return new Readable({ signal: opts.signal, read() { this.push(null); } });
+        return Object.assign(new Readable({ signal: opts.signal, read() { this.push(null); } }), { fileSize });
       }
       stream = new FileReader(handle, offset, end, this.readBuffers, opts.signal);
     } catch (err) {
       await handle.close();
       throw err;
     }
-    return stream;
+    return Object.assign(stream, { fileSize });
   }
 
   async writer(path: string, opts: WriterOptions): Promise<FileWriter> {
@@ -110,6 +112,16 @@ export class FilesystemDriver implements StorageDriver {
       return { path, size: isDir ? 0 : info.size, modTime: info.mtime, isDir };
     } catch (err) {
       if (path === '/' && errnoCode(err) === 'ENOENT') return { path, size: 0, modTime: new Date(), isDir: true };
+      throw this.mapError(err, path);
+    }
+  }
+
+  async statFile(path: string): Promise<FileInfo | null> {
+    try {
+      const info = await stat(this.file(path));
+      return info.isFile() ? { path, size: info.size, modTime: info.mtime, isDir: false } : null;
+    } catch (err) {
+      if (isMissing(err)) return null;
       throw this.mapError(err, path);
     }
   }

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { InvalidOffsetError, PathExistsError, PathNotFoundError } from '../errors';
 import { childPath, splitPath } from '../paths';
-import type { FileInfo, FileWriter, ReaderOptions, RedirectOptions, StorageDriver, WriterOptions } from '../types';
+import type { FileInfo, FileReadable, FileWriter, ReaderOptions, RedirectOptions, StorageDriver, WriterOptions } from '../types';
 import { readRange } from '../streams';
 import { ChunkList } from './chunk-list';
 import { MemoryWriter } from './memory-writer';
@@ -30,14 +30,14 @@ export class MemoryDriver implements StorageDriver {
     await this.putContent(path, data);
   }
 
-  async reader(path: string, opts: ReaderOptions = {}): Promise<Readable> {
+  async reader(path: string, opts: ReaderOptions = {}): Promise<FileReadable> {
     opts.signal?.throwIfAborted();
     const data = this.readable(path);
     const offset = opts.offset ?? 0;
     if (!Number.isSafeInteger(offset) || offset < 0 || offset > data.size) {
       throw new InvalidOffsetError(this.name, path, offset);
     }
-    return data.reader(offset, readRange(data.size, offset, opts.length), opts.signal);
+    return Object.assign(data.reader(offset, readRange(data.size, offset, opts.length), opts.signal), { fileSize: data.size });
   }
 
   async writer(path: string, opts: WriterOptions): Promise<FileWriter> {
@@ -59,6 +59,12 @@ export class MemoryDriver implements StorageDriver {
 
   async stat(path: string): Promise<FileInfo> {
     return info(path, this.find(path));
+  }
+
+  async statFile(path: string): Promise<FileInfo | null> {
+    const node = this.tree.lookup(splitPath(path));
+    if (node?.kind !== 'file' || node.committed === null) return null;
+    return { path, size: node.committed.size, modTime: node.modTime, isDir: false };
   }
 
   async list(path: string): Promise<string[]> {

@@ -61,19 +61,26 @@ export async function listChildren(ctx: S3Context, prefix: string): Promise<Entr
   return [...entries.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-/** Deletes every object below `prefix` (1,000 a request); returns how many there were. */
-export async function deleteBelow(ctx: S3Context, prefix: string): Promise<number> {
+/**
+ * Deletes every object below `prefix` (1,000 a request); returns how many there were. `alongside`
+ * (keys that may be absent) go with the first batch, when there is anything below.
+ */
+export async function deleteBelow(ctx: S3Context, prefix: string, alongside: string[] = []): Promise<number> {
   let count = 0;
-  // Collect a page before deleting from it, so deletions never shift the listing under us.
+  // Collect a page before deleting from it, so deletions never shift the listing under us; list
+  // again only when that page was not the last.
   for (;;) {
     const keys: string[] = [];
+    let more = false;
     for await (const page of listPages(ctx, prefix)) {
       for (const o of page.Contents ?? []) keys.push(o.Key!);
+      more = page.IsTruncated === true;
       break;
     }
     if (keys.length === 0) return count;
-    await deleteKeys(ctx, keys);
     count += keys.length;
+    await deleteKeys(ctx, count === keys.length ? [...keys, ...alongside] : keys);
+    if (!more) return count;
   }
 }
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { pipeline } from 'node:stream/promises';
 import {
   AbortMultipartUploadCommand,
@@ -126,6 +127,21 @@ export function rgwTests(makeOptions: MakeOptions, rgw: () => Rgw): void {
     await driver.delete('/');
     assert.deepEqual(await driver.list('/'), []);
     await assert.rejects(driver.stat('/a/c'), PathNotFoundError);
+  });
+
+  it('statFile is one HEAD, for a file, an absent key, a directory and an upload in progress', async () => {
+    const { driver, requests } = countingDriver(await makeOptions());
+    await driver.putContent('/f/dir/file', Buffer.from('x'));
+    const upload = await driver.writer('/f/upload', { append: false });
+    upload.end(Buffer.from('partial'));
+    await once(upload, 'finish');
+    for (const path of ['/f/dir/file', '/f/absent', '/f/dir', '/f/upload']) {
+      requests.length = 0;
+      const info = await driver.statFile(path);
+      assert.equal(info?.size ?? null, path === '/f/dir/file' ? 1 : null, path);
+      assert.deepEqual(requests, ['HeadObjectCommand'], path);
+    }
+    await driver.delete('/f');
   });
 
   it('moves an object past the copy threshold with UploadPartCopy', async () => {

@@ -3,7 +3,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { addAbortSignal, Readable } from 'node:stream';
 import { InvalidOffsetError, PathExistsError, PathNotFoundError } from '../errors';
 import { childPath } from '../paths';
-import type { FileInfo, FileWriter, LeftoverOptions, ReaderOptions, RedirectOptions, StorageDriver, WriterOptions } from '../types';
+import type { FileInfo, FileReadable, FileWriter, LeftoverOptions, ReaderOptions, RedirectOptions, StorageDriver, WriterOptions } from '../types';
 import { httpStatus, isMissing, type S3Context } from './context';
 import { copyObject } from './copy';
 import { abortUpload, uploadExists } from './multipart';
@@ -69,7 +69,7 @@ export class S3Driver implements StorageDriver {
     }
   }
 
-  async reader(path: string, opts: ReaderOptions = {}): Promise<Readable> {
+  async reader(path: string, opts: ReaderOptions = {}): Promise<FileReadable> {
     opts.signal?.throwIfAborted();
     const offset = opts.offset ?? 0;
     if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidOffsetError(this.name, path, offset);
@@ -82,8 +82,10 @@ export class S3Driver implements StorageDriver {
         new GetObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(path), Range: range }),
         opts.signal,
       );
-      const body = got.Body;
-      return opts.signal ? addAbortSignal(opts.signal, body) : body;
+      const body = opts.signal ? addAbortSignal(opts.signal, got.Body) : got.Body;
+      // A ranged answer gives the whole size after the slash of Content-Range: `bytes 0-9/5000`.
+      const fileSize = range === undefined ? got.ContentLength : Number(/\/(\d+)$/.exec(got.ContentRange ?? '')?.[1] ?? NaN);
+      return Object.assign(body, { fileSize: Number.isSafeInteger(fileSize) ? fileSize : undefined });
     } catch (err) {
       // S3 answers 416 for a range that starts at the end; the contract wants an empty stream there.
       if (httpStatus(err) === 416) return this.emptyAt(path, offset);
@@ -128,12 +130,8 @@ export class S3Driver implements StorageDriver {
   /** Committed content first; then a writer of this process; then what an upload object records. */
   async stat(path: string): Promise<FileInfo> {
     if (path === '/') return { path, size: 0, modTime: new Date(0), isDir: true };
-    try {
-      const head = await this.ctx.send(new HeadObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(path) }));
-      return { path, size: head.ContentLength ?? 0, modTime: head.LastModified ?? new Date(), isDir: false };
-    } catch (err) {
-      if (!isMissing(err)) throw err;
-    }
+    const committed = await this.statFile(path);
+    if (committed) return committed;
     const writer = this.live.get(path);
     if (writer && !writer.writableFinished && !writer.destroyed) {
       return { path, size: writer.size, modTime: new Date(), isDir: false };
@@ -145,6 +143,17 @@ export class S3Driver implements StorageDriver {
     if (upload) return { path, size: upload.size, modTime: upload.modTime, isDir: false };
     if (isDir) return { path, size: 0, modTime: new Date(0), isDir: true };
     throw new PathNotFoundError(this.name, path);
+  }
+
+  /** One HEAD: the committed object, if any (an upload object is under another key). */
+  async statFile(path: string): Promise<FileInfo | null> {
+    try {
+      const head = await this.ctx.send(new HeadObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(path) }));
+      return { path, size: head.ContentLength ?? 0, modTime: head.LastModified ?? new Date(), isDir: false };
+    } catch (err) {
+      if (isMissing(err)) return null;
+      throw err;
+    }
   }
 
   async list(path: string): Promise<string[]> {
@@ -171,9 +180,14 @@ export class S3Driver implements StorageDriver {
     const uploads = await uploadsAt(this.ctx, key);
     await Promise.all(uploads.map((u) => abortUpload(this.ctx, u.key, u.uploadId)));
     let found = uploads.length > 0;
-    if (path !== '/') {
+    // Something below makes the path a directory: its own key and upload object (a file of the same
+    // name, which S3 allows) go with the first batch without looking, as DeleteObjects passes over
+    // absent keys. Otherwise they are looked for, to tell a file from nothing.
+    const exactKeys = path === '/' ? [] : [key, this.ctx.uploadKey(path)];
+    const below = await deleteBelow(this.ctx, prefix, exactKeys);
+    if (below === 0 && path !== '/') {
       const exact = await Promise.all(
-        [key, this.ctx.uploadKey(path)].map((k) =>
+        exactKeys.map((k) =>
           this.ctx.send(new HeadObjectCommand({ Bucket: this.ctx.bucket, Key: k })).then(
             () => k,
             (err: unknown) => {
@@ -187,7 +201,6 @@ export class S3Driver implements StorageDriver {
       if (present.length > 0) await deleteKeys(this.ctx, present);
       found ||= present.length > 0;
     }
-    const below = await deleteBelow(this.ctx, prefix);
     if (!found && below === 0 && path !== '/') throw new PathNotFoundError(this.name, path);
   }
 
@@ -211,21 +224,15 @@ export class S3Driver implements StorageDriver {
 
   /** Size of the committed object at the path; undefined when there is none. */
   private async committedSize(path: string): Promise<number | undefined> {
-    try {
-      const head = await this.ctx.send(new HeadObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(path) }));
-      return head.ContentLength ?? 0;
-    } catch (err) {
-      if (isMissing(err)) return undefined;
-      throw err;
-    }
+    return (await this.statFile(path))?.size;
   }
 
   /** An empty stream when `offset` is exactly the end of the object. */
-  private async emptyAt(path: string, offset: number): Promise<Readable> {
+  private async emptyAt(path: string, offset: number): Promise<FileReadable> {
     const size = await this.committedSize(path);
     if (size === undefined) throw new PathNotFoundError(this.name, path);
     if (offset > size) throw new InvalidOffsetError(this.name, path, offset);
-    return Readable.from([]);
+    return Object.assign(Readable.from([]), { fileSize: size });
   }
 
   private notFound(err: unknown, path: string): unknown {

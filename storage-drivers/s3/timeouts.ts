@@ -30,6 +30,10 @@ export async function withDeadline<T>(ms: number, signal: AbortSignal | undefine
  * Passes `body` through, failing it when it is ready for more bytes and none come for `ms` (a frozen
  * or black-holed server). While its reader holds it back (a slow client: the buffer is full), time
  * does not count, so the S3 socket may sit idle as long as the client's own connection may.
+ * Its buffers keep Node's default highWaterMark (16 KiB a side): a download holds at most 32 KiB
+ * here, besides the S3 response's own socket and stream buffers. 256 KiB and 1 MiB were measured
+ * against it on 256 and 512 MiB pulls straight from Berth (bench/s3-pull-buffer.ts, 2026-12-05):
+ * each won some rounds and lost others, nothing clearly better for 16 to 64 times the memory.
  */
 export function stallGuard(body: Readable, ms: number): Readable {
   const guard = new Transform({

@@ -6,6 +6,7 @@ import { contentTests } from './suite-content';
 import { exclusiveTests } from './suite-exclusive';
 import { leftoverTests } from './suite-leftovers';
 import { pathTests } from './suite-paths';
+import { statFileTests } from './suite-stat-file';
 import { treeTests } from './suite-tree';
 import { writerTests } from './suite-writers';
 
@@ -18,6 +19,8 @@ export interface DriverHandle {
 export interface SuiteOptions {
   /** True when the driver hands out redirect URLs (S3); memory and filesystem return null. */
   redirects?: boolean;
+  /** True when a writer's uncommitted bytes lie at its path (filesystem): statFile then reports them. */
+  writesInPlace?: boolean;
 }
 
 /**
@@ -75,6 +78,7 @@ export function runDriverSuite(
 
     pathTests(define);
     contentTests(define);
+    statFileTests(define);
     exclusiveTests(define);
     writerTests(define);
     treeTests(define);

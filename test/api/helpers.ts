@@ -200,6 +200,7 @@ export function recordingDriver(inner: StorageDriver): { driver: StorageDriver; 
     },
     writer: (p, o) => inner.writer(p, o),
     stat: (p) => inner.stat(p),
+    statFile: (p) => inner.statFile(p),
     list: (p) => inner.list(p),
     walk: (p) => inner.walk(p),
     move: (s, d) => inner.move(s, d),
@@ -255,6 +256,7 @@ export function throwingDriver(inner: StorageDriver): { driver: StorageDriver; s
     reader: (p, o) => guard(async () => (mode === 'mid-stream' ? failingAfter(await inner.reader(p, o), 1000) : inner.reader(p, o))),
     writer: (p, o) => guard((): Promise<FileWriter> => inner.writer(p, o)),
     stat: (p) => guard(() => inner.stat(p)),
+    statFile: (p) => guard(() => inner.statFile(p)),
     list: (p) => guard(() => inner.list(p)),
     walk: (p) =>
       (async function* () {

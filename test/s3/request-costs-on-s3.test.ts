@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import request from 'supertest';
+import { MT, content, descriptor, getRaw, ociManifest, pushBlob, pushManifest, randomBlob, repoName } from '../api/helpers';
+import { acquireRgw, releaseRgw, rgwSkipReason, type Rgw } from '../helpers/rgw';
+import { pathOf, withQuery } from '../api/server';
+import { startBerthOnS3, type BerthOnS3 } from './berth-on-s3';
+import { countByOperation, startCountingProxy, type CountingProxy } from './counting-proxy';
+
+const skip = rgwSkipReason();
+
+/*
+ * What one registry operation costs in S3 requests (which S3 bills), counted by a proxy between Berth
+ * and RGW. Berth runs as a replica would: reads are not cached in the process.
+ */
+describe('S3 requests per operation (RGW)', { skip, timeout: 300_000 }, () => {
+  let rgw: Rgw;
+  let proxy: CountingProxy;
+  let reg: BerthOnS3;
+  const r = () => request.agent(reg.url);
+
+  before(async () => {
+    rgw = await acquireRgw();
+    proxy = await startCountingProxy(rgw.endpoint);
+    reg = await startBerthOnS3(rgw, { redirect: false, endpoint: proxy.url });
+  });
+  after(async () => {
+    await reg?.stop();
+    await proxy?.close();
+    await releaseRgw();
+  });
+
+  /** S3 requests `work` caused, by operation, with the keys for the message. */
+  async function counted(work: () => Promise<unknown>): Promise<{ total: number; byOp: Record<string, number>; trace: string }> {
+    proxy.requests.length = 0;
+    await work();
+    const seen = [...proxy.requests];
+    return { total: seen.length, byOp: countByOperation(seen), trace: seen.map((q) => `${q.method} ${q.url} ${q.status}`).join('\n') };
+  }
+
+  it('a HEAD of a blob the repository does not have: three requests', async () => {
+    const name = repoName('costs');
+    const c = await counted(() => r().head(`/v2/${name}/blobs/${randomBlob(64).digest}`).expect(404));
+    assert.ok(c.total <= 3, `${c.total} requests:\n${c.trace}`);
+  });
+
+  it('a manifest PUT of a new tag: the fence reads the sweep state once, absent links cost one request each', async () => {
+    const name = repoName('costs');
+    const config = content(Buffer.from('{"architecture":"amd64","os":"linux"}'));
+    const layer = randomBlob(512);
+    await pushBlob(r(), name, config);
+    await pushBlob(r(), name, layer);
+    const m = ociManifest({ config: descriptor(config, MT.ociConfig), layers: [descriptor(layer, MT.ociLayer)] });
+    await pushManifest(r(), name, 'warm', m).expect(201);
+    const next = ociManifest({ config: descriptor(config, MT.ociConfig), layers: [descriptor(layer, MT.ociLayer)], annotations: { n: '2' } });
+    const c = await counted(() => pushManifest(r(), name, 'v2', next).expect(201));
+    // 4 PutObject (data, revision link, tag link, tag index), 4 HEAD (the config and the layer: link
+    // and data), 2 HEAD (is the manifest stored, its revision link), 1 GET (the tag's link), 1 GET
+    // (the sweep state, after the links).
+    assert.ok(c.total <= 12, `${c.total} requests ${JSON.stringify(c.byOp)}:\n${c.trace}`);
+    assert.equal(c.byOp.ListObjectsV2 ?? 0, 0, c.trace);
+  });
+
+  it('a blob GET: two requests', async () => {
+    const name = repoName('costs');
+    const blob = randomBlob(4096);
+    await pushBlob(r(), name, blob);
+    const c = await counted(async () => {
+      const res = await getRaw(r(), `/v2/${name}/blobs/${blob.digest}`).expect(200);
+      assert.ok(Buffer.compare(res.body as Buffer, blob.data) === 0);
+    });
+    assert.ok(c.total <= 2, `${c.total} requests:\n${c.trace}`);
+  });
+
+  it('a layer pushed as docker does (HEAD, POST, one streamed PATCH, PUT): fewer requests than Distribution', async () => {
+    const name = repoName('costs');
+    const blob = randomBlob(1 << 20);
+    const c = await counted(async () => {
+      await r().head(`/v2/${name}/blobs/${blob.digest}`).expect(404);
+      const start = await r().post(`/v2/${name}/blobs/uploads/`).set('Content-Length', '0').expect(202);
+      const patched = await r().patch(pathOf(start.headers.location)).set('Content-Type', 'application/octet-stream').send(blob.data).expect(202);
+      await r().put(pathOf(withQuery(patched.headers.location, 'digest', blob.digest))).expect(201);
+    });
+    // Distribution 2.8 sends 27 for the same (bench/README.md, "S3 results").
+    assert.ok(c.total <= 24, `${c.total} requests ${JSON.stringify(c.byOp)}:\n${c.trace}`);
+  });
+});
