@@ -14,6 +14,7 @@ import { concurrentPushFigures } from './figures/concurrent-push';
 import { largeBlobFigures } from './figures/large-blobs';
 import { mirrorFigures, startUpstream, type Upstream } from './figures/mirror';
 import { requestRateFigures } from './figures/request-rates';
+import { s3Figures, startS3Backend, type S3Backend } from './figures/s3';
 import { tagFigures } from './figures/tags';
 import { writeFigures } from './figures/writes';
 import { notificationsYaml, startNotificationSink, type NotificationSink } from './notification-sink';
@@ -52,7 +53,7 @@ function reportError(group: string, kind: RegistryKind, err: unknown): void {
   out(`# ERROR in ${group} on ${kind}: ${(err as Error).message.replace(/\s+/g, ' ').slice(0, 500)}`);
 }
 
-async function runRegistry(kind: RegistryKind, cfg: BenchConfig, repoRoot: string, cleanup: Cleanup, blobs: BlobCache, sink: NotificationSink | null, upstream: Upstream | null): Promise<Map<string, Figure>> {
+async function runRegistry(kind: RegistryKind, cfg: BenchConfig, repoRoot: string, cleanup: Cleanup, blobs: BlobCache, sink: NotificationSink | null, upstream: Upstream | null, s3: S3Backend | null): Promise<Map<string, Figure>> {
   const figures = new Map<string, Figure>();
   const notifications = sink ? notificationsYaml(sink.url) : '';
   const emit = (f: Figure) => {
@@ -70,6 +71,8 @@ async function runRegistry(kind: RegistryKind, cfg: BenchConfig, repoRoot: strin
       await server.stop();
     }
   }
+  // On S3 each registry is a server of its own, on a fresh bucket of the round's RGW.
+  if (s3) await s3Figures({ cfg, emit, note }, kind, s3, repoRoot, cleanup, blobs).catch((err: unknown) => reportError('s3', kind, err));
   if (upstream) {
     // The mirror is a server of its own (fresh storage, proxy mode); the target is the upstream's.
     const ctx: FigureContext = { target: upstream.server.target, cfg, emit, note };
@@ -110,13 +113,16 @@ async function main(): Promise<void> {
     const order: RegistryKind[] = r % 2 === 1 ? ['reference', 'berth'] : ['berth', 'reference'];
     const result = {} as RoundResults;
     const upstream = selected(cfg, 'mirror') ? await startUpstream({ cfg, note: (line) => out(`# ${line}`) }, repoRoot, cleanup, blobs) : null;
+    // A fresh RGW per round: memstore frees deleted objects only when its garbage collector gets to them.
+    const s3 = selected(cfg, 's3') ? await startS3Backend((line) => out(`# ${line}`)) : null;
     try {
       for (const kind of order) {
         out(`## round ${r}/${cfg.rounds} · ${kind === 'berth' ? 'berth' : 'reference (CNCF Distribution)'}`);
-        result[kind] = await runRegistry(kind, cfg, repoRoot, cleanup, blobs, sink, upstream);
+        result[kind] = await runRegistry(kind, cfg, repoRoot, cleanup, blobs, sink, upstream, s3);
       }
     } finally {
       await upstream?.server.stop();
+      await s3?.stop();
     }
     rounds.push(result);
   }

@@ -4,6 +4,7 @@ import { mkdtemp, writeFile, readFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { berthS3Env, type S3Endpoint } from '../test/s3/berth-on-s3';
 import type { Cleanup } from './cleanup';
 import type { RegistryKind, Target } from './types';
 
@@ -67,18 +68,38 @@ async function waitReady(base: string, child: ChildProcess, logFile: string, tim
   throw new Error(`server at ${base} did not become ready (exit ${child.exitCode}):\n${log.slice(-2000)}`);
 }
 
-function referenceConfig(root: string, addr: string, extra: string): string {
+/** A bucket of an S3 server and how to sign for it: the server stores there instead of a directory. */
+export type S3Storage = S3Endpoint & { bucket: string };
+
+/**
+ * Distribution 2.8's s3 driver on `s3`. It uses path-style addressing whenever regionendpoint is set;
+ * redirects are off so that pulls measure the registry, not S3 answering the client directly.
+ */
+function referenceS3Yaml(s3: S3Storage): string {
+  return `  s3:
+    regionendpoint: ${s3.endpoint}
+    bucket: ${s3.bucket}
+    accesskey: ${s3.accessKey}
+    secretkey: ${s3.secretKey}
+    region: ${s3.region}
+    secure: false
+    v4auth: true
+  redirect:
+    disable: true
+`;
+}
+
+function referenceConfig(root: string, addr: string, extra: string, s3?: S3Storage): string {
   // Upstream's and Debian's shipped config both enable the in-memory blob descriptor cache; health checks
   // and auth are left out, as they are for Berth.
+  const storage = s3 ? referenceS3Yaml(s3) : `  filesystem:\n    rootdirectory: ${root}\n`;
   return `version: 0.1
 log:
   level: warn
   accesslog:
     disabled: true
 storage:
-  filesystem:
-    rootdirectory: ${root}
-  delete:
+${storage}  delete:
     enabled: true
   cache:
     blobdescriptor: inmemory
@@ -97,10 +118,12 @@ export interface ServerOptions {
   proxy?: string;
   /** The CPU to pin the server to; SERVER_CPU unless said (the mirror group's upstream). */
   cpu?: string;
+  /** Store in this S3 bucket (redirects off) instead of a fresh directory. */
+  s3?: S3Storage;
 }
 
 export async function startServer(kind: RegistryKind, repoRoot: string, cleanup: Cleanup, opts: ServerOptions): Promise<RunningServer> {
-  const { cpuProfDir, shared, notifications, proxy } = opts;
+  const { cpuProfDir, shared, notifications, proxy, s3 } = opts;
   const dir = await mkdtemp(path.join(os.tmpdir(), `berth-bench-${kind}-`));
   cleanup.addDir(dir);
   const root = path.join(dir, 'storage');
@@ -109,15 +132,20 @@ export async function startServer(kind: RegistryKind, repoRoot: string, cleanup:
   const logFile = path.join(dir, 'server.log');
   let args: string[];
   const env = baseEnv();
+  // Distribution 2.8's AWS SDK panics at start when AWS_CA_BUNDLE is set ("unable to load custom CA
+  // bundle, HTTPClient's transport unsupported type"); the endpoint is plain HTTP, so no bundle applies.
+  if (s3) delete env.AWS_CA_BUNDLE;
   if (kind === 'reference') {
     const configFile = path.join(dir, 'config.yml');
     const proxyYaml = proxy ? `proxy:\n  remoteurl: ${proxy}\n` : '';
-    await writeFile(configFile, referenceConfig(root, addr, notifications + proxyYaml));
+    await writeFile(configFile, referenceConfig(root, addr, notifications + proxyYaml, s3));
     args = [REFERENCE_BIN, 'serve', configFile];
   } else {
     Object.assign(env, {
       REGISTRY_HTTP_ADDR: addr,
-      REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: root,
+      // On S3 the same choices as Distribution's (redirects off) and a secret: Berth as one of several
+      // replicas on the bucket, so reads are not cached in the process (storage.cache.ttl 0).
+      ...(s3 ? berthS3Env(s3, s3.bucket, { redirect: false }) : { REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: root }),
       REGISTRY_STORAGE_DELETE_ENABLED: 'true',
       // A single server is started as a newcomer would: no secret, storage owned by this process.
       ...(shared ? { REGISTRY_HTTP_SECRET: SECRET } : {}),

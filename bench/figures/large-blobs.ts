@@ -7,7 +7,7 @@ import type { FigureContext } from '../types';
 import { warmUpLargeBlobs } from '../warm-up';
 
 /** Times `work` and notes how busy the load generator and the server were meanwhile. */
-async function timedWork(ctx: FigureContext, label: string, work: () => Promise<unknown>): Promise<number> {
+export async function timedWork(ctx: FigureContext, label: string, work: () => Promise<unknown>): Promise<number> {
   const cpu0 = process.cpuUsage();
   const server0 = await cpuSeconds(ctx.target.pid);
   const t0 = performance.now();

@@ -32,7 +32,7 @@ async function smallUploads(ctx: FigureContext): Promise<void> {
 }
 
 /** Manifest PUTs, each a new manifest under a new tag, at concurrency 1 and 16. */
-async function manifestPuts(ctx: FigureContext): Promise<void> {
+export async function manifestPuts(ctx: FigureContext): Promise<void> {
   const repo = 'writes/app';
   const client = new HttpClient(ctx.target.base, 2);
   const config = await pushBytes(client, repo, CONFIG_BYTES);

@@ -13,10 +13,14 @@ export interface ProxiedRequest {
 
 /** The S3 operation a request is, as far as method and query tell (enough to count costs). */
 export function s3Operation(r: ProxiedRequest): string {
-  const q = new URL(r.url, 'http://x.invalid').searchParams;
+  const url = new URL(r.url, 'http://x.invalid');
+  const q = url.searchParams;
+  // Path style: /bucket/key. A GET of the bucket itself is a listing.
+  const onBucket = url.pathname.split('/').filter(Boolean).length <= 1;
   if (r.method === 'GET' && q.get('list-type') === '2') return 'ListObjectsV2';
   if (r.method === 'GET' && q.has('uploads')) return 'ListMultipartUploads';
   if (r.method === 'GET' && q.has('uploadId')) return 'ListParts';
+  if (r.method === 'GET' && onBucket) return 'ListObjects';
   if (r.method === 'GET') return 'GetObject';
   if (r.method === 'HEAD') return 'HeadObject';
   if (r.method === 'PUT' && q.has('partNumber')) return r.copySource ? 'UploadPartCopy' : 'UploadPart';
