@@ -24,7 +24,7 @@ describe('bench server CPU (proc.ts)', () => {
   });
 
   it("counts the CPU of the processes below a server's pid", async () => {
-    await new Promise<void>((resolve) => parent.stdout!.once('data', () => resolve()));
+    await new Promise<void>((resolve) => parent.stdout.once('data', () => resolve()));
     const children = await descendants(parent.pid!);
     assert.equal(children.length, 1, `children of ${parent.pid}: ${children.join(',')}`);
     const total = await cpuSeconds(parent.pid!);
