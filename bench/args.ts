@@ -7,7 +7,8 @@ export const USAGE = `usage: npm run bench -- [--rounds N] [--quick] [--only SUB
   --rounds N   rounds per registry (default 3); the ratio table reports the median over rounds
   --quick      one short smoke round with smaller blobs, fewer tags and 1 s rate windows
   --only LIST  run only figure groups whose name contains one of the comma-separated words
-               (groups: ceilings, large, rates, writes, tags, push32, mirror, s3)
+               (groups: ceilings, large, rates, writes, tags, push32, replica, allcore,
+               mirror, s3)
   --cpu-prof DIR  run Berth under node --cpu-prof, writing one .cpuprofile per server start into DIR
   --notify     both registries send every event to a receiver in this process (notifications.endpoints),
                to measure what delivering events costs each
@@ -57,6 +58,8 @@ export function parseArgs(argv: string[]): BenchConfig {
       pushClients: 32,
       pushLayers: 10,
       pushLayerSize: MiB,
+      workingSetManifests: 2000,
+      workingSetBlobs: 256,
       only,
       cpuProfDir,
       shared,
@@ -76,6 +79,8 @@ export function parseArgs(argv: string[]): BenchConfig {
     pushClients: 32,
     pushLayers: 10,
     pushLayerSize: MiB,
+    workingSetManifests: 10_000,
+    workingSetBlobs: 1024,
     only,
     cpuProfDir,
     shared,

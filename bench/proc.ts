@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 
 let ticksPerSecond = 0;
 
@@ -14,14 +14,41 @@ function clockTicks(): number {
   return ticksPerSecond;
 }
 
-/** User + system CPU seconds of a whole process (all its threads), from /proc/<pid>/stat. */
-export async function cpuSeconds(pid: number): Promise<number> {
+async function ownCpuSeconds(pid: number): Promise<number> {
   const text = await readFile(`/proc/${pid}/stat`, 'utf8');
   // The command name may hold spaces and parentheses; the fields after the last ')' do not.
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
   return (utime + stime) / clockTicks();
+}
+
+/** The live processes below `pid` (Berth's workers under its primary), from each thread's `children`. */
+export async function descendants(pid: number): Promise<number[]> {
+  const found: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    const parent = queue.pop()!;
+    const tasks = await readdir(`/proc/${parent}/task`).catch(() => [] as string[]);
+    for (const task of tasks) {
+      const text = await readFile(`/proc/${parent}/task/${task}/children`, 'utf8').catch(() => '');
+      for (const child of text.split(' ').filter(Boolean).map(Number)) {
+        found.push(child);
+        queue.push(child);
+      }
+    }
+  }
+  return found;
+}
+
+/**
+ * User + system CPU seconds of a server: every thread of the process and of the processes below it
+ * (a group of workers is one server). A child that exits meanwhile takes its share with it.
+ */
+export async function cpuSeconds(pid: number): Promise<number> {
+  let total = await ownCpuSeconds(pid);
+  for (const child of await descendants(pid)) total += await ownCpuSeconds(child).catch(() => 0);
+  return total;
 }
 
 /** Measures the server CPU time spent while `work` runs. */

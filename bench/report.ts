@@ -24,8 +24,8 @@ function fmt(v: number): string {
   return String(round(v));
 }
 
-/** The closing table: medians per registry and the median of the per-round advantages. */
-export function ratioTable(rounds: RoundResults[]): string[] {
+/** The figures of every round, each name once, in the order they first appeared. */
+function figuresSeen(rounds: RoundResults[]): Figure[] {
   const names: Figure[] = [];
   const seen = new Set<string>();
   for (const r of rounds) {
@@ -36,17 +36,60 @@ export function ratioTable(rounds: RoundResults[]): string[] {
       }
     }
   }
+  return names;
+}
+
+function perRound(rounds: RoundResults[], f: Figure): { berth: number[]; reference: number[]; advantage: number[] } {
+  const berth = rounds.map((r) => r.berth.get(f.name)?.value ?? NaN);
+  const reference = rounds.map((r) => r.reference.get(f.name)?.value ?? NaN);
+  return { berth, reference, advantage: rounds.map((_, i) => advantage(f, berth[i], reference[i])) };
+}
+
+/** The closing table: medians per registry and the median of the per-round advantages. */
+export function ratioTable(rounds: RoundResults[]): string[] {
+  const names = figuresSeen(rounds);
   const width = Math.max(30, ...names.map((f) => f.name.length)) + 2;
   const lines = [
     `${pad('figure', width)}${pad('unit', 11)}${pad('berth', 11, true)}${pad('reference', 11, true)}${pad('ratio', 9, true)}   per round`,
   ];
   for (const f of names) {
-    const b = rounds.map((r) => r.berth.get(f.name)?.value ?? NaN);
-    const ref = rounds.map((r) => r.reference.get(f.name)?.value ?? NaN);
-    const per = rounds.map((_, i) => advantage(f, b[i], ref[i]));
+    const { berth: b, reference: ref, advantage: per } = perRound(rounds, f);
     const ratio = f.better === 'info' ? '(info)' : `${fmt(median(per))}x`;
     const perText = f.better === 'info' ? '' : per.map(fmt).join(' ');
     lines.push(`${pad(f.name, width)}${pad(f.unit, 11)}${pad(fmt(median(b)), 11, true)}${pad(fmt(median(ref)), 11, true)}${pad(ratio, 9, true)}   ${perText}`);
+  }
+  return lines;
+}
+
+export interface Mode {
+  label: string;
+  /** What the mode's figure names start with ('' for the plain groups). */
+  prefix: string;
+}
+
+/**
+ * Berth's median advantage per figure in each mode, side by side: one row per rate or wall time that
+ * a prefixed mode measured, one column per mode ('-' where a mode lacks the figure).
+ */
+export function modeTable(rounds: RoundResults[], modes: Mode[]): string[] {
+  const all = figuresSeen(rounds);
+  const byName = new Map(all.map((f) => [f.name, f]));
+  const bases: string[] = [];
+  for (const f of all) {
+    const mode = modes.find((m) => m.prefix !== '' && f.name.startsWith(m.prefix));
+    const base = mode ? f.name.slice(mode.prefix.length) : null;
+    if (base && /-(rate|wall)$/.test(base) && !bases.includes(base)) bases.push(base);
+  }
+  if (bases.length === 0) return [];
+  const width = Math.max(30, ...bases.map((b) => b.length)) + 2;
+  const col = Math.max(12, ...modes.map((m) => m.label.length)) + 2;
+  const lines = [`${pad('figure', width)}${modes.map((m) => pad(m.label, col, true)).join('')}`];
+  for (const base of bases) {
+    const cells = modes.map((m) => {
+      const f = byName.get(m.prefix + base);
+      return pad(f ? `${fmt(median(perRound(rounds, f).advantage))}x` : '-', col, true);
+    });
+    lines.push(`${pad(base, width)}${cells.join('')}`);
   }
   return lines;
 }

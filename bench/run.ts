@@ -13,12 +13,13 @@ import { ceilingFigures } from './figures/ceilings';
 import { concurrentPushFigures } from './figures/concurrent-push';
 import { largeBlobFigures } from './figures/large-blobs';
 import { mirrorFigures, startUpstream, type Upstream } from './figures/mirror';
+import { ALLCORE_PREFIX, REPLICA_PREFIX, replicaModeFigures } from './figures/replica';
 import { requestRateFigures } from './figures/request-rates';
 import { s3Figures, startS3Backend, type S3Backend } from './figures/s3';
 import { tagFigures } from './figures/tags';
 import { writeFigures } from './figures/writes';
 import { notificationsYaml, startNotificationSink, type NotificationSink } from './notification-sink';
-import { figureLine, ratioTable, type RoundResults } from './report';
+import { figureLine, modeTable, ratioTable, type Mode, type RoundResults } from './report';
 import { ensureReference, LOADGEN_CPU, pinSelf, REFERENCE_BIN, SERVER_CPU, startServer } from './servers';
 import type { BenchConfig, Figure, FigureContext, RegistryKind } from './types';
 
@@ -33,6 +34,13 @@ const GROUPS: Group[] = [
 ];
 
 const out = (line: string) => process.stdout.write(line + '\n');
+
+/** The columns of the modes table; the prefixes are the figure names' (figures/replica.ts). */
+const MODES: Mode[] = [
+  { label: 'replica, 1 core', prefix: REPLICA_PREFIX },
+  { label: 'cached, single process', prefix: '' },
+  { label: 'all cores', prefix: ALLCORE_PREFIX },
+];
 
 function selected(cfg: BenchConfig, name: string): boolean {
   return cfg.only === null || cfg.only.some((w) => name.includes(w));
@@ -71,6 +79,12 @@ async function runRegistry(kind: RegistryKind, cfg: BenchConfig, repoRoot: strin
       await server.stop();
     }
   }
+  // Replica mode and all cores: servers of their own on one store, seeded with the working set.
+  const replica = selected(cfg, 'replica');
+  const allcore = selected(cfg, 'allcore');
+  if (replica || allcore) {
+    await replicaModeFigures({ cfg, emit, note }, { kind, repoRoot, cleanup, blobs, notifications, replica, allcore }).catch((err: unknown) => reportError('replica', kind, err));
+  }
   // On S3 each registry is a server of its own, on a fresh bucket of the round's RGW.
   if (s3) await s3Figures({ cfg, emit, note }, kind, s3, repoRoot, cleanup, blobs).catch((err: unknown) => reportError('s3', kind, err));
   if (upstream) {
@@ -96,7 +110,7 @@ async function main(): Promise<void> {
   const pinned = pinSelf();
 
   out(`# berth bench · ${machine()}`);
-  out(`# load generator on CPU ${LOADGEN_CPU}${pinned ? '' : ' (pinning FAILED)'}, servers on CPU ${SERVER_CPU}, one server at a time; ${cfg.rounds} round(s)${cfg.quick ? ', quick' : ''}`);
+  out(`# load generator on CPU ${LOADGEN_CPU}${pinned ? '' : ' (pinning FAILED)'}, servers on CPU ${SERVER_CPU} (the all-core set: nothing pinned), one server at a time; ${cfg.rounds} round(s)${cfg.quick ? ', quick' : ''}`);
   const started = Date.now();
 
   if (selected(cfg, 'ceilings')) {
@@ -127,8 +141,19 @@ async function main(): Promise<void> {
     rounds.push(result);
   }
 
+  const modes = modeTable(rounds, MODES);
+  if (modes.length > 0) {
+    out('');
+    out(`## Berth / reference by mode, median over ${cfg.rounds} round(s): ratio > 1 means Berth is better`);
+    out(`# replica, 1 core (the headline): each registry as a replica on its own shared store (Berth: http.secret, storage.cache.ttl 0, one process), pinned to CPU ${SERVER_CPU}; ${cfg.workingSetManifests} manifests and ${cfg.workingSetBlobs} blobs asked for with Zipf's law (s 1.0, the same seeded sequence for both)`);
+    out(`# cached, single process: the rates and writes groups: one URL over and over, on a server that owns its store (Berth caches reads 1 s), pinned to CPU ${SERVER_CPU}`);
+    out('# all cores: the replica store again, nothing pinned, Berth with http.workers = CPUs, Distribution with its default GOMAXPROCS');
+    for (const line of modes) out(line);
+  }
+
   out('');
   out(`## Berth / reference, median over ${cfg.rounds} round(s): ratio > 1 means Berth is better`);
+  out(`# prefixes: ${REPLICA_PREFIX}* replica mode, 1 core (the headline reads); ${ALLCORE_PREFIX}* all cores, unpinned; no prefix: a single process pinned to CPU ${SERVER_CPU} (reads cached, one URL)`);
   out('# (higher-is-better figures: berth/reference; lower-is-better ones — times, latencies, CPU, RSS: reference/berth)');
   for (const line of ratioTable(rounds)) out(line);
   out(`# total ${((Date.now() - started) / 1000).toFixed(0)} s`);

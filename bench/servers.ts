@@ -116,8 +116,12 @@ export interface ServerOptions {
   notifications: string;
   /** An upstream's base URL: the server is its pull-through mirror (`proxy.remoteurl`). */
   proxy?: string;
-  /** The CPU to pin the server to; SERVER_CPU unless said (the mirror group's upstream). */
-  cpu?: string;
+  /** The CPUs to pin the server to; SERVER_CPU unless said (the mirror group's upstream); null: not pinned. */
+  cpu?: string | null;
+  /** Berth's `http.workers` (1 unless said: one process, as the pinned figures compare). */
+  workers?: number;
+  /** Serve this storage directory (kept at stop) instead of a fresh one (removed at stop). */
+  storageRoot?: string;
   /** Store in this S3 bucket (redirects off) instead of a fresh directory. */
   s3?: S3Storage;
 }
@@ -126,7 +130,7 @@ export async function startServer(kind: RegistryKind, repoRoot: string, cleanup:
   const { cpuProfDir, shared, notifications, proxy, s3 } = opts;
   const dir = await mkdtemp(path.join(os.tmpdir(), `berth-bench-${kind}-`));
   cleanup.addDir(dir);
-  const root = path.join(dir, 'storage');
+  const root = opts.storageRoot ?? path.join(dir, 'storage');
   const port = await freePort();
   const addr = `127.0.0.1:${port}`;
   const logFile = path.join(dir, 'server.log');
@@ -135,6 +139,8 @@ export async function startServer(kind: RegistryKind, repoRoot: string, cleanup:
   // Distribution 2.8's AWS SDK panics at start when AWS_CA_BUNDLE is set ("unable to load custom CA
   // bundle, HTTPClient's transport unsupported type"); the endpoint is plain HTTP, so no bundle applies.
   if (s3) delete env.AWS_CA_BUNDLE;
+  // Unpinned, Distribution runs with Go's default GOMAXPROCS (the CPUs it may use), as it ships.
+  if (opts.cpu === null) delete env.GOMAXPROCS;
   if (kind === 'reference') {
     const configFile = path.join(dir, 'config.yml');
     const proxyYaml = proxy ? `proxy:\n  remoteurl: ${proxy}\n` : '';
@@ -148,7 +154,10 @@ export async function startServer(kind: RegistryKind, repoRoot: string, cleanup:
       ...(s3 ? berthS3Env(s3, s3.bucket, { redirect: false }) : { REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: root }),
       REGISTRY_STORAGE_DELETE_ENABLED: 'true',
       // A single server is started as a newcomer would: no secret, storage owned by this process.
-      ...(shared ? { REGISTRY_HTTP_SECRET: SECRET } : {}),
+      // A replica: the secret every replica shares, and no reuse of reads another replica could change
+      // (what the secret already implies; said outright so that the figures do not hang on a default).
+      ...(shared ? { REGISTRY_HTTP_SECRET: SECRET, REGISTRY_STORAGE_CACHE_TTL: '0' } : {}),
+      REGISTRY_HTTP_WORKERS: String(opts.workers ?? 1),
       REGISTRY_LOG_ACCESSLOG_DISABLED: 'true',
       REGISTRY_LOG_LEVEL: 'warn',
       ...(proxy ? { REGISTRY_PROXY_REMOTEURL: proxy, REGISTRY_MIRROR_SPOOLDIRECTORY: path.join(dir, 'spool') } : {}),
@@ -161,7 +170,9 @@ export async function startServer(kind: RegistryKind, repoRoot: string, cleanup:
   }
   const log = createWriteStream(logFile);
   // taskset execs the server, so the child's pid is the server's own (for /proc readings).
-  const child = spawn('taskset', ['-c', opts.cpu ?? SERVER_CPU, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const cpu = opts.cpu === undefined ? SERVER_CPU : opts.cpu;
+  const command = cpu === null ? args : ['taskset', '-c', cpu, ...args];
+  const child = spawn(command[0], command.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
   cleanup.addChild(child);
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
@@ -186,8 +197,11 @@ export async function startServer(kind: RegistryKind, repoRoot: string, cleanup:
   };
 }
 
-/** Pins this process (every thread) to the load generator's CPU. */
-export function pinSelf(): boolean {
-  const r = spawnSync('taskset', ['-a', '-p', '-c', LOADGEN_CPU, String(process.pid)], { stdio: 'ignore' });
+/** Pins this process (every thread) to the load generator's CPU, or to the CPUs given. */
+export function pinSelf(cpus = LOADGEN_CPU): boolean {
+  const r = spawnSync('taskset', ['-a', '-p', '-c', cpus, String(process.pid)], { stdio: 'ignore' });
   return r.status === 0;
 }
+
+/** Every CPU of the machine, as a taskset list. */
+export const ALL_CPUS = `0-${os.cpus().length - 1}`;

@@ -35,6 +35,9 @@ export interface BenchConfig {
   pushClients: number;
   pushLayers: number;
   pushLayerSize: number;
+  /** Distinct manifests the replica-mode and all-core reads ask for (Zipf), and distinct small blobs. */
+  workingSetManifests: number;
+  workingSetBlobs: number;
   only: string[] | null;
   /** When set, Berth runs with --cpu-prof writing into this directory. */
   cpuProfDir: string | null;
