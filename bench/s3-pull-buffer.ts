@@ -32,7 +32,7 @@ async function main(): Promise<void> {
     const onBucket = { ...rgw, createBucket: async () => undefined };
     for (const dir of dirs) {
       // Each copy's helper starts that copy's main.js.
-      const start = (require(path.resolve(dir, 'test/s3/berth-on-s3.js')) as { startBerthOnS3: typeof startBerthOnS3 }).startBerthOnS3;
+      const start = ((await import(path.resolve(dir, 'test/s3/berth-on-s3.js'))) as { startBerthOnS3: typeof startBerthOnS3 }).startBerthOnS3;
       const reg = await start(onBucket, { redirect: false, env: { REGISTRY_STORAGE_S3_BUCKET: bucket } });
       servers.push({ name: path.basename(path.resolve(dir, '..')), reg });
     }

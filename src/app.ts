@@ -112,6 +112,7 @@ export function createApp(deps: AppDeps): BerthApp {
     cache: { ttlMs: readCacheTtl(config), peers: deps.cachePeers, shared: redis?.cache },
     readOnly,
     saveHashStates: savesHashStates(config),
+    hashStateMinBytes: config.storage.uploads.hashstateminsize,
     sha256Worker: deps.sha256Worker,
   });
   const mirrorList = configuredMirrors(config);

@@ -1,4 +1,3 @@
-import type { Readable } from 'node:stream';
 import { validatePath } from './paths';
 import type { FileInfo, FileReadable, FileWriter, LeftoverOptions, PutContentOptions, ReaderOptions, RedirectOptions, StorageDriver, WriterOptions } from './types';
 

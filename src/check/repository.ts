@@ -2,7 +2,7 @@ import type { StorageDriver } from '../../storage-drivers/types';
 import { isNotFound } from '../../storage-drivers/errors';
 import { parseDigest, type Digest } from '../oci/digest';
 import { DomainError } from '../oci/errors';
-import { deleteIfExists, exists, isFile, listNames, readLink } from '../oci/links';
+import { deleteIfExists, isFile, listNames, readLink } from '../oci/links';
 import { parseManifest } from '../oci/manifest-parse';
 import type { ManifestStore } from '../oci/manifests';
 import { paths } from '../oci/paths';

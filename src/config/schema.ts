@@ -88,7 +88,17 @@ const storage = z
      * "Uploads"). auto: on S3 with http.secret set, where reading back costs a full download; on a
      * local filesystem reading back is cheaper than the slower resumable hash on every byte.
      */
-    uploads: z.object({ hashstate: z.enum(['auto', 'on', 'off']).default('auto') }).strict().default({}),
+    uploads: z
+      .object({
+        hashstate: z.enum(['auto', 'on', 'off']).default('auto'),
+        /**
+         * Below this many bytes an upload's state is not saved: reading that much back at a commit
+         * elsewhere costs less than a storage write at every PATCH (docker sends a layer in one).
+         */
+        hashstateminsize: bytes(0, 5 * 1024 * MiB).default(8 * MiB),
+      })
+      .strict()
+      .default({}),
     maintenance: z
       .object({
         uploadpurging: z

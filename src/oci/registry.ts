@@ -29,6 +29,8 @@ export interface RegistryOptions {
   readOnly?: boolean;
   /** Save each upload's resumable sha256 after every PATCH (storage.uploads.hashstate). */
   saveHashStates?: boolean;
+  /** Uploads shorter than this save no state (storage.uploads.hashstateminsize; default 0). */
+  hashStateMinBytes?: number;
   /** The thread that computes it; default: one per process, shared by its registries. */
   sha256Worker?: Sha256Worker;
 }
@@ -57,6 +59,6 @@ const sha256Worker = new Sha256Worker();
 
 function uploadManager(driver: StorageDriver, blobs: BlobStore, opts: RegistryOptions): UploadManager {
   const signer = new UploadStateSigner(opts.secret);
-  const resumable = opts.saveHashStates ? { states: new HashStateStore(driver, signer), worker: opts.sha256Worker ?? sha256Worker } : undefined;
+  const resumable = opts.saveHashStates ? { states: new HashStateStore(driver, signer), worker: opts.sha256Worker ?? sha256Worker, minBytes: opts.hashStateMinBytes ?? 0 } : undefined;
   return new UploadManager(driver, blobs, signer, opts.onUploadBytes, resumable);
 }

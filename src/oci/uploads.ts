@@ -61,6 +61,8 @@ interface KeptHashes {
 export interface ResumableHashing {
   states: HashStateStore;
   worker: Sha256Worker;
+  /** Uploads shorter than this keep their state in this process only (storage.uploads.hashstateminsize). */
+  minBytes: number;
 }
 
 /**
@@ -308,7 +310,7 @@ export class UploadManager {
       resumable.drop();
       if (saved === undefined) return { size };
       this.hashes.set(key, { offset: size, saved });
-      await this.resumable?.states.save(session, size, saved);
+      if (this.resumable && size >= this.resumable.minBytes) await this.resumable.states.save(session, size, saved);
       return { size };
     }
     if (running) this.hashes.set(key, { offset: size, hashes: running.hashes });

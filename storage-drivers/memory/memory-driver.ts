@@ -1,4 +1,3 @@
-import type { Readable } from 'node:stream';
 import { InvalidOffsetError, PathExistsError, PathNotFoundError } from '../errors';
 import { childPath, splitPath } from '../paths';
 import type { FileInfo, FileReadable, FileWriter, ReaderOptions, RedirectOptions, StorageDriver, WriterOptions } from '../types';

@@ -33,7 +33,7 @@ for (const hashstate of ['on', 'off'] as const) {
   for (const [label, makeDriver] of drivers) {
     describe(`concurrent requests on one upload session (${label} driver, hashstate ${hashstate})`, () => {
       let reg: TestRegistry;
-      const start = async () => (reg = await startRegistry({ driver: await makeDriver(), config: testConfig({ storage: { uploads: { hashstate } } }) }));
+      const start = async () => (reg = await startRegistry({ driver: await makeDriver(), config: testConfig({ storage: { uploads: { hashstate, hashstateminsize: 0 } } }) }));
       after(async () => reg?.close());
 
       async function session(name: string, prefix: Buffer): Promise<string> {

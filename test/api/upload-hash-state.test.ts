@@ -18,7 +18,7 @@ import { assertOciError, pathOf, startRegistry, testConfig, withQuery, type Test
 describe('resumable upload hashes on a shared filesystem store', () => {
   let dir: string;
   const replicas: { reg: TestRegistry; reads: string[] }[] = [];
-  const hashstate = testConfig({ storage: { uploads: { hashstate: 'on' } } });
+  const hashstate = testConfig({ storage: { uploads: { hashstate: 'on', hashstateminsize: 0 } } });
 
   async function replica(config = hashstate): Promise<{ reg: TestRegistry; reads: string[] }> {
     const rec = recordingDriver(createFilesystemDriver({ rootDirectory: dir }));
@@ -231,6 +231,28 @@ describe('resumable upload hashes on a shared filesystem store', () => {
     await put(b.reg, location, blob.digest).expect(201);
     assert.equal(dataReads(b.reads).length, 1);
     await assertStored(b.reg, name, blob);
+  });
+
+  it('an upload shorter than hashstateminsize saves no state until it reaches it: a short one is read back', async () => {
+    const config = testConfig({ storage: { uploads: { hashstate: 'on', hashstateminsize: 1_000_000 } } });
+    const [a, b] = [await replica(config), await replica(config)];
+    const name = repoName();
+    const short = randomBlob(600_000);
+    const location = await upload(a.reg, name, [short.data]);
+    await assert.rejects(readFile(stateFile(name, location)), { code: 'ENOENT' });
+    b.reads.length = 0;
+    await put(b.reg, location, short.digest).expect(201);
+    assert.equal(dataReads(b.reads).length, 1, 'read back');
+
+    const long = randomBlob(1_500_000);
+    const first = await upload(a.reg, name, [long.data.subarray(0, 600_000)]);
+    await assert.rejects(readFile(stateFile(name, first)), { code: 'ENOENT' });
+    const second = (await patch(a.reg, first, 600_000, long.data.subarray(600_000))).headers.location;
+    await readFile(stateFile(name, second));
+    b.reads.length = 0;
+    await put(b.reg, second, long.digest).expect(201);
+    assert.deepEqual(dataReads(b.reads), [], 'continued from the saved state');
+    await assertStored(b.reg, name, long);
   });
 
   it('hashstate auto on a filesystem store saves no state: B reads the data back', async () => {

@@ -24,7 +24,7 @@ describe('the hashing thread dies', () => {
       threads.push(w);
       return w;
     });
-    const reg = await startRegistry({ driver: rec.driver, config: testConfig({ storage: { uploads: { hashstate: 'on' } } }), deps: { sha256Worker: hashing } });
+    const reg = await startRegistry({ driver: rec.driver, config: testConfig({ storage: { uploads: { hashstate: 'on', hashstateminsize: 0 } } }), deps: { sha256Worker: hashing } });
     regs.push(reg);
     return { reg, threads, reads: rec.reads, close: () => hashing.close() };
   }

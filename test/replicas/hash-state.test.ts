@@ -71,15 +71,15 @@ describe('resumable upload hashes across replicas on S3', { skip, timeout: 300_0
   it('PATCH on B, restart of B, PUT on the new B: no read either, and a wrong digest is still refused', async () => {
     const b = await replica();
     const name = repoName('hashstate');
-    const blob = randomBlob(7 * MiB);
-    const loc = await patchAll(b.url, name, blob.data, 7 * MiB);
+    const blob = randomBlob(9 * MiB);
+    const loc = await patchAll(b.url, name, blob.data, 9 * MiB);
     await b.stop();
     const restarted = await replica();
     const wrong = new URL(`${restarted.url}${new URL(loc, restarted.url).pathname}${new URL(loc, restarted.url).search}`);
     wrong.searchParams.set('digest', randomBlob(16).digest);
     assert.equal((await fetch(wrong, { method: 'PUT' })).status, 400);
     // The refused digest ended the session: upload again, and commit after another restart.
-    const again = await patchAll(restarted.url, name, blob.data, 7 * MiB);
+    const again = await patchAll(restarted.url, name, blob.data, 9 * MiB);
     await restarted.stop();
     const from = proxy.requests.length;
     const third = await replica();
