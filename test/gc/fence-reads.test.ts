@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm, utimes } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -12,18 +12,10 @@ import { startRegistry, testConfig } from '../api/server';
 import { assertStoreConsistent } from '../helpers/store-check';
 import { imageManifest, pushMonolithic, randomBlob } from '../durability/push-client';
 import { assertCandidate, assertPushOutcome, GATE_POINTS, gated, orphanedLayer, pushDuringPause, type PushResult } from './race-scenarios';
+import { age } from './age';
 
 const WRITERS = 8;
 
-/** Everything written so far looks two hours old, as if pushed long before the collection. */
-async function age(dir: string): Promise<void> {
-  const then = new Date(Date.now() - 2 * 3_600_000);
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const p = join(dir, entry.name);
-    if (entry.isDirectory()) await age(p);
-    await utimes(p, then, then);
-  }
-}
 
 /** The driver, counting its reads of the sweep state. */
 function countingSweepReads(inner: StorageDriver) {

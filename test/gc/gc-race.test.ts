@@ -1,5 +1,5 @@
 import { after, describe, it } from 'node:test';
-import { mkdtemp, readdir, rm, utimes } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createFilesystemDriver } from '../../storage-drivers';
@@ -8,16 +8,8 @@ import { Listing } from '../../src/oci/listing';
 import { startRegistry, testConfig, type TestRegistry } from '../api/server';
 import { assertStoreConsistent } from '../helpers/store-check';
 import { assertCandidate, assertPushOutcome, GATE_POINTS, gated, holdingWrites, orphanedLayer, pushAcrossTheMark, pushDuringPause, scenarios } from './race-scenarios';
+import { age } from './age';
 
-/** Everything written so far looks two hours old, as if pushed long before the collection. */
-async function age(dir: string): Promise<void> {
-  const then = new Date(Date.now() - 2 * 3_600_000);
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const p = join(dir, entry.name);
-    if (entry.isDirectory()) await age(p);
-    await utimes(p, then, then);
-  }
-}
 
 describe('online garbage collection racing pushes that reuse an old, orphaned layer', { timeout: 120_000 }, () => {
   const roots: string[] = [];

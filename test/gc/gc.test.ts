@@ -2,13 +2,14 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, stat, utimes } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { MAIN_JS, startBerthProcess, type BerthProcess } from '../helpers/berth-process';
 import { getBytes, imageManifest, pushMonolithic, putManifest, randomBlob, sha256 } from '../durability/push-client';
 import { assertStoreConsistent } from '../helpers/store-check';
+import { age } from './age';
 
 const run = promisify(execFile);
 const SECRET = 'gc-test-secret-0123456789abcdef';
@@ -20,15 +21,6 @@ interface Report {
   manifests: string[];
 }
 
-/** Everything written so far looks two hours old, as if pushed long before the collection. */
-async function age(dir: string): Promise<void> {
-  const then = new Date(Date.now() - 2 * 3_600_000);
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const p = join(dir, entry.name);
-    if (entry.isDirectory()) await age(p);
-    else await utimes(p, then, then);
-  }
-}
 
 async function push(base: string, name: string, tag: string, layers: Buffer[]): Promise<{ digest: string; blobs: string[] }> {
   const config = randomBlob(200, 300);

@@ -61,13 +61,18 @@ describe('shared cache (redis): replicas on one store and one Redis', { skip: re
     return reg;
   }
 
+  /** Replica a on `store`, b on `other` (the same store seen through a wrapper), both using Redis. */
+  async function pairUp(store: StorageDriver, other: StorageDriver): Promise<[TestRegistry, TestRegistry]> {
+    const [a, b] = [await replica(store), await replica(other)];
+    await redisState(a, 'up');
+    await redisState(b, 'up');
+    return [a, b];
+  }
+
   it('reads come from Redis, and tag moves and deletes through one replica are seen through the other at once', async () => {
     const store = createMemoryDriver();
     const counted = countingDriver(store);
-    const a = await replica(store);
-    const b = await replica(counted.driver);
-    await redisState(a, 'up');
-    await redisState(b, 'up');
+    const [a, b] = await pairUp(store, counted.driver);
     const name = repoName('redis');
     const first = await pushImage(a.r(), name, 'v1');
     assert.equal(await digestOf(b, name, 'v1'), first.manifest.digest);
@@ -123,10 +128,7 @@ describe('shared cache (redis): replicas on one store and one Redis', { skip: re
   it('a read that loaded the old tag before another replica moved it does not put it in Redis', async () => {
     const store = createMemoryDriver();
     const held = holdingDriver(store);
-    const a = await replica(store);
-    const b = await replica(held.driver);
-    await redisState(a, 'up');
-    await redisState(b, 'up');
+    const [a, b] = await pairUp(store, held.driver);
     const name = repoName('redis');
     const first = await pushImage(a.r(), name, 'v1');
     const hold = held.hold(paths.tagCurrentLink(name, 'v1'));
@@ -149,10 +151,7 @@ describe('shared cache (redis): replicas on one store and one Redis', { skip: re
     // ttl) ends: its fill must be refused, as a counter restarting at 1 would not.
     const store = createMemoryDriver();
     const held = holdingDriver(store);
-    const a = await replica(store);
-    const b = await replica(held.driver);
-    await redisState(a, 'up');
-    await redisState(b, 'up');
+    const [a, b] = await pairUp(store, held.driver);
     const name = repoName('redis');
     const first = await pushImage(a.r(), name, 'v1');
     const version = `berth:tags:${name}:v1:v`;
