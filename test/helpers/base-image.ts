@@ -195,8 +195,12 @@ export async function waitForHealthy(dockerd: Dockerd, container: string, timeou
   for (;;) {
     const health = JSON.parse(await dockerd.docker(['inspect', '-f', '{{json .State.Health}}', container])) as ContainerHealth | null;
     if (health?.Status === 'healthy') return health;
-    if (health?.Status === 'unhealthy' || Date.now() > deadline)
-      throw new Error(`${container} is ${health?.Status ?? 'without a health check'} after ${timeoutMs} ms: ${JSON.stringify(health?.Log ?? [])}`);
+    if (health?.Status === 'unhealthy' || Date.now() > deadline) {
+      // A container that stopped is unhealthy with an empty log: its own output and exit say why.
+      const state = await dockerd.docker(['inspect', '-f', '{{json .State}}', container]).catch((e: Error) => e.message);
+      const logs = await dockerd.docker(['logs', '--tail', '50', container]).catch((e: Error) => e.message);
+      throw new Error(`${container} is ${health?.Status ?? 'without a health check'} after ${timeoutMs} ms: ${JSON.stringify(health?.Log ?? [])}\nstate: ${state}\nlogs:\n${logs}`);
+    }
     await new Promise((r) => setTimeout(r, 1_000));
   }
 }
