@@ -25,7 +25,9 @@ export interface UploadState {
 
 /** The chain after part `partNumber` with `etag` was stored; '' is the chain of no parts. */
 export function extendChain(chain: string, partNumber: number, etag: string): string {
-  return createHash('sha256').update(`${chain}\n${partNumber}\n${etag}`).digest('hex');
+  // Quoted or not, as the request gave it: RGW quotes it in ListParts, not in UploadPartCopy.
+  const bare = etag.replace(/^"(.*)"$/, '$1');
+  return createHash('sha256').update(`${chain}\n${partNumber}\n${bare}`).digest('hex');
 }
 
 export function partChain(parts: { PartNumber: number; ETag: string }[], from = ''): string {
