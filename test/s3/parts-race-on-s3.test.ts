@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { createS3Driver } from '../../storage-drivers/s3';
 import { freshOptions } from '../../storage-drivers/s3/test-support';
-import { digestOf, getRaw, repoName, sendBytes } from '../api/helpers';
+import { digestOf, type ErrorList, getRaw, repoName, sendBytes } from '../api/helpers';
 import { pathOf, startRegistry, testConfig, type TestRegistry, withQuery } from '../api/server';
 import { acquireRgw, releaseRgw, rgwSkipReason, type Rgw } from '../helpers/rgw';
 
@@ -62,7 +62,7 @@ describe('PATCHes racing on one session (S3 on RGW)', { skip, timeout: 300_000 }
     const started = await reg.r().post(`/v2/${name}/blobs/uploads/`).expect(202);
     const first = Buffer.alloc(PART, 0x30);
     const patched = await sendBytes(reg.r().patch(pathOf(started.headers.location)), first).expect(202);
-    const location = patched.headers.location as string;
+    const location: string = patched.headers.location;
     const a = openPatch(reg.url, location);
     await sleep(SETTLE_MS);
     const b = openPatch(reg.url, location);
@@ -118,8 +118,9 @@ describe('PATCHes racing on one session (S3 on RGW)', { skip, timeout: 300_000 }
         const digests = [digestOf(Buffer.concat([first, bytesA])), digestOf(Buffer.concat([first, bytesB]))];
         const put = await reg.r().put(pathOf(withQuery(location, 'digest', digests[0])));
         assert.equal(put.status, 400, JSON.stringify(put.body));
-        assert.equal(put.body.errors?.[0]?.code, 'BLOB_UPLOAD_INVALID');
-        assert.match(put.body.errors[0].message, /changed by another request/);
+        const [error] = (put.body as ErrorList).errors;
+        assert.equal(error.code, 'BLOB_UPLOAD_INVALID');
+        assert.match(error.message, /changed by another request/);
         for (const digest of digests) await reg.r().head(`/v2/${name}/blobs/${digest}`).expect(404);
         assert.deepEqual(await commitEach(reg, name, location, [digests[1]]), [404], 'the session is gone');
       });
