@@ -83,7 +83,7 @@ test('purging a stale session removes its saved hash state with it; a state left
   await mkdir(orphan, { recursive: true });
   await writeFile(`${orphan}/startedat`, new Date(Date.now() - 3_600_000).toISOString());
   await writeFile(`${orphan}/berth-sha256-state`, 'left by a crash');
-  const berth = await startPurging(root, { REGISTRY_STORAGE_UPLOADS_HASHSTATE: 'on' });
+  const berth = await startPurging(root, { REGISTRY_STORAGE_UPLOADS_HASHSTATE: 'on', REGISTRY_STORAGE_UPLOADS_HASHSTATEMINSIZE: '0' });
   try {
     const res = await fetch(`${berth.url}/v2/purge/me/blobs/uploads/`, { method: 'POST' });
     assert.equal(res.status, 202);
