@@ -1,17 +1,15 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { createS3Driver } from '../../storage-drivers/s3';
 import { freshOptions } from '../../storage-drivers/s3/test-support';
 import { digestOf, type ErrorList, getRaw, repoName, sendBytes } from '../api/helpers';
 import { pathOf, startRegistry, testConfig, type TestRegistry, withQuery } from '../api/server';
 import { acquireRgw, releaseRgw, rgwSkipReason, type Rgw } from '../helpers/rgw';
+import { type ProxiedRequest, s3Operation, startCountingProxy, type CountingProxy } from './counting-proxy';
 
 const MiB = 1024 * 1024;
 const PART = 5 * MiB;
-/** Long enough for RGW to store a part, or for a request to open its writer, on a loaded machine. */
-const SETTLE_MS = 2_000;
 const skip = rgwSkipReason();
 
 /** A streamed PATCH (no Content-Length) whose body the test sends piece by piece. */
@@ -34,20 +32,42 @@ function openPatch(url: string, location: string): { send(data: Buffer): void; f
   };
 }
 
+/** S3 requests on one upload session's objects, by what they do to them. */
+function sessionRequests(location: string) {
+  const uuid = new URL(location, 'http://x.invalid').pathname.split('/').pop();
+  const on = (r: ProxiedRequest, object: string) => new URL(r.url, 'http://x.invalid').pathname.endsWith(`/_uploads/${uuid}/${object}`);
+  return {
+    /** A writer loading the upload object (the driver's `data#upload`) to continue it. */
+    stateRead: (r: ProxiedRequest) => s3Operation(r) === 'GetObject' && on(r, 'data%23upload'),
+    /** A request loading the saved running hash. */
+    hashStateRead: (r: ProxiedRequest) => s3Operation(r) === 'GetObject' && on(r, 'berth-sha256-state'),
+    /** Part `n` of the upload's data stored, by whichever writer. */
+    partStored: (n: number) => (r: ProxiedRequest) =>
+      s3Operation(r) === 'UploadPart' && on(r, 'data') && new URL(r.url, 'http://x.invalid').searchParams.get('partNumber') === String(n),
+  };
+}
+
 /*
  * Two PATCHes continuing one session from the same offset, each with other bytes: on S3 they store
  * the same part numbers over each other. Whatever hash the commit holds (this process's own, or a
- * saved state), it must never store a blob under a digest its bytes do not have.
+ * saved state), it must never store a blob under a digest its bytes do not have. Berth reaches RGW
+ * through a proxy, whose record of answered requests orders the PATCHes: each step waits until the
+ * S3 requests it relies on have been answered, however slow the machine.
  */
 describe('PATCHes racing on one session (S3 on RGW)', { skip, timeout: 300_000 }, () => {
   let rgw: Rgw;
+  let proxy: CountingProxy;
   before(async () => {
     rgw = await acquireRgw();
+    proxy = await startCountingProxy(rgw.endpoint);
   });
-  after(releaseRgw);
+  after(async () => {
+    await proxy?.close();
+    await releaseRgw();
+  });
 
   async function withRegistry(hashstate: 'on' | 'off', work: (reg: TestRegistry) => Promise<void>): Promise<void> {
-    const driver = createS3Driver(await freshOptions(rgw, { chunksize: PART }));
+    const driver = createS3Driver(await freshOptions(rgw, { chunksize: PART, regionendpoint: proxy.url }));
     const config = testConfig({ storage: { redirect: { disable: true }, uploads: { hashstate, hashstateminsize: 0 } } });
     const reg = await startRegistry({ config, driver });
     try {
@@ -57,17 +77,23 @@ describe('PATCHes racing on one session (S3 on RGW)', { skip, timeout: 300_000 }
     }
   }
 
-  /** A session holding one part; then two PATCHes opened on it, A first. */
-  async function racing(reg: TestRegistry, name: string) {
+  /**
+   * A session holding one part; then two PATCHes opened on it, A first, each once it has read what
+   * it continues: the upload object, and for B with `hashstate` on the saved hash (A continues
+   * this process's own). Neither has stored anything yet.
+   */
+  async function racing(reg: TestRegistry, name: string, hashstate: 'on' | 'off') {
     const started = await reg.r().post(`/v2/${name}/blobs/uploads/`).expect(202);
     const first = Buffer.alloc(PART, 0x30);
     const patched = await sendBytes(reg.r().patch(pathOf(started.headers.location)), first).expect(202);
     const location: string = patched.headers.location;
-    const a = openPatch(reg.url, location);
-    await sleep(SETTLE_MS);
-    const b = openPatch(reg.url, location);
-    await sleep(SETTLE_MS);
-    return { first, location, a, b };
+    const s3 = sessionRequests(location);
+    let a: ReturnType<typeof openPatch> | undefined;
+    let b: ReturnType<typeof openPatch> | undefined;
+    await proxy.answered(s3.stateRead, 1, () => (a = openPatch(reg.url, location)));
+    const readsOfB = hashstate === 'on' ? [s3.stateRead, s3.hashStateRead] : [s3.stateRead];
+    await proxy.answered((r) => readsOfB.some((read) => read(r)), readsOfB.length, () => (b = openPatch(reg.url, location)));
+    return { first, location, a: a!, b: b!, s3 };
   }
 
   /** PUTs each digest; any blob that is then stored must read back as that digest. */
@@ -88,7 +114,7 @@ describe('PATCHes racing on one session (S3 on RGW)', { skip, timeout: 300_000 }
   it(`one PATCH's parts wholly replace the other's: the other's digest is refused (hash in this process)`, async () => {
     await withRegistry('off', async (reg) => {
         const name = repoName('race');
-        const { first, location, a, b } = await racing(reg, name);
+        const { first, location, a, b } = await racing(reg, name, 'off');
         const bytesA = Buffer.alloc(PART, 0x41);
         const bytesB = Buffer.alloc(PART, 0x42);
         a.send(bytesA);
@@ -104,14 +130,13 @@ describe('PATCHes racing on one session (S3 on RGW)', { skip, timeout: 300_000 }
     it(`hashstate ${hashstate}: parts of both PATCHes mixed: the commit fails with BLOB_UPLOAD_INVALID`, async () => {
       await withRegistry(hashstate, async (reg) => {
         const name = repoName('race');
-        const { first, location, a, b } = await racing(reg, name);
+        const { first, location, a, b, s3 } = await racing(reg, name, hashstate);
         const bytesA = Buffer.alloc(2 * PART, 0x41);
         const bytesB = Buffer.alloc(2 * PART, 0x42);
         // Stored: part 2 from B, part 3 from A, at the size each of them hashed.
-        a.send(bytesA.subarray(0, PART));
-        await sleep(SETTLE_MS);
-        b.send(bytesB);
-        await sleep(SETTLE_MS);
+        await proxy.answered(s3.partStored(2), 1, () => a.send(bytesA.subarray(0, PART)));
+        const partOfB = (r: ProxiedRequest) => s3.partStored(2)(r) || s3.partStored(3)(r);
+        await proxy.answered(partOfB, 2, () => b.send(bytesB));
         a.send(bytesA.subarray(PART));
         assert.equal(await a.finish(), 202);
         assert.equal(await b.finish(), 202);
