@@ -37,8 +37,8 @@ function sessionRequests(location: string) {
   const uuid = new URL(location, 'http://x.invalid').pathname.split('/').pop();
   const on = (r: ProxiedRequest, object: string) => new URL(r.url, 'http://x.invalid').pathname.endsWith(`/_uploads/${uuid}/${object}`);
   return {
-    /** A writer loading the upload object (the driver's `data#upload`) to continue it. */
-    stateRead: (r: ProxiedRequest) => s3Operation(r) === 'GetObject' && on(r, 'data%23upload'),
+    /** A writer opening: it loads the upload object (the driver's `data#upload`) and looks for committed data. */
+    writerOpen: (r: ProxiedRequest) => (s3Operation(r) === 'GetObject' && on(r, 'data%23upload')) || (s3Operation(r) === 'HeadObject' && on(r, 'data')),
     /** A request loading the saved running hash. */
     hashStateRead: (r: ProxiedRequest) => s3Operation(r) === 'GetObject' && on(r, 'berth-sha256-state'),
     /** Part `n` of the upload's data stored, by whichever writer. */
@@ -78,9 +78,9 @@ describe('PATCHes racing on one session (S3 on RGW)', { skip, timeout: 300_000 }
   }
 
   /**
-   * A session holding one part; then two PATCHes opened on it, A first, each once it has read what
-   * it continues: the upload object, and for B with `hashstate` on the saved hash (A continues
-   * this process's own). Neither has stored anything yet.
+   * A session holding one part; then two PATCHes opened on it, A first, each once the S3 reads it
+   * makes before it takes its body were answered: its writer's two, and for B with `hashstate` on
+   * the saved hash (A continues this process's own). Neither has stored anything yet.
    */
   async function racing(reg: TestRegistry, name: string, hashstate: 'on' | 'off') {
     const started = await reg.r().post(`/v2/${name}/blobs/uploads/`).expect(202);
@@ -90,9 +90,9 @@ describe('PATCHes racing on one session (S3 on RGW)', { skip, timeout: 300_000 }
     const s3 = sessionRequests(location);
     let a: ReturnType<typeof openPatch> | undefined;
     let b: ReturnType<typeof openPatch> | undefined;
-    await proxy.answered(s3.stateRead, 1, () => (a = openPatch(reg.url, location)));
-    const readsOfB = hashstate === 'on' ? [s3.stateRead, s3.hashStateRead] : [s3.stateRead];
-    await proxy.answered((r) => readsOfB.some((read) => read(r)), readsOfB.length, () => (b = openPatch(reg.url, location)));
+    await proxy.answered(s3.writerOpen, 2, () => (a = openPatch(reg.url, location)));
+    const readOfB = (r: ProxiedRequest) => s3.writerOpen(r) || (hashstate === 'on' && s3.hashStateRead(r));
+    await proxy.answered(readOfB, hashstate === 'on' ? 3 : 2, () => (b = openPatch(reg.url, location)));
     return { first, location, a: a!, b: b!, s3 };
   }
 
