@@ -29,6 +29,17 @@ export class PathExistsError extends StorageError {
   }
 }
 
+/**
+ * An upload's stored content is not what one chain of its writers wrote: two writers continued it
+ * from the same point and stored over each other. Committing it would store bytes no single
+ * request sent (and no running hash covers).
+ */
+export class ConcurrentUploadError extends StorageError {
+  constructor(driver: string, path: string) {
+    super(driver, path, 'the upload was changed by another writer');
+  }
+}
+
 export class InvalidOffsetError extends StorageError {
   constructor(
     driver: string,

@@ -71,6 +71,12 @@ export interface WriterOptions {
  */
 export interface FileWriter extends Writable {
   readonly size: number;
+  /**
+   * Which stored version of the content this writer continues (once ended: which it stored), for a
+   * driver whose concurrent writers can replace each other's bytes without changing the size (S3's
+   * multipart parts). A hash of the content holds only for that version. Undefined: the size tells.
+   */
+  readonly version?: string;
   commit(): Promise<void>;
   cancel(): Promise<void>;
 }

@@ -61,6 +61,7 @@ export const DOMAIN_RULES: { [K in DomainErrorKind]: Rule<DomainFacts[K]> } = {
   'name-unknown': { code: 'NAME_UNKNOWN' },
   'upload-unknown': { code: 'BLOB_UPLOAD_UNKNOWN' },
   'upload-state-invalid': { code: 'BLOB_UPLOAD_INVALID' },
+  'upload-changed': { code: 'BLOB_UPLOAD_INVALID', status: 400 },
   // The upload route adds the session's Location and Docker-Upload-UUID, which only it can build.
   'upload-range-invalid': {
     code: 'BLOB_UPLOAD_INVALID',

@@ -22,6 +22,8 @@ export interface DomainFacts {
   'upload-unknown': { uuid: string };
   /** The session's `_state` is missing, forged or someone else's. */
   'upload-state-invalid': Record<string, never>;
+  /** Requests racing on one session stored over each other's bytes (on S3: the same parts). */
+  'upload-changed': Record<string, never>;
   /**
    * A chunk that does not continue the upload, or whose range cannot be read; `offset` is the size
    * the session holds (once known), `contentRange` the unreadable header.

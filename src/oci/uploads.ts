@@ -3,7 +3,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { LRUCache } from 'lru-cache';
 import type { StorageDriver } from '../../storage-drivers/types';
-import { isNotFound } from '../../storage-drivers/errors';
+import { ConcurrentUploadError, isNotFound } from '../../storage-drivers/errors';
 import { DomainError, isDomainError } from './errors';
 import { createDigester, hashStream, parseDigest, type Algorithm, type Digest } from './digest';
 import { paths, REPOSITORIES } from './paths';
@@ -53,6 +53,8 @@ interface Running {
 interface KeptHashes {
   /** Bytes hashed: valid only while it equals the stored upload size. */
   offset: number;
+  /** The driver's version of the content hashed (FileWriter.version): valid only while it is current. */
+  version?: string;
   hashes?: Partial<Record<Algorithm, Hash>>;
   saved?: Uint8Array;
 }
@@ -248,6 +250,7 @@ export class UploadManager {
     const key = this.key(session);
     const writer = await this.driver.writer(paths.uploadData(session.name, session.uuid), { append: true, signal: input.signal });
     const start = writer.size;
+    const opened = writer.version;
     const expected = input.range ? input.range.end - input.range.start + 1 : input.contentLength;
     const reject = async (err: DomainError) => {
       await endQuietly(writer);
@@ -258,7 +261,7 @@ export class UploadManager {
     if (input.range && input.contentLength !== undefined && input.contentLength !== expected)
       await reject(new DomainError('size-invalid', { contentLength: input.contentLength, contentRange: expected }));
 
-    const running = await this.runningHashes(session, start, commit, algorithm);
+    const running = await this.runningHashes(session, { offset: start, version: opened }, commit, algorithm);
     const hashes = running ? Object.values(running.hashes) : [];
     let resumable = running?.resumable;
     let count = 0;
@@ -288,6 +291,11 @@ export class UploadManager {
     } catch (err) {
       this.hashes.delete(key);
       running?.resumable?.drop();
+      if (err instanceof ConcurrentUploadError) {
+        // What is stored is no one request's bytes: the client can only start over.
+        await this.discard(session);
+        throw new DomainError('upload-changed', {}, 'the upload was changed by another request');
+      }
       // A final chunk's writer is still open when the body was rejected after it streamed (a
       // short body): end it so that its handle closes, keeping what it wrote as an end would.
       if (!writer.writableEnded && !writer.destroyed) await endQuietly(writer);
@@ -309,22 +317,30 @@ export class UploadManager {
       const saved = await resumable.save().catch(() => undefined);
       resumable.drop();
       if (saved === undefined) return { size };
-      this.hashes.set(key, { offset: size, saved });
-      if (this.resumable && size >= this.resumable.minBytes) await this.resumable.states.save(session, size, saved);
+      this.hashes.set(key, { offset: size, version: writer.version, saved });
+      if (this.resumable && size >= this.resumable.minBytes) await this.resumable.states.save(session, size, writer.version, saved);
       return { size };
     }
-    if (running) this.hashes.set(key, { offset: size, hashes: running.hashes });
+    if (running) this.hashes.set(key, { offset: size, version: writer.version, hashes: running.hashes });
     return { size, running };
   }
 
   /**
-   * The digests to continue at `start`: this process's own when it hashed up to there, else
-   * (sha256 uploads only) the state saved in storage for exactly `start` bytes. Undefined: none, the
-   * commit re-reads the data.
+   * The digests to continue at `at`: this process's own when it hashed up to there, else (sha256
+   * uploads only) the state saved in storage for exactly those bytes. Undefined: none, the commit
+   * re-reads the data. Both must be of the stored version: a request racing this session's last one
+   * may have stored other bytes of the same size, and a hash of those is not a hash of these.
    */
-  private async runningHashes(session: UploadSession, start: number, commit: boolean, algorithm?: Algorithm): Promise<Running | undefined> {
+  private async runningHashes(
+    session: UploadSession,
+    at: { offset: number; version?: string },
+    commit: boolean,
+    algorithm?: Algorithm,
+  ): Promise<Running | undefined> {
     const key = this.key(session);
-    const kept = this.hashes.get(key);
+    const start = at.offset;
+    const found = this.hashes.get(key);
+    const kept = found?.version === at.version ? found : undefined;
     this.hashes.delete(key);
     const r = algorithm === undefined || algorithm === 'sha256' ? this.resumable : undefined;
     if (kept?.offset === start && kept.saved) return r && { hashes: {}, resumable: r.worker.create(kept.saved) };
@@ -332,7 +348,7 @@ export class UploadManager {
     // A single-request upload has no later request to save a state for: the native hash is faster.
     if (start === 0) return r && !commit ? { hashes: {}, resumable: r.worker.create() } : { hashes: nativeHashes(algorithm) };
     // The writer is open already: storage failing to give the state costs a re-read, not a leak.
-    const loaded = await r?.states.load(session, start).catch(() => undefined);
+    const loaded = await r?.states.load(session, start, at.version).catch(() => undefined);
     return loaded && { hashes: {}, resumable: r!.worker.create(loaded) };
   }
 

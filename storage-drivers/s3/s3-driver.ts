@@ -113,10 +113,10 @@ export class S3Driver implements StorageDriver {
       if (old?.uploadId !== undefined) await abortUpload(this.ctx, this.ctx.key(path), old.uploadId);
     }
     if (state === undefined) {
-      state = { parts: 0, partBytes: 0, tail: Buffer.alloc(0) };
+      state = { parts: 0, partBytes: 0, tail: Buffer.alloc(0), chain: '' };
       // Stored at once so that stat and list in any process see the upload from its start (the
       // committed object already shows it).
-      if (committed === 0) await saveUploadState(this.ctx, path, state, opts.signal);
+      if (committed === 0) state.version = await saveUploadState(this.ctx, path, state, opts.signal);
     }
     const writer = new S3Writer(this.ctx, path, state, opts.signal, committed);
     if (opts.signal) addAbortSignal(opts.signal, writer);

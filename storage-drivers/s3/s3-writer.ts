@@ -1,12 +1,14 @@
 import { DeleteObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { S3ServiceException } from '@aws-sdk/client-s3';
 import { Writable } from 'node:stream';
+import { ConcurrentUploadError } from '../errors';
 import { endAndFinish } from '../streams';
 import type { FileWriter } from '../types';
 import type { S3Context } from './context';
 import { MAX_PARTS, partSizeFor } from './limits';
 import { abortUpload, completeUpload, createUpload, listParts, type Part, uploadPart } from './multipart';
 import { reopenCommitted } from './reopen';
-import { dropUploadState, saveUploadState, type UploadState } from './upload-state';
+import { dropUploadState, extendChain, partChain, saveUploadState, type UploadState } from './upload-state';
 
 /**
  * Streams into a multipart upload one part at a time: it holds at most one part (plus the chunk
@@ -16,6 +18,13 @@ import { dropUploadState, saveUploadState, type UploadState } from './upload-sta
  * part, as one PutObject) and completes the upload, so the content is never copied through here.
  * An append writer may also continue committed content (a commit whose caller died before it used
  * the content): that stays in place, and is rewritten only when bytes are added to it.
+ *
+ * Writers that continue one upload from the same point at once store the same part numbers over
+ * each other, so the stored parts can be a mix of theirs at exactly the size either wrote. Each
+ * writer extends the upload object's chain of part ETags with the parts it stored; a commit
+ * refuses (ConcurrentUploadError) when the listed parts do not give the chain the upload object
+ * records, and completes with the ETags it checked, so that a part stored over meanwhile fails
+ * the completion (InvalidPart) instead of being assembled.
  */
 export class S3Writer extends Writable implements FileWriter {
   private chunks: Buffer[] = [];
@@ -25,7 +34,10 @@ export class S3Writer extends Writable implements FileWriter {
   private unsavedUpload = false;
   private parts: number;
   private partBytes: number;
-  private readonly earlier: { parts: number; bytes: number };
+  private readonly earlier: { parts: number; bytes: number; chain?: string };
+  /** The ETag chain of parts 1..parts; undefined when an upload object from before it continues. */
+  private chain: string | undefined;
+  private savedVersion: string | undefined;
   private readonly sessionParts: Part[] = [];
   private commitRequested = false;
   private outcome: 'open' | 'committed' | 'cancelled' = 'open';
@@ -49,7 +61,9 @@ export class S3Writer extends Writable implements FileWriter {
     this.uploadId = initial.uploadId;
     this.parts = initial.parts;
     this.partBytes = initial.partBytes;
-    this.earlier = { parts: initial.parts, bytes: initial.partBytes };
+    this.earlier = { parts: initial.parts, bytes: initial.partBytes, chain: initial.chain };
+    this.chain = initial.chain;
+    this.savedVersion = initial.version;
     if (initial.tail.length > 0) {
       this.chunks.push(initial.tail);
       this.buffered = initial.tail.length;
@@ -58,6 +72,15 @@ export class S3Writer extends Writable implements FileWriter {
 
   get size(): number {
     return this.committedBytes + this.partBytes + this.buffered;
+  }
+
+  /**
+   * Which write of the upload object this writer's content is: the one it continued until it ends,
+   * then the one it saved. A hash of the content is for that version only: another writer's save
+   * (of other bytes, at the same size) gives another. Undefined for committed content.
+   */
+  get version(): string | undefined {
+    return this.committedBytes > 0 || this.committed ? undefined : this.savedVersion;
   }
 
   private get key(): string {
@@ -161,6 +184,7 @@ export class S3Writer extends Writable implements FileWriter {
     }
     const part = await uploadPart(this.ctx, this.key, this.uploadId, this.parts + 1, body, this.signal);
     this.sessionParts.push(part);
+    if (this.chain !== undefined) this.chain = extendChain(this.chain, part.PartNumber, part.ETag);
     this.parts++;
     this.partBytes += body.length;
   }
@@ -180,6 +204,7 @@ export class S3Writer extends Writable implements FileWriter {
       this.uploadId = reopened.uploadId;
       this.unsavedUpload = true;
       this.sessionParts.push(...reopened.parts);
+      this.chain = partChain(reopened.parts);
       this.parts = reopened.parts.length;
       this.partBytes = this.committedBytes;
     }
@@ -193,8 +218,8 @@ export class S3Writer extends Writable implements FileWriter {
     const tail = this.take(this.buffered);
     this.chunks = tail.length > 0 ? [tail] : [];
     this.buffered = tail.length;
-    const state = { uploadId: this.uploadId, parts: this.parts, partBytes: this.partBytes, tail };
-    await saveUploadState(this.ctx, this.path, state, this.signal);
+    const state = { uploadId: this.uploadId, parts: this.parts, partBytes: this.partBytes, tail, chain: this.chain };
+    this.savedVersion = await saveUploadState(this.ctx, this.path, state, this.signal);
     this.unsavedUpload = false;
     // The upload object now holds all of the content; the committed object would hide it from stat.
     if (this.reopened) await this.ctx.send(new DeleteObjectCommand({ Bucket: this.ctx.bucket, Key: this.key }));
@@ -221,7 +246,9 @@ export class S3Writer extends Writable implements FileWriter {
     } else {
       const earlier = await this.earlierParts(this.uploadId);
       if (tail.length > 0) await this.uploadNext(tail);
-      await completeUpload(this.ctx, this.key, this.uploadId, [...earlier, ...this.sessionParts]);
+      await completeUpload(this.ctx, this.key, this.uploadId, [...earlier, ...this.sessionParts]).catch((err: unknown) => {
+        throw err instanceof S3ServiceException && err.name === 'InvalidPart' ? new ConcurrentUploadError('s3', this.path) : err;
+      });
     }
     this.outcome = 'committed';
     this.unsavedUpload = false;
@@ -236,6 +263,7 @@ export class S3Writer extends Writable implements FileWriter {
     if (parts.length !== this.earlier.parts || bytes !== this.earlier.bytes) {
       throw new Error(`s3: the stored parts of ${this.path} do not match its upload state`);
     }
+    if (this.earlier.chain !== undefined && partChain(parts) !== this.earlier.chain) throw new ConcurrentUploadError('s3', this.path);
     return parts;
   }
 }

@@ -1,28 +1,11 @@
 import { after, before, describe, it } from 'node:test';
 import { acquireRgw, releaseRgw, type Rgw, rgwSkipReason } from '../../test/helpers/rgw';
 import { runDriverSuite } from '../testsuite/driver-suite';
-import { createS3Driver, type S3DriverOptions } from './index';
+import { createS3Driver } from './index';
 import { rgwTests } from './rgw-tests';
+import { freshOptions } from './test-support';
 
 const skip = rgwSkipReason();
-let buckets = 0;
-
-/** Driver options for a fresh bucket on the shared RGW. */
-async function freshOptions(rgw: Rgw, extra: Partial<S3DriverOptions> = {}): Promise<S3DriverOptions> {
-  const bucket = `berth-${process.pid}-${++buckets}`;
-  await rgw.createBucket(bucket);
-  return {
-    bucket,
-    region: rgw.region,
-    regionendpoint: rgw.endpoint,
-    forcepathstyle: true,
-    accesskey: rgw.accessKey,
-    secretkey: rgw.secretKey,
-    rootdirectory: '/berth-test',
-    ...extra,
-  };
-}
-
 if (skip) {
   it('S3 driver on RGW', { skip }, () => undefined);
 } else {

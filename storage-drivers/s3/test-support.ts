@@ -1,3 +1,4 @@
+import type { Rgw } from '../../test/helpers/rgw';
 import { withValidation } from '../decorator';
 import type { StorageDriver } from '../types';
 import { createS3Client, S3Context } from './context';
@@ -39,4 +40,22 @@ export async function measureRss(work: () => Promise<void>): Promise<RssMeasure>
   }
   peak = Math.max(peak, process.memoryUsage().rss);
   return { baseline, peak, growth: peak - baseline };
+}
+
+let buckets = 0;
+
+/** Driver options for a fresh bucket on the shared RGW. */
+export async function freshOptions(rgw: Rgw, extra: Partial<S3DriverOptions> = {}): Promise<S3DriverOptions> {
+  const bucket = `berth-${process.pid}-${++buckets}`;
+  await rgw.createBucket(bucket);
+  return {
+    bucket,
+    region: rgw.region,
+    regionendpoint: rgw.endpoint,
+    forcepathstyle: true,
+    accesskey: rgw.accessKey,
+    secretkey: rgw.secretKey,
+    rootdirectory: '/berth-test',
+    ...extra,
+  };
 }

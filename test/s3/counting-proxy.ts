@@ -40,11 +40,21 @@ export function countByOperation(requests: readonly ProxiedRequest[]): Record<st
   return counts;
 }
 
+/** Far longer than any S3 request takes on a loaded machine: only a test that went wrong waits it out. */
+const ANSWER_TIMEOUT_MS = 60_000;
+
 export interface CountingProxy {
   /** http://127.0.0.1:PORT */
   url: string;
   /** Every request forwarded so far, in the order their responses started. */
   requests: ProxiedRequest[];
+  /**
+   * Runs `cause`, then resolves once `count` more requests matching `match` have been answered in
+   * full: what S3 did for them is then done, whenever the client gets to read it. A test orders
+   * racing requests by these events instead of by sleeps. Rejects when they have not happened
+   * within a minute, naming what was answered, rather than leaving the test to hang.
+   */
+  answered(match: (r: ProxiedRequest) => boolean, count: number, cause: () => unknown): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -58,19 +68,28 @@ export async function startCountingProxy(upstream: string): Promise<CountingProx
   const target = new URL(upstream);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const requests: ProxiedRequest[] = [];
+  const done: ProxiedRequest[] = [];
+  const waiters = new Set<() => void>();
   const server = http.createServer((req, res) => {
     const out = http.request(
       { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers, agent },
       (upstreamRes) => {
         const copySource = req.headers['x-amz-copy-source'];
-        requests.push({
+        const seen: ProxiedRequest = {
           method: req.method ?? '',
           url: req.url ?? '',
           status: upstreamRes.statusCode ?? 0,
           ...(typeof copySource === 'string' ? { copySource } : {}),
-        });
+        };
+        requests.push(seen);
         res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
-        pipeline(upstreamRes, res).catch(() => res.destroy());
+        pipeline(upstreamRes, res).then(
+          () => {
+            done.push(seen);
+            for (const wake of waiters) wake();
+          },
+          () => res.destroy(),
+        );
       },
     );
     out.on('error', () => res.destroy());
@@ -80,6 +99,29 @@ export async function startCountingProxy(upstream: string): Promise<CountingProx
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     requests,
+    async answered(match, count, cause) {
+      const wanted = done.filter(match).length + count;
+      let wake = () => {};
+      let timer: NodeJS.Timeout | undefined;
+      const reached = new Promise<void>((resolve, reject) => {
+        wake = () => {
+          if (done.filter(match).length >= wanted) resolve();
+        };
+        timer = setTimeout(() => {
+          const seen = done.map((r) => `${s3Operation(r)} ${r.url}`).join('\n');
+          reject(new Error(`${wanted - done.filter(match).length} of the awaited S3 requests were never answered; answered:\n${seen}`));
+        }, ANSWER_TIMEOUT_MS);
+      });
+      waiters.add(wake);
+      try {
+        await cause();
+        wake();
+        await reached;
+      } finally {
+        waiters.delete(wake);
+        clearTimeout(timer);
+      }
+    },
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
