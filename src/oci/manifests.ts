@@ -49,8 +49,8 @@ export interface PutOptions extends ManifestLimits {
 
 const MEDIA_TYPE_CACHE_SIZE = 50_000;
 /**
- * How many times a push writes again a tag that deletes kept removing under it: each round needs a
- * new delete landing between the push's write and its look, so more is a client looping on both.
+ * How many times a push writes again a tag that deletes keep removing under it. Each round needs
+ * another delete landing between the push's write and its look; beyond this, the last write stands.
  */
 const TAG_REWRITES = 3;
 
