@@ -145,7 +145,11 @@ export interface StorageDriver {
    * after that finds the content at dst. PathNotFoundError when src is absent.
    */
   move(src: string, dst: string): Promise<void>;
-  /** Recursive; never touches siblings sharing a prefix (`/a/b` spares `/a/bc`). PathNotFoundError when absent. */
+  /**
+   * Recursive; never touches siblings sharing a prefix (`/a/b` spares `/a/bc`). PathNotFoundError when
+   * absent. What is written below the path while it runs is removed too, up to the moment the path
+   * is gone (re-listed until empty), so that a racing writer never leaves part of what it wrote.
+   */
   delete(path: string): Promise<void>;
   /** A URL the client may fetch the content from directly, or null when the driver has none. */
   redirectUrl(path: string, opts: RedirectOptions): Promise<string | null>;

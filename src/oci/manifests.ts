@@ -48,6 +48,11 @@ export interface PutOptions extends ManifestLimits {
 }
 
 const MEDIA_TYPE_CACHE_SIZE = 50_000;
+/**
+ * How many times a push writes again a tag that deletes keep removing under it. Each round needs
+ * another delete landing between the push's write and its look; beyond this, the last write stands.
+ */
+const TAG_REWRITES = 3;
 
 /**
  * Manifests are blobs in the global store with a revision link per repository; tags are links to
@@ -161,9 +166,36 @@ export class ManifestStore {
     const referred = subject ? Promise.all([stored, linked]).then(() => this.referrers.add(name, subject.digest, digest)) : undefined;
     await allSettled([linked, stored, referred, previous]);
     await allSettled(tags.map((tag) => writeLink(this.driver, paths.tagCurrentLink(name, tag), digest)));
-    await Promise.all(tags.map((tag) => writeLink(this.driver, paths.tagIndexLink(name, tag, digest), digest, { durable: false })));
+    await this.writeIndexLinks(name, tags, digest);
+    await this.keepTags(name, tags, digest, parsed);
     const before = await previous;
     return { canonicals, previousTags: new Map(tags.map((tag, i) => [tag, before[i]])), hadRevision: await hadRevision };
+  }
+
+  private writeIndexLinks(name: string, tags: string[], digest: Digest): Promise<unknown> {
+    return Promise.all(tags.map((tag) => writeLink(this.driver, paths.tagIndexLink(name, tag, digest), digest, { durable: false })));
+  }
+
+  /**
+   * A delete of a tag (by tag, or by the digest it names) removes the tag's directory. One that does
+   * so between this push's current link and its 201 would leave the tag gone, or listed with only
+   * its index link, after the client was told it was stored. So the current links are looked at
+   * once more after the last write (one HEAD a tag on S3): one that is gone was removed by a delete
+   * that came after it was written, so this push counts as coming after that delete and writes the
+   * tag again, with the revision and referrer links a delete by digest removed too. A delete that
+   * removes the tag after this look was still running when the push was answered, and counts as
+   * coming after the push (docs/architecture.md, "Deletes racing pushes").
+   */
+  private async keepTags(name: string, tags: string[], digest: Digest, parsed: ParsedManifest): Promise<void> {
+    for (let round = 1; round <= TAG_REWRITES; round++) {
+      const present = await Promise.all(tags.map((tag) => isFile(this.driver, paths.tagCurrentLink(name, tag))));
+      const lost = tags.filter((_, i) => !present[i]);
+      if (lost.length === 0) return;
+      await writeLink(this.driver, paths.revisionLink(name, digest), digest);
+      if (parsed.subject) await this.referrers.add(name, parsed.subject.digest, digest);
+      await Promise.all(lost.map((tag) => writeLink(this.driver, paths.tagCurrentLink(name, tag), digest)));
+      await this.writeIndexLinks(name, lost, digest);
+    }
   }
 
   /** Tag or digest → digest of a manifest present in the repository; MANIFEST_UNKNOWN otherwise. */

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createFilesystemDriver } from '../index';
+import { isNotFound } from '../errors';
 import type { FileInfo, StorageDriver } from '../types';
 import { runDriverSuite } from '../testsuite/driver-suite';
 import { walkPaths } from '../testsuite/helpers';
@@ -153,5 +154,28 @@ describe('filesystem driver specifics', () => {
     await missing.putContent('/first', Buffer.from('x'));
     assert.deepEqual(await readdir(join(dir, 'not-yet')), ['first']);
     await rm(join(dir, 'not-yet'), { recursive: true });
+  });
+
+  it('a recursive delete racing writes below it removes what it finds again instead of failing on a directory no longer empty', async () => {
+    // A tag's directory deleted while a push writes its links into it (docs/architecture.md, "Deletes racing pushes").
+    let writing = true;
+    const writes = (async () => {
+      // A write may fail when the delete takes its directory or temp file away: only the delete is on trial.
+      for (let i = 0; writing; i++) await driver.putContent(`/racing/tag/index/sha256/${i % 8}/link`, Buffer.from(`${i}`)).catch(() => undefined);
+    })();
+    const failures: string[] = [];
+    try {
+      for (let round = 0; round < 300; round++) {
+        await driver.putContent('/racing/tag/current/link', Buffer.from('x'));
+        await driver.delete('/racing').catch((err: unknown) => {
+          if (!isNotFound(err)) failures.push(String(err));
+        });
+      }
+    } finally {
+      writing = false;
+      await writes;
+    }
+    assert.deepEqual(failures.slice(0, 3), []);
+    await driver.delete('/racing').catch(() => undefined);
   });
 });

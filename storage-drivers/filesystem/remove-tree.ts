@@ -1,5 +1,5 @@
 import { readdir, rmdir, unlink } from 'node:fs/promises';
-import { isMissing, succeeds } from './errno';
+import { errnoCode, isMissing, succeeds } from './errno';
 
 function ignoreMissing(err: unknown): void {
   if (!isMissing(err)) throw err;
@@ -17,14 +17,39 @@ export async function removeTree(path: string, likelyDir: boolean): Promise<void
   await removeDir(path);
 }
 
+/**
+ * Rounds of listing and removing a directory that writers keep filling (a tag's directory while a
+ * push writes its links), before the delete gives up with ENOTEMPTY.
+ */
+const REMOVE_ROUNDS = 20;
+
 async function removeDir(dir: string): Promise<void> {
   if (await succeeds(rmdir(dir), 'ENOTEMPTY', 'EEXIST')) return;
-  const entries = await readdir(dir, { withFileTypes: true });
-  await Promise.all(
-    entries.map((e) => {
-      const child = `${dir}/${e.name}`;
-      return (e.isDirectory() ? removeDir(child) : unlink(child)).catch(ignoreMissing);
-    }),
-  );
-  await rmdir(dir).catch(ignoreMissing);
+  for (let round = 1; ; round++) {
+    let entries;
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      // Only the first listing may report the directory missing: later, another delete took it.
+      if (round > 1 && isMissing(err)) return;
+      throw err;
+    }
+    await Promise.all(
+      entries.map((e) => {
+        const child = `${dir}/${e.name}`;
+        return (e.isDirectory() ? removeDir(child) : unlink(child)).catch(ignoreMissing);
+      }),
+    );
+    // Something written after the listing: removed as S3's delete re-lists, so that nothing written
+    // before the directory went is left (a tag's index link without its current link, a phantom tag).
+    const removed = await rmdir(dir).then(
+      () => true,
+      (err: unknown) => {
+        if (isMissing(err)) return true;
+        if (round < REMOVE_ROUNDS && (errnoCode(err) === 'ENOTEMPTY' || errnoCode(err) === 'EEXIST')) return false;
+        throw err;
+      },
+    );
+    if (removed) return;
+  }
 }

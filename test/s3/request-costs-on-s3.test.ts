@@ -55,9 +55,9 @@ describe('S3 requests per operation (RGW)', { skip, timeout: 300_000 }, () => {
     const next = ociManifest({ config: descriptor(config, MT.ociConfig), layers: [descriptor(layer, MT.ociLayer)], annotations: { n: '2' } });
     const c = await counted(() => pushManifest(r(), name, 'v2', next).expect(201));
     // 4 PutObject (data, revision link, tag link, tag index), 4 HEAD (the config and the layer: link
-    // and data), 2 HEAD (is the manifest stored, its revision link), 1 GET (the tag's link), 1 GET
-    // (the sweep state, after the links).
-    assert.ok(c.total <= 12, `${c.total} requests ${JSON.stringify(c.byOp)}:\n${c.trace}`);
+    // and data), 2 HEAD (is the manifest stored, its revision link), 1 GET (the tag's link), 1 HEAD
+    // (the tag's link again after the writes, for a racing delete), 1 GET (the sweep state, after the links).
+    assert.ok(c.total <= 13, `${c.total} requests ${JSON.stringify(c.byOp)}:\n${c.trace}`);
     assert.equal(c.byOp.ListObjectsV2 ?? 0, 0, c.trace);
   });
 
