@@ -46,7 +46,7 @@ function chunk(ctx: RouteContext): ChunkInput {
 }
 
 /**
- * A refused range also tells the client where the session is and how far it got (the error table
+ * A refused range, or a session another request holds, also tells the client where the session is and how far it got (the error table
  * renders the Range; the Location only this route can build). A PATCH or PUT resolves its session
  * without the offset (the write learns it), so a refusal raised before any write, such as a
  * malformed Content-Range, reads the offset from storage.
@@ -55,12 +55,12 @@ async function withSession<T>(ctx: RouteContext, session: UploadSession, work: (
   try {
     return await work();
   } catch (err) {
-    if (!isDomainError(err, 'upload-range-invalid')) throw err;
+    if (!isDomainError(err, 'upload-range-invalid') && !isDomainError(err, 'upload-busy')) throw err;
     const offset = err.facts.offset ?? (await ctx.registry.uploads.size(session));
     const { Location, 'Docker-Upload-UUID': uuid } = sessionHeaders(ctx, { ...session, offset });
     ctx.res.setHeader('Location', Location);
     ctx.res.setHeader('Docker-Upload-UUID', uuid);
-    throw new DomainError('upload-range-invalid', { ...err.facts, offset }, err.reason);
+    throw new DomainError(err.kind, { ...err.facts, offset }, err.reason);
   }
 }
 
@@ -149,6 +149,6 @@ export async function completeUpload(ctx: RouteContext): Promise<void> {
 
 export async function cancelUpload(ctx: RouteContext): Promise<void> {
   const session = await resolve(ctx);
-  await ctx.registry.uploads.cancel(session);
+  await withSession(ctx, session, () => ctx.registry.uploads.cancel(session));
   sendEmpty(ctx.res, 204);
 }

@@ -4,9 +4,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createFilesystemDriver } from '../../storage-drivers';
+import type { UploadLeaseTimings } from '../../src/oci/upload-lease';
 import { assertStoreConsistent } from '../helpers/store-check';
 import { digestOf, getRaw, randomBlob, repoName } from './helpers';
 import { assertOciError, pathOf, rawRequest, startRegistry, withQuery, type RawResponse, type TestRegistry } from './server';
+
+/** A second request waits 1 s; a lease not renewed for 3 s is taken over. */
+const TIMINGS: UploadLeaseTimings = { ttlMs: 3_000, renewMs: 200, fenceMs: 1_000, waitMs: 1_000, pollMs: 50 };
 
 /**
  * docs/architecture.md, "Uploads": requests on one upload session exclude each other across
@@ -20,7 +24,7 @@ describe('requests racing on one upload session (filesystem, two processes)', ()
 
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'berth-upload-lease-'));
-    const start = () => startRegistry({ driver: createFilesystemDriver({ rootDirectory: dir }) });
+    const start = () => startRegistry({ driver: createFilesystemDriver({ rootDirectory: dir }), deps: { uploadLeaseTimings: TIMINGS } });
     [a, b] = [await start(), await start()];
   });
   after(async () => {
