@@ -22,6 +22,8 @@ export interface LeaseTimings {
 export interface LeaseKind {
   /** The directory of the numbered leases. */
   dir: string;
+  /** Older leases left when one is taken, so that most takes delete none (0: all are deleted). */
+  history: number;
   path(n: number): string;
   /** createExclusive's durability: false where a crash ends every holder anyway. */
   durable: boolean;
@@ -47,6 +49,8 @@ interface LeaseBody {
  * holder's, that it renewed recently and that no newer lease exists.
  */
 export class Lease {
+  /** No lease existed before this one (its directory may have been made by taking it). */
+  first = false;
   private renewals = 0;
   private lastRenewal = performance.now();
   private lost?: string;
@@ -65,8 +69,10 @@ export class Lease {
   static async acquire(driver: StorageDriver, kind: LeaseKind, timings: LeaseTimings): Promise<Lease> {
     const owner = `${hostname()}/${process.pid}/${randomBytes(6).toString('hex')}`;
     const newest = Math.max(0, ...(await leaseNumbers(driver, kind)));
+    const first = newest === 0;
     if (newest > 0) await assertFree(driver, kind, newest, owner, timings.ttlMs);
     const lease = new Lease(driver, kind, newest + 1, owner, timings);
+    lease.first = first;
     const started = performance.now();
     try {
       await driver.createExclusive(kind.path(lease.number), lease.body(), { durable: kind.durable });
@@ -82,7 +88,7 @@ export class Lease {
       if (Math.max(...after) !== lease.number) throw kind.busy(`took a newer lease (${Math.max(...after)})`);
       // Older leases are history: only the newest tells anything.
       const older = after.filter((n) => n < lease.number);
-      await Promise.all(older.map((n) => driver.delete(kind.path(n)).catch(() => undefined)));
+      if (older.length > kind.history) await Promise.all(older.map((n) => driver.delete(kind.path(n)).catch(() => undefined)));
     } catch (err) {
       // Not left to expire when storage failed here; harmless when a newer lease exists.
       await lease.release().catch(() => undefined);
@@ -102,15 +108,18 @@ export class Lease {
     if (this.lost !== undefined) throw this.kind.lost(this.lost);
   }
 
-  /** Ends the renewals and waits for one in flight: before the lease's directory is deleted, which a renewal would make again. */
-  async stopRenewing(): Promise<void> {
-    clearInterval(this.timer);
-    await this.renewing;
+  /**
+   * Ends the renewals, waiting for one in flight, and leaves the lease as it is: before the holder
+   * deletes the lease's directory, which a renewal or a release would make again.
+   */
+  async end(): Promise<void> {
+    await this.stopRenewing();
+    this.lost ??= 'ended';
   }
 
   /**
-   * Ends the renewals and frees the lease at once for the next holder (unless it was lost, or its
-   * file is gone: deleted with its directory, which a rewrite must not bring back).
+   * Ends the renewals and frees the lease at once for the next holder (unless it was lost or ended,
+   * or its file is gone: deleted with its directory, which a rewrite must not bring back).
    */
   async release(): Promise<void> {
     await this.stopRenewing();
@@ -118,6 +127,11 @@ export class Lease {
     this.lost = 'released';
     if ((await this.driver.statFile(this.kind.path(this.number))) === null) return;
     await this.driver.putContent(this.kind.path(this.number), this.body(true), { durable: this.kind.durable });
+  }
+
+  private async stopRenewing(): Promise<void> {
+    clearInterval(this.timer);
+    await this.renewing;
   }
 
   private async renew(): Promise<void> {
@@ -173,15 +187,15 @@ async function assertFree(driver: StorageDriver, kind: LeaseKind, n: number, own
   let body: LeaseBody | undefined;
   let modTime: number;
   try {
-    const [content, info] = await Promise.all([driver.getContent(path), driver.stat(path)]);
-    body = parseBody(content);
-    modTime = info.modTime.getTime();
+    body = parseBody(await driver.getContent(path));
+    // Most leases found were released: their age need not be read.
+    if (body?.released) return;
+    modTime = (await driver.stat(path)).modTime.getTime();
   } catch (err) {
     // Dropped as history by a holder that has taken a newer one: creating n+1 fails then.
     if (isNotFound(err)) return;
     throw err;
   }
-  if (body?.released) return;
   const age = (await storageNow(driver, owner)) - modTime;
   if (age <= ttlMs) throw kind.busy(`is running (${body?.owner ?? 'unknown'}, renewed ${Math.max(0, Math.round(age / 1000))} s ago)`);
 }

@@ -48,6 +48,7 @@ export class UploadLeases {
   async acquire(name: string, uuid: string, signal?: AbortSignal): Promise<Lease> {
     const kind: LeaseKind = {
       dir: paths.uploadLeases(name, uuid),
+      history: 3,
       path: (n) => paths.uploadLease(name, uuid, n),
       durable: false,
       holder: 'request',

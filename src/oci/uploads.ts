@@ -171,7 +171,7 @@ export class UploadManager {
     const sha256 = hashed.sha256!;
     const actual = hashed[digest.algorithm];
     if (actual !== digest.hex) {
-      await lease?.stopRenewing();
+      await lease?.end();
       if (size === 0 && (await this.finishEarlierCommit(session, digest))) return;
       if (!(await this.discard(session))) throw new DomainError('upload-unknown', { uuid: session.uuid });
       throw new DomainError('digest-invalid', { digest: digest.value });
@@ -187,7 +187,7 @@ export class UploadManager {
       await this.driver.move(data, paths.blobData(canonical));
     }
     await this.blobs.alias(digest, canonical);
-    await lease?.stopRenewing();
+    await lease?.end();
     await deleteIfExists(this.driver, paths.uploadDir(session.name, session.uuid));
   }
 
@@ -210,13 +210,13 @@ export class UploadManager {
     return true;
   }
 
-  /** DELETE: waits for a request in progress on the session, as a second PATCH would. */
+  /**
+   * DELETE takes no lease: it must free a full disk, where a lease cannot be written. A request
+   * still writing to the session loses its lease with it (its renewal finds the lease gone) and
+   * writes only into the deleted file.
+   */
   async cancel(session: UploadSession): Promise<void> {
-    const discarded = await this.leased(session, undefined, async (lease) => {
-      await lease?.stopRenewing();
-      return this.discard(session);
-    });
-    if (!discarded) throw new DomainError('upload-unknown', { uuid: session.uuid });
+    if (!(await this.discard(session))) throw new DomainError('upload-unknown', { uuid: session.uuid });
   }
 
   /** Deletes the session and what it holds; false when it was already gone. */
@@ -268,9 +268,11 @@ export class UploadManager {
     if (this.leases === undefined) return work();
     const lease = await this.leases.acquire(session.name, session.uuid, signal);
     try {
-      // Ended (committed, cancelled) while this waited: the lease made its directory again.
-      if ((await fileSize(this.driver, paths.uploadStartedAt(session.name, session.uuid))) === null) {
-        await lease.stopRenewing();
+      // Ended (committed, cancelled) while this waited: the lease made its directory again. A
+      // lease found before this one shows the session went on at least until this one was taken,
+      // and only a holder (a commit) ends it otherwise.
+      if (lease.first && (await fileSize(this.driver, paths.uploadStartedAt(session.name, session.uuid))) === null) {
+        await lease.end();
         await deleteIfExists(this.driver, paths.uploadDir(session.name, session.uuid));
         throw new DomainError('upload-unknown', { uuid: session.uuid });
       }
