@@ -19,7 +19,7 @@ export const LEASE_TIMINGS: LeaseTimings = { ttlMs: 60_000, renewMs: 5_000, fenc
 
 const GC_LEASES: LeaseKind = {
   dir: paths.gcLeases,
-  history: 0,
+  releaseByDelete: false,
   path: paths.gcLease,
   durable: true,
   holder: 'collector',

@@ -22,8 +22,11 @@ export interface LeaseTimings {
 export interface LeaseKind {
   /** The directory of the numbered leases. */
   dir: string;
-  /** Older leases left when one is taken, so that most takes delete none (0: all are deleted). */
-  history: number;
+  /**
+   * Released by deleting it rather than rewriting it as `released`: one storage operation instead
+   * of two, for leases taken at every request. Then no lease outlives its holder but an expired one.
+   */
+  releaseByDelete: boolean;
   path(n: number): string;
   /** createExclusive's durability: false where a crash ends every holder anyway. */
   durable: boolean;
@@ -88,7 +91,7 @@ export class Lease {
       if (Math.max(...after) !== lease.number) throw kind.busy(`took a newer lease (${Math.max(...after)})`);
       // Older leases are history: only the newest tells anything.
       const older = after.filter((n) => n < lease.number);
-      if (older.length > kind.history) await Promise.all(older.map((n) => driver.delete(kind.path(n)).catch(() => undefined)));
+      await Promise.all(older.map((n) => driver.delete(kind.path(n)).catch(() => undefined)));
     } catch (err) {
       // Not left to expire when storage failed here; harmless when a newer lease exists.
       await lease.release().catch(() => undefined);
@@ -124,6 +127,21 @@ export class Lease {
   async release(): Promise<void> {
     await this.stopRenewing();
     if (this.lost !== undefined) return;
+    if (this.kind.releaseByDelete) {
+      // Only while it holds: the number of a lease found expired may be taken by a racer that
+      // listed before it existed, beside whoever took the next one over it (a stalled holder's
+      // release must leave it as history).
+      try {
+        this.assertHeld();
+      } catch {
+        return;
+      }
+      this.lost = 'released';
+      await this.driver.delete(this.kind.path(this.number)).catch((err: unknown) => {
+        if (!isNotFound(err)) throw err;
+      });
+      return;
+    }
     this.lost = 'released';
     if ((await this.driver.statFile(this.kind.path(this.number))) === null) return;
     await this.driver.putContent(this.kind.path(this.number), this.body(true), { durable: this.kind.durable });

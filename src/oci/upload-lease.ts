@@ -48,7 +48,7 @@ export class UploadLeases {
   async acquire(name: string, uuid: string, signal?: AbortSignal): Promise<Lease> {
     const kind: LeaseKind = {
       dir: paths.uploadLeases(name, uuid),
-      history: 3,
+      releaseByDelete: true,
       path: (n) => paths.uploadLease(name, uuid, n),
       durable: false,
       holder: 'request',
