@@ -31,22 +31,18 @@ describe('requests racing on one upload session (filesystem, two processes)', ()
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'berth-upload-lease-'));
     store = createFilesystemDriver({ rootDirectory: dir });
-    const failing = new Proxy(createFilesystemDriver({ rootDirectory: dir }), {
-      get(target, prop) {
-        const value = Reflect.get(target, prop) as unknown;
-        if (prop !== 'writer' || typeof value !== 'function') return typeof value === 'function' ? value.bind(target) : value;
-        return async (...args: Parameters<StorageDriver['writer']>) => {
-          const writer = await target.writer(...args);
-          if (failWrites) {
-            failWrites = false;
-            const fail = (callback: (err: Error) => void) => callback(Object.assign(new Error('injected'), { code: 'EIO' }));
-            writer._write = (_chunk, _encoding, callback) => fail(callback);
-            writer._writev = (_chunks, callback) => fail(callback);
-          }
-          return writer;
-        };
-      },
-    });
+    const failing = createFilesystemDriver({ rootDirectory: dir });
+    const writer = failing.writer.bind(failing);
+    failing.writer = async (...args) => {
+      const opened = await writer(...args);
+      if (failWrites) {
+        failWrites = false;
+        const fail = (callback: (err: Error) => void) => callback(Object.assign(new Error('injected'), { code: 'EIO' }));
+        opened._write = (_chunk, _encoding, callback) => fail(callback);
+        opened._writev = (_chunks, callback) => fail(callback);
+      }
+      return opened;
+    };
     const start = (driver: StorageDriver) => startRegistry({ driver, deps: { uploadLeaseTimings: TIMINGS } });
     [a, b] = [await start(failing), await start(createFilesystemDriver({ rootDirectory: dir }))];
   });
