@@ -46,8 +46,9 @@ function chunk(ctx: RouteContext): ChunkInput {
 }
 
 /**
- * A refused range, or a session another request holds, also tells the client where the session is and how far it got (the error table
- * renders the Range; the Location only this route can build). A PATCH or PUT resolves its session
+ * A refused range, or a session another request holds, also tells the client where the session
+ * is and how far it got (the error table renders the Range; the Location only this route can
+ * build). A PATCH or PUT resolves its session
  * without the offset (the write learns it), so a refusal raised before any write, such as a
  * malformed Content-Range, reads the offset from storage.
  */
@@ -149,6 +150,6 @@ export async function completeUpload(ctx: RouteContext): Promise<void> {
 
 export async function cancelUpload(ctx: RouteContext): Promise<void> {
   const session = await resolve(ctx);
-  await withSession(ctx, session, () => ctx.registry.uploads.cancel(session));
+  await ctx.registry.uploads.cancel(session);
   sendEmpty(ctx.res, 204);
 }
