@@ -118,8 +118,9 @@ export function createApp(deps: AppDeps): BerthApp {
     hashStateMinBytes: config.storage.uploads.hashstateminsize,
     sha256Worker: deps.sha256Worker,
     // On S3 the part chain already fails a commit that raced another request (s3/upload-state.ts),
-    // and a lease would cost about six requests more per PATCH.
-    uploadLeases: config.storage.driver === 's3' ? undefined : (deps.uploadLeaseTimings ?? UPLOAD_LEASE_TIMINGS),
+    // and a lease would cost about six requests more per PATCH. Asked of the driver, not the
+    // config: the driver is what writes.
+    uploadLeases: driver.name === 's3' ? undefined : (deps.uploadLeaseTimings ?? UPLOAD_LEASE_TIMINGS),
   });
   const mirrorList = configuredMirrors(config);
   const auth = createAuth(config.auth, {
