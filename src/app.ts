@@ -6,6 +6,7 @@ import type { StorageDriver } from '../storage-drivers/types';
 import type { Config } from './config/schema';
 import { createRegistry, type Registry } from './oci/registry';
 import type { Sha256Worker } from './oci/remote-sha256';
+import { UPLOAD_LEASE_TIMINGS, type UploadLeaseTimings } from './oci/upload-lease';
 import type { CachePeers } from './oci/read-cache';
 import { paths } from './oci/paths';
 import { createDispatcher } from './http/router';
@@ -50,6 +51,8 @@ export interface AppDeps {
   mirrorPullFlushMs?: number;
   /** The thread hashing uploads with storage.uploads.hashstate (default: the process's own). */
   sha256Worker?: Sha256Worker;
+  /** The timings of upload sessions' leases (default UPLOAD_LEASE_TIMINGS). */
+  uploadLeaseTimings?: UploadLeaseTimings;
   /** The upload secret of a group of workers when http.secret is not configured (src/workers). */
   groupSecret?: Buffer;
   /** The other workers of the group, whose caches a write here must reach before it is answered. */
@@ -114,6 +117,10 @@ export function createApp(deps: AppDeps): BerthApp {
     saveHashStates: savesHashStates(config),
     hashStateMinBytes: config.storage.uploads.hashstateminsize,
     sha256Worker: deps.sha256Worker,
+    // On S3 the part chain already fails a commit that raced another request (s3/upload-state.ts),
+    // and a lease would cost about six requests more per PATCH. Asked of the driver, not the
+    // config: the driver is what writes.
+    uploadLeases: driver.name === 's3' ? undefined : (deps.uploadLeaseTimings ?? UPLOAD_LEASE_TIMINGS),
   });
   const mirrorList = configuredMirrors(config);
   const auth = createAuth(config.auth, {

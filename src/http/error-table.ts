@@ -48,6 +48,11 @@ export interface Answer {
 
 const NONE = () => undefined;
 
+/** The size an upload session holds, once known. */
+function uploadRangeHeader(f: { offset?: number }): Record<string, string> {
+  return f.offset === undefined ? {} : { Range: uploadRange(f.offset) };
+}
+
 /** Every domain error the registry raises, as the client sees it. */
 export const DOMAIN_RULES: { [K in DomainErrorKind]: Rule<DomainFacts[K]> } = {
   'blob-unknown': { code: 'BLOB_UNKNOWN' },
@@ -66,9 +71,12 @@ export const DOMAIN_RULES: { [K in DomainErrorKind]: Rule<DomainFacts[K]> } = {
   'upload-range-invalid': {
     code: 'BLOB_UPLOAD_INVALID',
     status: 416,
-    headers: (f): Record<string, string> => (f.offset === undefined ? {} : { Range: uploadRange(f.offset) }),
+    headers: uploadRangeHeader,
     detail: (f) => (f.contentRange !== undefined ? { contentRange: f.contentRange } : { offset: f.offset }),
   },
+  // As a chunk that does not continue the upload (the spec's 416 with the Range), since it cannot:
+  // the other request is still moving the end. Clients resume from the Range or start over.
+  'upload-busy': { code: 'BLOB_UPLOAD_INVALID', status: 416, headers: uploadRangeHeader },
   'range-not-satisfiable': { code: 'UNSUPPORTED', status: 416, headers: (f) => ({ 'Content-Range': `bytes */${f.size}` }) },
   'route-unknown': { code: 'UNSUPPORTED', status: 404 },
   'method-not-allowed': { code: 'UNSUPPORTED', headers: (f) => ({ Allow: f.allow.join(', ') }), detail: (f) => ({ method: f.method }) },

@@ -46,8 +46,9 @@ function chunk(ctx: RouteContext): ChunkInput {
 }
 
 /**
- * A refused range also tells the client where the session is and how far it got (the error table
- * renders the Range; the Location only this route can build). A PATCH or PUT resolves its session
+ * A refused range, or a session another request holds, also tells the client where the session
+ * is and how far it got (the error table renders the Range; the Location only this route can
+ * build). A PATCH or PUT resolves its session
  * without the offset (the write learns it), so a refusal raised before any write, such as a
  * malformed Content-Range, reads the offset from storage.
  */
@@ -55,12 +56,12 @@ async function withSession<T>(ctx: RouteContext, session: UploadSession, work: (
   try {
     return await work();
   } catch (err) {
-    if (!isDomainError(err, 'upload-range-invalid')) throw err;
+    if (!isDomainError(err, 'upload-range-invalid') && !isDomainError(err, 'upload-busy')) throw err;
     const offset = err.facts.offset ?? (await ctx.registry.uploads.size(session));
     const { Location, 'Docker-Upload-UUID': uuid } = sessionHeaders(ctx, { ...session, offset });
     ctx.res.setHeader('Location', Location);
     ctx.res.setHeader('Docker-Upload-UUID', uuid);
-    throw new DomainError('upload-range-invalid', { ...err.facts, offset }, err.reason);
+    throw new DomainError(err.kind, { ...err.facts, offset }, err.reason);
   }
 }
 

@@ -24,6 +24,8 @@ export interface DomainFacts {
   'upload-state-invalid': Record<string, never>;
   /** Requests racing on one session stored over each other's bytes (on S3: the same parts). */
   'upload-changed': Record<string, never>;
+  /** Another request on the session is still in progress (upload-lease.ts); `offset` as below. */
+  'upload-busy': { offset?: number };
   /**
    * A chunk that does not continue the upload, or whose range cannot be read; `offset` is the size
    * the session holds (once known), `contentRange` the unreadable header.

@@ -60,6 +60,9 @@ export const paths = {
    * `hashstates/sha256/<offset>`: those hold Go's encoding, which Distribution would fail to decode.
    */
   uploadHashState: (name: string, uuid: string) => `${REPOSITORIES}/${name}/_uploads/${uuid}/berth-sha256-state`,
+  /** The numbered leases of requests on one upload session (upload-lease.ts); deleted with the session. */
+  uploadLeases: (name: string, uuid: string) => `${REPOSITORIES}/${name}/_uploads/${uuid}/berth-leases`,
+  uploadLease: (name: string, uuid: string, n: number) => `${REPOSITORIES}/${name}/_uploads/${uuid}/berth-leases/${String(n).padStart(LEASE_DIGITS, '0')}`,
   /** The numbered collection leases (gc-lease.ts). */
   gcLeases: `${GC}/leases`,
   gcLease: (n: number) => `${GC}/leases/${String(n).padStart(LEASE_DIGITS, '0')}`,

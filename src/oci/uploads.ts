@@ -1,6 +1,6 @@
 import { randomUUID, type Hash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import { LRUCache } from 'lru-cache';
 import type { StorageDriver } from '../../storage-drivers/types';
 import { ConcurrentUploadError, isNotFound } from '../../storage-drivers/errors';
@@ -12,6 +12,8 @@ import type { BlobStore } from './blobs';
 import { UploadStateSigner } from './upload-state';
 import type { HashStateStore } from './hash-state';
 import type { RemoteSha256, Sha256Worker } from './remote-sha256';
+import type { Lease } from './lease';
+import type { UploadLeases } from './upload-lease';
 
 export interface UploadSession {
   name: string;
@@ -85,6 +87,11 @@ export class UploadManager {
     private readonly onBytes: (n: number) => void = () => undefined,
     /** Undefined: no state is saved, and a commit elsewhere reads the data back. */
     private readonly resumable?: ResumableHashing,
+    /**
+     * Undefined where the driver keeps a request's writes out of a committed blob by itself (S3:
+     * the part chain makes a commit that raced another request fail).
+     */
+    private readonly leases?: UploadLeases,
   ) {}
 
   /**
@@ -130,7 +137,7 @@ export class UploadManager {
 
   /** Appends one chunk (PATCH). */
   async append(session: UploadSession, input: ChunkInput): Promise<UploadSession> {
-    const { size: offset } = await this.write(session, input, false, session.algorithm);
+    const { size: offset } = await this.leased(session, input.signal, (lease) => this.write(session, input, false, session.algorithm, lease));
     return { ...session, offset };
   }
 
@@ -139,9 +146,14 @@ export class UploadManager {
    * into the global blob store and the repository gets its link. Idempotent when the blob exists.
    */
   async complete(session: UploadSession, digest: Digest, input?: ChunkInput): Promise<void> {
+    await this.leased(session, input?.signal, (lease) => this.commit(session, digest, input, lease));
+  }
+
+  /** complete() holding the session's lease, from the writer's open through the end of the session. */
+  private async commit(session: UploadSession, digest: Digest, input: ChunkInput | undefined, lease: Lease | undefined): Promise<void> {
     const key = this.key(session);
     const data = paths.uploadData(session.name, session.uuid);
-    const { size, running } = await this.write(session, input ?? { body: Readable.from([]) }, true, digest.algorithm);
+    const { size, running } = await this.write(session, input ?? { body: Readable.from([]) }, true, digest.algorithm, lease);
     this.hashes.delete(key);
     // Data is stored under its sha256 whatever digest the client named, as Distribution does, so
     // a sha512 push needs both; the streamed digests save a pass when they cover the whole upload.
@@ -159,16 +171,23 @@ export class UploadManager {
     const sha256 = hashed.sha256!;
     const actual = hashed[digest.algorithm];
     if (actual !== digest.hex) {
+      await lease?.end();
       if (size === 0 && (await this.finishEarlierCommit(session, digest))) return;
-      await this.cancel(session);
+      if (!(await this.discard(session))) throw new DomainError('upload-unknown', { uuid: session.uuid });
       throw new DomainError('digest-invalid', { digest: digest.value });
     }
     const canonical = parseDigest(`sha256:${sha256}`);
     // Linked before the data is looked for, so that a collection running now either sees the link
     // or is waited out (gc-fence.ts): data found stored then stays, and otherwise this upload's own
     // bytes are moved into place.
-    if ((await this.blobs.linkFenced(session.name, digest, canonical)) === null) await this.driver.move(data, paths.blobData(canonical));
+    if ((await this.blobs.linkFenced(session.name, digest, canonical)) === null) {
+      // The link may have waited out a collection: a request that took the session over since
+      // would be appending to the file this renames.
+      lease?.assertHeld();
+      await this.driver.move(data, paths.blobData(canonical));
+    }
     await this.blobs.alias(digest, canonical);
+    await lease?.end();
     await deleteIfExists(this.driver, paths.uploadDir(session.name, session.uuid));
   }
 
@@ -191,6 +210,11 @@ export class UploadManager {
     return true;
   }
 
+  /**
+   * DELETE takes no lease: it must free a full disk, where a lease cannot be written. A request
+   * still writing to the session loses its lease with it (its renewal finds the lease gone) and
+   * writes only into the deleted file.
+   */
   async cancel(session: UploadSession): Promise<void> {
     if (!(await this.discard(session))) throw new DomainError('upload-unknown', { uuid: session.uuid });
   }
@@ -237,6 +261,29 @@ export class UploadManager {
   }
 
   /**
+   * Runs `work` holding the session's lease, which is released however it ends (a session ended
+   * by `work` has no lease left to release). Without leases, `work` runs alone.
+   */
+  private async leased<T>(session: UploadSession, signal: AbortSignal | undefined, work: (lease?: Lease) => Promise<T>): Promise<T> {
+    if (this.leases === undefined) return work();
+    const lease = await this.leases.acquire(session.name, session.uuid, signal);
+    try {
+      // Ended (committed, cancelled) while this waited: the lease made its directory again. A
+      // lease found before this one shows the session went on at least until this one was taken,
+      // and only a holder (a commit) ends it otherwise.
+      if (lease.first && (await fileSize(this.driver, paths.uploadStartedAt(session.name, session.uuid))) === null) {
+        await lease.end();
+        await deleteIfExists(this.driver, paths.uploadDir(session.name, session.uuid));
+        throw new DomainError('upload-unknown', { uuid: session.uuid });
+      }
+      return await work(lease);
+    } finally {
+      // Not released, it only expires: the request's own outcome is what the client must hear.
+      await lease.release().catch(() => undefined);
+    }
+  }
+
+  /**
    * Streams one chunk into the session's data; returns the new size, and the running digests when
    * they cover all of it. A session's first chunk starts them: sha256, and `algorithm` when the
    * client named another.
@@ -246,6 +293,7 @@ export class UploadManager {
     input: ChunkInput,
     commit: boolean,
     algorithm?: Algorithm,
+    lease?: Lease,
   ): Promise<{ size: number; running?: Running }> {
     const key = this.key(session);
     const writer = await this.driver.writer(paths.uploadData(session.name, session.uuid), { append: true, signal: input.signal });
@@ -273,6 +321,8 @@ export class UploadManager {
             count += chunk.length;
             if (expected !== undefined && count > expected)
               throw new DomainError('size-invalid', { expected }, 'body longer than its Content-Length or Content-Range');
+            // A request that lost the session to another must not write into what that one commits.
+            lease?.assertHeld();
             for (const h of hashes) h.update(chunk);
             // Not the upload's failure: without its sha256 the commit reads the data back.
             if (resumable) await resumable.update(chunk).catch(() => (resumable = undefined));
@@ -299,6 +349,8 @@ export class UploadManager {
       // A final chunk's writer is still open when the body was rejected after it streamed (a
       // short body): end it so that its handle closes, keeping what it wrote as an end would.
       if (!writer.writableEnded && !writer.destroyed) await endQuietly(writer);
+      // The lease is released after this: no write of this request may land after that.
+      if (lease) await finished(writer).catch(() => undefined);
       throw err;
     }
     const size = start + count;

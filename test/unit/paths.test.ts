@@ -29,6 +29,9 @@ test('every storage path matches Distribution v2 layout literally', () => {
   assert.equal(paths.uploadData('a', 'u-1'), `${R}/repositories/a/_uploads/u-1/data`);
   assert.equal(paths.uploadStartedAt('a', 'u-1'), `${R}/repositories/a/_uploads/u-1/startedat`);
   assert.equal(paths.uploadHashState('a', 'u-1'), `${R}/repositories/a/_uploads/u-1/berth-sha256-state`);
+  assert.equal(paths.uploadLeases('a', 'u-1'), `${R}/repositories/a/_uploads/u-1/berth-leases`);
+  assert.equal(paths.uploadLease('a', 'u-1', 3), `${R}/repositories/a/_uploads/u-1/berth-leases/0000000000000003`);
+  assert.equal(leaseNumber(paths.uploadLease('a', 'u-1', 3)), 3);
 });
 
 test("the alias of a blob pushed by sha512 lies under /berth, outside Distribution's layout", () => {
