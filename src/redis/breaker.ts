@@ -79,6 +79,6 @@ export class Breaker {
 }
 
 /** The error's class and message: Redis errors carry no credentials. */
-function describe(err: unknown): string {
+export function describe(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }

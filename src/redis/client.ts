@@ -7,11 +7,10 @@ import type { Metrics } from '../metrics/metrics';
 import { RedisCache } from './redis-cache';
 
 /**
- * The shared cache of `redis` config: one connection per process (node-redis pipelines every
- * command over it). It connects in the background: a Redis that is not there yet leaves the
- * registry serving from storage, never stops it starting.
+ * A node-redis client for `config` (address, credentials, database, TLS), not yet connected.
+ * `reconnect` false: a failed dial fails `connect()` rather than retrying.
  */
-export function connectRedisCache(config: RedisConfig, logger: Logger, metrics?: Metrics): { cache: RedisCache; close(): Promise<void> } {
+export function createRedisClient(config: RedisConfig, reconnect: false | ((retries: number) => number)) {
   const tls = config.tls?.enabled
     ? {
         tls: true as const,
@@ -20,13 +19,9 @@ export function connectRedisCache(config: RedisConfig, logger: Logger, metrics?:
         ...(config.tls.key && { key: readFileSync(config.tls.key, 'utf8') }),
       }
     : {};
-  const common = {
-    connectTimeout: config.dialtimeout,
-    // Retried quickly and for ever: the breaker decides when the registry relies on it again.
-    reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1000),
-  };
+  const common = { connectTimeout: config.dialtimeout, reconnectStrategy: reconnect };
   const address = config.addr.startsWith('/') ? undefined : parseListenAddress(config.addr, 'redis.addr');
-  const client = createClient({
+  return createClient({
     socket: address ? { host: address.host, port: address.port, ...common, ...tls } : { path: config.addr, ...common },
     username: config.username,
     password: config.password,
@@ -34,6 +29,16 @@ export function connectRedisCache(config: RedisConfig, logger: Logger, metrics?:
     // A command while disconnected fails at once rather than waiting for a reconnection.
     disableOfflineQueue: true,
   });
+}
+
+/**
+ * The shared cache of `redis` config: one connection per process (node-redis pipelines every
+ * command over it). It connects in the background: a Redis that is not there yet leaves the
+ * registry serving from storage, never stops it starting.
+ */
+export function connectRedisCache(config: RedisConfig, logger: Logger, metrics?: Metrics): { cache: RedisCache; close(): Promise<void> } {
+  // Retried quickly and for ever: the breaker decides when the registry relies on it again.
+  const client = createRedisClient(config, (retries) => Math.min(50 * 2 ** retries, 1000));
   // Failures are reported by the commands that meet them (the breaker logs them once).
   client.on('error', () => undefined);
   const cache = new RedisCache(client, {
