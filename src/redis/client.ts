@@ -4,6 +4,7 @@ import { createClient } from 'redis';
 import type { RedisConfig } from '../config/redis-schema';
 import { parseListenAddress } from '../config/listen-address';
 import type { Metrics } from '../metrics/metrics';
+import { within } from './deadline';
 import { RedisCache } from './redis-cache';
 
 /**
@@ -26,6 +27,10 @@ export function createRedisClient(config: RedisConfig, reconnect: false | ((retr
     username: config.username,
     password: config.password,
     database: config.db,
+    // Shown by CLIENT LIST; and a command before 'ready', so a Redis that refuses the client right
+    // after the TLS handshake fails the dial (retried with backoff) rather than a ready connection
+    // (which node-redis redials at once: a tight loop).
+    name: 'berth',
     // A command while disconnected fails at once rather than waiting for a reconnection.
     disableOfflineQueue: true,
   });
@@ -39,14 +44,19 @@ export function createRedisClient(config: RedisConfig, reconnect: false | ((retr
 export function connectRedisCache(config: RedisConfig, logger: Logger, metrics?: Metrics): { cache: RedisCache; close(): Promise<void> } {
   // Retried quickly and for ever: the breaker decides when the registry relies on it again.
   const client = createRedisClient(config, (retries) => Math.min(50 * 2 ** retries, 1000));
-  // Failures are reported by the commands that meet them (the breaker logs them once).
-  client.on('error', () => undefined);
+  // Failures are reported by the commands that meet them (the breaker logs them once, with the
+  // connection's own error while it is down: the first since it was last ready, the cause, where
+  // later ones are often only "socket closed").
+  let connectionError: unknown;
+  client.on('error', (err: unknown) => (connectionError ??= err));
+  client.on('ready', () => (connectionError = undefined));
   const cache = new RedisCache(client, {
     ttlMs: config.ttl,
     readTimeoutMs: config.readtimeout,
     writeTimeoutMs: config.writetimeout,
     maxBodyBytes: config.maxmanifestbytes,
     logger,
+    connectionError: () => connectionError,
     observer: metrics && {
       up: (value) => metrics.redisUp.set(value ? 1 : 0),
       error: () => metrics.redisErrors.inc(),
@@ -65,7 +75,11 @@ export function connectRedisCache(config: RedisConfig, logger: Logger, metrics?:
     cache,
     async close() {
       cache.close();
-      await client.close().catch(() => undefined);
+      // Graceful but bounded: a Redis that stopped answering mid-command (a TLS peer that refused
+      // the client's certificate after the handshake) would otherwise hold shutdown for ever.
+      await within(config.writetimeout, client.close()).catch(() => {
+        if (client.isOpen) client.destroy();
+      });
     },
   };
 }

@@ -35,6 +35,8 @@ export interface RedisCacheOptions {
   retryMs?: number;
   logger: Logger;
   observer?: RedisCacheObserver;
+  /** The last error of the connection while it is down (see Breaker). */
+  connectionError?: () => unknown;
   now?: () => number;
 }
 
@@ -78,6 +80,7 @@ export class RedisCache implements SharedCache {
       logger: opts.logger,
       retryMs: opts.retryMs ?? 1000,
       observer: opts.observer,
+      connectionError: opts.connectionError,
       probe: async () => {
         await within(this.opts.writeTimeoutMs, this.client.ping());
       },
