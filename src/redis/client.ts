@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { createClient } from 'redis';
+import { createClient, SocketClosedUnexpectedlyError } from 'redis';
 import type { RedisConfig } from '../config/redis-schema';
 import { parseListenAddress } from '../config/listen-address';
 import type { Metrics } from '../metrics/metrics';
@@ -45,10 +45,12 @@ export function connectRedisCache(config: RedisConfig, logger: Logger, metrics?:
   // Retried quickly and for ever: the breaker decides when the registry relies on it again.
   const client = createRedisClient(config, (retries) => Math.min(50 * 2 ** retries, 1000));
   // Failures are reported by the commands that meet them (the breaker logs them once, with the
-  // connection's own error while it is down: the first since it was last ready, the cause, where
-  // later ones are often only "socket closed").
+  // connection's own error while it is down: the first since it was last ready that says more
+  // than "socket closed", which may come before or after the cause, e.g. a TLS alert).
   let connectionError: unknown;
-  client.on('error', (err: unknown) => (connectionError ??= err));
+  client.on('error', (err: unknown) => {
+    if (connectionError === undefined || connectionError instanceof SocketClosedUnexpectedlyError) connectionError = err;
+  });
   client.on('ready', () => (connectionError = undefined));
   const cache = new RedisCache(client, {
     ttlMs: config.ttl,
