@@ -12,12 +12,13 @@ import { checkStore } from './check/check-store';
 import { formatReport } from './check/findings';
 import { gcDeletionRecorder } from './events/gc-events';
 import { readMirrorCas } from './mirror/ca-files';
-import { GarbageCollector } from './oci/gc';
+import { GarbageCollector, type GcReport } from './oci/gc';
 import { mirrorEviction } from './mirror/eviction';
 import { mirrorOf } from './mirror/routing';
 import { configuredMirrors } from './mirror/mirrors';
 import { GcLease } from './oci/gc-lease';
 import { Listing } from './oci/listing';
+import { forgetEverything } from './redis/offline-invalidation';
 import { createStorageDriver } from './storage';
 import { fail, failWith } from './fail';
 import { serve } from './serve';
@@ -35,8 +36,9 @@ async function gc(env: Env, command: Extract<Command, { name: 'gc' }>): Promise<
   const driver = await createStorageDriver(config);
   const onDeleting = gcDeletionRecorder(config.notifications, { driver, source: { addr: hostname(), instanceID: randomUUID() } });
   const lease = await GcLease.acquire(driver);
+  let report: GcReport;
   try {
-    const report = await new GarbageCollector(driver, new Listing(driver)).collect({
+    report = await new GarbageCollector(driver, new Listing(driver)).collect({
       grace: command.grace,
       deleteUntagged: command.deleteUntagged,
       dryRun: command.dryRun,
@@ -44,10 +46,18 @@ async function gc(env: Env, command: Extract<Command, { name: 'gc' }>): Promise<
       onDeleting,
       eviction: mirrorEviction(driver, configuredMirrors(config)),
     });
-    process.stdout.write(JSON.stringify(report, null, 2) + '\n');
   } finally {
     await lease.release();
   }
+  process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  // Running replicas cached facts about what it deleted in Redis: drop them, as the scheduled
+  // collector does. The deletions stand either way, so a Redis that does not confirm is an error
+  // (exit 1) that says what the operator can do, after the report of what was deleted.
+  if (config.redis && !report.dryRun && report.blobs.length + report.manifests.length > 0)
+    await forgetEverything(config.redis).catch((err: Error) => {
+      process.stderr.write(`gc: ${err.message}\n`);
+      process.exitCode = 1;
+    });
 }
 
 /**

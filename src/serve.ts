@@ -33,7 +33,7 @@ export interface WorkerRole {
  */
 export async function serve(config: Config, logger: Logger, role?: WorkerRole): Promise<void> {
   // Metrics cost a few µs per request and per storage call: kept only when something can scrape them.
-  const metrics = config.http.debug.addr === undefined ? undefined : createMetrics();
+  const metrics = config.http.debug.addr === undefined ? undefined : createMetrics({ redis: config.redis !== undefined });
   if (metrics) role?.shareMetrics(metrics.registry);
   const driver = await createStorageDriver(
     config,

@@ -29,10 +29,13 @@ function send(ctx: RouteContext, status: number, body: Record<string, unknown>):
  */
 export function healthRoutes(driver: StorageDriver, opts: HealthOptions): Pick<EdgeRoutes, 'healthz' | 'readyz'> {
   const live = async (ctx: RouteContext) => send(ctx, 200, { status: 'ok' });
+  // Every answer, ready or not, names the same checks: a prober sees the cache's state when it most matters.
+  const answer = (ctx: RouteContext, status: number, body: Record<string, unknown>) =>
+    send(ctx, status, { status: status === 200 ? 'ready' : 'unready', storage: driver.name, ...body, ...(opts.redis && { redis: opts.redis() }) });
   const ready = async (ctx: RouteContext) => {
     const fault = opts.fault();
     // The cause is an errno class, not the backend's message or a path: safe to show a prober.
-    if (fault) return send(ctx, 503, { status: 'unready', storage: driver.name, error: faultSummary(fault) });
+    if (fault) return answer(ctx, 503, { error: faultSummary(fault) });
     const started = Date.now();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -43,11 +46,11 @@ export function healthRoutes(driver: StorageDriver, opts: HealthOptions): Pick<E
       await Promise.race([driver.stat('/docker').catch((err: unknown) => {
         if (!isNotFound(err)) throw err;
       }), timeout]);
-      send(ctx, 200, { status: 'ready', storage: driver.name, ms: Date.now() - started, ...(opts.redis && { redis: opts.redis() }) });
+      answer(ctx, 200, { ms: Date.now() - started });
     } catch {
       const timedOut = Date.now() - started >= opts.timeoutMs;
       // Probes are often reachable from outside: say what failed, never the backend's own message.
-      send(ctx, 503, { status: 'unready', storage: driver.name, error: timedOut ? `no answer within ${opts.timeoutMs} ms` : 'storage error' });
+      answer(ctx, 503, { error: timedOut ? `no answer within ${opts.timeoutMs} ms` : 'storage error' });
     } finally {
       clearTimeout(timer);
     }

@@ -37,10 +37,12 @@ export interface Metrics {
   redisLookups: Counter<'table' | 'result'>;
 }
 
-export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics {
+export function createMetrics(opts: { defaultMetrics?: boolean; /** `redis` is configured. */ redis?: boolean } = {}): Metrics {
   const registry = new Registry();
   if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  // Without redis there is no shared cache: an exported berth_redis_up of 0 would read as an outage.
+  const redisRegisters = opts.redis ? registers : [];
   return {
     registry,
     httpRequests: new Counter({ name: 'berth_http_requests_total', help: 'HTTP requests by route name, method and status.', labelNames: ['route', 'method', 'status'], registers }),
@@ -111,13 +113,13 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     mirrorServedBytes: new Counter({ name: 'berth_mirror_served_bytes_total', help: 'Blob bytes sent to clients of mirrored repositories (cached or not), by mirror.', labelNames: ['mirror'], registers }),
     mirrorFetches: new Counter({ name: 'berth_mirror_blob_fetches_total', help: 'Upstream blob fetches by result (completed, failed).', labelNames: ['result'], registers }),
     // Across workers the lowest: 0 as soon as one of them reads storage instead.
-    redisUp: new Gauge({ name: 'berth_redis_up', help: 'Whether the shared cache (redis) answers (1) or reads go to storage (0); 0 without redis.', aggregator: 'min', registers }),
-    redisErrors: new Counter({ name: 'berth_redis_errors_total', help: 'Shared cache (redis) commands that failed or timed out.', registers }),
+    redisUp: new Gauge({ name: 'berth_redis_up', help: 'Whether the shared cache (redis) answers (1) or reads go to storage (0).', aggregator: 'min', registers: redisRegisters }),
+    redisErrors: new Counter({ name: 'berth_redis_errors_total', help: 'Shared cache (redis) commands that failed or timed out.', registers: redisRegisters }),
     redisLookups: new Counter({
       name: 'berth_redis_lookups_total',
       help: 'Reads of the shared cache (redis), by table (tags, revisions, layers, tagLists, bodies) and result (hit, miss).',
       labelNames: ['table', 'result'],
-      registers,
+      registers: redisRegisters,
     }),
   };
 }

@@ -26,6 +26,12 @@ export class Breaker {
       /** What must reach Redis before it is used again (the writes it missed). */
       recover: () => Promise<void>;
       observer?: BreakerObserver;
+      /**
+       * Why the connection is down, if it is: a command then fails only with "the client is
+       * offline", while the dial's own error (refused, a certificate Redis's CA did not sign) is
+       * what an operator needs in the log.
+       */
+      connectionError?: () => unknown;
     },
   ) {}
 
@@ -47,7 +53,7 @@ export class Breaker {
     if (this.state === 'down' || this.closed) return;
     this.state = 'down';
     this.opts.observer?.up(false);
-    this.opts.logger.warn({ err: describe(err) }, !this.wasUp ? 'redis: unreachable, reading storage until it answers' : 'redis: down, reading storage until it answers again');
+    this.opts.logger.warn({ err: describe(this.opts.connectionError?.() ?? err) }, !this.wasUp ? 'redis: unreachable, reading storage until it answers' : 'redis: down, reading storage until it answers again');
     this.schedule();
   }
 
@@ -79,6 +85,6 @@ export class Breaker {
 }
 
 /** The error's class and message: Redis errors carry no credentials. */
-function describe(err: unknown): string {
+export function describe(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Codec, Forget, ManifestBody, SharedCache, Table } from '../oci/read-cache';
 import { Breaker, type BreakerObserver } from './breaker';
+import { within } from './deadline';
 
 /** The commands used, as node-redis's client offers them (a narrow view keeps tests and types simple). */
 export interface RedisCommands {
@@ -34,12 +35,14 @@ export interface RedisCacheOptions {
   retryMs?: number;
   logger: Logger;
   observer?: RedisCacheObserver;
+  /** The last error of the connection while it is down (see Breaker). */
+  connectionError?: () => unknown;
   now?: () => number;
 }
 
 const PREFIX = 'berth:';
 /** Bumped by a write that may have changed anything (a garbage collection): every entry goes. */
-const GENERATION = `${PREFIX}generation`;
+export const GENERATION = `${PREFIX}generation`;
 
 /**
  * Stores `value` (tagged with the generation) only if neither the entry's version nor the
@@ -77,12 +80,13 @@ export class RedisCache implements SharedCache {
       logger: opts.logger,
       retryMs: opts.retryMs ?? 1000,
       observer: opts.observer,
+      connectionError: opts.connectionError,
       probe: async () => {
-        await this.within(this.opts.writeTimeoutMs, this.client.ping());
+        await within(this.opts.writeTimeoutMs, this.client.ping());
       },
       recover: async () => {
         if (!this.missedWrite) return;
-        await this.within(this.opts.writeTimeoutMs, this.client.multi().incr(GENERATION).exec());
+        await within(this.opts.writeTimeoutMs, this.client.multi().incr(GENERATION).exec());
         this.missedWrite = false;
       },
     });
@@ -106,7 +110,7 @@ export class RedisCache implements SharedCache {
     const keys = [`${PREFIX}${table}:${key}`, `${PREFIX}${table}:${key}:v`, GENERATION];
     let found: Array<string | null>;
     try {
-      found = await this.within(this.opts.readTimeoutMs, this.client.mGet(keys));
+      found = await within(this.opts.readTimeoutMs, this.client.mGet(keys));
     } catch (err) {
       this.breaker.failed(err);
       return load();
@@ -119,7 +123,7 @@ export class RedisCache implements SharedCache {
     const value = await load();
     if (this.now() - started < this.opts.ttlMs)
       // Not awaited: the answer does not depend on it, and a fill that fails only costs a later miss.
-      this.within(this.opts.writeTimeoutMs, this.client.eval(FILL, { keys, arguments: [version, generation, codec.encode(value), String(this.opts.ttlMs)] })).catch(
+      within(this.opts.writeTimeoutMs, this.client.eval(FILL, { keys, arguments: [version, generation, codec.encode(value), String(this.opts.ttlMs)] })).catch(
         (err: unknown) => this.breaker.failed(err),
       );
     return value;
@@ -134,7 +138,7 @@ export class RedisCache implements SharedCache {
     const key = `${PREFIX}body:${digest}`;
     let found: string | null;
     try {
-      found = await this.within(this.opts.readTimeoutMs, this.client.get(key));
+      found = await within(this.opts.readTimeoutMs, this.client.get(key));
     } catch (err) {
       this.breaker.failed(err);
       return load();
@@ -147,7 +151,7 @@ export class RedisCache implements SharedCache {
     this.opts.observer?.lookup('bodies', false);
     const body = await load();
     if (body.bytes.length <= this.opts.maxBodyBytes)
-      this.within(this.opts.writeTimeoutMs, this.client.set(key, `${body.mediaType}\n${body.bytes.toString('base64')}`, { expiration: { type: 'PX', value: this.opts.ttlMs } })).catch(
+      within(this.opts.writeTimeoutMs, this.client.set(key, `${body.mediaType}\n${body.bytes.toString('base64')}`, { expiration: { type: 'PX', value: this.opts.ttlMs } })).catch(
         (err: unknown) => this.breaker.failed(err),
       );
     return body;
@@ -172,20 +176,12 @@ export class RedisCache implements SharedCache {
       multi.set(`${entry}:v`, randomBytes(12).toString('base64url'), { expiration: { type: 'PX', value: 2 * this.opts.ttlMs } }).del(entry);
     }
     try {
-      await this.within(this.opts.writeTimeoutMs, multi.exec());
+      await within(this.opts.writeTimeoutMs, multi.exec());
     } catch (err) {
       // The write stands in storage; readers elsewhere may see the old fact until its expiry.
       this.missedWrite = true;
       this.breaker.failed(err);
     }
-  }
-
-  private within<T>(ms: number, work: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    });
-    return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
   }
 }
 

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createMemoryDriver } from '../../storage-drivers';
 import type { StorageDriver } from '../../storage-drivers/types';
-import { startRegistry } from './server';
+import { pushImage, repoName, throwingDriver } from './helpers';
+import { startRegistry, testConfig, type TestRegistry } from './server';
 
 /** A driver whose stat never answers, as a hung storage backend would. */
 function hangingDriver(inner: StorageDriver): StorageDriver {
@@ -53,6 +54,40 @@ describe('health endpoints', () => {
         assert.ok(Date.now() - started < 10_000);
         assert.equal((await fetch(`${reg.url}/healthz`)).status, 200, 'liveness does not depend on storage');
       } finally {
+        await reg.close();
+      }
+    }
+  });
+
+  it('with redis configured, every readiness answer says how the shared cache is: 503s as well as 200s', async () => {
+    // No Redis behind the address: it reads "starting" or "down", never absent.
+    const config = testConfig({ redis: { addr: '/nonexistent/berth-redis.sock' } });
+    const faulty = throwingDriver(createMemoryDriver());
+    const cases: Array<[string, StorageDriver, number, (reg: TestRegistry) => Promise<unknown>]> = [
+      ['a working store', createMemoryDriver(), 200, async () => undefined],
+      ['a store that hangs', hangingDriver(createMemoryDriver()), 503, async () => undefined],
+      ['a store that fails', failingDriver(createMemoryDriver()), 503, async () => undefined],
+      [
+        'a storage fault a request met',
+        faulty.driver,
+        503,
+        (reg) => {
+          faulty.setFailing({ errno: 'EIO' });
+          return pushImage(reg.r(), repoName(), 'v1').catch(() => undefined);
+        },
+      ],
+    ];
+    for (const [what, driver, status, before] of cases) {
+      const reg = await startRegistry({ driver, config });
+      try {
+        await before(reg);
+        const ready = await fetch(`${reg.url}/readyz`);
+        assert.equal(ready.status, status, what);
+        const body = (await ready.json()) as { storage?: string; redis?: string };
+        assert.equal(typeof body.storage, 'string', `${what}: ${JSON.stringify(body)}`);
+        assert.match(String(body.redis), /^(starting|down)$/, `${what}: ${JSON.stringify(body)}`);
+      } finally {
+        faulty.setFailing('off');
         await reg.close();
       }
     }

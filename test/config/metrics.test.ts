@@ -42,6 +42,8 @@ test('metrics: a separate debug listener serves Prometheus text that follows the
     assert.match(text, /^process_cpu_user_seconds_total /m, 'Node default metrics are there');
     assert.match(text, /^# TYPE berth_auth_failures_total counter$/m);
     assert.match(text, /^# TYPE berth_gc_runs_total counter$/m);
+    // Without redis there is no shared cache to be up or down: a 0 would read as an outage.
+    assert.doesNotMatch(text, /berth_redis_/, 'no redis metrics without redis');
   } finally {
     await berth.stop();
     await rm(root, { recursive: true, force: true });

@@ -207,7 +207,7 @@ describe('shared cache (redis): replicas on one store and one Redis', { skip: re
 
   it('Redis killed and restarted: requests keep succeeding from storage, /readyz and metrics show it down, then up', async () => {
     const store = createMemoryDriver();
-    const metrics = createMetrics({ defaultMetrics: false });
+    const metrics = createMetrics({ defaultMetrics: false, redis: true });
     const a = await replica(store, redis.addr, metrics);
     const b = await replica(store);
     await redisState(a, 'up');
