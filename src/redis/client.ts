@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { createClient, SocketClosedUnexpectedlyError } from 'redis';
+import { createClient, SocketClosedUnexpectedlyError } from '@redis/client';
 import type { RedisConfig } from '../config/redis-schema';
 import { parseListenAddress } from '../config/listen-address';
 import type { Metrics } from '../metrics/metrics';

@@ -24,6 +24,7 @@ export async function forgetEverything(config: RedisConfig): Promise<void> {
     throw new Error(
       `could not invalidate the shared cache (redis at ${config.addr}: ${describe(err)}): running replicas may serve what was deleted for up to redis.ttl (${config.ttl / 1000}s); ` +
         `to drop their entries now, run \`redis-cli${db} INCR berth:generation\` against that Redis once it answers`,
+      { cause: err },
     );
   } finally {
     // A dial that failed has closed it already.
