@@ -59,6 +59,8 @@ export interface AppDeps {
   cachePeers?: CachePeers;
   /** The other workers of the group, told of the events written here (slot 0 delivers them). */
   eventPeers?: EventPeers;
+  /** In a group of workers: false until every worker listens (readiness waits for it). */
+  groupStarted?: () => boolean;
 }
 
 export interface BerthApp {
@@ -96,6 +98,10 @@ function readCacheTtl(config: Config): number {
 function savesHashStates(config: Config): boolean {
   const mode = config.storage.uploads.hashstate;
   return mode === 'on' || (mode === 'auto' && config.storage.driver === 's3' && config.http.secret !== undefined);
+}
+
+function groupStarting(started: (() => boolean) | undefined): (() => string | undefined) | undefined {
+  return started && (() => (started() ? undefined : 'the other workers of the group are still starting'));
 }
 
 export function createApp(deps: AppDeps): BerthApp {
@@ -171,7 +177,7 @@ export function createApp(deps: AppDeps): BerthApp {
       mirrors,
     },
     {
-      ...healthRoutes(driver, { timeoutMs: READINESS_TIMEOUT_MS, fault: () => health.fault, redis: redis && (() => redis.cache.status) }),
+      ...healthRoutes(driver, { timeoutMs: READINESS_TIMEOUT_MS, fault: () => health.fault, redis: redis && (() => redis.cache.status), starting: groupStarting(deps.groupStarted) }),
       token: auth.tokenServer && tokenRoutes(auth.tokenServer, auth.tokenPath, config.http.tls?.clientidentity),
     },
     renderError(logger, onFault),

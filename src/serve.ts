@@ -25,6 +25,8 @@ export interface WorkerRole {
   onStop(stop: () => void): void;
   /** Tells the primary this worker serves. */
   listening(info: { address: string; tls: boolean; storage: string }): void;
+  /** Whether the primary said that every worker of the group listens. */
+  groupStarted(): boolean;
 }
 
 /**
@@ -45,7 +47,7 @@ export async function serve(config: Config, logger: Logger, role?: WorkerRole): 
   // Without a configured secret, refuse to be the second process on the storage. A group of workers
   // is one instance: its primary keeps the registration.
   const guard: InstanceGuard | undefined = !role && needsInstanceGuard(config) ? await guardSecretlessSharing(driver) : undefined;
-  const app = createApp({ config, driver, logger, metrics, groupSecret: role?.groupSecret, cachePeers: role?.peers, eventPeers: role?.peers });
+  const app = createApp({ config, driver, logger, metrics, groupSecret: role?.groupSecret, cachePeers: role?.peers, eventPeers: role?.peers, groupStarted: role && (() => role.groupStarted()) });
 
   const listener = await createListener(config, app.handler, logger);
   const server = listener.server;

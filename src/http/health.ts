@@ -14,6 +14,11 @@ export interface HealthOptions {
    * is down reads go to storage, so the registry stays ready and says so here.
    */
   redis?: () => string;
+  /**
+   * Why this process is not ready to serve yet, if it is not: a worker of a group is not until every
+   * worker listens, since the group gives up (and exits) when one fails to start.
+   */
+  starting?: () => string | undefined;
 }
 
 const PROBE_HEADERS = { 'Cache-Control': 'no-store' };
@@ -33,6 +38,8 @@ export function healthRoutes(driver: StorageDriver, opts: HealthOptions): Pick<E
   const answer = (ctx: RouteContext, status: number, body: Record<string, unknown>) =>
     send(ctx, status, { status: status === 200 ? 'ready' : 'unready', storage: driver.name, ...body, ...(opts.redis && { redis: opts.redis() }) });
   const ready = async (ctx: RouteContext) => {
+    const starting = opts.starting?.();
+    if (starting !== undefined) return answer(ctx, 503, { error: starting });
     const fault = opts.fault();
     // The cause is an errno class, not the backend's message or a path: safe to show a prober.
     if (fault) return answer(ctx, 503, { error: faultSummary(fault) });

@@ -100,9 +100,14 @@ export class WorkerGroup {
         return;
       case 'listening':
         this.listening.add(slot);
-        if (this.started) this.log.info({ slot, pid: w.process.pid }, 'worker listening again');
-        else if (this.listening.size === this.slots.length) {
+        if (this.started) {
+          this.log.info({ slot, pid: w.process.pid }, 'worker listening again');
+          w.send({ berth: 'started' } satisfies ToWorker);
+        } else if (this.listening.size === this.slots.length) {
           this.started = true;
+          // Until now a worker that listens answers /readyz with 503: the group still gives up if
+          // another worker fails to start, and a prober must not send traffic to what will exit.
+          for (const o of this.live()) if (o.isConnected()) o.send({ berth: 'started' } satisfies ToWorker);
           this.onStarted?.resolve({ address: m.address, tls: m.tls, storage: m.storage });
         }
         return;

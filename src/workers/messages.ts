@@ -14,6 +14,8 @@ export type ToWorker =
   | { berth: 'forgot'; id: number }
   /** To slot 0, the deliverer: another worker wrote events; look now rather than at the next poll. */
   | { berth: 'events' }
+  /** Every worker of the group listens (sent to each, and to one restarted later): it may call itself ready. */
+  | { berth: 'started' }
   | { berth: 'drain' };
 
 export type ToPrimary =

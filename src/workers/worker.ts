@@ -16,6 +16,7 @@ export async function runWorker(): Promise<void> {
   const link = new PrimaryLink(send);
   let stop: (() => void) | undefined;
   let stopAsked = false;
+  let groupStarted = false;
   const askStop = () => {
     stopAsked = true;
     stop?.();
@@ -25,6 +26,7 @@ export async function runWorker(): Promise<void> {
       if (!isBerthMessage<ToWorker>(m)) return;
       if (m.berth === 'setup') resolve(m);
       else if (m.berth === 'drain') askStop();
+      else if (m.berth === 'started') groupStarted = true;
       else link.receive(m);
     });
   });
@@ -53,6 +55,7 @@ export async function runWorker(): Promise<void> {
         if (stopAsked) fn();
       },
       listening: (info) => send({ berth: 'listening', ...info }),
+      groupStarted: () => groupStarted,
     });
   } catch (err) {
     failWith(err);
