@@ -38,7 +38,15 @@ export class S3Driver implements StorageDriver {
   }
 
   async putContent(path: string, data: Uint8Array, opts: PutContentOptions = {}): Promise<void> {
-    if (opts.ifAbsent) return this.putIfNoneMatch(path, data);
+    if (opts.ifAbsent) {
+      try {
+        return await this.putIfNoneMatch(path, data);
+      } catch (err) {
+        // A store without conditional writes (501) still takes pushes: a HEAD, then a plain PUT.
+        if (httpStatus(err) !== 501) throw err;
+        if (await this.statFile(path)) throw new PathExistsError(this.name, path);
+      }
+    }
     await this.ctx.send(
       new PutObjectCommand({
         Bucket: this.ctx.bucket,
