@@ -93,6 +93,13 @@ export interface PutContentOptions {
    * memory) ignore it.
    */
   private?: boolean;
+  /**
+   * Write only where no committed file is at the path; otherwise reject with PathExistsError and
+   * leave it as it is. Not exclusive (createExclusive is): callers racing for one path may all
+   * write, so it is for content that is the same whoever writes it. It tells a caller whether the
+   * file was there in the same request as the write (S3: a conditional PutObject), not a stat first.
+   */
+  ifAbsent?: boolean;
 }
 
 export interface LeftoverOptions {

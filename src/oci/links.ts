@@ -1,5 +1,5 @@
 import type { PutContentOptions, StorageDriver } from '../../storage-drivers/types';
-import { isNotFound } from '../../storage-drivers/errors';
+import { isNotFound, PathExistsError } from '../../storage-drivers/errors';
 import { parseDigest, type Digest } from './digest';
 
 /** Reads a Distribution link file ("sha256:…"); null when it does not exist. */
@@ -15,6 +15,20 @@ export async function readLink(driver: StorageDriver, path: string): Promise<Dig
 
 export function writeLink(driver: StorageDriver, path: string, d: Digest, opts?: PutContentOptions): Promise<void> {
   return driver.putContent(path, Buffer.from(d.value), opts);
+}
+
+/**
+ * Writes `data` unless a committed file is at path; true when it wrote. For content that is the
+ * same whoever writes it: one request on S3 (a conditional PUT) where a stat and then a write are two.
+ */
+export async function putIfAbsent(driver: StorageDriver, path: string, data: Uint8Array, opts?: PutContentOptions): Promise<boolean> {
+  try {
+    await driver.putContent(path, data, { ...opts, ifAbsent: true });
+    return true;
+  } catch (err) {
+    if (err instanceof PathExistsError) return false;
+    throw err;
+  }
 }
 
 /**

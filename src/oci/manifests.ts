@@ -4,7 +4,7 @@ import { isNotFound } from '../../storage-drivers/errors';
 import { DomainError } from './errors';
 import { digestOf, type Digest } from './digest';
 import { paths } from './paths';
-import { deleteIfExists, fileSize, isFile, listNames, readLink, writeLink } from './links';
+import { deleteIfExists, isFile, listNames, putIfAbsent, readLink, writeLink } from './links';
 import { parseManifest, storedMediaType, type ManifestLimits, type ParsedManifest } from './manifest-parse';
 import type { ReferrerIndex } from './referrers';
 import type { BlobStore } from './blobs';
@@ -24,8 +24,6 @@ export interface StoredManifest {
 interface Written {
   /** The stored digests of the blobs and manifests it references. */
   canonicals: string[];
-  /** What each tag named before this write. */
-  previousTags: Map<string, Digest | null>;
   /** Whether the repository held the manifest before this write. */
   hadRevision: boolean;
 }
@@ -88,16 +86,16 @@ export class ManifestStore {
       throw new DomainError('digest-invalid', { digest: ref.digest.value }, 'manifest digest did not match content');
     const parsed = parseManifest(bytes, contentType, limits);
     // A collection sweeping at the same time may delete what this manifest references: the fence
-    // tells, after the links are written, whether the checks must run again (gc-fence.ts).
+    // tells, after the revision link is written, whether the checks must run again (gc-fence.ts).
     let first: Written | undefined;
     for (let attempt = 1; ; attempt++) {
       const before = await this.fence.before();
       let written: Written;
       try {
-        written = await this.write(name, tags, digest, bytes, parsed, limits.referencesFetchedLater === true);
+        written = await this.write(name, digest, bytes, parsed, limits.referencesFetchedLater === true);
       } catch (err) {
         // A check that failed only on a second look means a sweep took a blob after the first
-        // look: this push is refused, so each tag goes back to what it named before it.
+        // look: this push is refused, and a revision it added goes.
         if (first) await this.undo(name, digest, parsed, first);
         throw err;
       }
@@ -110,6 +108,7 @@ export class ManifestStore {
       if (attempt === 3)
         throw new DomainError('collection-conflict', {}, 'garbage collection kept deleting content this manifest references; retry');
     }
+    await this.tag(name, tags, digest, parsed);
     this.remember(digest, parsed.mediaType);
     this.stored(name, tags, digest, { bytes, mediaType: parsed.mediaType });
     // Peers may hold what the tags named before.
@@ -117,59 +116,60 @@ export class ManifestStore {
     return { digest, subject: parsed.subject?.digest, tags, mediaType: parsed.mediaType };
   }
 
-  /** Takes back what a refused push wrote: its tags return to what they named, and a revision it added goes. */
+  /** Takes back what a refused push wrote (it wrote no tag yet): a revision it added goes. */
   private async undo(name: string, digest: Digest, parsed: ParsedManifest, written: Written): Promise<void> {
-    for (const [tag, previous] of written.previousTags) {
-      this.forgetTag(name, tag);
-      if ((await readLink(this.driver, paths.tagCurrentLink(name, tag)))?.value !== digest.value) continue;
-      if (previous) await writeLink(this.driver, paths.tagCurrentLink(name, tag), previous);
-      else await deleteIfExists(this.driver, paths.tagDir(name, tag));
-    }
-    // Peers may have read the tags and the revision while they stood.
-    const undone = forgetTags(name, [...written.previousTags.keys()]);
-    if (written.hadRevision) return this.cache.tellPeers(undone);
+    if (written.hadRevision) return;
     if (parsed.subject) await this.referrers.remove(name, parsed.subject.digest, digest);
     await deleteIfExists(this.driver, paths.revisionDir(name, digest));
     this.cache.revisions.delete(digestKey(name, digest));
-    await this.cache.tellPeers([...undone, { table: 'revisions', key: digestKey(name, digest) }]);
+    // Peers may have read the revision while it stood.
+    await this.cache.tellPeers([{ table: 'revisions', key: digestKey(name, digest) }]);
   }
 
-  /** Stores the manifest and its links. */
-  private async write(name: string, tags: string[], digest: Digest, bytes: Buffer, parsed: ParsedManifest, referencesLater: boolean): Promise<Written> {
-    // Each write below waits for its own fsync, so independent ones run together and a PUT costs
-    // two fsync rounds rather than four. Order that still holds for a crash at any point:
+  /**
+   * Points each tag at the manifest, once the fence has cleared it: nothing a tag leads to can be
+   * collected after that (the revision link is fresh, so a later mark keeps it), and a push refused
+   * on a second look has written no tag, so none is read beforehand to be put back.
+   * A tag is listed as soon as its directory exists, so nothing is written below it before its
+   * current link (the driver makes a new link's directories appear with it). The tag-index link is
+   * tag history kept for Distribution's layout: nothing resolves through it (Berth never reads it;
+   * Distribution deletes it by path), so losing it in a crash costs nothing, and it is not synced.
+   */
+  private async tag(name: string, tags: string[], digest: Digest, parsed: ParsedManifest): Promise<void> {
+    await allSettled(tags.map((tag) => writeLink(this.driver, paths.tagCurrentLink(name, tag), digest)));
+    await this.writeIndexLinks(name, tags, digest);
+    await this.keepTags(name, tags, digest, parsed);
+  }
+
+  /** Stores the manifest and its revision link (and referrer link); tags come once the fence clears them. */
+  private async write(name: string, digest: Digest, bytes: Buffer, parsed: ParsedManifest, referencesLater: boolean): Promise<Written> {
+    // Each write below waits for its own fsync, so independent ones run together. Order that still
+    // holds for a crash at any point:
     // - data that nothing links to is harmless (garbage collection reclaims it), so it is written
-    //   while the references are checked;
+    //   while the references are checked; content-addressed, it is written only where absent, in
+    //   one request on S3 (a conditional PUT);
     // - a revision link whose data is not (yet) stored reads as an unknown manifest everywhere
     //   (get, head, gc), so it goes out once the references are known good, alongside the data;
     // - a referrer listing reads each referrer's bytes, so its link waits for the data;
     // - each tag's current link, the only thing a client follows by name, goes once everything it
-    //   leads to is durable (several tags are written together: none leads anywhere the others
-    //   need); a tag is listed as soon as its directory exists, so nothing is written below a tag
-    //   before it (the driver makes a new link's directories appear with it).
-    // The tag-index link is tag history kept for Distribution's layout: nothing resolves through it
-    // (Berth never reads it; Distribution deletes it by path), so losing it in a crash costs nothing,
-    // and it is not synced.
-    const data = paths.blobData(digest);
-    const stored = fileSize(this.driver, data).then((size) => (size === null ? this.driver.putContent(data, bytes) : undefined));
-    // What this write replaces, for undo() should a collection refuse it on a second look.
-    const previous = Promise.all(tags.map((tag) => readLink(this.driver, paths.tagCurrentLink(name, tag))));
-    const hadRevision = isFile(this.driver, paths.revisionLink(name, digest));
+    //   leads to is durable and fenced (tag()).
+    const stored = putIfAbsent(this.driver, paths.blobData(digest), bytes);
     let canonicals: string[] = [];
-    // The revision link is looked at (hadRevision) before it is written.
     const checked = referencesLater ? this.references.present(name, parsed) : this.references.required(name, parsed);
-    const linked = Promise.all([checked, hadRevision]).then(([found]) => {
+    // Whether the repository held the revision (for undo()) comes from its conditional write. One
+    // that was there is written again all the same: a collection's re-read keeps what revision
+    // links written since its mark began lead to, and this push is about to lead a tag there.
+    const linked = checked.then(async (found) => {
       canonicals = found;
-      return writeLink(this.driver, paths.revisionLink(name, digest), digest);
+      const link = paths.revisionLink(name, digest);
+      const created = await putIfAbsent(this.driver, link, Buffer.from(digest.value));
+      if (!created) await writeLink(this.driver, link, digest);
+      return !created;
     });
     const subject = parsed.subject;
     const referred = subject ? Promise.all([stored, linked]).then(() => this.referrers.add(name, subject.digest, digest)) : undefined;
-    await allSettled([linked, stored, referred, previous]);
-    await allSettled(tags.map((tag) => writeLink(this.driver, paths.tagCurrentLink(name, tag), digest)));
-    await this.writeIndexLinks(name, tags, digest);
-    await this.keepTags(name, tags, digest, parsed);
-    const before = await previous;
-    return { canonicals, previousTags: new Map(tags.map((tag, i) => [tag, before[i]])), hadRevision: await hadRevision };
+    await allSettled([linked, stored, referred]);
+    return { canonicals, hadRevision: await linked };
   }
 
   private writeIndexLinks(name: string, tags: string[], digest: Digest): Promise<unknown> {

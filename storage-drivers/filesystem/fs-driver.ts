@@ -52,7 +52,9 @@ export class FilesystemDriver implements StorageDriver {
     }
   }
 
-  putContent(path: string, data: Uint8Array, opts: PutContentOptions = {}): Promise<void> {
+  async putContent(path: string, data: Uint8Array, opts: PutContentOptions = {}): Promise<void> {
+    // A stat costs far less here than the synced write it spares.
+    if (opts.ifAbsent && (await this.statFile(path))) throw new PathExistsError(this.name, path);
     return replaceFile(this.writes, this.file(path), data, opts);
   }
 

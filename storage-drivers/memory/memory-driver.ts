@@ -1,6 +1,6 @@
 import { InvalidOffsetError, PathExistsError, PathNotFoundError } from '../errors';
 import { childPath, splitPath } from '../paths';
-import type { FileInfo, FileReadable, FileWriter, ReaderOptions, RedirectOptions, StorageDriver, WriterOptions } from '../types';
+import type { FileInfo, FileReadable, FileWriter, PutContentOptions, ReaderOptions, RedirectOptions, StorageDriver, WriterOptions } from '../types';
 import { readRange } from '../streams';
 import { ChunkList } from './chunk-list';
 import { MemoryWriter } from './memory-writer';
@@ -18,7 +18,8 @@ export class MemoryDriver implements StorageDriver {
     return this.readable(path).toBuffer();
   }
 
-  async putContent(path: string, data: Uint8Array): Promise<void> {
+  async putContent(path: string, data: Uint8Array, opts: PutContentOptions = {}): Promise<void> {
+    if (opts.ifAbsent && (await this.statFile(path))) throw new PathExistsError(this.name, path);
     const node: FileNode = { kind: 'file', committed: ChunkList.of(data), pending: null, modTime: new Date() };
     this.tree.set(splitPath(path), node);
   }

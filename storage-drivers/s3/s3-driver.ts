@@ -3,7 +3,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { addAbortSignal, Readable } from 'node:stream';
 import { InvalidOffsetError, PathExistsError, PathNotFoundError } from '../errors';
 import { childPath } from '../paths';
-import type { FileInfo, FileReadable, FileWriter, LeftoverOptions, ReaderOptions, RedirectOptions, StorageDriver, WriterOptions } from '../types';
+import type { FileInfo, FileReadable, FileWriter, LeftoverOptions, PutContentOptions, ReaderOptions, RedirectOptions, StorageDriver, WriterOptions } from '../types';
 import { httpStatus, isMissing, type S3Context } from './context';
 import { copyObject } from './copy';
 import { abortUpload, uploadExists } from './multipart';
@@ -37,7 +37,16 @@ export class S3Driver implements StorageDriver {
     }
   }
 
-  async putContent(path: string, data: Uint8Array): Promise<void> {
+  async putContent(path: string, data: Uint8Array, opts: PutContentOptions = {}): Promise<void> {
+    if (opts.ifAbsent) {
+      try {
+        return await this.putIfNoneMatch(path, data);
+      } catch (err) {
+        // A store without conditional writes (501) still takes pushes: a HEAD, then a plain PUT.
+        if (httpStatus(err) !== 501) throw err;
+        if (await this.statFile(path)) throw new PathExistsError(this.name, path);
+      }
+    }
     await this.ctx.send(
       new PutObjectCommand({
         Bucket: this.ctx.bucket,
@@ -49,11 +58,15 @@ export class S3Driver implements StorageDriver {
     );
   }
 
+  createExclusive(path: string, data: Uint8Array): Promise<void> {
+    return this.putIfNoneMatch(path, data);
+  }
+
   /**
    * A conditional PutObject (`If-None-Match: *`): 412 when the key exists. 409 means another
    * conditional write to the key is in flight (AWS); the loser then learns the outcome by retrying.
    */
-  async createExclusive(path: string, data: Uint8Array): Promise<void> {
+  private async putIfNoneMatch(path: string, data: Uint8Array): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.ctx.send(

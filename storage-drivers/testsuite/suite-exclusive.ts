@@ -35,4 +35,16 @@ export function exclusiveTests(define: DefineTest): void {
     }
     await driver.delete(base);
   });
+
+  define('putContent with ifAbsent writes a new file with its parents, and refuses without writing where a file is', async (driver, base) => {
+    const path = `${base}/new/dirs/data`;
+    await driver.putContent(path, Buffer.from('first'), { ifAbsent: true });
+    assert.equal((await driver.getContent(path)).toString(), 'first');
+    await assert.rejects(driver.putContent(path, Buffer.from('second'), { ifAbsent: true }), PathExistsError);
+    assert.equal((await driver.getContent(path)).toString(), 'first');
+    await driver.delete(path);
+    await driver.putContent(path, Buffer.from('again'), { ifAbsent: true });
+    assert.equal((await driver.getContent(path)).toString(), 'again');
+    await driver.delete(base);
+  });
 }

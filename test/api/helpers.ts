@@ -251,7 +251,7 @@ export function throwingDriver(inner: StorageDriver): { driver: StorageDriver; s
   const driver: StorageDriver = {
     name: 'throwing',
     getContent: (p) => guard(() => inner.getContent(p)),
-    putContent: (p, d) => guard(() => inner.putContent(p, d)),
+    putContent: (p, d, o) => guard(() => inner.putContent(p, d, o)),
     createExclusive: (p, d, o) => guard(() => inner.createExclusive(p, d, o)),
     reader: (p, o) => guard(async () => (mode === 'mid-stream' ? failingAfter(await inner.reader(p, o), 1000) : inner.reader(p, o))),
     writer: (p, o) => guard((): Promise<FileWriter> => inner.writer(p, o)),
