@@ -1,5 +1,5 @@
 import { validatePath } from './paths';
-import type { FileInfo, FileReadable, FileWriter, LeftoverOptions, PutContentOptions, ReaderOptions, RedirectOptions, StorageDriver, WriterOptions } from './types';
+import type { DeleteOptions, FileInfo, FileReadable, FileWriter, LeftoverOptions, PutContentOptions, ReaderOptions, RedirectOptions, StorageDriver, WriterOptions } from './types';
 
 export type DriverOperation =
   | 'getContent'
@@ -74,7 +74,7 @@ export function withValidation(driver: StorageDriver, opts: DecoratorOptions = {
     walk,
     move: (src: string, dst: string): Promise<void> =>
       run('move', [[src, false], [dst, false]], () => driver.move(src, dst)),
-    delete: (path: string): Promise<void> => run('delete', [[path, true]], () => driver.delete(path)),
+    delete: (path: string, opts?: DeleteOptions): Promise<void> => run('delete', [[path, true]], () => driver.delete(path, opts)),
     redirectUrl: (path: string, o: RedirectOptions): Promise<string | null> =>
       run('redirectUrl', [[path, false]], () => driver.redirectUrl(path, o)),
     purgeLeftovers: (olderThan: Date, o?: LeftoverOptions): Promise<FileInfo[]> =>

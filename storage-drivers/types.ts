@@ -81,6 +81,16 @@ export interface FileWriter extends Writable {
   cancel(): Promise<void>;
 }
 
+export interface DeleteOptions {
+  /**
+   * The caller knows that nothing writes below the path any more (an upload session its commit
+   * ended): a driver may skip what it does against racing writers (S3: the listing again until
+   * empty, and the look for multipart uploads to abort; an orphan a racer still left is the upload
+   * purge's, see purgeLeftovers). Ignoring it is always correct.
+   */
+  settled?: boolean;
+}
+
 export interface PutContentOptions {
   /**
    * false: the content may be lost (or read back empty) after a crash, for state that is harmless
@@ -157,7 +167,7 @@ export interface StorageDriver {
    * absent. What is written below the path while it runs is removed too, up to the moment the path
    * is gone (re-listed until empty), so that a racing writer never leaves part of what it wrote.
    */
-  delete(path: string): Promise<void>;
+  delete(path: string, opts?: DeleteOptions): Promise<void>;
   /** A URL the client may fetch the content from directly, or null when the driver has none. */
   redirectUrl(path: string, opts: RedirectOptions): Promise<string | null>;
   /**

@@ -1,4 +1,4 @@
-import type { PutContentOptions, StorageDriver } from '../../storage-drivers/types';
+import type { DeleteOptions, PutContentOptions, StorageDriver } from '../../storage-drivers/types';
 import { isNotFound, PathExistsError } from '../../storage-drivers/errors';
 import { parseDigest, type Digest } from './digest';
 
@@ -66,9 +66,9 @@ export async function exists(driver: StorageDriver, path: string): Promise<boole
 }
 
 /** Deletes path, treating "already gone" as success (deletes race with each other and with GC). */
-export async function deleteIfExists(driver: StorageDriver, path: string): Promise<boolean> {
+export async function deleteIfExists(driver: StorageDriver, path: string, opts?: DeleteOptions): Promise<boolean> {
   try {
-    await driver.delete(path);
+    await driver.delete(path, opts);
     return true;
   } catch (err) {
     if (isNotFound(err)) return false;

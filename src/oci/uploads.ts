@@ -188,7 +188,9 @@ export class UploadManager {
     }
     await this.blobs.alias(digest, canonical);
     await lease?.end();
-    await deleteIfExists(this.driver, paths.uploadDir(session.name, session.uuid));
+    // Settled: this request held the session to its end (on S3, where none is held, a racing PATCH's
+    // leftovers are the upload purge's).
+    await deleteIfExists(this.driver, paths.uploadDir(session.name, session.uuid), { settled: true });
   }
 
   /**

@@ -65,21 +65,25 @@ export async function listChildren(ctx: S3Context, prefix: string): Promise<Entr
  * Deletes every object below `prefix` (1,000 a request); returns how many there were. `alongside`
  * (keys that may be absent) go with the first batch, when there is anything below.
  */
-export async function deleteBelow(ctx: S3Context, prefix: string, alongside: string[] = []): Promise<number> {
+export async function deleteBelow(ctx: S3Context, prefix: string, alongside: string[] = [], relist = true): Promise<number> {
   let count = 0;
   // Collect a page before deleting from it, so deletions never shift the listing under us; and list
   // again until nothing is left, even after a last page: a writer racing the delete (a tag pushed
   // again while its manifest is deleted) may have added keys the listing did not see, and stopping
   // there leaves a tag directory without its current link (test/replicas/manifest-delete-race).
+  // Without `relist` (nothing writes there any more) a last page that was not full ends it.
   for (;;) {
     const keys: string[] = [];
+    let more = false;
     for await (const page of listPages(ctx, prefix)) {
       for (const o of page.Contents ?? []) keys.push(o.Key!);
+      more = page.IsTruncated === true;
       break;
     }
     if (keys.length === 0) return count;
     count += keys.length;
     await deleteKeys(ctx, count === keys.length ? [...keys, ...alongside] : keys);
+    if (!relist && !more) return count;
   }
 }
 
