@@ -71,6 +71,11 @@ export class Lease {
   /** Takes the lease, or throws `kind.busy(…)` when another holds it or wins the race. */
   static async acquire(driver: StorageDriver, kind: LeaseKind, timings: LeaseTimings): Promise<Lease> {
     const owner = `${hostname()}/${process.pid}/${randomBytes(6).toString('hex')}`;
+    // Leases released by deleting them mostly leave none behind: lease 1 is tried before any listing.
+    if (kind.releaseByDelete) {
+      const first = await Lease.tryFirst(driver, kind, timings, owner);
+      if (first) return first;
+    }
     const newest = Math.max(0, ...(await leaseNumbers(driver, kind)));
     const first = newest === 0;
     if (newest > 0) await assertFree(driver, kind, newest, owner, timings.ttlMs);
@@ -97,11 +102,46 @@ export class Lease {
       await lease.release().catch(() => undefined);
       throw err;
     }
-    lease.timer = setInterval(() => {
-      lease.renewing ??= lease.renew().finally(() => (lease.renewing = undefined));
-    }, timings.renewMs);
-    lease.timer.unref();
-    return lease;
+    return lease.startRenewing();
+  }
+
+  /**
+   * Lease 1 when no lease exists: one createExclusive and the listing after it, as acquire's own
+   * check. Undefined, with nothing left behind, when lease 1 exists (held or not: acquire reads it)
+   * or a newer one does (lease 1 was deleted as history by a holder that took one over it).
+   */
+  private static async tryFirst(driver: StorageDriver, kind: LeaseKind, timings: LeaseTimings, owner: string): Promise<Lease | undefined> {
+    const lease = new Lease(driver, kind, 1, owner, timings);
+    const started = performance.now();
+    try {
+      await driver.createExclusive(kind.path(1), lease.body(), { durable: kind.durable });
+    } catch (err) {
+      if (isExists(err)) return undefined;
+      throw err;
+    }
+    lease.lastRenewal = started;
+    let after: number[];
+    try {
+      after = await leaseNumbers(driver, kind);
+    } catch (err) {
+      await driver.delete(kind.path(1)).catch(() => undefined);
+      throw err;
+    }
+    if (Math.max(...after) !== 1) {
+      // Only the newest lease counts, so this one held nothing while it stood.
+      await driver.delete(kind.path(1)).catch(() => undefined);
+      return undefined;
+    }
+    lease.first = true;
+    return lease.startRenewing();
+  }
+
+  private startRenewing(): this {
+    this.timer = setInterval(() => {
+      this.renewing ??= this.renew().finally(() => (this.renewing = undefined));
+    }, this.timings.renewMs);
+    this.timer.unref();
+    return this;
   }
 
   /** Throws `kind.lost(…)` unless the lease still holds: call it before each step that must not overlap. */
