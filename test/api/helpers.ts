@@ -144,6 +144,21 @@ export async function pushBlob(agent: request.Agent, name: string, c: Content): 
     .expect(201);
 }
 
+/** A PATCH of `data` at offset `from` of the session at `location`, with its Content-Range. */
+export function patchChunk(agent: request.Agent, location: string, from: number, data: Buffer): request.Test {
+  return agent
+    .patch(pathOf(location))
+    .set('Content-Type', 'application/octet-stream')
+    .set('Content-Range', `${from}-${from + data.length - 1}`)
+    .send(data);
+}
+
+/** A new upload session of `name` holding `prefix` (one PATCH); its Location. */
+export async function sessionWith(agent: request.Agent, name: string, prefix: Buffer): Promise<string> {
+  const post = await agent.post(`/v2/${name}/blobs/uploads/`).set('Content-Length', '0').expect(202);
+  return (await patchChunk(agent, post.headers.location, 0, prefix).expect(202)).headers.location;
+}
+
 export function pushManifest(agent: request.Agent, name: string, reference: string, m: Manifest, contentType = m.mediaType): request.Test {
   return sendBytes(agent.put(`/v2/${name}/manifests/${reference}`).set('Content-Type', contentType), m.data);
 }

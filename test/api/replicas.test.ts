@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createFilesystemDriver } from '../../storage-drivers';
-import { getRaw, pushImage, randomBlob, repoName, type Content, type TagList } from './helpers';
+import { getRaw, patchChunk, pushImage, randomBlob, repoName, type Content, type TagList } from './helpers';
 import { assertOciError, pathOf, rawRequest, startRegistry, testConfig, withQuery, type TestRegistry } from './server';
 
 /**
@@ -32,14 +32,7 @@ describe('two replicas on one filesystem store', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  function patch(reg: TestRegistry, location: string, from: number, data: Buffer) {
-    return reg
-      .r()
-      .patch(pathOf(location))
-      .set('Content-Type', 'application/octet-stream')
-      .set('Content-Range', `${from}-${from + data.length - 1}`)
-      .send(data);
-  }
+  const patch = (reg: TestRegistry, location: string, from: number, data: Buffer) => patchChunk(reg.r(), location, from, data);
 
   async function assertReadableFromBoth(name: string, blob: Content): Promise<void> {
     for (const reg of [a, b]) {

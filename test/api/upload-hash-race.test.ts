@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import { createFilesystemDriver, createMemoryDriver } from '../../storage-drivers';
 import type { StorageDriver } from '../../storage-drivers/types';
 import type { UploadLeaseTimings } from '../../src/oci/upload-lease';
-import { content, getRaw, randomBlob, repoName } from './helpers';
+import { content, getRaw, randomBlob, repoName, sessionWith } from './helpers';
 import type request from 'supertest';
 import { assertOciError, pathOf, rawRequest, startRegistry, testConfig, withQuery, type TestRegistry } from './server';
 
@@ -40,17 +40,7 @@ for (const hashstate of ['on', 'off'] as const) {
       const start = async () => (reg = await startRegistry({ driver: await makeDriver(), config: testConfig({ storage: { uploads: { hashstate, hashstateminsize: 0 } } }), deps: { uploadLeaseTimings: TIMINGS } }));
       after(async () => reg?.close());
 
-      async function session(name: string, prefix: Buffer): Promise<string> {
-        const post = await reg.r().post(`/v2/${name}/blobs/uploads/`).set('Content-Length', '0').expect(202);
-        const res = await reg
-          .r()
-          .patch(pathOf(post.headers.location))
-          .set('Content-Type', 'application/octet-stream')
-          .set('Content-Range', `0-${prefix.length - 1}`)
-          .send(prefix)
-          .expect(202);
-        return res.headers.location;
-      }
+      const session = (name: string, prefix: Buffer): Promise<string> => sessionWith(reg.r(), name, prefix);
 
       const storedSize = async (location: string) => Number(String((await reg.r().get(pathOf(location)).expect(204)).headers.range).split('-')[1]) + 1;
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createFilesystemDriver } from '../../storage-drivers';
 import { paths } from '../../src/oci/paths';
-import { content, getRaw, randomBlob, recordingDriver, repoName, type Content } from './helpers';
+import { content, getRaw, patchChunk, randomBlob, recordingDriver, repoName, type Content } from './helpers';
 import { assertOciError, pathOf, startRegistry, testConfig, withQuery, type TestRegistry } from './server';
 
 /**
@@ -35,15 +35,7 @@ describe('resumable upload hashes on a shared filesystem store', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  function patch(reg: TestRegistry, location: string, from: number, data: Buffer) {
-    return reg
-      .r()
-      .patch(pathOf(location))
-      .set('Content-Type', 'application/octet-stream')
-      .set('Content-Range', `${from}-${from + data.length - 1}`)
-      .send(data)
-      .expect(202);
-  }
+  const patch = (reg: TestRegistry, location: string, from: number, data: Buffer) => patchChunk(reg.r(), location, from, data).expect(202);
 
   /** POST then one PATCH per part on `on`; resolves with the last Location. */
   async function upload(on: TestRegistry, name: string, parts: Buffer[], query = ''): Promise<string> {

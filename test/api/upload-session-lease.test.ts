@@ -9,7 +9,7 @@ import type { StorageDriver } from '../../storage-drivers/types';
 import { paths } from '../../src/oci/paths';
 import type { UploadLeaseTimings } from '../../src/oci/upload-lease';
 import { assertStoreConsistent } from '../helpers/store-check';
-import { digestOf, getRaw, randomBlob, repoName } from './helpers';
+import { digestOf, getRaw, randomBlob, repoName, sessionWith } from './helpers';
 import { assertOciError, pathOf, rawRequest, startRegistry, withQuery, type RawResponse, type TestRegistry } from './server';
 
 /** A second request waits 1 s; a lease not renewed for 3 s is taken over. */
@@ -63,17 +63,7 @@ describe('requests racing on one upload session (filesystem, two processes)', ()
   }
 
   /** A session on A holding `prefix`; its Location. */
-  async function session(name: string, prefix: Buffer): Promise<string> {
-    const post = await a.r().post(`/v2/${name}/blobs/uploads/`).set('Content-Length', '0').expect(202);
-    const res = await a
-      .r()
-      .patch(pathOf(post.headers.location))
-      .set('Content-Type', 'application/octet-stream')
-      .set('Content-Range', `0-${prefix.length - 1}`)
-      .send(prefix)
-      .expect(202);
-    return res.headers.location;
-  }
+  const session = (name: string, prefix: Buffer): Promise<string> => sessionWith(a.r(), name, prefix);
 
   /**
    * A streamed PATCH on B that sends `first`, waits until it is stored, runs `meanwhile` (another
