@@ -157,23 +157,22 @@ describe('filesystem driver specifics', () => {
   });
 
   it('a recursive delete racing writes below it removes what it finds again instead of failing on a directory no longer empty', async () => {
-    // A tag's directory deleted while a push writes its links into it (docs/architecture.md, "Deletes racing pushes").
-    let writing = true;
-    const writes = (async () => {
-      // A write may fail when the delete takes its directory or temp file away: only the delete is on trial.
-      for (let i = 0; writing; i++) await driver.putContent(`/racing/tag/index/sha256/${i % 8}/link`, Buffer.from(`${i}`)).catch(() => undefined);
-    })();
+    // A tag's directory deleted while a push writes its links into it (docs/architecture.md, "Deletes
+    // racing pushes"): a push writes a few links, so each delete races a burst of them. (A writer
+    // that never stops could keep any delete busy for ever: the delete gives up after 20 rounds.)
     const failures: string[] = [];
-    try {
-      for (let round = 0; round < 300; round++) {
-        await driver.putContent('/racing/tag/current/link', Buffer.from('x'));
-        await driver.delete('/racing').catch((err: unknown) => {
+    for (let round = 0; round < 300; round++) {
+      await driver.putContent('/racing/tag/current/link', Buffer.from('x'));
+      const burst = Array.from({ length: 4 }, (_, i) =>
+        // A write may fail when the delete takes its directory or temp file away: only the delete is on trial.
+        driver.putContent(`/racing/tag/index/sha256/${(round + i) % 8}/link`, Buffer.from(`${round}`)).catch(() => undefined),
+      );
+      await Promise.all([
+        driver.delete('/racing').catch((err: unknown) => {
           if (!isNotFound(err)) failures.push(String(err));
-        });
-      }
-    } finally {
-      writing = false;
-      await writes;
+        }),
+        ...burst,
+      ]);
     }
     assert.deepEqual(failures.slice(0, 3), []);
     await driver.delete('/racing').catch(() => undefined);
