@@ -173,7 +173,7 @@ export class UploadManager {
     if (actual !== digest.hex) {
       await lease?.end();
       if (size === 0 && (await this.finishEarlierCommit(session, digest))) return;
-      if (!(await this.discard(session))) throw new DomainError('upload-unknown', { uuid: session.uuid });
+      await this.cancel(session);
       throw new DomainError('digest-invalid', { digest: digest.value });
     }
     const canonical = parseDigest(`sha256:${sha256}`);
