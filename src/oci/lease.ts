@@ -71,69 +71,52 @@ export class Lease {
   /** Takes the lease, or throws `kind.busy(…)` when another holds it or wins the race. */
   static async acquire(driver: StorageDriver, kind: LeaseKind, timings: LeaseTimings): Promise<Lease> {
     const owner = `${hostname()}/${process.pid}/${randomBytes(6).toString('hex')}`;
-    // Leases released by deleting them mostly leave none behind: lease 1 is tried before any listing.
+    // Leases released by deleting them mostly leave none behind: lease 1 is tried before any
+    // listing. Refused, it only means a lease exists (lease 1, or a newer one that took over and
+    // deleted it as history), which the listing below reads.
     if (kind.releaseByDelete) {
-      const first = await Lease.tryFirst(driver, kind, timings, owner);
-      if (first) return first;
+      const first = await Lease.take(driver, kind, timings, owner, 1);
+      if (first instanceof Lease) return first.startRenewing();
     }
     const newest = Math.max(0, ...(await leaseNumbers(driver, kind)));
-    const first = newest === 0;
     if (newest > 0) await assertFree(driver, kind, newest, owner, timings.ttlMs);
-    const lease = new Lease(driver, kind, newest + 1, owner, timings);
-    lease.first = first;
+    const taken = await Lease.take(driver, kind, timings, owner, newest + 1);
+    if (!(taken instanceof Lease)) throw kind.busy(taken);
+    return taken.startRenewing();
+  }
+
+  /**
+   * Creates lease `n` and checks that it is the newest; the lease, or why it was refused (having
+   * left nothing of it that counts).
+   */
+  private static async take(driver: StorageDriver, kind: LeaseKind, timings: LeaseTimings, owner: string, n: number): Promise<Lease | string> {
+    const lease = new Lease(driver, kind, n, owner, timings);
+    lease.first = n === 1;
     const started = performance.now();
     try {
-      await driver.createExclusive(kind.path(lease.number), lease.body(), { durable: kind.durable });
+      await driver.createExclusive(kind.path(n), lease.body(), { durable: kind.durable });
     } catch (err) {
-      if (isExists(err)) throw kind.busy('started at the same time');
+      if (isExists(err)) return 'started at the same time';
       throw err;
     }
     lease.lastRenewal = started;
+    let refused: string | undefined;
     try {
-      // The listing above may be old: a lease number freed by the cleanup below can be created
+      // A listing before may be old: a lease number freed by the cleanup below can be created
       // again by a racer that listed before it. Whoever finds a newer lease than its own has lost.
       const after = await leaseNumbers(driver, kind);
-      if (Math.max(...after) !== lease.number) throw kind.busy(`took a newer lease (${Math.max(...after)})`);
+      const newest = Math.max(...after);
+      if (newest !== n) refused = `took a newer lease (${newest})`;
       // Older leases are history: only the newest tells anything.
-      const older = after.filter((n) => n < lease.number);
-      await Promise.all(older.map((n) => driver.delete(kind.path(n)).catch(() => undefined)));
+      else await Promise.all(after.filter((o) => o < n).map((o) => driver.delete(kind.path(o)).catch(() => undefined)));
     } catch (err) {
       // Not left to expire when storage failed here; harmless when a newer lease exists.
       await lease.release().catch(() => undefined);
       throw err;
     }
-    return lease.startRenewing();
-  }
-
-  /**
-   * Lease 1 when no lease exists: one createExclusive and the listing after it, as acquire's own
-   * check. Undefined, with nothing left behind, when lease 1 exists (held or not: acquire reads it)
-   * or a newer one does (lease 1 was deleted as history by a holder that took one over it).
-   */
-  private static async tryFirst(driver: StorageDriver, kind: LeaseKind, timings: LeaseTimings, owner: string): Promise<Lease | undefined> {
-    const lease = new Lease(driver, kind, 1, owner, timings);
-    const started = performance.now();
-    try {
-      await driver.createExclusive(kind.path(1), lease.body(), { durable: kind.durable });
-    } catch (err) {
-      if (isExists(err)) return undefined;
-      throw err;
-    }
-    lease.lastRenewal = started;
-    let after: number[];
-    try {
-      after = await leaseNumbers(driver, kind);
-    } catch (err) {
-      await driver.delete(kind.path(1)).catch(() => undefined);
-      throw err;
-    }
-    if (Math.max(...after) !== 1) {
-      // Only the newest lease counts, so this one held nothing while it stood.
-      await driver.delete(kind.path(1)).catch(() => undefined);
-      return undefined;
-    }
-    lease.first = true;
-    return lease.startRenewing();
+    if (refused === undefined) return lease;
+    await lease.release().catch(() => undefined);
+    return refused;
   }
 
   private startRenewing(): this {
