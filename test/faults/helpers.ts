@@ -7,8 +7,8 @@ import { createLogger } from '../../src/logger';
 import type { Metrics } from '../../src/metrics/metrics';
 import { pathOf } from '../api/server';
 
-/** A JSON logger whose lines the test can read back. */
-export function capturingLogger(): { logger: Logger; lines: () => Record<string, unknown>[] } {
+/** A JSON logger whose lines the test can read back, parsed (`lines`) or as written (`text`). */
+export function capturingLogger(): { logger: Logger; lines: () => Record<string, unknown>[]; text: () => string[] } {
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -17,7 +17,7 @@ export function capturingLogger(): { logger: Logger; lines: () => Record<string,
     },
   });
   const logger = createLogger({ level: 'info', formatter: 'json', accesslog: { disabled: true }, fields: {} }, sink);
-  return { logger, lines: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return { logger, lines: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>), text: () => [...lines] };
 }
 
 /** The value of `berth_storage_faults_total{code="<code>"}` (0 when the series does not exist yet). */

@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { createLogger } from '../../src/logger';
 import { createMetrics, type Metrics } from '../../src/metrics/metrics';
 import { parseDigest } from '../../src/oci/digest';
 import { paths } from '../../src/oci/paths';
@@ -10,6 +8,7 @@ import { createMemoryDriver } from '../../storage-drivers';
 import type { StorageDriver } from '../../storage-drivers/types';
 import { getRaw, holdingDriver, pushImage, pushManifest, recordingDriver, repoName, type TagList } from '../api/helpers';
 import { startRegistry, testConfig, type TestRegistry } from '../api/server';
+import { capturingLogger } from '../faults/helpers';
 import { startRedis, type RedisServer } from '../helpers/redis-server';
 import { requireTools } from '../helpers/tools';
 
@@ -242,19 +241,12 @@ describe('shared cache (redis): replicas on one store and one Redis', { skip: re
   });
 
   it('a Redis that is not there at start: the registry starts and serves, logs it once, /readyz says so', async () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    });
-    const logger = createLogger({ level: 'info', formatter: 'json', accesslog: { disabled: true }, fields: {} }, sink);
+    const { logger, text } = capturingLogger();
     const reg = await startRegistry({ driver: createMemoryDriver(), config: testConfig({ redis: { addr: '/nonexistent/berth-redis.sock' } }), deps: { logger } });
     started.push(reg);
     await redisState(reg, 'down');
     await sleep(1500);
-    const said = lines.filter((l) => l.includes('redis: '));
+    const said = text().filter((l) => l.includes('redis: '));
     assert.equal(said.length, 1, said.join(''));
     assert.match(said[0], /redis: unreachable, reading storage until it answers/);
     const name = repoName('redis');

@@ -2,12 +2,11 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { createLogger } from '../../src/logger';
 import { createMemoryDriver } from '../../storage-drivers';
 import { pushImage, repoName } from '../api/helpers';
 import { startRegistry, testConfig, type TestRegistry } from '../api/server';
+import { capturingLogger } from '../faults/helpers';
 import { startRedis, type RedisServer } from '../helpers/redis-server';
 import { createCa, issue } from '../helpers/test-ca';
 import { requireTools } from '../helpers/tools';
@@ -42,18 +41,11 @@ describe('shared cache (redis) over TLS', { skip: requireTools(['redis-server'])
   });
 
   /** A registry on `addr` with `tls`, and what it logs. */
-  async function registry(addr: string, tls: Record<string, unknown>): Promise<{ reg: TestRegistry; logs: string[] }> {
-    const logs: string[] = [];
-    const sink = new Writable({
-      write(chunk, _enc, done) {
-        logs.push(String(chunk));
-        done();
-      },
-    });
-    const logger = createLogger({ level: 'info', formatter: 'json', accesslog: { disabled: true }, fields: {} }, sink);
+  async function registry(addr: string, tls: Record<string, unknown>): Promise<{ reg: TestRegistry; logs: () => string[] }> {
+    const { logger, text } = capturingLogger();
     const reg = await startRegistry({ driver: createMemoryDriver(), config: testConfig({ redis: { addr, tls } }), deps: { logger } });
     started.push(reg);
-    return { reg, logs };
+    return { reg, logs: text };
   }
   const redisState = async (reg: TestRegistry) => ((await reg.r().get('/readyz')).body as { redis?: string }).redis;
   const settled = (reg: TestRegistry) => until('redis up or down', async () => ['up', 'down'].includes(String(await redisState(reg))), 10_000);
@@ -74,7 +66,7 @@ describe('shared cache (redis) over TLS', { skip: requireTools(['redis-server'])
     const ready = await reg.r().get('/readyz');
     assert.equal(ready.status, 200, 'only a cache: the registry serves from storage');
     assert.equal((ready.body as { redis?: string }).redis, 'down');
-    const said = logs.filter((l) => l.includes('redis: '));
+    const said = logs().filter((l) => l.includes('redis: '));
     assert.equal(said.length, 1, said.join(''));
     assert.match(said[0], /certificate/i, `the log says why: ${said[0]}`);
     const name = repoName('redis-tls');
@@ -89,7 +81,7 @@ describe('shared cache (redis) over TLS', { skip: requireTools(['redis-server'])
     await settled(without);
     assert.equal(await redisState(reg), 'up');
     assert.equal(await redisState(without), 'down');
-    assert.match(logs.filter((l) => l.includes('redis: ')).join(''), /certificate required/);
+    assert.match(logs().filter((l) => l.includes('redis: ')).join(''), /certificate required/);
     // Refused only after the handshake, each connection looks ready for a moment: redialling must still back off.
     const dials = async () => Number(/total_connections_received:(\d+)/.exec(await mutual.command('INFO stats'))?.[1]);
     const before = await dials();
