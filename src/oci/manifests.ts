@@ -177,20 +177,27 @@ export class ManifestStore {
   }
 
   /**
-   * A delete of a tag (by tag, or by the digest it names) removes the tag's directory. One that does
-   * so between this push's current link and its 201 would leave the tag gone, or listed with only
-   * its index link, after the client was told it was stored. So the current links are looked at
-   * once more after the last write (one HEAD a tag on S3): one that is gone was removed by a delete
-   * that came after it was written, so this push counts as coming after that delete and writes the
-   * tag again, with the revision and referrer links a delete by digest removed too. A delete that
-   * removes the tag after this look was still running when the push was answered, and counts as
-   * coming after the push (docs/architecture.md, "Deletes racing pushes").
+   * A delete of a tag (by tag, or by the digest it names) removes the tag's directory, and one by
+   * digest the revision link too. One that does so between this push's links and its 201 would
+   * leave the tag gone, listed with only its index link, or naming a revision that is gone, after
+   * the client was told it was stored. So the current links and the revision link are looked at
+   * once more after the last write (one HEAD each on S3, together): one that is gone was removed
+   * by a delete that came after it was written, so this push counts as coming after that delete and
+   * writes again the revision and referrer links, then the lost tags. A delete that removes
+   * something after this look was still running when the push was answered, and counts as coming
+   * after the push: a delete by digest looks for tags naming it again once its revision is gone
+   * (deleteByDigest), so none is left naming nothing (docs/architecture.md, "Deletes racing pushes").
    */
   private async keepTags(name: string, tags: string[], digest: Digest, parsed: ParsedManifest): Promise<void> {
+    // Untagged, nothing can be left naming a removed revision: a delete landing now simply came after.
+    if (tags.length === 0) return;
     for (let round = 1; round <= TAG_REWRITES; round++) {
-      const present = await Promise.all(tags.map((tag) => isFile(this.driver, paths.tagCurrentLink(name, tag))));
+      const [revision, ...present] = await Promise.all([
+        isFile(this.driver, paths.revisionLink(name, digest)),
+        ...tags.map((tag) => isFile(this.driver, paths.tagCurrentLink(name, tag))),
+      ]);
       const lost = tags.filter((_, i) => !present[i]);
-      if (lost.length === 0) return;
+      if (revision && lost.length === 0) return;
       await writeLink(this.driver, paths.revisionLink(name, digest), digest);
       if (parsed.subject) await this.referrers.add(name, parsed.subject.digest, digest);
       await Promise.all(lost.map((tag) => writeLink(this.driver, paths.tagCurrentLink(name, tag), digest)));
@@ -267,6 +274,30 @@ export class ManifestStore {
   async deleteByDigest(name: string, digest: Digest): Promise<string[]> {
     this.cache.revisions.delete(digestKey(name, digest));
     await this.resolve(name, { digest });
+    // Tags go before the revision, so a crash in between leaves an untagged manifest, not a tag
+    // naming nothing.
+    const removed = await this.untag(name, digest);
+    const subject = await this.subjectOf(digest);
+    if (subject) await this.referrers.remove(name, subject, digest);
+    await deleteIfExists(this.driver, paths.revisionDir(name, digest));
+    // A push of this manifest that tagged it after the first look and checked its links before the
+    // revision went (keepTags) was answered: it counts as coming before this delete, and its tag
+    // would name a revision that is gone. A push that checked after sees the revision gone and
+    // writes it again, so this second look, made after the revision went, is the last one needed.
+    for (const tag of await this.untag(name, digest)) if (!removed.includes(tag)) removed.push(tag);
+    // Cleared after the delete too: a read that raced it may have cached the revision again.
+    this.cache.revisions.delete(digestKey(name, digest));
+    this.cache.layers.delete(digestKey(name, digest));
+    await this.cache.tellPeers([
+      ...forgetTags(name, removed),
+      { table: 'revisions', key: digestKey(name, digest) },
+      { table: 'layers', key: digestKey(name, digest) },
+    ]);
+    return removed;
+  }
+
+  /** Removes every tag whose current link names the digest; returns them. */
+  private async untag(name: string, digest: Digest): Promise<string[]> {
     const removed: string[] = [];
     for (const tag of await listNames(this.driver, paths.tagsDir(name))) {
       const current = await readLink(this.driver, paths.tagCurrentLink(name, tag));
@@ -276,17 +307,6 @@ export class ManifestStore {
         removed.push(tag);
       }
     }
-    const subject = await this.subjectOf(digest);
-    if (subject) await this.referrers.remove(name, subject, digest);
-    await deleteIfExists(this.driver, paths.revisionDir(name, digest));
-    // Cleared after the delete too: a read that raced it may have cached the revision again.
-    this.cache.revisions.delete(digestKey(name, digest));
-    this.cache.layers.delete(digestKey(name, digest));
-    await this.cache.tellPeers([
-      ...forgetTags(name, removed),
-      { table: 'revisions', key: digestKey(name, digest) },
-      { table: 'layers', key: digestKey(name, digest) },
-    ]);
     return removed;
   }
 

@@ -93,3 +93,70 @@ export async function pushWhileDeleteHeld(driver: StorageDriver): Promise<void> 
     await reg.close();
   }
 }
+
+/**
+ * A DELETE by digest is held once it has removed the manifest's tag, before it removes the
+ * revision; the same manifest is pushed to the same tag meanwhile and answered 201. The push came
+ * first, so the delete, answered after it, takes the tag again: none is left naming the revision
+ * it removed (`tag-missing-revision`).
+ */
+export async function pushWhileDigestDeleteHeld(driver: StorageDriver): Promise<void> {
+  let reached!: () => void;
+  let release!: () => void;
+  const atHold = new Promise<void>((r) => (reached = r));
+  const released = new Promise<void>((r) => (release = r));
+  const name = repoName('delrace');
+  let revisionDir: string | undefined;
+  const held: StorageDriver = Object.create(driver) as StorageDriver;
+  held.delete = async (path, opts) => {
+    if (path === revisionDir) {
+      reached();
+      await released;
+    }
+    return driver.delete(path, opts);
+  };
+  const reg = await startRegistry({ driver: held, config: testConfig() });
+  try {
+    const { manifest } = await pushImage(reg.r(), name, TAG);
+    revisionDir = paths.revisionDir(name, parseDigest(manifest.digest));
+    const deleting = reg.r().delete(`/v2/${name}/manifests/${manifest.digest}`).then((res) => res);
+    await atHold;
+    const put = await pushManifest(reg.r(), name, TAG, manifest);
+    assert.equal(put.status, 201, put.text);
+    release();
+    assert.equal((await deleting).status, 202);
+    assert.equal((await reg.r().get(`/v2/${name}/manifests/${TAG}`)).status, 404);
+    assert.equal((await reg.r().get(`/v2/${name}/manifests/${manifest.digest}`)).status, 404);
+    assert.deepEqual((await reg.r().get(`/v2/${name}/tags/list`)).body as TagList, { name, tags: [] });
+    await assertStoreConsistent(driver);
+  } finally {
+    await reg.close();
+  }
+}
+
+/**
+ * A push of a tagged manifest is held after its revision link, before its tag's current link,
+ * while a DELETE by digest of that manifest runs to its 202 (removing the old tag and the revision
+ * the push had just written again). The push then writes its tag and is answered 201: the delete
+ * came first, so the push must leave the tag and the manifest it names, revision link included.
+ */
+export async function digestDeleteBeforePushTags(driver: StorageDriver): Promise<void> {
+  const holding = holdingWrites(driver);
+  const reg = await startRegistry({ driver: holding.driver, config: testConfig() });
+  try {
+    const name = repoName('delrace');
+    const { manifest } = await pushImage(reg.r(), name, TAG);
+    holding.hold(paths.tagCurrentLink(name, TAG));
+    const putting = pushManifest(reg.r(), name, TAG, manifest).then((res) => res);
+    await holding.atHold;
+    const deleted = await reg.r().delete(`/v2/${name}/manifests/${manifest.digest}`);
+    assert.equal(deleted.status, 202, deleted.text);
+    holding.release();
+    const put = await putting;
+    assert.equal(put.status, 201, put.text);
+    await tagResolves(() => reg.r(), name, manifest);
+    await assertStoreConsistent(driver);
+  } finally {
+    await reg.close();
+  }
+}

@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import { createS3Driver } from '../../storage-drivers/s3';
 import { freshOptions } from '../../storage-drivers/s3/test-support';
 import type { StorageDriver } from '../../storage-drivers/types';
-import { deleteBetweenPushWrites, pushWhileDeleteHeld } from '../api/tag-delete-race';
+import { deleteBetweenPushWrites, digestDeleteBeforePushTags, pushWhileDeleteHeld, pushWhileDigestDeleteHeld } from '../api/tag-delete-race';
 import { acquireRgw, releaseRgw, rgwSkipReason, type Rgw } from '../helpers/rgw';
 import { destroyBucket, s3Client } from './berth-on-s3';
 
@@ -31,4 +31,8 @@ describe('a tag delete racing a push of the same tag (S3, RGW)', { skip, timeout
   it("a DELETE by digest answered between the push's current and index links leaves the re-pushed tag and manifest", async () =>
     deleteBetweenPushWrites(await open(), 'by digest'));
   it('a push answered while the DELETE by tag is held before its removal: the tag is gone, nothing listed', async () => pushWhileDeleteHeld(await open()));
+  it('a push of the same manifest answered while the DELETE by digest is held before the revision goes: no tag is left naming it', async () =>
+    pushWhileDigestDeleteHeld(await open()));
+  it("a DELETE by digest answered between a push's revision link and its tag: the tag and the revision stay", async () =>
+    digestDeleteBeforePushTags(await open()));
 });
