@@ -1,5 +1,6 @@
-import { type $Command, type GetObjectCommand, S3Client, type S3ClientResolvedConfig, S3ServiceException, type ServiceInputTypes, type ServiceOutputTypes, type StorageClass } from '@aws-sdk/client-s3';
+import { type $Command, GetObjectCommand, S3Client, type S3ClientResolvedConfig, S3ServiceException, type ServiceInputTypes, type ServiceOutputTypes, type StorageClass } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
+import type { ObjectDownloads } from './object-download';
 import type { ResolvedS3Options } from './options';
 import { stallGuard, withDeadline } from './timeouts';
 
@@ -28,6 +29,8 @@ export class S3Context {
     readonly options: ResolvedS3Options,
     /** A client without a socket idle timeout, for downloads a slow reader may hold back. */
     private readonly downloadClient: S3Client = client,
+    /** Reads object bodies into reused buffers; without it every GET goes through the SDK. */
+    private readonly downloads?: ObjectDownloads,
   ) {}
 
   /** A small request (metadata, listings, small objects): it must finish, retries included, within requesttimeout. */
@@ -58,6 +61,16 @@ export class S3Context {
   async download<I extends ServiceInputTypes, O extends ServiceOutputTypes & { Body?: unknown }>(command: S3Command<I, O>, signal?: AbortSignal): Promise<O & { Body: Readable }> {
     const got = await withDeadline(this.options.requestTimeoutMs, signal, (s) => sendOne(this.downloadClient, command, s));
     return { ...got, Body: stallGuard(got.Body as Readable, this.options.requestTimeoutMs) };
+  }
+
+  /**
+   * An object's body (bytes `range` of it) for a reader, as download() bounds it: through
+   * `downloads` where it can, else through the SDK. Errors are the SDK's either way.
+   */
+  async getObject(key: string, range: string | undefined, signal?: AbortSignal): Promise<{ Body: Readable; ContentLength?: number; ContentRange?: string }> {
+    const direct = await this.downloads?.open(key, range, signal);
+    if (direct) return { Body: direct.body, ContentLength: direct.contentLength, ContentRange: direct.contentRange };
+    return this.download(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: range }), signal);
   }
 
   get bucket(): string {

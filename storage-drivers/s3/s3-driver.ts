@@ -9,6 +9,7 @@ import { copyObject } from './copy';
 import { abortUpload, uploadExists } from './multipart';
 import { deleteKeys } from './delete-keys';
 import { deleteBelow, hasObjectsBelow, listChildren, uploadsAt } from './listing';
+import { ObjectReader } from './object-reader';
 import { S3Writer } from './s3-writer';
 import { walkTree } from './walk';
 import { purgeOrphanUploads } from './leftovers';
@@ -91,11 +92,9 @@ export class S3Driver implements StorageDriver {
     if (length === 0) return this.emptyAt(path, offset);
     const range = offset === 0 && length === undefined ? undefined : `bytes=${offset}-${length === undefined ? '' : offset + length - 1}`;
     try {
-      const got = await this.ctx.download(
-        new GetObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(path), Range: range }),
-        opts.signal,
-      );
-      const body = opts.signal ? addAbortSignal(opts.signal, got.Body) : got.Body;
+      const got = await this.ctx.getObject(this.ctx.key(path), range, opts.signal);
+      // The direct reader takes the signal itself; addAbortSignal would hide its writeTo behind nothing, but it is needless.
+      const body = opts.signal && !(got.Body instanceof ObjectReader) ? addAbortSignal(opts.signal, got.Body) : got.Body;
       // A ranged answer gives the whole size after the slash of Content-Range: `bytes 0-9/5000`.
       const fileSize = range === undefined ? got.ContentLength : Number(/\/(\d+)$/.exec(got.ContentRange ?? '')?.[1] ?? NaN);
       return Object.assign(body, { fileSize: Number.isSafeInteger(fileSize) ? fileSize : undefined });

@@ -1,0 +1,83 @@
+import type { RawConnection, RawConnectionPool } from './raw-connection';
+import { timeoutError } from './timeouts';
+
+/** A response head above this is not an S3 GetObject answer. */
+const MAX_HEAD = 64 * 1024;
+
+export interface RawResponse {
+  status: number;
+  /** Lower-case names. */
+  headers: Map<string, string>;
+  conn: RawConnection;
+  /** Body bytes that came with the head. */
+  leftover: Buffer;
+  /** Whether the connection may serve another request once the body has been read. */
+  keepAlive: boolean;
+}
+
+function parseHead(head: string): { status: number; headers: Map<string, string>; keepAlive: boolean } {
+  const [statusLine, ...lines] = head.split('\r\n');
+  const m = /^HTTP\/1\.([01]) (\d{3})/.exec(statusLine);
+  if (!m) throw new Error(`not an HTTP/1.x response: ${JSON.stringify(statusLine.slice(0, 100))}`);
+  const headers = new Map<string, string>();
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) throw new Error(`malformed response header: ${JSON.stringify(line.slice(0, 100))}`);
+    headers.set(line.slice(0, colon).trim().toLowerCase(), line.slice(colon + 1).trim());
+  }
+  const keepAlive = m[1] === '1' && !/\bclose\b/i.test(headers.get('connection') ?? '');
+  return { status: Number(m[2]), headers, keepAlive };
+}
+
+/**
+ * Sends `GET url` on a pooled connection and resolves with the response head once it has arrived,
+ * the connection paused before the body (whose reader attaches to it). Fails with a timeout error
+ * when no head arrived within `timeoutMs`, and with the signal's reason when it aborts; the
+ * connection is then closed.
+ */
+export function rawGet(pool: RawConnectionPool, url: URL, extraHeaders: Record<string, string>, timeoutMs: number, signal?: AbortSignal): Promise<RawResponse> {
+  signal?.throwIfAborted();
+  const conn = pool.take(url);
+  return new Promise<RawResponse>((resolve, reject) => {
+    let head = Buffer.alloc(0);
+    const fail = (err: Error) => {
+      cleanup();
+      conn.destroy();
+      reject(err);
+    };
+    const onAbort = () => fail(signal!.reason as Error);
+    const timer = setTimeout(() => fail(timeoutError(`storage did not answer within ${timeoutMs} ms`)), timeoutMs);
+    const cleanup = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      conn.detach();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    conn.attach({
+      nextBuffer: () => undefined,
+      onClose: (err) => fail(Object.assign(err ?? new Error('storage closed the connection before answering'), { reusedConnection: conn.reused })),
+      onData: (n, buf) => {
+        // The head is small and arrives once per request: a copy is cheap here.
+        head = Buffer.concat([head, buf.subarray(0, n)]);
+        const end = head.indexOf('\r\n\r\n');
+        if (end < 0) {
+          if (head.length > MAX_HEAD) fail(new Error('storage sent an oversized response head'));
+          return true;
+        }
+        try {
+          const parsed = parseHead(head.toString('latin1', 0, end));
+          cleanup();
+          resolve({ ...parsed, conn, leftover: head.subarray(end + 4) });
+        } catch (err) {
+          fail(err as Error);
+        }
+        return false;
+      },
+    });
+    const target = `${url.pathname}${url.search}`;
+    const lines = [`GET ${target} HTTP/1.1`, `Host: ${url.host}`, ...Object.entries(extraHeaders).map(([k, v]) => `${k}: ${v}`)];
+    conn.socket.write(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
+    // Reads of an idle pooled connection stopped with its last body.
+    conn.resume();
+  });
+}
