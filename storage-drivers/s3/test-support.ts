@@ -1,3 +1,4 @@
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import type { Rgw } from '../../test/helpers/rgw';
 import { withValidation } from '../decorator';
 import type { StorageDriver } from '../types';
@@ -58,4 +59,65 @@ export async function freshOptions(rgw: Rgw, extra: Partial<S3DriverOptions> = {
     rootdirectory: '/berth-test',
     ...extra,
   };
+}
+
+export interface TcpRelay {
+  /** http://127.0.0.1:PORT, to use as the driver's endpoint. */
+  url: string;
+  /** Connections accepted so far. */
+  accepted: number;
+  /** Connections still open (either side). */
+  readonly open: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Relays TCP connections to `target` byte for byte, so that a test sees the driver's connections
+ * to S3 come and go. With `cutAfter`, each connection is closed once that many bytes have come back
+ * from S3: a response cut short by the network.
+ */
+export async function startTcpRelay(target: string, { cutAfter }: { cutAfter?: number } = {}): Promise<TcpRelay> {
+  const { hostname, port } = new URL(target);
+  const sockets = new Set<Socket>();
+  const track = (s: Socket) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+    s.on('error', () => undefined);
+  };
+  const relay: TcpRelay = {
+    url: '',
+    accepted: 0,
+    get open() {
+      return sockets.size;
+    },
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+  const server = createServer((client) => {
+    relay.accepted++;
+    const upstream = connect(Number(port), hostname);
+    track(client);
+    track(upstream);
+    let back = 0;
+    client.pipe(upstream);
+    upstream.on('data', (chunk: Buffer) => {
+      const room = (cutAfter ?? Infinity) - back;
+      back += chunk.length;
+      if (room > 0 && !client.write(room < chunk.length ? chunk.subarray(0, room) : chunk)) {
+        upstream.pause();
+        client.once('drain', () => upstream.resume());
+      }
+      if (cutAfter !== undefined && back >= cutAfter) {
+        client.end();
+        upstream.destroy();
+      }
+    });
+    upstream.once('close', () => client.end());
+    client.once('close', () => upstream.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  relay.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return relay;
 }

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import type { Rgw } from '../../test/helpers/rgw';
+import { copyTo } from '../streams';
+import { CheckingSink } from '../testsuite/checking-sink';
+import { Pattern, putPattern, readAll } from '../testsuite/helpers';
+import { createS3Driver } from './index';
+import type { MakeOptions } from './rgw-tests';
+import { startTcpRelay } from './test-support';
+
+const MiB = 1024 * 1024;
+
+async function until(what: string, ok: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`still waiting after 10 s: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/** Downloads on a real RGW: their buffers, their connections, and bodies that S3 cuts short. */
+export function downloadTests(makeOptions: MakeOptions, rgw: () => Rgw): void {
+  it('copyTo sends a whole or ranged object through a few reused buffers, never one reused early', async () => {
+    const driver = createS3Driver(await makeOptions());
+    const pattern = new Pattern(61);
+    const size = 24 * MiB + 5;
+    await putPattern(driver, '/big/data', pattern, size);
+    for (const [offset, length] of [
+      [0, undefined],
+      [MiB + 3, 7 * MiB],
+    ] as const) {
+      const sink = new CheckingSink();
+      await copyTo(await driver.reader('/big/data', { offset, length }), sink);
+      const end = length === undefined ? size : offset + length;
+      assert.ok(sink.bytes().equals(pattern.bytes(offset, end)), `bytes ${offset}-${end}`);
+      assert.equal(sink.mismatches, 0);
+      // A buffer per socket read would be hundreds (the SDK's: one per 64 KiB or less).
+      assert.ok(sink.stores.size <= 8, `${sink.stores.size} buffers for ${(end - offset) / MiB} MiB`);
+    }
+    await driver.delete('/big');
+  });
+
+  it('reads keep one connection to S3; a sink that goes away or an abort closes it at once', async () => {
+    const options = await makeOptions();
+    const pattern = new Pattern(62);
+    await putPattern(createS3Driver(options), '/small/data', pattern, 1000);
+    await putPattern(createS3Driver(options), '/big/data', pattern, 24 * MiB);
+    const relay = await startTcpRelay(rgw().endpoint);
+    try {
+      const driver = createS3Driver({ ...options, regionendpoint: relay.url });
+      for (let i = 0; i < 3; i++) {
+        assert.ok((await readAll(await driver.reader('/small/data'))).equals(pattern.bytes(0, 1000)));
+        const sink = new CheckingSink();
+        await copyTo(await driver.reader('/small/data'), sink);
+        assert.ok(sink.bytes().equals(pattern.bytes(0, 1000)));
+      }
+      assert.equal(relay.accepted, 1, 'six reads, one after another, on one connection');
+
+      const gone = new CheckingSink(true);
+      const copying = copyTo(await driver.reader('/big/data'), gone);
+      await until('the first bytes reach the sink', () => gone.pending.length > 0);
+      gone.destroy();
+      await assert.rejects(copying);
+      await until('the connection to S3 closes', () => relay.open === 0);
+
+      const controller = new AbortController();
+      const held = new CheckingSink(true);
+      const aborted = copyTo(await driver.reader('/big/data', { signal: controller.signal }), held);
+      await until('the first bytes reach the sink', () => held.pending.length > 0);
+      controller.abort();
+      await assert.rejects(aborted, { name: 'AbortError' });
+      await until('the connection to S3 closes', () => relay.open === 0);
+      assert.ok(held.bytes().length < 24 * MiB);
+    } finally {
+      await relay.close();
+    }
+  });
+
+  it('a body that S3 cuts short fails the read instead of ending early', async () => {
+    const options = await makeOptions();
+    const pattern = new Pattern(63);
+    await putPattern(createS3Driver(options), '/big/data', pattern, 8 * MiB);
+    const relay = await startTcpRelay(rgw().endpoint, { cutAfter: 3 * MiB });
+    try {
+      const driver = createS3Driver({ ...options, regionendpoint: relay.url });
+      const sink = new CheckingSink();
+      await assert.rejects(copyTo(await driver.reader('/big/data'), sink));
+      assert.equal(sink.writableFinished, false, 'the sink was not ended as if complete');
+      assert.ok(sink.bytes().length < 8 * MiB);
+      await assert.rejects(readAll(await driver.reader('/big/data')));
+    } finally {
+      await relay.close();
+    }
+  });
+}
