@@ -26,8 +26,6 @@ export class RawConnection {
   readonly socket: net.Socket;
   private readonly own = Buffer.allocUnsafeSlow(OWN_BUFFER);
   private handler: ReadHandler | null = null;
-  /** Whether it has answered a request before (a server may close such a one just as we reuse it). */
-  reused = false;
   closed = false;
   readonly origin: string;
 
@@ -119,7 +117,6 @@ export class RawConnectionPool {
   give(conn: RawConnection): void {
     conn.detach();
     if (conn.closed || this.idle.length >= MAX_IDLE) return conn.destroy();
-    conn.reused = true;
     conn.socket.setTimeout(IDLE_MS, () => conn.destroy());
     conn.socket.unref();
     // Reading on while idle is how a close from the server (or stray bytes) is noticed.

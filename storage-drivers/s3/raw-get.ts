@@ -55,7 +55,7 @@ export function rawGet(pool: RawConnectionPool, url: URL, extraHeaders: Record<s
     signal?.addEventListener('abort', onAbort, { once: true });
     conn.attach({
       nextBuffer: () => undefined,
-      onClose: (err) => fail(Object.assign(err ?? new Error('storage closed the connection before answering'), { reusedConnection: conn.reused })),
+      onClose: (err) => fail(err ?? new Error('storage closed the connection before answering')),
       onData: (n, buf) => {
         // The head is small and arrives once per request: a copy is cheap here.
         head = Buffer.concat([head, buf.subarray(0, n)]);

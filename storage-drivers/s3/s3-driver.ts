@@ -93,7 +93,7 @@ export class S3Driver implements StorageDriver {
     const range = offset === 0 && length === undefined ? undefined : `bytes=${offset}-${length === undefined ? '' : offset + length - 1}`;
     try {
       const got = await this.ctx.getObject(this.ctx.key(path), range, opts.signal);
-      // The direct reader takes the signal itself; addAbortSignal would hide its writeTo behind nothing, but it is needless.
+      // An ObjectReader takes the signal itself.
       const body = opts.signal && !(got.Body instanceof ObjectReader) ? addAbortSignal(opts.signal, got.Body) : got.Body;
       // A ranged answer gives the whole size after the slash of Content-Range: `bytes 0-9/5000`.
       const fileSize = range === undefined ? got.ContentLength : Number(/\/(\d+)$/.exec(got.ContentRange ?? '')?.[1] ?? NaN);

@@ -1,4 +1,5 @@
 import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import type { Rgw } from '../../test/helpers/rgw';
 import { withValidation } from '../decorator';
 import type { StorageDriver } from '../types';
@@ -68,15 +69,18 @@ export interface TcpRelay {
   accepted: number;
   /** Connections still open (either side). */
   readonly open: number;
+  /** The request line of each request seen (a chunk from the driver that starts with one). */
+  requestLines: string[];
   close(): Promise<void>;
 }
 
 /**
  * Relays TCP connections to `target` byte for byte, so that a test sees the driver's connections
  * to S3 come and go. With `cutAfter`, each connection is closed once that many bytes have come back
- * from S3: a response cut short by the network.
+ * from S3: a response cut short by the network. With `tls`, the relay is an https endpoint that
+ * forwards plain HTTP to `target`.
  */
-export async function startTcpRelay(target: string, { cutAfter }: { cutAfter?: number } = {}): Promise<TcpRelay> {
+export async function startTcpRelay(target: string, { cutAfter, tls }: { cutAfter?: number; tls?: { key: string; cert: string } } = {}): Promise<TcpRelay> {
   const { hostname, port } = new URL(target);
   const sockets = new Set<Socket>();
   const track = (s: Socket) => {
@@ -87,6 +91,7 @@ export async function startTcpRelay(target: string, { cutAfter }: { cutAfter?: n
   const relay: TcpRelay = {
     url: '',
     accepted: 0,
+    requestLines: [],
     get open() {
       return sockets.size;
     },
@@ -95,12 +100,16 @@ export async function startTcpRelay(target: string, { cutAfter }: { cutAfter?: n
       await new Promise((resolve) => server.close(resolve));
     },
   };
-  const server = createServer((client) => {
+  const relayConnection = (client: Socket) => {
     relay.accepted++;
     const upstream = connect(Number(port), hostname);
     track(client);
     track(upstream);
     let back = 0;
+    client.on('data', (chunk: Buffer) => {
+      const line = /^[A-Z]+ \S+ HTTP\/1\.1\r\n/.exec(chunk.toString('latin1', 0, 4096));
+      if (line) relay.requestLines.push(line[0].trim());
+    });
     client.pipe(upstream);
     upstream.on('data', (chunk: Buffer) => {
       const room = (cutAfter ?? Infinity) - back;
@@ -116,8 +125,9 @@ export async function startTcpRelay(target: string, { cutAfter }: { cutAfter?: n
     });
     upstream.once('close', () => client.end());
     client.once('close', () => upstream.destroy());
-  });
+  };
+  const server = tls ? createTlsServer(tls, relayConnection) : createServer(relayConnection);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  relay.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  relay.url = `${tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return relay;
 }
