@@ -20,8 +20,9 @@ export const UPLOAD_SUFFIX = '#upload';
 
 /**
  * What every part of the driver needs: the clients, the resolved options, and key mapping. Every
- * request goes through `send`, `transfer` or `download`, so none can hang on a server that stopped
- * answering: each fails as a timeout (a storage fault, see src/storage-faults) within its bound.
+ * request goes through `send`, `transfer`, `download` or `getObject`, so none can hang on a server
+ * that stopped answering: each fails as a timeout (a storage fault, see src/storage-faults) within
+ * its bound.
  */
 export class S3Context {
   constructor(
