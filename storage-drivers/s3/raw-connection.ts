@@ -65,7 +65,14 @@ export class RawConnection {
     return buf === this.own;
   }
 
+  /** Whether it may carry a request: not closed, or closing, by either side. */
+  get usable(): boolean {
+    return !this.closed && !this.socket.destroyed && !this.socket.readableEnded;
+  }
+
   attach(handler: ReadHandler): void {
+    // A connection that closed while nobody read it would otherwise never report it.
+    if (this.closed) return handler.onClose(this.socket.errored ?? undefined);
     this.handler = handler;
   }
 
@@ -98,9 +105,9 @@ export class RawConnectionPool {
   constructor(private readonly connectTimeoutMs: number) {}
 
   take(url: URL): RawConnection {
-    const i = this.idle.findIndex((c) => c.origin === url.origin);
-    if (i >= 0) {
+    for (let i = this.idle.findIndex((c) => c.origin === url.origin); i >= 0; i = this.idle.findIndex((c) => c.origin === url.origin)) {
       const [conn] = this.idle.splice(i, 1);
+      if (!conn.usable) continue;
       conn.socket.setTimeout(0);
       conn.socket.ref();
       return conn;
@@ -116,7 +123,7 @@ export class RawConnectionPool {
   /** Hands back a connection whose response was read to its end and that may serve another. */
   give(conn: RawConnection): void {
     conn.detach();
-    if (conn.closed || this.idle.length >= MAX_IDLE) return conn.destroy();
+    if (!conn.usable || this.idle.length >= MAX_IDLE) return conn.destroy();
     conn.socket.setTimeout(IDLE_MS, () => conn.destroy());
     conn.socket.unref();
     // Reading on while idle is how a close from the server (or stray bytes) is noticed.

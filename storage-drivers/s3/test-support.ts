@@ -76,11 +76,11 @@ export interface TcpRelay {
 
 /**
  * Relays TCP connections to `target` byte for byte, so that a test sees the driver's connections
- * to S3 come and go. With `cutAfter`, each connection is closed once that many bytes have come back
- * from S3: a response cut short by the network. With `tls`, the relay is an https endpoint that
- * forwards plain HTTP to `target`.
+ * to S3 come and go. With `cutBody`, each connection is closed once that many bytes of the body of
+ * its first response have come back from S3: a response cut short by the network. With `tls`, the
+ * relay is an https endpoint that forwards plain HTTP to `target`.
  */
-export async function startTcpRelay(target: string, { cutAfter, tls }: { cutAfter?: number; tls?: { key: string; cert: string } } = {}): Promise<TcpRelay> {
+export async function startTcpRelay(target: string, { cutBody, tls }: { cutBody?: number; tls?: { key: string; cert: string } } = {}): Promise<TcpRelay> {
   const { hostname, port } = new URL(target);
   const sockets = new Set<Socket>();
   const track = (s: Socket) => {
@@ -106,19 +106,27 @@ export async function startTcpRelay(target: string, { cutAfter, tls }: { cutAfte
     track(client);
     track(upstream);
     let back = 0;
+    /** Where the first response's head ends, once seen (its head is all in the first few KiB). */
+    let head = '';
+    let cutAt = Infinity;
     client.on('data', (chunk: Buffer) => {
       const line = /^[A-Z]+ \S+ HTTP\/1\.1\r\n/.exec(chunk.toString('latin1', 0, 4096));
       if (line) relay.requestLines.push(line[0].trim());
     });
     client.pipe(upstream);
     upstream.on('data', (chunk: Buffer) => {
-      const room = (cutAfter ?? Infinity) - back;
+      if (cutBody !== undefined && cutAt === Infinity && head.length < 65536) {
+        head += chunk.toString('latin1');
+        const end = head.indexOf('\r\n\r\n');
+        if (end >= 0) cutAt = end + 4 + cutBody;
+      }
+      const room = cutAt - back;
       back += chunk.length;
       if (room > 0 && !client.write(room < chunk.length ? chunk.subarray(0, room) : chunk)) {
         upstream.pause();
         client.once('drain', () => upstream.resume());
       }
-      if (cutAfter !== undefined && back >= cutAfter) {
+      if (back >= cutAt) {
         client.end();
         upstream.destroy();
       }
