@@ -1,19 +1,23 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { it } from 'node:test';
 import type { Rgw } from '../../test/helpers/rgw';
 import { copyTo } from '../streams';
 import { CheckingSink } from '../testsuite/checking-sink';
 import { Pattern, putPattern, readAll } from '../testsuite/helpers';
 import { createS3Driver } from './index';
+import { MAX_IN_FLIGHT } from './object-reader';
 import type { MakeOptions } from './rgw-tests';
 import { startTcpRelay } from './test-support';
 
 const MiB = 1024 * 1024;
 
-async function until(what: string, ok: () => boolean): Promise<void> {
+async function until(what: string | (() => string), ok: () => boolean): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`still waiting after 10 s: ${what}`);
+    if (Date.now() > deadline) throw new Error(`still waiting after 10 s: ${typeof what === 'string' ? what : what()}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
@@ -92,6 +96,61 @@ export function downloadTests(makeOptions: MakeOptions, rgw: () => Rgw): void {
       } finally {
         await relay.close();
       }
+    }
+  });
+
+  it('time the sink holds a download back never counts as S3 stalling, however the two line up', async () => {
+    const stallMs = 1000;
+    // Small enough that each arrives as one socket read.
+    const piece = Buffer.alloc(16 * 1024, 7);
+    const cycles = 4;
+    const total = cycles * MAX_IN_FLIGHT * piece.length;
+    // A stand-in for S3 that sends, a cycle at a time, as many pieces as a download may have in the
+    // sink, and the next cycle only when told: nothing is left waiting on the socket. The sink holds
+    // each cycle well past the stall bound, then lets go, and S3 answers 700 ms later: a bound
+    // counted from the last byte rather than from the release fires in that gap in most cycles.
+    const s3 = { sendCycle: () => undefined as void };
+    const server = http.createServer((req, res) => {
+      res.writeHead(200, { 'Content-Length': String(total) });
+      res.flushHeaders();
+      s3.sendCycle = () => {
+        let sent = 0;
+        const next = () => {
+          res.write(piece);
+          if (++sent < MAX_IN_FLIGHT) setTimeout(next, 20);
+        };
+        next();
+      };
+      setTimeout(() => s3.sendCycle(), 100);
+      req.on('close', () => res.destroy());
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const driver = createS3Driver({ bucket: 'b', region: 'us-east-1', regionendpoint: endpoint, forcepathstyle: true, accesskey: 'a', secretkey: 's', requesttimeout: stallMs });
+      const sink = new CheckingSink(true);
+      let failed: unknown;
+      const copying = copyTo(await driver.reader('/data'), sink).catch((err: unknown) => (failed = err));
+      for (let cycle = 1; cycle <= cycles && failed === undefined; cycle++) {
+        await until(() => `cycle ${cycle} in the sink (${sink.writableLength} bytes held, ${sink.bytes().length} written)`, () => sink.writableLength === MAX_IN_FLIGHT * piece.length || failed !== undefined);
+        await new Promise((resolve) => setTimeout(resolve, 1.5 * stallMs));
+        // Each callback lets the sink take the next chunk, which it holds in turn.
+        while (sink.pending.length > 0) sink.release();
+        if (cycle === cycles) break;
+        await new Promise((resolve) => setTimeout(resolve, 0.7 * stallMs));
+        s3.sendCycle();
+      }
+      while (failed === undefined && sink.bytes().length < total) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        sink.release();
+      }
+      await copying;
+      assert.equal(failed, undefined);
+      assert.ok(sink.bytes().equals(Buffer.alloc(total, 7)));
+    } finally {
+      server.closeAllConnections();
+      server.close();
     }
   });
 }

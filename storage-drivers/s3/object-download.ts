@@ -69,8 +69,4 @@ export class ObjectDownloads {
     if (status === 416) throw failure(416, 'InvalidRange', `range ${range} is not satisfiable`);
     return null;
   }
-
-  close(): void {
-    this.connections.close();
-  }
 }

@@ -9,7 +9,7 @@ import { timeoutError } from './timeouts';
  * Socket reads writeTo() may have in the sink at once; the reading stops while they are all there.
  * It bounds a download's memory at this many pool buffers, besides the connection's own.
  */
-const MAX_IN_FLIGHT = 4;
+export const MAX_IN_FLIGHT = 4;
 
 function prematureClose(what: string): Error {
   return Object.assign(new Error(what), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
@@ -54,9 +54,12 @@ export class ObjectReader extends Readable implements DirectReadable, FileReadab
       if (this.held) this.stall.refresh();
       else this.destroy(timeoutError(`storage sent no data for ${stallMs} ms`));
     }, stallMs).unref();
-    if (leftover.length > length) this.destroy(new Error(`storage sent ${leftover.length} bytes for a body of ${length}`));
-    else this.received = leftover.length;
-    if (this.received === length) this.finishConnection();
+    if (leftover.length > length) {
+      this.destroy(new Error(`storage sent ${leftover.length} bytes for a body of ${length}`));
+      return;
+    }
+    this.received = leftover.length;
+    if (this.complete) this.finishConnection();
   }
 
   private get complete(): boolean {
@@ -100,6 +103,8 @@ export class ObjectReader extends Readable implements DirectReadable, FileReadab
   }
 
   private resumeConnection(): void {
+    // The time without bytes counts from when they are wanted again, not from the last that came.
+    if (this.held) this.stall.refresh();
     this.held = false;
     this.conn.resume();
   }

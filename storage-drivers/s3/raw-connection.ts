@@ -81,10 +81,6 @@ export class RawConnection {
     this.handler = null;
   }
 
-  pause(): void {
-    this.socket.pause();
-  }
-
   resume(): void {
     this.socket.resume();
   }
@@ -113,6 +109,8 @@ export class RawConnectionPool {
       return conn;
     }
     const conn = new RawConnection(url, this.connectTimeoutMs);
+    // Only an idle connection has a timeout set (give()).
+    conn.socket.on('timeout', () => conn.destroy());
     conn.socket.once('close', () => {
       const at = this.idle.indexOf(conn);
       if (at >= 0) this.idle.splice(at, 1);
@@ -124,15 +122,10 @@ export class RawConnectionPool {
   give(conn: RawConnection): void {
     conn.detach();
     if (!conn.usable || this.idle.length >= MAX_IDLE) return conn.destroy();
-    conn.socket.setTimeout(IDLE_MS, () => conn.destroy());
+    conn.socket.setTimeout(IDLE_MS);
     conn.socket.unref();
     // Reading on while idle is how a close from the server (or stray bytes) is noticed.
     conn.resume();
     this.idle.unshift(conn);
-  }
-
-  /** Closes every idle connection. */
-  close(): void {
-    for (const conn of this.idle.splice(0)) conn.destroy();
   }
 }
