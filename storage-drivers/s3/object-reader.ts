@@ -190,12 +190,15 @@ export class ObjectReader extends Readable implements DirectReadable, FileReadab
         );
         this.resumeConnection();
       }
-      while (!(this.complete && inFlight === 0)) {
+      const check = () => {
         if (failure) throw failure;
         if (this.destroyed) throw this.errored ?? prematureClose('the reader was destroyed');
+      };
+      while (!(this.complete && inFlight === 0)) {
+        check();
         await new Promise<void>((resolve) => (this.wake = resolve));
       }
-      if (failure) throw failure;
+      check();
       sink.off('close', onSinkClose);
       sink.off('error', fail);
       sink.end();
