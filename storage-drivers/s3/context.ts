@@ -1,5 +1,5 @@
 import { type $Command, GetObjectCommand, S3Client, type S3ClientResolvedConfig, S3ServiceException, type ServiceInputTypes, type ServiceOutputTypes, type StorageClass } from '@aws-sdk/client-s3';
-import type { Readable } from 'node:stream';
+import { addAbortSignal, type Readable } from 'node:stream';
 import type { ObjectDownloads } from './object-download';
 import type { ResolvedS3Options } from './options';
 import { stallGuard, withDeadline } from './timeouts';
@@ -65,13 +65,15 @@ export class S3Context {
   }
 
   /**
-   * An object's body (bytes `range` of it) for a reader, as download() bounds it: through
-   * `downloads` where it can, else through the SDK. Errors are the SDK's either way.
+   * An object's body (bytes `range` of it) for a reader, as download() bounds it, and destroyed
+   * when `signal` aborts: through `downloads` where it can, else through the SDK. Errors are the
+   * SDK's either way.
    */
   async getObject(key: string, range: string | undefined, signal?: AbortSignal): Promise<{ Body: Readable; ContentLength?: number; ContentRange?: string }> {
     const direct = await this.downloads?.open(key, range, signal);
     if (direct) return { Body: direct.body, ContentLength: direct.contentLength, ContentRange: direct.contentRange };
-    return this.download(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: range }), signal);
+    const got = await this.download(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: range }), signal);
+    return signal ? { ...got, Body: addAbortSignal(signal, got.Body) } : got;
   }
 
   get bucket(): string {

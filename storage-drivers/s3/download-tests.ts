@@ -22,7 +22,10 @@ async function until(what: string | (() => string), ok: () => boolean): Promise<
   }
 }
 
-/** Downloads on a real RGW: their buffers, their connections, and bodies that S3 cuts short. */
+/**
+ * Downloads on a real RGW (the last on a stand-in that sends when told): their buffers, their
+ * connections, bodies that S3 cuts short, and the stall bound against a sink that holds them back.
+ */
 export function downloadTests(makeOptions: MakeOptions, rgw: () => Rgw): void {
   it('copyTo sends a whole or ranged object through a few reused buffers, never one reused early', async () => {
     const driver = createS3Driver(await makeOptions());

@@ -9,7 +9,6 @@ import { copyObject } from './copy';
 import { abortUpload, uploadExists } from './multipart';
 import { deleteKeys } from './delete-keys';
 import { deleteBelow, hasObjectsBelow, listChildren, uploadsAt } from './listing';
-import { ObjectReader } from './object-reader';
 import { S3Writer } from './s3-writer';
 import { walkTree } from './walk';
 import { purgeOrphanUploads } from './leftovers';
@@ -93,11 +92,9 @@ export class S3Driver implements StorageDriver {
     const range = offset === 0 && length === undefined ? undefined : `bytes=${offset}-${length === undefined ? '' : offset + length - 1}`;
     try {
       const got = await this.ctx.getObject(this.ctx.key(path), range, opts.signal);
-      // An ObjectReader takes the signal itself.
-      const body = opts.signal && !(got.Body instanceof ObjectReader) ? addAbortSignal(opts.signal, got.Body) : got.Body;
       // A ranged answer gives the whole size after the slash of Content-Range: `bytes 0-9/5000`.
       const fileSize = range === undefined ? got.ContentLength : Number(/\/(\d+)$/.exec(got.ContentRange ?? '')?.[1] ?? NaN);
-      return Object.assign(body, { fileSize: Number.isSafeInteger(fileSize) ? fileSize : undefined });
+      return Object.assign(got.Body, { fileSize: Number.isSafeInteger(fileSize) ? fileSize : undefined });
     } catch (err) {
       // S3 answers 416 for a range that starts at the end; the contract wants an empty stream there.
       if (httpStatus(err) === 416) return this.emptyAt(path, offset);
