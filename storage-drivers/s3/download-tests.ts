@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { it } from 'node:test';
 import type { Rgw } from '../../test/helpers/rgw';
 import { copyTo } from '../streams';
+import { PathNotFoundError } from '../errors';
 import { CheckingSink } from '../testsuite/checking-sink';
 import { Pattern, putPattern, readAll } from '../testsuite/helpers';
 import { createS3Driver } from './index';
@@ -151,6 +152,37 @@ export function downloadTests(makeOptions: MakeOptions, rgw: () => Rgw): void {
       await copying;
       assert.equal(failed, undefined);
       assert.ok(sink.bytes().equals(Buffer.alloc(total, 7)));
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+
+  it('a 404 is PathNotFoundError at once; another error status is left to the SDK, which sends the GET again', async () => {
+    const seen: string[] = [];
+    const server = http.createServer((req, res) => {
+      const presigned = (req.url ?? '').includes('X-Amz-Signature=');
+      seen.push(`${presigned ? 'presigned' : 'sdk'} ${req.url?.split('?')[0]}`);
+      if (req.url?.startsWith('/b/x/missing')) {
+        res.writeHead(404, { 'Content-Type': 'application/xml' });
+        return void res.end('<Error><Code>NoSuchKey</Code></Error>');
+      }
+      if (presigned) {
+        res.writeHead(503, { 'Content-Type': 'application/xml' });
+        return void res.end('<Error><Code>SlowDown</Code></Error>');
+      }
+      res.writeHead(200, { 'Content-Length': '5' });
+      res.end('hello');
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const driver = createS3Driver({ bucket: 'b', region: 'us-east-1', regionendpoint: endpoint, forcepathstyle: true, accesskey: 'a', secretkey: 's', rootdirectory: '/x' });
+      await assert.rejects(driver.reader('/missing'), PathNotFoundError);
+      assert.deepEqual(seen, ['presigned /b/x/missing']);
+      assert.equal((await readAll(await driver.reader('/busy'))).toString(), 'hello');
+      assert.deepEqual(seen.slice(1), ['presigned /b/x/busy', 'sdk /b/x/busy']);
     } finally {
       server.closeAllConnections();
       server.close();
