@@ -26,8 +26,8 @@ function failure(status: number, name: string, message: string): S3ServiceExcept
  * Object GETs sent outside the SDK, so that their bodies can be read into reused buffers (see
  * ObjectReader). The SDK still signs them (a presigned URL from the same client), and still sends
  * every request this path leaves to it: open() answers null for whatever it does not handle
- * itself (an error other than 404 and 416, a connection that failed before answering, a body
- * without a length), and the caller then sends the GET through the SDK, retries and all.
+ * itself (an error other than 404 and 416, a connection that failed before answering, a head it
+ * cannot parse strictly, a body without a plain length, or all its connections busy), and the caller then sends the GET through the SDK, retries and all.
  */
 export class ObjectDownloads {
   private readonly connections: RawConnectionPool;
@@ -38,8 +38,9 @@ export class ObjectDownloads {
     private readonly bucket: string,
     private readonly requestTimeoutMs: number,
     connectTimeoutMs: number,
+    maxConnections?: number,
   ) {
-    this.connections = new RawConnectionPool(connectTimeoutMs);
+    this.connections = new RawConnectionPool(connectTimeoutMs, maxConnections);
   }
 
   /**
@@ -50,16 +51,18 @@ export class ObjectDownloads {
   async open(key: string, range: string | undefined, signal?: AbortSignal): Promise<DownloadedObject | null> {
     // Only used at once: the expiry need only cover a slow answer.
     const url = new URL(await getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn: 60 + Math.ceil(this.requestTimeoutMs / 1000) }));
-    let res: RawResponse;
+    let res: RawResponse | null;
     try {
       res = await rawGet(this.connections, url, range ? { Range: range } : {}, this.requestTimeoutMs, signal);
     } catch (err) {
       if (signal?.aborted || (err as Error).name === 'TimeoutError') throw err;
       return null;
     }
+    if (!res) return null;
     const { status, headers, conn } = res;
     const length = Number(headers.get('content-length'));
-    if (status === (range ? 206 : 200) && /^\d+$/.test(headers.get('content-length') ?? '') && !headers.has('transfer-encoding')) {
+    // Transfer-Encoding overrides a Content-Length (RFC 9112 6.3): such a body is left to the SDK.
+    if (status === (range ? 206 : 200) && /^\d+$/.test(headers.get('content-length') ?? '') && Number.isSafeInteger(length) && !headers.has('transfer-encoding')) {
       const release = res.keepAlive ? () => this.connections.give(conn) : () => conn.destroy();
       const body = new ObjectReader(conn, length, res.leftover, this.buffers, release, this.requestTimeoutMs, signal);
       return { body, contentLength: length, contentRange: headers.get('content-range') };

@@ -94,13 +94,25 @@ export class RawConnection {
 const IDLE_MS = 4_000;
 const MAX_IDLE = 16;
 
-/** Idle keep-alive connections to one endpoint, most recently used first. */
+/**
+ * As many as the SDK's agent opens to an endpoint (NodeHttpHandler's maxSockets): downloads beyond
+ * them go through the SDK, whose agent queues them, rather than opening a socket each.
+ */
+export const MAX_CONNECTIONS = 50;
+
+/** Connections to one endpoint: the idle keep-alive ones (most recently used first), and a cap on all. */
 export class RawConnectionPool {
   private readonly idle: RawConnection[] = [];
+  /** Open connections, idle or not. */
+  private live = 0;
 
-  constructor(private readonly connectTimeoutMs: number) {}
+  constructor(
+    private readonly connectTimeoutMs: number,
+    private readonly maxConnections = MAX_CONNECTIONS,
+  ) {}
 
-  take(url: URL): RawConnection {
+  /** An idle connection or a new one; null when `maxConnections` are open and none is idle. */
+  take(url: URL): RawConnection | null {
     for (let i = this.idle.findIndex((c) => c.origin === url.origin); i >= 0; i = this.idle.findIndex((c) => c.origin === url.origin)) {
       const [conn] = this.idle.splice(i, 1);
       if (!conn.usable) continue;
@@ -108,10 +120,13 @@ export class RawConnectionPool {
       conn.socket.ref();
       return conn;
     }
+    if (this.live >= this.maxConnections) return null;
     const conn = new RawConnection(url, this.connectTimeoutMs);
+    this.live++;
     // Only an idle connection has a timeout set (give()).
     conn.socket.on('timeout', () => conn.destroy());
     conn.socket.once('close', () => {
+      this.live--;
       const at = this.idle.indexOf(conn);
       if (at >= 0) this.idle.splice(at, 1);
     });
