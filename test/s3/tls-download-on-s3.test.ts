@@ -3,7 +3,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import request from 'supertest';
+import { createS3Driver } from '../../storage-drivers/s3';
 import { startTcpRelay, type TcpRelay } from '../../storage-drivers/s3/test-support';
 import { getRaw, pushBlob, randomBlob, repoName } from '../api/helpers';
 import { acquireRgw, releaseRgw, rgwSkipReason, type Rgw } from '../helpers/rgw';
@@ -52,5 +54,14 @@ describe('S3 downloads over https', { skip, timeout: 120_000 }, () => {
     const gets = relay.requestLines.slice(before).filter((l) => l.startsWith('GET ') && l.includes('/data?'));
     assert.equal(gets.length, 2, `object GETs: ${gets.join(', ')}`);
     for (const line of gets) assert.match(line, /X-Amz-Signature=/);
+  });
+
+  it('an endpoint certificate from a CA this process does not trust fails the read on either path', async () => {
+    // This test process was not given the CA (Berth was): its driver must refuse the relay.
+    await reg.s3.send(new PutObjectCommand({ Bucket: reg.bucket, Key: 'untrusted/data', Body: 'secret' }));
+    const driver = createS3Driver({ bucket: reg.bucket, regionendpoint: relay.url, forcepathstyle: true, accesskey: rgw.accessKey, secretkey: rgw.secretKey, region: rgw.region });
+    const lines = relay.requestLines.length;
+    await assert.rejects(driver.reader('/untrusted/data'), /certificate|self.signed|issuer/i);
+    assert.equal(relay.requestLines.length, lines, 'no request went over an unverified connection');
   });
 });
