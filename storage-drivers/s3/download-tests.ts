@@ -97,6 +97,13 @@ export function downloadTests(makeOptions: MakeOptions, rgw: () => Rgw): void {
         assert.equal(sink.writableFinished, false, `cut after ${cutBody}: the sink was not ended as if complete`);
         assert.ok(sink.bytes().length <= cutBody);
         await assert.rejects(readAll(await driver.reader('/big/data')));
+        // Once a body has started, a failure is the read's: no second GET (the SDK's) splices on more.
+        const gets = relay.requestLines.filter((l) => l.startsWith('GET '));
+        assert.deepEqual(
+          gets.map((l) => /X-Amz-Signature=/.test(l)),
+          [true, true],
+          gets.join(', '),
+        );
       } finally {
         await relay.close();
       }
