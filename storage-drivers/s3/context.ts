@@ -1,5 +1,6 @@
-import { type $Command, type GetObjectCommand, S3Client, type S3ClientResolvedConfig, S3ServiceException, type ServiceInputTypes, type ServiceOutputTypes, type StorageClass } from '@aws-sdk/client-s3';
-import type { Readable } from 'node:stream';
+import { type $Command, GetObjectCommand, S3Client, type S3ClientResolvedConfig, S3ServiceException, type ServiceInputTypes, type ServiceOutputTypes, type StorageClass } from '@aws-sdk/client-s3';
+import { addAbortSignal, type Readable } from 'node:stream';
+import type { ObjectDownloads } from './object-download';
 import type { ResolvedS3Options } from './options';
 import { stallGuard, withDeadline } from './timeouts';
 
@@ -19,8 +20,9 @@ export const UPLOAD_SUFFIX = '#upload';
 
 /**
  * What every part of the driver needs: the clients, the resolved options, and key mapping. Every
- * request goes through `send`, `transfer` or `download`, so none can hang on a server that stopped
- * answering: each fails as a timeout (a storage fault, see src/storage-faults) within its bound.
+ * request goes through `send`, `transfer`, `download` or `getObject`, so none can hang on a server
+ * that stopped answering: each fails as a timeout (a storage fault, see src/storage-faults) within
+ * its bound.
  */
 export class S3Context {
   constructor(
@@ -28,6 +30,8 @@ export class S3Context {
     readonly options: ResolvedS3Options,
     /** A client without a socket idle timeout, for downloads a slow reader may hold back. */
     private readonly downloadClient: S3Client = client,
+    /** Reads object bodies into reused buffers; without it every GET goes through the SDK. */
+    private readonly downloads?: ObjectDownloads,
   ) {}
 
   /** A small request (metadata, listings, small objects): it must finish, retries included, within requesttimeout. */
@@ -58,6 +62,18 @@ export class S3Context {
   async download<I extends ServiceInputTypes, O extends ServiceOutputTypes & { Body?: unknown }>(command: S3Command<I, O>, signal?: AbortSignal): Promise<O & { Body: Readable }> {
     const got = await withDeadline(this.options.requestTimeoutMs, signal, (s) => sendOne(this.downloadClient, command, s));
     return { ...got, Body: stallGuard(got.Body as Readable, this.options.requestTimeoutMs) };
+  }
+
+  /**
+   * An object's body (bytes `range` of it) for a reader, as download() bounds it, and destroyed
+   * when `signal` aborts: through `downloads` where it can, else through the SDK. Errors are the
+   * SDK's either way.
+   */
+  async getObject(key: string, range: string | undefined, signal?: AbortSignal): Promise<{ Body: Readable; ContentLength?: number; ContentRange?: string }> {
+    const direct = await this.downloads?.open(key, range, signal);
+    if (direct) return { Body: direct.body, ContentLength: direct.contentLength, ContentRange: direct.contentRange };
+    const got = await this.download(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range: range }), signal);
+    return signal ? { ...got, Body: addAbortSignal(signal, got.Body) } : got;
   }
 
   get bucket(): string {

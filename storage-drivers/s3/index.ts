@@ -1,6 +1,7 @@
 import { type DecoratorOptions, withValidation } from '../decorator';
 import type { StorageDriver } from '../types';
 import { createS3Client, S3Context } from './context';
+import { ObjectDownloads } from './object-download';
 import { resolveS3Options, type S3DriverOptions } from './options';
 import { S3Driver } from './s3-driver';
 
@@ -12,5 +13,6 @@ export function createS3Driver(options: S3DriverOptions & DecoratorOptions): Sto
   const client = createS3Client(resolved);
   const downloads = createS3Client(resolved, { idleTimeout: false });
   const presigner = resolved.publicEndpoint ? createS3Client(resolved, { endpoint: resolved.publicEndpoint }) : client;
-  return withValidation(new S3Driver(new S3Context(client, resolved, downloads), presigner), options);
+  const direct = new ObjectDownloads(downloads, resolved.bucket, resolved.requestTimeoutMs, resolved.connectTimeoutMs);
+  return withValidation(new S3Driver(new S3Context(client, resolved, downloads, direct), presigner), options);
 }

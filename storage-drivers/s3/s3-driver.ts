@@ -91,14 +91,10 @@ export class S3Driver implements StorageDriver {
     if (length === 0) return this.emptyAt(path, offset);
     const range = offset === 0 && length === undefined ? undefined : `bytes=${offset}-${length === undefined ? '' : offset + length - 1}`;
     try {
-      const got = await this.ctx.download(
-        new GetObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(path), Range: range }),
-        opts.signal,
-      );
-      const body = opts.signal ? addAbortSignal(opts.signal, got.Body) : got.Body;
+      const got = await this.ctx.getObject(this.ctx.key(path), range, opts.signal);
       // A ranged answer gives the whole size after the slash of Content-Range: `bytes 0-9/5000`.
       const fileSize = range === undefined ? got.ContentLength : Number(/\/(\d+)$/.exec(got.ContentRange ?? '')?.[1] ?? NaN);
-      return Object.assign(body, { fileSize: Number.isSafeInteger(fileSize) ? fileSize : undefined });
+      return Object.assign(got.Body, { fileSize: Number.isSafeInteger(fileSize) ? fileSize : undefined });
     } catch (err) {
       // S3 answers 416 for a range that starts at the end; the contract wants an empty stream there.
       if (httpStatus(err) === 416) return this.emptyAt(path, offset);

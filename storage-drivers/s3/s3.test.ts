@@ -2,6 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import { acquireRgw, releaseRgw, type Rgw, rgwSkipReason } from '../../test/helpers/rgw';
 import { runDriverSuite } from '../testsuite/driver-suite';
 import { createS3Driver } from './index';
+import { downloadTests } from './download-tests';
 import { rgwTests } from './rgw-tests';
 import { freshOptions } from './test-support';
 
@@ -29,6 +30,10 @@ if (skip) {
 
     describe('S3-specific behaviour', () => {
       rgwTests((extra) => freshOptions(rgw as Rgw, extra), () => rgw as Rgw);
+    });
+
+    describe('downloads', () => {
+      downloadTests((extra) => freshOptions(rgw as Rgw, extra), () => rgw as Rgw);
     });
   });
 }
