@@ -85,14 +85,28 @@ export class ManifestStore {
     if (ref.digest && ref.digest.value !== digest.value)
       throw new DomainError('digest-invalid', { digest: ref.digest.value }, 'manifest digest did not match content');
     const parsed = parseManifest(bytes, contentType, limits);
-    // A collection sweeping at the same time may delete what this manifest references: the fence
-    // tells, after the revision link is written, whether the checks must run again (gc-fence.ts).
+    const write = () => this.writeFenced(name, digest, bytes, parsed, limits.referencesFetchedLater === true);
+    await write();
+    await this.tag(name, tags, digest, parsed, write);
+    this.remember(digest, parsed.mediaType);
+    this.stored(name, tags, digest, { bytes, mediaType: parsed.mediaType });
+    // Peers may hold what the tags named before.
+    await this.cache.tellPeers(forgetTags(name, tags));
+    return { digest, subject: parsed.subject?.digest, tags, mediaType: parsed.mediaType };
+  }
+
+  /**
+   * Stores the manifest and its revision link, fenced against a concurrent collection: a collection
+   * sweeping at the same time may delete what this manifest references, and the fence tells, after
+   * the revision link is written, whether the checks must run again (gc-fence.ts).
+   */
+  private async writeFenced(name: string, digest: Digest, bytes: Buffer, parsed: ParsedManifest, referencesLater: boolean): Promise<void> {
     let first: Written | undefined;
     for (let attempt = 1; ; attempt++) {
       const before = await this.fence.before();
       let written: Written;
       try {
-        written = await this.write(name, digest, bytes, parsed, limits.referencesFetchedLater === true);
+        written = await this.write(name, digest, bytes, parsed, referencesLater);
       } catch (err) {
         // A check that failed only on a second look means a sweep took a blob after the first
         // look: this push is refused, and a revision it added goes.
@@ -104,19 +118,13 @@ export class ManifestStore {
         blobs: [digest.value, ...written.canonicals],
         manifests: [manifestKey(name, digest.value), ...parsed.manifests.map((m) => manifestKey(name, m.value))],
       };
-      if ((await this.fence.after(before, refs)) === 'clear') break;
+      if ((await this.fence.after(before, refs)) === 'clear') return;
       if (attempt === 3)
         throw new DomainError('collection-conflict', {}, 'garbage collection kept deleting content this manifest references; retry');
     }
-    await this.tag(name, tags, digest, parsed);
-    this.remember(digest, parsed.mediaType);
-    this.stored(name, tags, digest, { bytes, mediaType: parsed.mediaType });
-    // Peers may hold what the tags named before.
-    await this.cache.tellPeers(forgetTags(name, tags));
-    return { digest, subject: parsed.subject?.digest, tags, mediaType: parsed.mediaType };
   }
 
-  /** Takes back what a refused push wrote (it wrote no tag yet): a revision it added goes. */
+  /** Takes back what a refused push wrote: a revision it added goes (a first write has tagged nothing yet). */
   private async undo(name: string, digest: Digest, parsed: ParsedManifest, written: Written): Promise<void> {
     if (written.hadRevision) return;
     if (parsed.subject) await this.referrers.remove(name, parsed.subject.digest, digest);
@@ -135,10 +143,10 @@ export class ManifestStore {
    * tag history kept for Distribution's layout: nothing resolves through it (Berth never reads it;
    * Distribution deletes it by path), so losing it in a crash costs nothing, and it is not synced.
    */
-  private async tag(name: string, tags: string[], digest: Digest, parsed: ParsedManifest): Promise<void> {
+  private async tag(name: string, tags: string[], digest: Digest, parsed: ParsedManifest, write: () => Promise<void>): Promise<void> {
     await allSettled(tags.map((tag) => writeLink(this.driver, paths.tagCurrentLink(name, tag), digest)));
     await this.writeIndexLinks(name, tags, digest);
-    await this.keepTags(name, tags, digest, parsed);
+    await this.keepTags(name, tags, digest, write);
   }
 
   /** Stores the manifest and its revision link (and referrer link); tags come once the fence clears them. */
@@ -183,12 +191,14 @@ export class ManifestStore {
    * the client was told it was stored. So the current links and the revision link are looked at
    * once more after the last write (one HEAD each on S3, together): one that is gone was removed
    * by a delete that came after it was written, so this push counts as coming after that delete and
-   * writes again the revision and referrer links, then the lost tags. A delete that removes
-   * something after this look was still running when the push was answered, and counts as coming
-   * after the push: a delete by digest looks for tags naming it again once its revision is gone
-   * (deleteByDigest), so none is left naming nothing (docs/architecture.md, "Deletes racing pushes").
+   * stores the manifest again (`write`: checked and fenced again, since a collection that ran after
+   * the delete may have swept what it references; then this push is refused), then the lost tags.
+   * A delete that removes something after this look was still running when the push was answered,
+   * and counts as coming after the push: a delete by digest looks for tags naming it again once its
+   * revision is gone (deleteByDigest), so none is left naming nothing (docs/architecture.md,
+   * "Deletes racing pushes").
    */
-  private async keepTags(name: string, tags: string[], digest: Digest, parsed: ParsedManifest): Promise<void> {
+  private async keepTags(name: string, tags: string[], digest: Digest, write: () => Promise<void>): Promise<void> {
     // Untagged, nothing can be left naming a removed revision: a delete landing now simply came after.
     if (tags.length === 0) return;
     for (let round = 1; round <= TAG_REWRITES; round++) {
@@ -198,11 +208,23 @@ export class ManifestStore {
       ]);
       const lost = tags.filter((_, i) => !present[i]);
       if (revision && lost.length === 0) return;
-      await writeLink(this.driver, paths.revisionLink(name, digest), digest);
-      if (parsed.subject) await this.referrers.add(name, parsed.subject.digest, digest);
+      try {
+        await write();
+      } catch (err) {
+        await this.dropPhantoms(name, lost);
+        throw err;
+      }
       await Promise.all(lost.map((tag) => writeLink(this.driver, paths.tagCurrentLink(name, tag), digest)));
       await this.writeIndexLinks(name, lost, digest);
     }
+  }
+
+  /**
+   * A refused push leaves no tag listed without its current link: a delete took the current links
+   * of `lost`, and this push wrote their index links (`phantom-tag` in the store check).
+   */
+  private async dropPhantoms(name: string, lost: string[]): Promise<void> {
+    for (const tag of lost) if (!(await isFile(this.driver, paths.tagCurrentLink(name, tag)))) await deleteIfExists(this.driver, paths.tagDir(name, tag));
   }
 
   /** Tag or digest → digest of a manifest present in the repository; MANIFEST_UNKNOWN otherwise. */
