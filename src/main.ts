@@ -74,6 +74,13 @@ async function check(env: Env, command: Extract<Command, { name: 'check' }>): Pr
   });
   process.stdout.write(command.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
   if (report.remaining > 0) process.exitCode = 1;
+  // A repair removes links behind the replicas' backs, as `berth gc` deletes: what they cached in
+  // Redis goes too (or the operator is told how).
+  if (config.redis && report.findings.some((f) => f.repaired === true))
+    await forgetEverything(config.redis).catch((err: Error) => {
+      process.stderr.write(`check: ${err.message}\n`);
+      process.exitCode = 1;
+    });
 }
 
 async function configCheck(env: Env, configFile: string | undefined): Promise<void> {

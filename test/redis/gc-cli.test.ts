@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { parseDigest } from '../../src/oci/digest';
+import { paths } from '../../src/oci/paths';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -82,6 +84,21 @@ describe('berth gc with redis configured', { skip: requireTools(['redis-server']
     assert.equal(run.stderr.trim().split('\n').length, 1, run.stderr);
     const again = await gc(nowhere);
     assert.equal(again.code, 0, `nothing left to delete, nothing to tell: ${again.stderr}`);
+  });
+
+  it('berth check --repair drops what replicas cached in Redis once it has repaired something', async () => {
+    const name = repoName('redis-check');
+    const { manifest } = await pushImage(replica.r(), name, 'v1');
+    const byTag = async () => (await replica.r().head(`/v2/${name}/manifests/v1`).set('Accept', 'application/vnd.oci.image.manifest.v1+json')).status;
+    assert.equal(await byTag(), 200);
+    await until('the replica filled Redis', async () => (await redis.command(`EXISTS berth:tags:${name}:v1`)).startsWith(':1'));
+    // Damage a repair fixes: the tag names a manifest the repository no longer holds, which
+    // --repair answers by removing the tag.
+    await rm(path.join(root, paths.revisionDir(name, parseDigest(manifest.digest))), { recursive: true });
+    await age(root);
+    const run = await runBerth(['check', '--repair'], { cwd: dir, env: { REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: root, REGISTRY_REDIS_ADDR: redis.addr }, timeoutMs: 60_000 });
+    assert.match(run.stdout, /tag-missing-revision.*\[repaired\]/, run.stdout);
+    assert.equal(await byTag(), 404, 'the replica resolves a tag the repair removed');
   });
 });
 
