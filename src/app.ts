@@ -6,7 +6,9 @@ import type { StorageDriver } from '../storage-drivers/types';
 import type { Config } from './config/schema';
 import { createRegistry, type Registry } from './oci/registry';
 import type { Sha256Worker } from './oci/remote-sha256';
-import { UPLOAD_LEASE_TIMINGS, type UploadLeaseTimings } from './oci/upload-lease';
+import { LockTable, type Locker } from './oci/lock-table';
+import { SessionLocks, type SessionExclusion } from './oci/session-exclusion';
+import { UPLOAD_LEASE_TIMINGS, UploadLeases, type UploadLeaseTimings } from './oci/upload-lease';
 import type { CachePeers } from './oci/read-cache';
 import { paths } from './oci/paths';
 import { createDispatcher } from './http/router';
@@ -51,8 +53,10 @@ export interface AppDeps {
   mirrorPullFlushMs?: number;
   /** The thread hashing uploads with storage.uploads.hashstate (default: the process's own). */
   sha256Worker?: Sha256Worker;
-  /** The timings of upload sessions' leases (default UPLOAD_LEASE_TIMINGS). */
+  /** The timings of upload sessions' leases (default UPLOAD_LEASE_TIMINGS; `waitMs` also for locks in memory). */
   uploadLeaseTimings?: UploadLeaseTimings;
+  /** In a group of workers: the primary, which holds the group's upload sessions (session-exclusion.ts). */
+  sessionLocker?: Locker;
   /** The upload secret of a group of workers when http.secret is not configured (src/workers). */
   groupSecret?: Buffer;
   /** The other workers of the group, whose caches a write here must reach before it is answered. */
@@ -104,6 +108,21 @@ function groupStarting(started: (() => boolean) | undefined): (() => string | un
   return started && (() => (started() ? undefined : 'the other workers of the group are still starting'));
 }
 
+/**
+ * How requests on one upload session exclude each other (docs/architecture.md, "Uploads"). On S3
+ * the part chain already fails a commit that raced another request (s3/upload-state.ts), and a
+ * lease would cost about six requests more per PATCH; asked of the driver, not the config: the
+ * driver is what writes. With a configured http.secret other replicas can reach a session, so a
+ * lease in storage; otherwise only this process or its group can, and a lock in memory (held by
+ * the group's primary) costs no storage operation.
+ */
+function uploadExclusion(config: Config, driver: StorageDriver, deps: AppDeps): SessionExclusion | undefined {
+  const timings = deps.uploadLeaseTimings ?? UPLOAD_LEASE_TIMINGS;
+  if (driver.name === 's3') return undefined;
+  if (config.http.secret !== undefined) return new UploadLeases(driver, timings);
+  return new SessionLocks(deps.sessionLocker ?? new LockTable(), timings.waitMs);
+}
+
 export function createApp(deps: AppDeps): BerthApp {
   const { config, driver } = deps;
   const logger = deps.logger ?? pino({ level: 'silent' });
@@ -123,10 +142,7 @@ export function createApp(deps: AppDeps): BerthApp {
     saveHashStates: savesHashStates(config),
     hashStateMinBytes: config.storage.uploads.hashstateminsize,
     sha256Worker: deps.sha256Worker,
-    // On S3 the part chain already fails a commit that raced another request (s3/upload-state.ts),
-    // and a lease would cost about six requests more per PATCH. Asked of the driver, not the
-    // config: the driver is what writes.
-    uploadLeases: driver.name === 's3' ? undefined : (deps.uploadLeaseTimings ?? UPLOAD_LEASE_TIMINGS),
+    uploadSessions: uploadExclusion(config, driver, deps),
   });
   const mirrorList = configuredMirrors(config);
   const auth = createAuth(config.auth, {

@@ -9,6 +9,7 @@ import { createMetrics } from './metrics/metrics';
 import { debugHandler, registryMetrics } from './metrics/debug-server';
 import type { EventPeers } from './events/notifier';
 import type { CachePeers } from './oci/read-cache';
+import type { Locker } from './oci/lock-table';
 import { guardSecretlessSharing, needsInstanceGuard, type InstanceGuard } from './shared-storage';
 import { createStorageDriver } from './storage';
 
@@ -19,6 +20,8 @@ export interface WorkerRole {
   /** The group's upload secret when http.secret is not configured. */
   groupSecret?: Buffer;
   peers: CachePeers & EventPeers;
+  /** The primary, which holds the group's upload sessions. */
+  sessionLocker: Locker;
   /** Hands the worker's metrics to the primary, which serves the debug listener. */
   shareMetrics(registry: MetricsRegistry): void;
   /** Calls `stop` once when the group stops (or the primary is gone). */
@@ -47,7 +50,7 @@ export async function serve(config: Config, logger: Logger, role?: WorkerRole): 
   // Without a configured secret, refuse to be the second process on the storage. A group of workers
   // is one instance: its primary keeps the registration.
   const guard: InstanceGuard | undefined = !role && needsInstanceGuard(config) ? await guardSecretlessSharing(driver) : undefined;
-  const app = createApp({ config, driver, logger, metrics, groupSecret: role?.groupSecret, cachePeers: role?.peers, eventPeers: role?.peers, groupStarted: role && (() => role.groupStarted()) });
+  const app = createApp({ config, driver, logger, metrics, groupSecret: role?.groupSecret, cachePeers: role?.peers, eventPeers: role?.peers, sessionLocker: role?.sessionLocker, groupStarted: role && (() => role.groupStarted()) });
 
   const listener = await createListener(config, app.handler, logger);
   const server = listener.server;

@@ -9,7 +9,7 @@ import { ReferrerIndex } from './referrers';
 import { Listing } from './listing';
 import { ReadCache, type ReadCacheOptions } from './read-cache';
 import { GcFence } from './gc-fence';
-import { UploadLeases, type UploadLeaseTimings } from './upload-lease';
+import type { SessionExclusion } from './session-exclusion';
 
 /** The registry's protocol logic over one storage driver; the only code that knows the layout. */
 export interface Registry {
@@ -34,8 +34,8 @@ export interface RegistryOptions {
   hashStateMinBytes?: number;
   /** The thread that computes it; default: one per process, shared by its registries. */
   sha256Worker?: Sha256Worker;
-  /** Requests on one upload session exclude each other with a lease of these timings (upload-lease.ts); none without. */
-  uploadLeases?: UploadLeaseTimings;
+  /** How requests on one upload session exclude each other (session-exclusion.ts); none without. */
+  uploadSessions?: SessionExclusion;
 }
 
 export function createRegistry(driver: StorageDriver, opts: RegistryOptions): Registry {
@@ -63,6 +63,5 @@ const sha256Worker = new Sha256Worker();
 function uploadManager(driver: StorageDriver, blobs: BlobStore, opts: RegistryOptions): UploadManager {
   const signer = new UploadStateSigner(opts.secret);
   const resumable = opts.saveHashStates ? { states: new HashStateStore(driver, signer), worker: opts.sha256Worker ?? sha256Worker, minBytes: opts.hashStateMinBytes ?? 0 } : undefined;
-  const leases = opts.uploadLeases && new UploadLeases(driver, opts.uploadLeases);
-  return new UploadManager(driver, blobs, signer, opts.onUploadBytes, resumable, leases);
+  return new UploadManager(driver, blobs, signer, opts.onUploadBytes, resumable, opts.uploadSessions);
 }

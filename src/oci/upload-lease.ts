@@ -4,6 +4,7 @@ import type { StorageDriver } from '../../storage-drivers/types';
 import { DomainError } from './errors';
 import { Lease, type LeaseKind, type LeaseTimings } from './lease';
 import { paths } from './paths';
+import { SESSION_BUSY, type SessionExclusion, type SessionHold } from './session-exclusion';
 
 export interface UploadLeaseTimings extends LeaseTimings {
   /** How long a request waits for the session's other request to end before it is refused. */
@@ -24,17 +25,15 @@ class SessionBusy extends Error {
   override readonly name = 'SessionBusy';
 }
 
-/** The holder's name stays out of what the client is told. */
-const BUSY = "another request on this upload session is still in progress; retry from the upload's Range once it has ended";
-
 /**
  * Requests on one upload session exclude each other across processes (docs/architecture.md,
  * "Uploads"): on a filesystem a request still appending through its open file would otherwise
  * write into the blob another request's commit renamed into place. Leases live in the session's
  * directory, so that whatever removes the session removes them. Not flushed: a crash ends every
- * request that held one.
+ * request that held one. For replicas sharing a store (a configured http.secret); session-exclusion.ts
+ * holds sessions in memory where only this process or its group can reach them.
  */
-export class UploadLeases {
+export class UploadLeases implements SessionExclusion {
   constructor(
     private readonly driver: StorageDriver,
     private readonly timings: UploadLeaseTimings = UPLOAD_LEASE_TIMINGS,
@@ -45,7 +44,14 @@ export class UploadLeases {
    * The caller checks that the session still exists: one that ended while this waited has its
    * directory made again by the lease.
    */
-  async acquire(name: string, uuid: string, signal?: AbortSignal): Promise<Lease> {
+  async acquire(name: string, uuid: string, signal?: AbortSignal): Promise<SessionHold> {
+    const lease = await this.take(name, uuid, signal);
+    // A lease found before this one shows the session went on at least until this one was taken,
+    // and only a holder (a commit) ends it otherwise.
+    return { recheck: lease.first, assertHeld: () => lease.assertHeld(), end: () => lease.end(), release: () => lease.release() };
+  }
+
+  private async take(name: string, uuid: string, signal?: AbortSignal): Promise<Lease> {
     const kind: LeaseKind = {
       dir: paths.uploadLeases(name, uuid),
       releaseByDelete: true,
@@ -61,7 +67,7 @@ export class UploadLeases {
         return await Lease.acquire(this.driver, kind, this.timings);
       } catch (err) {
         if (!(err instanceof SessionBusy)) throw err;
-        if (performance.now() >= deadline) throw new DomainError('upload-busy', {}, BUSY);
+        if (performance.now() >= deadline) throw new DomainError('upload-busy', {}, SESSION_BUSY);
       }
       await sleep(this.timings.pollMs, undefined, { signal });
     }

@@ -12,8 +12,7 @@ import type { BlobStore } from './blobs';
 import { UploadStateSigner } from './upload-state';
 import type { HashStateStore } from './hash-state';
 import type { RemoteSha256, Sha256Worker } from './remote-sha256';
-import type { Lease } from './lease';
-import type { UploadLeases } from './upload-lease';
+import type { SessionExclusion, SessionHold } from './session-exclusion';
 
 export interface UploadSession {
   name: string;
@@ -91,7 +90,7 @@ export class UploadManager {
      * Undefined where the driver keeps a request's writes out of a committed blob by itself (S3:
      * the part chain makes a commit that raced another request fail).
      */
-    private readonly leases?: UploadLeases,
+    private readonly sessions?: SessionExclusion,
   ) {}
 
   /**
@@ -150,7 +149,7 @@ export class UploadManager {
   }
 
   /** complete() holding the session's lease, from the writer's open through the end of the session. */
-  private async commit(session: UploadSession, digest: Digest, input: ChunkInput | undefined, lease: Lease | undefined): Promise<void> {
+  private async commit(session: UploadSession, digest: Digest, input: ChunkInput | undefined, lease: SessionHold | undefined): Promise<void> {
     const key = this.key(session);
     const data = paths.uploadData(session.name, session.uuid);
     const { size, running } = await this.write(session, input ?? { body: Readable.from([]) }, true, digest.algorithm, lease);
@@ -263,17 +262,17 @@ export class UploadManager {
   }
 
   /**
-   * Runs `work` holding the session's lease, which is released however it ends (a session ended
-   * by `work` has no lease left to release). Without leases, `work` runs alone.
+   * Runs `work` holding the session (a lease in storage, or a lock in memory: see
+   * session-exclusion.ts), which is released however it ends. Without an exclusion, `work` runs
+   * alone.
    */
-  private async leased<T>(session: UploadSession, signal: AbortSignal | undefined, work: (lease?: Lease) => Promise<T>): Promise<T> {
-    if (this.leases === undefined) return work();
-    const lease = await this.leases.acquire(session.name, session.uuid, signal);
+  private async leased<T>(session: UploadSession, signal: AbortSignal | undefined, work: (lease?: SessionHold) => Promise<T>): Promise<T> {
+    if (this.sessions === undefined) return work();
+    const lease = await this.sessions.acquire(session.name, session.uuid, signal);
     try {
-      // Ended (committed, cancelled) while this waited: the lease made its directory again. A
-      // lease found before this one shows the session went on at least until this one was taken,
-      // and only a holder (a commit) ends it otherwise.
-      if (lease.first && (await fileSize(this.driver, paths.uploadStartedAt(session.name, session.uuid))) === null) {
+      // Ended (committed, cancelled) while this waited; a storage lease has made its directory
+      // again, which goes with it.
+      if (lease.recheck && (await fileSize(this.driver, paths.uploadStartedAt(session.name, session.uuid))) === null) {
         await lease.end();
         await deleteIfExists(this.driver, paths.uploadDir(session.name, session.uuid));
         throw new DomainError('upload-unknown', { uuid: session.uuid });
@@ -295,7 +294,7 @@ export class UploadManager {
     input: ChunkInput,
     commit: boolean,
     algorithm?: Algorithm,
-    lease?: Lease,
+    lease?: SessionHold,
   ): Promise<{ size: number; running?: Running }> {
     const key = this.key(session);
     const writer = await this.driver.writer(paths.uploadData(session.name, session.uuid), { append: true, signal: input.signal });

@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema';
 import { InvalidationRelay } from './invalidation-relay';
+import { type Grant, LockTable } from '../oci/lock-table';
 import { isBerthMessage, type ToPrimary, type ToWorker } from './messages';
 import { RestartBackoff } from './restart-backoff';
 
@@ -29,6 +30,10 @@ export class WorkerGroup {
   private readonly restarts = new Set<NodeJS.Timeout>();
   private readonly backoff = new RestartBackoff();
   private readonly relay: InvalidationRelay;
+  /** The group's upload sessions, held for one worker's request at a time (session-exclusion.ts). */
+  private readonly locks = new LockTable();
+  /** By `<worker id>:<lock id>`. */
+  private readonly grants = new Map<string, Grant>();
   private started = false;
   private stopping = false;
   private worstExit = 0;
@@ -122,6 +127,18 @@ export class WorkerGroup {
       case 'forgot':
         this.relay.answered(w, m.id);
         return;
+      case 'lock':
+        void this.locks.acquire(m.key, m.waitMs, undefined, w.id).then((grant) => {
+          // One that exited meanwhile had its holds and waits dropped (exited()).
+          if (!w.isConnected()) return grant?.release();
+          if (grant) this.grants.set(`${w.id}:${m.id}`, grant);
+          w.send({ berth: 'locked', id: m.id, granted: grant !== null, waited: grant?.waited ?? false } satisfies ToWorker);
+        });
+        return;
+      case 'unlock':
+        this.grants.get(`${w.id}:${m.id}`)?.release();
+        this.grants.delete(`${w.id}:${m.id}`);
+        return;
       case 'events': {
         // Slot 0 delivers; it learnt of its own segments without us. One not yet greeted would miss
         // the message, and finds the segments by listing when it starts anyway.
@@ -134,6 +151,9 @@ export class WorkerGroup {
 
   private exited(w: Worker, slot: number, code: number | null, signal: string | null): void {
     this.relay.gone(w);
+    // A worker's writes end with it: the sessions it held are free at once.
+    this.locks.releaseOwner(w.id);
+    for (const key of [...this.grants.keys()]) if (key.startsWith(`${w.id}:`)) this.grants.delete(key);
     if (this.slots[slot] === w) {
       this.slots[slot] = undefined;
       this.listening.delete(slot);

@@ -16,6 +16,8 @@ export type ToWorker =
   | { berth: 'events' }
   /** Every worker of the group listens (sent to each, and to one restarted later): it may call itself ready. */
   | { berth: 'started' }
+  /** The answer to `lock`: the key is this worker's (until its `unlock`), or was not free in time. */
+  | { berth: 'locked'; id: number; granted: boolean; waited: boolean }
   | { berth: 'drain' };
 
 export type ToPrimary =
@@ -24,7 +26,11 @@ export type ToPrimary =
   | { berth: 'forget'; id: number; entries: Forget[] }
   | { berth: 'forgot'; id: number }
   /** This worker wrote an event segment (relayed to slot 0). */
-  | { berth: 'events' };
+  | { berth: 'events' }
+  /** Hold `key` (an upload session) for this worker once it is free, waiting at most `waitMs`. */
+  | { berth: 'lock'; id: number; key: string; waitMs: number }
+  /** Free what `lock` `id` was granted. */
+  | { berth: 'unlock'; id: number };
 
 export function isBerthMessage<T extends { berth: string }>(m: unknown): m is T {
   return typeof m === 'object' && m !== null && typeof (m as { berth?: unknown }).berth === 'string';

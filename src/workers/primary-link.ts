@@ -1,16 +1,21 @@
 import type { EventPeers } from '../events/notifier';
+import type { Grant, Locker } from '../oci/lock-table';
 import type { CachePeers, Forget } from '../oci/read-cache';
 import type { ToPrimary, ToWorker } from './messages';
+
+type LockAnswer = Extract<ToWorker, { berth: 'locked' }>;
 
 /**
  * A worker's side of cache coherence: its writes' `forget` go to the primary, which answers once
  * every other worker dropped the entries; the others' arrive here and are applied, then confirmed.
- * And of event delivery: the segments it writes are announced, for slot 0 to deliver at once.
+ * And of event delivery: the segments it writes are announced, for slot 0 to deliver at once. And
+ * of upload sessions: the primary holds them for the whole group (session-exclusion.ts).
  */
-export class PrimaryLink implements CachePeers, EventPeers {
+export class PrimaryLink implements CachePeers, EventPeers, Locker {
   private next = 0;
   private closed = false;
   private readonly waiting = new Map<number, () => void>();
+  private readonly locking = new Map<number, (answer: LockAnswer) => void>();
   private apply: ((entries: readonly Forget[]) => void) | undefined;
   private wake: (() => void) | undefined;
 
@@ -37,8 +42,41 @@ export class PrimaryLink implements CachePeers, EventPeers {
     });
   }
 
-  /** A `forget`, `forgot` or `events` from the primary. Before the app exists there is nothing to do. */
-  receive(m: Extract<ToWorker, { berth: 'forget' | 'forgot' | 'events' }>): void {
+  acquire(key: string, waitMs: number, signal?: AbortSignal): Promise<Grant | null> {
+    signal?.throwIfAborted();
+    // The primary is gone and the other workers drain: one may still be writing to the session.
+    if (this.closed) return Promise.resolve(null);
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      // The answer still comes: a grant that arrives for an aborted request is handed back at once.
+      const onAbort = () => reject(signal!.reason as Error);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.locking.set(id, (answer) => {
+        signal?.removeEventListener('abort', onAbort);
+        if (!answer.granted) return resolve(null);
+        let released = false;
+        const grant: Grant = {
+          waited: answer.waited,
+          release: () => {
+            if (released || this.closed) return;
+            released = true;
+            this.send({ berth: 'unlock', id });
+          },
+        };
+        if (signal?.aborted) grant.release();
+        else resolve(grant);
+      });
+      this.send({ berth: 'lock', id, key, waitMs });
+    });
+  }
+
+  /** A `forget`, `forgot`, `events` or `locked` from the primary. Before the app exists there is nothing to do. */
+  receive(m: Extract<ToWorker, { berth: 'forget' | 'forgot' | 'events' | 'locked' }>): void {
+    if (m.berth === 'locked') {
+      this.locking.get(m.id)?.(m);
+      this.locking.delete(m.id);
+      return;
+    }
     if (m.berth === 'events') {
       this.wake?.();
       return;
@@ -60,5 +98,7 @@ export class PrimaryLink implements CachePeers, EventPeers {
     this.closed = true;
     for (const resolve of this.waiting.values()) resolve();
     this.waiting.clear();
+    for (const answer of this.locking.values()) answer({ berth: 'locked', id: -1, granted: false, waited: false });
+    this.locking.clear();
   }
 }

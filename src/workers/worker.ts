@@ -45,6 +45,7 @@ export async function runWorker(): Promise<void> {
       slot,
       groupSecret: secret === undefined ? undefined : Buffer.from(secret, 'base64'),
       peers: link,
+      sessionLocker: link,
       shareMetrics(registry) {
         // Constructing one installs prom-client's answer to the primary's scrapes.
         new AggregatorRegistry();
