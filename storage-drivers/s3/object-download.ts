@@ -3,7 +3,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { BufferPool } from '../buffer-pool';
 import { ObjectReader } from './object-reader';
 import { RawConnectionPool } from './raw-connection';
-import { rawGet, type RawResponse } from './raw-get';
+import { rawRequest, type RawResponse } from './raw-request';
 
 /**
  * Body reads land in these; a socket read on loopback fills 64-128 KiB. The pool keeps enough idle
@@ -53,7 +53,7 @@ export class ObjectDownloads {
     const url = new URL(await getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn: 60 + Math.ceil(this.requestTimeoutMs / 1000) }));
     let res: RawResponse | null;
     try {
-      res = await rawGet(this.connections, url, range ? { Range: range } : {}, this.requestTimeoutMs, signal);
+      res = await rawRequest(this.connections, { method: 'GET', url, headers: range ? { Range: range } : {} }, this.requestTimeoutMs, signal);
     } catch (err) {
       if (signal?.aborted || (err as Error).name === 'TimeoutError') throw err;
       return null;
