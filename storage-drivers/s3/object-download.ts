@@ -1,6 +1,7 @@
-import { GetObjectCommand, type S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { BufferPool } from '../buffer-pool';
+import { s3Error } from './context';
 import { ObjectReader } from './object-reader';
 import { RawConnectionPool } from './raw-connection';
 import { rawRequest, type RawResponse } from './raw-request';
@@ -16,10 +17,6 @@ export interface DownloadedObject {
   body: ObjectReader;
   contentLength: number;
   contentRange?: string;
-}
-
-function failure(status: number, name: string, message: string): S3ServiceException {
-  return new S3ServiceException({ name, $fault: 'client', $metadata: { httpStatusCode: status }, message });
 }
 
 /**
@@ -68,8 +65,8 @@ export class ObjectDownloads {
       return { body, contentLength: length, contentRange: headers.get('content-range') };
     }
     conn.destroy();
-    if (status === 404) throw failure(404, 'NoSuchKey', `no object at ${key}`);
-    if (status === 416) throw failure(416, 'InvalidRange', `range ${range} is not satisfiable`);
+    if (status === 404) throw s3Error(404, 'NoSuchKey', `no object at ${key}`);
+    if (status === 416) throw s3Error(416, 'InvalidRange', `range ${range} is not satisfiable`);
     return null;
   }
 }

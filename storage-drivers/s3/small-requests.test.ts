@@ -97,7 +97,7 @@ describe('S3 small requests: the raw path and its fallbacks', () => {
     assert.equal(info?.modTime.toISOString(), '2026-12-05T12:00:00.000Z');
     assert.deepEqual(shapes(), ['raw PUT /b/x/a/link', 'raw GET /b/x/a/link', 'raw HEAD /b/x/a/link']);
     for (const s of seen) {
-      assert.match(String(s.headers.authorization), /^AWS4-HMAC-SHA256 Credential=a\/\d{8}\/us-east-1\/s3\/aws4_request, SignedHeaders=[^,]*host;x-amz-content-sha256;x-amz-date, Signature=[0-9a-f]{64}$/);
+      assert.match(String(s.headers.authorization), /^AWS4-HMAC-SHA256 Credential=a\/\d{8}\/us-east-1\/s3\/aws4_request, SignedHeaders=(?:[^,]*;)?host;x-amz-content-sha256;x-amz-date(?:;[^,]*)?, Signature=[0-9a-f]{64}$/);
       assert.equal(s.headers['x-amz-content-sha256'], createHash('sha256').update(s.body).digest('hex'));
     }
   });
@@ -106,7 +106,8 @@ describe('S3 small requests: the raw path and its fallbacks', () => {
     const store = bucketAnswer(objects);
     // Each raw request refused, so that the SDK sends the same key.
     answer = (s, res, req) => (s.by === 'sdk' ? store(s, res, req) : void res.writeHead(503, { 'Content-Length': '0' }).end());
-    const path = "/a/b'c(d)*e!f/g@h+i=j,k;l$m&n:o~p";
+    // Every character a driver path may hold (storage-drivers/paths.ts).
+    const path = '/a/sha256:Ab9/x_y-z.w';
     await driver().putContent(path, Buffer.from('x'));
     assert.deepEqual(seen.map((s) => s.by), ['raw', 'sdk']);
     assert.equal(seen[0].url, seen[1].url);
