@@ -188,7 +188,7 @@ export class S3Driver implements StorageDriver {
     if (below === 0 && path !== '/') {
       const exact = await Promise.all(
         exactKeys.map((k) =>
-          this.ctx.send(new HeadObjectCommand({ Bucket: this.ctx.bucket, Key: k })).then(
+          this.ctx.headObject(k).then(
             () => k,
             (err: unknown) => {
               if (isMissing(err)) return undefined;

@@ -61,6 +61,11 @@ export class SmallRequests {
       conn.destroy();
       return { status, headers: got, body: null };
     }
+    // Most small bodies come whole with the head (a fresh copy, not the connection's buffer).
+    if (res.leftover.length === length) {
+      release();
+      return { status, headers: got, body: res.leftover };
+    }
     const reader = new ObjectReader(conn, length, res.leftover, unusedBuffers, release, this.timeoutMs, signal);
     try {
       return { status, headers: got, body: await buffer(reader) };
