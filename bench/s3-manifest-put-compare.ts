@@ -1,8 +1,8 @@
 /**
- * Manifest PUT on S3, builds of Berth head to head: each ROOT's Berth on one RGW bucket, straight
+ * Manifest PUT and GET on S3, builds of Berth head to head: each ROOT's Berth on one RGW bucket, straight
  * to RGW, pinned as in the bench, with the same config and layer; rounds of PUTs of new manifests
- * under new tags at c1 and c16 alternate between the builds, with each server's CPU per PUT. A
- * fresh RGW is started here. Run by hand after a build of each ROOT:
+ * under new tags at c1 and c16 alternate between the builds, with each server's CPU per PUT, and
+ * as many GETs of a manifest by tag (a read: one tag link, one manifest). A fresh RGW is started here. Run by hand after a build of each ROOT:
  *
  *   node dist/bench/s3-manifest-put-compare.js [ROUNDS, default 4] [PUTS per round, default 60] ROOT...
  *
@@ -13,8 +13,8 @@ import path from 'node:path';
 import { startRgw } from '../test/helpers/rgw';
 import { Cleanup } from './cleanup';
 import { closedLoop } from './closed-loop';
-import { HttpClient } from './http-client';
-import { manifestBytes, putManifest, seedImage } from './oci';
+import { expectStatus, HttpClient } from './http-client';
+import { MANIFEST_ACCEPT, manifestBytes, putManifest, seedImage } from './oci';
 import { withServerCpu } from './proc';
 import { runMain } from './run-main';
 import { pinSelf, startServer, type RunningServer } from './servers';
@@ -44,20 +44,22 @@ async function main(): Promise<void> {
     let serial = 0;
     console.log(`load average at start: ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
     for (let round = 0; round < rounds; round++) {
-      for (const c of [1, 16]) {
+      for (const [op, c] of [['PUT', 1], ['PUT', 16], ['GET', 1], ['GET', 16]] as const) {
         for (let k = 0; k < servers.length; k++) {
           const { name, server } = servers[(round + k) % servers.length];
           const client = new HttpClient(server.target.base, c);
           const run = serial++;
-          const { result, cpu } = await withServerCpu(server.target.pid, () =>
-            closedLoop(c, puts, 120_000, async (i) => void (await putManifest(client, repo, `t${run}-${i}`, manifestBytes(config, [layer], `${run}-${i}`)))),
-          );
+          const once =
+            op === 'PUT'
+              ? async (i: number) => void (await putManifest(client, repo, `t${run}-${i}`, manifestBytes(config, [layer], `${run}-${i}`)))
+              : async () => void expectStatus('GET manifest by tag', await client.send('GET', `/v2/${repo}/manifests/seed`, { headers: { accept: MANIFEST_ACCEPT } }), 200);
+          const { result, cpu } = await withServerCpu(server.target.pid, () => closedLoop(c, op === 'PUT' ? puts : 5 * puts, 120_000, once));
           client.close();
           const rate = result.ops / (result.ms / 1000);
           const cpuUs = (cpu * 1e6) / result.ops;
-          record(`${name} c${c} PUT/s`, rate);
-          record(`${name} c${c} CPU us/PUT`, cpuUs);
-          console.log(`round ${round + 1} c${c} ${name}: ${rate.toFixed(1)} PUT/s, ${(cpuUs / 1000).toFixed(2)} ms CPU/PUT, p50 ${result.latencies[result.latencies.length >> 1].toFixed(1)} ms`);
+          record(`${name} c${c} ${op}/s`, rate);
+          record(`${name} c${c} CPU us/${op}`, cpuUs);
+          console.log(`round ${round + 1} c${c} ${name}: ${rate.toFixed(1)} ${op}/s, ${(cpuUs / 1000).toFixed(2)} ms CPU/${op}, p50 ${result.latencies[result.latencies.length >> 1].toFixed(1)} ms, p99 ${result.latencies[Math.floor(result.latencies.length * 0.99)].toFixed(1)} ms`);
         }
       }
     }
