@@ -92,7 +92,7 @@ describe('S3 small requests: the raw path and its fallbacks', () => {
     const d = driver();
     await d.putContent('/a/link', Buffer.from('sha256:abc'));
     assert.equal((await d.getContent('/a/link')).toString(), 'sha256:abc');
-    const info = await d.statFile!('/a/link');
+    const info = await d.statFile('/a/link');
     assert.equal(info?.size, 10);
     assert.equal(info?.modTime.toISOString(), '2026-12-05T12:00:00.000Z');
     assert.deepEqual(shapes(), ['raw PUT /b/x/a/link', 'raw GET /b/x/a/link', 'raw HEAD /b/x/a/link']);
@@ -128,7 +128,7 @@ describe('S3 small requests: the raw path and its fallbacks', () => {
 
   it('a 404 answers at once: statFile null, getContent PathNotFoundError', async () => {
     const d = driver();
-    assert.equal(await d.statFile!('/absent'), null);
+    assert.equal(await d.statFile('/absent'), null);
     await assert.rejects(d.getContent('/absent'), PathNotFoundError);
     assert.deepEqual(shapes(), ['raw HEAD /b/x/absent', 'raw GET /b/x/absent']);
   });
@@ -149,7 +149,7 @@ describe('S3 small requests: the raw path and its fallbacks', () => {
       res.end('<Error><Code>SlowDown</Code></Error>'.slice(0, 34));
     };
     const d = driver();
-    assert.equal((await d.statFile!('/a/link'))?.size, 3);
+    assert.equal((await d.statFile('/a/link'))?.size, 3);
     assert.equal((await d.getContent('/a/link')).toString(), 'abc');
     await d.putContent('/a/other', Buffer.from('def'), { ifAbsent: true });
     assert.equal(objects.get('/b/x/a/other')?.toString(), 'def');
@@ -175,7 +175,7 @@ describe('S3 small requests: the raw path and its fallbacks', () => {
   it('no answer within requesttimeout: a timeout (a storage fault), not sent again', async () => {
     answer = () => undefined;
     const d = driver({ requesttimeout: 300 });
-    for (const op of [() => d.statFile!('/a/link'), () => d.getContent('/a/link'), () => d.putContent('/a/link', Buffer.from('x'))]) {
+    for (const op of [() => d.statFile('/a/link'), () => d.getContent('/a/link'), () => d.putContent('/a/link', Buffer.from('x'))]) {
       const started = Date.now();
       const err = await op().then(
         () => assert.fail('answered'),
