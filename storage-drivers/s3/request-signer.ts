@@ -77,7 +77,7 @@ export class RequestSigner {
   async sign(method: string, key: string, headers: Record<string, string>, body?: Uint8Array): Promise<SignedRequest> {
     const base = await this.baseUrl();
     const path = base.pathname + escapeKey(key);
-    const signed = await this.signer.sign({
+    const request = {
       method,
       protocol: base.protocol,
       hostname: base.hostname,
@@ -86,7 +86,9 @@ export class RequestSigner {
       query: {},
       headers: { ...headers, host: base.host },
       body,
-    });
+    };
+    // The SDK's correction for a clock that differs from the service's (learnt from its answers' Date).
+    const signed = await this.signer.sign(request, { signingDate: new Date(Date.now() + (this.client.config.systemClockOffset ?? 0)) });
     const { host: _host, ...rest } = signed.headers;
     return { url: new URL(path, base), headers: rest };
   }

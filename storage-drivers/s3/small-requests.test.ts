@@ -172,6 +172,27 @@ describe('S3 small requests: the raw path and its fallbacks', () => {
     assert.equal(seen[3].headers['if-none-match'], '*');
   });
 
+  it("a clock the SDK learnt is off from the service's signs the raw requests too", async () => {
+    objects.set('/b/x/a/link', Buffer.from('abc'));
+    const store = bucketAnswer(objects);
+    const hourAhead = new Date(Date.now() + 3_600_000);
+    answer = (s, res, req) => {
+      if (s.by === 'sdk') res.setHeader('Date', hourAhead.toUTCString());
+      // Only the first raw request is refused: the SDK's answer carries the service's clock.
+      if (s.by === 'raw' && seen.length === 1) return void res.writeHead(503, { 'Content-Length': '0' }).end();
+      store(s, res, req);
+    };
+    const d = driver();
+    await d.statFile('/a/link');
+    await d.statFile('/a/link');
+    assert.deepEqual(shapes(), ['raw HEAD /b/x/a/link', 'sdk HEAD /b/x/a/link', 'raw HEAD /b/x/a/link']);
+    const signedAt = (s: Seen) => {
+      const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(String(s.headers['x-amz-date']))!;
+      return Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]);
+    };
+    assert.ok(Math.abs(signedAt(seen[2]) - hourAhead.getTime()) < 60_000, `signed at ${String(seen[2].headers['x-amz-date'])}, the service's clock ${hourAhead.toISOString()}`);
+  });
+
   it('no answer within requesttimeout: a timeout (a storage fault), not sent again', async () => {
     answer = () => undefined;
     const d = driver({ requesttimeout: 300 });
