@@ -114,6 +114,26 @@ describe('S3 small requests: the raw path and its fallbacks', () => {
     assert.equal(seen[0].path, `/b/x${path}`);
   });
 
+  it("delete's looks at the exact key and its upload object are raw HEADs", async () => {
+    objects.set('/b/x/a/file', Buffer.from('f'));
+    const store = bucketAnswer(objects);
+    const xml = (body: string) => `<?xml version="1.0" encoding="UTF-8"?>${body}`;
+    const ns = 'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"';
+    answer = (s, res, req) => {
+      const query = new URL(req.url ?? '', 'http://x').searchParams;
+      if (s.method === 'GET' && query.has('uploads')) return void res.end(xml(`<ListMultipartUploadsResult ${ns}><Bucket>b</Bucket><IsTruncated>false</IsTruncated></ListMultipartUploadsResult>`));
+      if (s.method === 'GET' && query.get('list-type') === '2') return void res.end(xml(`<ListBucketResult ${ns}><Name>b</Name><KeyCount>0</KeyCount><IsTruncated>false</IsTruncated></ListBucketResult>`));
+      if (s.method === 'POST' && query.has('delete')) return void res.end(xml(`<DeleteResult ${ns}></DeleteResult>`));
+      store(s, res, req);
+    };
+    await driver().delete('/a/file');
+    assert.deepEqual(
+      seen.filter((s) => s.method === 'HEAD').map((s) => `${s.by} ${s.path}`).sort(),
+      ['raw /b/x/a/file', 'raw /b/x/a/file#upload'],
+    );
+    assert.ok(seen.some((s) => s.method === 'POST'), 'the present key deleted');
+  });
+
   it('a PUT carries the encryption and storage class options, signed', async () => {
     await driver({ encrypt: true, keyid: 'k1', storageclass: 'REDUCED_REDUNDANCY' }).putContent('/a/data', Buffer.from('x'), { ifAbsent: true });
     assert.deepEqual(shapes(), ['raw PUT /b/x/a/data']);
