@@ -1,7 +1,8 @@
-import { type $Command, GetObjectCommand, S3Client, type S3ClientResolvedConfig, S3ServiceException, type ServiceInputTypes, type ServiceOutputTypes, type StorageClass } from '@aws-sdk/client-s3';
+import { type $Command, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, type S3ClientResolvedConfig, S3ServiceException, type ServiceInputTypes, type ServiceOutputTypes, type StorageClass } from '@aws-sdk/client-s3';
 import { addAbortSignal, type Readable } from 'node:stream';
 import type { ObjectDownloads } from './object-download';
 import type { ResolvedS3Options } from './options';
+import type { SmallRequests } from './small-requests';
 import { stallGuard, withDeadline } from './timeouts';
 
 /** Any command of the S3 client, with its input and output types. */
@@ -18,11 +19,30 @@ function sendOne<I extends ServiceInputTypes, O extends ServiceOutputTypes>(clie
  */
 export const UPLOAD_SUFFIX = '#upload';
 
+/** An error of the SDK's kind for an answer settled outside it (its status is what callers test). */
+export function s3Error(status: number, name: string, message: string): S3ServiceException {
+  return new S3ServiceException({ name, $fault: status >= 500 ? 'server' : 'client', $metadata: { httpStatusCode: status }, message });
+}
+
+/** A header's plain decimal Content-Length, or undefined. */
+function plainLength(headers: Map<string, string>): number | undefined {
+  const value = headers.get('content-length') ?? '';
+  const n = Number(value);
+  return /^\d+$/.test(value) && Number.isSafeInteger(n) ? n : undefined;
+}
+
 /**
  * What every part of the driver needs: the clients, the resolved options, and key mapping. Every
- * request goes through `send`, `transfer`, `download` or `getObject`, so none can hang on a server
- * that stopped answering: each fails as a timeout (a storage fault, see src/storage-faults) within
- * its bound.
+ * request goes through `send`, `transfer`, `download`, `getObject` or the small-object calls
+ * (`headObject`, `getSmall`, `putSmall`), so none can hang on a server that stopped answering: each
+ * fails as a timeout (a storage fault, see src/storage-faults) within its bound.
+ *
+ * The small-object calls go out on `small` (signed without the SDK's per-request machinery) when
+ * there is one, and settle there what needs no retry: success, 404, and a conditional PUT's 412.
+ * Anything else (an error status, a connection lost before its answer, a head the strict parser
+ * refuses) is sent again through the SDK, whose retries apply, within the same deadline. A PUT
+ * whose answer was lost may have been applied: sent again it writes the same bytes, and a
+ * conditional one then meets its own object (412), as the SDK's own retry of it would.
  */
 export class S3Context {
   constructor(
@@ -32,6 +52,8 @@ export class S3Context {
     private readonly downloadClient: S3Client = client,
     /** Reads object bodies into reused buffers; without it every GET goes through the SDK. */
     private readonly downloads?: ObjectDownloads,
+    /** Small HEAD, GET and PUT outside the SDK; without it they go through the SDK. */
+    private readonly small?: SmallRequests,
   ) {}
 
   /** A small request (metadata, listings, small objects): it must finish, retries included, within requesttimeout. */
@@ -39,11 +61,41 @@ export class S3Context {
     return withDeadline(this.options.requestTimeoutMs, signal, (s) => sendOne(this.client, command, s));
   }
 
-  /** A small object's bytes: the GET, body included, must finish within requesttimeout. */
-  getSmall(command: GetObjectCommand, signal?: AbortSignal): Promise<Buffer> {
+  /** The object's size and time (the SDK's output fields); the SDK's 404 error when it is absent. */
+  headObject(key: string, signal?: AbortSignal): Promise<{ ContentLength?: number; LastModified?: Date }> {
     return withDeadline(this.options.requestTimeoutMs, signal, async (s) => {
-      const got = await sendOne(this.client, command, s);
+      const res = await this.small?.send('HEAD', key, {}, undefined, s);
+      const length = res?.status === 200 ? plainLength(res.headers) : undefined;
+      if (length !== undefined) {
+        const modified = new Date(res!.headers.get('last-modified') ?? NaN);
+        return { ContentLength: length, LastModified: Number.isNaN(modified.getTime()) ? undefined : modified };
+      }
+      if (res?.status === 404) throw s3Error(404, 'NotFound', `no object at ${key}`);
+      return sendOne(this.client, new HeadObjectCommand({ Bucket: this.bucket, Key: key }), s);
+    });
+  }
+
+  /** A small object's bytes: the GET, body included, must finish within requesttimeout. */
+  getSmall(key: string, signal?: AbortSignal): Promise<Buffer> {
+    return withDeadline(this.options.requestTimeoutMs, signal, async (s) => {
+      const res = await this.small?.send('GET', key, {}, undefined, s);
+      if (res?.status === 200 && res.body) return res.body;
+      if (res?.status === 404) throw s3Error(404, 'NoSuchKey', `no object at ${key}`);
+      const got = await sendOne(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: key }), s);
       return Buffer.from(await got.Body!.transformToByteArray());
+    });
+  }
+
+  /**
+   * PutObject of a small body with the driver's write options; with `ifNoneMatch`, only where no
+   * object is (the SDK's 412 error otherwise).
+   */
+  putSmall(key: string, body: Uint8Array, ifNoneMatch: boolean, signal?: AbortSignal): Promise<unknown> {
+    return withDeadline(this.options.requestTimeoutMs, signal, async (s) => {
+      const res = await this.small?.send('PUT', key, ifNoneMatch ? { ...this.writeHeaders, 'if-none-match': '*' } : this.writeHeaders, body, s);
+      if (res?.status === 200) return;
+      if (res?.status === 412 && ifNoneMatch) throw s3Error(412, 'PreconditionFailed', `an object is at ${key}`);
+      return sendOne(this.client, new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentLength: body.length, IfNoneMatch: ifNoneMatch ? '*' : undefined, ...this.writeOptions }), s);
     });
   }
 
@@ -92,6 +144,16 @@ export class S3Context {
 
   uploadKey(path: string): string {
     return this.key(path) + UPLOAD_SUFFIX;
+  }
+
+  /** writeOptions as the headers of a PutObject. */
+  private get writeHeaders(): Record<string, string> {
+    const { ServerSideEncryption, SSEKMSKeyId, StorageClass } = this.writeOptions;
+    const headers: Record<string, string> = {};
+    if (ServerSideEncryption) headers['x-amz-server-side-encryption'] = ServerSideEncryption;
+    if (SSEKMSKeyId) headers['x-amz-server-side-encryption-aws-kms-key-id'] = SSEKMSKeyId;
+    if (StorageClass) headers['x-amz-storage-class'] = StorageClass;
+    return headers;
   }
 
   /** Options that every object this driver creates carries. */

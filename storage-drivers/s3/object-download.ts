@@ -1,9 +1,10 @@
-import { GetObjectCommand, type S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { BufferPool } from '../buffer-pool';
+import { s3Error } from './context';
 import { ObjectReader } from './object-reader';
 import { RawConnectionPool } from './raw-connection';
-import { rawGet, type RawResponse } from './raw-get';
+import { rawRequest, type RawResponse } from './raw-request';
 
 /**
  * Body reads land in these; a socket read on loopback fills 64-128 KiB. The pool keeps enough idle
@@ -16,10 +17,6 @@ export interface DownloadedObject {
   body: ObjectReader;
   contentLength: number;
   contentRange?: string;
-}
-
-function failure(status: number, name: string, message: string): S3ServiceException {
-  return new S3ServiceException({ name, $fault: 'client', $metadata: { httpStatusCode: status }, message });
 }
 
 /**
@@ -53,7 +50,7 @@ export class ObjectDownloads {
     const url = new URL(await getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn: 60 + Math.ceil(this.requestTimeoutMs / 1000) }));
     let res: RawResponse | null;
     try {
-      res = await rawGet(this.connections, url, range ? { Range: range } : {}, this.requestTimeoutMs, signal);
+      res = await rawRequest(this.connections, { method: 'GET', url, headers: range ? { Range: range } : {} }, this.requestTimeoutMs, signal);
     } catch (err) {
       if (signal?.aborted || (err as Error).name === 'TimeoutError') throw err;
       return null;
@@ -68,8 +65,8 @@ export class ObjectDownloads {
       return { body, contentLength: length, contentRange: headers.get('content-range') };
     }
     conn.destroy();
-    if (status === 404) throw failure(404, 'NoSuchKey', `no object at ${key}`);
-    if (status === 416) throw failure(416, 'InvalidRange', `range ${range} is not satisfiable`);
+    if (status === 404) throw s3Error(404, 'NoSuchKey', `no object at ${key}`);
+    if (status === 416) throw s3Error(416, 'InvalidRange', `range ${range} is not satisfiable`);
     return null;
   }
 }

@@ -16,7 +16,7 @@ function prematureClose(what: string): Error {
 }
 
 /**
- * The body of an S3 GET read straight from its connection (see rawGet): `length` bytes, of which
+ * The body of an S3 GET read straight from its connection (see rawRequest): `length` bytes, of which
  * `leftover` came with the head. Read as a stream, each chunk is a fresh copy; writeTo() instead
  * hands the sink the pool buffers the socket read into, and lets the socket read into one again
  * only after the sink's write callback has run for it. Fewer bytes than `length` (the connection

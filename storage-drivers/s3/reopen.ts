@@ -1,4 +1,3 @@
-import { GetObjectCommand } from '@aws-sdk/client-s3';
 import type { S3Context } from './context';
 import { copyParts } from './copy';
 import { leadingCopyRanges, MIN_PART_SIZE } from './limits';
@@ -15,7 +14,7 @@ export type Reopened = { tail: Buffer } | { uploadId: string; parts: Part[] };
  */
 export async function reopenCommitted(ctx: S3Context, key: string, size: number, signal?: AbortSignal): Promise<Reopened> {
   if (size < MIN_PART_SIZE) {
-    const tail = await ctx.getSmall(new GetObjectCommand({ Bucket: ctx.bucket, Key: key }), signal);
+    const tail = await ctx.getSmall(key, signal);
     if (tail.length !== size) throw new Error(`s3: ${key} changed while it was reopened (${size} bytes, now ${tail.length})`);
     return { tail };
   }

@@ -1,4 +1,4 @@
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { addAbortSignal, Readable } from 'node:stream';
 import { InvalidOffsetError, PathExistsError, PathNotFoundError } from '../errors';
@@ -31,7 +31,7 @@ export class S3Driver implements StorageDriver {
 
   async getContent(path: string): Promise<Buffer> {
     try {
-      return await this.ctx.getSmall(new GetObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(path) }));
+      return await this.ctx.getSmall(this.ctx.key(path));
     } catch (err) {
       throw this.notFound(err, path);
     }
@@ -47,15 +47,7 @@ export class S3Driver implements StorageDriver {
         if (await this.statFile(path)) throw new PathExistsError(this.name, path);
       }
     }
-    await this.ctx.send(
-      new PutObjectCommand({
-        Bucket: this.ctx.bucket,
-        Key: this.ctx.key(path),
-        Body: data,
-        ContentLength: data.length,
-        ...this.ctx.writeOptions,
-      }),
-    );
+    await this.ctx.putSmall(this.ctx.key(path), data, false);
   }
 
   createExclusive(path: string, data: Uint8Array): Promise<void> {
@@ -69,9 +61,7 @@ export class S3Driver implements StorageDriver {
   private async putIfNoneMatch(path: string, data: Uint8Array): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.ctx.send(
-          new PutObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(path), Body: data, ContentLength: data.length, IfNoneMatch: '*', ...this.ctx.writeOptions }),
-        );
+        await this.ctx.putSmall(this.ctx.key(path), data, true);
         return;
       } catch (err) {
         const status = httpStatus(err);
@@ -157,7 +147,7 @@ export class S3Driver implements StorageDriver {
   /** One HEAD: the committed object, if any (an upload object is under another key). */
   async statFile(path: string): Promise<FileInfo | null> {
     try {
-      const head = await this.ctx.send(new HeadObjectCommand({ Bucket: this.ctx.bucket, Key: this.ctx.key(path) }));
+      const head = await this.ctx.headObject(this.ctx.key(path));
       return { path, size: head.ContentLength ?? 0, modTime: head.LastModified ?? new Date(), isDir: false };
     } catch (err) {
       if (isMissing(err)) return null;
@@ -198,7 +188,7 @@ export class S3Driver implements StorageDriver {
     if (below === 0 && path !== '/') {
       const exact = await Promise.all(
         exactKeys.map((k) =>
-          this.ctx.send(new HeadObjectCommand({ Bucket: this.ctx.bucket, Key: k })).then(
+          this.ctx.headObject(k).then(
             () => k,
             (err: unknown) => {
               if (isMissing(err)) return undefined;

@@ -1,7 +1,7 @@
 import type { RawConnection, RawConnectionPool } from './raw-connection';
 import { timeoutError } from './timeouts';
 
-/** A response head above this is not an S3 GetObject answer. */
+/** A response head above this is not an S3 answer. */
 const MAX_HEAD = 64 * 1024;
 
 export interface RawResponse {
@@ -42,14 +42,24 @@ function parseHead(head: string): { status: number; headers: Map<string, string>
   return { status: Number(m[2]), headers, keepAlive };
 }
 
+/** A request of this client: small bodies only, sent whole with the head. */
+export interface RawRequest {
+  method: 'GET' | 'HEAD' | 'PUT';
+  url: URL;
+  /** Besides Host and, with a body, Content-Length. */
+  headers: Record<string, string>;
+  body?: Uint8Array;
+}
+
 /**
- * Sends `GET url` on a pooled connection and resolves with the response head once it has arrived,
+ * Sends `req` on a pooled connection and resolves with the response head once it has arrived,
  * the connection paused before the body (whose reader attaches to it). Fails with a timeout error
  * when no head arrived within `timeoutMs`, and with the signal's reason when it aborts; the
  * connection is then closed. Resolves with null, sending nothing, when the pool has no connection to
  * spare.
  */
-export function rawGet(pool: RawConnectionPool, url: URL, extraHeaders: Record<string, string>, timeoutMs: number, signal?: AbortSignal): Promise<RawResponse | null> {
+export function rawRequest(pool: RawConnectionPool, req: RawRequest, timeoutMs: number, signal?: AbortSignal): Promise<RawResponse | null> {
+  const { url } = req;
   signal?.throwIfAborted();
   const conn = pool.take(url);
   if (!conn) return Promise.resolve(null);
@@ -90,8 +100,11 @@ export function rawGet(pool: RawConnectionPool, url: URL, extraHeaders: Record<s
       },
     });
     const target = `${url.pathname}${url.search}`;
-    const lines = [`GET ${target} HTTP/1.1`, `Host: ${url.host}`, ...Object.entries(extraHeaders).map(([k, v]) => `${k}: ${v}`)];
-    conn.socket.write(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
+    const lines = [`${req.method} ${target} HTTP/1.1`, `Host: ${url.host}`, ...Object.entries(req.headers).map(([k, v]) => `${k}: ${v}`)];
+    if (req.body) lines.push(`Content-Length: ${req.body.length}`);
+    const requestHead = Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
+    // One write for head and body: one segment on the wire for a small request.
+    conn.socket.write(req.body ? Buffer.concat([requestHead, req.body]) : requestHead);
     // Reads of an idle pooled connection stopped with its last body.
     conn.resume();
   });
