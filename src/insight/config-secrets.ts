@@ -33,15 +33,15 @@ export function findConfigSecrets(config: ImageConfigStrings): SecretFinding[] {
 
 function findInString(path: string, text: string): SecretFinding[] {
   const findings = findInText(path, text);
-  const known = new Set(findings.map((f) => f.fingerprint));
+  const seen = new Set<string>();
   for (const match of text.matchAll(ASSIGNMENT)) {
     const [, name, quoted] = match;
     const value = quoted.replace(/^(["'])(.*)\1$/, '$2');
-    if (!CREDENTIAL_NAME.test(name) || value === '' || value.startsWith('$')) continue;
-    const print = fingerprint('credential-variable', value);
-    if (known.has(print)) continue;
-    known.add(print);
-    findings.push({ path, rule: 'credential-variable', fingerprint: print });
+    if (!CREDENTIAL_NAME.test(name) || value === '' || value.startsWith('$') || seen.has(value)) continue;
+    seen.add(value);
+    // A value a token rule already named is reported under that rule, not twice.
+    if (findInText(path, value).length > 0) continue;
+    findings.push({ path, rule: 'credential-variable', fingerprint: fingerprint('credential-variable', value) });
   }
   return findings;
 }
