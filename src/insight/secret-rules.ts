@@ -8,6 +8,11 @@
 
 export interface ContentRule {
   rule: string;
+  /**
+   * What every match contains, as a pattern source: most files contain no hint at all, and one
+   * search for all of them (secret-scan.ts) rules those files out.
+   */
+  hint: string;
   pattern: RegExp;
   /** Only in content that also matches this (a GCP key file is JSON with this `type`). */
   requires?: RegExp;
@@ -17,24 +22,27 @@ export const CONTENT_RULES: readonly ContentRule[] = [
   {
     // PEM (PKCS#1, PKCS#8, SEC1, encrypted) and OpenSSH private keys; the secret is the key body.
     rule: 'private-key',
+    hint: 'PRIVATE KEY',
     pattern: /-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----([^-]{16,})/g,
   },
-  { rule: 'aws-access-key-id', pattern: /\b((?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})\b/g },
+  { rule: 'aws-access-key-id', hint: 'AKIA|ASIA|ABIA|ACCA', pattern: /\b((?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})\b/g },
   {
     rule: 'aws-secret-access-key',
+    hint: 'secret_?access',
     pattern: /aws_?secret_?access_?key["']?\s*[:=]\s*["']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])/gi,
   },
   {
     rule: 'gcp-service-account',
+    hint: 'private_key_id',
     pattern: /"private_key_id"\s*:\s*"([0-9a-f]{16,})"/g,
     requires: /"type"\s*:\s*"service_account"/,
   },
-  { rule: 'github-token', pattern: /\b(gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,})\b/g },
-  { rule: 'gitlab-token', pattern: /\b(glpat-[A-Za-z0-9_-]{20,})/g },
-  { rule: 'npm-token', pattern: /\b(npm_[A-Za-z0-9]{36})\b/g },
-  { rule: 'pypi-token', pattern: /\b(pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,})/g },
-  { rule: 'slack-token', pattern: /\b(xox[abposr]-[A-Za-z0-9-]{10,})/g },
-  { rule: 'jwt', pattern: /\b(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,})/g },
+  { rule: 'github-token', hint: 'gh[pousr]_|github_pat_', pattern: /\b(gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,})\b/g },
+  { rule: 'gitlab-token', hint: 'glpat-', pattern: /\b(glpat-[A-Za-z0-9_-]{20,})/g },
+  { rule: 'npm-token', hint: 'npm_', pattern: /\b(npm_[A-Za-z0-9]{36})\b/g },
+  { rule: 'pypi-token', hint: 'pypi-', pattern: /\b(pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,})/g },
+  { rule: 'slack-token', hint: 'xox', pattern: /\b(xox[abposr]-[A-Za-z0-9-]{10,})/g },
+  { rule: 'jwt', hint: 'eyJ', pattern: /\b(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,})/g },
 ];
 
 export interface PathRule {

@@ -9,6 +9,9 @@ export const DEFAULT_SECRET_HEAD_BYTES = 64 * 1024;
 // As git decides a file is binary: a NUL in its first 8000 bytes.
 const BINARY_PROBE_BYTES = 8000;
 
+// Case-insensitive because one rule is; a hint that matches only decides that the rules run.
+const ANY_HINT = new RegExp(CONTENT_RULES.map((r) => r.hint).join('|'), 'i');
+
 export function isBinary(head: Buffer): boolean {
   return head.subarray(0, BINARY_PROBE_BYTES).includes(0);
 }
@@ -20,7 +23,7 @@ export function findInText(path: string, text: string): SecretFinding[] {
     const print = fingerprint(rule, secret);
     findings.set(print, { path, rule, fingerprint: print });
   };
-  for (const { rule, pattern, requires } of CONTENT_RULES) {
+  for (const { rule, pattern, requires } of ANY_HINT.test(text) ? CONTENT_RULES : []) {
     if (requires !== undefined && !requires.test(text)) continue;
     for (const match of text.matchAll(pattern)) add(rule, secretOf(rule, match[1]));
   }
@@ -53,6 +56,7 @@ export class LayerSecretScanner {
   }
 
   private gitDirectory(path: string, type: EntryType): SecretFinding[] {
+    if (!path.includes('.git')) return [];
     const parts = pathComponents(path);
     // A `.git` file (a worktree's `gitdir:` pointer) holds no history; a `.git` directory does,
     // whether the tar lists the directory itself or only files under it.
