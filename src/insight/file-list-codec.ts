@@ -80,14 +80,13 @@ export interface FileListWriter {
 export function fileListWriter(destination: Writable): FileListWriter {
   const gzip = createGzip();
   const done = pipeline(gzip, destination);
-  let failure: unknown;
-  done.catch((err: unknown) => {
+  let failure: Error | undefined;
+  done.catch((err: Error) => {
     failure = err;
   });
   const put = async (line: string): Promise<void> => {
     if (failure !== undefined) throw failure;
     if (!gzip.write(line + '\n')) await Promise.race([once(gzip, 'drain'), done]);
-    if (failure !== undefined) throw failure;
   };
   let started = false;
   return {

@@ -48,7 +48,7 @@ export const CONTENT_RULES: readonly ContentRule[] = [
 export interface PathRule {
   rule: string;
   /** Whether the rule applies to this normalised path. */
-  applies(path: string, base: string): boolean;
+  applies: (path: string, base: string) => boolean;
   /** The credential in the file's first bytes; the file without one is not a finding. */
   pattern: RegExp;
 }
