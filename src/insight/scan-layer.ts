@@ -97,8 +97,7 @@ export async function scanLayer(blob: Readable, options: LayerScanOptions): Prom
     }
     await piped;
   } catch (err) {
-    extract.destroy();
-    blob.destroy();
+    // Leaving the loop early destroyed the extractor, and with it every stage of the pipeline.
     if (callbackError !== undefined) throw callbackError.error;
     if (err instanceof InsightError) throw err;
     throw new InsightError('layer-corrupt', `layer unreadable: ${(err as Error).message}`, { cause: err });
