@@ -57,7 +57,9 @@ export async function scanLayer(blob: Readable, options: LayerScanOptions): Prom
   const headLimit = options.secretHeadBytes ?? DEFAULT_SECRET_HEAD_BYTES;
   const compressed = new ByteCounter();
   const uncompressed = decompress === undefined ? compressed : new ByteCounter();
-  const extract = tar.extract();
+  // Old layers may be pre-POSIX (v7) tars, without the ustar magic: the header checksum, which
+  // tar-stream checks first, still refuses bytes that are not a tar.
+  const extract = tar.extract({ allowUnknownFormat: true } as Parameters<typeof tar.extract>[0]);
   const stages = decompress === undefined ? [blob, compressed, extract] : [blob, compressed, decompress, uncompressed, extract];
   const piped = pipeline(stages);
   piped.catch(() => {}); // observed below, after the entries or once one of them failed

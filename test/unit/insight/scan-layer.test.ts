@@ -152,3 +152,14 @@ test("a sink's own error rejects the scan as it is and stops reading", async () 
   );
   assert.ok(read < 5_000, `generation stopped early (at ${read})`);
 });
+
+test('a pre-POSIX (v7) tar without the ustar magic is read; its checksum still guards against garbage', async () => {
+  const v7 = Buffer.from(await layerBlob([{ name: 'old/file', content: 'v7' }], 'none'));
+  v7.fill(0, 257, 265); // magic and version
+  v7.fill(0x20, 148, 156); // the checksum counts its own field as spaces
+  let sum = 0;
+  for (let i = 0; i < 512; i++) sum += v7[i];
+  v7.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
+  const scan = await scanBlob(v7, TAR);
+  assert.deepEqual(scan.entries.map((e) => [e.path, e.size]), [['old/file', 2]]);
+});
