@@ -114,8 +114,9 @@ describe('mirror eviction', { timeout: 120_000 }, () => {
       m.berth.app.startBackgroundTasks();
       await until(async () => (await metric(m, 'berth_gc_evicted_manifests_total')) >= 2, 20_000);
       assert.equal(await revisionLinked(m, `${PREFIX}/evict/alone`, alone.manifest.digest), false);
-      assert.equal(await blobStored(m, alone.config.digest), false);
-      assert.equal(await blobStored(m, alone.manifest.digest), false);
+      // A run that evicts a manifest after its mark leaves that manifest's blobs to the next run
+      // (under load, the two evictions can fall in two runs): wait for them, bounded.
+      await until(async () => !(await blobStored(m, alone.config.digest)) && !(await blobStored(m, alone.manifest.digest)), 20_000);
       assert.equal(await revisionLinked(m, `${PREFIX}/evict/shared`, shared.manifest.digest), false);
       // Referenced by the pushed repositories: kept.
       assert.equal(await blobStored(m, shared.layer.digest), true);
