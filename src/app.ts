@@ -143,6 +143,7 @@ export function createApp(deps: AppDeps): BerthApp {
     hashStateMinBytes: config.storage.uploads.hashstateminsize,
     sha256Worker: deps.sha256Worker,
     uploadSessions: uploadExclusion(config, driver, deps),
+    quietMs: config.storage.maintenance.gc.quietperiod,
   });
   const mirrorList = configuredMirrors(config);
   const auth = createAuth(config.auth, {
@@ -228,7 +229,7 @@ export function createApp(deps: AppDeps): BerthApp {
       const gc = config.storage.maintenance.gc;
       if (gc.enabled && !readOnly)
         stops.push(
-          startGcScheduler(driver, registry.listing, logger, { interval: gc.interval, grace: gc.grace, deleteUntagged: gc.deleteuntagged, dryRun: gc.dryrun, onDeleting: notifier?.recordGcDeletions, eviction: mirrorEviction(driver, mirrorList, pulls) }, (result, report) => {
+          startGcScheduler(driver, registry.listing, logger, { interval: gc.interval, grace: gc.grace, quietMs: gc.quietperiod, deleteUntagged: gc.deleteuntagged, dryRun: gc.dryrun, onDeleting: notifier?.recordGcDeletions, eviction: mirrorEviction(driver, mirrorList, pulls) }, (result, report) => {
             // The collector deleted behind the caches' backs.
             registry.cache.forgetMutable();
             void registry.cache.tellPeers([{ table: '*' }]);

@@ -40,6 +40,7 @@ async function gc(env: Env, command: Extract<Command, { name: 'gc' }>): Promise<
   try {
     report = await new GarbageCollector(driver, new Listing(driver)).collect({
       grace: command.grace,
+      quietMs: config.storage.maintenance.gc.quietperiod,
       deleteUntagged: command.deleteUntagged,
       dryRun: command.dryRun,
       lease,

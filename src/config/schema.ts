@@ -117,6 +117,12 @@ const storage = z
             enabled: z.boolean().default(false),
             interval: duration.default('24h'),
             grace: duration.default('1h'),
+            /**
+             * How long a sweep waits after announcing itself before it re-reads what pushes linked:
+             * writes landing within half of it since their last read of the sweep state need no
+             * second read (one S3 request and round trip fewer per push). Also used by `berth gc`.
+             */
+            quietperiod: duration.default('15s'),
             deleteuntagged: z.boolean().default(false),
             dryrun: z.boolean().default(false),
           })

@@ -1,10 +1,10 @@
 import { performance } from 'node:perf_hooks';
 import type { StorageDriver } from '../../storage-drivers/types';
 import { DomainError } from './errors';
-import { readSweepCandidates, readSweepState, type SweepState } from './gc-sweep-state';
+import { ensureSweepState, quietPeriod, readSweepCandidates, type SweepState } from './gc-sweep-state';
 
-/** The sweep state a write started under, with when it was read (monotonic ms). */
-export type Before = SweepState & { readAt: number };
+/** The sweep state a write started under, with when its read started (monotonic ms, and wall-clock ms). */
+export type Before = SweepState & { readAt: number; readAtWall: number };
 
 /** What a write makes reachable: blob data by stored digest, and manifests as `repository@digest`. */
 export interface Refs {
@@ -22,6 +22,11 @@ export interface GcFenceOptions {
   onSweep?: () => void;
   /** How old a read `before` may reuse is; older, it reads again (default 5 s). */
   reuseMs?: number;
+  /**
+   * The quiet period to promise on a store that has no sweep state yet (the configured one; see
+   * ensureSweepState). 0 (the default): none is promised until a sweep writes one.
+   */
+  quietMs?: number;
 }
 
 /**
@@ -46,6 +51,14 @@ export interface GcFenceOptions {
  *   arrives may have started before its links; so the writer waits for the next read, which starts
  *   when that one ends and serves every writer that arrived meanwhile. Of N concurrent writers, at
  *   most two reads each way are shared instead of N.
+ * - `after` needs no read at all when `before` saw no sweep and promised a quiet period (SweepState's
+ *   `quietMs`, written by every sweep) that has not half passed since it started: a sweep that
+ *   announced itself after that read waits the whole quiet period before it re-reads the links, so
+ *   it re-reads them after they landed; one announced before the read would have been seen in it.
+ *   Time is measured from before the read was sent to after the links were acknowledged, on both
+ *   the monotonic and the wall clock, the larger counting (a process paused or a machine suspended
+ *   in between shows on one of them), and half the period is left as a margin. On S3 this saves one
+ *   request and one round trip per write.
  */
 export class GcFence {
   private readonly deadAfterMs: number;
@@ -64,6 +77,7 @@ export class GcFence {
   private inflight?: Promise<Before>;
   private queued?: Promise<Before>;
   private readonly reuseMs: number;
+  private readonly quietMs: number;
 
   constructor(
     private readonly driver: StorageDriver,
@@ -73,6 +87,7 @@ export class GcFence {
     this.pollMs = opts.pollMs ?? 200;
     this.maxWaitMs = opts.maxWaitMs ?? 90_000;
     this.reuseMs = opts.reuseMs ?? 5_000;
+    this.quietMs = opts.quietMs ?? 0;
   }
 
   /** Read before a write checks that what it references exists (an earlier read will do: see above). */
@@ -95,6 +110,7 @@ export class GcFence {
    * one may have (the caller checks what it references again, past any cache, and writes again).
    */
   async after(before: Before, refs: Refs): Promise<'clear' | 'recheck'> {
+    if (withinQuietPeriod(before)) return 'clear';
     const deadline = performance.now() + this.maxWaitMs;
     for (;;) {
       const now = await this.readAfterNow();
@@ -132,8 +148,9 @@ export class GcFence {
   private read(): Promise<Before> {
     this.queued = undefined;
     const readAt = performance.now();
-    const reading = readSweepState(this.driver).then((state) => {
-      const got = { ...state, readAt };
+    const readAtWall = Date.now();
+    const reading = ensureSweepState(this.driver, this.quietMs).then((state) => {
+      const got = { ...state, readAt, readAtWall };
       if (!this.latest || this.latest.readAt <= readAt) this.latest = got;
       return got;
     });
@@ -171,4 +188,12 @@ export class GcFence {
     for (const m of refs.manifests) if (manifests.has(m)) return true;
     return false;
   }
+}
+
+/** Whether a write whose links are durable now may count on the quiet period `before` promised. */
+function withinQuietPeriod(before: Before): boolean {
+  const quiet = quietPeriod(before);
+  if (before.sweeping || quiet === 0) return false;
+  const elapsed = Math.max(performance.now() - before.readAt, Date.now() - before.readAtWall);
+  return elapsed < quiet / 2;
 }

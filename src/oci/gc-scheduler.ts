@@ -8,6 +8,8 @@ import { startPeriodic } from './periodic';
 export interface GcSchedule {
   interval: number;
   grace: number;
+  /** See GcOptions.quietMs. */
+  quietMs: number;
   deleteUntagged: boolean;
   dryRun: boolean;
   /** See GcOptions.onDeleting: each collection reports what it deletes before deleting it. */
@@ -35,7 +37,7 @@ export function startGcScheduler(
       const lease = await GcLease.acquire(driver, leaseTimings);
       try {
         const started = Date.now();
-        const report = await collector.collect({ grace: schedule.grace, deleteUntagged: schedule.deleteUntagged, dryRun: schedule.dryRun, lease, onDeleting: schedule.onDeleting, eviction: schedule.eviction });
+        const report = await collector.collect({ grace: schedule.grace, quietMs: schedule.quietMs, deleteUntagged: schedule.deleteUntagged, dryRun: schedule.dryRun, lease, onDeleting: schedule.onDeleting, eviction: schedule.eviction });
         logger.info(
           { blobs: report.blobs.length, bytes: report.bytes, manifests: report.manifests.length, evicted: report.evicted.length, evictedBytes: report.evictedBytes, leftovers: report.leftovers, dryRun: report.dryRun, ms: Date.now() - started },
           'garbage collection finished',

@@ -1,5 +1,5 @@
 import type { StorageDriver } from '../../storage-drivers/types';
-import { isNotFound } from '../../storage-drivers/errors';
+import { isNotFound, PathExistsError } from '../../storage-drivers/errors';
 import { paths } from './paths';
 
 /**
@@ -18,6 +18,12 @@ export interface SweepState {
   /** Incremented by the sweeper every few seconds; a writer that sees it stand still knows the sweeper died. */
   heartbeat: number;
   owner?: string;
+  /**
+   * The quiet period: a sweep that begins after this state was written waits at least this long
+   * (ms) between announcing itself and re-reading the links, so a writer whose links are durable
+   * well within it after a read of this state needs no second read (gc-fence.ts). Absent or 0: none.
+   */
+  quietMs?: number;
 }
 
 export interface SweepCandidates {
@@ -30,13 +36,16 @@ export interface SweepCandidates {
 
 export const IDLE: SweepState = { generation: 0, sweeping: false, heartbeat: 0 };
 
-async function readJson<T>(driver: StorageDriver, path: string): Promise<T | undefined> {
+async function readJson<T>(driver: StorageDriver, path: string): Promise<T | undefined>;
+async function readJson<T>(driver: StorageDriver, path: string, tellAbsent: true): Promise<T | undefined | 'absent'>;
+async function readJson<T>(driver: StorageDriver, path: string, tellAbsent = false): Promise<T | undefined | 'absent'> {
   try {
     return JSON.parse((await driver.getContent(path)).toString('utf8')) as T;
   } catch (err) {
-    // A torn or foreign file reads as absent: the writer side then treats the store as idle at
-    // generation 0, and the next sweep (generation 1) is still told apart from it.
-    if (isNotFound(err) || err instanceof SyntaxError) return undefined;
+    // A torn or foreign file reads as no state: the writer side then treats the store as idle at
+    // generation 0 with no quiet period, and the next sweep (generation 1) is still told apart from it.
+    if (isNotFound(err)) return tellAbsent ? 'absent' : undefined;
+    if (err instanceof SyntaxError) return undefined;
     throw err;
   }
 }
@@ -44,6 +53,38 @@ async function readJson<T>(driver: StorageDriver, path: string): Promise<T | und
 export async function readSweepState(driver: StorageDriver): Promise<SweepState> {
   const s = await readJson<SweepState>(driver, paths.gcSweepState);
   return s && Number.isSafeInteger(s.generation) ? s : IDLE;
+}
+
+/**
+ * The sweep state; on a store that has none yet, first creates the idle state promising `quietMs`
+ * (exclusively: of racers one wins, and all read what it wrote). Both sides use it, so the promise
+ * a writer reads is the one the next sweeper starts from: without it, a sweeper that read "no state"
+ * just before a writer created one with a longer promise could wait less than that writer counts on.
+ * Once a state exists only the sweeper holding the collection lease writes it.
+ * `sweeper`: a failed create is thrown (the sweep stops before announcing anything) rather than read
+ * as no promise, since a writer may yet create the state with a longer one.
+ */
+export async function ensureSweepState(driver: StorageDriver, quietMs: number, sweeper = false): Promise<SweepState> {
+  const found = await readJson<SweepState>(driver, paths.gcSweepState, true);
+  // A sweeper creates the state even when it promises nothing: once it has read it, no writer may
+  // create one with a promise this sweep would not keep.
+  if (found !== 'absent' || (quietMs <= 0 && !sweeper)) return found !== 'absent' && found && Number.isSafeInteger(found.generation) ? found : IDLE;
+  const initial: SweepState = quietMs > 0 ? { ...IDLE, quietMs } : IDLE;
+  try {
+    await driver.createExclusive(paths.gcSweepState, Buffer.from(JSON.stringify(initial)));
+    return initial;
+  } catch (err) {
+    if (err instanceof PathExistsError) return readSweepState(driver);
+    if (sweeper) throw err;
+    // Unwritable (a full or read-only disk): this writer takes both looks, as on a store without one.
+    return IDLE;
+  }
+}
+
+/** The quiet period a state promises (0 when none, or when the file holds something else there). */
+export function quietPeriod(state: SweepState): number {
+  const q = state.quietMs;
+  return typeof q === 'number' && Number.isFinite(q) && q > 0 ? q : 0;
 }
 
 export async function readSweepCandidates(driver: StorageDriver): Promise<SweepCandidates | undefined> {

@@ -31,6 +31,12 @@ export interface GcOptions {
   onDeleting?: (deletions: GcDeletion[]) => Promise<void>;
   /** Cached manifests to remove besides the unreferenced (the mirror's ttl and maxsize; gc-evict.ts). */
   eviction?: EvictionPolicy;
+  /**
+   * The quiet period (ms) this collection promises writers: it waits that long after announcing a
+   * sweep before it re-reads the links, which spares every write meanwhile a second read of the
+   * sweep state (gc-fence.ts). 0 (the default) promises none.
+   */
+  quietMs?: number;
 }
 
 /** One object a sweep deletes: a manifest revision of one repository, or blob data shared by all. */
@@ -120,7 +126,7 @@ export class GarbageCollector {
     }
 
     opts.lease?.assertHeld();
-    const notice = await SweepNotice.begin(this.driver, this.owner, { blobs: [...candidates.keys()], manifests: untagged });
+    const notice = await SweepNotice.begin(this.driver, this.owner, { blobs: [...candidates.keys()], manifests: untagged }, opts.quietMs);
     const assertLive = () => {
       notice.assertLive();
       opts.lease?.assertHeld();

@@ -36,13 +36,15 @@ export interface RegistryOptions {
   sha256Worker?: Sha256Worker;
   /** How requests on one upload session exclude each other (session-exclusion.ts); none without. */
   uploadSessions?: SessionExclusion;
+  /** The collection's quiet period to promise on a store never swept (storage.maintenance.gc.quietperiod). */
+  quietMs?: number;
 }
 
 export function createRegistry(driver: StorageDriver, opts: RegistryOptions): Registry {
   const cache = new ReadCache(opts.cache ?? { ttlMs: 0 });
   // A collection may delete behind the cache's back: answers it holds about what exists are dropped
   // whenever a sweep is seen.
-  const fence = new GcFence(driver, { onSweep: () => cache.forgetMutable() });
+  const fence = new GcFence(driver, { onSweep: () => cache.forgetMutable(), quietMs: opts.quietMs });
   const blobs = new BlobStore(driver, cache, fence);
   // The referrer index reads manifests through the store, which is created just after it.
   const referrers = new ReferrerIndex(driver, (d): Promise<Buffer> => manifests.readBytes(d), opts.readOnly);

@@ -10,8 +10,17 @@ import type { StorageDriver } from '../../storage-drivers/types';
 
 export const SECRET = 'a-test-secret-of-32-characters!!';
 
+/**
+ * A collection's quiet period in the tests (see test/helpers/berth-process.ts): short, so that a
+ * scheduled collection that sweeps does not wait the 15 s default.
+ */
+const TEST_QUIET_PERIOD = '300ms';
+
 export function testConfig(input: ConfigInput = {}): Config {
-  return configSchema.parse({ ...input, http: { secret: SECRET, ...input.http } });
+  const storage = input.storage ?? {};
+  const maintenance = storage.maintenance ?? {};
+  const gc = { quietperiod: TEST_QUIET_PERIOD, ...maintenance.gc };
+  return configSchema.parse({ ...input, http: { secret: SECRET, ...input.http }, storage: { ...storage, maintenance: { ...maintenance, gc } } });
 }
 
 export interface TestRegistry {

@@ -5,7 +5,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { MAIN_JS } from '../helpers/berth-process';
+import { MAIN_JS, SHORT_QUIET_PERIOD } from '../helpers/berth-process';
 import { plantTemp, V2 } from '../helpers/leftovers';
 
 const run = promisify(execFile);
@@ -20,7 +20,7 @@ describe('garbage collection of temp files left by a crash (berth gc)', { timeou
 
   const gc = async (...args: string[]) => {
     const { stdout } = await run(process.execPath, [MAIN_JS, 'gc', ...args], {
-      env: { ...process.env, REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: root, REGISTRY_HTTP_SECRET: 'gc-leftovers-secret-0123456789' },
+      env: { ...process.env, ...SHORT_QUIET_PERIOD, REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: root, REGISTRY_HTTP_SECRET: 'gc-leftovers-secret-0123456789' },
       timeout: 30_000,
     });
     return JSON.parse(stdout) as { dryRun: boolean; leftovers: number; leftoverBytes: number };

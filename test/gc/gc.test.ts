@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { MAIN_JS, startBerthProcess, type BerthProcess } from '../helpers/berth-process';
+import { MAIN_JS, SHORT_QUIET_PERIOD, startBerthProcess, type BerthProcess } from '../helpers/berth-process';
 import { getBytes, imageManifest, pushMonolithic, putManifest, randomBlob, sha256 } from '../durability/push-client';
 import { assertStoreConsistent } from '../helpers/store-check';
 import { age } from './age';
@@ -37,7 +37,7 @@ describe('garbage collection (berth gc)', { timeout: 120_000 }, () => {
   let berth: BerthProcess;
   const gc = async (...args: string[]): Promise<Report> => {
     const { stdout } = await run(process.execPath, [MAIN_JS, 'gc', ...args], {
-      env: { ...process.env, REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: root, REGISTRY_HTTP_SECRET: SECRET },
+      env: { ...process.env, ...SHORT_QUIET_PERIOD, REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: root, REGISTRY_HTTP_SECRET: SECRET },
       timeout: 60_000,
     });
     return JSON.parse(stdout) as Report;

@@ -118,7 +118,7 @@ export function leaseScenarios(store: () => LeaseStore): void {
     const logger = pino({ level: 'silent' });
     const stops = [0, 1].map(() => {
       const driver = slowed(store().driver());
-      return startGcScheduler(driver, new Listing(driver), logger, { interval: 50, grace: 3_600_000, deleteUntagged: false, dryRun: true }, (r) => results.push(r), FAST);
+      return startGcScheduler(driver, new Listing(driver), logger, { interval: 50, grace: 3_600_000, quietMs: 0, deleteUntagged: false, dryRun: true }, (r) => results.push(r), FAST);
     });
     await sleep(4_000);
     for (const stop of stops) stop();

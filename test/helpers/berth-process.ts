@@ -43,8 +43,14 @@ function parseAddress(address: string): { host: string; port: number } | null {
   return { host, port: parsed.port };
 }
 
-/** The default http.workers is the machine's CPUs; the tests that are not about workers run one process. */
-const ONE_WORKER = { REGISTRY_HTTP_WORKERS: '1' };
+/**
+ * The default http.workers is the machine's CPUs; the tests that are not about workers run one
+ * process. A collection that sweeps waits its quiet period (15 s by default) before re-reading what
+ * pushes linked; the tests keep it short (writes still take the path it opens within 150 ms of a
+ * read of the sweep state), and test/gc/quiet-period.test.ts measures the default.
+ */
+export const SHORT_QUIET_PERIOD = { REGISTRY_STORAGE_MAINTENANCE_GC_QUIETPERIOD: '300ms' };
+const ONE_WORKER = { REGISTRY_HTTP_WORKERS: '1', ...SHORT_QUIET_PERIOD };
 
 export interface BerthRun {
   code: number | null;
