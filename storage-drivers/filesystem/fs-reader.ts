@@ -1,7 +1,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { Readable, type Writable } from 'node:stream';
-import { finished } from 'node:stream/promises';
 import type { BufferPool } from '../buffer-pool';
+import { SinkCopy } from '../sink-copy';
 import type { DirectReadable } from '../types';
 
 /**
@@ -23,8 +23,8 @@ function destroyedError(): Error {
 export class FileReader extends Readable implements DirectReadable {
   private position: number;
   private claimed = false;
-  /** Wakes a writeTo() waiting for a buffer when the reader is destroyed meanwhile. */
-  private wake: (() => void) | null = null;
+  /** A writeTo() in progress, woken when the reader is destroyed meanwhile. */
+  private copy: SinkCopy | null = null;
 
   constructor(
     private readonly handle: FileHandle,
@@ -58,7 +58,7 @@ export class FileReader extends Readable implements DirectReadable {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    this.wake?.();
+    this.copy?.wakeUp();
     // FileHandle.close waits for a read still in flight, so the descriptor cannot be reused under it.
     this.handle.close().then(
       () => cb(err),
@@ -69,63 +69,32 @@ export class FileReader extends Readable implements DirectReadable {
   async writeTo(sink: Writable): Promise<void> {
     if (this.claimed || this.readableFlowing !== null) throw new Error('writeTo() on a reader that has already been read');
     this.claimed = true;
-    let failure: Error | null = null;
-    let inFlight = 0;
-    const wakeUp = () => {
-      const w = this.wake;
-      this.wake = null;
-      w?.();
-    };
-    const fail = (err: Error) => {
-      failure ??= err;
-      wakeUp();
-    };
-    const onSinkClose = () => fail(Object.assign(new Error('the sink closed before the end'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
-    // An abort destroys this stream with an AbortError, emitted as 'error' only once the file is
-    // closed, maybe after we return: it reaches the caller as the rejection, so the listener stays.
-    this.on('error', fail);
-    sink.on('error', fail);
-    sink.on('close', onSinkClose);
-    const check = () => {
-      if (failure) throw failure;
-      if (this.destroyed) throw this.errored ?? destroyedError();
-    };
+    const copy = new SinkCopy(this, sink, destroyedError);
+    this.copy = copy;
     try {
       while (this.position < this.end) {
-        check();
-        if (inFlight >= BUFFERS_PER_COPY) {
-          await new Promise<void>((resolve) => (this.wake = resolve));
+        copy.check();
+        if (copy.inFlight >= BUFFERS_PER_COPY) {
+          await copy.sleep();
           continue;
         }
         const buf = this.pool.take();
         let bytesRead: number;
         try {
           ({ bytesRead } = await this.handle.read(buf, 0, Math.min(buf.length, this.end - this.position), this.position));
-          check();
+          copy.check();
           if (bytesRead === 0) throw new Error(`file ended at ${this.position}, before ${this.end}`);
         } catch (err) {
           this.pool.give(buf);
           throw err;
         }
         this.position += bytesRead;
-        inFlight++;
-        // The callback runs once the bytes have left `buf` (or the write was dropped): only then may it
-        // be read into again. Bounding the writes in flight is the backpressure, stricter than 'drain'.
-        sink.write(bytesRead < buf.length ? buf.subarray(0, bytesRead) : buf, (err) => {
-          inFlight--;
-          this.pool.give(buf);
-          if (err) fail(err);
-          else wakeUp();
-        });
+        // The buffer is read into again only once the sink is done with it.
+        copy.write(bytesRead < buf.length ? buf.subarray(0, bytesRead) : buf, () => this.pool.give(buf));
       }
-      check();
-      sink.off('close', onSinkClose);
-      sink.off('error', fail);
-      sink.end();
-      await finished(sink, { readable: false });
+      await copy.end();
     } finally {
-      sink.off('close', onSinkClose);
-      sink.off('error', fail);
+      copy.detach();
       this.destroy();
     }
   }

@@ -1,6 +1,6 @@
 import { Readable, type Writable } from 'node:stream';
-import { finished } from 'node:stream/promises';
 import type { BufferPool } from '../buffer-pool';
+import { prematureClose, SinkCopy } from '../sink-copy';
 import type { DirectReadable, FileReadable } from '../types';
 import type { RawConnection } from './raw-connection';
 import { timeoutError } from './timeouts';
@@ -10,10 +10,6 @@ import { timeoutError } from './timeouts';
  * It bounds a download's memory at this many pool buffers, besides the connection's own.
  */
 export const MAX_IN_FLIGHT = 4;
-
-function prematureClose(what: string): Error {
-  return Object.assign(new Error(what), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
-}
 
 /**
  * The body of an S3 GET read straight from its connection (see rawRequest): `length` bytes, of which
@@ -36,8 +32,8 @@ export class ObjectReader extends Readable implements DirectReadable, FileReadab
   /** The connection is stopped because the consumer has enough. */
   private held = true;
   private readonly stall: NodeJS.Timeout;
-  /** Called on each event writeTo() may be waiting for. */
-  private wake: (() => void) | null = null;
+  /** A writeTo() in progress, woken when the reader is destroyed meanwhile. */
+  private copy: SinkCopy | null = null;
 
   constructor(
     private readonly conn: RawConnection,
@@ -139,39 +135,20 @@ export class ObjectReader extends Readable implements DirectReadable, FileReadab
       this.released = true;
       this.conn.destroy();
     }
-    this.wake?.();
+    this.copy?.wakeUp();
     cb(err);
   }
 
   async writeTo(sink: Writable): Promise<void> {
     if (this.claimed || this.readableFlowing !== null) throw new Error('writeTo() on a reader that has already been read');
     this.claimed = true;
-    let failure: Error | null = null;
-    let inFlight = 0;
-    const wakeUp = () => {
-      const w = this.wake;
-      this.wake = null;
-      w?.();
-    };
-    const fail = (err: Error) => {
-      failure ??= err;
-      wakeUp();
-    };
-    const onSinkClose = () => fail(prematureClose('the sink closed before the end'));
-    // A destroy (abort, stall, a cut connection) is emitted as 'error': it becomes the rejection.
-    this.on('error', fail);
-    sink.on('error', fail);
-    sink.on('close', onSinkClose);
-    const write = (chunk: Buffer, pooled: Buffer | null) => {
-      inFlight++;
-      sink.write(chunk, (err) => {
-        inFlight--;
+    const copy = new SinkCopy(this, sink, () => prematureClose('the reader was destroyed'));
+    this.copy = copy;
+    const write = (chunk: Buffer, pooled: Buffer | null) =>
+      copy.write(chunk, (failed) => {
         if (pooled) this.pool.give(pooled);
-        if (err) return fail(err);
-        if (this.held && inFlight < MAX_IN_FLIGHT && !this.complete && !this.destroyed) this.resumeConnection();
-        wakeUp();
+        if (!failed && this.held && copy.inFlight < MAX_IN_FLIGHT && !this.complete && !this.destroyed) this.resumeConnection();
       });
-    };
     try {
       if (this.leftover) {
         write(this.leftover, null);
@@ -184,28 +161,19 @@ export class ObjectReader extends Readable implements DirectReadable, FileReadab
             const pooled = this.conn.ownsBuffer(buf) ? this.pool.take() : buf;
             if (pooled !== buf) buf.copy(pooled, 0, 0, n);
             write(pooled.subarray(0, n), pooled);
-            return inFlight < MAX_IN_FLIGHT;
+            return copy.inFlight < MAX_IN_FLIGHT;
           },
           () => (this.complete ? undefined : this.pool.take()),
         );
         this.resumeConnection();
       }
-      const check = () => {
-        if (failure) throw failure;
-        if (this.destroyed) throw this.errored ?? prematureClose('the reader was destroyed');
-      };
-      while (!(this.complete && inFlight === 0)) {
-        check();
-        await new Promise<void>((resolve) => (this.wake = resolve));
+      while (!(this.complete && copy.inFlight === 0)) {
+        copy.check();
+        await copy.sleep();
       }
-      check();
-      sink.off('close', onSinkClose);
-      sink.off('error', fail);
-      sink.end();
-      await finished(sink, { readable: false });
+      await copy.end();
     } finally {
-      sink.off('close', onSinkClose);
-      sink.off('error', fail);
+      copy.detach();
       this.destroy();
     }
   }
