@@ -50,9 +50,13 @@ async function readJson<T>(driver: StorageDriver, path: string, tellAbsent = fal
   }
 }
 
-export async function readSweepState(driver: StorageDriver): Promise<SweepState> {
-  const s = await readJson<SweepState>(driver, paths.gcSweepState);
+/** What was read as the state, or IDLE when it was none (absent, torn, foreign). */
+function asSweepState(s: SweepState | undefined): SweepState {
   return s && Number.isSafeInteger(s.generation) ? s : IDLE;
+}
+
+export async function readSweepState(driver: StorageDriver): Promise<SweepState> {
+  return asSweepState(await readJson<SweepState>(driver, paths.gcSweepState));
 }
 
 /**
@@ -68,7 +72,8 @@ export async function ensureSweepState(driver: StorageDriver, quietMs: number, s
   const found = await readJson<SweepState>(driver, paths.gcSweepState, true);
   // A sweeper creates the state even when it promises nothing: once it has read it, no writer may
   // create one with a promise this sweep would not keep.
-  if (found !== 'absent' || (quietMs <= 0 && !sweeper)) return found !== 'absent' && found && Number.isSafeInteger(found.generation) ? found : IDLE;
+  if (found !== 'absent') return asSweepState(found);
+  if (quietMs <= 0 && !sweeper) return IDLE;
   const initial: SweepState = quietMs > 0 ? { ...IDLE, quietMs } : IDLE;
   try {
     await driver.createExclusive(paths.gcSweepState, Buffer.from(JSON.stringify(initial)));

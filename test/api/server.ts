@@ -7,15 +7,11 @@ import { createApp, type AppDeps, type BerthApp } from '../../src/app';
 import { configSchema, type Config, type ConfigInput } from '../../src/config/schema';
 import { createMemoryDriver } from '../../storage-drivers';
 import type { StorageDriver } from '../../storage-drivers/types';
+import { TEST_QUIET_PERIOD } from '../helpers/berth-process';
 
 export const SECRET = 'a-test-secret-of-32-characters!!';
 
-/**
- * A collection's quiet period in the tests (see test/helpers/berth-process.ts): short, so that a
- * scheduled collection that sweeps does not wait the 15 s default.
- */
-const TEST_QUIET_PERIOD = '300ms';
-
+/** Shortens a collection's quiet period as the spawned processes do (test/helpers/berth-process.ts). */
 export function testConfig(input: ConfigInput = {}): Config {
   const storage = input.storage ?? {};
   const maintenance = storage.maintenance ?? {};

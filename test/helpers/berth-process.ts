@@ -49,7 +49,8 @@ function parseAddress(address: string): { host: string; port: number } | null {
  * pushes linked; the tests keep it short (writes still take the path it opens within 150 ms of a
  * read of the sweep state), and test/gc/quiet-period.test.ts measures the default.
  */
-export const SHORT_QUIET_PERIOD = { REGISTRY_STORAGE_MAINTENANCE_GC_QUIETPERIOD: '300ms' };
+export const TEST_QUIET_PERIOD = '300ms';
+export const SHORT_QUIET_PERIOD = { REGISTRY_STORAGE_MAINTENANCE_GC_QUIETPERIOD: TEST_QUIET_PERIOD };
 const ONE_WORKER = { REGISTRY_HTTP_WORKERS: '1', ...SHORT_QUIET_PERIOD };
 
 export interface BerthRun {
