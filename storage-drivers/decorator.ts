@@ -13,6 +13,8 @@ export type DriverOperation =
   | 'walk'
   | 'move'
   | 'delete'
+  | 'deleteIf'
+  | 'pruneDirs'
   | 'redirectUrl'
   | 'purgeLeftovers';
 
@@ -75,6 +77,8 @@ export function withValidation(driver: StorageDriver, opts: DecoratorOptions = {
     move: (src: string, dst: string): Promise<void> =>
       run('move', [[src, false], [dst, false]], () => driver.move(src, dst)),
     delete: (path: string, opts?: DeleteOptions): Promise<void> => run('delete', [[path, true]], () => driver.delete(path, opts)),
+    deleteIf: (path: string, expected: Uint8Array): Promise<boolean> => run('deleteIf', [[path, false]], () => driver.deleteIf(path, expected)),
+    pruneDirs: (path: string): Promise<void> => run('pruneDirs', [[path, false]], () => driver.pruneDirs(path)),
     redirectUrl: (path: string, o: RedirectOptions): Promise<string | null> =>
       run('redirectUrl', [[path, false]], () => driver.redirectUrl(path, o)),
     purgeLeftovers: (olderThan: Date, o?: LeftoverOptions): Promise<FileInfo[]> =>

@@ -168,13 +168,34 @@ export interface StorageDriver {
    * is gone (re-listed until empty), so that a racing writer never leaves part of what it wrote.
    */
   delete(path: string, opts?: DeleteOptions): Promise<void>;
+  /**
+   * Removes the committed file at `path` only if it holds exactly `expected`, and says whether it
+   * did: false, leaving everything as it is, when the file is absent, a directory, or holds anything
+   * else. A write of other content to the path that lands before the removal wins: the file then
+   * stays with that content, so a caller that read a link and wants it gone only if it was not
+   * replaced meanwhile loses no newer write. Atomic against writers in this and other processes on
+   * the filesystem and in memory; S3 reads the object and deletes it with `If-Match` on its ETag,
+   * which a store that ignores the condition on deletes (RGW 16) leaves a window between the two
+   * requests (docs/architecture.md, "Deletes racing pushes"). Empty directories it leaves are the
+   * caller's (pruneDirs).
+   */
+  deleteIf(path: string, expected: Uint8Array): Promise<boolean>;
+  /**
+   * Removes the directory at `path` and the directories below it that hold no file, leaving every
+   * file and the directories on the way to it; nothing when `path` is absent or a file. A writer
+   * that puts a file below meanwhile keeps it (and its directories). For drivers whose directories
+   * exist only through what lies below them (S3, memory) there is nothing to remove.
+   */
+  pruneDirs(path: string): Promise<void>;
   /** A URL the client may fetch the content from directly, or null when the driver has none. */
   redirectUrl(path: string, opts: RedirectOptions): Promise<string | null>;
   /**
    * Finds, and unless `dryRun` removes, the driver's own leftovers last touched before `olderThan`:
    * storage it creates only on the way to content (filesystem: `~tmp-` files of putContent; S3:
    * multipart uploads that no uncommitted writer records) and that a process killed mid-write
-   * strands where no path, list or walk shows it. Nothing else is touched: content, uncommitted
+   * strands where no path, list or walk shows it. The filesystem's one exception is a file a
+   * killed deleteIf had renamed aside: content, so it goes back to its name (unless a newer file
+   * is there) rather than away. Nothing else is touched: content, uncommitted
    * writers' bytes (those belong to their callers, e.g. upload purging) and anything not written by
    * the driver stay. Leftovers younger than `olderThan` are skipped, since they may belong to a write
    * in progress in this or another process: pass a cutoff well before now. Returns what was found

@@ -4,9 +4,14 @@ import { parseDigest, type Digest } from './digest';
 
 /** Reads a Distribution link file ("sha256:…"); null when it does not exist. */
 export async function readLink(driver: StorageDriver, path: string): Promise<Digest | null> {
+  return (await readLinkAsStored(driver, path))?.digest ?? null;
+}
+
+/** A link's digest and its bytes as stored (Distribution's, or a hand-edited one, may differ from Berth's). */
+export async function readLinkAsStored(driver: StorageDriver, path: string): Promise<{ digest: Digest; bytes: Buffer } | null> {
   try {
-    const text = (await driver.getContent(path)).toString('utf8').trim();
-    return parseDigest(text);
+    const bytes = await driver.getContent(path);
+    return { digest: parseDigest(bytes.toString('utf8').trim()), bytes };
   } catch (err) {
     if (isNotFound(err)) return null;
     throw err;

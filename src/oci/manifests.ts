@@ -4,7 +4,7 @@ import { isNotFound } from '../../storage-drivers/errors';
 import { DomainError } from './errors';
 import { digestOf, type Digest } from './digest';
 import { paths } from './paths';
-import { deleteIfExists, isFile, listNames, putIfAbsent, readLink, writeLink } from './links';
+import { deleteIfExists, isFile, listNames, putIfAbsent, readLink, readLinkAsStored, writeLink } from './links';
 import { parseManifest, storedMediaType, type ManifestLimits, type ParsedManifest } from './manifest-parse';
 import type { ReferrerIndex } from './referrers';
 import type { BlobStore } from './blobs';
@@ -224,7 +224,12 @@ export class ManifestStore {
    * of `lost`, and this push wrote their index links (`phantom-tag` in the store check).
    */
   private async dropPhantoms(name: string, lost: string[]): Promise<void> {
-    for (const tag of lost) if (!(await isFile(this.driver, paths.tagCurrentLink(name, tag)))) await deleteIfExists(this.driver, paths.tagDir(name, tag));
+    for (const tag of lost) {
+      if (await isFile(this.driver, paths.tagCurrentLink(name, tag))) continue;
+      // Not the whole directory: a push of the tag that writes its current link meanwhile keeps it.
+      await deleteIfExists(this.driver, paths.tagIndexDir(name, tag));
+      await this.driver.pruneDirs(paths.tagDir(name, tag));
+    }
   }
 
   /** Tag or digest → digest of a manifest present in the repository; MANIFEST_UNKNOWN otherwise. */
@@ -322,14 +327,28 @@ export class ManifestStore {
   private async untag(name: string, digest: Digest): Promise<string[]> {
     const removed: string[] = [];
     for (const tag of await listNames(this.driver, paths.tagsDir(name))) {
-      const current = await readLink(this.driver, paths.tagCurrentLink(name, tag));
-      if (current?.value === digest.value) {
-        await deleteIfExists(this.driver, paths.tagDir(name, tag));
+      const current = await readLinkAsStored(this.driver, paths.tagCurrentLink(name, tag));
+      if (current?.digest.value === digest.value && (await this.dropTag(name, tag, current.bytes))) {
         this.forgetTag(name, tag);
         removed.push(tag);
       }
     }
     return removed;
+  }
+
+  /**
+   * Removes a tag only while its current link holds what was read (`link`): a push of the tag to
+   * another manifest since then keeps it, and this delete counts as coming first (docs/architecture.md,
+   * "Deletes racing pushes"). The index links go after the current link, so a crash in between
+   * leaves a tag listed without a current link (which the store check reports and repairs), never a
+   * current link without what it names. A push that writes the tag meanwhile keeps what it wrote
+   * but its index link: the directories go only where empty.
+   */
+  private async dropTag(name: string, tag: string, link: Buffer): Promise<boolean> {
+    if (!(await this.driver.deleteIf(paths.tagCurrentLink(name, tag), link))) return false;
+    await deleteIfExists(this.driver, paths.tagIndexDir(name, tag));
+    await this.driver.pruneDirs(paths.tagDir(name, tag));
+    return true;
   }
 
   private forgetTag(name: string, tag: string): void {

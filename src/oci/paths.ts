@@ -42,6 +42,7 @@ export const paths = {
   tagsDir: (name: string) => `${REPOSITORIES}/${name}/_manifests/tags`,
   tagDir: (name: string, tag: string) => `${REPOSITORIES}/${name}/_manifests/tags/${tag}`,
   tagCurrentLink: (name: string, tag: string) => `${REPOSITORIES}/${name}/_manifests/tags/${tag}/current/link`,
+  tagIndexDir: (name: string, tag: string) => `${REPOSITORIES}/${name}/_manifests/tags/${tag}/index`,
   tagIndexLink: (name: string, tag: string, d: Digest) =>
     `${REPOSITORIES}/${name}/_manifests/tags/${tag}/index/${d.algorithm}/${d.hex}/link`,
   referrersDir: (name: string, subject: Digest) => `${REPOSITORIES}/${name}/_referrers/${subject.algorithm}/${subject.hex}`,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -176,5 +176,43 @@ describe('filesystem driver specifics', () => {
     }
     assert.deepEqual(failures.slice(0, 3), []);
     await driver.delete('/racing').catch(() => undefined);
+  });
+
+  it('pruning a tag\'s emptied directories never fails or loses a write of its links racing it', async () => {
+    // A delete by digest drops a tag with deleteIf and then prunes its directories, while a push of
+    // the tag to another manifest writes its current and index links (docs/architecture.md).
+    for (let round = 0; round < 200; round++) {
+      await driver.putContent('/pruning/tag/current/link', Buffer.from('old'));
+      assert.equal(await driver.deleteIf('/pruning/tag/current/link', Buffer.from('old')), true);
+      const prunes = Array.from({ length: 3 }, () => driver.pruneDirs('/pruning/tag'));
+      await Promise.all([...prunes, driver.putContent('/pruning/tag/current/link', Buffer.from(`new-${round}`))]);
+      await driver.putContent(`/pruning/tag/index/sha256/${round}/link`, Buffer.from(`${round}`));
+      assert.equal((await driver.getContent('/pruning/tag/current/link')).toString(), `new-${round}`);
+      await driver.delete('/pruning');
+    }
+  });
+
+  it('a file a conditional delete had set aside when its process died goes back to its name, unless a newer one is there', async () => {
+    await driver.putContent('/aside/a/current/link', Buffer.from('a'));
+    await driver.putContent('/aside/b/current/link', Buffer.from('b'));
+    // What a kill between deleteIf's rename and its put-back leaves (conditional-delete.ts).
+    await rename(join(dir, 'aside/a/current/link'), join(dir, 'aside/a/current/~aside-00ff00ff00ff00ff.link'));
+    await rename(join(dir, 'aside/b/current/link'), join(dir, 'aside/b/current/~aside-0123456789abcdef.link'));
+    await driver.putContent('/aside/b/current/link', Buffer.from('newer'));
+    assert.equal(await driver.statFile('/aside/a/current/link'), null);
+    assert.deepEqual(await driver.list('/aside/a/current'), [], 'no listing shows an aside file');
+    // Younger than the cutoff, it may be a delete still running: left alone.
+    assert.deepEqual(await driver.purgeLeftovers(new Date(Date.now() - 60_000)), []);
+    const later = new Date(Date.now() + 60_000);
+    const found = await driver.purgeLeftovers(later, { dryRun: true });
+    assert.deepEqual(found.map((f) => f.path), ['/aside/a/current/~aside-00ff00ff00ff00ff.link', '/aside/b/current/~aside-0123456789abcdef.link']);
+    assert.equal(await driver.statFile('/aside/a/current/link'), null, 'a dry run changes nothing');
+    assert.equal((await driver.purgeLeftovers(later)).length, 2);
+    assert.equal((await driver.getContent('/aside/a/current/link')).toString(), 'a');
+    assert.equal((await driver.getContent('/aside/b/current/link')).toString(), 'newer', 'the newer write wins');
+    assert.deepEqual(await readdir(join(dir, 'aside/a/current')), ['link']);
+    assert.deepEqual(await readdir(join(dir, 'aside/b/current')), ['link']);
+    assert.deepEqual(await driver.purgeLeftovers(later, { dryRun: true }), []);
+    await driver.delete('/aside');
   });
 });

@@ -13,6 +13,7 @@ import { KnownDirs } from './known-dirs';
 import { PendingFlushes } from './pending-flushes';
 import { errnoCode, isMissing, succeeds } from './errno';
 import { removeTree } from './remove-tree';
+import { deleteIfHolds, pruneEmptyDirs } from './conditional-delete';
 import { purgeTempFiles } from './leftovers';
 import { DirSyncs } from './dir-syncs';
 import { linkExclusive, replaceFile, syncDir, type WriteTarget } from './durable-writes';
@@ -202,13 +203,23 @@ export class FilesystemDriver implements StorageDriver {
     }
   }
 
+  deleteIf(path: string, expected: Uint8Array): Promise<boolean> {
+    return deleteIfHolds(this.file(path), expected, (dir) => this.writes.syncDir(dir));
+  }
+
+  async pruneDirs(path: string): Promise<void> {
+    const dir = this.file(path);
+    this.known.forget(dir);
+    await pruneEmptyDirs(dir);
+  }
+
   async redirectUrl(_path: string, _opts: RedirectOptions): Promise<string | null> {
     return null;
   }
 
   /** putContent's temp files stranded by a crash between their creation and the rename. */
   purgeLeftovers(olderThan: Date, opts: LeftoverOptions = {}): Promise<FileInfo[]> {
-    return purgeTempFiles(this.root, olderThan, opts.dryRun === true);
+    return purgeTempFiles(this.root, olderThan, opts.dryRun === true, (dir) => this.writes.syncDir(dir));
   }
 
   private file(path: string): string {

@@ -1,6 +1,7 @@
 import type { Dirent } from 'node:fs';
 import { lstat, readdir, rm } from 'node:fs/promises';
 import type { FileInfo } from '../types';
+import { ASIDE_PREFIX, restoreAside } from './conditional-delete';
 import { isMissing } from './errno';
 
 /**
@@ -45,17 +46,37 @@ async function measure(file: string): Promise<Measured | null> {
   return m;
 }
 
+/** When a file was renamed aside: its ctime (a rename sets it), not its mtime (its content's age). */
+async function setAsideAt(file: string): Promise<Measured | null> {
+  try {
+    const info = await lstat(file);
+    return { size: info.size, newest: info.ctime, isDir: false };
+  } catch (err) {
+    if (isMissing(err)) return null;
+    throw err;
+  }
+}
+
 /**
  * Walks the raw tree below `root` (list and walk hide temp names) for temp files and directories
- * whose newest mtime is before `olderThan`, and removes them unless `dryRun`. Paths are reported
- * relative to the root, as the driver's paths are. Symbolic links are not followed.
+ * whose newest mtime is before `olderThan`, and removes them unless `dryRun`; and for files a
+ * deleteIf set aside before `olderThan` and never finished with (a crash), which go back to their
+ * names unless a newer file is there (conditional-delete.ts). Paths are reported relative to the
+ * root, as the driver's paths are. Symbolic links are not followed.
  */
-export async function purgeTempFiles(root: string, olderThan: Date, dryRun: boolean): Promise<FileInfo[]> {
+export async function purgeTempFiles(root: string, olderThan: Date, dryRun: boolean, syncDir: (dir: string) => Promise<void>): Promise<FileInfo[]> {
   const found: FileInfo[] = [];
   const visit = async (dir: string, rel: string): Promise<void> => {
     for (const e of (await entries(dir)) ?? []) {
       const file = `${dir}/${e.name}`;
       const path = `${rel}/${e.name}`;
+      if (e.name.startsWith(ASIDE_PREFIX) && !e.isDirectory()) {
+        const m = await setAsideAt(file);
+        if (m === null || m.newest >= olderThan) continue;
+        found.push({ path, size: m.size, modTime: m.newest, isDir: false });
+        if (!dryRun) await restoreAside(file, syncDir);
+        continue;
+      }
       if (!e.name.startsWith(TEMP_PREFIX)) {
         if (e.isDirectory()) await visit(file, path);
         continue;

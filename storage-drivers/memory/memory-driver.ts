@@ -100,6 +100,17 @@ export class MemoryDriver implements StorageDriver {
     if (!this.tree.remove(parts)) throw new PathNotFoundError(this.name, path);
   }
 
+  async deleteIf(path: string, expected: Uint8Array): Promise<boolean> {
+    const parts = splitPath(path);
+    const node = this.tree.lookup(parts);
+    if (node?.kind !== 'file' || node.committed === null || node.committed.size !== expected.length) return false;
+    if (!node.committed.toBuffer().equals(expected)) return false;
+    return this.tree.remove(parts, node);
+  }
+
+  /** A directory here lasts only while something lies below it (Tree.remove drops emptied ones). */
+  async pruneDirs(): Promise<void> {}
+
   async redirectUrl(_path: string, _opts: RedirectOptions): Promise<string | null> {
     return null;
   }

@@ -204,6 +204,35 @@ export class S3Driver implements StorageDriver {
     if (!found && below === 0 && path !== '/') throw new PathNotFoundError(this.name, path);
   }
 
+  /**
+   * A GET, then a DeleteObject with `If-Match` on the ETag read: a PUT landing in between changes the
+   * ETag and the delete is refused (412) where the store honours the condition. RGW 16 deletes
+   * regardless, so there a PUT between the two requests is lost (docs/architecture.md).
+   */
+  async deleteIf(path: string, expected: Uint8Array): Promise<boolean> {
+    const Key = this.ctx.key(path);
+    let etag: string | undefined;
+    try {
+      const got = await this.ctx.send(new GetObjectCommand({ Bucket: this.ctx.bucket, Key }));
+      const body = Buffer.from(await got.Body!.transformToByteArray());
+      if (!body.equals(expected)) return false;
+      etag = got.ETag;
+    } catch (err) {
+      if (isMissing(err)) return false;
+      throw err;
+    }
+    try {
+      await this.ctx.send(new DeleteObjectCommand({ Bucket: this.ctx.bucket, Key, IfMatch: etag }));
+      return true;
+    } catch (err) {
+      if (httpStatus(err) === 412 || isMissing(err)) return false;
+      throw err;
+    }
+  }
+
+  /** Directories are key prefixes: one with nothing below it does not exist. */
+  async pruneDirs(): Promise<void> {}
+
   async redirectUrl(path: string, opts: RedirectOptions): Promise<string | null> {
     if (!this.ctx.options.redirect) return null;
     const input = { Bucket: this.ctx.bucket, Key: this.ctx.key(path) };

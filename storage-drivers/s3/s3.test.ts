@@ -25,7 +25,7 @@ if (skip) {
         const shared = await acquireRgw();
         return { driver: createS3Driver(await freshOptions(shared)), cleanup: releaseRgw };
       },
-      { redirects: true },
+      { redirects: true, racyConditionalDelete: true },
     );
 
     describe('S3-specific behaviour', () => {

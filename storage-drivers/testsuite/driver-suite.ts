@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { StorageDriver } from '../types';
 import { walkPaths } from './helpers';
+import { conditionalDeleteTests } from './suite-conditional-delete';
 import { contentTests } from './suite-content';
 import { exclusiveTests } from './suite-exclusive';
 import { leftoverTests } from './suite-leftovers';
@@ -21,6 +22,11 @@ export interface SuiteOptions {
   redirects?: boolean;
   /** True when a writer's uncommitted bytes lie at its path (filesystem): statFile then reports them. */
   writesInPlace?: boolean;
+  /**
+   * True when deleteIf is not atomic against a write landing between its read and its delete (S3 on
+   * a store that ignores `If-Match` on DeleteObject, as RGW 16 does): the race test is then skipped.
+   */
+  racyConditionalDelete?: boolean;
 }
 
 /**
@@ -82,6 +88,7 @@ export function runDriverSuite(
     exclusiveTests(define);
     writerTests(define);
     treeTests(define);
+    conditionalDeleteTests(define, options);
     leftoverTests(define);
   });
 }

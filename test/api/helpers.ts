@@ -220,6 +220,8 @@ export function recordingDriver(inner: StorageDriver): { driver: StorageDriver; 
     walk: (p) => inner.walk(p),
     move: (s, d) => inner.move(s, d),
     delete: (p) => inner.delete(p),
+    deleteIf: (p, e) => inner.deleteIf(p, e),
+    pruneDirs: (p) => inner.pruneDirs(p),
     redirectUrl: (p, o) => inner.redirectUrl(p, o),
     purgeLeftovers: (t, o) => inner.purgeLeftovers(t, o),
   };
@@ -280,6 +282,8 @@ export function throwingDriver(inner: StorageDriver): { driver: StorageDriver; s
       })(),
     move: (s, d) => guard(() => inner.move(s, d)),
     delete: (p) => guard(() => inner.delete(p)),
+    deleteIf: (p, e) => guard(() => inner.deleteIf(p, e)),
+    pruneDirs: (p) => guard(() => inner.pruneDirs(p)),
     redirectUrl: (p, o) => guard(() => inner.redirectUrl(p, o)),
     purgeLeftovers: (t, o) => guard(() => inner.purgeLeftovers(t, o)),
   };

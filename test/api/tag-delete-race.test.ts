@@ -4,7 +4,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createFilesystemDriver, createMemoryDriver } from '../../storage-drivers';
 import type { StorageDriver } from '../../storage-drivers/types';
-import { deleteBetweenPushWrites, digestDeleteBeforePushTags, pushWhileDeleteHeld, pushWhileDigestDeleteHeld } from './tag-delete-race';
+import { deleteBetweenPushWrites, digestDeleteBeforePushTags, pushElsewhereWhileDigestDeleteHeld, pushWhileDeleteHeld, pushWhileDigestDeleteHeld } from './tag-delete-race';
 
 /** tag-delete-race.ts on the in-memory and filesystem drivers (test/s3/tag-delete-race-on-s3.test.ts: S3). */
 for (const kind of ['memory', 'filesystem'] as const)
@@ -22,4 +22,6 @@ for (const kind of ['memory', 'filesystem'] as const)
     it('a push of the same manifest answered while the DELETE by digest is held before the revision goes: no tag is left naming it', () =>
       pushWhileDigestDeleteHeld(open()));
     it('a DELETE by digest answered between a push\'s revision link and its tag: the tag and the revision stay', () => digestDeleteBeforePushTags(open()));
+    it('a push of the tag to another manifest answered while a DELETE by digest is held after reading the tag: the tag stays with the push', () =>
+      pushElsewhereWhileDigestDeleteHeld(open()));
   });

@@ -160,3 +160,53 @@ export async function digestDeleteBeforePushTags(driver: StorageDriver): Promise
     await reg.close();
   }
 }
+
+/**
+ * A DELETE by digest is held once it has read the tag naming the manifest, before it removes
+ * anything of the tag; a push of that tag to *another* manifest runs to its 201 meanwhile. The push
+ * came first: the delete, answered after it, removes the revision it was asked to, and the tag must
+ * still name the pushed manifest (the driver's conditional delete, `deleteIf`, refuses to remove a
+ * current link that no longer holds what the delete read).
+ */
+export async function pushElsewhereWhileDigestDeleteHeld(driver: StorageDriver): Promise<void> {
+  let reached!: () => void;
+  let release!: () => void;
+  const atHold = new Promise<void>((r) => (reached = r));
+  const released = new Promise<void>((r) => (release = r));
+  const name = repoName('delrace');
+  let armed = false;
+  // Whichever way a delete takes the tag (a conditional delete of its current link, or the whole
+  // directory), it waits here the first time.
+  const hold = async (path: string): Promise<void> => {
+    if (!armed || !path.startsWith(paths.tagDir(name, TAG))) return;
+    armed = false;
+    reached();
+    await released;
+  };
+  const held: StorageDriver = Object.create(driver) as StorageDriver;
+  held.deleteIf = async (path, expected) => {
+    await hold(path);
+    return driver.deleteIf(path, expected);
+  };
+  held.delete = async (path, opts) => {
+    await hold(path);
+    return driver.delete(path, opts);
+  };
+  const reg = await startRegistry({ driver: held, config: testConfig() });
+  try {
+    const old = (await pushImage(reg.r(), name, TAG)).manifest;
+    const pushed = (await pushImage(reg.r(), name)).manifest;
+    armed = true;
+    const deleting = reg.r().delete(`/v2/${name}/manifests/${old.digest}`).then((res) => res);
+    await atHold;
+    const put = await pushManifest(reg.r(), name, TAG, pushed);
+    assert.equal(put.status, 201, put.text);
+    release();
+    assert.equal((await deleting).status, 202);
+    assert.equal((await reg.r().get(`/v2/${name}/manifests/${old.digest}`).set('Accept', old.mediaType)).status, 404);
+    await tagResolves(() => reg.r(), name, pushed);
+    await assertStoreConsistent(driver);
+  } finally {
+    await reg.close();
+  }
+}

@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import { createS3Driver } from '../../storage-drivers/s3';
 import { freshOptions } from '../../storage-drivers/s3/test-support';
 import type { StorageDriver } from '../../storage-drivers/types';
-import { deleteBetweenPushWrites, digestDeleteBeforePushTags, pushWhileDeleteHeld, pushWhileDigestDeleteHeld } from '../api/tag-delete-race';
+import { deleteBetweenPushWrites, digestDeleteBeforePushTags, pushElsewhereWhileDigestDeleteHeld, pushWhileDeleteHeld, pushWhileDigestDeleteHeld } from '../api/tag-delete-race';
 import { acquireRgw, releaseRgw, rgwSkipReason, type Rgw } from '../helpers/rgw';
 import { destroyBucket, s3Client } from './berth-on-s3';
 
@@ -35,4 +35,7 @@ describe('a tag delete racing a push of the same tag (S3, RGW)', { skip, timeout
     pushWhileDigestDeleteHeld(await open()));
   it("a DELETE by digest answered between a push's revision link and its tag: the tag and the revision stay", async () =>
     digestDeleteBeforePushTags(await open()));
+  // Held before the delete's GET of the current link: RGW's window (between that GET and the DELETE) is not entered.
+  it('a push of the tag to another manifest answered while a DELETE by digest is held after reading the tag: the tag stays with the push', async () =>
+    pushElsewhereWhileDigestDeleteHeld(await open()));
 });
