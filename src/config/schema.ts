@@ -7,6 +7,9 @@ import { notificationsSchema } from './notifications-schema';
 import { redisSchema } from './redis-schema';
 import { tlsSchema } from './tls-schema';
 
+/** See storage.maintenance.gc.quietperiod. */
+const MAX_QUIET_PERIOD_MS = 60_000;
+
 /**
  * Berth's configuration, shaped like Distribution's config.yml where the concepts match.
  * Every object is strict: an unknown key stops start-up with a message naming it.
@@ -121,8 +124,12 @@ const storage = z
              * How long a sweep waits after announcing itself before it re-reads what pushes linked:
              * writes landing within half of it since their last read of the sweep state need no
              * second read (one S3 request and round trip fewer per push). Also used by `berth gc`.
+             * At most 60 s: a push that references what the sweep may delete waits for it, up to
+             * 90 s before answering 503, and the sweep spends at least this long before deleting.
              */
-            quietperiod: duration.default('15s'),
+            quietperiod: duration
+              .refine((ms) => ms <= MAX_QUIET_PERIOD_MS, 'at most 60s: pushes that reference what a collection may delete wait for it, and answer 503 after 90s')
+              .default('15s'),
             deleteuntagged: z.boolean().default(false),
             dryrun: z.boolean().default(false),
           })

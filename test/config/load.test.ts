@@ -132,6 +132,13 @@ describe('loadConfig YAML file', () => {
     assert.equal(msg, 'config: storage.filesystem.rootdir: unknown key');
   });
 
+  test('a GC quiet period longer than pushes wait for a collection is refused, naming the key', async () => {
+    const ok = await yamlFile('quiet-ok.yml', 'storage:\n  maintenance:\n    gc:\n      quietperiod: 60s\n');
+    assert.equal((await loadConfig({ file: ok, env: {} })).storage.maintenance.gc.quietperiod, 60_000);
+    const file = await yamlFile('quiet.yml', 'storage:\n  maintenance:\n    gc:\n      quietperiod: 2m\n');
+    await rejectsNaming(loadConfig({ file, env: {} }), 'storage.maintenance.gc.quietperiod', 'at most 60s');
+  });
+
   test('an unknown top-level section is an error', async () => {
     const file = await yamlFile('top.yml', 'frobnicate: {}\n');
     await rejectsNaming(loadConfig({ file, env: {} }), 'frobnicate', 'unknown key');
