@@ -8,7 +8,7 @@ export const USAGE = `usage: npm run bench -- [--rounds N] [--quick] [--only SUB
   --quick      one short smoke round with smaller blobs, fewer tags and 1 s rate windows
   --only LIST  run only figure groups whose name contains one of the comma-separated words
                (groups: ceilings, large, rates, writes, tags, push32, replica, allcore,
-               mirror, s3)
+               mirror, s3; s3 runs a second pass with Berth's Redis cache, s3-redis-*)
   --cpu-prof DIR  run Berth under node --cpu-prof, writing one .cpuprofile per server start into DIR
   --notify     both registries send every event to a receiver in this process (notifications.endpoints),
                to measure what delivering events costs each

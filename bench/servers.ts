@@ -124,6 +124,11 @@ export interface ServerOptions {
   storageRoot?: string;
   /** Store in this S3 bucket (redirects off) instead of a fresh directory. */
   s3?: S3Storage;
+  /**
+   * Berth's shared cache (`redis.addr`), as replicas on S3 would run it. Distribution keeps its
+   * default in-process descriptor cache: it has no coherent shared one to compare with.
+   */
+  redisAddr?: string;
 }
 
 export async function startServer(kind: RegistryKind, repoRoot: string, cleanup: Cleanup, opts: ServerOptions): Promise<RunningServer> {
@@ -157,6 +162,7 @@ export async function startServer(kind: RegistryKind, repoRoot: string, cleanup:
       // A replica: the secret every replica shares, and no reuse of reads another replica could change
       // (what the secret already implies; said outright so that the figures do not hang on a default).
       ...(shared ? { REGISTRY_HTTP_SECRET: SECRET, REGISTRY_STORAGE_CACHE_TTL: '0' } : {}),
+      ...(opts.redisAddr ? { REGISTRY_REDIS_ADDR: opts.redisAddr } : {}),
       REGISTRY_HTTP_WORKERS: String(opts.workers ?? 1),
       REGISTRY_LOG_ACCESSLOG_DISABLED: 'true',
       REGISTRY_LOG_LEVEL: 'warn',

@@ -3,6 +3,7 @@
  * S3 requests passing through a counting proxy. Large-blob rates, manifest rates, and how many S3
  * requests a push and a pull cost (requests are what S3 bills).
  */
+import { startRedis } from '../../test/helpers/redis-server';
 import { startRgw, type Rgw } from '../../test/helpers/rgw';
 import { destroyBucket, s3Client } from '../../test/s3/berth-on-s3';
 import { countByOperation, startCountingProxy, type CountingProxy, type ProxiedRequest } from '../../test/s3/counting-proxy';
@@ -160,27 +161,60 @@ async function imageRequests(ctx: FigureContext, proxy: CountingProxy, blobs: Bl
 let buckets = 0;
 
 /**
- * Starts `kind` on a fresh bucket, runs the group's figures (names prefixed `s3-`), stops it and
- * deletes the bucket: RGW's memstore holds everything in RAM.
+ * The passes of the group, each on a fresh bucket: as the bench has always run them, then again
+ * with Berth's shared cache (Redis) as replicas on S3 would run it, beside Distribution as it ships
+ * (its descriptor cache in process). The second pass leaves out the large blobs, which no cache
+ * touches.
+ */
+const PASSES = [
+  { prefix: 's3-', redis: false },
+  { prefix: 's3-redis-', redis: true },
+] as const;
+
+/**
+ * Starts `kind` on a fresh bucket for each pass, runs the group's figures (names prefixed as the
+ * pass says), stops it and deletes the bucket: RGW's memstore holds everything in RAM.
  */
 export async function s3Figures(ctx: Omit<FigureContext, 'target'>, kind: RegistryKind, backend: S3Backend, repoRoot: string, cleanup: Cleanup, blobs: BlobCache): Promise<void> {
+  for (const pass of PASSES) {
+    // A fresh Redis per pass: what one bucket's repositories cached must not answer for another's.
+    const redis = pass.redis && kind === 'berth' ? await startRedis() : null;
+    try {
+      await s3Pass(ctx, kind, backend, repoRoot, cleanup, blobs, pass.prefix, redis?.addr);
+    } finally {
+      await redis?.stop();
+    }
+  }
+}
+
+async function s3Pass(
+  ctx: Omit<FigureContext, 'target'>,
+  kind: RegistryKind,
+  backend: S3Backend,
+  repoRoot: string,
+  cleanup: Cleanup,
+  blobs: BlobCache,
+  prefix: string,
+  redisAddr: string | undefined,
+): Promise<void> {
   const { rgw, proxy } = backend;
   const bucket = `bench-${kind}-${++buckets}-${Date.now() % 100_000}`;
   await rgw.createBucket(bucket);
   const admin = s3Client(rgw);
+  const large = prefix === PASSES[0].prefix;
   try {
     const s3 = { endpoint: proxy.url, accessKey: rgw.accessKey, secretKey: rgw.secretKey, region: rgw.region, bucket };
-    const server = await startServer(kind, repoRoot, cleanup, { cpuProfDir: ctx.cfg.cpuProfDir, shared: true, notifications: '', s3 });
+    const server = await startServer(kind, repoRoot, cleanup, { cpuProfDir: ctx.cfg.cpuProfDir, shared: true, notifications: '', s3, redisAddr });
     try {
       const sctx: FigureContext = {
         target: server.target,
         cfg: ctx.cfg,
-        emit: (f) => ctx.emit({ ...f, name: `s3-${f.name}` }),
-        note: (line) => ctx.note(`s3 ${line}`),
+        emit: (f) => ctx.emit({ ...f, name: `${prefix}${f.name}` }),
+        note: (line) => ctx.note(`${prefix.slice(0, -1)} ${line}`),
       };
       const idle = await counted(proxy, () => new Promise((r) => setTimeout(r, 1000)));
       if (idle.requests.length > 0) sctx.note(`idle for 1 s: ${idle.requests.length} S3 requests ${JSON.stringify(countByOperation(idle.requests))}`);
-      await largeBlobs(sctx, proxy, blobs);
+      if (large) await largeBlobs(sctx, proxy, blobs);
       await manifests(sctx, proxy);
       await imageRequests(sctx, proxy, blobs);
     } finally {
