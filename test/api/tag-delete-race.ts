@@ -30,6 +30,22 @@ async function tagResolves(r: () => request.Agent, name: string, m: Manifest): P
   assert.deepEqual((list.body as TagList).tags, [TAG]);
 }
 
+/** One stop on a storage operation: `stop` waits there (once reached, `atHold` resolves) until `release`. */
+function gate(): { atHold: Promise<void>; stop: () => Promise<void>; release: () => void } {
+  let reached!: () => void;
+  let release!: () => void;
+  const atHold = new Promise<void>((r) => (reached = r));
+  const released = new Promise<void>((r) => (release = r));
+  return {
+    atHold,
+    stop: () => {
+      reached();
+      return released;
+    },
+    release: () => release(),
+  };
+}
+
 /**
  * The push writes the tag's current link, then the delete removes the whole tag (and, by digest,
  * the revision) and is answered, then the push writes its index link and is answered 201. The
@@ -63,16 +79,12 @@ export async function deleteBetweenPushWrites(driver: StorageDriver, kind: Delet
  * on and is answered. The push came first: the tag is gone, with nothing of it left listed.
  */
 export async function pushWhileDeleteHeld(driver: StorageDriver): Promise<void> {
-  let reached!: () => void;
-  let release!: () => void;
-  const atHold = new Promise<void>((r) => (reached = r));
-  const released = new Promise<void>((r) => (release = r));
+  const { atHold, stop, release } = gate();
   const name = repoName('delrace');
   const held: StorageDriver = Object.create(driver) as StorageDriver;
   held.delete = async (path) => {
     if (path === paths.tagDir(name, TAG)) {
-      reached();
-      await released;
+      await stop();
     }
     return driver.delete(path);
   };
@@ -101,17 +113,13 @@ export async function pushWhileDeleteHeld(driver: StorageDriver): Promise<void> 
  * it removed (`tag-missing-revision`).
  */
 export async function pushWhileDigestDeleteHeld(driver: StorageDriver): Promise<void> {
-  let reached!: () => void;
-  let release!: () => void;
-  const atHold = new Promise<void>((r) => (reached = r));
-  const released = new Promise<void>((r) => (release = r));
+  const { atHold, stop, release } = gate();
   const name = repoName('delrace');
   let revisionDir: string | undefined;
   const held: StorageDriver = Object.create(driver) as StorageDriver;
   held.delete = async (path, opts) => {
     if (path === revisionDir) {
-      reached();
-      await released;
+      await stop();
     }
     return driver.delete(path, opts);
   };
@@ -169,10 +177,7 @@ export async function digestDeleteBeforePushTags(driver: StorageDriver): Promise
  * current link that no longer holds what the delete read).
  */
 export async function pushElsewhereWhileDigestDeleteHeld(driver: StorageDriver): Promise<void> {
-  let reached!: () => void;
-  let release!: () => void;
-  const atHold = new Promise<void>((r) => (reached = r));
-  const released = new Promise<void>((r) => (release = r));
+  const { atHold, stop, release } = gate();
   const name = repoName('delrace');
   let armed = false;
   // Whichever way a delete takes the tag (a conditional delete of its current link, or the whole
@@ -180,8 +185,7 @@ export async function pushElsewhereWhileDigestDeleteHeld(driver: StorageDriver):
   const hold = async (path: string): Promise<void> => {
     if (!armed || !path.startsWith(paths.tagDir(name, TAG))) return;
     armed = false;
-    reached();
-    await released;
+    await stop();
   };
   const held: StorageDriver = Object.create(driver) as StorageDriver;
   held.deleteIf = async (path, expected) => {
