@@ -225,9 +225,13 @@ export class S3Driver implements StorageDriver {
       await this.ctx.send(new DeleteObjectCommand({ Bucket: this.ctx.bucket, Key, IfMatch: etag }));
       return true;
     } catch (err) {
-      if (httpStatus(err) === 412 || isMissing(err)) return false;
-      throw err;
+      const status = httpStatus(err);
+      if (status === 412 || isMissing(err)) return false;
+      // A store that refuses the condition outright: as one that ignores it.
+      if (status !== 501) throw err;
     }
+    await this.ctx.send(new DeleteObjectCommand({ Bucket: this.ctx.bucket, Key }));
+    return true;
   }
 
   /** Directories are key prefixes: one with nothing below it does not exist. */
