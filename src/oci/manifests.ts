@@ -4,7 +4,8 @@ import { isNotFound } from '../../storage-drivers/errors';
 import { DomainError } from './errors';
 import { digestOf, type Digest } from './digest';
 import { paths } from './paths';
-import { deleteIfExists, isFile, listNames, putIfAbsent, readLink, readLinkAsStored, writeLink } from './links';
+import { deleteIfExists, isFile, putIfAbsent, readLink, writeLink } from './links';
+import { dropPhantomTags, removeTagsNaming } from './tag-removal';
 import { parseManifest, storedMediaType, type ManifestLimits, type ParsedManifest } from './manifest-parse';
 import type { ReferrerIndex } from './referrers';
 import type { BlobStore } from './blobs';
@@ -211,24 +212,11 @@ export class ManifestStore {
       try {
         await write();
       } catch (err) {
-        await this.dropPhantoms(name, lost);
+        await dropPhantomTags(this.driver, name, lost);
         throw err;
       }
       await Promise.all(lost.map((tag) => writeLink(this.driver, paths.tagCurrentLink(name, tag), digest)));
       await this.writeIndexLinks(name, lost, digest);
-    }
-  }
-
-  /**
-   * A refused push leaves no tag listed without its current link: a delete took the current links
-   * of `lost`, and this push wrote their index links (`phantom-tag` in the store check).
-   */
-  private async dropPhantoms(name: string, lost: string[]): Promise<void> {
-    for (const tag of lost) {
-      if (await isFile(this.driver, paths.tagCurrentLink(name, tag))) continue;
-      // Not the whole directory: a push of the tag that writes its current link meanwhile keeps it.
-      await deleteIfExists(this.driver, paths.tagIndexDir(name, tag));
-      await this.driver.pruneDirs(paths.tagDir(name, tag));
     }
   }
 
@@ -325,30 +313,9 @@ export class ManifestStore {
 
   /** Removes every tag whose current link names the digest; returns them. */
   private async untag(name: string, digest: Digest): Promise<string[]> {
-    const removed: string[] = [];
-    for (const tag of await listNames(this.driver, paths.tagsDir(name))) {
-      const current = await readLinkAsStored(this.driver, paths.tagCurrentLink(name, tag));
-      if (current?.digest.value === digest.value && (await this.dropTag(name, tag, current.bytes))) {
-        this.forgetTag(name, tag);
-        removed.push(tag);
-      }
-    }
+    const removed = await removeTagsNaming(this.driver, name, digest);
+    for (const tag of removed) this.forgetTag(name, tag);
     return removed;
-  }
-
-  /**
-   * Removes a tag only while its current link holds what was read (`link`): a push of the tag to
-   * another manifest since then keeps it, and this delete counts as coming first (docs/architecture.md,
-   * "Deletes racing pushes"). The index links go after the current link, so a crash in between
-   * leaves a tag listed without a current link (which the store check reports and repairs), never a
-   * current link without what it names. A push that writes the tag meanwhile keeps what it wrote
-   * but its index link: the directories go only where empty.
-   */
-  private async dropTag(name: string, tag: string, link: Buffer): Promise<boolean> {
-    if (!(await this.driver.deleteIf(paths.tagCurrentLink(name, tag), link))) return false;
-    await deleteIfExists(this.driver, paths.tagIndexDir(name, tag));
-    await this.driver.pruneDirs(paths.tagDir(name, tag));
-    return true;
   }
 
   private forgetTag(name: string, tag: string): void {
