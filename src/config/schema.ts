@@ -4,6 +4,7 @@ import { duration } from './duration';
 import { hostPort } from './listen-address';
 import { mirrorSettingsSchema, mirrorsSchema, proxySchema, proxyWithMirrors } from './mirror-schema';
 import { notificationsSchema } from './notifications-schema';
+import { insightSchema } from './insight-schema';
 import { redisSchema } from './redis-schema';
 import { tlsSchema } from './tls-schema';
 
@@ -239,6 +240,7 @@ const checkedSchema = z
     mirrors: mirrorsSchema,
     mirror: mirrorSettingsSchema,
     redis: redisSchema.optional(),
+    insight: insightSchema,
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -14,6 +14,7 @@ const BLOB_ALIASES = `${BERTH}/blob-aliases`;
 const GC = `${BERTH}/gc`;
 const EVENTS = `${BERTH}/events`;
 const MIRROR = `${BERTH}/mirror`;
+const INSIGHT = `${BERTH}/insight`;
 /** Lease numbers are zero-padded so that a listing's lexical order is their numeric order. */
 const LEASE_DIGITS = 16;
 /** Where filesystem stores of earlier versions already kept the token key, so they load it unchanged. */
@@ -83,6 +84,21 @@ export const paths = {
    */
   mirrorPulls: (name: string) => `${MIRROR}/pulls/${name}/_manifests`,
   mirrorPull: (name: string, d: Digest) => `${MIRROR}/pulls/${name}/_manifests/${d.algorithm}/${d.hex}`,
+  /**
+   * A layer's analysis (src/insight/layer-records.ts): the outcome and findings (`record`, written
+   * last: its presence means done) and the file list (`files`, gzipped NDJSON), beside where the
+   * blob's data lies in Distribution's layout but under Berth's own root.
+   */
+  insightLayerDir: (d: Digest) => `${INSIGHT}/layers/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}`,
+  insightLayerRecord: (d: Digest) => `${INSIGHT}/layers/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}/record`,
+  insightFileList: (d: Digest) => `${INSIGHT}/layers/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}/files`,
+  insightLayersRoot: `${INSIGHT}/layers`,
+  /** The analysis queue: an empty marker per layer waiting to be analysed (src/insight/analysis-queue.ts). */
+  insightQueue: `${INSIGHT}/queue`,
+  insightJob: (d: Digest) => `${INSIGHT}/queue/${d.algorithm}-${d.hex}`,
+  /** Per queued layer, the numbered leases of whoever analyses it. */
+  insightClaims: (d: Digest) => `${INSIGHT}/claims/${d.algorithm}-${d.hex}`,
+  insightClaim: (d: Digest, n: number) => `${INSIGHT}/claims/${d.algorithm}-${d.hex}/${String(n).padStart(LEASE_DIGITS, '0')}`,
   /** Heartbeats of secret-less processes (shared-storage.ts). */
   instances: `${BERTH}/instances`,
   instance: (id: string) => `${BERTH}/instances/${id}`,
