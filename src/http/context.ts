@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { InsightServices } from '../insight/layer-analysis';
 import type { Grant } from '../../auth';
 import type { Notifier } from '../events/notifier';
 import type { Registry } from '../oci/registry';
@@ -22,6 +23,8 @@ export interface HttpOptions {
   notifier?: Notifier;
   /** The pull-through mirrors (mirrors, proxy); absent when none is configured. */
   mirrors?: MirrorService;
+  /** Image insight (src/insight); absent when insight.enabled is false. */
+  insight?: InsightServices;
 }
 
 /** What a route handler gets: the request, its path parameters and query, and the registry. */

@@ -1,0 +1,25 @@
+import type { Digest } from '../oci/digest';
+import type { LayerRecord } from './layer-records';
+
+/**
+ * The analysis of pushed blobs, as the rest of Berth sees it (the analyser implements it:
+ * src/insight/analyser.ts). Every method is cheap for the caller: the work happens off the request
+ * path, in whichever process sharing the store takes the job.
+ */
+export interface LayerAnalysis {
+  /**
+   * A blob was pushed (or is wanted): queue it in storage unless it has a record or is queued
+   * already. Resolves once the job is queued; never analyses in the caller's turn.
+   */
+  enqueue(digest: Digest): Promise<void>;
+  /**
+   * The blob's record, queueing it if it has none and no job; waits up to `timeoutMs` for the
+   * analysis (0: only looks). null when it is not done by then, or `signal` aborted.
+   */
+  awaitRecord(digest: Digest, timeoutMs: number, signal?: AbortSignal): Promise<LayerRecord | null>;
+}
+
+/** What the HTTP layer gets of insight (HttpOptions.insight); absent when insight.enabled is false. */
+export interface InsightServices {
+  analysis: LayerAnalysis;
+}
