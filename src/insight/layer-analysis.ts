@@ -1,5 +1,7 @@
 import type { Digest } from '../oci/digest';
+import type { InsightConfig } from '../config/insight-schema';
 import type { LayerRecord } from './layer-records';
+import type { SecretPolicy } from './secret-policy';
 
 /**
  * The analysis of pushed blobs, as the rest of Berth sees it (the analyser implements it:
@@ -22,4 +24,7 @@ export interface LayerAnalysis {
 /** What the HTTP layer gets of insight (HttpOptions.insight); absent when insight.enabled is false. */
 export interface InsightServices {
   analysis: LayerAnalysis;
+  /** insight.repositories, compiled. */
+  secrets: SecretPolicy;
+  config: InsightConfig;
 }
