@@ -92,6 +92,9 @@ export const DOMAIN_RULES: { [K in DomainErrorKind]: Rule<DomainFacts[K]> } = {
   'upstream-unavailable': { code: 'UNAVAILABLE', headers: (f) => ({ 'Retry-After': String(f.retryAfterSeconds ?? 10) }), detail: NONE },
   'upstream-rate-limited': { code: 'TOOMANYREQUESTS', headers: (f) => ({ 'Retry-After': String(f.retryAfterSeconds ?? 60) }), detail: NONE },
   'upstream-refused': { code: 'UNAVAILABLE', status: 502, detail: NONE },
+  // DENIED, as an access refusal: the Docker engine prints its message ("denied: …") to the user.
+  'secrets-denied': { code: 'DENIED' },
+  'insight-pending': { code: 'UNAVAILABLE', headers: () => ({ 'Retry-After': '10' }) },
 };
 
 /**

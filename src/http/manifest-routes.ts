@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { checkPushSecrets } from '../insight/push-policy';
 import { DomainError } from '../oci/errors';
 import { isDigest, parseDigest } from '../oci/digest';
 import { isValidTag, validateTag } from '../oci/names';
@@ -96,9 +97,12 @@ export async function putManifest(ctx: RouteContext): Promise<void> {
   const tags = extraTags(ctx, ref);
   const max = ctx.options.manifestMaxSize;
   const bytes = await readBounded(ctx.req, contentLength(ctx.req.headers['content-length']), max);
-  const result = await ctx.registry.manifests.put(ctx.name, ref, bytes, ctx.req.headers['content-type'], tags, {
-    maxDescriptors: ctx.options.manifestMaxDescriptors,
-  });
+  const limits = { maxDescriptors: ctx.options.manifestMaxDescriptors };
+  if (ctx.options.insight) {
+    const { pending } = await checkPushSecrets({ registry: ctx.registry, insight: ctx.options.insight, name: ctx.name, bytes, contentType: ctx.req.headers['content-type'], limits, signal: ctx.signal });
+    if (pending.length > 0) ctx.options.insight.logger?.warn({ repository: ctx.name, layers: pending }, 'insight: push accepted before the secret search of its layers finished (insight.ontimeout: accept)');
+  }
+  const result = await ctx.registry.manifests.put(ctx.name, ref, bytes, ctx.req.headers['content-type'], tags, limits);
   const target = manifestTarget(ctx, { mediaType: result.mediaType, size: bytes.length, digest: result.digest }, bytes);
   // One event per tag, as Distribution sends for each tag it sets; a push by digest alone has none.
   await recordEvents(ctx, 'push', result.tags.length > 0 ? result.tags.map((tag) => ({ ...target, tag })) : [target]);

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { Digest } from '../oci/digest';
 import type { InsightConfig } from '../config/insight-schema';
 import type { LayerRecord } from './layer-records';
@@ -27,4 +28,6 @@ export interface InsightServices {
   /** insight.repositories, compiled. */
   secrets: SecretPolicy;
   config: InsightConfig;
+  /** Where pushes accepted with findings or analyses still pending are told of. */
+  logger?: Logger;
 }

@@ -52,6 +52,10 @@ export interface DomainFacts {
   'upstream-rate-limited': { retryAfterSeconds?: number };
   /** A mirror's upstream refused its credentials or sent something unusable: the operator's to fix. */
   'upstream-refused': Record<string, never>;
+  /** insight.secrets is `deny` for the repository and the image ships secrets (src/insight/push-policy.ts). */
+  'secrets-denied': { findings: Array<{ path: string; rule: string; fingerprint: string; layer?: string }> };
+  /** Under `deny`, the analysis of the image's layers did not finish within insight.wait. */
+  'insight-pending': { layers: string[] };
 }
 
 export type DomainErrorKind = keyof DomainFacts;
