@@ -1,8 +1,11 @@
 import { z } from 'zod';
 import { duration } from './duration';
 
-/** The actions an event can carry: Distribution's names, and Berth's `gc.delete` (events/gc-events.ts). */
-export const EVENT_ACTIONS = ['push', 'pull', 'delete', 'mount', 'gc.delete'] as const;
+/**
+ * The actions an event can carry: Distribution's names, and Berth's `gc.delete` (events/gc-events.ts)
+ * and `insight.secrets` (insight/push-watch.ts).
+ */
+export const EVENT_ACTIONS = ['push', 'pull', 'delete', 'mount', 'gc.delete', 'insight.secrets'] as const;
 export type EventAction = (typeof EVENT_ACTIONS)[number];
 
 /**

@@ -25,10 +25,12 @@ export interface EventTarget {
   tag?: string;
   /** With `notifications.events.includereferences`: what a manifest references. */
   references?: ReferenceDescriptor[];
+  /** Berth's `insight.secrets`: what was found, each with its fingerprint, never the secret. */
+  findings?: Array<{ path: string; rule: string; fingerprint: string; layer?: string }>;
 }
 
 /** Go's field order in Distribution's Target, kept so that the JSON reads as Distribution's does. */
-const TARGET_KEYS: Array<keyof EventTarget> = ['mediaType', 'size', 'digest', 'length', 'repository', 'fromRepository', 'url', 'tag', 'references'];
+const TARGET_KEYS: Array<keyof EventTarget> = ['mediaType', 'size', 'digest', 'length', 'repository', 'fromRepository', 'url', 'tag', 'references', 'findings'];
 
 /** The request that caused an event; Distribution's RequestRecord. */
 export interface RequestRecord {

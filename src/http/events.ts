@@ -1,6 +1,6 @@
 import { formatAddress } from '../config/listen-address';
 import type { EventAction } from '../config/notifications-schema';
-import { BLOB_MEDIA_TYPE, type EventTarget } from '../events/event';
+import { BLOB_MEDIA_TYPE, type EventOrigin, type EventTarget } from '../events/event';
 import { manifestReferences } from '../events/references';
 import type { Digest } from '../oci/digest';
 import type { RouteContext } from './context';
@@ -16,8 +16,14 @@ type Target = Omit<EventTarget, 'repository'>;
 export async function recordEvents(ctx: RouteContext, action: EventAction, targets: Target[]): Promise<void> {
   const notifier = ctx.options.notifier;
   if (!notifier?.wants(action)) return;
+  const origin = eventOrigin(ctx);
+  await Promise.all(targets.map((t) => notifier.record(action, { ...t, repository: ctx.name }, origin)));
+}
+
+/** The request an event records as its cause. */
+export function eventOrigin(ctx: RouteContext): EventOrigin {
   const { req } = ctx;
-  const origin = {
+  return {
     request: {
       id: stateOf(ctx.res).reqId,
       addr: peerAddress(req.socket.remoteAddress, req.socket.remotePort),
@@ -27,7 +33,6 @@ export async function recordEvents(ctx: RouteContext, action: EventAction, targe
     },
     actor: ctx.grant.subject ?? undefined,
   };
-  await Promise.all(targets.map((t) => notifier.record(action, { ...t, repository: ctx.name }, origin)));
 }
 
 /**

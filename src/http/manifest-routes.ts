@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { checkPushSecrets } from '../insight/push-policy';
+import { checkPushSecrets, imageParts } from '../insight/push-policy';
 import { DomainError } from '../oci/errors';
 import { isDigest, parseDigest } from '../oci/digest';
 import { isValidTag, validateTag } from '../oci/names';
@@ -7,7 +7,7 @@ import type { ManifestRef, StoredManifest } from '../oci/manifests';
 import { contentLength } from './ranges';
 import { baseUrl } from './urls';
 import { sendEmpty, type RouteContext } from './context';
-import { manifestTarget, recordEvents, wantsManifestContent } from './events';
+import { eventOrigin, manifestTarget, recordEvents, wantsManifestContent } from './events';
 
 function reference(param: string): ManifestRef {
   return isDigest(param) ? { digest: parseDigest(param) } : { tag: validateTag(param) };
@@ -114,7 +114,24 @@ export async function putManifest(ctx: RouteContext): Promise<void> {
   if (result.subject) headers['OCI-Subject'] = result.subject.value;
   // One header per tag: RFC 9110 lets a client read them as one list, and a tag holds no comma.
   if (ref.digest && result.tags.length > 0) headers['OCI-Tag'] = result.tags;
+  watchForSecrets(ctx, result, bytes);
   sendEmpty(ctx.res, 201, headers);
+}
+
+/** Under `warn`, the image's findings are logged (and sent as an event) once its layers are analysed. */
+function watchForSecrets(ctx: RouteContext, result: { digest: { value: string }; mediaType: string; tags: string[] }, bytes: Buffer): void {
+  const pushes = ctx.options.insight?.pushes;
+  if (!pushes) return;
+  // An index has no layers of its own: each of its images was watched at its own PUT.
+  let parts;
+  try {
+    parts = imageParts(bytes);
+  } catch {
+    return; // stored already: a manifest the watch cannot read is only not watched
+  }
+  const { config, layers } = parts;
+  if (layers.length === 0 && config === undefined) return;
+  pushes.watch({ name: ctx.name, digest: result.digest.value, mediaType: result.mediaType, size: bytes.length, tags: result.tags, layers, config, origin: eventOrigin(ctx) });
 }
 
 export async function deleteManifest(ctx: RouteContext): Promise<void> {

@@ -3,6 +3,7 @@ import type { Digest } from '../oci/digest';
 import type { InsightConfig } from '../config/insight-schema';
 import type { LayerRecord } from './layer-records';
 import type { SecretPolicy } from './secret-policy';
+import type { PushWatch } from './push-watch';
 
 /**
  * The analysis of pushed blobs, as the rest of Berth sees it (the analyser implements it:
@@ -30,4 +31,6 @@ export interface InsightServices {
   config: InsightConfig;
   /** Where pushes accepted with findings or analyses still pending are told of. */
   logger?: Logger;
+  /** Tells the findings of images pushed under `warn` once their layers are analysed. */
+  pushes?: PushWatch;
 }

@@ -59,7 +59,7 @@ export async function checkPushSecrets(check: PushCheck): Promise<{ pending: str
 }
 
 /** The config and layer digests of an image manifest that parseManifest accepted. */
-function imageParts(bytes: Buffer): { config?: Digest; layers: Digest[] } {
+export function imageParts(bytes: Buffer): { config?: Digest; layers: Digest[] } {
   const json = JSON.parse(bytes.toString('utf8')) as { config?: { digest?: string }; layers?: Array<{ digest?: string }> };
   const layers = (json.layers ?? []).flatMap((l) => (typeof l.digest === 'string' ? [parseDigest(l.digest)] : []));
   return { config: typeof json.config?.digest === 'string' ? parseDigest(json.config.digest) : undefined, layers };
