@@ -32,6 +32,11 @@ export interface LayerRecord {
   uncompressedSize?: number;
   fileCount?: number;
   entryCount?: number;
+  /**
+   * sha256 of the layer's file list entries as encoded (paths, types, sizes, modes, owners, link
+   * targets, content digests; never times): equal for a layer rebuilt with the same files.
+   */
+  contentDigest?: string;
   /** Secrets in the layer's files, in tar order, at most MAX_RECORDED_FINDINGS. */
   findings: SecretFinding[];
   findingsTruncated?: boolean;
