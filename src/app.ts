@@ -31,6 +31,10 @@ import { pullAliasOf } from './mirror/routing';
 import { mirrorEviction } from './mirror/eviction';
 import { PullLog } from './mirror/pull-log';
 import { mirrorMetrics } from './metrics/mirror-metrics';
+import { insightMetrics } from './metrics/insight-metrics';
+import { LayerAnalyser } from './insight/analyser';
+import { SecretPolicy } from './insight/secret-policy';
+import type { LeaseTimings } from './oci/lease';
 
 /** Readiness waits this long for the storage driver to answer. */
 const READINESS_TIMEOUT_MS = 2_000;
@@ -65,6 +69,8 @@ export interface AppDeps {
   eventPeers?: EventPeers;
   /** In a group of workers: false until every worker listens (readiness waits for it). */
   groupStarted?: () => boolean;
+  /** The timings of layer analysis claims (default CLAIM_TIMINGS in src/insight/analysis-queue.ts). */
+  insightClaimTimings?: LeaseTimings;
 }
 
 export interface BerthApp {
@@ -179,6 +185,12 @@ export function createApp(deps: AppDeps): BerthApp {
           ...(metrics ? mirrorMetrics(metrics) : {}),
         });
 
+  // Every process queues what is pushed to it; only one that runs background tasks analyses.
+  const analyser =
+    config.insight.enabled && !readOnly
+      ? new LayerAnalyser({ driver, config: config.insight, logger, observer: metrics && insightMetrics(metrics), claimTimings: deps.insightClaimTimings })
+      : undefined;
+
   const dispatch = createDispatcher(
     registry,
     {
@@ -192,6 +204,7 @@ export function createApp(deps: AppDeps): BerthApp {
       authorize: createAuthorizer(auth.controller, { host: config.http.host, tokenPath: auth.tokenPath, clientIdentity: config.http.tls?.clientidentity }),
       notifier,
       mirrors,
+      insight: analyser && { analysis: analyser, secrets: new SecretPolicy(config.insight.repositories), config: config.insight },
     },
     {
       ...healthRoutes(driver, { timeoutMs: READINESS_TIMEOUT_MS, fault: () => health.fault, redis: redis && (() => redis.cache.status), starting: groupStarting(deps.groupStarted) }),
@@ -223,6 +236,7 @@ export function createApp(deps: AppDeps): BerthApp {
     },
     startBackgroundTasks() {
       notifier?.startDelivery();
+      analyser?.start();
       const purging = config.storage.maintenance.uploadpurging;
       if (purging.enabled && !readOnly)
         stops.push(startUploadPurger(registry.uploads, driver, logger, { age: purging.age, interval: purging.interval, dryRun: purging.dryrun }));
@@ -249,6 +263,7 @@ export function createApp(deps: AppDeps): BerthApp {
       health.stop();
       await redis?.close();
       for (const stop of stops.splice(0)) stop();
+      await analyser?.stop();
       await notifier?.stop();
       await pulls?.stop();
       await mirrors?.close();

@@ -5,7 +5,7 @@ import type { ChunkInput, UploadSession } from '../oci/uploads';
 import { contentLength, parseContentRange, uploadRange } from './ranges';
 import { baseUrl } from './urls';
 import { sendEmpty, type RouteContext } from './context';
-import { hasRequestBody } from './protocol';
+import { hasRequestBody, responseClosed } from './protocol';
 import { blobTarget, recordEvents, wantsEvent } from './events';
 
 function location(ctx: RouteContext, session: UploadSession): string {
@@ -24,6 +24,17 @@ async function blobCreated(ctx: RouteContext, digest: Digest, action: 'push' | '
     await recordEvents(ctx, action, [{ ...blobTarget(ctx, digest, size), fromRepository: from }]);
   }
   sendEmpty(ctx.res, 201, { Location: blobLocation(ctx, digest.value), 'Docker-Content-Digest': digest.value });
+  // A mounted blob was queued when it was pushed. The marker's write waits for the response to be
+  // sent, so that the push pays nothing for it; its failure is the analyser's to log.
+  if (action === 'push') queueAnalysis(ctx, digest);
+}
+
+function queueAnalysis(ctx: RouteContext, digest: Digest): void {
+  const analysis = ctx.options.insight?.analysis;
+  if (analysis === undefined) return;
+  const enqueue = (): void => void analysis.enqueue(digest).catch(() => undefined);
+  if (responseClosed(ctx.res)) enqueue();
+  else ctx.res.once('close', enqueue);
 }
 
 function sessionHeaders(ctx: RouteContext, session: UploadSession): Record<string, string> {

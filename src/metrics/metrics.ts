@@ -32,6 +32,11 @@ export interface Metrics {
   mirrorUpstreamBytes: Counter;
   mirrorServedBytes: Counter<'mirror'>;
   mirrorFetches: Counter<'result'>;
+  insightQueueDepth: Gauge;
+  insightLayersAnalysed: Counter<'outcome'>;
+  insightBytesAnalysed: Counter;
+  insightFindings: Counter<'rule'>;
+  insightAnalysisDuration: Histogram;
   redisUp: Gauge;
   redisErrors: Counter;
   redisLookups: Counter<'table' | 'result'>;
@@ -112,6 +117,21 @@ export function createMetrics(opts: { defaultMetrics?: boolean; /** `redis` is c
     mirrorUpstreamBytes: new Counter({ name: 'berth_mirror_upstream_bytes_total', help: 'Blob bytes received from upstreams.', registers }),
     mirrorServedBytes: new Counter({ name: 'berth_mirror_served_bytes_total', help: 'Blob bytes sent to clients of mirrored repositories (cached or not), by mirror.', labelNames: ['mirror'], registers }),
     mirrorFetches: new Counter({ name: 'berth_mirror_blob_fetches_total', help: 'Upstream blob fetches by result (completed, failed).', labelNames: ['result'], registers }),
+    insightQueueDepth: new Gauge({
+      name: 'berth_insight_queue_depth',
+      help: "Blobs queued for analysis in storage, as this process's last look at the queue found them (every process that analyses looks).",
+      aggregator: 'max',
+      registers,
+    }),
+    insightLayersAnalysed: new Counter({ name: 'berth_insight_layers_analysed_total', help: 'Blobs this process analysed, by outcome (analysed, not-a-layer, failed).', labelNames: ['outcome'], registers }),
+    insightBytesAnalysed: new Counter({ name: 'berth_insight_bytes_analysed_total', help: 'Compressed bytes of the layers this process scanned (analysed or failed): its rate is the analysis throughput.', registers }),
+    insightFindings: new Counter({ name: 'berth_insight_findings_total', help: 'Secrets found in the layers this process analysed, by rule (not counting those a record leaves out past its cap).', labelNames: ['rule'], registers }),
+    insightAnalysisDuration: new Histogram({
+      name: 'berth_insight_analysis_seconds',
+      help: 'Time to analyse one blob, from opening it to its record written.',
+      buckets: [0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 180, 600],
+      registers,
+    }),
     // Across workers the lowest: 0 as soon as one of them reads storage instead.
     redisUp: new Gauge({ name: 'berth_redis_up', help: 'Whether the shared cache (redis) answers (1) or reads go to storage (0).', aggregator: 'min', registers: redisRegisters }),
     redisErrors: new Counter({ name: 'berth_redis_errors_total', help: 'Shared cache (redis) commands that failed or timed out.', registers: redisRegisters }),

@@ -168,7 +168,10 @@ export class GarbageCollector {
       }
       for (const [digest, size] of blobs) {
         assertLive();
-        await deleteIfExists(this.driver, paths.blobDir(parseDigest(digest)));
+        const d = parseDigest(digest);
+        await deleteIfExists(this.driver, paths.blobDir(d));
+        // The analysis goes with its blob (docs/architecture.md, "Image insight: analysis in storage").
+        await deleteIfExists(this.driver, paths.insightLayerDir(d));
         this.count(report, digest, size);
       }
     } finally {
