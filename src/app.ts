@@ -34,6 +34,7 @@ import { mirrorMetrics } from './metrics/mirror-metrics';
 import { insightMetrics } from './metrics/insight-metrics';
 import { LayerAnalyser } from './insight/analyser';
 import { SecretPolicy } from './insight/secret-policy';
+import { PushWatch } from './insight/push-watch';
 import type { LeaseTimings } from './oci/lease';
 
 /** Readiness waits this long for the storage driver to answer. */
@@ -191,6 +192,9 @@ export function createApp(deps: AppDeps): BerthApp {
       ? new LayerAnalyser({ driver, config: config.insight, logger, observer: metrics && insightMetrics(metrics), claimTimings: deps.insightClaimTimings })
       : undefined;
 
+  const secrets = new SecretPolicy(config.insight.repositories);
+  const pushes = analyser && new PushWatch({ registry, analysis: analyser, secrets, logger, notifier, pollMs: config.insight.pollinterval });
+
   const dispatch = createDispatcher(
     registry,
     {
@@ -204,7 +208,7 @@ export function createApp(deps: AppDeps): BerthApp {
       authorize: createAuthorizer(auth.controller, { host: config.http.host, tokenPath: auth.tokenPath, clientIdentity: config.http.tls?.clientidentity }),
       notifier,
       mirrors,
-      insight: analyser && { analysis: analyser, secrets: new SecretPolicy(config.insight.repositories), config: config.insight },
+      insight: analyser && { analysis: analyser, secrets, config: config.insight, logger, pushes },
     },
     {
       ...healthRoutes(driver, { timeoutMs: READINESS_TIMEOUT_MS, fault: () => health.fault, redis: redis && (() => redis.cache.status), starting: groupStarting(deps.groupStarted) }),
@@ -264,6 +268,7 @@ export function createApp(deps: AppDeps): BerthApp {
       await redis?.close();
       for (const stop of stops.splice(0)) stop();
       await analyser?.stop();
+      await pushes?.stop();
       await notifier?.stop();
       await pulls?.stop();
       await mirrors?.close();

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import type { FileWriter, StorageDriver } from '../../storage-drivers/types';
@@ -5,7 +6,7 @@ import { isNotFound } from '../../storage-drivers/errors';
 import type { Digest } from '../oci/digest';
 import { deleteIfExists, fileSize } from '../oci/links';
 import { paths } from '../oci/paths';
-import { fileListWriter } from './file-list-codec';
+import { encodeEntry, fileListWriter } from './file-list-codec';
 import { InsightError } from './insight-error';
 import { MAX_RECORDED_FINDINGS, writeLayerRecord, type LayerFormat, type LayerRecord } from './layer-records';
 import { zstdAvailable } from './layer-media-types';
@@ -93,11 +94,14 @@ async function scan(
   try {
     writer = await driver.writer(paths.insightFileList(d), { append: false, signal: opts.signal });
     const list = fileListWriter(writer);
+    // The identity of the files, without times: a layer rebuilt with the same files has the same.
+    const contents = createHash('sha256');
     const summary = await scanLayer(blob, {
       mediaType: FORMAT_MEDIA_TYPE[format],
       secretHeadBytes: opts.secretHeadBytes,
       onEntry: (entry) => {
         opts.assertHeld();
+        contents.update(`${encodeEntry(entry)}\n`);
         return list.write(entry);
       },
       onFinding: (finding) => {
@@ -109,7 +113,8 @@ async function scan(
     opts.assertHeld();
     await writer.commit();
     const { compressedSize, uncompressedSize, fileCount, entryCount } = summary;
-    return { outcome: 'analysed', format, compressedSize, uncompressedSize, fileCount, entryCount, findings, ...(findingsTruncated ? { findingsTruncated } : {}) };
+    const contentDigest = `sha256:${contents.digest('hex')}`;
+    return { outcome: 'analysed', format, compressedSize, uncompressedSize, fileCount, entryCount, contentDigest, findings, ...(findingsTruncated ? { findingsTruncated } : {}) };
   } catch (err) {
     blob.destroy();
     await writer?.cancel().catch(() => undefined);
