@@ -88,8 +88,8 @@ describe('insight.secrets on manifest PUTs', () => {
     const got = await pushImage(reg.url, 'team/app', [await layerBlob(SECRET_FILES)]);
     assert.equal(got.res.status, 201, got.body);
     await waitUntil('the warning', async () => logLines.some((l) => l.includes(`team/app@${got.digest} ships 1 secret(s)`)));
-    await waitUntil('the event', async () => receiver.events.some((e) => (e.action as string) === 'insight.secrets' && e.target.digest === got.digest));
-    const event = receiver.events.find((e) => (e.action as string) === 'insight.secrets')!;
+    await waitUntil('the event', async () => receiver.events.some((e) => (e.action) === 'insight.secrets' && e.target.digest === got.digest));
+    const event = receiver.events.find((e) => (e.action) === 'insight.secrets')!;
     assert.equal(event.target.repository, 'team/app');
     assert.equal(event.target.tag, 'v1');
     assert.deepEqual(
