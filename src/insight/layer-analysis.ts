@@ -1,3 +1,4 @@
+import type { StorageDriver } from '../../storage-drivers/types';
 import type { Digest } from '../oci/digest';
 import type { InsightConfig } from '../config/insight-schema';
 import type { LayerRecord } from './layer-records';
@@ -27,4 +28,6 @@ export interface InsightServices {
   /** insight.repositories, compiled. */
   secrets: SecretPolicy;
   config: InsightConfig;
+  /** The store the records, file lists and cached image reports are read from (the registry's own). */
+  driver: StorageDriver;
 }
