@@ -93,3 +93,40 @@ export async function pushImage(p: Pusher, name: string, reference: string | und
 export function bytes(size: number, c = 'x'): Buffer {
   return Buffer.alloc(size, c);
 }
+
+export const PEM = `-----BEGIN OPENSSH PRIVATE KEY-----\n${'b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ'.repeat(3)}\n-----END OPENSSH PRIVATE KEY-----\n`;
+
+/**
+ * Layer 0 ships app/big.bin (10000), app/keep.txt (100), etc/conf (50) and a private key (PEM);
+ * layer 1 deletes big.bin and the key, adds app/new.txt (200); layer 2 makes etc opaque and adds
+ * etc/other (30). History interleaves empty_layer entries.
+ */
+export const THREE_LAYERS = {
+  layers: [
+    [
+      { name: 'app/' },
+      { name: 'app/big.bin', content: bytes(10000) },
+      { name: 'app/keep.txt', content: bytes(100) },
+      { name: 'app/id_ed25519', content: PEM },
+      { name: 'etc/' },
+      { name: 'etc/conf', content: bytes(50) },
+    ],
+    [
+      { name: 'app/.wh.big.bin', content: '' },
+      { name: 'app/.wh.id_ed25519', content: '' },
+      { name: 'app/new.txt', content: bytes(200) },
+    ],
+    [
+      { name: 'etc/.wh..wh..opq', content: '' },
+      { name: 'etc/other', content: bytes(30) },
+    ],
+  ],
+  history: [
+    { created_by: 'ADD rootfs.tar /' },
+    { created_by: 'ENV A=1', empty_layer: true },
+    { created_by: 'RUN rm /app/big.bin /app/id_ed25519 && make' },
+    { created_by: 'LABEL x=y', empty_layer: true },
+    { created_by: 'COPY etc /etc' },
+  ],
+  env: ['PATH=/usr/bin', 'DB_PASSWORD=correct-horse-battery'],
+};

@@ -37,7 +37,7 @@ export async function readImageConfig(blobs: BlobStore, repository: string, dige
   try {
     const doc: unknown = JSON.parse(Buffer.concat(chunks, total).toString('utf8'));
     if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return { config: null, error: 'the config is not a JSON object' };
-    return { config: doc as ImageConfig };
+    return { config: doc };
   } catch {
     return { config: null, error: 'the config is not JSON' };
   }

@@ -68,7 +68,7 @@ function descriptorOf(value: unknown): ReportDescriptor | undefined {
   }
   const d: ReportDescriptor = { mediaType: v.mediaType, digest, size: v.size };
   if (Array.isArray(v.urls)) d.urls = v.urls.filter((u): u is string => typeof u === 'string');
-  if (typeof v.platform === 'object' && v.platform !== null) d.platform = v.platform as Platform;
+  if (typeof v.platform === 'object' && v.platform !== null) d.platform = v.platform;
   if (typeof v.annotations === 'object' && v.annotations !== null) d.annotations = v.annotations as Record<string, string>;
   return d;
 }
