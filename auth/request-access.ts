@@ -11,6 +11,8 @@ export const CATALOG_ACCESS: Access = { type: 'registry', name: 'catalog', actio
  */
 export function accessForRoute(route: RouteName, method: string, repository: string): Access[] {
   if (route === 'base' || route === 'catalog' || repository === '') return [];
+  // Image insight reports what a pull would get, and no more: pull, whatever the method.
+  if (route === 'insight' || route === 'insight-files') return [{ type: 'repository', name: repository, actions: ['pull'] }];
   switch (method) {
     case 'GET':
     case 'HEAD':

@@ -208,7 +208,7 @@ export function createApp(deps: AppDeps): BerthApp {
       authorize: createAuthorizer(auth.controller, { host: config.http.host, tokenPath: auth.tokenPath, clientIdentity: config.http.tls?.clientidentity }),
       notifier,
       mirrors,
-      insight: analyser && { analysis: analyser, secrets, config: config.insight, logger, pushes },
+      insight: analyser && { analysis: analyser, secrets, config: config.insight, driver, logger, pushes },
     },
     {
       ...healthRoutes(driver, { timeoutMs: READINESS_TIMEOUT_MS, fault: () => health.fault, redis: redis && (() => redis.cache.status), starting: groupStarting(deps.groupStarted) }),

@@ -6,6 +6,7 @@ export const USAGE = `usage: berth [serve] [--config FILE]
        berth gc [--dry-run] [--delete-untagged] [--grace DURATION] [--config FILE]
        berth check [--repair] [--verify-digests] [--json] [--config FILE]
        berth healthcheck [--cert FILE --key FILE] [--config FILE]
+       berth insight IMAGE [--json] [--registry URL] [--user U --password P] [--wait SECONDS] [--fail-on-secrets]
 
 The config file may also be named by REGISTRY_CONFIGURATION_PATH; REGISTRY_* variables override its keys.`;
 
@@ -18,7 +19,9 @@ export type Command =
   /** cert and key: a client pair for a listener that requires one (http.tls.clientcas). */
   | { name: 'healthcheck'; config?: string; client?: { cert: string; key: string } }
   | { name: 'gc'; config?: string; dryRun: boolean; deleteUntagged: boolean; grace: number }
-  | { name: 'check'; config?: string; repair: boolean; verifyDigests: boolean; json: boolean };
+  | { name: 'check'; config?: string; repair: boolean; verifyDigests: boolean; json: boolean }
+  /** A client of a running registry's insight API: no config, no store. */
+  | { name: 'insight'; image: string; json: boolean; registry?: string; user?: string; password?: string; wait: number; failOnSecrets: boolean };
 
 const DEFAULT_GC_GRACE = 3_600_000;
 
@@ -41,6 +44,39 @@ const HEALTHCHECK_OPTIONS = {
   cert: { type: 'string' },
   key: { type: 'string' },
 } as const;
+
+const INSIGHT_OPTIONS = {
+  json: { type: 'boolean' },
+  registry: { type: 'string' },
+  user: { type: 'string', short: 'u' },
+  password: { type: 'string', short: 'p' },
+  wait: { type: 'string' },
+  'fail-on-secrets': { type: 'boolean' },
+} as const;
+const DEFAULT_INSIGHT_WAIT = 60;
+
+function insightCommand(args: readonly string[]): Command {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...args], options: INSIGHT_OPTIONS, strict: true, allowPositionals: true });
+  } catch (e) {
+    throw new UsageError(`insight: ${(e as Error).message}`);
+  }
+  const { values: v, positionals } = parsed;
+  if (positionals.length !== 1) throw new UsageError('insight: name one image');
+  if ((v.user === undefined) !== (v.password === undefined)) throw new UsageError('insight: --user and --password go together');
+  if (v.wait !== undefined && !/^\d{1,6}$/.test(v.wait)) throw new UsageError('insight: --wait takes a number of seconds');
+  return {
+    name: 'insight',
+    image: positionals[0],
+    json: v.json === true,
+    registry: v.registry,
+    user: v.user,
+    password: v.password,
+    wait: v.wait === undefined ? DEFAULT_INSIGHT_WAIT : Number(v.wait),
+    failOnSecrets: v['fail-on-secrets'] === true,
+  };
+}
 
 /**
  * Strict: an unknown flag or a stray argument is refused rather than ignored, since for `gc` a
@@ -83,6 +119,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
     if ((v.cert === undefined) !== (v.key === undefined)) throw new UsageError('healthcheck: --cert and --key go together');
     return { name: 'healthcheck', config: v.config, client: v.cert === undefined ? undefined : { cert: v.cert, key: v.key! } };
   }
+  if (argv[0] === 'insight') return insightCommand(argv.slice(1));
   if (argv[0] === 'serve') return { name: 'serve', config: flags('serve', argv.slice(1), CONFIG_OPTION).config };
   if (argv[0] !== undefined && !argv[0].startsWith('-')) throw new UsageError(`unknown command "${argv[0]}"`);
   return { name: 'serve', config: flags('serve', argv, CONFIG_OPTION).config };

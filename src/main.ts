@@ -24,6 +24,7 @@ import { fail, failWith } from './fail';
 import { serve } from './serve';
 import { runPrimary } from './workers/primary';
 import { runWorker } from './workers/worker';
+import { runInsight } from './insight-cli/run-insight';
 
 type Env = Record<string, string | undefined>;
 
@@ -112,6 +113,20 @@ async function healthcheck(env: Env, command: Extract<Command, { name: 'healthch
   process.stdout.write(`healthcheck: ${url}: ok${note}\n`);
 }
 
+/**
+ * `berth insight IMAGE`: a running registry's report of an image, waiting while it is pending. Exit
+ * 0 with a report, 1 when none came (an error, or still pending after --wait), 2 on a usage error,
+ * 3 with --fail-on-secrets when the report lists secrets.
+ */
+async function insight(command: Extract<Command, { name: 'insight' }>): Promise<void> {
+  const credentials = command.user !== undefined ? { user: command.user, password: command.password ?? '' } : undefined;
+  process.exitCode = await runInsight(
+    { image: command.image, json: command.json, registry: command.registry, credentials, waitSeconds: command.wait, failOnSecrets: command.failOnSecrets },
+    (s) => process.stdout.write(s),
+    (s) => process.stderr.write(s),
+  );
+}
+
 export async function main(argv: string[], env: Env): Promise<void> {
   // A worker of a group takes its configuration from its primary, never from the command line.
   if (cluster.isWorker) return runWorker();
@@ -132,6 +147,7 @@ export async function main(argv: string[], env: Env): Promise<void> {
     if (command.name === 'gc') return await gc(env, command);
     if (command.name === 'check') return await check(env, command);
     if (command.name === 'healthcheck') return await healthcheck(env, command);
+    if (command.name === 'insight') return await insight(command);
     const { config } = await loadConfigWithSource({ file: command.config, env });
     // Not used yet by serve (the mirror is not wired into requests), but a bad file stops start-up now.
     await readMirrorCas(config.mirrors);

@@ -1,5 +1,6 @@
 import { AccessDenied, Challenge, TooManyAttempts } from '../../auth';
 import { DomainError, type DomainErrorKind, type DomainFacts } from '../oci/errors';
+import { InsightError, type InsightErrorKind } from '../insight/insight-error';
 import { faultMessage, type StorageFault, type StorageFaultKind } from '../storage-faults';
 import { uploadRange } from './ranges';
 
@@ -85,6 +86,8 @@ export const DOMAIN_RULES: { [K in DomainErrorKind]: Rule<DomainFacts[K]> } = {
   'read-only': { code: 'UNSUPPORTED', headers: (f) => ({ Allow: f.allow.join(', ') }), detail: NONE },
   'deletes-disabled': { code: 'UNSUPPORTED' },
   'parameter-invalid': { code: 'UNSUPPORTED', status: 400 },
+  // As an unknown route: with insight off the routes do not exist, whoever asks.
+  'insight-disabled': { code: 'UNSUPPORTED', status: 404 },
   'collection-conflict': { code: 'UNAVAILABLE', headers: () => ({ 'Retry-After': '10' }) },
   'events-backlog-full': { code: 'UNAVAILABLE', headers: () => ({ 'Retry-After': '30' }) },
   // A pull-through mirror without a cached copy: the upstream's trouble, told as such, with the
@@ -109,6 +112,21 @@ export const FAULT_RULES: Record<StorageFaultKind, Rule<StorageFault>> = {
   busy: { code: 'UNAVAILABLE', headers: () => ({ 'Retry-After': '1' }) },
   io: { code: 'UNAVAILABLE', headers: () => ({ 'Retry-After': '30' }) },
   unavailable: { code: 'UNAVAILABLE', headers: () => ({ 'Retry-After': '10' }) },
+};
+
+/**
+ * Image insight's own errors, when one reaches a request (docs/architecture.md, "Image insight: the
+ * report and its API"). The scan's kinds are recorded as a layer's outcome and never thrown at a
+ * request; `file-list-corrupt` is: a stored record or file list that does not decode. That is the
+ * server's stored data failing, not the client's request nor an unforeseen bug, so it is answered as
+ * storage trouble is (UNAVAILABLE), naming the layer, with `detail.cause` the kind, and logged. No
+ * Retry-After: it does not heal by waiting; removing the layer's analysis has it analysed again.
+ */
+export const INSIGHT_RULES: Record<InsightErrorKind, Rule<InsightError>> = {
+  'file-list-corrupt': { code: 'UNAVAILABLE', detail: (e) => ({ cause: e.kind }) },
+  'layer-corrupt': { code: 'UNAVAILABLE', detail: (e) => ({ cause: e.kind }) },
+  'media-type-unsupported': { code: 'UNAVAILABLE', detail: (e) => ({ cause: e.kind }) },
+  'compression-unavailable': { code: 'UNAVAILABLE', detail: (e) => ({ cause: e.kind }) },
 };
 
 /** auth/'s refusals: 401 with its challenge, 403, 429 with Retry-After. */
@@ -148,6 +166,7 @@ export function answerFor(err: unknown): Answer {
     const rule = DOMAIN_RULES[e.kind] as Rule<unknown>;
     return apply(rule, e.facts, e.reason, hasKeys(e.facts) ? e.facts : undefined);
   }
+  if (err instanceof InsightError) return apply(INSIGHT_RULES[err.kind], err, err.message, undefined);
   if (err instanceof Challenge) return apply(AUTH_RULES.challenge, err, undefined, undefined);
   if (err instanceof AccessDenied) return apply(AUTH_RULES.denied, err, undefined, undefined);
   if (err instanceof TooManyAttempts) return apply(AUTH_RULES.tooMany, err, undefined, undefined);
@@ -156,6 +175,6 @@ export function answerFor(err: unknown): Answer {
 
 /** Every code and status the table can answer with (the docs test checks docs/api.md against it). */
 export function answeredStatuses(): Array<{ code: OciCode; status: number }> {
-  const rules: Rule<never>[] = [...Object.values(DOMAIN_RULES), ...Object.values(FAULT_RULES), ...Object.values(AUTH_RULES)] as Rule<never>[];
+  const rules: Rule<never>[] = [...Object.values(DOMAIN_RULES), ...Object.values(FAULT_RULES), ...Object.values(INSIGHT_RULES), ...Object.values(AUTH_RULES)] as Rule<never>[];
   return [...rules, { code: 'UNKNOWN' } as Rule<never>].map((r) => ({ code: r.code, status: r.status ?? OCI_CODES[r.code].status }));
 }

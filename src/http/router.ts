@@ -10,13 +10,25 @@ import { cancelUpload, completeUpload, patchUpload, startUpload, uploadStatus } 
 import { deleteManifest, getManifest, putManifest } from './manifest-routes';
 import { base, catalog, listReferrers, listTags } from './listing-routes';
 import { ALLOW_ALL } from './auth-adapter';
+import { getInsight, getInsightFiles } from './insight-routes';
 import type { Mirror } from '../mirror/mirrors';
 import { urlPath, urlQuery } from './urls';
 import { getMirroredBlob, getMirroredManifest, listMirroredReferrers, listMirroredTags, orMirror } from './mirror-routes';
 import { mirrorRefusal, routeRepository, type MirrorRoute, type RepositoryEndpoint } from '../mirror/routing';
 
 /** The registry's routes (under /v2), as logs, metrics and auth/ name them. */
-export type RegistryRouteName = 'base' | 'catalog' | 'tags' | 'manifest' | 'upload-start' | 'upload' | 'blob' | 'referrers';
+export type RegistryRouteName =
+  | 'base'
+  | 'catalog'
+  | 'tags'
+  | 'manifest'
+  | 'upload-start'
+  | 'upload'
+  | 'blob'
+  | 'referrers'
+  /** Berth's image insight (insight-routes.ts): reads of an image, authorized as pulls of it. */
+  | 'insight'
+  | 'insight-files';
 
 /** Every route the server has: the registry's, the probes and the token endpoint. */
 export type RouteName = RegistryRouteName | 'healthz' | 'readyz' | 'token';
@@ -55,6 +67,9 @@ const REGISTRY_ROUTES: Route[] = [
   v2('upload', /^\/v2\/(.+)\/blobs\/uploads\/([^/]+)$/, true, { GET: uploadStatus, PATCH: patchUpload, PUT: completeUpload, DELETE: cancelUpload }),
   v2('blob', /^\/v2\/(.+)\/blobs\/([^/]+)$/, true, { GET: orMirror(getBlob, getMirroredBlob(getBlob)), HEAD: orMirror(getBlob, getMirroredBlob(getBlob)), DELETE: deleteBlob }),
   v2('referrers', /^\/v2\/(.+)\/referrers\/([^/]+)$/, true, { GET: orMirror(listReferrers, listMirroredReferrers(listReferrers)) }),
+  // No repository name has a component starting with `_`, so `_berth` never shadows one.
+  v2('insight-files', /^\/v2\/(.+)\/_berth\/insight\/([^/]+\/layers\/[^/]+)\/files$/, true, { GET: getInsightFiles }),
+  v2('insight', /^\/v2\/(.+)\/_berth\/insight\/([^/]+)$/, true, { GET: getInsight }),
 ];
 
 /** The routes outside /v2; each path also answers with a trailing slash. */

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { StorageDriver } from '../../storage-drivers/types';
 import type { Digest } from '../oci/digest';
 import type { InsightConfig } from '../config/insight-schema';
 import type { LayerRecord } from './layer-records';
@@ -33,4 +34,6 @@ export interface InsightServices {
   logger?: Logger;
   /** Tells the findings of images pushed under `warn` once their layers are analysed. */
   pushes?: PushWatch;
+  /** The store the records, file lists and cached image reports are read from (the registry's own). */
+  driver: StorageDriver;
 }

@@ -2,7 +2,7 @@ import { DomainError, isDomainError } from '../oci/errors';
 import { parseDigest, type Digest } from '../oci/digest';
 import { parseManifest, type ManifestLimits } from '../oci/manifest-parse';
 import type { Registry } from '../oci/registry';
-import { readImageConfig } from './image-config';
+import { readImageConfig } from './report/image-config';
 import { describeFinding, imageSecrets, type ImageSecretFinding } from './image-secrets';
 import type { InsightServices } from './layer-analysis';
 import type { LayerRecord } from './layer-records';
@@ -45,7 +45,8 @@ export async function checkPushSecrets(check: PushCheck): Promise<{ pending: str
       return { digest: digest.value, record, linked: true };
     }),
   );
-  const configJson = config === undefined ? null : await readImageConfig(registry, name, config, signal);
+  // A config it cannot read (missing, too large, not JSON) is searched by nothing; the PUT's own checks refuse a missing one.
+  const configJson = config === undefined ? null : (await readImageConfig(registry.blobs, name, config, signal).catch(() => ({ config: null }))).config;
   const findings = imageSecrets(records, configJson, policy);
   if (findings.length > 0) throw refusal(findings);
   const pending = records.filter((r) => r.linked && r.record === null).map((r) => r.digest);

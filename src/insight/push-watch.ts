@@ -3,7 +3,7 @@ import type { EventOrigin } from '../events/event';
 import type { Notifier } from '../events/notifier';
 import type { Digest } from '../oci/digest';
 import type { Registry } from '../oci/registry';
-import { readImageConfig } from './image-config';
+import { readImageConfig } from './report/image-config';
 import { describeFinding, imageSecrets } from './image-secrets';
 import type { LayerAnalysis } from './layer-analysis';
 import type { LayerRecord } from './layer-records';
@@ -107,7 +107,7 @@ export class PushWatch {
       this.deps.logger.warn({ repository: image.name, digest: image.digest, layers: pending.map((l) => l.value) }, 'insight: layers of a pushed image still not analysed; its secrets are not logged');
       return true;
     }
-    const config = image.config === undefined ? null : await readImageConfig(this.deps.registry, image.name, image.config);
+    const config = image.config === undefined ? null : (await readImageConfig(this.deps.registry.blobs, image.name, image.config)).config;
     const layers = image.layers.map((l) => ({ digest: l.value, record: image.records.get(l.value) ?? null }));
     const findings = imageSecrets(layers, config, this.deps.secrets.for(image.name));
     if (findings.length === 0) return true;

@@ -89,6 +89,9 @@ export const MIRROR_METHODS: Readonly<Record<RepositoryEndpoint, readonly string
   blob: ['GET', 'HEAD'],
   tags: ['GET'],
   referrers: ['GET'],
+  // Insight reports on what the mirror has cached, read-only like every pull.
+  insight: ['GET'],
+  'insight-files': ['GET'],
   'upload-start': [],
   upload: [],
 };

@@ -40,8 +40,10 @@ export interface DomainFacts {
   /** The registry is in read-only mode; the route still takes `allow`. */
   'read-only': { allow: string[] };
   'deletes-disabled': Record<string, never>;
-  /** A query parameter that is not what the API defines (`n` of a listing). */
-  'parameter-invalid': { n: string };
+  /** A query or path parameter that is not what the API defines (`n` of a listing, an insight cursor or layer index). */
+  'parameter-invalid': { n?: string; last?: string; at?: string; layer?: string };
+  /** Image insight is turned off (insight.enabled: false): its routes answer as unknown ones. */
+  'insight-disabled': Record<string, never>;
   /** A garbage collection kept deleting what this write references; retrying later succeeds. */
   'collection-conflict': Record<string, never>;
   /** Notifications are configured to refuse writes while this many events wait for delivery. */

@@ -93,6 +93,13 @@ export const paths = {
   insightLayerRecord: (d: Digest) => `${INSIGHT}/layers/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}/record`,
   insightFileList: (d: Digest) => `${INSIGHT}/layers/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}/files`,
   insightLayersRoot: `${INSIGHT}/layers`,
+  /**
+   * An image's merged analysis (src/insight/report-cache.ts), keyed by its manifest's digest: what
+   * its layers' records and file lists add up to, so a second report is one read. Derived data:
+   * absent or unreadable, it is computed again.
+   */
+  insightImage: (d: Digest) => `${INSIGHT}/images/${d.algorithm}/${d.hex}`,
+  insightImagesRoot: `${INSIGHT}/images`,
   /** The analysis queue: an empty marker per layer waiting to be analysed (src/insight/analysis-queue.ts). */
   insightQueue: `${INSIGHT}/queue`,
   insightJob: (d: Digest) => `${INSIGHT}/queue/${d.algorithm}-${d.hex}`,

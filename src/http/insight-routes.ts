@@ -1,0 +1,105 @@
+import { DomainError } from '../oci/errors';
+import type { InsightServices } from '../insight/layer-analysis';
+import { readLayerRecord } from '../insight/layer-records';
+import { layerEntries } from '../insight/report/image-analysis';
+import { manifestShape } from '../insight/report/image-manifest';
+import { manifestReport, type ReportDeps } from '../insight/report/image-report';
+import { filePage, type PageCursor } from '../insight/report/file-page';
+import type { LayerEntry } from '../insight/layer-entry';
+import { sendJson, type RouteContext } from './context';
+import { nextLink } from './listing-routes';
+import { readReference } from './manifest-routes';
+import { parseCount } from './ranges';
+
+/** Seconds a client waiting for a pending analysis is told to wait before asking again. */
+const PENDING_RETRY_AFTER = '2';
+const DEFAULT_PAGE = 100;
+/** Pages are bounded as referrers are: a page is held in memory before it is sent. */
+const MAX_PAGE = 1000;
+/** Longer than any path a tar can carry usefully; a longer `last` is refused before a read. */
+const MAX_LAST_LENGTH = 16 * 1024;
+
+function insightOf(ctx: RouteContext): InsightServices {
+  if (!ctx.options.insight) throw new DomainError('insight-disabled', {}, 'image insight is disabled on this registry');
+  return ctx.options.insight;
+}
+
+function reportDeps(ctx: RouteContext, insight: InsightServices): ReportDeps {
+  return {
+    driver: insight.driver,
+    manifests: ctx.registry.manifests,
+    blobs: ctx.registry.blobs,
+    analysis: insight.analysis,
+    policy: insight.secrets.for(ctx.name),
+    readOnly: ctx.options.readOnly,
+    signal: ctx.signal,
+  };
+}
+
+const reportPath = (name: string, reference: string) => `/v2/${name}/_berth/insight/${reference}`;
+
+/** GET /v2/<name>/_berth/insight/<reference>: the report; 202 with Retry-After while layers are pending. */
+export async function getInsight(ctx: RouteContext): Promise<void> {
+  const insight = insightOf(ctx);
+  const ref = readReference(ctx.param);
+  const report = await manifestReport(reportDeps(ctx, insight), ctx.name, ctx.param, ref, (digest) => reportPath(ctx.name, digest));
+  const pending = report.status === 'pending';
+  sendJson(ctx.res, pending ? 202 : 200, report, pending ? { 'Retry-After': PENDING_RETRY_AFTER } : {});
+}
+
+function invalid(facts: { n?: string; last?: string; at?: string; layer?: string }, message: string): DomainError {
+  return new DomainError('parameter-invalid', facts, message);
+}
+
+function pageParameters(query: URLSearchParams): { n: number; cursor: PageCursor } {
+  const n = Math.min(parseCount(query.get('n')) ?? DEFAULT_PAGE, MAX_PAGE);
+  const last = query.get('last') ?? undefined;
+  if (last !== undefined && (last === '' || last.length > MAX_LAST_LENGTH)) throw invalid({ last: last.slice(0, 50) }, 'last must be a path of the list');
+  const rawAt = query.get('at');
+  if (rawAt !== null && !/^\d{1,9}$/.test(rawAt)) throw invalid({ at: rawAt.slice(0, 50) }, 'at must be a non-negative integer');
+  return { n, cursor: { last, at: rawAt === null ? undefined : Number(rawAt) } };
+}
+
+function entryJson(e: LayerEntry) {
+  return { path: e.path, type: e.type, size: e.size, mode: e.mode, uid: e.uid, gid: e.gid, linkTarget: e.linkTarget ?? null, digest: e.digest ?? null };
+}
+
+/**
+ * GET /v2/<name>/_berth/insight/<reference>/layers/<index>/files?n=&last=&at=: a page of the layer's
+ * stored file list, with a Link to the next one as tag lists have. A layer without a record yet is
+ * queued (202); one that failed or is not a layer has no list (an empty page with its status).
+ */
+export async function getInsightFiles(ctx: RouteContext): Promise<void> {
+  const insight = insightOf(ctx);
+  const split = ctx.param.lastIndexOf('/layers/');
+  const reference = ctx.param.slice(0, split);
+  const rawIndex = ctx.param.slice(split + '/layers/'.length);
+  if (!/^\d{1,6}$/.test(rawIndex)) throw invalid({ layer: rawIndex.slice(0, 50) }, 'the layer index must be a non-negative integer');
+  const { n, cursor } = pageParameters(ctx.query);
+  const m = await ctx.registry.manifests.get(ctx.name, readReference(reference));
+  const shape = manifestShape(m.mediaType, m.bytes);
+  if (shape.kind !== 'image') throw invalid({ layer: rawIndex }, `${reference} is not an image manifest: ask one of its manifests`);
+  const index = Number(rawIndex);
+  const descriptor = shape.layers[index];
+  if (descriptor === undefined) throw invalid({ layer: rawIndex }, `layer ${index} is out of range: the image has ${shape.layers.length} layers`);
+  const layer = { index, digest: descriptor.digest.value, mediaType: descriptor.mediaType };
+  const record = await readLayerRecord(insight.driver, descriptor.digest);
+  if (record === null) {
+    if (!ctx.options.readOnly) await insight.analysis.enqueue(descriptor.digest);
+    sendJson(ctx.res, 202, { layer, status: 'pending', entries: [], next: null }, { 'Retry-After': PENDING_RETRY_AFTER });
+    return;
+  }
+  if (record.outcome !== 'analysed') {
+    sendJson(ctx.res, 200, { layer, status: record.outcome, error: record.error ?? null, entries: [], next: null });
+    return;
+  }
+  const page = await filePage(layerEntries(insight.driver, descriptor.digest, index), n, cursor);
+  if (page.mismatch) throw invalid({ last: (cursor.last ?? '').slice(0, 50), at: String(cursor.at) }, 'last is not the path at position at: not a cursor of this list');
+  const headers: Record<string, string> = {};
+  let next: string | null = null;
+  if (page.next) {
+    headers.Link = nextLink(`${reportPath(ctx.name, reference)}/layers/${index}/files`, { n, last: page.next.last, at: page.next.at });
+    next = headers.Link.slice(1, headers.Link.indexOf('>'));
+  }
+  sendJson(ctx.res, 200, { layer, status: 'analysed', entries: page.entries.map(entryJson), next }, headers);
+}

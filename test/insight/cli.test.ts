@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { authConfig, authFixture, USERS, type AuthFixture } from '../auth/helpers';
+import { startInsightRegistry, type InsightRegistry } from './insight-server';
+import { pushImage, Pusher, THREE_LAYERS } from './images';
+
+// Compiled tests run from dist/test/insight; the CLI is dist/src/main.js.
+const MAIN = path.join(__dirname, '..', '..', 'src', 'main.js');
+
+function berth(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [MAIN, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('berth insight (the CLI) against a registry with token auth', () => {
+  let fx: AuthFixture;
+  let reg: InsightRegistry;
+  let host: string;
+  before(async () => {
+    fx = await authFixture();
+    reg = await startInsightRegistry({
+      config: authConfig({
+        htpasswd: { path: fx.htpasswd },
+        token: { service: 'berth', issuer: 'berth', server: {} },
+        accesscontrol: { repositories: { 'team/**': { policies: [{ users: ['alice'], actions: ['pull', 'push'] }] } } },
+      }),
+    });
+    host = new URL(reg.url).host;
+    // Pushed with basic credentials through the token endpoint, as docker would.
+    const token = await fetch(`${reg.url}/auth/token?service=berth&scope=repository:team/app:pull,push`, { headers: { authorization: 'Basic ' + Buffer.from(`alice:${USERS.alice}`).toString('base64') } });
+    await pushImage(new Pusher(reg.url, `Bearer ${((await token.json()) as { token: string }).token}`), 'team/app', '1.0', THREE_LAYERS);
+  });
+  after(async () => {
+    await reg.close();
+    await fx.cleanup();
+  });
+
+  test('the human summary: efficiency, wasted bytes, offenders, secrets, layers; waits while pending', async () => {
+    const r = await berth(['insight', `${host}/team/app:1.0`, '--user', 'alice', '--password', USERS.alice, '--wait', '20']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^team\/app@sha256:[0-9a-f]{64}\n/);
+    assert.match(r.stdout, /efficiency 3\.\d%, wasted 10\.\d KiB of 10\.\d KiB shipped/);
+    assert.match(r.stdout, /9\.8 KiB {2}app\/big\.bin {2}\(added by layer 0: ADD rootfs\.tar \/; removed by layer 1: RUN rm \/app\/big\.bin \/app\/id_ed25519 && …\)/);
+    assert.match(r.stdout, /secrets \(warn\):\n {2}layer 0 {2}app\/id_ed25519 {2}private-key {2}private-key:/);
+    assert.match(r.stdout, /config {2}config\.Env\[1\] {2}credential-variable/);
+    assert.match(r.stdout, /\n2 +\S+ \S+ +1 +0 B {2}COPY etc \/etc\n/);
+  });
+
+  test('--json prints the report; --fail-on-secrets exits 3; no credentials exits 1; a bad name exits 2', async () => {
+    const json = await berth(['insight', 'team/app@' + (await digestOf()), '--registry', reg.url, '-u', 'alice', '-p', USERS.alice, '--json', '--fail-on-secrets']);
+    assert.equal(json.code, 3, json.stderr);
+    const report = JSON.parse(json.stdout) as { status: string; wastedBytes: number; secrets: { findings: unknown[] } };
+    assert.equal(report.status, 'complete');
+    assert.equal(report.secrets.findings.length, 2);
+    const anonymous = await berth(['insight', `${host}/team/app:1.0`]);
+    assert.equal(anonymous.code, 1);
+    assert.match(anonymous.stderr, /pass --user and --password/);
+    const unknown = await berth(['insight', `${host}/team/app:2.0`, '-u', 'alice', '-p', USERS.alice]);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /404 MANIFEST_UNKNOWN/);
+    assert.equal((await berth(['insight', 'app:1.0'])).code, 2);
+    assert.equal((await berth(['insight'])).code, 2);
+  });
+
+  async function digestOf(): Promise<string> {
+    const token = await fetch(`${reg.url}/auth/token?service=berth&scope=repository:team/app:pull`, { headers: { authorization: 'Basic ' + Buffer.from(`alice:${USERS.alice}`).toString('base64') } });
+    const res = await fetch(`${reg.url}/v2/team/app/manifests/1.0`, { method: 'HEAD', headers: { authorization: `Bearer ${((await token.json()) as { token: string }).token}` } });
+    return String(res.headers.get('docker-content-digest'));
+  }
+});
