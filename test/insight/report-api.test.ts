@@ -132,7 +132,7 @@ describe('insight report: images, indexes, pending, policies', () => {
       insight: {
         repositories: {
           'allowed/by-path': { secrets: 'warn', allow: { paths: ['app/**', 'config.Env*'] } },
-          'allowed/by-rule': { secrets: 'deny', allow: { rules: ['private-key'] } },
+          'allowed/by-rule': { secrets: 'warn', allow: { rules: ['private-key'] } },
           'quiet/**': { secrets: 'off' },
         },
       },
@@ -168,7 +168,7 @@ describe('insight report: images, indexes, pending, policies', () => {
     };
     assert.deepEqual(await rules('plain/app'), ['warn', ['private-key', 'credential-variable']]);
     assert.deepEqual(await rules('allowed/by-path'), ['warn', []]);
-    assert.deepEqual(await rules('allowed/by-rule'), ['deny', ['credential-variable']]);
+    assert.deepEqual(await rules('allowed/by-rule'), ['warn', ['credential-variable']]);
     assert.deepEqual(await rules('quiet/app'), ['off', []]);
   });
 
