@@ -68,6 +68,7 @@ export async function analyseImage(driver: StorageDriver, manifest: Digest, conf
       report.uncompressedSize = record.uncompressedSize;
       report.files = record.fileCount;
       report.entries = record.entryCount;
+      if (record.contentDigest !== undefined) report.contentDigest = record.contentDigest;
     } else {
       skippedLayers.push(index);
       notes.push(skipNote(report, record));

@@ -1,7 +1,7 @@
 import type { StorageDriver } from '../../../storage-drivers/types';
 import { isDomainError } from '../../oci/errors';
 import type { BlobStore } from '../../oci/blobs';
-import type { Digest } from '../../oci/digest';
+import { parseDigest, type Digest } from '../../oci/digest';
 import type { ManifestRef, ManifestStore } from '../../oci/manifests';
 import { mapBounded } from '../../oci/bounded';
 import type { LayerAnalysis } from '../layer-analysis';
@@ -11,6 +11,7 @@ import { readImageConfig } from './image-config';
 import { analyseImage, type ResolvedLayer } from './image-analysis';
 import { isForeignLayer, isImageMediaType, manifestShape, type ReportDescriptor } from './image-manifest';
 import { readCachedAnalysis, writeCachedAnalysis } from './report-cache';
+import { pushReport } from './push-report';
 import type { ChildReport, ImageAnalysis, ImageReport, IndexReport, ManifestReport } from './report-types';
 
 /** Storage reads a report makes at once (one per layer record): S3 round trips, bounded. */
@@ -37,7 +38,12 @@ export async function manifestReport(deps: ReportDeps, repository: string, refer
   const m = await deps.manifests.get(repository, ref);
   const head = { repository, reference, digest: m.digest.value, mediaType: m.mediaType };
   const shape = manifestShape(m.mediaType, m.bytes);
-  if (shape.kind === 'image') return imageReport(deps, repository, head, m.digest, shape.config, shape.layers);
+  if (shape.kind === 'image') {
+    const image = await imageReport(deps, repository, head, m.digest, shape.config, shape.layers);
+    if (image.status !== 'complete' || ref.tag === undefined) return image;
+    const push = await pushReport(deps, repository, ref.tag, image, (d, name, digest) => manifestReport(d, name, digest, { digest: parseDigest(digest) }, childPath));
+    return push === undefined ? image : { ...image, push };
+  }
   if (shape.kind === 'other') return { ...head, status: 'not-an-image' };
   // Children one after the other: each may merge file lists, which is the costly part.
   const manifests: ChildReport[] = [];

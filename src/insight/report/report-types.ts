@@ -3,6 +3,7 @@ import type { HiddenEntry } from '../image-merge';
 import type { ImageSecretFinding } from '../image-secrets';
 import type { SecretMode } from '../../config/insight-schema';
 import type { Platform } from './image-manifest';
+import type { PushComparison } from '../layer-order';
 
 /** What became of one layer: a record's outcome, or `not-stored` for a foreign layer the registry lacks. */
 export type LayerOutcome = 'analysed' | 'not-a-layer' | 'failed' | 'not-stored';
@@ -26,6 +27,8 @@ export interface LayerReport {
   error?: { kind: InsightErrorKind; message: string };
   /** The layer had more findings than its record keeps. */
   findingsTruncated?: true;
+  /** The identity of its files, times excluded (the record's): tells a layer rebuilt with the same files. */
+  contentDigest?: string;
 }
 
 /**
@@ -72,7 +75,12 @@ export interface PendingImageReport extends ReportHead {
 export interface CompleteImageReport extends ReportHead, Omit<ImageAnalysis, 'version' | 'manifest' | 'findings'> {
   status: 'complete';
   secrets: { mode: SecretMode; findings: ImageSecretFinding[] };
+  /** Asked by tag: what this push of the tag moved against the tag's previous image, and layer-order advice. */
+  push?: PushReport;
 }
+
+/** `previous`: the manifest the tag named before; its comparison once that image is analysed too. */
+export type PushReport = { previous: string; status: 'pending' } | ({ previous: string; status: 'complete' } & PushComparison);
 
 export type ImageReport = PendingImageReport | CompleteImageReport;
 

@@ -18,6 +18,8 @@ export interface TestEntry {
   content?: string | Buffer;
   linkname?: string;
   mode?: number;
+  /** Default: the epoch, so that a layer's bytes depend on its files alone. */
+  mtime?: Date;
 }
 
 /** A tar stream of `entries` written with tar-stream's pack, one entry at a time (backpressure). */
@@ -27,7 +29,7 @@ export function tarStream(entries: Iterable<TestEntry> | AsyncIterable<TestEntry
     try {
       for await (const e of entries) {
         const type = e.type ?? (e.content === undefined && e.name.endsWith('/') ? 'directory' : 'file');
-        const header: Partial<tar.Header> & { name: string } = { name: e.name, type, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), mtime: new Date(0) };
+        const header: Partial<tar.Header> & { name: string } = { name: e.name, type, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), mtime: e.mtime ?? new Date(0) };
         if (e.linkname !== undefined) header.linkname = e.linkname;
         await new Promise<void>((resolve, reject) => {
           const done = (err?: Error | null) => (err ? reject(err) : resolve());
