@@ -10,6 +10,8 @@ export const CATALOG_ACCESS: Access = { type: 'registry', name: 'catalog', actio
  * route filters it unless the caller holds CATALOG_ACCESS). A mount's `from` is checked by the route.
  */
 export function accessForRoute(route: RouteName, method: string, repository: string): Access[] {
+  // Where every repository's bytes go: as much as the full catalog tells, and no less.
+  if (route === 'insight-storage') return [CATALOG_ACCESS];
   if (route === 'base' || route === 'catalog' || repository === '') return [];
   // Image insight reports what a pull would get, and no more: pull, whatever the method.
   if (route === 'insight' || route === 'insight-files') return [{ type: 'repository', name: repository, actions: ['pull'] }];

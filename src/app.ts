@@ -35,6 +35,7 @@ import { insightMetrics } from './metrics/insight-metrics';
 import { LayerAnalyser } from './insight/analyser';
 import { SecretPolicy } from './insight/secret-policy';
 import { PushWatch } from './insight/push-watch';
+import { StorageViews } from './insight/storage-view';
 import type { LeaseTimings } from './oci/lease';
 
 /** Readiness waits this long for the storage driver to answer. */
@@ -208,7 +209,7 @@ export function createApp(deps: AppDeps): BerthApp {
       authorize: createAuthorizer(auth.controller, { host: config.http.host, tokenPath: auth.tokenPath, clientIdentity: config.http.tls?.clientidentity }),
       notifier,
       mirrors,
-      insight: analyser && { analysis: analyser, secrets, config: config.insight, driver, logger, pushes },
+      insight: analyser && { analysis: analyser, secrets, config: config.insight, driver, logger, pushes, storage: new StorageViews(driver, registry.listing) },
     },
     {
       ...healthRoutes(driver, { timeoutMs: READINESS_TIMEOUT_MS, fault: () => health.fault, redis: redis && (() => redis.cache.status), starting: groupStarting(deps.groupStarted) }),

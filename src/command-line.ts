@@ -7,6 +7,7 @@ export const USAGE = `usage: berth [serve] [--config FILE]
        berth check [--repair] [--verify-digests] [--json] [--config FILE]
        berth healthcheck [--cert FILE --key FILE] [--config FILE]
        berth insight IMAGE [--json] [--registry URL] [--user U --password P] [--wait SECONDS] [--fail-on-secrets]
+       berth insight --storage --registry URL [--json] [--user U --password P]
 
 The config file may also be named by REGISTRY_CONFIGURATION_PATH; REGISTRY_* variables override its keys.`;
 
@@ -21,7 +22,7 @@ export type Command =
   | { name: 'gc'; config?: string; dryRun: boolean; deleteUntagged: boolean; grace: number }
   | { name: 'check'; config?: string; repair: boolean; verifyDigests: boolean; json: boolean }
   /** A client of a running registry's insight API: no config, no store. */
-  | { name: 'insight'; image: string; json: boolean; registry?: string; user?: string; password?: string; wait: number; failOnSecrets: boolean };
+  | { name: 'insight'; image?: string; storage: boolean; json: boolean; registry?: string; user?: string; password?: string; wait: number; failOnSecrets: boolean };
 
 const DEFAULT_GC_GRACE = 3_600_000;
 
@@ -52,6 +53,7 @@ const INSIGHT_OPTIONS = {
   password: { type: 'string', short: 'p' },
   wait: { type: 'string' },
   'fail-on-secrets': { type: 'boolean' },
+  storage: { type: 'boolean' },
 } as const;
 const DEFAULT_INSIGHT_WAIT = 60;
 
@@ -63,12 +65,15 @@ function insightCommand(args: readonly string[]): Command {
     throw new UsageError(`insight: ${(e as Error).message}`);
   }
   const { values: v, positionals } = parsed;
-  if (positionals.length !== 1) throw new UsageError('insight: name one image');
+  const storage = v.storage === true;
+  if (storage ? positionals.length !== 0 : positionals.length !== 1) throw new UsageError(storage ? 'insight: --storage takes no image' : 'insight: name one image');
+  if (storage && v.registry === undefined) throw new UsageError('insight: --storage needs --registry URL');
   if ((v.user === undefined) !== (v.password === undefined)) throw new UsageError('insight: --user and --password go together');
   if (v.wait !== undefined && !/^\d{1,6}$/.test(v.wait)) throw new UsageError('insight: --wait takes a number of seconds');
   return {
     name: 'insight',
     image: positionals[0],
+    storage,
     json: v.json === true,
     registry: v.registry,
     user: v.user,

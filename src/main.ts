@@ -121,7 +121,7 @@ async function healthcheck(env: Env, command: Extract<Command, { name: 'healthch
 async function insight(command: Extract<Command, { name: 'insight' }>): Promise<void> {
   const credentials = command.user !== undefined ? { user: command.user, password: command.password ?? '' } : undefined;
   process.exitCode = await runInsight(
-    { image: command.image, json: command.json, registry: command.registry, credentials, waitSeconds: command.wait, failOnSecrets: command.failOnSecrets },
+    { image: command.image, storage: command.storage, json: command.json, registry: command.registry, credentials, waitSeconds: command.wait, failOnSecrets: command.failOnSecrets },
     (s) => process.stdout.write(s),
     (s) => process.stderr.write(s),
   );

@@ -47,6 +47,13 @@ export async function getInsight(ctx: RouteContext): Promise<void> {
   sendJson(ctx.res, pending ? 202 : 200, report, pending ? { 'Retry-After': PENDING_RETRY_AFTER } : {});
 }
 
+/** GET /v2/_berth/insight/storage: bytes per repository, shared once, and what a collection would reclaim (catalog access). */
+export async function getStorageView(ctx: RouteContext): Promise<void> {
+  const insight = insightOf(ctx);
+  if (!insight.storage) throw new DomainError('insight-disabled', {}, 'the storage view is not served by this registry');
+  sendJson(ctx.res, 200, await insight.storage.get());
+}
+
 function invalid(facts: { n?: string; last?: string; at?: string; layer?: string }, message: string): DomainError {
   return new DomainError('parameter-invalid', facts, message);
 }

@@ -1,4 +1,5 @@
 import type { CompleteImageReport, ManifestReport } from '../insight/report/report-types';
+import type { StorageView } from '../insight/storage-view';
 
 /** 1536 → "1.5 KiB": the powers of 1024 docker and dive show. */
 export function humanBytes(n: number): string {
@@ -39,8 +40,35 @@ function imageLines(r: CompleteImageReport, indent: string): string[] {
     const outcome = l.outcome === 'analysed' ? '' : ` [${l.outcome}]`;
     lines.push(`${pad(String(l.index), 6)}${padLeft(humanBytes(l.compressedSize), 11)}${padLeft(String(l.files ?? '-'), 8)}${padLeft(humanBytes(l.hiddenBytes), 11)}  ${shortInstruction(l.createdBy)}${outcome}`);
   }
+  lines.push(...pushLines(r));
   for (const note of r.notes) lines.push(`note: ${note}`);
   return lines.map((line) => (line === '' ? '' : indent + line));
+}
+
+/** What the push of the tag moved against its previous image, and the layer-order advice. */
+function pushLines(r: CompleteImageReport): string[] {
+  const push = r.push;
+  if (push === undefined) return [];
+  if (push.status === 'pending') return ['', `against the tag's previous image ${push.previous}: its analysis is pending`];
+  const lines = [
+    '',
+    `against the tag's previous image ${push.previous}: ${humanBytes(push.reusedBytes)} reused, ${humanBytes(push.changedBytes)} changed, ${humanBytes(push.rebuiltBytes)} rebuilt with the same files`,
+  ];
+  for (const a of push.advice)
+    lines.push(`  move layer ${a.move.index} (${shortInstruction(a.move.createdBy, 40)}) below layer ${a.below.index} (${shortInstruction(a.below.createdBy, 40)}): saves ${humanBytes(a.bytesPerPush)} per push and per pull`);
+  return lines;
+}
+
+/** `berth insight --storage`: where the registry's bytes go. */
+export function formatStorageView(v: StorageView): string {
+  const lines = [
+    `stored ${humanBytes(v.storedBytes)}; referenced ${humanBytes(v.referencedBytes)} (shared blobs once), saved by sharing ${humanBytes(v.savedBySharing)}`,
+    `a garbage collection would reclaim ${humanBytes(v.unreferencedBytes)} (${v.unreferencedBlobs} blobs no manifest reaches)`,
+    '',
+    `${padLeft('bytes', 11)}${padLeft('only here', 11)}${padLeft('blobs', 8)}  repository`,
+  ];
+  for (const r of v.repositories) lines.push(`${padLeft(humanBytes(r.bytes), 11)}${padLeft(humanBytes(r.exclusiveBytes), 11)}${padLeft(String(r.blobs), 8)}  ${r.name}`);
+  return lines.join('\n') + '\n';
 }
 
 /** The human summary `berth insight` prints. */

@@ -1,10 +1,14 @@
 import type { ManifestReport } from '../insight/report/report-types';
-import { formatReport, hasSecrets } from './format-report';
+import type { StorageView } from '../insight/storage-view';
+import { formatReport, formatStorageView, hasSecrets } from './format-report';
 import { parseImageName, registryUrl } from './image-name';
 import { RegistryFetch, type Credentials } from './registry-fetch';
 
 export interface InsightOptions {
-  image: string;
+  /** An image, or undefined with `storage`. */
+  image?: string;
+  /** The registry-wide storage view instead of an image's report. */
+  storage?: boolean;
   json: boolean;
   registry?: string;
   credentials?: Credentials;
@@ -20,9 +24,10 @@ const POLL_MS = 1000;
 
 /** Fetches the report, waiting while it is pending; prints it; resolves with the exit code. */
 export async function runInsight(o: InsightOptions, out: (s: string) => void, err: (s: string) => void): Promise<number> {
+  if (o.storage) return runStorageView(o, out, err);
   let url: string;
   try {
-    const name = parseImageName(o.image);
+    const name = parseImageName(o.image ?? '');
     url = `${registryUrl(name, o.registry)}/v2/${name.repository}/_berth/insight/${name.reference}`;
   } catch (e) {
     err(`insight: ${(e as Error).message}\n`);
@@ -55,6 +60,28 @@ export async function runInsight(o: InsightOptions, out: (s: string) => void, er
     }
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
+}
+
+async function runStorageView(o: InsightOptions, out: (s: string) => void, err: (s: string) => void): Promise<number> {
+  if (o.registry === undefined) {
+    err('insight: --storage needs --registry URL\n');
+    return INSIGHT_EXIT.usage;
+  }
+  const url = `${o.registry.replace(/\/+$/, '')}/v2/_berth/insight/storage`;
+  let res: Response;
+  try {
+    res = await new RegistryFetch(o.credentials).get(url);
+  } catch (e) {
+    err(`insight: ${url}: ${(e as Error).message}\n`);
+    return INSIGHT_EXIT.failed;
+  }
+  const text = await res.text();
+  if (res.status !== 200) {
+    err(`insight: ${url}: ${res.status} ${errorMessage(text)}\n`);
+    return INSIGHT_EXIT.failed;
+  }
+  out(o.json ? JSON.stringify(JSON.parse(text), null, 2) + '\n' : formatStorageView(JSON.parse(text) as StorageView));
+  return INSIGHT_EXIT.ok;
 }
 
 function errorMessage(body: string): string {

@@ -5,6 +5,7 @@ import type { InsightConfig } from '../config/insight-schema';
 import type { LayerRecord } from './layer-records';
 import type { SecretPolicy } from './secret-policy';
 import type { PushWatch } from './push-watch';
+import type { StorageViews } from './storage-view';
 
 /**
  * The analysis of pushed blobs, as the rest of Berth sees it (the analyser implements it:
@@ -34,6 +35,8 @@ export interface InsightServices {
   logger?: Logger;
   /** Tells the findings of images pushed under `warn` once their layers are analysed. */
   pushes?: PushWatch;
+  /** Where the registry's bytes go (GET /v2/_berth/insight/storage). */
+  storage?: StorageViews;
   /** The store the records, file lists and cached image reports are read from (the registry's own). */
   driver: StorageDriver;
 }

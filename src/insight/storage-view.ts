@@ -98,3 +98,30 @@ export async function storageView(driver: StorageDriver, listing: Listing): Prom
     durationMs: Date.now() - started,
   };
 }
+
+/**
+ * One view at a time, reused for `maxAgeMs`: operators asking together (a dashboard, the CLI) share
+ * one computation instead of each running a mark over the whole store.
+ */
+export class StorageViews {
+  private current?: { at: number; view: Promise<StorageView> };
+
+  constructor(
+    private readonly driver: StorageDriver,
+    private readonly listing: Listing,
+    private readonly maxAgeMs = 60_000,
+  ) {}
+
+  get(): Promise<StorageView> {
+    if (this.current === undefined || Date.now() - this.current.at > this.maxAgeMs) {
+      const view = storageView(this.driver, this.listing);
+      const entry = { at: Date.now(), view };
+      // A failed computation is not kept: the next ask tries again.
+      view.catch(() => {
+        if (this.current === entry) this.current = undefined;
+      });
+      this.current = entry;
+    }
+    return this.current.view;
+  }
+}

@@ -77,7 +77,7 @@ export function routeRepository(name: string, ns: string | undefined, mirrors: r
 }
 
 /** The endpoints that address a repository. */
-export type RepositoryEndpoint = Exclude<RegistryRouteName, 'base' | 'catalog'>;
+export type RepositoryEndpoint = Exclude<RegistryRouteName, 'base' | 'catalog' | 'insight-storage'>;
 
 /**
  * What a mirrored repository serves: pulls only, as Distribution's proxy. Its content is the

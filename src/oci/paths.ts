@@ -96,10 +96,10 @@ export const paths = {
   /**
    * An image's merged analysis (src/insight/report-cache.ts), keyed by its manifest's digest: what
    * its layers' records and file lists add up to, so a second report is one read. Derived data:
-   * absent or unreadable, it is computed again.
+   * absent or unreadable, it is computed again. In the digest's own insight directory, so that the
+   * collector's removal of that directory when it deletes the manifest's data takes it too.
    */
-  insightImage: (d: Digest) => `${INSIGHT}/images/${d.algorithm}/${d.hex}`,
-  insightImagesRoot: `${INSIGHT}/images`,
+  insightImage: (d: Digest) => `${INSIGHT}/layers/${d.algorithm}/${d.hex.slice(0, 2)}/${d.hex}/image`,
   /** The analysis queue: an empty marker per layer waiting to be analysed (src/insight/analysis-queue.ts). */
   insightQueue: `${INSIGHT}/queue`,
   insightJob: (d: Digest) => `${INSIGHT}/queue/${d.algorithm}-${d.hex}`,

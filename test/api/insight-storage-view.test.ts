@@ -45,5 +45,11 @@ describe('the storage view', () => {
       view.repositories.map((x) => x.name),
       ['team/a', 'team/b', 'team/c'],
     );
+    // The same through the API, on an open registry.
+    const res = await fetch(`${registry.url}/v2/_berth/insight/storage`);
+    assert.equal(res.status, 200);
+    const served = (await res.json()) as typeof view;
+    assert.equal(served.savedBySharing, view.savedBySharing);
+    assert.equal(served.unreferencedBytes, 700);
   });
 });

@@ -9,6 +9,7 @@ const IMAGE = { layers: [[{ name: 'app/main', content: 'main' }]] };
 
 /** alice owns private/**, bob may only pull it, carol may not. */
 const ACCESS = {
+  catalog: { users: ['alice'], groups: [] },
   repositories: { 'private/**': { policies: [{ users: ['alice'], actions: ['pull', 'push', 'delete'] }, { users: ['bob'], actions: ['pull'] }] } },
 } satisfies NonNullable<ConfigInput['auth']>['accesscontrol'];
 
@@ -54,6 +55,23 @@ for (const mode of ['htpasswd', 'token'] as const) {
       const files = await reader.get('/v2/private/app/_berth/insight/1.0/layers/0/files');
       assert.equal(files.status, 200);
       assert.deepEqual(((await files.json()) as { entries: Array<{ path: string }> }).entries.map((e) => e.path), ['app/main']);
+    });
+
+    test('the storage view needs the full catalog: alice (catalog) gets it, bob (pull only) does not', async () => {
+      const as = async (user: 'alice' | 'bob') => (mode === 'token' ? `Bearer ${await tokenFor(reg.url, user, ['registry:catalog:*'])}` : basic(user, USERS[user]));
+      const anonymous = await fetch(`${reg.url}/v2/_berth/insight/storage`);
+      assert.equal(anonymous.status, 401);
+      if (mode === 'token') assert.match(String(anonymous.headers.get('www-authenticate')), /scope="registry:catalog:\*"/);
+      const bob = await new Pusher(reg.url, await as('bob')).get('/v2/_berth/insight/storage');
+      assert.equal(bob.status, mode === 'token' ? 401 : 403);
+      const alice = await new Pusher(reg.url, await as('alice')).get('/v2/_berth/insight/storage');
+      assert.equal(alice.status, 200);
+      const view = (await alice.json()) as { repositories: Array<{ name: string; bytes: number }> };
+      assert.deepEqual(
+        view.repositories.map((r) => r.name),
+        ['private/app'],
+      );
+      assert.ok(view.repositories[0].bytes > 0);
     });
   });
 }

@@ -27,7 +27,7 @@ describe('berth insight (the CLI) against a registry with token auth', () => {
       config: authConfig({
         htpasswd: { path: fx.htpasswd },
         token: { service: 'berth', issuer: 'berth', server: {} },
-        accesscontrol: { repositories: { 'team/**': { policies: [{ users: ['alice'], actions: ['pull', 'push'] }] } } },
+        accesscontrol: { catalog: { users: ['alice'], groups: [] }, repositories: { 'team/**': { policies: [{ users: ['alice'], actions: ['pull', 'push'] }] } } },
       }),
     });
     host = new URL(reg.url).host;
@@ -65,6 +65,18 @@ describe('berth insight (the CLI) against a registry with token auth', () => {
     assert.match(unknown.stderr, /404 MANIFEST_UNKNOWN/);
     assert.equal((await berth(['insight', 'app:1.0'])).code, 2);
     assert.equal((await berth(['insight'])).code, 2);
+  });
+
+  test('--storage: bytes per repository and what a collection would reclaim; needs --registry', async () => {
+    const r = await berth(['insight', '--storage', '--registry', reg.url, '-u', 'alice', '-p', USERS.alice]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^stored \S+ \S+; referenced \S+ \S+ \(shared blobs once\), saved by sharing 0 B\n/);
+    assert.match(r.stdout, /a garbage collection would reclaim 0 B \(0 blobs no manifest reaches\)/);
+    assert.match(r.stdout, /\n +\S+ \S+ +\S+ \S+ +5 {2}team\/app\n/);
+    const json = await berth(['insight', '--storage', '--registry', reg.url, '-u', 'alice', '-p', USERS.alice, '--json']);
+    assert.equal((JSON.parse(json.stdout) as { repositories: unknown[] }).repositories.length, 1);
+    assert.equal((await berth(['insight', '--storage'])).code, 2);
+    assert.equal((await berth(['insight', '--storage', 'team/app', '--registry', reg.url])).code, 2);
   });
 
   async function digestOf(): Promise<string> {
