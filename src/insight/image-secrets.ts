@@ -32,6 +32,6 @@ export function imageSecrets(
 
 /** One line per finding, for a refusal's message and logs: never the secret, only its fingerprint. */
 export function describeFinding(f: ImageSecretFinding): string {
-  const where = f.layer ? `${f.path} in layer ${f.layer.index + 1} (${f.layer.digest.slice(0, 19)})` : `${f.path} of the image config`;
+  const where = f.layer ? `${f.path} in layer ${f.layer.index} (${f.layer.digest.slice(0, 19)})` : `${f.path} of the image config`;
   return `${where}: ${f.rule} (${f.fingerprint})`;
 }

@@ -63,7 +63,7 @@ describe('insight.secrets on manifest PUTs', () => {
     assert.equal(got.res.status, 403, got.body);
     const { errors } = JSON.parse(got.body) as { errors: Array<{ code: string; message: string; detail: { findings: unknown[] } }> };
     assert.equal(errors[0].code, 'DENIED');
-    assert.match(errors[0].message, /image refused: it ships 1 secret\(s\) .*root\/\.aws\/credentials in layer 1 \(sha256:[0-9a-f]{12}\): aws-access-key-id \(aws-access-key-id:AKIA…:[0-9a-f]{16}\)/);
+    assert.match(errors[0].message, /image refused: it ships 1 secret\(s\) .*root\/\.aws\/credentials in layer 0 \(sha256:[0-9a-f]{12}\): aws-access-key-id \(aws-access-key-id:AKIA…:[0-9a-f]{16}\)/);
     assert.ok(!got.body.includes(AWS_KEY_ID), 'the key is in the refusal');
     assert.equal(errors[0].detail.findings.length, 1);
     const head = await fetch(`${reg.url}/v2/sec/app/manifests/v1`, { method: 'HEAD' });

@@ -165,7 +165,7 @@ describe('image insight on images built by the Docker engine', { skip, timeout: 
         (err: Error) => err.message,
       );
       assert.match(pushed, /denied: image refused: it ships 3 secret\(s\)/);
-      assert.match(pushed, /root\/\.ssh\/id_ed25519 in layer 2 .*: private-key/);
+      assert.match(pushed, /root\/\.ssh\/id_ed25519 in layer 1 .*: private-key/);
       assert.ok(!pushed.includes(AWS_SECRET));
       const manifest = await fetch(`${registry!.url}/v2/secure/keys/manifests/v1`, { method: 'HEAD' });
       assert.equal(manifest.status, 404);
