@@ -74,7 +74,7 @@ async function openTar(name: string, content: string): Promise<Buffer> {
   const pack = tar.pack();
   pack.entry({ name, mode: 0o644, mtime: new Date(0) }, content);
   pack.finalize();
-  const bytes = await buffer(pack as unknown as NodeJS.ReadableStream);
+  const bytes = await buffer(pack);
   return bytes.subarray(0, bytes.length - 1024);
 }
 
