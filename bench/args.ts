@@ -8,12 +8,14 @@ export const USAGE = `usage: npm run bench -- [--rounds N] [--quick] [--only SUB
   --quick      one short smoke round with smaller blobs, fewer tags and 1 s rate windows
   --only LIST  run only figure groups whose name contains one of the comma-separated words
                (groups: ceilings, large, rates, writes, tags, push32, replica, allcore,
-               mirror, s3; s3 runs a second pass with Berth's Redis cache, s3-redis-*)
+               mirror, s3, insight; s3 runs a second pass with Berth's Redis cache, s3-redis-*)
   --cpu-prof DIR  run Berth under node --cpu-prof, writing one .cpuprofile per server start into DIR
   --notify     both registries send every event to a receiver in this process (notifications.endpoints),
                to measure what delivering events costs each
   --shared     run Berth as a replica sharing its storage (http.secret set): reads are not cached
-               (storage.cache.ttl defaults to 0), so a tag moved by another replica is seen at once`;
+               (storage.cache.ttl defaults to 0), so a tag moved by another replica is seen at once
+  --insight-off  start Berth with insight.enabled false for the groups (large, rates, writes, tags,
+               push32): what layer analysis costs them, beside a run without the flag`;
 
 export class UsageError extends Error {}
 
@@ -24,11 +26,13 @@ export function parseArgs(argv: string[]): BenchConfig {
   let cpuProfDir: string | null = null;
   let shared = false;
   let notify = false;
+  let insightOff = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') quick = true;
     else if (a === '--shared') shared = true;
     else if (a === '--notify') notify = true;
+    else if (a === '--insight-off') insightOff = true;
     else if (a === '--rounds') {
       const n = Number(argv[++i]);
       if (!Number.isInteger(n) || n < 1 || n > 50) throw new UsageError('--rounds needs an integer between 1 and 50');
@@ -64,6 +68,7 @@ export function parseArgs(argv: string[]): BenchConfig {
       cpuProfDir,
       shared,
       notify,
+      insightOff,
     };
   }
   return {
@@ -85,5 +90,6 @@ export function parseArgs(argv: string[]): BenchConfig {
     cpuProfDir,
     shared,
     notify,
+    insightOff,
   };
 }

@@ -93,3 +93,36 @@ export function modeTable(rounds: RoundResults[], modes: Mode[]): string[] {
   }
   return lines;
 }
+
+/**
+ * The insight group's table: per figure measured under `<prefix><mode>-`, Berth in each mode against
+ * Berth in `baseline` (its median per-round advantage: > 1 better, 0.95 is 5% slower), then each mode
+ * against the reference.
+ */
+export function insightModeTable(rounds: RoundResults[], prefix: string, modes: readonly string[], baseline: string): string[] {
+  const all = figuresSeen(rounds);
+  const byName = new Map(all.map((f) => [f.name, f]));
+  const bases: string[] = [];
+  const head = `${prefix}${baseline}-`;
+  for (const f of all) if (f.name.startsWith(head) && f.better !== 'info') bases.push(f.name.slice(head.length));
+  if (bases.length === 0) return [];
+  const others = modes.filter((m) => m !== baseline);
+  const columns = [...others.map((m) => `${m}/${baseline}`), ...modes.map((m) => `${m}/reference`)];
+  const width = Math.max(30, ...bases.map((b) => b.length)) + 2;
+  const lines = [`${pad('figure', width)}${columns.map((c) => pad(c, 16, true)).join('')}`];
+  for (const base of bases) {
+    const cells: string[] = [];
+    const off = byName.get(head + base)!;
+    for (const m of others) {
+      const f = byName.get(`${prefix}${m}-${base}`);
+      const per = f ? rounds.map((r) => advantage(f, r.berth.get(f.name)?.value ?? NaN, r.berth.get(off.name)?.value ?? NaN)) : [];
+      cells.push(f ? `${fmt(median(per))}x` : '-');
+    }
+    for (const m of modes) {
+      const f = byName.get(`${prefix}${m}-${base}`);
+      cells.push(f ? `${fmt(median(perRound(rounds, f).advantage))}x` : '-');
+    }
+    lines.push(`${pad(base, width)}${cells.map((c) => pad(c, 16, true)).join('')}`);
+  }
+  return lines;
+}

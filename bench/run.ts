@@ -11,6 +11,7 @@ import { BlobCache } from './blob-data';
 import { Cleanup } from './cleanup';
 import { ceilingFigures } from './figures/ceilings';
 import { concurrentPushFigures } from './figures/concurrent-push';
+import { INSIGHT_MODES, INSIGHT_PREFIX, insightFigures } from './figures/insight';
 import { largeBlobFigures } from './figures/large-blobs';
 import { mirrorFigures, startUpstream, type Upstream } from './figures/mirror';
 import { ALLCORE_PREFIX, REPLICA_PREFIX, replicaModeFigures } from './figures/replica';
@@ -19,7 +20,7 @@ import { s3Figures, startS3Backend, type S3Backend } from './figures/s3';
 import { tagFigures } from './figures/tags';
 import { writeFigures } from './figures/writes';
 import { notificationsYaml, startNotificationSink, type NotificationSink } from './notification-sink';
-import { figureLine, modeTable, ratioTable, type Mode, type RoundResults } from './report';
+import { figureLine, insightModeTable, modeTable, ratioTable, type Mode, type RoundResults } from './report';
 import { ensureReference, LOADGEN_CPU, pinSelf, REFERENCE_BIN, SERVER_CPU, startServer } from './servers';
 import type { BenchConfig, Figure, FigureContext, RegistryKind } from './types';
 
@@ -71,7 +72,8 @@ async function runRegistry(kind: RegistryKind, cfg: BenchConfig, repoRoot: strin
   const note = (line: string) => out(`# ${line}`);
   const groups = GROUPS.filter((g) => selected(cfg, g.name));
   if (groups.length > 0) {
-    const server = await startServer(kind, repoRoot, cleanup, { cpuProfDir: cfg.cpuProfDir, shared: cfg.shared, notifications });
+    const env = cfg.insightOff ? { REGISTRY_INSIGHT_ENABLED: 'false' } : undefined;
+    const server = await startServer(kind, repoRoot, cleanup, { cpuProfDir: cfg.cpuProfDir, shared: cfg.shared, notifications, env });
     try {
       const ctx: FigureContext = { target: server.target, cfg, emit, note };
       for (const group of groups) await group.run(ctx, blobs).catch((err: unknown) => reportError(group.name, kind, err));
@@ -85,6 +87,8 @@ async function runRegistry(kind: RegistryKind, cfg: BenchConfig, repoRoot: strin
   if (replica || allcore) {
     await replicaModeFigures({ cfg, emit, note }, { kind, repoRoot, cleanup, blobs, notifications, replica, allcore }).catch((err: unknown) => reportError('replica', kind, err));
   }
+  // Image insight: Berth in each insight mode, each a server of its own on a fresh store.
+  if (selected(cfg, 'insight')) await insightFigures({ cfg, emit, note }, { kind, repoRoot, cleanup }).catch((err: unknown) => reportError('insight', kind, err));
   // On S3 each registry is a server of its own, on a fresh bucket of the round's RGW.
   if (s3) await s3Figures({ cfg, emit, note }, kind, s3, repoRoot, cleanup, blobs).catch((err: unknown) => reportError('s3', kind, err));
   if (upstream) {
@@ -110,6 +114,7 @@ async function main(): Promise<void> {
   const pinned = pinSelf();
 
   out(`# berth bench · ${machine()}`);
+  if (cfg.insightOff) out('# --insight-off: Berth runs the groups with insight.enabled false (the insight group sets its own modes)');
   out(`# load generator on CPU ${LOADGEN_CPU}${pinned ? '' : ' (pinning FAILED)'}, servers on CPU ${SERVER_CPU} (the all-core set: nothing pinned), one server at a time; ${cfg.rounds} round(s)${cfg.quick ? ', quick' : ''}`);
   const started = Date.now();
 
@@ -149,6 +154,14 @@ async function main(): Promise<void> {
     out(`# cached, single process: the rates and writes groups: one URL over and over, on a server that owns its store (Berth caches reads 1 s), pinned to CPU ${SERVER_CPU}`);
     out('# all cores: the replica store again, nothing pinned, Berth with http.workers = CPUs, Distribution with its default GOMAXPROCS');
     for (const line of modes) out(line);
+  }
+
+  const insight = insightModeTable(rounds, INSIGHT_PREFIX, INSIGHT_MODES, 'off');
+  if (insight.length > 0) {
+    out('');
+    out(`## Image insight, median over ${cfg.rounds} round(s) of each round's ratio: > 1 means better, 0.95 means 5% slower`);
+    out('# mode/off: Berth with insight in that mode against Berth with insight off; mode/reference: against Distribution');
+    for (const line of insight) out(line);
   }
 
   out('');

@@ -129,6 +129,8 @@ export interface ServerOptions {
    * default in-process descriptor cache: it has no coherent shared one to compare with.
    */
   redisAddr?: string;
+  /** More of Berth's settings as REGISTRY_* variables (the insight group's modes, its metrics listener). */
+  env?: Record<string, string>;
 }
 
 export async function startServer(kind: RegistryKind, repoRoot: string, cleanup: Cleanup, opts: ServerOptions): Promise<RunningServer> {
@@ -167,6 +169,7 @@ export async function startServer(kind: RegistryKind, repoRoot: string, cleanup:
       REGISTRY_LOG_ACCESSLOG_DISABLED: 'true',
       REGISTRY_LOG_LEVEL: 'warn',
       ...(proxy ? { REGISTRY_PROXY_REMOTEURL: proxy, REGISTRY_MIRROR_SPOOLDIRECTORY: path.join(dir, 'spool') } : {}),
+      ...opts.env,
     });
     const prof = cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : [];
     // Everything else comes from the environment; only a list (the endpoints) needs a file.

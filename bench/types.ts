@@ -45,6 +45,8 @@ export interface BenchConfig {
   shared: boolean;
   /** Both registries deliver every event to a receiver in the load generator (`--notify`). */
   notify: boolean;
+  /** Berth runs the single-server groups with insight.enabled false (`--insight-off`). */
+  insightOff: boolean;
 }
 
 export type Emit = (figure: Figure) => void;
