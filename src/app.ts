@@ -36,6 +36,7 @@ import { LayerAnalyser } from './insight/analyser';
 import { SecretPolicy } from './insight/secret-policy';
 import { PushWatch } from './insight/push-watch';
 import { StorageViews } from './insight/storage-view';
+import { RequestActivity } from './insight/pacer';
 import type { LeaseTimings } from './oci/lease';
 
 /** Readiness waits this long for the storage driver to answer. */
@@ -187,10 +188,12 @@ export function createApp(deps: AppDeps): BerthApp {
           ...(metrics ? mirrorMetrics(metrics) : {}),
         });
 
-  // Every process queues what is pushed to it; only one that runs background tasks analyses.
+  // Every process queues what is pushed to it; only one that runs background tasks analyses, and
+  // it yields to the requests it serves (insight/pacer.ts).
+  const activity = config.insight.enabled && !readOnly ? new RequestActivity() : undefined;
   const analyser =
     config.insight.enabled && !readOnly
-      ? new LayerAnalyser({ driver, config: config.insight, logger, observer: metrics && insightMetrics(metrics), claimTimings: deps.insightClaimTimings })
+      ? new LayerAnalyser({ driver, config: config.insight, logger, observer: metrics && insightMetrics(metrics), claimTimings: deps.insightClaimTimings, activity })
       : undefined;
 
   const secrets = new SecretPolicy(config.insight.repositories);
@@ -228,6 +231,10 @@ export function createApp(deps: AppDeps): BerthApp {
     res.setHeader('X-Request-Id', state.reqId);
     for (const [k, values] of extraHeaders) res.setHeader(k, values);
     for (const observe of observers) observe(req, res, state);
+    if (activity) {
+      activity.enter();
+      res.once('close', () => activity.leave());
+    }
     void dispatch(req, res);
   };
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable, type Transform } from 'node:stream';
 import type { FileWriter, StorageDriver } from '../../storage-drivers/types';
 import { isNotFound } from '../../storage-drivers/errors';
 import type { Digest } from '../oci/digest';
@@ -19,6 +19,8 @@ export interface AnalyseOptions {
   signal?: AbortSignal;
   /** Throws once this process may no longer write the job's results (its claim was lost). */
   assertHeld(): void;
+  /** A stage the blob's bytes pass through before the scan: the pacing that yields to requests. */
+  pace?: () => Transform;
 }
 
 /** The record written, or `gone` when the blob was deleted (garbage collection) before it was. */
@@ -96,7 +98,9 @@ async function scan(
     const list = fileListWriter(writer);
     // The identity of the files, without times: a layer rebuilt with the same files has the same.
     const contents = createHash('sha256');
-    const summary = await scanLayer(blob, {
+    // pipeline, not pipe: a failed read must fail the scan (and a failed scan stop the read).
+    const source = opts.pace ? pipeline(blob, opts.pace(), () => {}) : blob;
+    const summary = await scanLayer(source, {
       mediaType: FORMAT_MEDIA_TYPE[format],
       secretHeadBytes: opts.secretHeadBytes,
       onEntry: (entry) => {

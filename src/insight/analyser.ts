@@ -10,6 +10,7 @@ import { InsightError } from './insight-error';
 import type { LayerAnalysis } from './layer-analysis';
 import { zstdAvailable } from './layer-media-types';
 import { readLayerRecord, type LayerRecord } from './layer-records';
+import { pacedStream, type RequestActivity } from './pacer';
 
 /** What the analyser reports, for metrics (src/metrics/insight-metrics.ts) and tests. */
 export interface AnalyserObserver {
@@ -30,6 +31,10 @@ export interface AnalyserDeps {
   awaitPollMs?: number;
   /** The longest a failed job waits before it is tried again (default 60 s). */
   maxRetryMs?: number;
+  /** This process's requests in flight: analysis yields to them (pacer.ts). None: full speed. */
+  activity?: RequestActivity;
+  /** The share of the time analysis takes while requests are in flight (default BUSY_SHARE). */
+  busyShare?: number;
 }
 
 /**
@@ -52,6 +57,8 @@ export class LayerAnalyser implements LayerAnalysis {
   private readonly retry = new Map<string, { until: number; failures: number }>();
   /** Local awaitRecord calls, by canonical digest, woken when this process finishes the job. */
   private readonly waiters = new Map<string, Set<() => void>>();
+  /** Jobs a request waits for (a push under deny), by digest, with how many wait: run first, unpaced. */
+  private readonly urgent = new Map<string, number>();
 
   constructor(private readonly deps: AnalyserDeps) {
     this.timings = deps.claimTimings ?? CLAIM_TIMINGS;
@@ -77,13 +84,31 @@ export class LayerAnalyser implements LayerAnalysis {
     const found = await this.usableRecord(canonical);
     if (found !== null) return found;
     if (!(await this.queue.has(canonical))) await this.enqueue(canonical);
-    const deadline = performance.now() + timeoutMs;
-    for (;;) {
-      const remaining = deadline - performance.now();
-      if (remaining <= 0 || signal?.aborted) return null;
-      await this.wake(canonical.value, Math.min(remaining, this.deps.awaitPollMs ?? 500), signal);
-      const record = await this.usableRecord(canonical);
-      if (record !== null) return record;
+    if (timeoutMs <= 0) return null;
+    const key = canonical.value;
+    this.urgent.set(key, (this.urgent.get(key) ?? 0) + 1);
+    try {
+      if (this.running) {
+        // First in line, and not held back by the jobs that are paced while requests run.
+        this.pending.delete(key);
+        const rest = [...this.pending];
+        this.pending.clear();
+        this.pending.set(key, canonical);
+        for (const [k, d] of rest) this.pending.set(k, d);
+        this.pump();
+      }
+      const deadline = performance.now() + timeoutMs;
+      for (;;) {
+        const remaining = deadline - performance.now();
+        if (remaining <= 0 || signal?.aborted) return null;
+        await this.wake(key, Math.min(remaining, this.deps.awaitPollMs ?? 500), signal);
+        const record = await this.usableRecord(canonical);
+        if (record !== null) return record;
+      }
+    } finally {
+      const left = (this.urgent.get(key) ?? 1) - 1;
+      if (left > 0) this.urgent.set(key, left);
+      else this.urgent.delete(key);
     }
   }
 
@@ -132,7 +157,9 @@ export class LayerAnalyser implements LayerAnalysis {
   private pump(): void {
     const now = performance.now();
     for (const [key, digest] of this.pending) {
-      if (!this.running || this.inFlight.size >= this.deps.config.concurrency) return;
+      if (!this.running) return;
+      // A job a request waits for runs beyond the concurrency: the others may be paced (slow) now.
+      if (this.inFlight.size >= this.deps.config.concurrency && !this.urgent.has(key)) continue;
       this.pending.delete(key);
       if (this.inFlight.has(key) || (this.retry.get(key)?.until ?? 0) > now) continue;
       const run = this.run(digest).finally(() => {
@@ -177,7 +204,9 @@ export class LayerAnalyser implements LayerAnalysis {
   }
 
   private async analyse(canonical: Digest, lease: Lease, signal: AbortSignal): Promise<void> {
-    const result = await analyseBlob(this.deps.driver, canonical, { secretHeadBytes: this.deps.config.secretheadbytes, signal, assertHeld: () => lease.assertHeld() });
+    const { activity } = this.deps;
+    const pace = activity && (() => pacedStream(activity, () => this.urgent.has(canonical.value), this.deps.busyShare));
+    const result = await analyseBlob(this.deps.driver, canonical, { secretHeadBytes: this.deps.config.secretheadbytes, signal, assertHeld: () => lease.assertHeld(), pace });
     if (result.kind === 'gone') {
       this.deps.logger.info({ digest: canonical.value }, 'blob deleted before its analysis: job dropped');
       return;
