@@ -1,5 +1,7 @@
 /** Keys whose values are credentials, wherever they appear in the configuration. */
 const SECRET_KEY = /secret|password|passwd|token|accesskey|privatekey|credential|authorization/i;
+/** Keys that name secrets without holding one: insight's policy (`secrets: deny`) and its bounds. */
+const NOT_SECRET_KEY = /^(secrets|secretheadbytes)$/;
 
 export const REDACTED = 'REDACTED';
 
@@ -10,7 +12,7 @@ export function redactConfig(value: unknown): unknown {
   const out: Record<string, unknown> = {};
   // Only values are secrets: a section whose name matches (auth.token) is still shown, its credentials redacted.
   // Header values are lists (http.headers, a notification endpoint's Authorization): each is redacted.
-  for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEY.test(k) ? redactValue(v) : redactConfig(v);
+  for (const [k, v] of Object.entries(value)) out[k] = SECRET_KEY.test(k) && !NOT_SECRET_KEY.test(k) ? redactValue(v) : redactConfig(v);
   return out;
 }
 

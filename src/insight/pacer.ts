@@ -7,6 +7,10 @@ import { Transform } from 'node:stream';
  */
 export class RequestActivity {
   private inFlight = 0;
+  private lastLeft = -Infinity;
+
+  /** `quietMs`: how long after the last request the process still counts as busy. */
+  constructor(private readonly quietMs = QUIET_MS) {}
 
   enter(): void {
     this.inFlight++;
@@ -14,12 +18,22 @@ export class RequestActivity {
 
   leave(): void {
     this.inFlight--;
+    this.lastLeft = performance.now();
   }
 
+  /**
+   * A request is in flight, or one ended moments ago: a client pushing layers one after another
+   * leaves gaps of a millisecond between its requests, which a full-speed scan would fill.
+   */
   get busy(): boolean {
-    return this.inFlight > 0;
+    return this.inFlight > 0 || performance.now() - this.lastLeft < this.quietMs;
   }
 }
+
+/** How long after its last request a process still yields. */
+const QUIET_MS = 100;
+/** Pacing works on slices this large: about 2 ms of scanning each, so a request never waits long behind one. */
+const SLICE_BYTES = 64 * 1024;
 
 /** The share of the time an analysis takes while requests are in flight. */
 export const BUSY_SHARE = 0.05;
@@ -37,17 +51,24 @@ export function pacedStream(activity: RequestActivity, urgent: () => boolean, sh
   let last = performance.now();
   return new Transform({
     transform(chunk: Buffer, _encoding, callback) {
-      const now = performance.now();
-      if (!activity.busy || urgent()) {
-        last = now;
-        callback(null, chunk);
-        return;
-      }
-      const pause = Math.min(((now - last) * (1 - share)) / share, MAX_PAUSE_MS);
-      setTimeout(() => {
-        last = performance.now();
-        callback(null, chunk);
-      }, pause);
+      let offset = 0;
+      // Each slice is pushed once the previous one had its turn; a read's large chunk is not
+      // scanned in one go while requests wait.
+      const next = (): void => {
+        if (offset >= chunk.length) return callback();
+        const slice = chunk.subarray(offset, offset + SLICE_BYTES);
+        offset += slice.length;
+        const now = performance.now();
+        const pause = !activity.busy || urgent() ? 0 : Math.min(((now - last) * (1 - share)) / share, MAX_PAUSE_MS);
+        const push = (): void => {
+          last = performance.now();
+          this.push(slice);
+          next();
+        };
+        if (pause === 0) push();
+        else setTimeout(push, pause);
+      };
+      next();
     },
   });
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/config/load';
 import { SecretPolicy } from '../../src/insight/secret-policy';
+import { redactConfig } from '../../src/config/redact';
 
 let dir: string;
 before(async () => {
@@ -35,6 +36,14 @@ describe('insight config', () => {
     assert.equal(c.insight.concurrency, 2);
     assert.equal(c.insight.wait, 90_000);
     assert.deepEqual(c.insight.repositories['team/**'], { secrets: 'deny', allow: { paths: ['**/testdata/**'], rules: [] } });
+  });
+
+  test('config check shows the policy and the bounds: they name secrets, they hold none', async () => {
+    const c = await load('insight: {repositories: {"a/*": {secrets: deny}}}\n');
+    const shown = redactConfig(c) as { insight: { secretheadbytes: unknown; repositories: Record<string, { secrets: unknown }> } };
+    assert.equal(shown.insight.secretheadbytes, 65536);
+    assert.equal(shown.insight.repositories['a/*'].secrets, 'deny');
+    assert.equal((redactConfig({ http: { secret: 'x' } }) as { http: { secret: unknown } }).http.secret, 'REDACTED');
   });
 
   test('an unknown mode or key is refused with its path', async () => {
