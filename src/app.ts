@@ -39,6 +39,8 @@ import { StorageViews } from './insight/storage-view';
 import { RequestActivity } from './insight/pacer';
 import type { LeaseTimings } from './oci/lease';
 
+/** The most listeners one response is expected to carry (see the handler). */
+const RESPONSE_LISTENERS = 32;
 /** Readiness waits this long for the storage driver to answer. */
 const READINESS_TIMEOUT_MS = 2_000;
 const STORAGE_PROBE_INTERVAL_MS = 5_000;
@@ -235,6 +237,9 @@ export function createApp(deps: AppDeps): BerthApp {
       activity.enter();
       res.once('close', () => activity.leave());
     }
+    // Every listener on a response goes with it: the observers', the abort signal's, the stream
+    // plumbing's of a blob GET (up to a dozen). Node's default of 10 would warn of a leak there.
+    res.setMaxListeners(RESPONSE_LISTENERS);
     void dispatch(req, res);
   };
 
