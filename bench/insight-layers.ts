@@ -22,7 +22,8 @@ import { MiB } from './stats';
 export const BASE_LAYERS = 10;
 const WORDS = 'the layer file image registry push pull digest manifest blob config index tag const return function import export module'.split(' ');
 
-function prng(seed: number): () => number {
+/** A fixed xorshift: the same layers every run (also bench/insight-scan.ts's). */
+export function prng(seed: number): () => number {
   let x = seed;
   return () => {
     x ^= x << 13;

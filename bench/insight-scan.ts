@@ -15,21 +15,11 @@ import { pipeline } from 'node:stream/promises';
 import { scanLayer } from '../src/insight/scan-layer';
 import { zstdAvailable } from '../src/insight/layer-media-types';
 import { compress, tarStream, type Compression, type TestEntry } from '../test/unit/insight/layers';
+import { prng } from './insight-layers';
 import { runMain } from './run-main';
 
 const MiB = 1024 * 1024;
 const WORDS = 'the layer file image registry push pull digest manifest blob config index tag const return'.split(' ');
-
-// A fixed xorshift: the same layer every run.
-function prng(seed: number): () => number {
-  let x = seed;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
 
 function* layerFiles(totalBytes: number): Generator<TestEntry> {
   const random = prng(16);
