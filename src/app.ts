@@ -37,6 +37,8 @@ import { SecretPolicy } from './insight/secret-policy';
 import { PushWatch } from './insight/push-watch';
 import { StorageViews } from './insight/storage-view';
 import { RequestActivity } from './insight/pacer';
+import type { AnalysisChild, ChildHooks } from './insight/child/analysis-child';
+import type { Digest } from './oci/digest';
 import type { LeaseTimings } from './oci/lease';
 
 /** The most listeners one response is expected to carry (see the handler). */
@@ -76,7 +78,16 @@ export interface AppDeps {
   groupStarted?: () => boolean;
   /** The timings of layer analysis claims (default CLAIM_TIMINGS in src/insight/analysis-queue.ts). */
   insightClaimTimings?: LeaseTimings;
+  /**
+   * Starts the analysis child (insight.runner: child) on the store this app's driver opens: the
+   * background analysis then runs there, and this process analyses only what its pushes wait for.
+   * None: the analysis runs in this process, paced (insight/pacer.ts).
+   */
+  insightChild?: (hooks: ChildHooks) => InsightChild;
 }
+
+/** The analysis child as the app drives it (insight/child/analysis-child.ts). */
+export type InsightChild = Pick<AnalysisChild, 'start' | 'job' | 'yield' | 'stop'>;
 
 export interface BerthApp {
   /** The request handler to mount on an http.Server. */
@@ -190,13 +201,32 @@ export function createApp(deps: AppDeps): BerthApp {
           ...(metrics ? mirrorMetrics(metrics) : {}),
         });
 
-  // Every process queues what is pushed to it; only one that runs background tasks analyses, and
-  // it yields to the requests it serves (insight/pacer.ts).
-  const activity = config.insight.enabled && !readOnly ? new RequestActivity() : undefined;
-  const analyser =
-    config.insight.enabled && !readOnly
-      ? new LayerAnalyser({ driver, config: config.insight, logger, observer: metrics && insightMetrics(metrics), claimTimings: deps.insightClaimTimings, activity })
-      : undefined;
+  // Every process queues what is pushed to it; only one that runs background tasks analyses, in its
+  // analysis child (insight/child) or in itself, yielding to the requests it serves (insight/pacer.ts).
+  const insightOn = config.insight.enabled && !readOnly;
+  const insightObserver = metrics && insightMetrics(metrics);
+  let child: InsightChild | undefined;
+  const activity = insightOn && !deps.insightChild ? new RequestActivity() : undefined;
+  const analyser = insightOn
+    ? new LayerAnalyser({
+        driver,
+        config: config.insight,
+        logger,
+        observer: insightObserver,
+        claimTimings: deps.insightClaimTimings,
+        activity,
+        ...(deps.insightChild && { urgentOnly: true, onEnqueued: (d: Digest) => child?.job(d), onClaimBusy: (d: Digest) => child?.yield(d) }),
+      })
+    : undefined;
+  if (analyser && deps.insightChild) {
+    child = deps.insightChild({
+      analysed: (record) => insightObserver?.analysed(record),
+      queueDepth: (n) => insightObserver?.queueDepth(n),
+      finished: (digest, released) => analyser.finishedElsewhere(digest, released),
+    });
+    // Every process analyses what its own pushes wait for (deny), whichever runs the child.
+    analyser.start();
+  }
 
   const secrets = new SecretPolicy(config.insight.repositories);
   const pushes = analyser && new PushWatch({ registry, analysis: analyser, secrets, logger, notifier, pollMs: config.insight.pollinterval });
@@ -253,7 +283,8 @@ export function createApp(deps: AppDeps): BerthApp {
     },
     startBackgroundTasks() {
       notifier?.startDelivery();
-      analyser?.start();
+      if (child) child.start();
+      else analyser?.start();
       const purging = config.storage.maintenance.uploadpurging;
       if (purging.enabled && !readOnly)
         stops.push(startUploadPurger(registry.uploads, driver, logger, { age: purging.age, interval: purging.interval, dryRun: purging.dryrun }));
@@ -280,6 +311,7 @@ export function createApp(deps: AppDeps): BerthApp {
       health.stop();
       await redis?.close();
       for (const stop of stops.splice(0)) stop();
+      await child?.stop();
       await analyser?.stop();
       await pushes?.stop();
       await notifier?.stop();

@@ -12,6 +12,7 @@ import type { CachePeers } from './oci/read-cache';
 import type { Locker } from './oci/lock-table';
 import { guardSecretlessSharing, needsInstanceGuard, type InstanceGuard } from './shared-storage';
 import { createStorageDriver } from './storage';
+import { AnalysisChild, type ChildHooks } from './insight/child/analysis-child';
 
 /** What a worker of a group (src/workers, http.workers > 1) gets from its primary. */
 export interface WorkerRole {
@@ -50,7 +51,20 @@ export async function serve(config: Config, logger: Logger, role?: WorkerRole): 
   // Without a configured secret, refuse to be the second process on the storage. A group of workers
   // is one instance: its primary keeps the registration.
   const guard: InstanceGuard | undefined = !role && needsInstanceGuard(config) ? await guardSecretlessSharing(driver) : undefined;
-  const app = createApp({ config, driver, logger, metrics, groupSecret: role?.groupSecret, cachePeers: role?.peers, eventPeers: role?.peers, sessionLocker: role?.sessionLocker, groupStarted: role && (() => role.groupStarted()) });
+  // A child would open a store of its own: an in-memory one is this process's alone.
+  const insightChild = config.insight.runner === 'child' && config.storage.driver !== 'inmemory' ? (hooks: ChildHooks) => new AnalysisChild(config, logger, hooks) : undefined;
+  const app = createApp({
+    config,
+    driver,
+    logger,
+    metrics,
+    groupSecret: role?.groupSecret,
+    cachePeers: role?.peers,
+    eventPeers: role?.peers,
+    sessionLocker: role?.sessionLocker,
+    groupStarted: role && (() => role.groupStarted()),
+    insightChild,
+  });
 
   const listener = await createListener(config, app.handler, logger);
   const server = listener.server;

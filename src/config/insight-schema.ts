@@ -32,6 +32,12 @@ export const insightSchema = z
   .object({
     /** Analyse every layer pushed, off the request path. Off: no analysis, no insight API answers but 404s. */
     enabled: z.boolean().default(true),
+    /**
+     * child: the background analysis runs in a child process under SCHED_IDLE (nice 19 without
+     * chrt), so that it takes only CPU time requests leave idle; the server analyses only what a
+     * push waits for (deny). inline: all of it runs in the server process, paced while requests run.
+     */
+    runner: z.enum(['child', 'inline']).default('child'),
     /** Layers one process analyses at once (in a group of workers, only the first one analyses). */
     concurrency: z.number().int().positive().max(64).default(1),
     /** How often the analyser looks in storage for layers queued by other processes or left by a crash. */

@@ -35,6 +35,16 @@ export interface AnalyserDeps {
   activity?: RequestActivity;
   /** The share of the time analysis takes while requests are in flight (default BUSY_SHARE). */
   busyShare?: number;
+  /**
+   * Analyse only the jobs a request waits for (a push under deny); the rest is another process's
+   * work (the analysis child, analysis-child.ts), which `onEnqueued` tells of each job queued here.
+   */
+  urgentOnly?: boolean;
+  onEnqueued?(digest: Digest): void;
+  /** A job a request waits for is claimed by another process: ask it to let go (`abandon`). */
+  onClaimBusy?(digest: Digest): void;
+  /** This process finished a job (analysed, found done, or gone): its canonical digest. */
+  onFinished?(key: string): void;
 }
 
 /**
@@ -59,6 +69,8 @@ export class LayerAnalyser implements LayerAnalysis {
   private readonly waiters = new Map<string, Set<() => void>>();
   /** Jobs a request waits for (a push under deny), by digest, with how many wait: run first, unpaced. */
   private readonly urgent = new Map<string, number>();
+  /** Each job in flight's own abort, for `abandon`. */
+  private readonly jobAborts = new Map<string, AbortController>();
 
   constructor(private readonly deps: AnalyserDeps) {
     this.timings = deps.claimTimings ?? CLAIM_TIMINGS;
@@ -73,7 +85,8 @@ export class LayerAnalyser implements LayerAnalysis {
       this.deps.logger.warn({ err, digest: digest.value }, 'could not queue a blob for analysis');
       throw err;
     }
-    if (!this.running) return;
+    this.deps.onEnqueued?.(digest);
+    if (!this.running || this.deps.urgentOnly) return;
     this.pending.set(digest.value, digest);
     this.pump();
   }
@@ -88,15 +101,7 @@ export class LayerAnalyser implements LayerAnalysis {
     const key = canonical.value;
     this.urgent.set(key, (this.urgent.get(key) ?? 0) + 1);
     try {
-      if (this.running) {
-        // First in line, and not held back by the jobs that are paced while requests run.
-        this.pending.delete(key);
-        const rest = [...this.pending];
-        this.pending.clear();
-        this.pending.set(key, canonical);
-        for (const [k, d] of rest) this.pending.set(k, d);
-        this.pump();
-      }
+      this.runFirst(canonical);
       const deadline = performance.now() + timeoutMs;
       for (;;) {
         const remaining = deadline - performance.now();
@@ -104,6 +109,8 @@ export class LayerAnalyser implements LayerAnalysis {
         await this.wake(key, Math.min(remaining, this.deps.awaitPollMs ?? 500), signal);
         const record = await this.usableRecord(canonical);
         if (record !== null) return record;
+        // Its claim was busy (another process had it) or its try failed: try again.
+        this.runFirst(canonical);
       }
     } finally {
       const left = (this.urgent.get(key) ?? 1) - 1;
@@ -112,11 +119,42 @@ export class LayerAnalyser implements LayerAnalysis {
     }
   }
 
-  /** Starts analysing: a look at the queue now, then every `pollinterval`. */
+  /**
+   * Another process finished the job (`released`: let go of it, so it is free to claim now): wakes
+   * this process's awaitRecord calls at once rather than at their next look at storage.
+   */
+  finishedElsewhere(key: string, released = false): void {
+    if (released) this.retry.delete(key);
+    this.notify(key);
+  }
+
+  /** Looks at a job now rather than at the next poll of the queue (another process queued it). */
+  nudge(digest: Digest): void {
+    if (!this.running || this.deps.urgentOnly) return;
+    this.pending.set(digest.value, digest);
+    this.pump();
+  }
+
+  /**
+   * Lets go of a job another process waits for: its analysis here is aborted and its claim
+   * released; resolves once that is done, true if it was in flight. Not taken again here for a
+   * claim's lifetime.
+   */
+  async abandon(key: string): Promise<boolean> {
+    this.pending.delete(key);
+    this.retry.set(key, { until: performance.now() + this.timings.ttlMs, failures: 0 });
+    const running = this.inFlight.get(key);
+    this.jobAborts.get(key)?.abort();
+    await running;
+    return running !== undefined;
+  }
+
+  /** Starts analysing: a look at the queue now, then every `pollinterval` (urgentOnly: no looks). */
   start(): void {
     if (this.running) return;
     this.running = true;
     this.abort = new AbortController();
+    if (this.deps.urgentOnly) return;
     void this.poll();
     this.timer = setInterval(() => void this.poll(), this.deps.config.pollinterval);
     this.timer.unref();
@@ -154,16 +192,33 @@ export class LayerAnalyser implements LayerAnalysis {
     this.pump();
   }
 
+  /** First in line, and not held back by the jobs that are paced while requests run. */
+  private runFirst(canonical: Digest): void {
+    if (!this.running) return;
+    const key = canonical.value;
+    this.pending.delete(key);
+    const rest = [...this.pending];
+    this.pending.clear();
+    this.pending.set(key, canonical);
+    for (const [k, d] of rest) this.pending.set(k, d);
+    this.pump();
+  }
+
   private pump(): void {
     const now = performance.now();
     for (const [key, digest] of this.pending) {
       if (!this.running) return;
+      if (this.deps.urgentOnly && !this.urgent.has(key)) {
+        this.pending.delete(key);
+        continue;
+      }
       // A job a request waits for runs beyond the concurrency: the others may be paced (slow) now.
       if (this.inFlight.size >= this.deps.config.concurrency && !this.urgent.has(key)) continue;
       this.pending.delete(key);
       if (this.inFlight.has(key) || (this.retry.get(key)?.until ?? 0) > now) continue;
       const run = this.run(digest).finally(() => {
         this.inFlight.delete(key);
+        this.jobAborts.delete(key);
         this.pump();
       });
       this.inFlight.set(key, run);
@@ -171,7 +226,9 @@ export class LayerAnalyser implements LayerAnalysis {
   }
 
   private async run(job: Digest): Promise<void> {
-    const signal = this.abort.signal;
+    const own = new AbortController();
+    this.jobAborts.set(job.value, own);
+    const signal = AbortSignal.any([this.abort.signal, own.signal]);
     let lease: Lease | undefined;
     try {
       const canonical = await this.queue.canonicalOf(job);
@@ -182,6 +239,12 @@ export class LayerAnalyser implements LayerAnalysis {
           lease = await this.queue.claim(canonical);
         } catch (err) {
           if (!(err instanceof ClaimBusy)) throw err;
+          if (this.urgent.has(canonical.value)) {
+            // A request waits: ask the holder to let go (if it is ours), and try again soon.
+            this.deps.onClaimBusy?.(canonical);
+            this.retry.set(job.value, { until: performance.now() + (this.deps.awaitPollMs ?? 500) / 2, failures: 0 });
+            return;
+          }
           // Another process analyses it; looked at again once its claim could have expired.
           this.retry.set(job.value, { until: performance.now() + Math.max(this.deps.config.pollinterval, this.timings.ttlMs / 4), failures: 0 });
           return;
@@ -193,6 +256,7 @@ export class LayerAnalyser implements LayerAnalysis {
       lease = undefined;
       this.retry.delete(job.value);
       this.notify(canonical.value);
+      this.deps.onFinished?.(canonical.value);
     } catch (err) {
       await lease?.release().catch(() => undefined);
       if (signal.aborted) return;

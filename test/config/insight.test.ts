@@ -22,17 +22,19 @@ async function load(yaml: string, env: Record<string, string> = {}) {
 }
 
 describe('insight config', () => {
-  test('defaults: on, one analysis at a time, secrets reported, a minute of waiting under deny', async () => {
+  test('defaults: on, in a child process, one analysis at a time, secrets reported, a minute of waiting under deny', async () => {
     const c = await loadConfig({ env: {} });
-    assert.deepEqual(c.insight, { enabled: true, concurrency: 1, pollinterval: 2000, secretheadbytes: 65536, wait: 60_000, ontimeout: 'refuse', repositories: {} });
+    assert.deepEqual(c.insight, { enabled: true, runner: 'child', concurrency: 1, pollinterval: 2000, secretheadbytes: 65536, wait: 60_000, ontimeout: 'refuse', repositories: {} });
   });
 
   test('durations, environment overrides and per-repository rules', async () => {
     const c = await load(['insight:', '  wait: 90s', '  repositories:', '    "team/**": {secrets: deny, allow: {paths: ["**/testdata/**"]}}', ''].join('\n'), {
       REGISTRY_INSIGHT_ENABLED: 'false',
       REGISTRY_INSIGHT_CONCURRENCY: '2',
+      REGISTRY_INSIGHT_RUNNER: 'inline',
     });
     assert.equal(c.insight.enabled, false);
+    assert.equal(c.insight.runner, 'inline');
     assert.equal(c.insight.concurrency, 2);
     assert.equal(c.insight.wait, 90_000);
     assert.deepEqual(c.insight.repositories['team/**'], { secrets: 'deny', allow: { paths: ['**/testdata/**'], rules: [] } });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buffer } from 'node:stream/consumers';
@@ -44,6 +44,9 @@ describe('a replica killed (SIGKILL) in the middle of an analysis', { timeout: 1
     const d = parseDigest(digest);
     // In the act: the claim taken and the file list being written.
     await waitUntil('the analysis under way', async () => (await listNames(driver, paths.insightClaims(d))).length > 0 && (await isFile(driver, paths.insightFileList(d))), 30_000);
+    // The whole replica, as a crash of its machine or container: the server and its analysis child.
+    const children = (await readFile(`/proc/${child.proc.pid}/task/${child.proc.pid}/children`, 'utf8')).split(' ').filter(Boolean);
+    for (const pid of children) process.kill(Number(pid), 'SIGKILL');
     await child.stop('SIGKILL');
     assert.equal(await isFile(driver, paths.insightLayerRecord(d)), false, 'the analysis ended before the kill: make the layer bigger');
     assert.deepEqual((await queueLeftovers(driver)).jobs, [`sha256-${d.hex}`]);

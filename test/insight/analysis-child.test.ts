@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { buffer } from 'node:stream/consumers';
+import { after, describe, it } from 'node:test';
+import { createFilesystemDriver } from '../../storage-drivers';
+import { isIdlePolicy, schedulingPolicy } from '../../src/insight/child/scheduling';
+import { parseDigest } from '../../src/oci/digest';
+import { listNames } from '../../src/oci/links';
+import { paths } from '../../src/oci/paths';
+import { SECRET } from '../api/server';
+import { queueLeftovers, waitForRecord, waitUntil } from '../api/insight-helpers';
+import { startBerthProcess, type BerthProcess } from '../helpers/berth-process';
+import { assertStoreConsistent } from '../helpers/store-check';
+import { imageManifest, pushMonolithic, sha256 } from '../durability/push-client';
+import { compress, layerBlob, tarStream, type TestEntry } from '../unit/insight/layers';
+
+/** The server's children (the analysis child is its only one with one process and insight.runner: child). */
+async function childrenOf(pid: number): Promise<number[]> {
+  const text = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
+  return text.split(' ').filter(Boolean).map(Number);
+}
+
+async function analysisChild(server: BerthProcess, not?: number): Promise<number> {
+  let found: number | undefined;
+  await waitUntil('the analysis child', async () => {
+    found = (await childrenOf(server.proc.pid!)).find((p) => p !== not);
+    return found !== undefined && server.logs().includes(`"pid":${found},"scheduling"`);
+  });
+  return found!;
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Log lines (JSON) of the process with these fields. */
+function lines(server: BerthProcess, msg: string): Array<Record<string, unknown>> {
+  return server
+    .logs()
+    .split('\n')
+    .filter((l) => l.includes(msg))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+const hasChrt = (() => {
+  try {
+    execFileSync('chrt', ['--help'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+describe('the analysis child (insight.runner: child, the default)', { timeout: 120_000 }, () => {
+  const roots: string[] = [];
+  const servers: BerthProcess[] = [];
+  after(async () => {
+    for (const s of servers) await s.stop('SIGKILL');
+    for (const r of roots) await rm(r, { recursive: true, force: true });
+  });
+  async function start(env: Record<string, string> = {}): Promise<{ server: BerthProcess; root: string }> {
+    const root = await mkdtemp(path.join(tmpdir(), 'berth-insight-child-'));
+    roots.push(root);
+    const server = await startBerthProcess({ env: { REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: root, REGISTRY_HTTP_SECRET: SECRET, REGISTRY_INSIGHT_POLLINTERVAL: '100ms', ...env } });
+    servers.push(server);
+    return { server, root };
+  }
+
+  it('analyses under SCHED_IDLE in a child, which is forked again when killed and stops with the server', async () => {
+    const { server, root } = await start();
+    const driver = createFilesystemDriver({ rootDirectory: root });
+    const first = await analysisChild(server);
+    if (hasChrt) {
+      // Every thread: zlib's pool and V8's helpers too, not only the one that runs the scan.
+      const threads = await readdir(`/proc/${first}/task`);
+      for (const tid of threads) assert.ok(isIdlePolicy(await schedulingPolicy(`/proc/${first}/task/${tid}/stat`)), `thread ${tid} is not SCHED_IDLE`);
+    }
+    const digest = await pushMonolithic(server.url, 'child/app', await layerBlob([{ name: 'etc/hostname', content: 'berth\n' }]));
+    assert.equal((await waitForRecord(driver, digest)).outcome, 'analysed');
+    const analysed = lines(server, '"layer analysed"').find((l) => l.digest === digest);
+    assert.equal(analysed?.insight, 'child', 'the layer was analysed by the server process, not its child');
+
+    process.kill(first, 'SIGKILL');
+    const second = await analysisChild(server, first);
+    const again = await pushMonolithic(server.url, 'child/app', await layerBlob([{ name: 'etc/motd', content: 'hello\n' }]));
+    assert.equal((await waitForRecord(driver, again)).outcome, 'analysed');
+    assert.equal(lines(server, '"layer analysed"').find((l) => l.digest === again)?.pid, second);
+
+    assert.equal(await server.stop('SIGTERM'), 0);
+    assert.equal(alive(second), false, 'the analysis child outlived the server');
+    assert.deepEqual(await queueLeftovers(driver), { jobs: [], claims: [] });
+    await assertStoreConsistent(driver);
+  });
+
+  it('without chrt, runs every thread at nice 19 and still analyses', async () => {
+    const { server, root } = await start({ PATH: '/nonexistent' });
+    const child = await analysisChild(server);
+    assert.match(server.logs(), /chrt not found/);
+    assert.equal(lines(server, '"analysis child ready"')[0]?.scheduling, 'nice');
+    for (const tid of await readdir(`/proc/${child}/task`)) {
+      const stat = await readFile(`/proc/${child}/task/${tid}/stat`, 'utf8');
+      // Field 19 is the nice value.
+      assert.equal(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19 - 3], '19', `thread ${tid}`);
+    }
+    const digest = await pushMonolithic(server.url, 'child/nice', await layerBlob([{ name: 'etc/hostname', content: 'berth\n' }]));
+    assert.equal((await waitForRecord(createFilesystemDriver({ rootDirectory: root }), digest)).outcome, 'analysed');
+  });
+
+  it('goes with a server killed with SIGKILL', async () => {
+    const { server } = await start();
+    const child = await analysisChild(server);
+    await server.stop('SIGKILL');
+    await waitUntil('the analysis child to exit', async () => !alive(child), 5_000);
+  });
+
+  it('lets go of a layer a push under deny waits for: the server analyses it at once', async () => {
+    const { server, root } = await start({ REGISTRY_INSIGHT_REPOSITORIES: JSON.stringify({ '**': { secrets: 'deny' } }) });
+    const driver = createFilesystemDriver({ rootDirectory: root });
+    await analysisChild(server);
+    // Enough small files that the child's scan lasts a second or two.
+    function* files(): Generator<TestEntry> {
+      for (let i = 0; i < 40_000; i++) yield { name: `srv/data/${i % 100}/file-${i}.txt`, content: `line ${i}\n` };
+    }
+    const blob = await buffer(compress(tarStream(files()), 'gzip'));
+    const layer = await pushMonolithic(server.url, 'child/deny', blob);
+    const d = parseDigest(layer);
+    await waitUntil('the child analysing the layer', async () => (await listNames(driver, paths.insightClaims(d))).length > 0, 10_000);
+    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }));
+    await pushMonolithic(server.url, 'child/deny', config);
+    const manifest = imageManifest({ digest: sha256(config), size: config.length }, [{ digest: layer, size: blob.length }]);
+    const res = await fetch(`${server.url}/v2/child/deny/manifests/v1`, { method: 'PUT', body: manifest, headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' } });
+    assert.equal(res.status, 201, await res.text());
+    assert.ok(lines(server, 'yielded').some((l) => l.digest === layer && l.insight === 'child'), 'the child did not say it let go');
+    const analysedBy = lines(server, '"layer analysed"').filter((l) => l.digest === layer);
+    assert.deepEqual(
+      analysedBy.map((l) => l.insight ?? 'server'),
+      ['server'],
+    );
+    assert.equal((await waitForRecord(driver, layer)).fileCount, 40_000);
+  });
+});
