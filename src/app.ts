@@ -37,6 +37,7 @@ import { SecretPolicy } from './insight/secret-policy';
 import { PushWatch } from './insight/push-watch';
 import { StorageViews } from './insight/storage-view';
 import { RequestActivity } from './insight/pacer';
+import { queueFetchedBlobs } from './insight/fetched-blobs';
 import type { AnalysisChild, ChildHooks } from './insight/child/analysis-child';
 import type { Digest } from './oci/digest';
 import type { LeaseTimings } from './oci/lease';
@@ -184,23 +185,6 @@ export function createApp(deps: AppDeps): BerthApp {
     peers: deps.eventPeers,
   });
 
-  const pulls = mirrorList.length === 0 || readOnly ? undefined : new PullLog(driver, logger, deps.mirrorPullFlushMs);
-  pulls?.start();
-  const mirrors =
-    mirrorList.length === 0
-      ? undefined
-      : new MirrorService({
-          mirrors: mirrorList,
-          registry,
-          driver,
-          logger,
-          spoolDirectory: config.mirror.spooldirectory,
-          manifestMaxSize: config.validation.manifests.maxsize,
-          maxDescriptors: config.validation.manifests.maxdescriptors,
-          pulls,
-          ...(metrics ? mirrorMetrics(metrics) : {}),
-        });
-
   // Every process queues what is pushed to it; only one that runs background tasks analyses, in its
   // analysis child (insight/child) or in itself, yielding to the requests it serves (insight/pacer.ts).
   const insightOn = config.insight.enabled && !readOnly;
@@ -227,6 +211,25 @@ export function createApp(deps: AppDeps): BerthApp {
     // Every process analyses what its own pushes wait for (deny), whichever runs the child.
     analyser.start();
   }
+
+  const pulls = mirrorList.length === 0 || readOnly ? undefined : new PullLog(driver, logger, deps.mirrorPullFlushMs);
+  pulls?.start();
+  const mirrorReports: Partial<ReturnType<typeof mirrorMetrics>> = metrics ? mirrorMetrics(metrics) : {};
+  const mirrors =
+    mirrorList.length === 0
+      ? undefined
+      : new MirrorService({
+          mirrors: mirrorList,
+          registry,
+          driver,
+          logger,
+          spoolDirectory: config.mirror.spooldirectory,
+          manifestMaxSize: config.validation.manifests.maxsize,
+          maxDescriptors: config.validation.manifests.maxdescriptors,
+          pulls,
+          ...mirrorReports,
+          blobObserver: queueFetchedBlobs(mirrorReports.blobObserver, analyser),
+        });
 
   const secrets = new SecretPolicy(config.insight.repositories);
   const pushes = analyser && new PushWatch({ registry, analysis: analyser, secrets, logger, notifier, pollMs: config.insight.pollinterval });
