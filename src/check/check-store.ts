@@ -6,6 +6,7 @@ import { deleteIfExists } from '../oci/links';
 import { paths } from '../oci/paths';
 import { createRegistry } from '../oci/registry';
 import { type CheckReport, type Finding, Findings } from './findings';
+import { checkInsight } from './insight';
 import { RepositoryChecker } from './repository';
 
 export interface CheckOptions {
@@ -31,7 +32,8 @@ const ANY_AGE = new Date(8.64e15);
 /**
  * Walks a store through the driver contract and reports what is inconsistent: dangling links,
  * phantom tags, manifests that cannot be pulled, corrupt blobs (with verifyDigests), crash
- * leftovers and upload sessions without a marker. Read-only unless `repair`.
+ * leftovers, upload sessions without a marker and insight whose blob is gone. Read-only unless
+ * `repair`.
  */
 export async function checkStore(driver: StorageDriver, opts: CheckOptions = {}): Promise<CheckReport> {
   const now = opts.now ?? Date.now();
@@ -47,6 +49,7 @@ export async function checkStore(driver: StorageDriver, opts: CheckOptions = {})
   const repositories = (await registry.listing.catalog(undefined, undefined)).items;
   const checker = new RepositoryChecker(driver, registry.manifests, findings, opts.isMirrored ?? (() => false));
   for (const name of repositories) await checker.check(name);
+  await checkInsight(driver, findings);
   return findings.report(repositories.length, blobsVerified);
 }
 

@@ -12,6 +12,7 @@ export const FINDING_KINDS = {
   'invalid-link': 'a link file that does not hold a digest (not repaired)',
   'corrupt-blob': 'blob bytes that do not match their digest (repair deletes the data, so that clients push it again)',
   'temp-leftover': "the storage driver's crash leftover: a temp file or an orphaned multipart upload (repair removes those older than an hour), or a link a killed conditional delete set aside (repair puts it back)",
+  'stray-insight': "a blob's analysis (image insight) left after the blob was deleted: harmless, never read unless the blob comes back (repair removes it once an hour old)",
   'upload-without-marker': 'an upload session without its startedat marker: it can never be continued nor purged (repair removes it once an hour old)',
 } as const;
 

@@ -7,6 +7,10 @@ import { MAIN_JS, startBerthProcess, type BerthProcess } from '../helpers/berth-
 import { run } from '../helpers/exec';
 import { ageTree, plantTemp, V2 } from '../helpers/leftovers';
 import { getBytes, imageManifest, pushMonolithic, putManifest, randomBlob } from '../durability/push-client';
+import { createFilesystemDriver } from '../../storage-drivers';
+import { readLayerRecord } from '../../src/insight/layer-records';
+import { parseDigest } from '../../src/oci/digest';
+import { waitForRecord } from '../api/insight-helpers';
 
 const SECRET = 'check-test-secret-0123456789abcdef';
 const HOUR = 3_600_000;
@@ -47,7 +51,9 @@ describe('berth check', { timeout: 120_000 }, () => {
 
   before(async () => {
     root = await mkdtemp(join(tmpdir(), 'berth-check-'));
-    berth = await startBerthProcess({ env: { REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: root, REGISTRY_HTTP_SECRET: SECRET } });
+    // Insight off: whether a deleted blob's analysis had been written (a stray-insight finding) would
+    // depend on timing; the last test covers it with insight on.
+    berth = await startBerthProcess({ env: { REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: root, REGISTRY_HTTP_SECRET: SECRET, REGISTRY_INSIGHT_ENABLED: 'false' } });
   });
   after(async () => {
     await berth.stop();
@@ -176,5 +182,40 @@ describe('berth check', { timeout: 120_000 }, () => {
     assert.equal((await getBytes(`${berth.url}/v2/${name}/manifests/v1`)).status, 200);
     const pushed = await checkJson();
     assert.deepEqual(pushed.report.findings.map((f) => f.kind).sort(), ['dangling-revision-link', 'invalid-link']);
+  });
+});
+
+describe('berth check on image insight', { timeout: 120_000 }, () => {
+  let root: string;
+  let berth: BerthProcess;
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'berth-check-insight-'));
+    berth = await startBerthProcess({ env: { REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: root, REGISTRY_HTTP_SECRET: SECRET, REGISTRY_INSIGHT_POLLINTERVAL: '100ms' } });
+  });
+  after(async () => {
+    await berth.stop();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it("reports a blob's analysis left after its blob went, and repairs it once an hour old", async () => {
+    const name = 'insight/app';
+    const kept = await pushMonolithic(berth.url, name, randomBlob(100, 200));
+    const gone = await pushMonolithic(berth.url, name, randomBlob(100, 200));
+    const driver = createFilesystemDriver({ rootDirectory: root });
+    for (const d of [kept, gone]) await waitForRecord(driver, d);
+    // The data deleted behind the analysis' back, as a collection killed between its two deletes does.
+    const hex = gone.slice('sha256:'.length);
+    await rm(join(root, V2, 'blobs/sha256', hex.slice(0, 2), hex), { recursive: true });
+    const check = (...args: string[]) =>
+      run(process.execPath, [MAIN_JS, 'check', '--json', ...args], { env: { ...process.env, REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: root, REGISTRY_HTTP_SECRET: SECRET }, timeoutMs: 60_000, allowFailure: true });
+    const strays = (out: string) =>
+      (JSON.parse(out) as Report).findings.filter((f) => f.kind === 'stray-insight').map((f) => [f.path, f.repaired]);
+    const insightDir = `/berth/insight/layers/sha256/${hex.slice(0, 2)}/${hex}`;
+    assert.deepEqual(strays((await check()).stdout), [[insightDir, undefined]]);
+    assert.deepEqual(strays((await check('--repair')).stdout), [[insightDir, false]], 'repaired while it may be a write in progress');
+    await ageTree(join(root, 'berth/insight'), 2 * HOUR);
+    assert.deepEqual(strays((await check('--repair')).stdout), [[insightDir, true]]);
+    assert.deepEqual(strays((await check()).stdout), []);
+    assert.equal((await readLayerRecord(driver, parseDigest(kept)))?.outcome, 'not-a-layer', "a blob still stored keeps its analysis");
   });
 });
