@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { StorageDriver } from '../types';
 
@@ -75,6 +75,22 @@ export async function writeSession(
   await pipeline(pattern.stream(start, end, opts.chunkSize), writer);
   assert.equal(writer.size, end);
   if (opts.commit) await writer.commit();
+}
+
+/** A Writable that hashes what it is given (a sink for copyTo: its callbacks free the buffers). */
+export class HashSink extends Writable {
+  private readonly hash = createHash('sha256');
+  private size = 0;
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.hash.update(chunk);
+    this.size += chunk.length;
+    cb();
+  }
+
+  result(): { sha256: string; size: number } {
+    return { sha256: this.hash.digest('hex'), size: this.size };
+  }
 }
 
 /** Writes and commits pattern bytes [0, size). */

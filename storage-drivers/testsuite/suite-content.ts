@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { InvalidOffsetError, PathNotFoundError } from '../errors';
 import type { DefineTest } from './driver-suite';
-import { assertContent, hashStream, Pattern, putPattern, readAll } from './helpers';
+import { copyTo } from '../streams';
+import { assertContent, HashSink, hashStream, Pattern, putPattern, readAll } from './helpers';
 
 const MiB = 1 << 20;
 
@@ -121,6 +122,40 @@ export function contentTests(define: DefineTest): void {
         assert.equal(url, null);
       }
     }
+    await driver.delete(base);
+  });
+
+  define('a reader destroyed after its first bytes disturbs no read beside it, then or after', async (driver, base) => {
+    // The image analysis sniffs a blob's first bytes and drops the rest while a client downloads
+    // the same blob: the dropped read must not cut, mix or stall the download, nor leave a broken
+    // connection to the reads that come after.
+    const path = `${base}/blob`;
+    const size = 8 * MiB + 5;
+    const pattern = new Pattern(11);
+    await putPattern(driver, path, pattern, size);
+    const whole = pattern.sha256(0, size);
+    const sniff = async () => {
+      const reader = await driver.reader(path);
+      await new Promise<void>((resolve, reject) => {
+        reader.once('error', reject);
+        reader.once('readable', () => {
+          reader.read(512);
+          reader.destroy();
+          resolve();
+        });
+      });
+    };
+    for (let round = 0; round < 3; round++) {
+      const download = (async () => {
+        const sink = new HashSink();
+        await copyTo(await driver.reader(path), sink);
+        return sink.result();
+      })();
+      await Promise.all([sniff(), sniff(), sniff(), sniff()]);
+      assert.deepEqual(await download, { sha256: whole, size }, `round ${round}`);
+    }
+    // The connections those reads used, or their replacements, serve whole reads afterwards.
+    for (let i = 0; i < 4; i++) assert.equal((await hashStream(await driver.reader(path))).sha256, whole);
     await driver.delete(base);
   });
 }
