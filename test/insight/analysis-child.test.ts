@@ -85,14 +85,18 @@ describe('the analysis child (insight.runner: child, the default)', { timeout: 1
     }
     const digest = await pushMonolithic(server.url, 'child/app', await layerBlob([{ name: 'etc/hostname', content: 'berth\n' }]));
     assert.equal((await waitForRecord(driver, digest)).outcome, 'analysed');
-    const analysed = lines(server, '"layer analysed"').find((l) => l.digest === digest);
-    assert.equal(analysed?.insight, 'child', 'the layer was analysed by the server process, not its child');
+    // The record is written before the line is logged (and the log is asynchronous).
+    const analysedLine = async (d: string) => {
+      await waitUntil(`the log line of ${d}'s analysis`, async () => lines(server, '"layer analysed"').some((l) => l.digest === d));
+      return lines(server, '"layer analysed"').find((l) => l.digest === d)!;
+    };
+    assert.equal((await analysedLine(digest)).insight, 'child', 'the layer was analysed by the server process, not its child');
 
     process.kill(first, 'SIGKILL');
     const second = await analysisChild(server, first);
     const again = await pushMonolithic(server.url, 'child/app', await layerBlob([{ name: 'etc/motd', content: 'hello\n' }]));
     assert.equal((await waitForRecord(driver, again)).outcome, 'analysed');
-    assert.equal(lines(server, '"layer analysed"').find((l) => l.digest === again)?.pid, second);
+    assert.equal((await analysedLine(again)).pid, second);
 
     assert.equal(await server.stop('SIGTERM'), 0);
     assert.equal(alive(second), false, 'the analysis child outlived the server');
