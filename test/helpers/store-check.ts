@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createFilesystemDriver } from '../../storage-drivers';
 import type { StorageDriver } from '../../storage-drivers/types';
 import { checkStore } from '../../src/check/check-store';
-import type { FindingKind } from '../../src/check/findings';
+import type { Finding, FindingKind } from '../../src/check/findings';
 
 /**
  * What a crash may leave of an operation it interrupted, none of it visible to clients: a link
@@ -28,11 +28,19 @@ const COLLECTION_RESIDUE: ReadonlySet<FindingKind> = new Set(['dangling-layer-li
  */
 export async function assertStoreConsistent(store: StorageDriver | string, opts: { crashed?: boolean; collected?: boolean } = {}): Promise<void> {
   const driver = typeof store === 'string' ? createFilesystemDriver({ rootDirectory: store }) : store;
-  const report = await checkStore(driver, { verifyDigests: true });
   const allowed = new Set<FindingKind>([...BENIGN, ...(opts.crashed ? CRASH_RESIDUE : []), ...(opts.collected ? COLLECTION_RESIDUE : [])]);
-  // The analysis child goes on in the background after a test's last request: its claims and lists
-  // are written through temp files, which a check may see in passing.
+  // The analysis goes on in the background after a test's last request: its claims and lists are
+  // written through temp files (under /berth/insight, or a new directory's staged tree beside it),
+  // which a check may see in passing. A temp file that is gone a moment later was a write in
+  // progress, not a leftover: only those still there after a few looks count.
   const analysing = (f: { kind: FindingKind; path: string }) => f.kind === 'temp-leftover' && f.path.startsWith('/berth/insight/');
-  const broken = report.findings.filter((f) => !allowed.has(f.kind) && !analysing(f));
+  let broken: Finding[] = [];
+  for (let look = 0; look < 6; look++) {
+    if (look > 0) await new Promise((r) => setTimeout(r, 250));
+    const report = await checkStore(driver, { verifyDigests: true });
+    broken = report.findings.filter((f) => !allowed.has(f.kind) && !analysing(f));
+    if (!broken.every((f) => f.kind === 'temp-leftover')) break;
+    if (broken.length === 0) return;
+  }
   assert.deepEqual(broken, [], `the store is inconsistent:\n${broken.map((f) => `${f.kind} ${f.repository ?? ''} ${f.path}: ${f.detail}`).join('\n')}`);
 }
