@@ -92,11 +92,15 @@ describe('the analysis child (insight.runner: child, the default)', { timeout: 1
     };
     assert.equal((await analysedLine(digest)).insight, 'child', 'the layer was analysed by the server process, not its child');
 
+    // Killed once the job is finished (its marker and claim gone): a kill between the record and
+    // that leaves a claim that only expires a minute later.
+    await waitUntil('the first job finished', async () => JSON.stringify(await queueLeftovers(driver)) === JSON.stringify({ jobs: [], claims: [] }));
     process.kill(first, 'SIGKILL');
     const second = await analysisChild(server, first);
     const again = await pushMonolithic(server.url, 'child/app', await layerBlob([{ name: 'etc/motd', content: 'hello\n' }]));
     assert.equal((await waitForRecord(driver, again)).outcome, 'analysed');
     assert.equal((await analysedLine(again)).pid, second);
+    await waitUntil('the second job finished', async () => JSON.stringify(await queueLeftovers(driver)) === JSON.stringify({ jobs: [], claims: [] }));
 
     assert.equal(await server.stop('SIGTERM'), 0);
     assert.equal(alive(second), false, 'the analysis child outlived the server');
