@@ -9,8 +9,8 @@ export const DEFAULT_SECRET_HEAD_BYTES = 64 * 1024;
 // As git decides a file is binary: a NUL in its first 8000 bytes.
 const BINARY_PROBE_BYTES = 8000;
 
-// Case-insensitive because one rule is; a hint that matches only decides that the rules run.
-const ANY_HINT = new RegExp(CONTENT_RULES.map((r) => r.hint).join('|'), 'i');
+// A hint that matches only decides that the rules run; each hint spells out its own case.
+const ANY_HINT = new RegExp(CONTENT_RULES.map((r) => r.hint).join('|'));
 
 export function isBinary(head: Buffer): boolean {
   return head.subarray(0, BINARY_PROBE_BYTES).includes(0);

@@ -114,6 +114,12 @@ test('.git directories: once each, whether listed themselves or only through the
   );
 });
 
+test('an AWS secret key is found under its name in any case, as the rule reads it', async () => {
+  const spellings = ['aws_secret_access_key', 'AWS_SECRET_ACCESS_KEY', 'Aws_Secret_Access_Key', 'awsSecretAccessKey'];
+  const entries = spellings.map((name, i) => ({ name: `etc/app-${i}.conf`, content: `${name} = ${SECRETS.awsSecret}\n` }));
+  assert.deepEqual(await findings(entries), spellings.map((_, i) => `etc/app-${i}.conf aws-secret-access-key`));
+});
+
 test('only the first N KiB of a text file are searched, and binaries not at all', async () => {
   const late = 'x'.repeat(8 * 1024) + `\n${SECRETS.github}\n`;
   const binary = Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0]), Buffer.from(SECRETS.github)]);
