@@ -13,6 +13,7 @@ import type { Locker } from './oci/lock-table';
 import { guardSecretlessSharing, needsInstanceGuard, type InstanceGuard } from './shared-storage';
 import { createStorageDriver } from './storage';
 import { AnalysisChild, type ChildHooks } from './insight/child/analysis-child';
+import { AnalysisChildren } from './insight/child/analysis-children';
 
 /** What a worker of a group (src/workers, http.workers > 1) gets from its primary. */
 export interface WorkerRole {
@@ -52,7 +53,10 @@ export async function serve(config: Config, logger: Logger, role?: WorkerRole): 
   // is one instance: its primary keeps the registration.
   const guard: InstanceGuard | undefined = !role && needsInstanceGuard(config) ? await guardSecretlessSharing(driver) : undefined;
   // A child would open a store of its own: an in-memory one is this process's alone.
-  const insightChild = config.insight.runner === 'child' && config.storage.driver !== 'inmemory' ? (hooks: ChildHooks) => new AnalysisChild(config, logger, hooks) : undefined;
+  const insightChild =
+    config.insight.runner === 'child' && config.storage.driver !== 'inmemory'
+      ? (hooks: ChildHooks) => new AnalysisChildren(Array.from({ length: config.insight.processes }, () => new AnalysisChild(config, logger, hooks)))
+      : undefined;
   const app = createApp({
     config,
     driver,

@@ -38,6 +38,11 @@ export const insightSchema = z
      * push waits for (deny). inline: all of it runs in the server process, paced while requests run.
      */
     runner: z.enum(['child', 'inline']).default('child'),
+    /**
+     * child: how many analysis children (each a process of about 70 MiB that keeps some 1.3 cores
+     * busy while the machine has them idle).
+     */
+    processes: z.number().int().positive().max(64).default(1),
     /** Layers one process analyses at once (in a group of workers, only the first one analyses). */
     concurrency: z.number().int().positive().max(64).default(1),
     /** How often the analyser looks in storage for layers queued by other processes or left by a crash. */

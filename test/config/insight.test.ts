@@ -22,9 +22,9 @@ async function load(yaml: string, env: Record<string, string> = {}) {
 }
 
 describe('insight config', () => {
-  test('defaults: on, in a child process, one analysis at a time, secrets reported, a minute of waiting under deny', async () => {
+  test('defaults: on, in one child process, one analysis at a time, secrets reported, a minute of waiting under deny', async () => {
     const c = await loadConfig({ env: {} });
-    assert.deepEqual(c.insight, { enabled: true, runner: 'child', concurrency: 1, pollinterval: 2000, secretheadbytes: 65536, wait: 60_000, ontimeout: 'refuse', repositories: {} });
+    assert.deepEqual(c.insight, { enabled: true, runner: 'child', processes: 1, concurrency: 1, pollinterval: 2000, secretheadbytes: 65536, wait: 60_000, ontimeout: 'refuse', repositories: {} });
   });
 
   test('durations, environment overrides and per-repository rules', async () => {
@@ -32,7 +32,9 @@ describe('insight config', () => {
       REGISTRY_INSIGHT_ENABLED: 'false',
       REGISTRY_INSIGHT_CONCURRENCY: '2',
       REGISTRY_INSIGHT_RUNNER: 'inline',
+      REGISTRY_INSIGHT_PROCESSES: '3',
     });
+    assert.equal(c.insight.processes, 3);
     assert.equal(c.insight.enabled, false);
     assert.equal(c.insight.runner, 'inline');
     assert.equal(c.insight.concurrency, 2);
@@ -50,6 +52,7 @@ describe('insight config', () => {
 
   test('an unknown mode or key is refused with its path', async () => {
     await assert.rejects(load('insight: {repositories: {"a/*": {secrets: block}}}\n'), (err: unknown) => err instanceof ConfigError && /insight\.repositories\.a\/\*\.secrets/.test(err.message));
+    await assert.rejects(load('insight: {processes: 0}\n'), (err: unknown) => err instanceof ConfigError && /insight\.processes/.test(err.message));
     await assert.rejects(load('insight: {secret: deny}\n'), (err: unknown) => err instanceof ConfigError && /insight/.test(err.message) && /secret/.test(err.message));
   });
 });

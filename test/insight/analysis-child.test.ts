@@ -108,6 +108,29 @@ describe('the analysis child (insight.runner: child, the default)', { timeout: 1
     await assertStoreConsistent(driver);
   });
 
+  it('insight.processes: 2 forks two children, which share the layers of one push', async () => {
+    // No looks at the queue but the first: each child takes only the jobs the server tells it of.
+    const { server, root } = await start({ REGISTRY_INSIGHT_PROCESSES: '2', REGISTRY_INSIGHT_POLLINTERVAL: '1h' });
+    const driver = createFilesystemDriver({ rootDirectory: root });
+    await waitUntil('two analysis children ready', async () => lines(server, '"analysis child ready"').length === 2);
+    const children = await childrenOf(server.proc.pid!);
+    assert.equal(children.length, 2);
+    function* files(layer: number): Generator<TestEntry> {
+      for (let i = 0; i < 20_000; i++) yield { name: `srv/layer-${layer}/${i % 100}/file-${i}.txt`, content: `line ${i}\n` };
+    }
+    const layers: string[] = [];
+    for (const l of [1, 2]) layers.push(await pushMonolithic(server.url, 'child/two', await buffer(compress(tarStream(files(l)), 'gzip'))));
+    for (const layer of layers) assert.equal((await waitForRecord(driver, layer)).fileCount, 20_000);
+    await waitUntil('both log lines', async () => layers.every((d) => lines(server, '"layer analysed"').some((l) => l.digest === d)));
+    const analysed = lines(server, '"layer analysed"').filter((l) => layers.includes(l.digest as string));
+    assert.equal(analysed.length, 2, 'a layer was analysed twice');
+    assert.deepEqual(new Set(analysed.map((l) => l.pid)), new Set(children), 'one child analysed both layers');
+    await waitUntil('the jobs finished', async () => JSON.stringify(await queueLeftovers(driver)) === JSON.stringify({ jobs: [], claims: [] }));
+    assert.equal(await server.stop('SIGTERM'), 0);
+    for (const child of children) assert.equal(alive(child), false, `analysis child ${child} outlived the server`);
+    await assertStoreConsistent(driver);
+  });
+
   it('without chrt, runs every thread at nice 19 and still analyses', async () => {
     const { server, root } = await start({ PATH: '/nonexistent' });
     const child = await analysisChild(server);

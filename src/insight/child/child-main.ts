@@ -38,7 +38,10 @@ async function main(): Promise<void> {
       else if (m.berth === 'insight-yield' && state.analyser) {
         const { digest } = m;
         void state.analyser.abandon(digest).then((held) => {
-          if (held) state.logger?.info({ digest }, 'analysis yielded to a push waiting for it');
+          // Not held here: another child or replica has it, and the server looks again on its own.
+          // Answering would make it try the busy claim again at once, and ask again, in a loop.
+          if (!held) return;
+          state.logger?.info({ digest }, 'analysis yielded to a push waiting for it');
           send({ berth: 'insight-released', digest });
         });
       }

@@ -10,7 +10,7 @@ export type ToChild =
   | { berth: 'insight-setup'; config: Config }
   /** A job was queued by the server: look at it now rather than at the next poll. */
   | { berth: 'insight-job'; digest: string }
-  /** A push waits for this job and its claim is busy: abort it here if held, release it, say `released`. */
+  /** A push waits for this job and its claim is busy: if held here, abort it, release it, say `released`. */
   | { berth: 'insight-yield'; digest: string }
   /** Stop taking jobs, abort those in flight (they stay queued), exit. */
   | { berth: 'insight-stop' };
