@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { childPids, statField } from '../src/proc-files';
 
 let ticksPerSecond = 0;
 
@@ -16,11 +17,7 @@ function clockTicks(): number {
 
 async function ownCpuSeconds(pid: number): Promise<number> {
   const text = await readFile(`/proc/${pid}/stat`, 'utf8');
-  // The command name may hold spaces and parentheses; the fields after the last ')' do not.
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  const utime = Number(fields[11]);
-  const stime = Number(fields[12]);
-  return (utime + stime) / clockTicks();
+  return (Number(statField(text, 14)) + Number(statField(text, 15))) / clockTicks();
 }
 
 /** The live processes below `pid` (Berth's workers under its primary), from each thread's `children`. */
@@ -28,14 +25,9 @@ export async function descendants(pid: number): Promise<number[]> {
   const found: number[] = [];
   const queue = [pid];
   while (queue.length > 0) {
-    const parent = queue.pop()!;
-    const tasks = await readdir(`/proc/${parent}/task`).catch(() => [] as string[]);
-    for (const task of tasks) {
-      const text = await readFile(`/proc/${parent}/task/${task}/children`, 'utf8').catch(() => '');
-      for (const child of text.split(' ').filter(Boolean).map(Number)) {
-        found.push(child);
-        queue.push(child);
-      }
+    for (const child of await childPids(queue.pop()!)) {
+      found.push(child);
+      queue.push(child);
     }
   }
   return found;

@@ -192,20 +192,21 @@ export class LayerAnalyser implements LayerAnalysis {
     this.pump();
   }
 
-  /** First in line, and not held back by the jobs that are paced while requests run. */
+  /** First in line (pump looks at urgent jobs first), and not held back by the paced ones. */
   private runFirst(canonical: Digest): void {
     if (!this.running) return;
-    const key = canonical.value;
-    this.pending.delete(key);
-    const rest = [...this.pending];
-    this.pending.clear();
-    this.pending.set(key, canonical);
-    for (const [k, d] of rest) this.pending.set(k, d);
+    this.pending.set(canonical.value, canonical);
     this.pump();
   }
 
   private pump(): void {
     const now = performance.now();
+    // What requests wait for first, then the rest in the order found: a long backlog is not
+    // reordered on every wake of every waiting push.
+    for (const key of this.urgent.keys()) {
+      const digest = this.pending.get(key);
+      if (digest !== undefined) this.startJob(key, digest, now);
+    }
     for (const [key, digest] of this.pending) {
       if (!this.running) return;
       if (this.deps.urgentOnly && !this.urgent.has(key)) {
@@ -214,15 +215,20 @@ export class LayerAnalyser implements LayerAnalysis {
       }
       // A job a request waits for runs beyond the concurrency: the others may be paced (slow) now.
       if (this.inFlight.size >= this.deps.config.concurrency && !this.urgent.has(key)) continue;
-      this.pending.delete(key);
-      if (this.inFlight.has(key) || (this.retry.get(key)?.until ?? 0) > now) continue;
-      const run = this.run(digest).finally(() => {
-        this.inFlight.delete(key);
-        this.jobAborts.delete(key);
-        this.pump();
-      });
-      this.inFlight.set(key, run);
+      this.startJob(key, digest, now);
     }
+  }
+
+  private startJob(key: string, digest: Digest, now: number): void {
+    if (!this.running) return;
+    this.pending.delete(key);
+    if (this.inFlight.has(key) || (this.retry.get(key)?.until ?? 0) > now) return;
+    const run = this.run(digest).finally(() => {
+      this.inFlight.delete(key);
+      this.jobAborts.delete(key);
+      this.pump();
+    });
+    this.inFlight.set(key, run);
   }
 
   private async run(job: Digest): Promise<void> {

@@ -33,6 +33,12 @@ export async function queueLeftovers(driver: StorageDriver): Promise<{ jobs: str
   return { jobs: await listNames(driver, paths.insightQueue), claims: await listNames(driver, '/berth/insight/claims') };
 }
 
+/** Whether no job is queued and no claim held: every analysis started has ended, marker and claim gone. */
+export async function queueEmpty(driver: StorageDriver): Promise<boolean> {
+  const { jobs, claims } = await queueLeftovers(driver);
+  return jobs.length === 0 && claims.length === 0;
+}
+
 /** The value of one series of a metrics text (0 when absent). */
 export function metricValue(text: string, series: string): number {
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));

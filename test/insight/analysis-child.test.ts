@@ -7,26 +7,21 @@ import { buffer } from 'node:stream/consumers';
 import { after, describe, it } from 'node:test';
 import { createFilesystemDriver } from '../../storage-drivers';
 import { isIdlePolicy, schedulingPolicy } from '../../src/insight/child/scheduling';
+import { childPids, statField } from '../../src/proc-files';
 import { parseDigest } from '../../src/oci/digest';
 import { listNames } from '../../src/oci/links';
 import { paths } from '../../src/oci/paths';
 import { SECRET } from '../api/server';
-import { queueLeftovers, waitForRecord, waitUntil } from '../api/insight-helpers';
+import { queueEmpty, queueLeftovers, waitForRecord, waitUntil } from '../api/insight-helpers';
 import { startBerthProcess, type BerthProcess } from '../helpers/berth-process';
 import { assertStoreConsistent } from '../helpers/store-check';
 import { imageManifest, pushMonolithic, sha256 } from '../durability/push-client';
 import { compress, layerBlob, tarStream, type TestEntry } from '../unit/insight/layers';
 
-/** The server's children (the analysis child is its only one with one process and insight.runner: child). */
-async function childrenOf(pid: number): Promise<number[]> {
-  const text = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
-  return text.split(' ').filter(Boolean).map(Number);
-}
-
 async function analysisChild(server: BerthProcess, not?: number): Promise<number> {
   let found: number | undefined;
   await waitUntil('the analysis child', async () => {
-    found = (await childrenOf(server.proc.pid!)).find((p) => p !== not);
+    found = (await childPids(server.proc.pid!)).find((p) => p !== not);
     return found !== undefined && server.logs().includes(`"pid":${found},"scheduling"`);
   });
   return found!;
@@ -94,13 +89,13 @@ describe('the analysis child (insight.runner: child, the default)', { timeout: 1
 
     // Killed once the job is finished (its marker and claim gone): a kill between the record and
     // that leaves a claim that only expires a minute later.
-    await waitUntil('the first job finished', async () => JSON.stringify(await queueLeftovers(driver)) === JSON.stringify({ jobs: [], claims: [] }));
+    await waitUntil('the first job finished', () => queueEmpty(driver));
     process.kill(first, 'SIGKILL');
     const second = await analysisChild(server, first);
     const again = await pushMonolithic(server.url, 'child/app', await layerBlob([{ name: 'etc/motd', content: 'hello\n' }]));
     assert.equal((await waitForRecord(driver, again)).outcome, 'analysed');
     assert.equal((await analysedLine(again)).pid, second);
-    await waitUntil('the second job finished', async () => JSON.stringify(await queueLeftovers(driver)) === JSON.stringify({ jobs: [], claims: [] }));
+    await waitUntil('the second job finished', () => queueEmpty(driver));
 
     assert.equal(await server.stop('SIGTERM'), 0);
     assert.equal(alive(second), false, 'the analysis child outlived the server');
@@ -113,7 +108,7 @@ describe('the analysis child (insight.runner: child, the default)', { timeout: 1
     const { server, root } = await start({ REGISTRY_INSIGHT_PROCESSES: '2', REGISTRY_INSIGHT_POLLINTERVAL: '1h' });
     const driver = createFilesystemDriver({ rootDirectory: root });
     await waitUntil('two analysis children ready', async () => lines(server, '"analysis child ready"').length === 2);
-    const children = await childrenOf(server.proc.pid!);
+    const children = await childPids(server.proc.pid!);
     assert.equal(children.length, 2);
     function* files(layer: number): Generator<TestEntry> {
       for (let i = 0; i < 20_000; i++) yield { name: `srv/layer-${layer}/${i % 100}/file-${i}.txt`, content: `line ${i}\n` };
@@ -125,7 +120,7 @@ describe('the analysis child (insight.runner: child, the default)', { timeout: 1
     const analysed = lines(server, '"layer analysed"').filter((l) => layers.includes(l.digest as string));
     assert.equal(analysed.length, 2, 'a layer was analysed twice');
     assert.deepEqual(new Set(analysed.map((l) => l.pid)), new Set(children), 'one child analysed both layers');
-    await waitUntil('the jobs finished', async () => JSON.stringify(await queueLeftovers(driver)) === JSON.stringify({ jobs: [], claims: [] }));
+    await waitUntil('the jobs finished', () => queueEmpty(driver));
     assert.equal(await server.stop('SIGTERM'), 0);
     for (const child of children) assert.equal(alive(child), false, `analysis child ${child} outlived the server`);
     await assertStoreConsistent(driver);
@@ -138,8 +133,7 @@ describe('the analysis child (insight.runner: child, the default)', { timeout: 1
     assert.equal(lines(server, '"analysis child ready"')[0]?.scheduling, 'nice');
     for (const tid of await readdir(`/proc/${child}/task`)) {
       const stat = await readFile(`/proc/${child}/task/${tid}/stat`, 'utf8');
-      // Field 19 is the nice value.
-      assert.equal(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19 - 3], '19', `thread ${tid}`);
+      assert.equal(statField(stat, 19), '19', `thread ${tid}: nice`);
     }
     const digest = await pushMonolithic(server.url, 'child/nice', await layerBlob([{ name: 'etc/hostname', content: 'berth\n' }]));
     assert.equal((await waitForRecord(createFilesystemDriver({ rootDirectory: root }), digest)).outcome, 'analysed');

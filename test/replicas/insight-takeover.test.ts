@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buffer } from 'node:stream/consumers';
@@ -11,6 +11,7 @@ import { storedEntries } from '../../src/insight/layer-records';
 import { parseDigest } from '../../src/oci/digest';
 import { isFile, listNames } from '../../src/oci/links';
 import { paths } from '../../src/oci/paths';
+import { childPids } from '../../src/proc-files';
 import { SECRET } from '../api/server';
 import { queueLeftovers, waitForRecord, waitUntil } from '../api/insight-helpers';
 import { startBerthProcess, type BerthProcess } from '../helpers/berth-process';
@@ -45,8 +46,7 @@ describe('a replica killed (SIGKILL) in the middle of an analysis', { timeout: 1
     // In the act: the claim taken and the file list being written.
     await waitUntil('the analysis under way', async () => (await listNames(driver, paths.insightClaims(d))).length > 0 && (await isFile(driver, paths.insightFileList(d))), 30_000);
     // The whole replica, as a crash of its machine or container: the server and its analysis child.
-    const children = (await readFile(`/proc/${child.proc.pid}/task/${child.proc.pid}/children`, 'utf8')).split(' ').filter(Boolean);
-    for (const pid of children) process.kill(Number(pid), 'SIGKILL');
+    for (const pid of await childPids(child.proc.pid!)) process.kill(pid, 'SIGKILL');
     await child.stop('SIGKILL');
     assert.equal(await isFile(driver, paths.insightLayerRecord(d)), false, 'the analysis ended before the kill: make the layer bigger');
     assert.deepEqual((await queueLeftovers(driver)).jobs, [`sha256-${d.hex}`]);

@@ -1,5 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { constants, setPriority } from 'node:os';
+import { statField } from '../../proc-files';
 
 /** Linux's number for SCHED_IDLE in /proc/<pid>/stat's `policy` field. */
 const SCHED_IDLE = 5;
@@ -12,9 +13,7 @@ export async function schedulingPolicy(statPath: string): Promise<number | null>
   } catch {
     return null;
   }
-  // Fields after the command name (which may hold spaces and parentheses): state is field 3, policy 41.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const policy = Number(fields[41 - 3]);
+  const policy = Number(statField(stat, 41));
   return Number.isInteger(policy) ? policy : null;
 }
 
