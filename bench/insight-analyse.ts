@@ -3,12 +3,17 @@
  * driver, the scan, the file list written and committed, the record) on the `insight` group's
  * layers (bench/insight-layers.ts), in P processes side by side, each analysing every layer R times
  * in a store of its own: what `insight.processes` children can do on this machine. Reports MB/s of
- * compressed layer, each process's and in all. Run after a build, pinned or not:
+ * compressed layer, each process's and in all. `--inflate-only`: only each layer's gunzip, the
+ * floor of any analysis. Run after a build, pinned or not:
  *
- *   node dist/bench/insight-analyse.js [PROCESSES, default 1] [ROUNDS, default 3]
+ *   node dist/bench/insight-analyse.js [PROCESSES, default 1] [ROUNDS, default 3] [--inflate-only]
  *   taskset -c 1 node dist/bench/insight-analyse.js 1
  */
 import { fork } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -35,7 +40,7 @@ interface Outcome {
  * One process: copies the layers (files named `<hex>` in `layersDir`) into a store of its own, then
  * analyses each of them `rounds` times, timed.
  */
-async function analyseAll(layersDir: string, rounds: number): Promise<Outcome> {
+async function analyseAll(layersDir: string, rounds: number, inflateOnly: boolean): Promise<Outcome> {
   const dir = await mkdtemp(path.join(tmpdir(), 'berth-insight-analyse-'));
   try {
     const driver = createFilesystemDriver({ rootDirectory: dir });
@@ -52,8 +57,11 @@ async function analyseAll(layersDir: string, rounds: number): Promise<Outcome> {
     let bytes = 0;
     for (let r = 0; r < rounds; r++)
       for (const [d, size] of blobs) {
-        const result = await analyseBlob(driver, d, { secretHeadBytes: 64 * 1024, assertHeld: () => {} });
-        if (result.kind !== 'recorded' || result.record.outcome !== 'analysed') throw new Error(`${d.value} was not analysed`);
+        if (inflateOnly) await inflate(path.join(dir, paths.blobData(d)));
+        else {
+          const result = await analyseBlob(driver, d, { secretHeadBytes: 64 * 1024, assertHeld: () => {} });
+          if (result.kind !== 'recorded' || result.record.outcome !== 'analysed') throw new Error(`${d.value} was not analysed`);
+        }
         bytes += size;
       }
     const used = process.cpuUsage(cpu);
@@ -62,6 +70,12 @@ async function analyseAll(layersDir: string, rounds: number): Promise<Outcome> {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Only the gunzip of a layer, to nowhere: the least any analysis of it costs. */
+async function inflate(file: string): Promise<void> {
+  const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
+  await pipeline(createReadStream(file, { highWaterMark: 256 * 1024 }), createGunzip({ chunkSize: 256 * 1024 }), sink);
 }
 
 function inChild(args: string[]): Promise<Outcome | undefined> {
@@ -83,19 +97,19 @@ runMain(async () => {
     return;
   }
   if (process.argv[2] === '--child') {
-    const outcome = await analyseAll(process.argv[3], Number(process.argv[4]));
+    const outcome = await analyseAll(process.argv[3], Number(process.argv[4]), process.argv[5] === '--inflate-only');
     await new Promise<void>((resolve) => process.send!(outcome, () => resolve()));
     return;
   }
-  const processes = Number(process.argv[2] ?? 1);
-  const rounds = Number(process.argv[3] ?? 3);
+  const inflateOnly = process.argv.includes('--inflate-only');
+  const [processes, rounds] = [Number(process.argv[2] ?? 1), Number(process.argv[3] ?? 3)];
   const layersDir = await mkdtemp(path.join(tmpdir(), 'berth-insight-layers-'));
   let outcomes: Outcome[];
   try {
     // In a process of its own: this one's heap of generator garbage, collected by V8's memory
     // reducer while the analyses run, took a quarter of a pinned core from them (tried).
     await inChild(['--generate', layersDir]);
-    outcomes = (await Promise.all(Array.from({ length: processes }, () => inChild(['--child', layersDir, String(rounds)])))) as Outcome[];
+    outcomes = (await Promise.all(Array.from({ length: processes }, () => inChild(['--child', layersDir, String(rounds), ...(inflateOnly ? ['--inflate-only'] : [])])))) as Outcome[];
   } finally {
     await rm(layersDir, { recursive: true, force: true });
   }
