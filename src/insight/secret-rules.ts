@@ -28,7 +28,7 @@ export const CONTENT_RULES: readonly ContentRule[] = [
   { rule: 'aws-access-key-id', hint: 'AKIA|ASIA|ABIA|ACCA', pattern: /\b((?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})\b/g },
   {
     rule: 'aws-secret-access-key',
-    // Spelled out rather than a case-insensitive search: \`i\` made the one search of every text file
+    // Spelled out rather than a case-insensitive search: `i` made the one search of every text file
     // a third slower.
     hint: '[sS][eE][cC][rR][eE][tT]_?[aA][cC][cC][eE][sS][sS]',
     pattern: /aws_?secret_?access_?key["']?\s*[:=]\s*["']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])/gi,

@@ -29,7 +29,7 @@ export class AnalysisChildren {
     this.next = (this.next + 1) % this.children.length;
   }
 
-  /** Only the child holding the claim has something to let go of; the others answer at once. */
+  /** Only the child holding the claim has something to let go of (and answers); the others say nothing. */
   yield(digest: Digest): void {
     for (const child of this.children) child.yield(digest);
   }
