@@ -8,6 +8,7 @@ import { after, describe, it } from 'node:test';
 import { createFilesystemDriver } from '../../storage-drivers';
 import { isIdlePolicy, schedulingPolicy } from '../../src/insight/child/scheduling';
 import { childPids, statField } from '../../src/proc-files';
+import { AnalysisQueue } from '../../src/insight/analysis-queue';
 import { parseDigest } from '../../src/oci/digest';
 import { listNames } from '../../src/oci/links';
 import { paths } from '../../src/oci/paths';
@@ -25,6 +26,16 @@ async function analysisChild(server: BerthProcess, not?: number): Promise<number
     return found !== undefined && server.logs().includes(`"pid":${found},"scheduling"`);
   });
   return found!;
+}
+
+/** User and system CPU seconds of these processes, every thread (clock ticks of 10 ms). */
+async function cpuSeconds(pids: number[]): Promise<number> {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    ticks += Number(statField(stat, 14)) + Number(statField(stat, 15));
+  }
+  return ticks / 100;
 }
 
 const alive = (pid: number): boolean => {
@@ -144,6 +155,38 @@ describe('the analysis child (insight.runner: child, the default)', { timeout: 1
     const child = await analysisChild(server);
     await server.stop('SIGKILL');
     await waitUntil('the analysis child to exit', async () => !alive(child), 5_000);
+  });
+
+  it('a push under deny waits quietly for a layer another replica analyses, then analyses it once let go', async () => {
+    const { server, root } = await start({ REGISTRY_INSIGHT_REPOSITORIES: JSON.stringify({ '**': { secrets: 'deny' } }) });
+    const driver = createFilesystemDriver({ rootDirectory: root });
+    await analysisChild(server);
+    const blob = await layerBlob([{ name: 'etc/hostname', content: 'replica\n' }]);
+    // The other replica took the job's claim first.
+    const replica = await new AnalysisQueue(driver).claim(parseDigest(sha256(blob)));
+    let released = false;
+    try {
+      const layer = await pushMonolithic(server.url, 'child/replica', blob);
+      const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }));
+      await pushMonolithic(server.url, 'child/replica', config);
+      const manifest = imageManifest({ digest: sha256(config), size: config.length }, [{ digest: layer, size: blob.length }]);
+      const put = fetch(`${server.url}/v2/child/replica/manifests/v1`, { method: 'PUT', body: manifest, headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' } });
+      await new Promise((r) => setTimeout(r, 500));
+      // Asking the children to yield a job none of them holds must not send the server straight
+      // back to the busy claim, and to the question, in a loop.
+      const processes = [server.proc.pid!, ...(await childPids(server.proc.pid!))];
+      const before = await cpuSeconds(processes);
+      await new Promise((r) => setTimeout(r, 2_000));
+      const busy = (await cpuSeconds(processes)) - before;
+      assert.ok(busy < 0.4, `the server and its child used ${busy.toFixed(2)} CPU seconds in 2 s of waiting`);
+      await replica.release();
+      released = true;
+      const res = await put;
+      assert.equal(res.status, 201, await res.text());
+      assert.equal((await waitForRecord(driver, layer)).outcome, 'analysed');
+    } finally {
+      if (!released) await replica.release();
+    }
   });
 
   it('lets go of a layer a push under deny waits for: the server analyses it at once', async () => {
