@@ -7,7 +7,8 @@ export const USAGE = `usage: berth [serve] [--config FILE]
        berth check [--repair] [--verify-digests] [--json] [--config FILE]
        berth healthcheck [--cert FILE --key FILE] [--config FILE]
        berth insight IMAGE [--json] [--registry URL] [--user U --password P] [--wait SECONDS] [--fail-on-secrets]
-       berth insight --storage --registry URL [--json] [--user U --password P]
+       berth insight REPOSITORY[:TAG|@DIGEST] --store [--config FILE] [--json] [--wait SECONDS] [--fail-on-secrets]
+       berth insight --storage (--registry URL [--user U --password P] | --store [--config FILE]) [--json]
 
 The config file may also be named by REGISTRY_CONFIGURATION_PATH; REGISTRY_* variables override its keys.`;
 
@@ -21,8 +22,8 @@ export type Command =
   | { name: 'healthcheck'; config?: string; client?: { cert: string; key: string } }
   | { name: 'gc'; config?: string; dryRun: boolean; deleteUntagged: boolean; grace: number }
   | { name: 'check'; config?: string; repair: boolean; verifyDigests: boolean; json: boolean }
-  /** A client of a running registry's insight API: no config, no store. */
-  | { name: 'insight'; image?: string; storage: boolean; json: boolean; registry?: string; user?: string; password?: string; wait: number; failOnSecrets: boolean };
+  /** A client of a running registry's insight API, or with `store` a reader of the configured store. */
+  | { name: 'insight'; image?: string; storage: boolean; json: boolean; registry?: string; user?: string; password?: string; wait: number; failOnSecrets: boolean; store: boolean; config?: string };
 
 const DEFAULT_GC_GRACE = 3_600_000;
 
@@ -54,6 +55,8 @@ const INSIGHT_OPTIONS = {
   wait: { type: 'string' },
   'fail-on-secrets': { type: 'boolean' },
   storage: { type: 'boolean' },
+  store: { type: 'boolean' },
+  ...CONFIG_OPTION,
 } as const;
 const DEFAULT_INSIGHT_WAIT = 60;
 
@@ -67,7 +70,10 @@ function insightCommand(args: readonly string[]): Command {
   const { values: v, positionals } = parsed;
   const storage = v.storage === true;
   if (storage ? positionals.length !== 0 : positionals.length !== 1) throw new UsageError(storage ? 'insight: --storage takes no image' : 'insight: name one image');
-  if (storage && v.registry === undefined) throw new UsageError('insight: --storage needs --registry URL');
+  const store = v.store === true;
+  if (store && (v.registry !== undefined || v.user !== undefined)) throw new UsageError('insight: --store reads the configured store: no --registry, --user or --password');
+  if (!store && v.config !== undefined) throw new UsageError('insight: --config goes with --store');
+  if (storage && !store && v.registry === undefined) throw new UsageError('insight: --storage needs --registry URL or --store');
   if ((v.user === undefined) !== (v.password === undefined)) throw new UsageError('insight: --user and --password go together');
   if (v.wait !== undefined && !/^\d{1,6}$/.test(v.wait)) throw new UsageError('insight: --wait takes a number of seconds');
   return {
@@ -80,6 +86,8 @@ function insightCommand(args: readonly string[]): Command {
     password: v.password,
     wait: v.wait === undefined ? DEFAULT_INSIGHT_WAIT : Number(v.wait),
     failOnSecrets: v['fail-on-secrets'] === true,
+    store,
+    config: v.config,
   };
 }
 

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import cluster from 'node:cluster';
+import pino from 'pino';
 import { parseCommandLine, USAGE, UsageError, type Command } from './command-line';
 import { loadConfigWithSource } from './config/load';
 import { redactConfig } from './config/redact';
@@ -25,6 +26,8 @@ import { serve } from './serve';
 import { runPrimary } from './workers/primary';
 import { runWorker } from './workers/worker';
 import { runInsight } from './insight-cli/run-insight';
+import { RegistrySource } from './insight-cli/registry-source';
+import { StoreSource } from './insight-cli/store-source';
 
 type Env = Record<string, string | undefined>;
 
@@ -114,17 +117,29 @@ async function healthcheck(env: Env, command: Extract<Command, { name: 'healthch
 }
 
 /**
- * `berth insight IMAGE`: a running registry's report of an image, waiting while it is pending. Exit
- * 0 with a report, 1 when none came (an error, or still pending after --wait), 2 on a usage error,
- * 3 with --fail-on-secrets when the report lists secrets.
+ * `berth insight IMAGE`: an image's report from a running registry, or with --store from the
+ * configured store itself, waiting while it is pending. Exit 0 with a report, 1 when none came (an
+ * error, or still pending after --wait), 2 on a usage error, 3 with --fail-on-secrets when the
+ * report lists secrets.
  */
-async function insight(command: Extract<Command, { name: 'insight' }>): Promise<void> {
-  const credentials = command.user !== undefined ? { user: command.user, password: command.password ?? '' } : undefined;
-  process.exitCode = await runInsight(
-    { image: command.image, storage: command.storage, json: command.json, registry: command.registry, credentials, waitSeconds: command.wait, failOnSecrets: command.failOnSecrets },
-    (s) => process.stdout.write(s),
-    (s) => process.stderr.write(s),
-  );
+async function insight(env: Env, command: Extract<Command, { name: 'insight' }>): Promise<void> {
+  const options = { image: command.image, storage: command.storage, json: command.json, waitSeconds: command.wait, failOnSecrets: command.failOnSecrets };
+  const out = (s: string) => process.stdout.write(s);
+  const err = (s: string) => process.stderr.write(s);
+  if (!command.store) {
+    const credentials = command.user !== undefined ? { user: command.user, password: command.password ?? '' } : undefined;
+    process.exitCode = await runInsight(options, new RegistrySource(command.registry, credentials), out, err);
+    return;
+  }
+  const { config } = await loadConfigWithSource({ file: command.config, env });
+  // On standard error, warnings only: standard output is the report (JSON with --json).
+  const logger = createLogger({ ...config.log, level: 'warn' }, pino.destination({ dest: 2, sync: true }));
+  const source = new StoreSource(await createStorageDriver(config), config, logger);
+  try {
+    process.exitCode = await runInsight(options, source, out, err);
+  } finally {
+    await source.close();
+  }
 }
 
 export async function main(argv: string[], env: Env): Promise<void> {
@@ -147,7 +162,7 @@ export async function main(argv: string[], env: Env): Promise<void> {
     if (command.name === 'gc') return await gc(env, command);
     if (command.name === 'check') return await check(env, command);
     if (command.name === 'healthcheck') return await healthcheck(env, command);
-    if (command.name === 'insight') return await insight(command);
+    if (command.name === 'insight') return await insight(env, command);
     const { config } = await loadConfigWithSource({ file: command.config, env });
     // Not used yet by serve (the mirror is not wired into requests), but a bad file stops start-up now.
     await readMirrorCas(config.mirrors);

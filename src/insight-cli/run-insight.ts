@@ -1,8 +1,7 @@
 import type { ManifestReport } from '../insight/report/report-types';
 import type { StorageView } from '../insight/storage-view';
 import { formatReport, formatStorageView, hasSecrets } from './format-report';
-import { parseImageName, registryUrl } from './image-name';
-import { RegistryFetch, type Credentials } from './registry-fetch';
+import { parseImageName, type ImageName } from './image-name';
 
 export interface InsightOptions {
   /** An image, or undefined with `storage`. */
@@ -10,11 +9,19 @@ export interface InsightOptions {
   /** The registry-wide storage view instead of an image's report. */
   storage?: boolean;
   json: boolean;
-  registry?: string;
-  credentials?: Credentials;
   /** Seconds to wait while the report is pending. */
   waitSeconds: number;
   failOnSecrets: boolean;
+}
+
+/** One answer of a report source: what was asked for, or why not (`usage`: the command line's fault). */
+export type Asked<T> = { ok: true; value: T } | { ok: false; message: string; usage?: boolean };
+
+/** Where reports come from: a running registry's API (registry-source.ts) or a store (store-source.ts). */
+export interface ReportSource {
+  /** The image's report now, complete or pending; `waitMs` is how long the caller would still wait. */
+  report(name: ImageName, waitMs: number): Promise<Asked<ManifestReport>>;
+  storage(): Promise<Asked<StorageView>>;
 }
 
 /** Exit codes of `berth insight` (docs: README "Image insight"). */
@@ -22,35 +29,22 @@ export const INSIGHT_EXIT = { ok: 0, failed: 1, usage: 2, secrets: 3 } as const;
 
 const POLL_MS = 1000;
 
-/** Fetches the report, waiting while it is pending; prints it; resolves with the exit code. */
-export async function runInsight(o: InsightOptions, out: (s: string) => void, err: (s: string) => void): Promise<number> {
-  if (o.storage) return runStorageView(o, out, err);
-  let url: string;
+/** Asks for the report, again while it is pending; prints it; resolves with the exit code. */
+export async function runInsight(o: InsightOptions, source: ReportSource, out: (s: string) => void, err: (s: string) => void): Promise<number> {
+  if (o.storage) return runStorageView(o, source, out, err);
+  let name: ImageName;
   try {
-    const name = parseImageName(o.image ?? '');
-    url = `${registryUrl(name, o.registry)}/v2/${name.repository}/_berth/insight/${name.reference}`;
+    name = parseImageName(o.image ?? '');
   } catch (e) {
     err(`insight: ${(e as Error).message}\n`);
     return INSIGHT_EXIT.usage;
   }
-  const client = new RegistryFetch(o.credentials);
   const deadline = Date.now() + o.waitSeconds * 1000;
   for (;;) {
-    let res: Response;
-    try {
-      res = await client.get(url);
-    } catch (e) {
-      err(`insight: ${url}: ${(e as Error).message}\n`);
-      return INSIGHT_EXIT.failed;
-    }
-    const text = await res.text();
-    if (res.status !== 200 && res.status !== 202) {
-      const hint = res.status === 401 && o.credentials === undefined ? ' (pass --user and --password)' : '';
-      err(`insight: ${url}: ${res.status} ${errorMessage(text)}${hint}\n`);
-      return INSIGHT_EXIT.failed;
-    }
-    const report = JSON.parse(text) as ManifestReport;
-    if (res.status === 200 || Date.now() + POLL_MS > deadline) {
+    const asked = await source.report(name, Math.max(0, deadline - Date.now()));
+    if (!asked.ok) return failed(asked, err);
+    const report = asked.value;
+    if (report.status !== 'pending' || Date.now() + POLL_MS > deadline) {
       out(o.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
       if (report.status === 'pending') {
         err(`insight: still pending after ${o.waitSeconds} s; ask again later\n`);
@@ -62,33 +56,14 @@ export async function runInsight(o: InsightOptions, out: (s: string) => void, er
   }
 }
 
-async function runStorageView(o: InsightOptions, out: (s: string) => void, err: (s: string) => void): Promise<number> {
-  if (o.registry === undefined) {
-    err('insight: --storage needs --registry URL\n');
-    return INSIGHT_EXIT.usage;
-  }
-  const url = `${o.registry.replace(/\/+$/, '')}/v2/_berth/insight/storage`;
-  let res: Response;
-  try {
-    res = await new RegistryFetch(o.credentials).get(url);
-  } catch (e) {
-    err(`insight: ${url}: ${(e as Error).message}\n`);
-    return INSIGHT_EXIT.failed;
-  }
-  const text = await res.text();
-  if (res.status !== 200) {
-    err(`insight: ${url}: ${res.status} ${errorMessage(text)}\n`);
-    return INSIGHT_EXIT.failed;
-  }
-  out(o.json ? JSON.stringify(JSON.parse(text), null, 2) + '\n' : formatStorageView(JSON.parse(text) as StorageView));
+async function runStorageView(o: InsightOptions, source: ReportSource, out: (s: string) => void, err: (s: string) => void): Promise<number> {
+  const asked = await source.storage();
+  if (!asked.ok) return failed(asked, err);
+  out(o.json ? JSON.stringify(asked.value, null, 2) + '\n' : formatStorageView(asked.value));
   return INSIGHT_EXIT.ok;
 }
 
-function errorMessage(body: string): string {
-  try {
-    const e = (JSON.parse(body) as { errors?: Array<{ code: string; message: string }> }).errors?.[0];
-    return e ? `${e.code}: ${e.message}` : body.slice(0, 200);
-  } catch {
-    return body.slice(0, 200);
-  }
+function failed(asked: { message: string; usage?: boolean }, err: (s: string) => void): number {
+  err(`insight: ${asked.message}\n`);
+  return asked.usage ? INSIGHT_EXIT.usage : INSIGHT_EXIT.failed;
 }

@@ -1,17 +1,23 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { createFilesystemDriver } from '../../storage-drivers';
+import { readLayerRecord } from '../../src/insight/layer-records';
+import { parseDigest } from '../../src/oci/digest';
 import { authConfig, authFixture, USERS, type AuthFixture } from '../auth/helpers';
+import { queueLeftovers } from '../api/insight-helpers';
 import { startInsightRegistry, type InsightRegistry } from './insight-server';
 import { pushImage, Pusher, THREE_LAYERS } from './images';
 
 // Compiled tests run from dist/test/insight; the CLI is dist/src/main.js.
 const MAIN = path.join(__dirname, '..', '..', 'src', 'main.js');
 
-function berth(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+function berth(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [MAIN, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [MAIN, ...args], { timeout: 30_000, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
     });
   });
@@ -84,4 +90,49 @@ describe('berth insight (the CLI) against a registry with token auth', () => {
     const res = await fetch(`${reg.url}/v2/team/app/manifests/1.0`, { method: 'HEAD', headers: { authorization: `Bearer ${((await token.json()) as { token: string }).token}` } });
     return String(res.headers.get('docker-content-digest'));
   }
+});
+
+describe('berth insight --store: the report from the store itself, no registry running', () => {
+  let root: string;
+  let env: Record<string, string>;
+  before(async () => {
+    root = await mkdtemp(path.join(tmpdir(), 'berth-insight-store-'));
+    env = { REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: root };
+    // Pushed while nothing analyses (an image stored before insight was on, or whose registry is down).
+    const reg = await startInsightRegistry({ driver: createFilesystemDriver({ rootDirectory: root }), manual: true });
+    await pushImage(new Pusher(reg.url), 'team/app', '1.0', THREE_LAYERS);
+    await reg.close();
+  });
+  after(() => rm(root, { recursive: true, force: true }));
+
+  test('analyses the layers the image waits for, here, and prints the same report', async () => {
+    const r = await berth(['insight', 'team/app:1.0', '--store', '--wait', '20'], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^team\/app@sha256:[0-9a-f]{64}\n/);
+    assert.match(r.stdout, /efficiency 3\.\d%, wasted 10\.\d KiB of 10\.\d KiB shipped/);
+    assert.match(r.stdout, /secrets \(warn\):\n {2}layer 0 {2}app\/id_ed25519 {2}private-key {2}private-key:/);
+    // Analysed for good: the records are in the store, the jobs done.
+    const driver = createFilesystemDriver({ rootDirectory: root });
+    const json = JSON.parse((await berth(['insight', 'team/app:1.0', '--store', '--json', '--wait', '0'], env)).stdout) as { status: string; layers: Array<{ digest: string }> };
+    assert.equal(json.status, 'complete');
+    for (const layer of json.layers) assert.equal((await readLayerRecord(driver, parseDigest(layer.digest)))?.outcome, 'analysed');
+    // Only what the image waited for: its config blob, queued at its push, stays for the registry.
+    const left = await queueLeftovers(driver);
+    assert.deepEqual(left.claims, []);
+    assert.deepEqual(left.jobs.filter((job) => json.layers.some((l) => l.digest === job.replace('-', ':'))), []);
+    assert.ok(left.jobs.length > 0);
+    assert.equal((await berth(['insight', 'team/app:1.0', '--store', '--fail-on-secrets'], env)).code, 3);
+  });
+
+  test('--storage --store, a missing image, and what --store refuses', async () => {
+    const view = await berth(['insight', '--storage', '--store'], env);
+    assert.equal(view.code, 0, view.stderr);
+    assert.match(view.stdout, /\n +\S+ \S+ +\S+ \S+ +5 {2}team\/app\n/);
+    const unknown = await berth(['insight', 'team/app:2.0', '--store'], env);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /MANIFEST_UNKNOWN/);
+    assert.equal((await berth(['insight', 'localhost:5000/team/app:1.0', '--store'], env)).code, 2);
+    assert.equal((await berth(['insight', 'team/app:1.0', '--store', '--registry', 'http://127.0.0.1:1'], env)).code, 2);
+    assert.equal((await berth(['insight', 'team/app:1.0', '--config', 'berth.yml'], env)).code, 2);
+  });
 });
