@@ -39,7 +39,8 @@ import { StorageViews } from './insight/storage-view';
 import { RequestActivity } from './insight/pacer';
 import { queueFetchedBlobs } from './insight/fetched-blobs';
 import type { AnalysisChild, ChildHooks } from './insight/child/analysis-child';
-import type { Digest } from './oci/digest';
+import { parseDigest, type Digest } from './oci/digest';
+import type { InsightPeers } from './insight/layer-analysis';
 import type { LeaseTimings } from './oci/lease';
 
 /** The most listeners one response is expected to carry (see the handler). */
@@ -85,6 +86,8 @@ export interface AppDeps {
    * None: the analysis runs in this process, paced (insight/pacer.ts).
    */
   insightChild?: (hooks: ChildHooks) => InsightChild;
+  /** The other workers of the group, told of the blobs queued here (slot 0 analyses them). */
+  insightPeers?: InsightPeers;
 }
 
 /** The analysis child as the app drives it (insight/child/analysis-child.ts). */
@@ -199,9 +202,16 @@ export function createApp(deps: AppDeps): BerthApp {
         observer: insightObserver,
         claimTimings: deps.insightClaimTimings,
         activity,
-        ...(deps.insightChild && { urgentOnly: true, onEnqueued: (d: Digest) => child?.job(d), onClaimBusy: (d: Digest) => child?.yield(d) }),
+        // Told here and to slot 0 (through the primary): whichever runs the analysis looks at once.
+        onEnqueued: (d: Digest) => {
+          child?.job(d);
+          deps.insightPeers?.queued(d.value);
+        },
+        ...(deps.insightChild && { urgentOnly: true, onClaimBusy: (d: Digest) => child?.yield(d) }),
       })
     : undefined;
+  // Only slot 0's children (or, inline, its analyser) run; elsewhere these calls do nothing.
+  if (analyser) deps.insightPeers?.onQueued((digest) => (child ? child.job(parseDigest(digest)) : analyser.nudge(parseDigest(digest))));
   if (analyser && deps.insightChild) {
     child = deps.insightChild({
       analysed: (record) => insightObserver?.analysed(record),

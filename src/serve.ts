@@ -8,6 +8,7 @@ import { createListener, createServer } from './listener';
 import { createMetrics } from './metrics/metrics';
 import { debugHandler, registryMetrics } from './metrics/debug-server';
 import type { EventPeers } from './events/notifier';
+import type { InsightPeers } from './insight/layer-analysis';
 import type { CachePeers } from './oci/read-cache';
 import type { Locker } from './oci/lock-table';
 import { guardSecretlessSharing, needsInstanceGuard, type InstanceGuard } from './shared-storage';
@@ -21,7 +22,7 @@ export interface WorkerRole {
   slot: number;
   /** The group's upload secret when http.secret is not configured. */
   groupSecret?: Buffer;
-  peers: CachePeers & EventPeers;
+  peers: CachePeers & EventPeers & InsightPeers;
   /** The primary, which holds the group's upload sessions. */
   sessionLocker: Locker;
   /** Hands the worker's metrics to the primary, which serves the debug listener. */
@@ -65,6 +66,7 @@ export async function serve(config: Config, logger: Logger, role?: WorkerRole): 
     groupSecret: role?.groupSecret,
     cachePeers: role?.peers,
     eventPeers: role?.peers,
+    insightPeers: role?.peers,
     sessionLocker: role?.sessionLocker,
     groupStarted: role && (() => role.groupStarted()),
     insightChild,

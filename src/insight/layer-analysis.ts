@@ -40,3 +40,14 @@ export interface InsightServices {
   /** The store the records, file lists and cached image reports are read from (the registry's own). */
   driver: StorageDriver;
 }
+
+/**
+ * The other workers of a group (src/workers): only slot 0 runs the analysis children, so the others
+ * tell it of each blob they queue instead of leaving it to the children's next look at the queue.
+ */
+export interface InsightPeers {
+  /** This process queued the blob with this digest. */
+  queued(digest: string): void;
+  /** Calls `analyse` when another process of the group queued one. */
+  onQueued(analyse: (digest: string) => void): void;
+}

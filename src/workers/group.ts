@@ -146,6 +146,13 @@ export class WorkerGroup {
         if (deliverer && deliverer !== w && this.greeted.has(deliverer) && deliverer.isConnected()) deliverer.send({ berth: 'events' } satisfies ToWorker);
         return;
       }
+      case 'analysis-queued': {
+        // Slot 0's analysis children are told of its own jobs directly; one not yet greeted finds the
+        // job at its children's first look at the queue.
+        const analyser = this.slots[0];
+        if (analyser && analyser !== w && this.greeted.has(analyser) && analyser.isConnected()) analyser.send({ berth: 'analysis-queued', digest: m.digest } satisfies ToWorker);
+        return;
+      }
     }
   }
 

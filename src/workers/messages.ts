@@ -14,6 +14,8 @@ export type ToWorker =
   | { berth: 'forgot'; id: number }
   /** To slot 0, the deliverer: another worker wrote events; look now rather than at the next poll. */
   | { berth: 'events' }
+  /** To slot 0, which runs the analysis children: another worker queued this blob for analysis. */
+  | { berth: 'analysis-queued'; digest: string }
   /** Every worker of the group listens (sent to each, and to one restarted later): it may call itself ready. */
   | { berth: 'started' }
   /** The answer to `lock`: the key is this worker's (until its `unlock`), or was not free in time. */
@@ -27,6 +29,8 @@ export type ToPrimary =
   | { berth: 'forgot'; id: number }
   /** This worker wrote an event segment (relayed to slot 0). */
   | { berth: 'events' }
+  /** This worker queued a blob for analysis (relayed to slot 0). */
+  | { berth: 'analysis-queued'; digest: string }
   /** Hold `key` (an upload session) for this worker once it is free, waiting at most `waitMs`. */
   | { berth: 'lock'; id: number; key: string; waitMs: number }
   /** Free what `lock` `id` was granted. */

@@ -1,4 +1,5 @@
 import type { EventPeers } from '../events/notifier';
+import type { InsightPeers } from '../insight/layer-analysis';
 import type { Grant, Locker } from '../oci/lock-table';
 import type { CachePeers, Forget } from '../oci/read-cache';
 import type { ToPrimary, ToWorker } from './messages';
@@ -8,16 +9,18 @@ type LockAnswer = Extract<ToWorker, { berth: 'locked' }>;
 /**
  * A worker's side of cache coherence: its writes' `forget` go to the primary, which answers once
  * every other worker dropped the entries; the others' arrive here and are applied, then confirmed.
- * And of event delivery: the segments it writes are announced, for slot 0 to deliver at once. And
- * of upload sessions: the primary holds them for the whole group (session-exclusion.ts).
+ * And of event delivery: the segments it writes are announced, for slot 0 to deliver at once; so
+ * are the blobs it queues for analysis, for slot 0's analysis children. And of upload sessions:
+ * the primary holds them for the whole group (session-exclusion.ts).
  */
-export class PrimaryLink implements CachePeers, EventPeers, Locker {
+export class PrimaryLink implements CachePeers, EventPeers, InsightPeers, Locker {
   private next = 0;
   private closed = false;
   private readonly waiting = new Map<number, () => void>();
   private readonly locking = new Map<number, (answer: LockAnswer) => void>();
   private apply: ((entries: readonly Forget[]) => void) | undefined;
   private wake: (() => void) | undefined;
+  private analyse: ((digest: string) => void) | undefined;
 
   constructor(private readonly send: (m: ToPrimary) => void) {}
 
@@ -31,6 +34,14 @@ export class PrimaryLink implements CachePeers, EventPeers, Locker {
 
   onWritten(wake: () => void): void {
     this.wake = wake;
+  }
+
+  queued(digest: string): void {
+    if (!this.closed) this.send({ berth: 'analysis-queued', digest });
+  }
+
+  onQueued(analyse: (digest: string) => void): void {
+    this.analyse = analyse;
   }
 
   forget(entries: Forget[]): Promise<void> {
@@ -70,8 +81,12 @@ export class PrimaryLink implements CachePeers, EventPeers, Locker {
     });
   }
 
-  /** A `forget`, `forgot`, `events` or `locked` from the primary. Before the app exists there is nothing to do. */
-  receive(m: Extract<ToWorker, { berth: 'forget' | 'forgot' | 'events' | 'locked' }>): void {
+  /** A `forget`, `forgot`, `events`, `analysis-queued` or `locked` from the primary. Before the app exists there is nothing to do. */
+  receive(m: Extract<ToWorker, { berth: 'forget' | 'forgot' | 'events' | 'analysis-queued' | 'locked' }>): void {
+    if (m.berth === 'analysis-queued') {
+      this.analyse?.(m.digest);
+      return;
+    }
     if (m.berth === 'locked') {
       this.locking.get(m.id)?.(m);
       this.locking.delete(m.id);
