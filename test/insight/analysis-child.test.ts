@@ -141,6 +141,8 @@ describe('the analysis child (insight.runner: child, the default)', { timeout: 1
     const { server, root } = await start({ PATH: '/nonexistent' });
     const child = await analysisChild(server);
     assert.match(server.logs(), /chrt not found/);
+    // The server logs it on the child's message, which may come a moment after the child's own line.
+    await waitUntil("the server's line for the ready child", async () => lines(server, '"analysis child ready"').length > 0);
     assert.equal(lines(server, '"analysis child ready"')[0]?.scheduling, 'nice');
     for (const tid of await readdir(`/proc/${child}/task`)) {
       const stat = await readFile(`/proc/${child}/task/${tid}/stat`, 'utf8');
