@@ -211,7 +211,12 @@ export function createApp(deps: AppDeps): BerthApp {
       })
     : undefined;
   // Only slot 0's children (or, inline, its analyser) run; elsewhere these calls do nothing.
-  if (analyser) deps.insightPeers?.onQueued((digest) => (child ? child.job(parseDigest(digest)) : analyser.nudge(parseDigest(digest))));
+  if (analyser)
+    deps.insightPeers?.onQueued((value) => {
+      const d = parseDigest(value);
+      if (child) child.job(d);
+      else analyser.nudge(d);
+    });
   if (analyser && deps.insightChild) {
     child = deps.insightChild({
       analysed: (record) => insightObserver?.analysed(record),

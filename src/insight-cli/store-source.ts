@@ -44,11 +44,10 @@ export class StoreSource implements ReportSource {
   async report(name: ImageName, waitMs: number): Promise<Asked<ManifestReport>> {
     if (name.host !== undefined) return { ok: false, message: `--store reads a store, not ${name.host}: name the image as repository:tag or repository@digest`, usage: true };
     try {
-      const ask = () => this.ask(name);
-      const first = await ask();
+      const first = await this.ask(name);
       if (first.status !== 'pending' || this.readOnly || waitMs <= 0) return { ok: true, value: first };
       await Promise.all(pendingLayers(first).map((d) => this.analyser.awaitRecord(parseDigest(d), waitMs)));
-      return { ok: true, value: await ask() };
+      return { ok: true, value: await this.ask(name) };
     } catch (err) {
       return { ok: false, message: describe(err) };
     }

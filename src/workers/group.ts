@@ -139,21 +139,24 @@ export class WorkerGroup {
         this.grants.get(`${w.id}:${m.id}`)?.release();
         this.grants.delete(`${w.id}:${m.id}`);
         return;
-      case 'events': {
-        // Slot 0 delivers; it learnt of its own segments without us. One not yet greeted would miss
-        // the message, and finds the segments by listing when it starts anyway.
-        const deliverer = this.slots[0];
-        if (deliverer && deliverer !== w && this.greeted.has(deliverer) && deliverer.isConnected()) deliverer.send({ berth: 'events' } satisfies ToWorker);
+      case 'events':
+        // Slot 0 delivers; it learnt of its own segments without us.
+        this.toSlotZero(w, { berth: 'events' });
         return;
-      }
-      case 'analysis-queued': {
-        // Slot 0's analysis children are told of its own jobs directly; one not yet greeted finds the
-        // job at its children's first look at the queue.
-        const analyser = this.slots[0];
-        if (analyser && analyser !== w && this.greeted.has(analyser) && analyser.isConnected()) analyser.send({ berth: 'analysis-queued', digest: m.digest } satisfies ToWorker);
+      case 'analysis-queued':
+        // Slot 0 runs the analysis children; it tells them of its own jobs without us.
+        this.toSlotZero(w, { berth: 'analysis-queued', digest: m.digest });
         return;
-      }
     }
+  }
+
+  /**
+   * A hint for slot 0, which runs the group's background work, from another worker. One not yet
+   * greeted would miss it, and finds the work by its own first look when it starts anyway.
+   */
+  private toSlotZero(from: Worker, m: Extract<ToWorker, { berth: 'events' | 'analysis-queued' }>): void {
+    const zero = this.slots[0];
+    if (zero && zero !== from && this.greeted.has(zero) && zero.isConnected()) zero.send(m);
   }
 
   private exited(w: Worker, slot: number, code: number | null, signal: string | null): void {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buffer } from 'node:stream/consumers';
 import { after, describe, it } from 'node:test';
+import { cpuSeconds } from '../../bench/proc';
 import { createFilesystemDriver } from '../../storage-drivers';
 import { isIdlePolicy, schedulingPolicy } from '../../src/insight/child/scheduling';
 import { childPids, statField } from '../../src/proc-files';
@@ -26,16 +27,6 @@ async function analysisChild(server: BerthProcess, not?: number): Promise<number
     return found !== undefined && server.logs().includes(`"pid":${found},"scheduling"`);
   });
   return found!;
-}
-
-/** User and system CPU seconds of these processes, every thread (clock ticks of 10 ms). */
-async function cpuSeconds(pids: number[]): Promise<number> {
-  let ticks = 0;
-  for (const pid of pids) {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    ticks += Number(statField(stat, 14)) + Number(statField(stat, 15));
-  }
-  return ticks / 100;
 }
 
 const alive = (pid: number): boolean => {
@@ -176,10 +167,9 @@ describe('the analysis child (insight.runner: child, the default)', { timeout: 1
       await new Promise((r) => setTimeout(r, 500));
       // Asking the children to yield a job none of them holds must not send the server straight
       // back to the busy claim, and to the question, in a loop.
-      const processes = [server.proc.pid!, ...(await childPids(server.proc.pid!))];
-      const before = await cpuSeconds(processes);
+      const before = await cpuSeconds(server.proc.pid!);
       await new Promise((r) => setTimeout(r, 2_000));
-      const busy = (await cpuSeconds(processes)) - before;
+      const busy = (await cpuSeconds(server.proc.pid!)) - before;
       assert.ok(busy < 0.4, `the server and its child used ${busy.toFixed(2)} CPU seconds in 2 s of waiting`);
       await replica.release();
       released = true;
