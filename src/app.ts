@@ -83,9 +83,11 @@ export interface AppDeps {
   /**
    * Starts the analysis child (insight.runner: child) on the store this app's driver opens: the
    * background analysis then runs there, and this process analyses only what its pushes wait for.
-   * None: the analysis runs in this process, paced (insight/pacer.ts).
+   * None: the analysis runs in this process, paced (insight/pacer.ts). `claimTag` ends the owner
+   * names of the children's claims (one per instance, the same in every worker of a group): this
+   * process takes those claims over when its pushes wait for them.
    */
-  insightChild?: (hooks: ChildHooks) => InsightChild;
+  insightChild?: { claimTag: string; start(hooks: ChildHooks): InsightChild };
   /** The other workers of the group, told of the blobs queued here (slot 0 analyses them). */
   insightPeers?: InsightPeers;
 }
@@ -207,7 +209,7 @@ export function createApp(deps: AppDeps): BerthApp {
           child?.job(d);
           deps.insightPeers?.queued(d.value);
         },
-        ...(deps.insightChild && { urgentOnly: true, onClaimBusy: (d: Digest) => child?.yield(d) }),
+        ...(deps.insightChild && { urgentOnly: true, takeOverTag: deps.insightChild.claimTag, onTakenOver: (d: Digest) => child?.yield(d) }),
       })
     : undefined;
   // Only slot 0's children (or, inline, its analyser) run; elsewhere these calls do nothing.
@@ -218,7 +220,7 @@ export function createApp(deps: AppDeps): BerthApp {
       else analyser.nudge(d);
     });
   if (analyser && deps.insightChild) {
-    child = deps.insightChild({
+    child = deps.insightChild.start({
       analysed: (record) => insightObserver?.analysed(record),
       queueDepth: (n) => insightObserver?.queueDepth(n),
       finished: (digest, released) => analyser.finishedElsewhere(digest, released),

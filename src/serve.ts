@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Registry as MetricsRegistry } from 'prom-client';
 import { createApp } from './app';
@@ -22,6 +23,8 @@ export interface WorkerRole {
   slot: number;
   /** The group's upload secret when http.secret is not configured. */
   groupSecret?: Buffer;
+  /** Random, made by the primary, the same in every worker: names the group's processes in storage. */
+  instanceId: string;
   peers: CachePeers & EventPeers & InsightPeers;
   /** The primary, which holds the group's upload sessions. */
   sessionLocker: Locker;
@@ -54,9 +57,13 @@ export async function serve(config: Config, logger: Logger, role?: WorkerRole): 
   // is one instance: its primary keeps the registration.
   const guard: InstanceGuard | undefined = !role && needsInstanceGuard(config) ? await guardSecretlessSharing(driver) : undefined;
   // A child would open a store of its own: an in-memory one is this process's alone.
+  const claimTag = role?.instanceId ?? randomBytes(6).toString('hex');
   const insightChild =
     config.insight.runner === 'child' && config.storage.driver !== 'inmemory'
-      ? (hooks: ChildHooks) => new AnalysisChildren(Array.from({ length: config.insight.processes }, () => new AnalysisChild(config, logger, hooks)))
+      ? {
+          claimTag,
+          start: (hooks: ChildHooks) => new AnalysisChildren(Array.from({ length: config.insight.processes }, () => new AnalysisChild(config, logger, hooks, { claimTag }))),
+        }
       : undefined;
   const app = createApp({
     config,

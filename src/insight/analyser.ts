@@ -5,7 +5,7 @@ import type { InsightConfig } from '../config/insight-schema';
 import type { Digest } from '../oci/digest';
 import type { Lease, LeaseTimings } from '../oci/lease';
 import { analyseBlob } from './analyse-blob';
-import { AnalysisQueue, CLAIM_TIMINGS, ClaimBusy } from './analysis-queue';
+import { AnalysisQueue, CLAIM_TIMINGS, ClaimBusy, ClaimLost } from './analysis-queue';
 import { InsightError } from './insight-error';
 import type { LayerAnalysis } from './layer-analysis';
 import { zstdAvailable } from './layer-media-types';
@@ -41,8 +41,16 @@ export interface AnalyserDeps {
    */
   urgentOnly?: boolean;
   onEnqueued?(digest: Digest): void;
-  /** A job a request waits for is claimed by another process: ask it to let go (`abandon`). */
-  onClaimBusy?(digest: Digest): void;
+  /** Ends the owner names of this process's claims (the analysis child's: its server's `takeOverTag`). */
+  claimTag?: string;
+  /**
+   * A job a request waits for, claimed by a process whose claims carry this tag (this server's
+   * own analysis children), is taken over at once rather than waited for: under SCHED_IDLE a child
+   * gets no CPU time at all while every core is busy, so it may neither finish nor let go until
+   * its claim expires. `onTakenOver` then tells the children to stop that analysis.
+   */
+  takeOverTag?: string;
+  onTakenOver?(digest: Digest): void;
   /** This process finished a job (analysed, found done, or gone): its canonical digest. */
   onFinished?(key: string): void;
 }
@@ -74,7 +82,7 @@ export class LayerAnalyser implements LayerAnalysis {
 
   constructor(private readonly deps: AnalyserDeps) {
     this.timings = deps.claimTimings ?? CLAIM_TIMINGS;
-    this.queue = new AnalysisQueue(deps.driver, this.timings);
+    this.queue = new AnalysisQueue(deps.driver, this.timings, { tag: deps.claimTag, takeOverTag: deps.takeOverTag });
   }
 
   async enqueue(digest: Digest): Promise<void> {
@@ -241,19 +249,23 @@ export class LayerAnalyser implements LayerAnalysis {
       // The data is gone (collected) or its alias with it: nothing left to analyse.
       if (canonical === null) return await this.queue.finish([job], job, undefined);
       if ((await this.usableRecord(canonical)) === null) {
+        const urgent = this.urgent.has(canonical.value);
         try {
-          lease = await this.queue.claim(canonical);
+          lease = await this.queue.claim(canonical, urgent);
         } catch (err) {
           if (!(err instanceof ClaimBusy)) throw err;
-          if (this.urgent.has(canonical.value)) {
-            // A request waits: ask the holder to let go (if it is ours), and try again soon.
-            this.deps.onClaimBusy?.(canonical);
+          if (urgent) {
+            // A request waits on another replica's analysis: looked at again soon.
             this.retry.set(job.value, { until: performance.now() + (this.deps.awaitPollMs ?? 500) / 2, failures: 0 });
             return;
           }
           // Another process analyses it; looked at again once its claim could have expired.
           this.retry.set(job.value, { until: performance.now() + Math.max(this.deps.config.pollinterval, this.timings.ttlMs / 4), failures: 0 });
           return;
+        }
+        if (lease.tookOverFrom !== undefined) {
+          this.deps.logger.info({ digest: canonical.value, from: lease.tookOverFrom }, 'analysis taken over from the analysis child for a request waiting for it');
+          this.deps.onTakenOver?.(canonical);
         }
         // Done meanwhile by a holder that ended before this claim was taken.
         if ((await this.usableRecord(canonical)) === null) await this.analyse(canonical, lease, signal);
@@ -266,6 +278,14 @@ export class LayerAnalyser implements LayerAnalysis {
     } catch (err) {
       await lease?.release().catch(() => undefined);
       if (signal.aborted) return;
+      if (err instanceof ClaimLost) {
+        // Taken over (by a server for a request waiting for it) or not renewed in time: not a
+        // failure of the layer. Its record, or the other holder's claim, is found at the next try.
+        const wait = this.urgent.has(job.value) ? (this.deps.awaitPollMs ?? 500) / 2 : Math.max(this.deps.config.pollinterval, this.timings.ttlMs / 4);
+        this.retry.set(job.value, { until: performance.now() + wait, failures: 0 });
+        this.deps.logger.info({ digest: job.value, reason: err.message }, 'layer analysis stopped: its claim was taken over');
+        return;
+      }
       const failures = (this.retry.get(job.value)?.failures ?? 0) + 1;
       const wait = Math.min(this.deps.config.pollinterval * 2 ** failures, this.deps.maxRetryMs ?? 60_000);
       this.retry.set(job.value, { until: performance.now() + wait, failures });

@@ -1,6 +1,6 @@
 import type { StorageDriver } from '../../storage-drivers/types';
 import { parseDigest, type Digest } from '../oci/digest';
-import { Lease, type LeaseKind, type LeaseTimings } from '../oci/lease';
+import { Lease, type LeaseKind, type LeaseOwnership, type LeaseTimings } from '../oci/lease';
 import { deleteIfExists, isFile, listNames, readLink } from '../oci/links';
 import { paths } from '../oci/paths';
 
@@ -46,6 +46,7 @@ export class AnalysisQueue {
   constructor(
     private readonly driver: StorageDriver,
     private readonly timings: LeaseTimings = CLAIM_TIMINGS,
+    private readonly ownership: LeaseOwnership = {},
   ) {}
 
   /**
@@ -75,9 +76,15 @@ export class AnalysisQueue {
     return jobs;
   }
 
-  /** Takes the job's claim; ClaimBusy when another process holds it or wins the race. */
-  claim(d: Digest): Promise<Lease> {
-    return Lease.acquire(this.driver, claimKind(d), this.timings);
+  /**
+   * Takes the job's claim; ClaimBusy when another process holds it or wins the race. `takeOver`:
+   * also from a live holder with the ownership's `takeOverTag` (`lease.tookOverFrom` says whom).
+   * That holder may still write the same record once it runs again (analysis is deterministic, and
+   * the record one atomic put); it stops at its next renewal, which finds its claim gone.
+   */
+  claim(d: Digest, takeOver = false): Promise<Lease> {
+    const { tag, takeOverTag } = this.ownership;
+    return Lease.acquire(this.driver, claimKind(d), this.timings, { tag, ...(takeOver && { takeOverTag }) });
   }
 
   /**

@@ -38,6 +38,18 @@ export interface LeaseKind {
   lost(why: string): Error;
 }
 
+/** Who may take a lease from whom, beyond its expiry. */
+export interface LeaseOwnership {
+  /** Ends this process's owner names: `host/pid/random/tag`. */
+  tag?: string;
+  /**
+   * A live lease whose owner carries this tag is taken over as if it had expired: a holder that
+   * answers to this process (its own analysis child, which SCHED_IDLE may leave without any CPU
+   * time on a busy machine) and whose renewal then finds the lease gone and stops.
+   */
+  takeOverTag?: string;
+}
+
 interface LeaseBody {
   owner: string;
   renewals: number;
@@ -68,9 +80,12 @@ export class Lease {
     private readonly timings: LeaseTimings,
   ) {}
 
+  /** Whose lease this one took over before its expiry (LeaseOwnership.takeOverTag), if any. */
+  tookOverFrom?: string;
+
   /** Takes the lease, or throws `kind.busy(…)` when another holds it or wins the race. */
-  static async acquire(driver: StorageDriver, kind: LeaseKind, timings: LeaseTimings): Promise<Lease> {
-    const owner = `${hostname()}/${process.pid}/${randomBytes(6).toString('hex')}`;
+  static async acquire(driver: StorageDriver, kind: LeaseKind, timings: LeaseTimings, ownership: LeaseOwnership = {}): Promise<Lease> {
+    const owner = `${hostname()}/${process.pid}/${randomBytes(6).toString('hex')}${ownership.tag === undefined ? '' : `/${ownership.tag}`}`;
     // Leases released by deleting them mostly leave none behind: lease 1 is tried before any
     // listing. Refused, it only means a lease exists (lease 1, or a newer one that took over and
     // deleted it as history), which the listing below reads.
@@ -79,9 +94,10 @@ export class Lease {
       if (first instanceof Lease) return first.startRenewing();
     }
     const newest = Math.max(0, ...(await leaseNumbers(driver, kind)));
-    if (newest > 0) await assertFree(driver, kind, newest, owner, timings.ttlMs);
+    const tookOverFrom = newest > 0 ? await assertFree(driver, kind, newest, owner, timings.ttlMs, ownership.takeOverTag) : undefined;
     const taken = await Lease.take(driver, kind, timings, owner, newest + 1);
     if (!(taken instanceof Lease)) throw kind.busy(taken);
+    taken.tookOverFrom = tookOverFrom;
     return taken.startRenewing();
   }
 
@@ -222,23 +238,28 @@ async function leaseNumbers(driver: StorageDriver, kind: LeaseKind): Promise<num
   return listed.map(leaseNumber).filter((n) => n !== undefined);
 }
 
-/** Throws `kind.busy(…)` unless lease `n` was released or has expired by the storage's clock. */
-async function assertFree(driver: StorageDriver, kind: LeaseKind, n: number, owner: string, ttlMs: number): Promise<void> {
+/**
+ * Throws `kind.busy(…)` unless lease `n` was released or has expired by the storage's clock, or
+ * its live owner carries `takeOverTag`: then that owner, who is about to lose it.
+ */
+async function assertFree(driver: StorageDriver, kind: LeaseKind, n: number, owner: string, ttlMs: number, takeOverTag?: string): Promise<string | undefined> {
   const path = kind.path(n);
   let body: LeaseBody | undefined;
   let modTime: number;
   try {
     body = parseBody(await driver.getContent(path));
     // Most leases found were released: their age need not be read.
-    if (body?.released) return;
+    if (body?.released) return undefined;
+    if (takeOverTag !== undefined && typeof body?.owner === 'string' && body.owner.endsWith(`/${takeOverTag}`)) return body.owner;
     modTime = (await driver.stat(path)).modTime.getTime();
   } catch (err) {
     // Dropped as history by a holder that has taken a newer one: creating n+1 fails then.
-    if (isNotFound(err)) return;
+    if (isNotFound(err)) return undefined;
     throw err;
   }
   const age = (await storageNow(driver, owner)) - modTime;
   if (age <= ttlMs) throw kind.busy(`is running (${body?.owner ?? 'unknown'}, renewed ${Math.max(0, Math.round(age / 1000))} s ago)`);
+  return undefined;
 }
 
 function parseBody(content: Buffer): LeaseBody | undefined {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema';
@@ -39,6 +40,8 @@ export class WorkerGroup {
   private worstExit = 0;
   private onStarted: { resolve(l: GroupListening): void; reject(e: Error): void } | undefined;
   private onEmpty: (() => void) | undefined;
+  /** Names the group in storage (its analysis children's claims): the same in every worker. */
+  private readonly instance = randomBytes(6).toString('hex');
 
   constructor(
     private readonly config: Config,
@@ -101,7 +104,7 @@ export class WorkerGroup {
     switch (m.berth) {
       case 'hello':
         this.greeted.add(w);
-        w.send({ berth: 'setup', config: this.config, slot, secret: this.secret?.toString('base64') } satisfies ToWorker);
+        w.send({ berth: 'setup', config: this.config, slot, secret: this.secret?.toString('base64'), instance: this.instance } satisfies ToWorker);
         return;
       case 'listening':
         this.listening.add(slot);

@@ -7,7 +7,7 @@ import type { Forget } from '../oci/read-cache';
  */
 export type ToWorker =
   /** The answer to `hello`: what the worker serves with. `secret` (base64): the group's upload secret. */
-  | { berth: 'setup'; config: Config; slot: number; secret?: string }
+  | { berth: 'setup'; config: Config; slot: number; secret?: string; instance: string }
   /** Another worker's write: drop these entries, then answer `forgot`. */
   | { berth: 'forget'; id: number; entries: Forget[] }
   /** Every other worker has dropped what this worker's `forget` named. */

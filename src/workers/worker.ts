@@ -37,12 +37,13 @@ export async function runWorker(): Promise<void> {
     askStop();
   });
   send({ berth: 'hello' });
-  const { config, slot, secret } = await setup;
+  const { config, slot, secret, instance } = await setup;
   if (stopAsked) process.exit(0);
   const logger = createLogger(config.log).child({ worker: slot });
   try {
     await serve(config, logger, {
       slot,
+      instanceId: instance,
       groupSecret: secret === undefined ? undefined : Buffer.from(secret, 'base64'),
       peers: link,
       sessionLocker: link,

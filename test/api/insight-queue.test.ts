@@ -23,8 +23,9 @@ import { AWS_KEY_ID, queueLeftovers, waitForRecord, waitUntil } from './insight-
 const SHORT_CLAIMS = { ttlMs: 600, renewMs: 100, fenceMs: 300 };
 const quiet = pino({ level: 'silent' });
 
-function analyser(driver: StorageDriver, analysed: LayerRecord[] = [], pollinterval = 50): LayerAnalyser {
+function analyser(driver: StorageDriver, analysed: LayerRecord[] = [], pollinterval = 50, takeOverTag?: string): LayerAnalyser {
   return new LayerAnalyser({
+    takeOverTag,
     driver,
     config: { concurrency: 2, pollinterval, secretheadbytes: 65536 },
     logger: quiet,
@@ -88,6 +89,31 @@ describe('the analysis queue in storage', () => {
       await waitUntil('an empty queue', async () => (await queueLeftovers(driver)).claims.length === 0);
     } finally {
       await a.stop();
+    }
+  });
+
+  it("a live claim carrying the analyser's takeOverTag is taken over for a request waiting for it, and only then", async () => {
+    const d = await storeLayer(driver, 150);
+    const holders = new AnalysisQueue(driver, SHORT_CLAIMS, { tag: 'child-of-a' });
+    await holders.add(d);
+    // Alive and renewing, as a child stopped by the scheduler is not: only its owner name tells.
+    const held = await holders.claim(d);
+    const stranger = analyser(driver, [], 50, 'child-of-b');
+    const a = analyser(driver, [], 50, 'child-of-a');
+    stranger.start();
+    a.start();
+    try {
+      assert.equal(await stranger.awaitRecord(d, 400), null, "another server's child's claim was taken");
+      // Background analysis leaves the holder alone: a second and a half is more than two claims' lifetimes renewed.
+      await new Promise((r) => setTimeout(r, 1_500));
+      assert.equal(await waitForRecord(driver, d.value, 0).catch(() => null), null, 'taken over without a request waiting');
+      assert.equal((await a.awaitRecord(d, 5_000))?.outcome, 'analysed');
+      await new Promise((r) => setTimeout(r, SHORT_CLAIMS.renewMs * 3));
+      assert.throws(() => held.assertHeld(), /stopped/, 'the holder did not find its claim gone');
+      await waitUntil('an empty queue', async () => (await queueLeftovers(driver)).jobs.length === 0);
+    } finally {
+      await held.release();
+      await Promise.all([a.stop(), stranger.stop()]);
     }
   });
 

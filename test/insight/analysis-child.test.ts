@@ -7,10 +7,12 @@ import { buffer } from 'node:stream/consumers';
 import { after, describe, it } from 'node:test';
 import { cpuSeconds } from '../../bench/proc';
 import { createFilesystemDriver } from '../../storage-drivers';
+import type { StorageDriver } from '../../storage-drivers/types';
 import { isIdlePolicy, schedulingPolicy } from '../../src/insight/child/scheduling';
 import { childPids, statField } from '../../src/proc-files';
 import { AnalysisQueue } from '../../src/insight/analysis-queue';
-import { parseDigest } from '../../src/oci/digest';
+import { readLayerRecord } from '../../src/insight/layer-records';
+import { parseDigest, type Digest } from '../../src/oci/digest';
 import { listNames } from '../../src/oci/links';
 import { paths } from '../../src/oci/paths';
 import { SECRET } from '../api/server';
@@ -59,7 +61,10 @@ const hasChrt = (() => {
 describe('the analysis child (insight.runner: child, the default)', { timeout: 120_000 }, () => {
   const roots: string[] = [];
   const servers: BerthProcess[] = [];
+  /** Children a test stopped (SIGSTOP): continued before anything is killed, or they outlive the run. */
+  const stopped: number[] = [];
   after(async () => {
+    for (const pid of stopped) process.kill(pid, 'SIGCONT');
     for (const s of servers) await s.stop('SIGKILL');
     for (const r of roots) await rm(r, { recursive: true, force: true });
   });
@@ -181,11 +186,14 @@ describe('the analysis child (insight.runner: child, the default)', { timeout: 1
     }
   });
 
-  it('lets go of a layer a push under deny waits for: the server analyses it at once', async () => {
-    const { server, root } = await start({ REGISTRY_INSIGHT_REPOSITORIES: JSON.stringify({ '**': { secrets: 'deny' } }) });
+  /**
+   * Pushes a 40,000-file layer (a second or two of the child's scan) and waits until the child
+   * holds its claim; `meanwhile` runs then, before the manifest's PUT, which is returned.
+   */
+  async function pushWhileTheChildAnalyses(meanwhile: (child: number, layer: Digest, driver: StorageDriver) => Promise<void>) {
+    const { server, root } = await start({ REGISTRY_INSIGHT_REPOSITORIES: JSON.stringify({ '**': { secrets: 'deny' } }), REGISTRY_INSIGHT_WAIT: '30s' });
     const driver = createFilesystemDriver({ rootDirectory: root });
-    await analysisChild(server);
-    // Enough small files that the child's scan lasts a second or two.
+    const child = await analysisChild(server);
     function* files(): Generator<TestEntry> {
       for (let i = 0; i < 40_000; i++) yield { name: `srv/data/${i % 100}/file-${i}.txt`, content: `line ${i}\n` };
     }
@@ -193,17 +201,55 @@ describe('the analysis child (insight.runner: child, the default)', { timeout: 1
     const layer = await pushMonolithic(server.url, 'child/deny', blob);
     const d = parseDigest(layer);
     await waitUntil('the child analysing the layer', async () => (await listNames(driver, paths.insightClaims(d))).length > 0, 10_000);
+    await meanwhile(child, d, driver);
     const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } }));
     await pushMonolithic(server.url, 'child/deny', config);
     const manifest = imageManifest({ digest: sha256(config), size: config.length }, [{ digest: layer, size: blob.length }]);
+    const started = performance.now();
     const res = await fetch(`${server.url}/v2/child/deny/manifests/v1`, { method: 'PUT', body: manifest, headers: { 'Content-Type': 'application/vnd.oci.image.manifest.v1+json' } });
+    return { server, driver, layer, res, ms: performance.now() - started };
+  }
+
+  it('takes over a layer a push under deny waits for: the server analyses it at once, the child stops', async () => {
+    const { server, driver, layer, res } = await pushWhileTheChildAnalyses(async () => undefined);
     assert.equal(res.status, 201, await res.text());
-    assert.ok(lines(server, 'yielded').some((l) => l.digest === layer && l.insight === 'child'), 'the child did not say it let go');
+    assert.ok(lines(server, 'taken over').some((l) => l.digest === layer && l.insight === undefined), 'the server did not take the claim over');
+    // The child, told to stop, says so when it next runs (SCHED_IDLE: not before the 201 on a busy machine).
+    await waitUntil('the child letting go', async () => lines(server, 'yielded').some((l) => l.digest === layer && l.insight === 'child'));
     const analysedBy = lines(server, '"layer analysed"').filter((l) => l.digest === layer);
     assert.deepEqual(
       analysedBy.map((l) => l.insight ?? 'server'),
       ['server'],
     );
     assert.equal((await waitForRecord(driver, layer)).fileCount, 40_000);
+  });
+
+  // SCHED_IDLE gives the child no CPU time while every core is busy, whatever it holds: stopped, it
+  // is the same child on a saturated machine, deterministically. Before the takeover, the push
+  // waited for the claim to expire (60 s) and got DENIED after insight.wait.
+  it('does not keep a push under deny waiting on a child that gets no CPU time (SIGSTOP)', async () => {
+    let finishedFirst = false;
+    const { server, driver, layer, res, ms } = await pushWhileTheChildAnalyses(async (child, d, store) => {
+      process.kill(child, 'SIGSTOP');
+      stopped.push(child);
+      finishedFirst = (await readLayerRecord(store, d)) !== null;
+    });
+    try {
+      assert.ok(!finishedFirst, 'the child finished before it was stopped');
+      assert.equal(res.status, 201, await res.text());
+      assert.ok(ms < 15_000, `the push took ${Math.round(ms)} ms`);
+      assert.equal((await waitForRecord(driver, layer)).fileCount, 40_000);
+    } finally {
+      for (const pid of stopped.splice(0)) process.kill(pid, 'SIGCONT');
+    }
+    // Running again, the child stops its analysis without calling it a failure, and leaves nothing behind.
+    await waitUntil('the child letting go', async () => lines(server, 'yielded').some((l) => l.digest === layer) || lines(server, 'claim was taken over').some((l) => l.digest === layer));
+    assert.deepEqual(
+      lines(server, 'layer analysis failed').map((l) => l.digest),
+      [],
+    );
+    await waitUntil('an empty queue', () => queueEmpty(driver));
+    await server.stop();
+    await assertStoreConsistent(driver);
   });
 });

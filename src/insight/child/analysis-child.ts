@@ -29,6 +29,8 @@ export interface AnalysisChildOptions {
   backoff?: RestartBackoff;
   /** How long a stopping child may take before it is killed (default 5 s). */
   stopGraceMs?: number;
+  /** Ends the owner names of the child's claims, which its server may then take over. */
+  claimTag: string;
 }
 
 /**
@@ -49,7 +51,7 @@ export class AnalysisChild {
     private readonly config: Config,
     private readonly logger: Logger,
     private readonly hooks: ChildHooks,
-    private readonly opts: AnalysisChildOptions = {},
+    private readonly opts: AnalysisChildOptions,
   ) {
     this.backoff = opts.backoff ?? new RestartBackoff();
   }
@@ -69,7 +71,7 @@ export class AnalysisChild {
     this.send({ berth: 'insight-job', digest: digest.value });
   }
 
-  /** A request waits for a job whose claim is busy: if the child holds it, it lets go. */
+  /** The server took over this job for a request waiting for it: if the child still analyses it, it stops. */
   yield(digest: Digest): void {
     this.send({ berth: 'insight-yield', digest: digest.value });
   }
@@ -151,7 +153,7 @@ export class AnalysisChild {
     switch (m.berth) {
       case 'insight-hello':
         this.greeted = true;
-        this.child?.send({ berth: 'insight-setup', config: this.config } satisfies ToChild);
+        this.child?.send({ berth: 'insight-setup', config: this.config, claimTag: this.opts.claimTag } satisfies ToChild);
         return;
       case 'insight-ready':
         this.logger.info({ pid: this.child?.pid, scheduling: m.scheduling }, 'analysis child ready');

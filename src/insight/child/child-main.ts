@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   // Ctrl-C reaches the whole process group: the server decides when this child stops.
   process.on('SIGINT', () => undefined);
   send({ berth: 'insight-hello' });
-  const { config } = await setup;
+  const { config, claimTag } = await setup;
   if (stopping) return;
   const logger = createLogger(config.log).child({ insight: 'child', pid: process.pid });
   state.logger = logger;
@@ -62,6 +62,7 @@ async function main(): Promise<void> {
     driver,
     config: config.insight,
     logger,
+    claimTag,
     observer: {
       queueDepth: (n) => send({ berth: 'insight-depth', n }),
       analysed: (record) => send({ berth: 'insight-analysed', record }),

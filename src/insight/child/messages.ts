@@ -6,11 +6,14 @@ import type { LayerRecord } from '../layer-records';
  * Digests travel as strings (`sha256:…`).
  */
 export type ToChild =
-  /** The answer to `hello`: the configuration the child builds its storage driver and analyser from. */
-  | { berth: 'insight-setup'; config: Config }
+  /**
+   * The answer to `hello`: the configuration the child builds its storage driver and analyser
+   * from, and the tag its claims carry, by which its server takes one over for a waiting push.
+   */
+  | { berth: 'insight-setup'; config: Config; claimTag: string }
   /** A job was queued by the server: look at it now rather than at the next poll. */
   | { berth: 'insight-job'; digest: string }
-  /** A push waits for this job and its claim is busy: if held here, abort it, release it, say `released`. */
+  /** The server took this job over for a waiting push: if analysed here, abort it, release it, say `released`. */
   | { berth: 'insight-yield'; digest: string }
   /** Stop taking jobs, abort those in flight (they stay queued), exit. */
   | { berth: 'insight-stop' };
