@@ -21,7 +21,7 @@ const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? o
 /** Why a collection deleted nothing, from what its report knows. */
 function nothingCollected(r: GcReport, graceMs: number, deleteUntagged: boolean): string {
   if (r.young.blobs > 0)
-    return `nothing to collect: ${plural(r.young.blobs, 'unreferenced blob')} (${humanBytes(r.young.bytes)}) ${r.young.blobs === 1 ? 'is' : 'are'} younger than the ${formatDuration(graceMs)} grace period (a push in progress may need them; --grace sets it)`;
+    return `nothing to collect: ${plural(r.young.blobs, 'unreferenced blob')} (${humanBytes(r.young.bytes)}) ${r.young.blobs === 1 ? 'is' : 'are'} younger than the ${formatDuration(graceMs)} grace period, which spares what a push in progress may need (--grace sets it)`;
   const untagged = deleteUntagged ? '' : '; manifests no tag reaches are kept (--delete-untagged deletes them)';
   return `nothing to collect: every blob is referenced${untagged}`;
 }
@@ -32,7 +32,7 @@ function nothingCollected(r: GcReport, graceMs: number, deleteUntagged: boolean)
  */
 export function formatGcSummary(r: GcReport, opts: { graceMs: number; deleteUntagged: boolean }): string {
   const lines = [
-    `gc${r.dryRun ? ' (dry run)' : ''}: ${plural(r.repositories, 'repository', 'repositories')}, ${plural(r.manifestsMarked, 'manifest')} and ${plural(r.blobsMarked, 'blob')} in use`,
+    `gc${r.dryRun ? ' (dry run)' : ''}: ${plural(r.repositories, 'repository', 'repositories')}, ${plural(r.manifestsMarked, 'manifest')}, ${plural(r.blobsMarked, 'blob')} marked`,
   ];
   const verb = r.dryRun ? 'would delete' : 'deleted';
   if (r.blobs.length + r.manifests.length === 0) lines.push(nothingCollected(r, opts.graceMs, opts.deleteUntagged));

@@ -77,8 +77,8 @@ export interface GcReport {
   leftovers: number;
   leftoverBytes: number;
   /**
-   * Blobs no manifest references that were spared for being younger than the grace period (a push
-   * in progress may need them): why a collection that finds garbage may delete none of it.
+   * Blobs no manifest references that were spared by the grace period (their data, or a link to
+   * them, is younger: a push in progress may need them): why a collection may delete none.
    */
   young: { blobs: number; bytes: number };
 }
@@ -119,8 +119,10 @@ export class GarbageCollector {
     const planned = opts.eviction ? await opts.eviction.plan(repositories, started) : [];
     const evicting = new Map<string, Set<string>>();
     for (const p of planned) evicting.set(p.repository, (evicting.get(p.repository) ?? new Set()).add(p.digest));
+    // Apart, to tell the report which blobs only the grace period keeps.
+    const fresh = new Set<string>();
     const marks = await mapBounded(repositories, REPOSITORY_WINDOW, async (name) => {
-      const [mark] = await Promise.all([marker.repository(name, marked, opts.deleteUntagged, cutoff, evicting.get(name)), marker.freshLinks(name, marked, cutoff)]);
+      const [mark] = await Promise.all([marker.repository(name, marked, opts.deleteUntagged, cutoff, evicting.get(name)), marker.freshLinks(name, fresh, cutoff)]);
       progress.repositoriesMarked++;
       progress.blobsMarked = marked.size;
       tell();
@@ -129,6 +131,12 @@ export class GarbageCollector {
     const evictedKeys = new Map(planned.map((p) => [manifestKey(p.repository, p.digest), p]));
     const untagged = [...new Set([...marks.flatMap((m) => m.untagged), ...evictedKeys.keys()])];
     report.manifestsMarked = marks.reduce((n, m) => n + m.roots, 0);
+    const onlyFresh = new Set<string>();
+    for (const d of fresh)
+      if (!marked.has(d)) {
+        onlyFresh.add(d);
+        marked.add(d);
+      }
     report.blobsMarked = marked.size;
 
     const candidates = new Map<string, number>();
@@ -141,12 +149,11 @@ export class GarbageCollector {
       progress.bytesWalked += info.size;
       tell();
       const value = `${m[1]}:${m[2]}`;
-      if (marked.has(value)) continue;
-      if (info.modTime.getTime() <= cutoff) candidates.set(value, info.size);
-      else {
+      const young = info.modTime.getTime() > cutoff;
+      if (onlyFresh.has(value) || (young && !marked.has(value))) {
         report.young.blobs++;
         report.young.bytes += info.size;
-      }
+      } else if (!young && !marked.has(value)) candidates.set(value, info.size);
     }
     progress.phase = 'sweep';
     if (opts.dryRun || (candidates.size === 0 && untagged.length === 0)) {
