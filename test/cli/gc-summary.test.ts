@@ -70,6 +70,18 @@ describe('berth gc: the summary, --json and progress', { timeout: 120_000 }, () 
     await rm(root, { recursive: true, force: true });
   });
 
+  test('an old blob that only a fresh link holds (a push in progress) is counted as spared by the grace period', async () => {
+    const held = await orphan(2 * HOUR, 512);
+    const link = join(root, 'docker/registry/v2/repositories/app/_layers/sha256', held.slice('sha256:'.length));
+    await mkdir(link, { recursive: true });
+    await writeFile(join(link, 'link'), held);
+    const r = await gc();
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /\nnothing to collect: 1 unreferenced blob \(512 B\) is younger than the 1h grace period/);
+    assert.ok(await exists(held));
+    await rm(root, { recursive: true, force: true });
+  });
+
   test('a dry run lists what would go and deletes nothing; a real run lists what went', async () => {
     const old = await orphan(2 * HOUR, 1536);
     await orphan(0);
