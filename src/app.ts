@@ -4,6 +4,7 @@ import type { RequestListener } from 'node:http';
 import pino, { type Logger } from 'pino';
 import type { StorageDriver } from '../storage-drivers/types';
 import type { Config } from './config/schema';
+import { readCacheTtl, savesHashStates } from './config/derived';
 import { createRegistry, type Registry } from './oci/registry';
 import type { Sha256Worker } from './oci/remote-sha256';
 import { LockTable, type Locker } from './oci/lock-table';
@@ -107,29 +108,6 @@ export interface BerthApp {
   /** Starts the periodic jobs (upload purging); main calls this, tests usually do not. */
   startBackgroundTasks(): void;
   close(): Promise<void>;
-}
-
-/**
- * A process that owns its storage sees every write (its own), so only out-of-band changes (an
- * offline `berth gc`) wait for the TTL; replicas that share storage re-read by default, so a tag
- * moved through one is served by all at once.
- */
-function readCacheTtl(config: Config): number {
-  // With Redis every process reads the shared cache, which writes keep coherent; a local copy of a
-  // mutable fact would be one more place a write must reach (docs/architecture.md, "Shared cache").
-  if (config.redis) return 0;
-  const shared = config.storage.driver === 's3' || config.http.secret !== undefined;
-  return config.storage.cache.ttl ?? (shared ? 0 : 1000);
-}
-
-/**
- * storage.uploads.hashstate. auto: where a commit's re-read is a download (S3) and another process
- * could continue the session (a secret every replica shares; without one a restart loses the
- * session anyway).
- */
-function savesHashStates(config: Config): boolean {
-  const mode = config.storage.uploads.hashstate;
-  return mode === 'on' || (mode === 'auto' && config.storage.driver === 's3' && config.http.secret !== undefined);
 }
 
 function groupStarting(started: (() => boolean) | undefined): (() => string | undefined) | undefined {

@@ -1,98 +1,32 @@
 #!/usr/bin/env node
-import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import cluster from 'node:cluster';
-import pino from 'pino';
-import { parseCommandLine, USAGE, UsageError, type Command } from './command-line';
+import { parseCommandLine, UsageError, type Command } from './command-line';
 import { loadConfigWithSource } from './config/load';
-import { redactConfig } from './config/redact';
 import { healthzUrl, probeHealth } from './healthcheck';
 import { createLogger } from './logger';
-import { checkStore } from './check/check-store';
-import { formatReport } from './check/findings';
-import { gcDeletionRecorder } from './events/gc-events';
 import { readMirrorCas } from './mirror/ca-files';
-import { GarbageCollector, type GcReport } from './oci/gc';
-import { mirrorEviction } from './mirror/eviction';
-import { mirrorOf } from './mirror/routing';
-import { configuredMirrors } from './mirror/mirrors';
-import { GcLease } from './oci/gc-lease';
-import { Listing } from './oci/listing';
-import { forgetEverything } from './redis/offline-invalidation';
-import { createStorageDriver } from './storage';
 import { fail, failWith } from './fail';
 import { serve } from './serve';
 import { runPrimary } from './workers/primary';
 import { runWorker } from './workers/worker';
-import { runInsight } from './insight-cli/run-insight';
-import { RegistrySource } from './insight-cli/registry-source';
-import { StoreSource } from './insight-cli/store-source';
+import { checkCommand } from './cli/check-command';
+import { printConfig } from './cli/config-check';
+import { gcCommand } from './cli/gc-command';
+import { insightCommand } from './cli/insight-command';
+import type { CliIo } from './cli/io';
+import { lsCommand } from './cli/ls-command';
+import { usageOf } from './cli/usage';
+import { berthVersion } from './cli/version';
 
 type Env = Record<string, string | undefined>;
 
-/**
- * `berth gc`: one online collection of the configured store; prints its report as JSON. What it
- * deletes goes to the notification journal first, for a running Berth on the same store to deliver.
- */
-async function gc(env: Env, command: Extract<Command, { name: 'gc' }>): Promise<void> {
-  const { config } = await loadConfigWithSource({ file: command.config, env });
-  const driver = await createStorageDriver(config);
-  const onDeleting = gcDeletionRecorder(config.notifications, { driver, source: { addr: hostname(), instanceID: randomUUID() } });
-  const lease = await GcLease.acquire(driver);
-  let report: GcReport;
-  try {
-    report = await new GarbageCollector(driver, new Listing(driver)).collect({
-      grace: command.grace,
-      quietMs: config.storage.maintenance.gc.quietperiod,
-      deleteUntagged: command.deleteUntagged,
-      dryRun: command.dryRun,
-      lease,
-      onDeleting,
-      eviction: mirrorEviction(driver, configuredMirrors(config)),
-    });
-  } finally {
-    await lease.release();
-  }
-  process.stdout.write(JSON.stringify(report, null, 2) + '\n');
-  // Running replicas cached facts about what it deleted in Redis: drop them, as the scheduled
-  // collector does. The deletions stand either way, so a Redis that does not confirm is an error
-  // (exit 1) that says what the operator can do, after the report of what was deleted.
-  if (config.redis && !report.dryRun && report.blobs.length + report.manifests.length > 0)
-    await forgetEverything(config.redis).catch((err: Error) => {
-      process.stderr.write(`gc: ${err.message}\n`);
-      process.exitCode = 1;
-    });
-}
-
-/**
- * `berth check`: reports the store's inconsistencies (and with --repair fixes the safe ones); exits
- * 0 when clean, 1 when findings remain, 2 on a usage error.
- */
-async function check(env: Env, command: Extract<Command, { name: 'check' }>): Promise<void> {
-  const { config } = await loadConfigWithSource({ file: command.config, env });
-  const mirrors = configuredMirrors(config);
-  const report = await checkStore(await createStorageDriver(config), {
-    repair: command.repair,
-    verifyDigests: command.verifyDigests,
-    isMirrored: (name) => mirrorOf(name, mirrors) !== undefined,
-  });
-  process.stdout.write(command.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
-  if (report.remaining > 0) process.exitCode = 1;
-  // A repair removes links behind the replicas' backs, as `berth gc` deletes: what they cached in
-  // Redis goes too (or the operator is told how).
-  if (config.redis && report.findings.some((f) => f.repaired === true))
-    await forgetEverything(config.redis).catch((err: Error) => {
-      process.stderr.write(`check: ${err.message}\n`);
-      process.exitCode = 1;
-    });
-}
-
-async function configCheck(env: Env, configFile: string | undefined): Promise<void> {
-  const { config, file } = await loadConfigWithSource({ file: configFile, env });
-  await readMirrorCas(config.mirrors);
-  process.stdout.write(JSON.stringify(redactConfig(config), null, 2) + '\n');
-  process.stderr.write(`config: ok${file ? ` (${file})` : ' (no file: defaults and environment)'}\n`);
+async function configCheck(env: Env, command: Extract<Command, { name: 'config check' }>): Promise<void> {
+  const loaded = await loadConfigWithSource({ file: command.config, env });
+  await readMirrorCas(loaded.config.mirrors);
+  const printed = printConfig(loaded, command.showSecrets);
+  process.stdout.write(printed.stdout);
+  process.stderr.write(printed.stderr);
 }
 
 /**
@@ -116,32 +50,6 @@ async function healthcheck(env: Env, command: Extract<Command, { name: 'healthch
   process.stdout.write(`healthcheck: ${url}: ok${note}\n`);
 }
 
-/**
- * `berth insight IMAGE`: an image's report from a running registry, or with --store from the
- * configured store itself, waiting while it is pending. Exit 0 with a report, 1 when none came (an
- * error, or still pending after --wait), 2 on a usage error, 3 with --fail-on-secrets when the
- * report lists secrets.
- */
-async function insight(env: Env, command: Extract<Command, { name: 'insight' }>): Promise<void> {
-  const options = { image: command.image, storage: command.storage, json: command.json, waitSeconds: command.wait, failOnSecrets: command.failOnSecrets };
-  const out = (s: string) => process.stdout.write(s);
-  const err = (s: string) => process.stderr.write(s);
-  if (!command.store) {
-    const credentials = command.user !== undefined ? { user: command.user, password: command.password ?? '' } : undefined;
-    process.exitCode = await runInsight(options, new RegistrySource(command.registry, credentials), out, err);
-    return;
-  }
-  const { config } = await loadConfigWithSource({ file: command.config, env });
-  // On standard error, warnings only: standard output is the report (JSON with --json).
-  const logger = createLogger({ ...config.log, level: 'warn' }, pino.destination({ dest: 2, sync: true }));
-  const source = new StoreSource(await createStorageDriver(config), config, logger);
-  try {
-    process.exitCode = await runInsight(options, source, out, err);
-  } finally {
-    await source.close();
-  }
-}
-
 export async function main(argv: string[], env: Env): Promise<void> {
   // A worker of a group takes its configuration from its primary, never from the command line.
   if (cluster.isWorker) return runWorker();
@@ -149,20 +57,25 @@ export async function main(argv: string[], env: Env): Promise<void> {
   try {
     command = parseCommandLine(argv);
   } catch (err) {
-    if (err instanceof UsageError) fail(`${err.message}\n${USAGE}`, 2);
-    throw err;
+    if (!(err instanceof UsageError)) throw err;
+    // The message on one line, then the usage as written: one option per line.
+    process.stderr.write(`${err.message.replace(/\s*\n\s*/g, ' ')}\n${usageOf(err.command)}\n`);
+    process.exit(2);
   }
   if (command.name === 'help') {
-    process.stdout.write(USAGE + '\n');
+    process.stdout.write(usageOf(command.topic) + '\n');
     return;
   }
 
+  const io: CliIo = { env, out: (s) => process.stdout.write(s), err: process.stderr };
   try {
-    if (command.name === 'config check') return await configCheck(env, command.config);
-    if (command.name === 'gc') return await gc(env, command);
-    if (command.name === 'check') return await check(env, command);
+    if (command.name === 'version') return void process.stdout.write(`berth ${await berthVersion()}\n`);
+    if (command.name === 'config check') return await configCheck(env, command);
+    if (command.name === 'gc') return void (process.exitCode = await gcCommand(io, command));
+    if (command.name === 'check') return void (process.exitCode = await checkCommand(io, command));
+    if (command.name === 'ls') return void (process.exitCode = await lsCommand(io, command));
     if (command.name === 'healthcheck') return await healthcheck(env, command);
-    if (command.name === 'insight') return await insight(env, command);
+    if (command.name === 'insight') return void (process.exitCode = await insightCommand(io, command));
     const { config } = await loadConfigWithSource({ file: command.config, env });
     // Not used yet by serve (the mirror is not wired into requests), but a bad file stops start-up now.
     await readMirrorCas(config.mirrors);

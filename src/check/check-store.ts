@@ -22,6 +22,17 @@ export interface CheckOptions {
    * pulled is a cache not yet warm, not damage, so it is not reported.
    */
   isMirrored?: (repository: string) => boolean;
+  /** Told how far the check is, often (per repository, per blob hashed): keep it cheap. */
+  onProgress?: (p: CheckProgress) => void;
+}
+
+/** How far a check is: for a progress line (`berth check` on a terminal). */
+export interface CheckProgress {
+  repositories: number;
+  repositoriesChecked: number;
+  /** With verifyDigests: blobs hashed, and their bytes. */
+  blobsVerified: number;
+  bytesVerified: number;
 }
 
 const HOUR = 3_600_000;
@@ -39,16 +50,28 @@ export async function checkStore(driver: StorageDriver, opts: CheckOptions = {})
   const now = opts.now ?? Date.now();
   const settledBefore = now - (opts.repairAge ?? HOUR);
   const findings = new Findings(opts.repair === true, settledBefore);
+  const progress: CheckProgress = { repositories: 0, repositoriesChecked: 0, blobsVerified: 0, bytesVerified: 0 };
+  const tell = opts.onProgress === undefined ? () => undefined : () => opts.onProgress!(progress);
 
   await checkLeftovers(driver, findings, opts.repair === true, settledBefore);
   // Before the repositories, so that links to the data a repair deletes are seen dangling.
-  const blobsVerified = opts.verifyDigests ? await verifyBlobs(driver, findings) : 0;
+  const hashed = (bytes: number) => {
+    progress.blobsVerified++;
+    progress.bytesVerified += bytes;
+    tell();
+  };
+  const blobsVerified = opts.verifyDigests ? await verifyBlobs(driver, findings, hashed) : 0;
 
   // The secret signs upload state, which a check never hands out.
   const registry = createRegistry(driver, { secret: randomBytes(32) });
   const repositories = (await registry.listing.catalog(undefined, undefined)).items;
   const checker = new RepositoryChecker(driver, registry.manifests, findings, opts.isMirrored ?? (() => false));
-  for (const name of repositories) await checker.check(name);
+  progress.repositories = repositories.length;
+  for (const name of repositories) {
+    await checker.check(name);
+    progress.repositoriesChecked++;
+    tell();
+  }
   await checkInsight(driver, findings);
   return findings.report(repositories.length, blobsVerified);
 }
@@ -67,7 +90,7 @@ async function checkLeftovers(driver: StorageDriver, findings: Findings, repair:
 }
 
 /** Streams every blob through its digest's hash; returns how many were hashed. */
-async function verifyBlobs(driver: StorageDriver, findings: Findings): Promise<number> {
+async function verifyBlobs(driver: StorageDriver, findings: Findings, hashed: (bytes: number) => void): Promise<number> {
   let verified = 0;
   const corrupt: { digest: Digest; actual: string }[] = [];
   try {
@@ -83,6 +106,7 @@ async function verifyBlobs(driver: StorageDriver, findings: Findings): Promise<n
       const actual = await hashOf(driver, info.path, digest);
       if (actual === null) continue;
       verified++;
+      hashed(info.size);
       if (actual !== digest.hex) corrupt.push({ digest, actual: `${digest.algorithm}:${actual}` });
     }
   } catch (err) {

@@ -23,6 +23,8 @@ export interface LoadedConfig {
   config: Config;
   /** The absolute path of the YAML file read, if any. */
   file?: string;
+  /** The keys as given, file and environment merged, before defaults: what was set, not derived. */
+  input: Record<string, unknown>;
 }
 
 async function readYamlFile(file: string): Promise<Record<string, unknown>> {
@@ -91,7 +93,7 @@ export async function loadConfigWithSource(opts: LoadConfigOptions = {}): Promis
 
   const parsed = configSchemaFor(await (opts.cpus ?? defaultWorkers)()).safeParse(raw);
   if (!parsed.success) throw new ConfigError(`config: ${parsed.error.issues.map((i) => describeIssue(i, fromEnv)).join('; ')}`);
-  return { config: deepFreeze(parsed.data), file };
+  return { config: deepFreeze(parsed.data), file, input: raw };
 }
 
 export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Config> {

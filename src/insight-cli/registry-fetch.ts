@@ -27,8 +27,9 @@ export class RegistryFetch {
 
   constructor(private readonly credentials?: Credentials) {}
 
-  async get(url: string): Promise<Response> {
-    const first = await this.send(url);
+  /** `accept`: what to ask for (manifests need their media types named); JSON by default. */
+  async get(url: string, accept = 'application/json'): Promise<Response> {
+    const first = await this.send(url, accept);
     if (first.status !== 401) return first;
     const challenge = first.headers.get('www-authenticate');
     await first.arrayBuffer();
@@ -36,12 +37,12 @@ export class RegistryFetch {
     const { scheme, params } = parseChallenge(challenge);
     if (scheme === 'basic' && this.credentials) this.authorization = basic(this.credentials);
     else if (scheme === 'bearer' && params.realm) this.authorization = `Bearer ${await this.token(params)}`;
-    else return this.send(url);
-    return this.send(url);
+    else return this.send(url, accept);
+    return this.send(url, accept);
   }
 
-  private send(url: string): Promise<Response> {
-    return fetch(url, { headers: this.authorization ? { authorization: this.authorization, accept: 'application/json' } : { accept: 'application/json' } });
+  private send(url: string, accept: string): Promise<Response> {
+    return fetch(url, { headers: this.authorization ? { authorization: this.authorization, accept } : { accept } });
   }
 
   private async token(params: Record<string, string>): Promise<string> {

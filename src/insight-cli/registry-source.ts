@@ -48,7 +48,8 @@ export class RegistrySource implements ReportSource {
   }
 }
 
-function errorMessage(body: string): string {
+/** The first OCI error of a registry's answer, as `CODE: message`; else the start of its body. */
+export function errorMessage(body: string): string {
   try {
     const e = (JSON.parse(body) as { errors?: Array<{ code: string; message: string }> }).errors?.[0];
     return e ? `${e.code}: ${e.message}` : body.slice(0, 200);

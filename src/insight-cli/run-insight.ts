@@ -2,6 +2,7 @@ import type { ManifestReport } from '../insight/report/report-types';
 import type { StorageView } from '../insight/storage-view';
 import { formatReport, formatStorageView, hasSecrets } from './format-report';
 import { parseImageName, type ImageName } from './image-name';
+import type { Progress } from '../cli/progress';
 
 export interface InsightOptions {
   /** An image, or undefined with `storage`. */
@@ -29,9 +30,21 @@ export const INSIGHT_EXIT = { ok: 0, failed: 1, usage: 2, secrets: 3 } as const;
 
 const POLL_MS = 1000;
 
-/** Asks for the report, again while it is pending; prints it; resolves with the exit code. */
-export async function runInsight(o: InsightOptions, source: ReportSource, out: (s: string) => void, err: (s: string) => void): Promise<number> {
-  if (o.storage) return runStorageView(o, source, out, err);
+const NO_PROGRESS: Progress = { update: () => undefined, done: () => undefined };
+
+/**
+ * Asks for the report, again while it is pending; prints it; resolves with the exit code.
+ * `progress`: where to say what it waits for (a terminal's stderr).
+ */
+export async function runInsight(o: InsightOptions, source: ReportSource, out: (s: string) => void, err: (s: string) => void, progress: Progress = NO_PROGRESS): Promise<number> {
+  try {
+    return await (o.storage ? runStorageView(o, source, out, err) : runReport(o, source, out, err, progress));
+  } finally {
+    progress.done();
+  }
+}
+
+async function runReport(o: InsightOptions, source: ReportSource, out: (s: string) => void, err: (s: string) => void, progress: Progress): Promise<number> {
   let name: ImageName;
   try {
     name = parseImageName(o.image ?? '');
@@ -45,6 +58,7 @@ export async function runInsight(o: InsightOptions, source: ReportSource, out: (
     if (!asked.ok) return failed(asked, err);
     const report = asked.value;
     if (report.status !== 'pending' || Date.now() + POLL_MS > deadline) {
+      progress.done();
       out(o.json ? JSON.stringify(report, null, 2) + '\n' : formatReport(report));
       if (report.status === 'pending') {
         err(`insight: still pending after ${o.waitSeconds} s; ask again later\n`);
@@ -52,6 +66,7 @@ export async function runInsight(o: InsightOptions, source: ReportSource, out: (
       }
       return o.failOnSecrets && hasSecrets(report) ? INSIGHT_EXIT.secrets : INSIGHT_EXIT.ok;
     }
+    progress.update(() => `insight: waiting for the analysis of ${pendingCount(report)} layer(s)`);
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
 }
@@ -66,4 +81,11 @@ async function runStorageView(o: InsightOptions, source: ReportSource, out: (s: 
 function failed(asked: { message: string; usage?: boolean }, err: (s: string) => void): number {
   err(`insight: ${asked.message}\n`);
   return asked.usage ? INSIGHT_EXIT.usage : INSIGHT_EXIT.failed;
+}
+
+/** How many layers a pending report waits for, an index's children's included. */
+function pendingCount(report: ManifestReport): number {
+  if ('pending' in report) return report.pending.length;
+  if (!('manifests' in report)) return 0;
+  return report.manifests.reduce((n, child) => n + (child.report?.status === 'pending' ? child.report.pending.length : 0), 0);
 }

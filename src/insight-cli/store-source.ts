@@ -7,7 +7,7 @@ import { LayerAnalyser } from '../insight/analyser';
 import { manifestReport } from '../insight/report/image-report';
 import type { ManifestReport } from '../insight/report/report-types';
 import { SecretPolicy } from '../insight/secret-policy';
-import { storageView, type StorageView } from '../insight/storage-view';
+import { storageView, type StorageView, type StorageViewProgress } from '../insight/storage-view';
 import { parseDigest } from '../oci/digest';
 import { Listing } from '../oci/listing';
 import { createRegistry, type Registry } from '../oci/registry';
@@ -32,6 +32,7 @@ export class StoreSource implements ReportSource {
     private readonly driver: StorageDriver,
     config: Config,
     logger: Logger,
+    private readonly onProgress?: (p: StorageViewProgress) => void,
   ) {
     // The secret signs upload state, which nothing here hands out.
     this.registry = createRegistry(driver, { secret: randomBytes(32) });
@@ -55,7 +56,7 @@ export class StoreSource implements ReportSource {
 
   async storage(): Promise<Asked<StorageView>> {
     try {
-      return { ok: true, value: await storageView(this.driver, new Listing(this.driver)) };
+      return { ok: true, value: await storageView(this.driver, new Listing(this.driver), this.onProgress) };
     } catch (err) {
       return { ok: false, message: describe(err) };
     }

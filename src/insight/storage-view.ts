@@ -34,24 +34,39 @@ export interface StorageView {
   durationMs: number;
 }
 
+/** How far a storage view is: for `berth insight --storage --store` on a terminal. */
+export interface StorageViewProgress {
+  blobsWalked: number;
+  bytesWalked: number;
+  repositories: number;
+  repositoriesMarked: number;
+}
+
 /**
  * Where the registry's bytes go (docs/architecture.md, "Image insight: the storage view"): the
  * collector's mark (every manifest revision a root) per repository, folded into one count per blob
  * so that memory is one entry per blob whatever the number of repositories, and a walk of the blob
  * data for sizes. As costly as a collection's mark: an operator's question, not a request path's.
  */
-export async function storageView(driver: StorageDriver, listing: Listing): Promise<StorageView> {
+export async function storageView(driver: StorageDriver, listing: Listing, onProgress?: (p: StorageViewProgress) => void): Promise<StorageView> {
   const started = Date.now();
   const sizes = new Map<string, number>();
+  const progress: StorageViewProgress = { blobsWalked: 0, bytesWalked: 0, repositories: 0, repositoriesMarked: 0 };
+  const tell = onProgress === undefined ? () => undefined : () => onProgress(progress);
   try {
     for await (const info of driver.walk(paths.blobsRoot)) {
       const m = info.isDir ? null : DIGEST_DATA.exec(info.path);
-      if (m) sizes.set(`${m[1]}:${m[2]}`, info.size);
+      if (!m) continue;
+      sizes.set(`${m[1]}:${m[2]}`, info.size);
+      progress.blobsWalked++;
+      progress.bytesWalked += info.size;
+      tell();
     }
   } catch (err) {
     if (!isNotFound(err)) throw err;
   }
   const names = (await listing.catalog(undefined, undefined)).items;
+  progress.repositories = names.length;
   const marker = new Marker(driver);
   // Per blob: how many repositories reach it, and the first one (its owner while it is the only one).
   const reach = new Map<string, { count: number; owner: number }>();
@@ -59,6 +74,8 @@ export async function storageView(driver: StorageDriver, listing: Listing): Prom
   await mapBounded(names, REPOSITORY_WINDOW, async (name, index) => {
     const marked = new Set<string>();
     await marker.repository(name, marked, false, Date.now());
+    progress.repositoriesMarked++;
+    tell();
     const repo = repositories[index];
     for (const digest of marked) {
       const size = sizes.get(digest);

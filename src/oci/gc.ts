@@ -37,6 +37,21 @@ export interface GcOptions {
    * sweep state (gc-fence.ts). 0 (the default) promises none.
    */
   quietMs?: number;
+  /** Told how far the collection is, often (per repository marked, per blob walked): keep it cheap. */
+  onProgress?: (p: GcProgress) => void;
+}
+
+/** How far a collection is: for a progress line (`berth gc` on a terminal). */
+export interface GcProgress {
+  phase: 'mark' | 'walk' | 'sweep';
+  repositories: number;
+  repositoriesMarked: number;
+  blobsMarked: number;
+  /** Blob data files walked, and their bytes. */
+  blobsWalked: number;
+  bytesWalked: number;
+  /** Objects deleted so far in the sweep. */
+  deleted: number;
 }
 
 /** One object a sweep deletes: a manifest revision of one repository, or blob data shared by all. */
@@ -61,6 +76,11 @@ export interface GcReport {
   /** The driver's crash leftovers older than the grace period removed (or found, in a dry run); see purgeLeftovers. */
   leftovers: number;
   leftoverBytes: number;
+  /**
+   * Blobs no manifest references that were spared by the grace period (their data, or a link to
+   * them, is younger: a push in progress may need them): why a collection may delete none.
+   */
+  young: { blobs: number; bytes: number };
 }
 
 const DIGEST_DATA = /\/blobs\/([a-z0-9]+)\/[0-9a-f]{2}\/([0-9a-f]+)\/data$/;
@@ -91,29 +111,51 @@ export class GarbageCollector {
     const cutoff = started - opts.grace;
     const marker = new Marker(this.driver);
     const marked = new Set<string>();
-    const report: GcReport = { dryRun: opts.dryRun, repositories: 0, manifestsMarked: 0, blobsMarked: 0, blobs: [], bytes: 0, manifests: [], evicted: [], evictedBytes: 0, rescued: 0, leftovers: 0, leftoverBytes: 0 };
+    const report: GcReport = { dryRun: opts.dryRun, repositories: 0, manifestsMarked: 0, blobsMarked: 0, blobs: [], bytes: 0, manifests: [], evicted: [], evictedBytes: 0, rescued: 0, leftovers: 0, leftoverBytes: 0, young: { blobs: 0, bytes: 0 } };
     const repositories = await this.repositories();
     report.repositories = repositories.length;
+    const progress: GcProgress = { phase: 'mark', repositories: repositories.length, repositoriesMarked: 0, blobsMarked: 0, blobsWalked: 0, bytesWalked: 0, deleted: 0 };
+    const tell = opts.onProgress === undefined ? () => undefined : () => opts.onProgress!(progress);
     const planned = opts.eviction ? await opts.eviction.plan(repositories, started) : [];
     const evicting = new Map<string, Set<string>>();
     for (const p of planned) evicting.set(p.repository, (evicting.get(p.repository) ?? new Set()).add(p.digest));
+    // Apart, to tell the report which blobs only the grace period keeps.
+    const fresh = new Set<string>();
     const marks = await mapBounded(repositories, REPOSITORY_WINDOW, async (name) => {
-      const [mark] = await Promise.all([marker.repository(name, marked, opts.deleteUntagged, cutoff, evicting.get(name)), marker.freshLinks(name, marked, cutoff)]);
+      const [mark] = await Promise.all([marker.repository(name, marked, opts.deleteUntagged, cutoff, evicting.get(name)), marker.freshLinks(name, fresh, cutoff)]);
+      progress.repositoriesMarked++;
+      progress.blobsMarked = marked.size;
+      tell();
       return mark;
     });
     const evictedKeys = new Map(planned.map((p) => [manifestKey(p.repository, p.digest), p]));
     const untagged = [...new Set([...marks.flatMap((m) => m.untagged), ...evictedKeys.keys()])];
     report.manifestsMarked = marks.reduce((n, m) => n + m.roots, 0);
+    const onlyFresh = new Set<string>();
+    for (const d of fresh)
+      if (!marked.has(d)) {
+        onlyFresh.add(d);
+        marked.add(d);
+      }
     report.blobsMarked = marked.size;
 
     const candidates = new Map<string, number>();
+    progress.phase = 'walk';
     for await (const info of this.walk(paths.blobsRoot)) {
-      if (info.isDir || info.modTime.getTime() > cutoff) continue;
+      if (info.isDir) continue;
       const m = DIGEST_DATA.exec(info.path);
       if (!m) continue;
+      progress.blobsWalked++;
+      progress.bytesWalked += info.size;
+      tell();
       const value = `${m[1]}:${m[2]}`;
-      if (!marked.has(value)) candidates.set(value, info.size);
+      const young = info.modTime.getTime() > cutoff;
+      if (onlyFresh.has(value) || (young && !marked.has(value))) {
+        report.young.blobs++;
+        report.young.bytes += info.size;
+      } else if (!young && !marked.has(value)) candidates.set(value, info.size);
     }
+    progress.phase = 'sweep';
     if (opts.dryRun || (candidates.size === 0 && untagged.length === 0)) {
       report.manifests = untagged;
       for (const p of planned) this.countEvicted(report, p);
@@ -161,6 +203,8 @@ export class GarbageCollector {
         const tags = evicted ? await deleteTagsOf(this.driver, repository, parseDigest(digest)) : [];
         await deleteIfExists(this.driver, paths.revisionDir(repository, parseDigest(digest)));
         report.manifests.push(key);
+        progress.deleted++;
+        tell();
         if (evicted) {
           await opts.eviction!.evicted(repository, digest, tags);
           this.countEvicted(report, evicted);
@@ -173,6 +217,8 @@ export class GarbageCollector {
         // The analysis goes with its blob (docs/architecture.md, "Image insight: analysis in storage").
         await deleteIfExists(this.driver, paths.insightLayerDir(d));
         this.count(report, digest, size);
+        progress.deleted++;
+        tell();
       }
     } finally {
       await notice.end();

@@ -64,7 +64,7 @@ describe('berth check', { timeout: 120_000 }, () => {
     for (const args of [['--bogus'], ['extra'], ['--config']]) {
       const res = await check(...args);
       assert.equal(res.code, 2, `${args.join(' ')}: ${res.stderr}`);
-      assert.match(res.stderr, /^check: .*usage: berth/);
+      assert.match(res.stderr, /^check: .*\nusage: berth check /);
     }
   });
 

@@ -44,7 +44,7 @@ describe('berth gc command line', { timeout: 120_000 }, () => {
     );
   };
   // cwd is the test directory, so a collection that falls back to ./data finds an empty store there.
-  const gc = (...args: string[]): Promise<BerthRun> => runBerth(['gc', ...args], { cwd: dir, timeoutMs: 60_000 });
+  const gc = (...args: string[]): Promise<BerthRun> => runBerth(['gc', '--json', ...args], { cwd: dir, timeoutMs: 60_000 });
 
   const orders: Array<{ args: (f: string) => string[]; dryRun: boolean; grace0: boolean }> = [
     { args: (f) => ['--config', f], dryRun: false, grace0: false },

@@ -19,7 +19,7 @@ describe('garbage collection of temp files left by a crash (berth gc)', { timeou
   after(() => rm(root, { recursive: true, force: true }));
 
   const gc = async (...args: string[]) => {
-    const { stdout } = await run(process.execPath, [MAIN_JS, 'gc', ...args], {
+    const { stdout } = await run(process.execPath, [MAIN_JS, 'gc', '--json', ...args], {
       env: { ...process.env, ...SHORT_QUIET_PERIOD, REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: root, REGISTRY_HTTP_SECRET: 'gc-leftovers-secret-0123456789' },
       timeout: 30_000,
     });

@@ -43,7 +43,7 @@ test('berth gc records what it deletes for the running registry to deliver; a dr
     const repo = repoName('offline');
     const image = await pushImage(agent, repo, 'gone');
     assert.equal((await agent.delete(`/v2/${repo}/manifests/gone`)).status, 202);
-    const gc = (...flags: string[]) => runBerth(['gc', '--delete-untagged', '--grace', '0s', '--config', config, ...flags], { timeoutMs: 60_000 });
+    const gc = (...flags: string[]) => runBerth(['gc', '--json', '--delete-untagged', '--grace', '0s', '--config', config, ...flags], { timeoutMs: 60_000 });
 
     const dry = await gc('--dry-run');
     assert.equal(dry.code, 0, dry.stderr);

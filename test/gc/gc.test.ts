@@ -36,7 +36,7 @@ describe('garbage collection (berth gc)', { timeout: 120_000 }, () => {
   let root: string;
   let berth: BerthProcess;
   const gc = async (...args: string[]): Promise<Report> => {
-    const { stdout } = await run(process.execPath, [MAIN_JS, 'gc', ...args], {
+    const { stdout } = await run(process.execPath, [MAIN_JS, 'gc', '--json', ...args], {
       env: { ...process.env, ...SHORT_QUIET_PERIOD, REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: root, REGISTRY_HTTP_SECRET: SECRET },
       timeout: 60_000,
     });

@@ -132,7 +132,7 @@ export function leaseScenarios(store: () => LeaseStore): void {
   it('berth gc refuses while another process holds the lease, and runs once it is released', async () => {
     await reset(store().driver());
     const holder = await GcLease.acquire(store().driver(), FAST);
-    const gc = () => runBerth(['gc', '--dry-run'], { env: store().env(), timeoutMs: 60_000 });
+    const gc = () => runBerth(['gc', '--json', '--dry-run'], { env: store().env(), timeoutMs: 60_000 });
     const refused = await gc();
     assert.equal(refused.code, 1, refused.stdout);
     assert.match(refused.stderr, /another garbage collection is running/);

@@ -149,7 +149,7 @@ describe('mirror eviction', { timeout: 120_000 }, () => {
       await m.berth.close();
       // A revision linked within the collector's clock slack (2 s) counts as written during it: kept.
       await sleep(2100);
-      const r = await runBerth(['gc', '--config', m.configFile, '--grace', '0s'], { cwd: work, timeoutMs: 60_000 });
+      const r = await runBerth(['gc', '--json', '--config', m.configFile, '--grace', '0s'], { cwd: work, timeoutMs: 60_000 });
       assert.equal(r.code, 0, r.stderr);
       const report = JSON.parse(r.stdout) as { evicted: string[] };
       assert.deepEqual(report.evicted.sort(), [0, 1].map((i) => `${PREFIX}/lru/i${i}@${images[i].manifest.digest}`).sort());
@@ -175,7 +175,7 @@ describe('mirror eviction', { timeout: 120_000 }, () => {
       const record = paths.mirrorPull(`${PREFIX}/offline/app`, parseDigest(image.manifest.digest));
       assert.equal(await exists(m.driver, record), true, 'the pull was recorded');
       await sleep(1500);
-      const dry = await runBerth(['gc', '--config', m.configFile, '--grace', '0s', '--dry-run'], { cwd: work, timeoutMs: 60_000 });
+      const dry = await runBerth(['gc', '--json', '--config', m.configFile, '--grace', '0s', '--dry-run'], { cwd: work, timeoutMs: 60_000 });
       assert.equal(dry.code, 0, dry.stderr);
       const dryReport = JSON.parse(dry.stdout) as { evicted: string[]; blobs: Array<{ digest: string }> };
       assert.deepEqual(dryReport.evicted, [`${PREFIX}/offline/app@${image.manifest.digest}`]);
@@ -184,7 +184,7 @@ describe('mirror eviction', { timeout: 120_000 }, () => {
       assert.equal(await revisionLinked(m, `${PREFIX}/offline/app`, image.manifest.digest), true);
       assert.equal(await exists(m.driver, orphan), true);
 
-      const r = await runBerth(['gc', '--config', m.configFile, '--grace', '0s'], { cwd: work, timeoutMs: 60_000 });
+      const r = await runBerth(['gc', '--json', '--config', m.configFile, '--grace', '0s'], { cwd: work, timeoutMs: 60_000 });
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual((JSON.parse(r.stdout) as { evicted: string[] }).evicted, dryReport.evicted);
       assert.equal(await blobStored(m, image.layer.digest), false);
@@ -206,7 +206,7 @@ describe('mirror eviction', { timeout: 120_000 }, () => {
       await pull(m, 'proxied/app', 'v1', image);
       await m.berth.close();
       await sleep(2100);
-      const r = await runBerth(['gc', '--config', m.configFile, '--grace', '0s'], { cwd: work, timeoutMs: 60_000 });
+      const r = await runBerth(['gc', '--json', '--config', m.configFile, '--grace', '0s'], { cwd: work, timeoutMs: 60_000 });
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual((JSON.parse(r.stdout) as { evicted: string[] }).evicted, [`proxied/app@${image.manifest.digest}`]);
       assert.equal(await blobStored(m, image.layer.digest), false);

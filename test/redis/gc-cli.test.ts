@@ -43,7 +43,7 @@ describe('berth gc with redis configured', { skip: requireTools(['redis-server']
   });
 
   const gc = (redisAddr: string, ...args: string[]): Promise<BerthRun> =>
-    runBerth(['gc', '--delete-untagged', '--grace', '0s', ...args], {
+    runBerth(['gc', '--json', '--delete-untagged', '--grace', '0s', ...args], {
       cwd: dir,
       env: { REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: root, REGISTRY_REDIS_ADDR: redisAddr },
       timeoutMs: 60_000,

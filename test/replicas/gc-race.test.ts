@@ -42,7 +42,7 @@ async function collectRepeatedly(env: Record<string, string>, stop: () => boolea
 }
 
 async function cli(env: Record<string, string>, args: string[]): Promise<{ blobs: unknown[]; rescued: number }> {
-  const res = await runBerth(['gc', ...args], { env, timeoutMs: 300_000 });
+  const res = await runBerth(['gc', '--json', ...args], { env, timeoutMs: 300_000 });
   assert.equal(res.code, 0, `berth gc ${args.join(' ')} failed: ${res.stderr}`);
   return JSON.parse(res.stdout) as { blobs: unknown[]; rescued: number };
 }

@@ -17,8 +17,11 @@ export function podStart(objects: K8sObject[], extraSecrets: Record<string, Reco
   return { config: mountedFile(w, objects, secrets, configPathFromArgs(c)), env: resolveEnv(c, secrets) };
 }
 
-/** Berth's own `config check` on the rendered config file and environment, as the pod would start. */
-export async function berthAccepts(objects: K8sObject[], extraSecrets: Record<string, Record<string, string>> = {}): Promise<Record<string, any>> {
+/**
+ * Berth's own `config check` on the rendered config file and environment, as the pod would start:
+ * the effective configuration it prints (secrets left out) and the secret keys it left out.
+ */
+export async function berthCheck(objects: K8sObject[], extraSecrets: Record<string, Record<string, string>> = {}): Promise<{ effective: Record<string, any>; leftOut: string[] }> {
   const { config, env } = podStart(objects, extraSecrets);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'berth-helm-config-'));
   try {
@@ -26,8 +29,15 @@ export async function berthAccepts(objects: K8sObject[], extraSecrets: Record<st
     await writeFile(file, config);
     const result = await run(process.execPath, [MAIN, 'config', 'check', '--config', file], { env: { PATH: process.env.PATH, ...env }, timeoutMs: 30_000, allowFailure: true });
     assert.equal(result.code, 0, `berth config check refused the rendered config:\n${result.stderr}\n${config}`);
-    return JSON.parse(result.stdout) as Record<string, any>;
+    const section = result.stderr.split(/^left out[^\n]*\n/m)[1] ?? '';
+    const leftOut = [...section.matchAll(/^ {2}(\S+)$/gm)].map((m) => m[1]);
+    return { effective: JSON.parse(result.stdout) as Record<string, any>, leftOut };
   } finally {
     await removeTree(dir);
   }
+}
+
+/** The effective configuration `berthCheck` prints. */
+export async function berthAccepts(objects: K8sObject[], extraSecrets: Record<string, Record<string, string>> = {}): Promise<Record<string, any>> {
+  return (await berthCheck(objects, extraSecrets)).effective;
 }
