@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Registry as MetricsRegistry } from 'prom-client';
+import { AuthSetupError } from '../auth';
 import { createApp } from './app';
 import { formatAddress } from './config/listen-address';
 import type { Config } from './config/schema';
@@ -85,7 +86,8 @@ export async function serve(config: Config, logger: Logger, role?: WorkerRole): 
   try {
     await app.ready();
   } catch (err) {
-    throw new StartupError(`auth: ${(err as Error).message}`);
+    // An AuthSetupError already starts with the key that names the file.
+    throw new StartupError(err instanceof AuthSetupError ? err.message : `auth: ${(err as Error).message}`);
   }
   const bound = await listen(server, config.http.addr);
   const debugListener =
