@@ -52,6 +52,19 @@ const canUnshare = (() => {
   }
 })();
 
+/** Asserts that a process on `env` is refused; one that starts anyway is stopped, not leaked. */
+async function assertRefused(env: Record<string, string>, why?: string): Promise<void> {
+  let started: BerthProcess | undefined;
+  try {
+    started = await startBerthProcess({ env });
+  } catch (err) {
+    assert.match(String(err), REFUSED, why);
+    return;
+  }
+  await started.stop();
+  assert.fail(`started on a shared store${why ? `: ${why}` : ''}`);
+}
+
 const REFUSED = /http\.secret: required: another Berth process \(host (\S+), pid (\d+)\) is using the same storage/;
 
 test('after a SIGKILL, a replacement on another host (a new container) starts at once: the lock went with the process', { timeout: 60_000, skip: !canUnshare && 'needs unshare --uts' }, async () => {
@@ -101,7 +114,7 @@ test('the lock holder killed alone: the server takes the lock again and still re
     while (!first.logs().includes('"msg":"storage lock taken again"') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     assert.match(first.logs(), /"msg":"storage lock lost: taking it again"/);
     assert.match(first.logs(), /"msg":"storage lock taken again"/);
-    await assert.rejects(startBerthProcess({ env }), REFUSED);
+    await assertRefused(env);
     assert.equal((await fetch(`${first.url}/v2/`)).status, 200);
   } finally {
     await first.stop();
@@ -117,12 +130,12 @@ test('where no lock can be had (no flock(1)), heartbeats decide, and each kind o
   try {
     running = await startBerthProcess({ env: noFlock });
     assert.match(running.logs(), /"reason":"flock\(1\) is not installed \(util-linux\)".*"msg":"no storage lock: using heartbeats only/);
-    await assert.rejects(startBerthProcess({ env }), REFUSED, 'a lock holder must respect a heartbeat without a lock');
-    await assert.rejects(startBerthProcess({ env: noFlock }), REFUSED, 'heartbeats alone refuse a second process');
+    await assertRefused(env, 'a lock holder must respect a heartbeat without a lock');
+    await assertRefused(noFlock, 'heartbeats alone refuse a second process');
     await running.stop();
 
     running = await startBerthProcess({ env });
-    await assert.rejects(startBerthProcess({ env: noFlock }), REFUSED, 'a process that cannot lock must see the holder');
+    await assertRefused(noFlock, 'a process that cannot lock must see the holder');
   } finally {
     await running?.stop();
     await rm(root, { recursive: true, force: true });
