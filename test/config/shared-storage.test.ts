@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -51,6 +51,19 @@ const canUnshare = (() => {
     return false;
   }
 })();
+
+/** The pid of a child of `parent` whose command is `comm`, from /proc (no procps needed). */
+async function childNamed(parent: number, comm: string): Promise<number | undefined> {
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    // "pid (comm) state ppid …": comm may hold spaces, so split after its closing parenthesis.
+    const close = stat.lastIndexOf(')');
+    if (stat.slice(stat.indexOf('(') + 1, close) !== comm) continue;
+    if (Number(stat.slice(close + 2).split(' ')[1]) === parent) return Number(entry);
+  }
+  return undefined;
+}
 
 /** Asserts that a process on `env` is refused; one that starts anyway is stopped, not leaked. */
 async function assertRefused(env: Record<string, string>, why?: string): Promise<void> {
@@ -107,9 +120,9 @@ test('the lock holder killed alone: the server takes the lock again and still re
   const env = { REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: root };
   const first = await startBerthProcess({ env });
   try {
-    const holder = execFileSync('pgrep', ['-P', String(first.proc.pid), '-x', 'cat'], { encoding: 'utf8' }).trim();
-    assert.match(holder, /^\d+$/);
-    process.kill(Number(holder), 'SIGKILL');
+    const holder = await childNamed(first.proc.pid!, 'cat');
+    assert.ok(holder, 'no lock holder child');
+    process.kill(holder, 'SIGKILL');
     const deadline = Date.now() + 5_000;
     while (!first.logs().includes('"msg":"storage lock taken again"') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     assert.match(first.logs(), /"msg":"storage lock lost: taking it again"/);
