@@ -2,11 +2,13 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import bcrypt from 'bcrypt';
 import { LRUCache } from 'lru-cache';
+import { AuthSetupError } from './types';
 
 const BCRYPT = /^\$2[aby]\$(\d\d)\$[./A-Za-z0-9]{53}$/;
 /** The costs node's bcrypt computes; a hash outside them can never match. */
 const MIN_COST = 4;
 const MAX_COST = 31;
+const HTPASSWD_KEY = 'auth.htpasswd.path';
 /** Verified credentials are remembered this long, so Basic mode does not pay bcrypt on every request. */
 const CACHE_MS = 60_000;
 /** Users whose recent success is remembered; the least recently verified are forgotten first. */
@@ -16,9 +18,35 @@ export interface HtpasswdEntry {
   hash: string;
 }
 
+/** An entry Berth cannot check, and why: its format as `htpasswd` names it (`-B` makes bcrypt). */
+export interface SkippedEntry {
+  user: string;
+  format: string;
+}
+
+/**
+ * The format of a hash that is not usable bcrypt, named as in Apache's htpasswd(1): what it writes
+ * without `-B` (MD5 `$apr1$` by default, `-s` SHA-1, `-d` crypt, `-p` plain text), glibc's crypt
+ * schemes that other tools write, and bcrypt at a cost node's bcrypt cannot compute.
+ */
+export function hashFormat(hash: string): string {
+  if (/^\$2[aby]\$\d\d\$/.test(hash)) return BCRYPT.test(hash) ? 'bcrypt with a cost outside 4-31' : 'malformed bcrypt';
+  if (hash.startsWith('$apr1$')) return 'MD5 ($apr1$, htpasswd -m, its default)';
+  if (hash.startsWith('{SHA}')) return 'SHA-1 ({SHA}, htpasswd -s)';
+  if (hash.startsWith('$1$')) return 'MD5-crypt ($1$)';
+  if (hash.startsWith('$5$')) return 'SHA-256-crypt ($5$, htpasswd -2)';
+  if (hash.startsWith('$6$')) return 'SHA-512-crypt ($6$, htpasswd -5)';
+  const scheme = /^\$([a-z0-9-]+)\$/.exec(hash);
+  if (scheme) return `crypt scheme $${scheme[1]}$`;
+  if (/^[./A-Za-z0-9]{13}$/.test(hash)) return 'crypt (DES, htpasswd -d) or plain text';
+  if (hash === '') return 'empty';
+  return 'plain text or unknown (htpasswd -p)';
+}
+
 /** Parses htpasswd text; only bcrypt entries are accepted (Distribution does the same). */
-export function parseHtpasswd(text: string): { users: Map<string, string>; rejected: number } {
+export function parseHtpasswd(text: string): { users: Map<string, string>; rejected: number; skipped: SkippedEntry[] } {
   const users = new Map<string, string>();
+  const skipped: SkippedEntry[] = [];
   let rejected = 0;
   for (const raw of text.split(/\r?\n/)) {
     const line = raw.trim();
@@ -29,11 +57,12 @@ export function parseHtpasswd(text: string): { users: Map<string, string>; rejec
     const cost = costOf(hash);
     if (i <= 0 || cost === undefined || cost < MIN_COST || cost > MAX_COST) {
       rejected++;
+      skipped.push(i <= 0 ? { user: '', format: 'no user:hash line' } : { user, format: hashFormat(hash) });
       continue;
     }
     users.set(user, hash);
   }
-  return { users, rejected };
+  return { users, rejected, skipped };
 }
 
 function costOf(hash: string): number | undefined {
@@ -67,11 +96,16 @@ export class Htpasswd {
 
   constructor(
     readonly path: string,
-    private readonly onReload: (info: { users: number; rejected: number }) => void = () => {},
+    private readonly onReload: (info: { users: number; rejected: number; skipped: SkippedEntry[] }) => void = () => {},
   ) {}
 
   private async current(): Promise<Loaded> {
-    const st = await stat(this.path);
+    let st;
+    try {
+      st = await stat(this.path);
+    } catch (err) {
+      throw this.unreadable(err);
+    }
     const version = `${st.ino}:${st.size}:${st.mtimeMs}`;
     if (this.loaded === undefined || version !== this.version) {
       this.version = version;
@@ -83,15 +117,26 @@ export class Htpasswd {
     return this.loaded;
   }
 
+  /** Named by its configuration key: the one thing an operator must know to fix it. */
+  private unreadable(err: unknown): AuthSetupError {
+    return new AuthSetupError(HTPASSWD_KEY, `cannot read the htpasswd file: ${(err as Error).message}`, { cause: err });
+  }
+
   private async load(): Promise<Loaded> {
-    const { users, rejected } = parseHtpasswd(await readFile(this.path, 'utf8'));
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (err) {
+      throw this.unreadable(err);
+    }
+    const { users, rejected, skipped } = parseHtpasswd(text);
     const costs = [...users.values()].map((h) => costOf(h)!);
     const maxCost = costs.length > 0 ? Math.max(...costs) : 10;
     const minCost = costs.length > 0 ? Math.min(...costs) : 10;
     const dummies = new Map<number, string>();
     for (let cost = minCost; cost <= maxCost; cost++) dummies.set(cost, await bcrypt.hash(randomBytes(16).toString('hex'), cost));
     this.cache.clear();
-    this.onReload({ users: users.size, rejected });
+    this.onReload({ users: users.size, rejected, skipped });
     return { users, maxCost, dummies };
   }
 

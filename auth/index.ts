@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { StorageDriver } from '../storage-drivers/types';
 import { htpasswdController, openController, tokenController, type AccessController } from './controller';
-import { Htpasswd } from './htpasswd';
+import { Htpasswd, type SkippedEntry } from './htpasswd';
 import { parseJwks } from './keys';
 import { loadSigningMaterial } from './keystore';
 import { NO_ACCESS, Policy, type PolicyConfig } from './policy';
@@ -18,6 +18,9 @@ export type { TokenRequest, TokenResponse } from './token-server';
 export { TokenServer } from './token-server';
 export { accessForRoute, CATALOG_ACCESS } from './request-access';
 export { certificateUser, type CertificateUserField } from './certificate-user';
+
+/** A warning names this many users of a format at most; a file of thousands stays one line. */
+const MAX_NAMED_USERS = 20;
 
 /** The `auth:` configuration (src/config/auth-schema.ts's output; declared here so auth/ imports nothing from src/). */
 export interface AuthSettings {
@@ -105,9 +108,7 @@ export function createAuth(settings: AuthSettings, deps: AuthDeps): Auth {
   const { logger } = deps;
   const policy = createPolicy(settings, logger);
   const limiter = new FailureLimiter(settings.ratelimit.maxfailures, settings.ratelimit.window);
-  const htpasswd = settings.htpasswd
-    ? new Htpasswd(settings.htpasswd.path, (info) => logger.info({ path: settings.htpasswd!.path, ...info }, 'htpasswd loaded'))
-    : undefined;
+  const htpasswd = settings.htpasswd ? new Htpasswd(settings.htpasswd.path, htpasswdLoaded(settings.htpasswd.path, logger)) : undefined;
   const token = settings.token;
   if (!token) {
     if (!htpasswd) return { controller: openController(), tokenPath: TOKEN_PATH, ready: async () => {} };
@@ -170,7 +171,28 @@ export function createAuth(settings: AuthSettings, deps: AuthDeps): Auth {
     tokenServer,
     tokenPath: TOKEN_PATH,
     ready: async () => {
+      // The token server's users: a missing file stops start-up as in htpasswd mode.
+      await htpasswd?.has('');
       await material();
     },
+  };
+}
+
+/**
+ * Logs each (re)load; entries that are not bcrypt are warned of by format, with their users: such
+ * a user can never log in, and `htpasswd` without `-B` writes them without a word.
+ */
+function htpasswdLoaded(path: string, logger: AuthLogger) {
+  return (info: { users: number; rejected: number; skipped: SkippedEntry[] }) => {
+    logger.info({ path, users: info.users, rejected: info.rejected }, 'htpasswd loaded');
+    const byFormat = new Map<string, string[]>();
+    for (const { user, format } of info.skipped) byFormat.set(format, [...(byFormat.get(format) ?? []), user]);
+    for (const [format, users] of byFormat) {
+      const named = users.filter((u) => u !== '');
+      logger.warn(
+        { path, format, entries: users.length, users: named.slice(0, MAX_NAMED_USERS) },
+        `htpasswd: skipped ${users.length} ${users.length === 1 ? 'entry' : 'entries'} in format ${format}: only bcrypt is accepted (htpasswd -B)`,
+      );
+    }
   };
 }

@@ -71,3 +71,18 @@ export class TooManyAttempts extends Error {
 
 export const ACTIONS = ['pull', 'push', 'delete'] as const;
 export type Action = (typeof ACTIONS)[number];
+
+/**
+ * A file the auth set-up needs (the htpasswd file) cannot be read, at start-up or after: no request
+ * can be authorised until it is fixed, so it fails closed. `key` is the configuration key naming it.
+ */
+export class AuthSetupError extends Error {
+  constructor(
+    readonly key: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${key}: ${message}`, options);
+    this.name = 'AuthSetupError';
+  }
+}

@@ -18,6 +18,7 @@ import { accessLog, requestId, type RequestObserver } from './http/access-log';
 import { initState } from './http/request-state';
 import { startUploadPurger } from './oci/upload-purger';
 import { healthRoutes } from './http/health';
+import { ReadinessLog } from './http/readiness-log';
 import { startGcScheduler } from './oci/gc-scheduler';
 import type { Metrics } from './metrics/metrics';
 import { httpMetrics } from './metrics/http-metrics';
@@ -245,7 +246,7 @@ export function createApp(deps: AppDeps): BerthApp {
       insight: analyser && { analysis: analyser, secrets, config: config.insight, driver, logger, pushes, storage: new StorageViews(driver, registry.listing) },
     },
     {
-      ...healthRoutes(driver, { timeoutMs: READINESS_TIMEOUT_MS, fault: () => health.fault, redis: redis && (() => redis.cache.status), starting: groupStarting(deps.groupStarted) }),
+      ...healthRoutes(driver, { timeoutMs: READINESS_TIMEOUT_MS, fault: () => health.fault, redis: redis && (() => redis.cache.status), starting: groupStarting(deps.groupStarted), log: new ReadinessLog(logger) }),
       token: auth.tokenServer && tokenRoutes(auth.tokenServer, auth.tokenPath, config.http.tls?.clientidentity),
     },
     renderError(logger, onFault),

@@ -1,5 +1,6 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
 import type { Config } from './config/schema';
+import { textDestination } from './log-text';
 
 /** Replaces the value of every `_state` query parameter (an upload capability) with REDACTED. */
 export function redactUrl(url: string): string {
@@ -22,8 +23,9 @@ export const REDACT_PATHS = [
 ];
 
 /**
- * The process's logger: JSON lines on stdout (the `text` formatter is JSON too, to keep one output
- * shape and no extra dependency). `destination` lets tests capture the lines.
+ * The process's logger: JSON lines on stdout, or with `log.formatter: text` one readable line per
+ * record (log-text.ts). Distribution's `logstash` is taken as JSON: both are one JSON object a line.
+ * `destination` lets tests capture the lines.
  */
 export function createLogger(logConfig: Config['log'], destination?: DestinationStream): Logger {
   const options: pino.LoggerOptions = {
@@ -37,5 +39,6 @@ export function createLogger(logConfig: Config['log'], destination?: Destination
   };
   // Synchronous writes: sonic-boom 4's exit-time flushSync of an async destination retries forever
   // when stdout is a broken pipe (EPIPE), which turned SIGTERM into a hang; sync writes never queue.
-  return pino(options, destination ?? pino.destination({ dest: 1, sync: true }));
+  const out = destination ?? pino.destination({ dest: 1, sync: true });
+  return pino(options, logConfig.formatter === 'text' ? textDestination(out) : out);
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Registry as MetricsRegistry } from 'prom-client';
+import { AuthSetupError } from '../auth';
 import { createApp } from './app';
 import { formatAddress } from './config/listen-address';
 import type { Config } from './config/schema';
@@ -12,7 +13,7 @@ import type { EventPeers } from './events/notifier';
 import type { InsightPeers } from './insight/layer-analysis';
 import type { CachePeers } from './oci/read-cache';
 import type { Locker } from './oci/lock-table';
-import { guardSecretlessSharing, needsInstanceGuard, type InstanceGuard } from './shared-storage';
+import { guardSecretlessSharing, instanceLockFile, needsInstanceGuard, type InstanceGuard } from './shared-storage';
 import { createStorageDriver } from './storage';
 import { AnalysisChild, type ChildHooks } from './insight/child/analysis-child';
 import { AnalysisChildren } from './insight/child/analysis-children';
@@ -55,7 +56,15 @@ export async function serve(config: Config, logger: Logger, role?: WorkerRole): 
   );
   // Without a configured secret, refuse to be the second process on the storage. A group of workers
   // is one instance: its primary keeps the registration.
-  const guard: InstanceGuard | undefined = !role && needsInstanceGuard(config) ? await guardSecretlessSharing(driver) : undefined;
+  // Bound below, once a drain can run; until then losing the lock simply ends the process.
+  let lockLost = (reason: string): void => {
+    logger.fatal({ reason }, 'storage lock lost: exiting');
+    process.exit(1);
+  };
+  const guard: InstanceGuard | undefined =
+    !role && needsInstanceGuard(config)
+      ? await guardSecretlessSharing(driver, { lockFile: instanceLockFile(config), logger, onLost: (reason) => lockLost(reason) })
+      : undefined;
   // A child would open a store of its own: an in-memory one is this process's alone.
   const claimTag = role?.instanceId ?? randomBytes(6).toString('hex');
   const insightChild =
@@ -85,7 +94,8 @@ export async function serve(config: Config, logger: Logger, role?: WorkerRole): 
   try {
     await app.ready();
   } catch (err) {
-    throw new StartupError(`auth: ${(err as Error).message}`);
+    // An AuthSetupError already starts with the key that names the file.
+    throw new StartupError(err instanceof AuthSetupError ? err.message : `auth: ${(err as Error).message}`);
   }
   const bound = await listen(server, config.http.addr);
   const debugListener =
@@ -102,7 +112,8 @@ export async function serve(config: Config, logger: Logger, role?: WorkerRole): 
   role?.listening({ address, tls: listener.tls, storage: driver.name });
 
   let stopping = false;
-  const shutdown = (signal: NodeJS.Signals | 'primary') => {
+  let exitCode = 0;
+  const shutdown = (signal: NodeJS.Signals | 'primary' | 'storage lock lost') => {
     if (stopping) {
       // A worker is asked twice when a signal reaches its whole process group: its primary decides.
       if (role) return;
@@ -126,13 +137,19 @@ export async function serve(config: Config, logger: Logger, role?: WorkerRole): 
         setTimeout(resolve, 1000).unref();
         logger.flush(() => resolve());
       });
-      process.exit(0);
+      process.exit(exitCode);
     })().catch((err: unknown) => {
       logger.error({ err }, 'error while shutting down');
       process.exit(1);
     });
   };
   process.on('SIGTERM', shutdown);
+  // Another process may hold the storage now: serving on would be the sharing the guard refuses.
+  lockLost = (reason) => {
+    logger.error({ reason }, 'storage lock lost and not taken again: stopping');
+    exitCode = 1;
+    shutdown('storage lock lost');
+  };
   if (role) {
     // Ctrl-C reaches the whole group; the primary turns it into one drain of every worker.
     process.on('SIGINT', () => undefined);

@@ -200,7 +200,8 @@ const http = z
 const log = z
   .object({
     level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-    formatter: z.enum(['json', 'text']).default('json'),
+    // logstash: Distribution's third formatter, accepted so its files load; written as json.
+    formatter: z.enum(['json', 'text', 'logstash']).default('json'),
     accesslog: z.object({ disabled: z.boolean().default(false) }).strict().default({}),
     fields: z.record(z.string(), z.unknown()).default({}),
   })

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { AuthSetupError } from '../../auth';
 import { DomainError } from '../oci/errors';
 import { storageFault, type StorageFault } from '../storage-faults';
 import { sendJson } from './context';
@@ -22,6 +23,8 @@ export function renderError(logger: Logger, onFault: FaultSink): ErrorSink {
     const answer = fault ? faultAnswer(fault) : answerFor(err);
     const state = stateOf(res);
     if (fault) onFault(fault, { reqId: state.reqId, method: req.method, route: state.route });
+    // The errno says it all; a stack through stat() would say nothing more.
+    else if (err instanceof AuthSetupError) logger.error({ key: err.key, code: (err.cause as NodeJS.ErrnoException | undefined)?.code, reqId: state.reqId }, `auth set-up failed: ${err.message}`);
     else if (answer.status >= 500) logger.error({ err, reqId: state.reqId }, 'request failed');
     if (res.headersSent) {
       res.destroy();

@@ -1,4 +1,4 @@
-import { AccessDenied, Challenge, TooManyAttempts } from '../../auth';
+import { AccessDenied, AuthSetupError, Challenge, TooManyAttempts } from '../../auth';
 import { DomainError, type DomainErrorKind, type DomainFacts } from '../oci/errors';
 import { InsightError, type InsightErrorKind } from '../insight/insight-error';
 import { faultMessage, type StorageFault, type StorageFaultKind } from '../storage-faults';
@@ -129,12 +129,19 @@ export const INSIGHT_RULES: Record<InsightErrorKind, Rule<InsightError>> = {
   'compression-unavailable': { code: 'UNAVAILABLE', detail: (e) => ({ cause: e.kind }) },
 };
 
-/** auth/'s refusals: 401 with its challenge, 403, 429 with Retry-After. */
+/**
+ * auth/'s refusals: 401 with its challenge, 403, 429 with Retry-After; and its set-up failing (an
+ * htpasswd file gone): a 500 that says so, its cause in the server's log (docs/auth.md).
+ */
 export const AUTH_RULES = {
+  setup: { code: 'UNKNOWN', detail: NONE },
   challenge: { code: 'UNAUTHORIZED', headers: (e: Challenge) => ({ 'WWW-Authenticate': e.header }), detail: NONE },
   denied: { code: 'DENIED', detail: NONE },
   tooMany: { code: 'TOOMANYREQUESTS', headers: (e: TooManyAttempts) => ({ 'Retry-After': String(e.retryAfterSeconds) }), detail: NONE },
 } satisfies Record<string, Rule<never>>;
+
+/** Which file and why stay in the log: a client can do nothing about either. */
+const AUTH_SETUP_MESSAGE = 'authentication is unavailable: the registry failed to load its auth configuration (see its log)';
 
 const UNKNOWN: Answer = { status: 500, headers: {}, error: { code: 'UNKNOWN', message: OCI_CODES.UNKNOWN.message } };
 
@@ -170,6 +177,7 @@ export function answerFor(err: unknown): Answer {
   if (err instanceof Challenge) return apply(AUTH_RULES.challenge, err, undefined, undefined);
   if (err instanceof AccessDenied) return apply(AUTH_RULES.denied, err, undefined, undefined);
   if (err instanceof TooManyAttempts) return apply(AUTH_RULES.tooMany, err, undefined, undefined);
+  if (err instanceof AuthSetupError) return apply(AUTH_RULES.setup, err, AUTH_SETUP_MESSAGE, undefined);
   return UNKNOWN;
 }
 

@@ -3,6 +3,7 @@ import { isNotFound } from '../../storage-drivers/errors';
 import { faultSummary, type StorageFault } from '../storage-faults';
 import { sendJson, type RouteContext } from './context';
 import type { EdgeRoutes } from './router';
+import { describeStorageError, isUnnamed, type Diagnosis, type ReadinessLog } from './readiness-log';
 
 export interface HealthOptions {
   /** How long readiness waits for the storage driver before calling it unready. */
@@ -19,6 +20,20 @@ export interface HealthOptions {
    * worker listens, since the group gives up (and exits) when one fails to start.
    */
   starting?: () => string | undefined;
+  /** Where each 503 is told with its cause, rate-limited. */
+  log?: ReadinessLog;
+}
+
+/** A listing answers with a body, which names the error a bodiless HEAD could not (InvalidAccessKeyId). */
+async function diagnose(driver: StorageDriver): Promise<Diagnosis | undefined> {
+  try {
+    await driver.list('/');
+    return undefined;
+  } catch (err) {
+    if (isUnnamed(err)) return undefined;
+    const { summary, fields } = describeStorageError(err);
+    return { summary, fields: { listing: fields } };
+  }
 }
 
 const PROBE_HEADERS = { 'Cache-Control': 'no-store' };
@@ -39,10 +54,16 @@ export function healthRoutes(driver: StorageDriver, opts: HealthOptions): Pick<E
     send(ctx, status, { status: status === 200 ? 'ready' : 'unready', storage: driver.name, ...body, ...(opts.redis && { redis: opts.redis() }) });
   const ready = async (ctx: RouteContext) => {
     const starting = opts.starting?.();
-    if (starting !== undefined) return answer(ctx, 503, { error: starting });
+    if (starting !== undefined) {
+      opts.log?.unready(starting);
+      return answer(ctx, 503, { error: starting });
+    }
     const fault = opts.fault();
-    // The cause is an errno class, not the backend's message or a path: safe to show a prober.
-    if (fault) return answer(ctx, 503, { error: faultSummary(fault) });
+    if (fault) {
+      opts.log?.unready(faultSummary(fault), { code: fault.code, path: fault.path, syscall: fault.syscall });
+      // The cause is an errno class, not the backend's message or a path: safe to show a prober.
+      return answer(ctx, 503, { error: faultSummary(fault) });
+    }
     const started = Date.now();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -53,11 +74,18 @@ export function healthRoutes(driver: StorageDriver, opts: HealthOptions): Pick<E
       await Promise.race([driver.stat('/docker').catch((err: unknown) => {
         if (!isNotFound(err)) throw err;
       }), timeout]);
+      opts.log?.ready();
       answer(ctx, 200, { ms: Date.now() - started });
-    } catch {
+    } catch (err) {
       const timedOut = Date.now() - started >= opts.timeoutMs;
-      // Probes are often reachable from outside: say what failed, never the backend's own message.
-      answer(ctx, 503, { error: timedOut ? `no answer within ${opts.timeoutMs} ms` : 'storage error' });
+      const error = timedOut ? `no answer within ${opts.timeoutMs} ms` : 'storage error';
+      // The backend's own words go to the log only: probes are often reachable from outside.
+      if (timedOut) opts.log?.unready(`storage: ${error}`, { storage: driver.name });
+      else {
+        const { summary, fields } = describeStorageError(err);
+        opts.log?.unready(`storage error: ${summary}`, { storage: driver.name, ...fields }, isUnnamed(err) ? () => diagnose(driver) : undefined);
+      }
+      answer(ctx, 503, { error });
     } finally {
       clearTimeout(timer);
     }

@@ -6,7 +6,7 @@ import type { Config } from '../config/schema';
 import { listen, StartupError } from '../listen';
 import { createServer, type ServedListener } from '../listener';
 import { debugHandler } from '../metrics/debug-server';
-import { guardSecretlessSharing, needsInstanceGuard, type InstanceGuard } from '../shared-storage';
+import { guardSecretlessSharing, instanceLockFile, needsInstanceGuard, type InstanceGuard } from '../shared-storage';
 import { createStorageDriver } from '../storage';
 import { WorkerGroup, WorkerStartError } from './group';
 
@@ -30,12 +30,19 @@ export async function runPrimary(config: Config, baseLogger: Logger): Promise<vo
   const logger = baseLogger.child({ worker: 'primary' });
   // Made here, handed over IPC: never logged, on a command line or in the environment.
   const secret = config.http.secret === undefined ? randomBytes(32) : undefined;
-  const guard: InstanceGuard | undefined = needsInstanceGuard(config) ? await guardSecretlessSharing(await createStorageDriver(config)) : undefined;
+  let lockLost = (reason: string): void => {
+    logger.fatal({ reason }, 'storage lock lost: exiting');
+    process.exit(1);
+  };
+  const guard: InstanceGuard | undefined = needsInstanceGuard(config)
+    ? await guardSecretlessSharing(await createStorageDriver(config), { lockFile: instanceLockFile(config), logger, onLost: (reason) => lockLost(reason) })
+    : undefined;
   const debug = await aggregatedDebugListener(config, logger);
   const group = new WorkerGroup(config, secret, logger);
 
   let stopping = false;
-  const shutdown = (signal: NodeJS.Signals) => {
+  let failed = false;
+  const shutdown = (signal: NodeJS.Signals | 'storage lock lost') => {
     if (stopping) {
       logger.warn({ signal }, 'second signal: killing the workers');
       group.kill();
@@ -49,11 +56,17 @@ export async function runPrimary(config: Config, baseLogger: Logger): Promise<vo
       const code = await group.stop();
       await guard?.stop();
       logger.info('stopped');
-      process.exit(code);
+      process.exit(failed ? 1 : code);
     })();
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
+  // Another process may hold the storage now: serving on would be the sharing the guard refuses.
+  lockLost = (reason) => {
+    logger.error({ reason }, 'storage lock lost and not taken again: stopping');
+    failed = true;
+    shutdown('storage lock lost');
+  };
 
   try {
     const { address, tls, storage } = await group.start();

@@ -76,7 +76,17 @@ export function runBerth(args: string[], opts: { env?: Record<string, string>; c
   });
 }
 
-/** Spawns `node dist/src/main.js serve` and resolves once it logs that it is listening. */
+/** A log line's fields, from JSON or from `log.formatter: text` ("… INFO  listening address=… tls=false"). */
+function listeningRecord(line: string): { msg?: unknown; address?: unknown; tls?: unknown } | undefined {
+  try {
+    return JSON.parse(line) as { msg?: unknown; address?: unknown; tls?: unknown };
+  } catch {
+    const text = /^\S+ INFO +listening (?:.* )?address=(\S+)(?:.* tls=(true|false))?/.exec(line);
+    return text ? { msg: 'listening', address: text[1], tls: text[2] === 'true' } : undefined;
+  }
+}
+
+/** Spawns `node dist/src/main.js serve` and resolves once it logs that it is listening (JSON or text). */
 export function startBerthProcess(opts: BerthProcessOptions = {}): Promise<BerthProcess> {
   // The parent's REGISTRY_HTTP_WORKERS wins over ONE_WORKER: a whole suite can run on workers.
   const env: Record<string, string | undefined> = { ...ONE_WORKER, ...process.env, REGISTRY_HTTP_ADDR: '127.0.0.1:0', ...opts.env };
@@ -116,12 +126,8 @@ export function startBerthProcess(opts: BerthProcessOptions = {}): Promise<Berth
       while ((nl = stdoutBuf.indexOf('\n')) >= 0) {
         const line = stdoutBuf.slice(0, nl);
         stdoutBuf = stdoutBuf.slice(nl + 1);
-        let rec: { msg?: unknown; address?: unknown; tls?: unknown };
-        try {
-          rec = JSON.parse(line) as typeof rec;
-        } catch {
-          continue;
-        }
+        const rec = listeningRecord(line);
+        if (!rec) continue;
         if (rec.msg !== 'listening' || typeof rec.address !== 'string') continue;
         const addr = parseAddress(rec.address);
         if (!addr) return fail(`logged an unparsable address ${rec.address}`);
