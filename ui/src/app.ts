@@ -74,6 +74,7 @@ export function startApp(root: HTMLElement, base: string, session: Session, api:
     main.removeAttribute('aria-busy');
     // Tests and scripts wait for this: the view's data has arrived and is on screen.
     main.setAttribute('data-view', route.view);
+    main.setAttribute('data-view-ms', String(Math.round(performance.now())));
     if (route.view !== 'login') main.focus({ preventScroll: true });
   }
 
@@ -85,7 +86,10 @@ export function startApp(root: HTMLElement, base: string, session: Session, api:
     status.textContent = '';
     void show();
   });
-  window.addEventListener('popstate', () => void show());
+  window.addEventListener('popstate', () => {
+    status.textContent = '';
+    void show();
+  });
   session.onChange(renderAccount);
 
   replace(
