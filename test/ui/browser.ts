@@ -60,5 +60,5 @@ export async function goInApp(page: Page, target: string): Promise<void> {
 }
 
 export function readClipboard(page: Page): Promise<string> {
-  return page.evaluate('navigator.clipboard.readText()') as Promise<string>;
+  return page.evaluate<string>('navigator.clipboard.readText()');
 }
