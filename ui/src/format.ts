@@ -13,7 +13,9 @@ export function bytes(n: number | undefined): string {
 }
 
 export function percent(ratio: number): string {
-  return `${(ratio * 100).toFixed(1)} %`;
+  const text = (ratio * 100).toFixed(1);
+  // 99.996 % is not 100 %: an image that wastes anything must not look perfect.
+  return ratio < 1 && text === '100.0' ? '> 99.9 %' : `${text} %`;
 }
 
 /** `sha256:0123456789ab` — enough to tell digests apart on screen; the full one is in `title`. */
