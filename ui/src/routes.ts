@@ -10,7 +10,12 @@ export type Route =
 export function parseRoute(base: string, pathname: string, search: string): Route {
   const q = new URLSearchParams(search);
   const rest = pathname.startsWith(base) ? pathname.slice(base.length) : pathname;
-  const path = decodeURIComponent(rest.replace(/^\/+/, '').replace(/\/+$/, ''));
+  let path: string;
+  try {
+    path = decodeURIComponent(rest.replace(/^\/+/, '').replace(/\/+$/, ''));
+  } catch {
+    return { view: 'not-found' };
+  }
   if (path === '') return { view: 'repositories', q: q.get('q') ?? '', last: q.get('last') ?? '' };
   if (path === 'login') return { view: 'login', next: q.get('next') ?? '' };
   const m = /^repo\/(.+?)(?:\/-\/(image|insight)\/([^/]+))?$/.exec(path);
