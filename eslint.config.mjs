@@ -46,8 +46,13 @@ export default defineConfig(
     },
   },
   {
-    // This file itself: plain JavaScript, outside tsconfig.json.
+    // This file itself and the UI's build script: plain JavaScript, outside tsconfig.json.
     files: ["**/*.mjs"],
     extends: [js.configs.recommended],
+  },
+  {
+    // The UI's build script runs on Node (ui/src is linted with ui/tsconfig.json's DOM types).
+    files: ["ui/build.mjs"],
+    languageOptions: { globals: { console: "readonly", process: "readonly" } },
   },
 );

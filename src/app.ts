@@ -53,6 +53,9 @@ const STORAGE_PROBE_INTERVAL_MS = 5_000;
 import { createAuth } from '../auth';
 import { createAuthorizer } from './http/auth-adapter';
 import { tokenRoutes } from './http/auth-token-routes';
+import { uiRoutes } from './http/ui-routes';
+import { uiSite } from './ui-server/site';
+import { DEFAULT_UI_DIRECTORY } from './ui-server/assets';
 
 export interface AppDeps {
   config: Config;
@@ -92,6 +95,8 @@ export interface AppDeps {
   insightChild?: { claimTag: string; start(hooks: ChildHooks): InsightChild };
   /** The other workers of the group, told of the blobs queued here (slot 0 analyses them). */
   insightPeers?: InsightPeers;
+  /** Where the built web UI is (default dist/ui, which `npm run build` writes). */
+  uiDirectory?: string;
 }
 
 /** The analysis child as the app drives it (insight/child/analysis-child.ts). */
@@ -230,6 +235,7 @@ export function createApp(deps: AppDeps): BerthApp {
   const secrets = new SecretPolicy(config.insight.repositories);
   const pushes = analyser && new PushWatch({ registry, analysis: analyser, secrets, logger, notifier, pollMs: config.insight.pollinterval });
 
+  const ui = config.ui.enabled ? uiSite(config.ui.path, deps.uiDirectory ?? DEFAULT_UI_DIRECTORY, logger) : undefined;
   const dispatch = createDispatcher(
     registry,
     {
@@ -248,6 +254,7 @@ export function createApp(deps: AppDeps): BerthApp {
     {
       ...healthRoutes(driver, { timeoutMs: READINESS_TIMEOUT_MS, fault: () => health.fault, redis: redis && (() => redis.cache.status), starting: groupStarting(deps.groupStarted), log: new ReadinessLog(logger) }),
       token: auth.tokenServer && tokenRoutes(auth.tokenServer, auth.tokenPath, config.http.tls?.clientidentity),
+      ui: ui && uiRoutes(ui),
     },
     renderError(logger, onFault),
   );
@@ -279,6 +286,7 @@ export function createApp(deps: AppDeps): BerthApp {
     ready: async () => {
       await auth.ready();
       await mirrors?.ready();
+      await ui?.bundle();
     },
     startBackgroundTasks() {
       notifier?.startDelivery();

@@ -7,6 +7,7 @@ import { notificationsSchema } from './notifications-schema';
 import { insightSchema } from './insight-schema';
 import { redisSchema } from './redis-schema';
 import { tlsSchema } from './tls-schema';
+import { uiSchema } from './ui-schema';
 
 /** See storage.maintenance.gc.quietperiod. */
 const MAX_QUIET_PERIOD_MS = 60_000;
@@ -242,6 +243,7 @@ const checkedSchema = z
     mirror: mirrorSettingsSchema,
     redis: redisSchema.optional(),
     insight: insightSchema,
+    ui: uiSchema,
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -33,7 +33,7 @@ export type RegistryRouteName =
   | 'insight-storage';
 
 /** Every route the server has: the registry's, the probes and the token endpoint. */
-export type RouteName = RegistryRouteName | 'healthz' | 'readyz' | 'token';
+export type RouteName = RegistryRouteName | 'healthz' | 'readyz' | 'token' | 'ui';
 
 type Methods = Partial<Record<string, RouteHandler>>;
 
@@ -80,16 +80,24 @@ export interface EdgeRoutes {
   healthz: Methods;
   readyz: Methods;
   token?: { path: string; methods: Methods };
+  /** The web UI (ui-routes.ts): its path and every path below it. */
+  ui?: { path: string; methods: Methods };
 }
 
 function exactPath(path: string): RegExp {
   return new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/?$`);
 }
 
+/** `path` itself and everything below it. */
+function underPath(path: string): RegExp {
+  return new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(/.*)?$`);
+}
+
 function edgeRoutes(edge: EdgeRoutes): Route[] {
   const open = (name: RouteName, path: string, methods: Methods): Route => ({ name, pattern: exactPath(path), named: false, registry: false, methods });
   const routes = [open('healthz', '/healthz', edge.healthz), open('readyz', '/readyz', edge.readyz)];
   if (edge.token) routes.push(open('token', edge.token.path, edge.token.methods));
+  if (edge.ui) routes.push({ name: 'ui', pattern: underPath(edge.ui.path), named: false, registry: false, methods: edge.ui.methods });
   return routes;
 }
 

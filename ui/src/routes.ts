@@ -1,0 +1,41 @@
+/** Every view has a real URL under the UI's path (History API): these are their shapes. */
+export type Route =
+  | { view: 'repositories'; q: string; last: string }
+  | { view: 'login'; next: string }
+  | { view: 'tags'; name: string; last: string }
+  | { view: 'image'; name: string; reference: string }
+  | { view: 'insight'; name: string; reference: string }
+  | { view: 'not-found' };
+
+export function parseRoute(base: string, pathname: string, search: string): Route {
+  const q = new URLSearchParams(search);
+  const rest = pathname.startsWith(base) ? pathname.slice(base.length) : pathname;
+  let path: string;
+  try {
+    path = decodeURIComponent(rest.replace(/^\/+/, '').replace(/\/+$/, ''));
+  } catch {
+    return { view: 'not-found' };
+  }
+  if (path === '') return { view: 'repositories', q: q.get('q') ?? '', last: q.get('last') ?? '' };
+  if (path === 'login') return { view: 'login', next: q.get('next') ?? '' };
+  const m = /^repo\/(.+?)(?:\/-\/(image|insight)\/([^/]+))?$/.exec(path);
+  if (!m) return { view: 'not-found' };
+  if (!m[2]) return { view: 'tags', name: m[1], last: q.get('last') ?? '' };
+  return { view: m[2] as 'image' | 'insight', name: m[1], reference: m[3] };
+}
+
+/** Paths below the UI's base; names, tags and digests are URL-safe by the registry's grammar. */
+export const paths = {
+  repositories: (q = '', last = '') => `/${query({ q, last })}`,
+  login: (next = '') => `/login${query({ next })}`,
+  tags: (name: string, last = '') => `/repo/${name}${query({ last })}`,
+  image: (name: string, reference: string) => `/repo/${name}/-/image/${reference}`,
+  insight: (name: string, reference: string) => `/repo/${name}/-/insight/${reference}`,
+};
+
+function query(params: Record<string, string>): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v) q.set(k, v);
+  const s = q.toString();
+  return s ? `?${s}` : '';
+}
