@@ -10,8 +10,11 @@
 //
 // Each stream writes its own log; when both have finished they are printed whole, deploy first,
 // so their lines never interleave. The exit code is non-zero if either stream failed.
+//
+// Either way the run gets a cache directory of its own (BERTH_TEST_IMAGE_CACHE), removed when it
+// ends: suites that only run the Berth image share one build through it (test/helpers/image-cache.ts).
 import { spawn } from 'node:child_process';
-import { createWriteStream, readdirSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -33,12 +36,25 @@ function testFiles(dir) {
   return out;
 }
 
+const cache = mkdtempSync(path.join(tmpdir(), 'berth-test-cache-'));
+process.on('exit', () => rmSync(cache, { recursive: true, force: true }));
+const env = { ...process.env, BERTH_TEST_IMAGE_CACHE: cache };
+
+// A runner stopped from outside (Ctrl-C, CI's timeout) passes the signal on and waits for its runs:
+// their test processes end the daemons they started (test/helpers/daemon.ts), then the cache goes.
+const children = [];
+for (const signal of ['SIGINT', 'SIGTERM'])
+  process.once(signal, () => {
+    for (const c of children) c.kill(signal);
+  });
+
 const args = process.argv.slice(2);
 const options = args.filter((a) => a.startsWith('-'));
 const files = args.filter((a) => !a.startsWith('-'));
 
 if (files.length > 0) {
-  const child = spawn(process.execPath, [...BASE_ARGS, ...options, ...files], { stdio: 'inherit' });
+  const child = spawn(process.execPath, [...BASE_ARGS, ...options, ...files], { stdio: 'inherit', env });
+  children.push(child);
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 } else {
   process.exitCode = await runStreams();
@@ -58,12 +74,11 @@ async function runStreams() {
   const started = Date.now();
   const elapsed = () => `${Math.round((Date.now() - started) / 1000)}s`;
   console.log(`# running ${all.length} test files in ${streams.length} streams; logs while they run: ${logs}`);
-  const children = [];
   const runs = streams.map((s) => {
     const log = path.join(logs, `${s.name}.log`);
     console.log(`# stream ${s.name}: ${s.files.length} files`);
     const out = createWriteStream(log);
-    const child = spawn(process.execPath, [...BASE_ARGS, ...reporter, ...options, ...s.files], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...BASE_ARGS, ...reporter, ...options, ...s.files], { stdio: ['ignore', 'pipe', 'pipe'], env });
     children.push(child);
     child.stdout.pipe(out, { end: false });
     child.stderr.pipe(out, { end: false });
@@ -76,12 +91,6 @@ async function runStreams() {
       });
     });
   });
-  // A runner stopped from outside (CI's timeout, a kill) must stop the streams too: each one's test
-  // processes end the daemons they started when they get SIGTERM (test/helpers/daemon.ts).
-  for (const signal of ['SIGINT', 'SIGTERM'])
-    process.once(signal, () => {
-      for (const c of children) c.kill(signal);
-    });
   const results = await Promise.all(runs);
   for (const r of results) {
     console.log(`\n# ===== stream ${r.name} (${r.files.length} files): ${r.ok ? 'passed' : 'FAILED'}`);

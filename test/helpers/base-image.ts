@@ -138,7 +138,7 @@ export async function buildDebianBase(dockerd: Dockerd, tag = 'berth-debian:loca
 }
 
 /** What the Dockerfile's build context holds (mirrors .dockerignore's allow-list). */
-const CONTEXT_ENTRIES = ['Dockerfile', '.dockerignore', 'package.json', 'package-lock.json', 'tsconfig.json', 'src', 'storage-drivers', 'auth'];
+export const CONTEXT_ENTRIES = ['Dockerfile', '.dockerignore', 'package.json', 'package-lock.json', 'tsconfig.json', 'src', 'storage-drivers', 'auth'];
 
 /**
  * Copies the repository's build context into a fresh temp dir, so a test can change a source file
