@@ -166,7 +166,10 @@ export async function buildBerthImage(dockerd: Dockerd, context: string, bases: 
       '-t', tag,
       context,
     ],
-    900_000,
+    // A guard against a hung build, not a bound on its speed: with the deploy suites beside the
+    // rest (scripts/run-tests.mjs) a build shares the cores for its whole length, and on a machine
+    // loaded further the default-base build passed 15 min. The suites' own timeouts still apply.
+    1_500_000,
   );
 }
 
