@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { buildBaseImages, buildBerthImage, buildDebianBase, freePort, pushAndPullSmokeImage, waitForStatus } from '../helpers/base-image';
+import { buildBaseImages, buildDebianBase, freePort, pushAndPullSmokeImage, waitForStatus } from '../helpers/base-image';
 import { startDockerd, type Dockerd } from '../helpers/dockerd';
+import { berthImageFromContext } from '../helpers/image-cache';
 import { requireTools } from '../helpers/tools';
 import { COMPOSE, composeProject, REPO_ROOT, type ComposeProject } from './compose-project';
 
@@ -18,14 +19,14 @@ describe('deploy/compose/s3.yml: Ceph RGW, two Berth replicas, nginx in front', 
     dockerd = await startDockerd();
     const t0 = Date.now();
     const bases = await buildBaseImages(dockerd);
-    await buildBerthImage(dockerd, REPO_ROOT, bases, 'berth:compose');
+    const how = await berthImageFromContext(dockerd, REPO_ROOT, bases, 'berth:compose');
     const t1 = Date.now();
     const debian = await buildDebianBase(dockerd);
     const build = (dir: string, tag: string) =>
       dockerd.docker(['build', '--network', 'host', '--build-arg', `BASE_IMAGE=${debian.tag}`, '-t', tag, path.join(REPO_ROOT, 'deploy/compose', dir)], 1_200_000);
     await build('rgw', 'berth-rgw:compose');
     await build('nginx', 'berth-nginx:compose');
-    console.log(`# Berth image ${t1 - t0} ms; Debian base (debootstrap) ${debian.buildMs} ms; rgw and nginx images ${Date.now() - t1 - debian.buildMs} ms`);
+    console.log(`# Berth image ${how} in ${t1 - t0} ms; Debian base (debootstrap) ${debian.buildMs} ms; rgw and nginx images ${Date.now() - t1 - debian.buildMs} ms`);
     lbPort = await freePort();
     const env = {
       ...dockerd.env,

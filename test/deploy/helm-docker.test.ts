@@ -3,9 +3,10 @@ import { createHash } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import bcrypt from 'bcrypt';
-import { buildBaseImages, buildBerthImage, copyBuildContext } from '../helpers/base-image';
+import { buildBaseImages, copyBuildContext } from '../helpers/base-image';
 import { removeTree } from '../helpers/daemon';
 import { startDockerd, type Dockerd } from '../helpers/dockerd';
+import { berthImageFromContext } from '../helpers/image-cache';
 import { requireTools } from '../helpers/tools';
 import { dockerRunArgs } from './helm-render/docker-run';
 import { mainContainer, resolvePort, secretData, workload, type Probe } from './helm-render/pod-spec';
@@ -47,8 +48,8 @@ describe('the chart\'s rendered container spec, run with the real Docker engine'
     const bases = await buildBaseImages(dockerd);
     context = await copyBuildContext(REPO_ROOT);
     const started = Date.now();
-    await buildBerthImage(dockerd, context, bases, `${IMAGE.repository}:${IMAGE.tag}`);
-    console.log(`# image ${IMAGE.repository}:${IMAGE.tag} built in ${Date.now() - started} ms`);
+    const how = await berthImageFromContext(dockerd, context, bases, `${IMAGE.repository}:${IMAGE.tag}`);
+    console.log(`# image ${IMAGE.repository}:${IMAGE.tag} ${how} in ${Date.now() - started} ms`);
   });
 
   after(async () => {

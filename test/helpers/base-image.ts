@@ -138,7 +138,7 @@ export async function buildDebianBase(dockerd: Dockerd, tag = 'berth-debian:loca
 }
 
 /** What the Dockerfile's build context holds (mirrors .dockerignore's allow-list). */
-const CONTEXT_ENTRIES = ['Dockerfile', '.dockerignore', 'package.json', 'package-lock.json', 'tsconfig.json', 'src', 'storage-drivers', 'auth'];
+export const CONTEXT_ENTRIES = ['Dockerfile', '.dockerignore', 'package.json', 'package-lock.json', 'tsconfig.json', 'src', 'storage-drivers', 'auth'];
 
 /**
  * Copies the repository's build context into a fresh temp dir, so a test can change a source file
@@ -166,7 +166,10 @@ export async function buildBerthImage(dockerd: Dockerd, context: string, bases: 
       '-t', tag,
       context,
     ],
-    900_000,
+    // A guard against a hung build, not a bound on its speed: with the deploy suites beside the
+    // rest (scripts/run-tests.mjs) a build shares the cores for its whole length, and on a machine
+    // loaded further the default-base build passed 15 min. The suites' own timeouts still apply.
+    1_500_000,
   );
 }
 

@@ -69,6 +69,10 @@ export function watchLiveMemory({ liveEveryMs = 250, rssEveryMs = 10 } = {}): Me
     peaks.rss = Math.max(peaks.rss, m.rss - start.rss);
     peaks.offHeapRss = Math.max(peaks.offHeapRss, offHeapRss(m) - offHeapRss(start));
   }, rssEveryMs);
+  // A test that fails before it calls stop() must not leave the timers holding its process open:
+  // node --test waits for every test file's process to exit, so one stuck here stalls the whole run.
+  liveTimer.unref();
+  rssTimer.unref();
   return {
     stop() {
       clearInterval(liveTimer);

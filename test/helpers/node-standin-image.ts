@@ -125,9 +125,18 @@ export async function buildNodeStandIn(dockerd: Dockerd): Promise<NodeStandIn> {
       const root = path.join(dir, 'rootfs');
       versions = await buildTree(root, dir);
       await mkdir(CACHE_DIR, { recursive: true });
-      await run(requireTool('tar'), ['--numeric-owner', '-C', root, '-cf', `${tarball}.tmp`, '.'], { timeoutMs: 300_000 });
-      await rename(`${tarball}.tmp`, tarball);
-      await writeFile(meta, JSON.stringify(versions) + '\n');
+      // Runs of the suite in other checkouts may fill the cache at the same moment: each writes
+      // under a name of its own and renames it into place, so a reader sees a whole file or none.
+      const tmp = `.${process.pid}-${path.basename(dir)}.tmp`;
+      try {
+        await run(requireTool('tar'), ['--numeric-owner', '-C', root, '-cf', tarball + tmp, '.'], { timeoutMs: 300_000 });
+        await rename(tarball + tmp, tarball);
+        await writeFile(meta + tmp, JSON.stringify(versions) + '\n');
+        await rename(meta + tmp, meta);
+      } finally {
+        await rm(tarball + tmp, { force: true });
+        await rm(meta + tmp, { force: true });
+      }
     } finally {
       await removeTree(dir);
     }
