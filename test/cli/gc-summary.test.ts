@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { access, mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { blobDataExists, writeOrphanBlob } from '../helpers/orphan-blobs';
 import { MAIN_JS, runBerth } from '../helpers/berth-process';
 
 const HOUR = 3_600_000;
@@ -36,24 +36,8 @@ describe('berth gc: the summary, --json and progress', { timeout: 120_000 }, () 
     await rm(dir, { recursive: true, force: true });
   });
 
-  /** Blob data no repository links, aged `ageMs`; returns its digest. */
-  async function orphan(ageMs: number, bytes = 100): Promise<string> {
-    const data = randomBytes(bytes);
-    const hex = createHash('sha256').update(data).digest('hex');
-    const blobDir = join(root, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex);
-    await mkdir(blobDir, { recursive: true });
-    await writeFile(join(blobDir, 'data'), data);
-    const then = new Date(Date.now() - ageMs);
-    await utimes(join(blobDir, 'data'), then, then);
-    return `sha256:${hex}`;
-  }
-  const exists = (digest: string) => {
-    const hex = digest.slice('sha256:'.length);
-    return access(join(root, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data')).then(
-      () => true,
-      () => false,
-    );
-  };
+  const orphan = (ageMs: number, bytes = 100) => writeOrphanBlob(root, ageMs, bytes);
+  const exists = (digest: string) => blobDataExists(root, digest);
   const gc = (...args: string[]) => runBerth(['gc', ...args], { env, timeoutMs: 60_000 });
 
   test('nothing collected because of the grace period: says so, with the period', async () => {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { access, mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { blobDataExists, writeOrphanBlob } from '../helpers/orphan-blobs';
 import { runBerth, type BerthRun } from '../helpers/berth-process';
 
 /**
@@ -25,24 +25,8 @@ describe('berth gc command line', { timeout: 120_000 }, () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  /** Writes blob data that no repository links, aged `ageMs`; returns its digest. */
-  async function orphan(ageMs: number): Promise<string> {
-    const data = randomBytes(100);
-    const hex = createHash('sha256').update(data).digest('hex');
-    const blobDir = join(root, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex);
-    await mkdir(blobDir, { recursive: true });
-    await writeFile(join(blobDir, 'data'), data);
-    const then = new Date(Date.now() - ageMs);
-    await utimes(join(blobDir, 'data'), then, then);
-    return `sha256:${hex}`;
-  }
-  const exists = (digest: string) => {
-    const hex = digest.slice('sha256:'.length);
-    return access(join(root, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data')).then(
-      () => true,
-      () => false,
-    );
-  };
+  const orphan = (ageMs: number) => writeOrphanBlob(root, ageMs);
+  const exists = (digest: string) => blobDataExists(root, digest);
   // cwd is the test directory, so a collection that falls back to ./data finds an empty store there.
   const gc = (...args: string[]): Promise<BerthRun> => runBerth(['gc', '--json', ...args], { cwd: dir, timeoutMs: 60_000 });
 
