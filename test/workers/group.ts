@@ -80,10 +80,34 @@ export function sample(text: string, series: string): number {
   return line === undefined ? 0 : Number(line.slice(series.length + 1));
 }
 
+/** The storage lock's holder (src/file-lock.ts): `flock`, which becomes `cat`. Not a worker. */
+const LOCK_HOLDER = new Set(['flock', 'cat']);
+
+/** The pids of a primary's live workers: its children, but the storage lock's holder. */
+export function workerChildren(pid: number): number[] {
+  let listed: string;
+  try {
+    listed = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8');
+  } catch {
+    return [];
+  }
+  return listed
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number)
+    .filter((child) => {
+      try {
+        return !LOCK_HOLDER.has(readFileSync(`/proc/${child}/comm`, 'utf8').trim());
+      } catch {
+        return false; // gone meanwhile
+      }
+    });
+}
+
 /** The pids of the primary's live children (its workers). */
 export function workerPids(berth: BerthProcess): number[] {
-  const pid = berth.proc.pid!;
-  return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  return workerChildren(berth.proc.pid!);
 }
 
 export async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
