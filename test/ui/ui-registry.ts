@@ -1,7 +1,6 @@
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { startE2eRegistry, type E2eRegistry } from '../helpers/e2e-registry';
-import { writeHtpasswd } from '../auth/helpers';
+import { writeAuthE2eConfig } from '../auth/e2e-auth-registry';
 
 export interface UiRegistry extends E2eRegistry {
   /** The filesystem root of its store. */
@@ -15,31 +14,9 @@ export interface UiRegistry extends E2eRegistry {
  */
 export async function startUiRegistry(mode: 'token' | 'basic'): Promise<UiRegistry> {
   let root = '';
-  const registry = await startE2eRegistry(async (dir) => {
+  const registry = await startE2eRegistry((dir) => {
     root = path.join(dir, 'root');
-    const htpasswd = path.join(dir, 'htpasswd');
-    await writeHtpasswd(htpasswd, 5);
-    const config = path.join(dir, 'config.yml');
-    await writeFile(
-      config,
-      [
-        `storage: {filesystem: {rootdirectory: ${JSON.stringify(root)}}}`,
-        'insight: {pollinterval: 200ms}',
-        'auth:',
-        `  htpasswd: {path: ${JSON.stringify(htpasswd)}}`,
-        ...(mode === 'token' ? ['  token: {service: berth, issuer: berth}'] : []),
-        '  accesscontrol:',
-        '    repositories:',
-        '      "public/**":',
-        '        anonymouspolicy: [pull]',
-        '        policies: [{users: [alice], actions: [pull, push, delete]}]',
-        '      "private/**":',
-        '        policies: [{users: [alice], actions: [pull, push, delete]}, {users: [bob], actions: [pull]}]',
-        '    catalog: {users: [alice]}',
-        '',
-      ].join('\n'),
-    );
-    return ['--config', config];
+    return writeAuthE2eConfig(dir, mode === 'token' ? 'token' : 'htpasswd', { top: ['insight: {pollinterval: 200ms}'], access: ['    catalog: {users: [alice]}'] });
   });
   return { ...registry, root };
 }
