@@ -11,6 +11,7 @@ import { deleteManifest, getManifest, putManifest } from './manifest-routes';
 import { base, catalog, listReferrers, listTags } from './listing-routes';
 import { ALLOW_ALL } from './auth-adapter';
 import { getInsight, getInsightFiles, getStorageView } from './insight-routes';
+import { getAccess } from './access-routes';
 import type { Mirror } from '../mirror/mirrors';
 import { urlPath, urlQuery } from './urls';
 import { getMirroredBlob, getMirroredManifest, listMirroredReferrers, listMirroredTags, orMirror } from './mirror-routes';
@@ -30,7 +31,9 @@ export type RegistryRouteName =
   | 'insight'
   | 'insight-files'
   /** The registry-wide storage view: authorized as the full catalog. */
-  | 'insight-storage';
+  | 'insight-storage'
+  /** What the caller may do to a repository (access-routes.ts): authorized as a pull of it. */
+  | 'access';
 
 /** Every route the server has: the registry's, the probes and the token endpoint. */
 export type RouteName = RegistryRouteName | 'healthz' | 'readyz' | 'token' | 'ui';
@@ -73,6 +76,7 @@ const REGISTRY_ROUTES: Route[] = [
   v2('insight-storage', /^\/v2\/_berth\/insight\/storage$/, false, { GET: getStorageView }),
   v2('insight-files', /^\/v2\/(.+)\/_berth\/insight\/([^/]+\/layers\/[^/]+)\/files$/, true, { GET: getInsightFiles }),
   v2('insight', /^\/v2\/(.+)\/_berth\/insight\/([^/]+)$/, true, { GET: getInsight }),
+  v2('access', /^\/v2\/(.+)\/_berth\/access$/, true, { GET: getAccess }),
 ];
 
 /** The routes outside /v2; each path also answers with a trailing slash. */

@@ -92,6 +92,8 @@ export const MIRROR_METHODS: Readonly<Record<RepositoryEndpoint, readonly string
   // Insight reports on what the mirror has cached, read-only like every pull.
   insight: ['GET'],
   'insight-files': ['GET'],
+  // Its answer says a mirrored repository takes no deletes.
+  access: ['GET'],
   'upload-start': [],
   upload: [],
 };
