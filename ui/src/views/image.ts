@@ -8,6 +8,7 @@ import { explain } from '../components/errors';
 import { isIndex, layerHistory, maskEnv, type ImageConfig, type Manifest } from '../manifest';
 import { paths } from '../routes';
 import { mayDelete } from '../access';
+import { artifactKind } from '../artifacts';
 import { referrersSection } from './referrers';
 
 const IMAGE_CONFIGS = ['application/vnd.oci.image.config.v1+json', 'application/vnd.docker.container.image.v1+json'];
@@ -148,7 +149,7 @@ export async function imageView(ctx: ViewContext, name: string, reference: strin
         ['Media type', m.mediaType ?? contentType],
         ['Digest', h('code', null, digest)],
         ['Manifest size', bytes(raw.byteLength)],
-        ['Artifact type', m.artifactType],
+        ['Artifact type', m.artifactType && (artifactKind(m.artifactType) ? [`${artifactKind(m.artifactType)}: `, h('code', null, m.artifactType)] : m.artifactType)],
         // A referrer (signature, SBOM) names the image it is about: its subject, in the same repository.
         ['Subject', m.subject?.digest ? h('a', { href: ctx.href(paths.image(name, m.subject.digest)), 'data-link': true, class: 'subject', title: m.subject.digest }, shortDigest(m.subject.digest)) : undefined],
       ]),
