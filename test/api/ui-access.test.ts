@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startRegistry, testConfig } from './server';
 import { ACCESS_CONTROL, authConfig, authFixture, basic, startAuthRegistry, tokenFor, USERS, type AuthFixture, type AuthRegistry } from '../auth/helpers';
@@ -25,6 +28,19 @@ describe('GET /v2/<name>/_berth/access: whether the caller may delete, for the w
       } finally {
         await registry.close();
       }
+    }
+  });
+
+  test("a pull-through mirror's repositories take no deletes; the registry's own still do", async () => {
+    const spool = await mkdtemp(path.join(os.tmpdir(), 'berth-access-'));
+    // The upstream is never contacted: the answer needs only the routing.
+    const registry = await startRegistry({ config: testConfig({ mirrors: [{ prefix: 'up.test', url: 'http://127.0.0.1:9' }], mirror: { spooldirectory: spool } }) });
+    try {
+      assert.deepEqual((await access(registry.url, 'up.test/library/nginx')).body, { name: 'up.test/library/nginx', delete: false });
+      assert.deepEqual((await access(registry.url, 'local/app')).body, { name: 'local/app', delete: true });
+    } finally {
+      await registry.close();
+      await rm(spool, { recursive: true, force: true });
     }
   });
 
