@@ -11,7 +11,7 @@ import { tokenFor, USERS } from '../auth/helpers';
 import { browserSkip, goInApp, launchBrowser, readClipboard, screenshot, viewReady, watchAuthDialogs } from './browser';
 import { writeRepositories, writeTags } from './bulk-store';
 import { startUiRegistry, type UiRegistry } from './ui-registry';
-import { describeManifest, pushIndex, pushReferrer, type Pushed } from './oci-push';
+import { pushMultiPlatform, type MultiPlatform } from './oci-push';
 
 const skip = browserSkip(['dockerd', 'docker', 'busybox']) || (process.getuid?.() !== 0 ? 'must run as root (dockerd)' : false);
 
@@ -29,8 +29,7 @@ describe('the web UI in a real browser, on a token-mode Berth loaded by the Dock
   let page: Page;
   let dialogs: Awaited<ReturnType<typeof watchAuthDialogs>>;
   let work: string;
-  /** public/multi: an index over two images, an SBOM referring to one of them and a signature of the index. */
-  let multi: Record<'index' | 'amd64' | 'arm64' | 'sbom' | 'signature', Pushed>;
+  let multi: MultiPlatform;
   const ui = (p = '/') => `${registry!.url}/ui${p}`;
 
   async function build(name: string, files: Record<string, string | Buffer>, lines: string[], tag = 'v1'): Promise<string> {
@@ -78,16 +77,7 @@ describe('the web UI in a real browser, on a token-mode Berth loaded by the Dock
       await dockerd.docker(['tag', ref, `${registry.host}/public/multi:${tag}`]);
       await dockerd.docker(['push', `${registry.host}/public/multi:${tag}`]);
     }
-    const auth = `Bearer ${await tokenFor(registry.url, 'alice', ['repository:public/multi:pull,push'])}`;
-    const amd64 = await describeManifest(registry.url, auth, 'public/multi', 'amd64');
-    const arm64 = await describeManifest(registry.url, auth, 'public/multi', 'arm64');
-    const index = await pushIndex(registry.url, auth, 'public/multi', 'v1', [
-      { image: amd64, os: 'linux', architecture: 'amd64' },
-      { image: arm64, os: 'linux', architecture: 'arm64' },
-    ]);
-    const sbom = await pushReferrer(registry.url, auth, 'public/multi', amd64, 'application/spdx+json', JSON.stringify({ spdxVersion: 'SPDX-2.3', name: 'hello' }), '2026-01-02T03:04:05Z');
-    const signature = await pushReferrer(registry.url, auth, 'public/multi', index, 'application/vnd.dev.cosign.artifact.sig.v1+json', '{"critical":{}}', '2026-01-02T03:04:06Z');
-    multi = { index, amd64, arm64, sbom, signature };
+    multi = await pushMultiPlatform(registry.url, `Bearer ${await tokenFor(registry.url, 'alice', ['repository:public/multi:pull,push'])}`, 'public/multi');
     await analysed('public/wasted', 'v1');
     await analysed('private/keys', 'v1');
     // 10,000 repositories and a repository of 10,000 tags, written into the store (pushes would take an hour).

@@ -56,3 +56,19 @@ export async function pushReferrer(url: string, authorization: string, repo: str
   const body = Buffer.from(JSON.stringify(manifest));
   return putManifest(url, authorization, repo, sha256(body), mediaType, manifest);
 }
+
+/** An index over two images, an SBOM referring to one of them and a signature of the index. */
+export type MultiPlatform = Record<'index' | 'amd64' | 'arm64' | 'sbom' | 'signature', Pushed>;
+
+/** Makes `repo:v1` an index over the images tagged `amd64` and `arm64` in it, with two referrers (MultiPlatform). */
+export async function pushMultiPlatform(url: string, authorization: string, repo: string): Promise<MultiPlatform> {
+  const amd64 = await describeManifest(url, authorization, repo, 'amd64');
+  const arm64 = await describeManifest(url, authorization, repo, 'arm64');
+  const index = await pushIndex(url, authorization, repo, 'v1', [
+    { image: amd64, os: 'linux', architecture: 'amd64' },
+    { image: arm64, os: 'linux', architecture: 'arm64' },
+  ]);
+  const sbom = await pushReferrer(url, authorization, repo, amd64, 'application/spdx+json', JSON.stringify({ spdxVersion: 'SPDX-2.3', name: 'hello' }), '2026-01-02T03:04:05Z');
+  const signature = await pushReferrer(url, authorization, repo, index, 'application/vnd.dev.cosign.artifact.sig.v1+json', '{"critical":{}}', '2026-01-02T03:04:06Z');
+  return { index, amd64, arm64, sbom, signature };
+}
