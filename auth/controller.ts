@@ -60,7 +60,7 @@ export function htpasswdController(d: HtpasswdControllerDeps): AccessController 
   const challenge = basicChallenge(d.realm);
   return {
     mode: 'htpasswd',
-    async authorize(req, required) {
+    async authorize(req, required, opts = {}) {
       const header = headerValue(req.headers, 'authorization');
       // No credentials: a verified client certificate's user, if it names one, else anonymous.
       let user: string | null = req.certificateUser ?? null;
@@ -79,7 +79,11 @@ export function htpasswdController(d: HtpasswdControllerDeps): AccessController 
         }
         user = creds.user;
       }
-      if (user === null && required.length === 0) throw new Challenge(challenge);
+      // `/v2/` challenges an anonymous client, or `docker login` would accept any password. The
+      // catalog, filtered to what anonymous clients may pull, answers them as in token mode, where
+      // the policy lets them pull something (so that they can find the public repositories).
+      const listsCatalog = opts.optional?.some((a) => a.type === 'registry' && a.name === 'catalog') === true;
+      if (user === null && required.length === 0 && !(listsCatalog && d.policy.grantsAnonymous())) throw new Challenge(challenge);
       const missing = required.find((a) => !policyAllows(d.policy, user, a));
       if (missing) {
         d.logger.info({ remote: req.remote, user, type: missing.type, name: missing.name, actions: missing.actions }, 'access denied');

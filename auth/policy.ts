@@ -97,6 +97,11 @@ export class Policy {
     return this.actions(user, repository).has(action as Action);
   }
 
+  /** Whether any rule lets clients without credentials do something. */
+  grantsAnonymous(): boolean {
+    return this.rules.some((r) => r.rule.anonymouspolicy.length > 0);
+  }
+
   mayListCatalog(user: string | null): boolean {
     if (this.config === null) return user !== null;
     return user !== null && (this.matches(this.config.catalog, user) || this.matches(this.config.adminpolicy, user));

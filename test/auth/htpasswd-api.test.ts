@@ -82,11 +82,29 @@ describe('htpasswd mode', () => {
     assert.equal((await req(`${reg.url}/v2/public/copy/blobs/uploads/?mount=${blob}&from=private/secret`, alice, { method: 'POST' })).status, 201);
   });
 
-  test('catalog: full for users granted it, filtered for the others, challenged for anonymous clients', async () => {
-    const list = async (h: string) => (JSON.parse((await req(`${reg.url}/v2/_catalog`, h)).text) as Catalog).repositories;
+  test('catalog: full for users granted it, filtered for the others and for anonymous clients, whom the policy lets pull the public ones', async () => {
+    const list = async (h?: string) => (JSON.parse((await req(`${reg.url}/v2/_catalog`, h)).text) as Catalog).repositories;
     assert.deepEqual(await list(alice), ['private/app', 'private/secret', 'public/app', 'public/copy']);
     assert.deepEqual(await list(bob), ['public/app', 'public/copy']);
-    assert.equal((await req(`${reg.url}/v2/_catalog`)).status, 401);
+    // As in token mode: what anonymous clients may pull, so that a browser without an account finds it.
+    assert.deepEqual(await list(), ['public/app', 'public/copy']);
+    // `/v2/` itself still challenges them: docker login must not accept any password.
+    assert.equal((await req(`${reg.url}/v2/`)).status, 401);
+  });
+
+  test('catalog: challenged for anonymous clients where the policy grants them nothing', async () => {
+    const closed = await startAuthRegistry(authConfig({ htpasswd: { path: fx.htpasswd, realm: 'Berth test' }, accesscontrol: { repositories: { 'private/**': { policies: [{ users: ['alice'], actions: ['pull'] }] } } } }));
+    const open = await startAuthRegistry(authConfig({ htpasswd: { path: fx.htpasswd, realm: 'Berth test' } }));
+    try {
+      for (const r of [closed, open]) {
+        const res = await req(`${r.url}/v2/_catalog`);
+        assert.equal(res.status, 401);
+        assert.match(res.challenge ?? '', /^Basic /);
+      }
+    } finally {
+      await closed.close();
+      await open.close();
+    }
   });
 
   test('a user added to the file can log in at once', async () => {
