@@ -165,9 +165,19 @@ function labelArgs() {
   return args;
 }
 
+/** The image's node must be one Berth supports: package.json's engines (">=24"), checked before any work. */
+function checkNodeVersion(node) {
+  const wanted = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')).engines?.node ?? '';
+  const min = Number(/^>=\s*(\d+)/.exec(wanted)?.[1] ?? 0);
+  const version = run(node, ['--version'], { capture: true }).trim();
+  if (Number(/^v(\d+)/.exec(version)?.[1] ?? 0) < min) fail(`${node} is ${version}; Berth needs node ${wanted} (package.json engines): run this with that node or pass --node`);
+  return version;
+}
+
 const opts = parseArgs(process.argv.slice(2));
-const docker = findTool('docker');
 const node = realpathSync(opts.node);
+const nodeVersion = checkNodeVersion(node);
+const docker = findTool('docker');
 // Read first: the revision is the checkout's when the build starts.
 const labels = labelArgs();
 const bases = buildBases(docker, node, opts.prefix);
@@ -177,5 +187,5 @@ if (opts.basesOnly) {
   const buildArgs = [`BUILD_IMAGE=${bases.builder}`, `BASE_IMAGE=${bases.runtime}`, ...labels, ...opts.buildArgs];
   // --network host: npm ci in the build stages reaches the package registry the way the host does.
   run(docker, ['build', '--network', 'host', ...buildArgs.flatMap((a) => ['--build-arg', a]), '-t', opts.tag, REPO]);
-  console.log(`build-image: built ${opts.tag} (node ${run(node, ['--version'], { capture: true }).trim()}) on ${bases.builder} and ${bases.runtime}`);
+  console.log(`build-image: built ${opts.tag} (node ${nodeVersion}) on ${bases.builder} and ${bases.runtime}`);
 }

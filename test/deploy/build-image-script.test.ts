@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { freePort, waitForStatus } from '../helpers/base-image';
+import { BUILD_IMAGE_SCRIPT, freePort, waitForStatus } from '../helpers/base-image';
 import { shellBlocks } from '../docs/doc-blocks';
 import { startDockerd, type Dockerd } from '../helpers/dockerd';
 import { run, type RunResult } from '../helpers/exec';
@@ -69,5 +70,24 @@ describe('scripts/build-image.mjs, the documented way to build the image without
     const addr = `127.0.0.1:${await freePort()}`;
     await dockerd.docker(['run', '-d', '--name', container, '--network', 'host', '-e', `REGISTRY_HTTP_ADDR=${addr}`, tag]);
     await waitForStatus(`http://${addr}/v2/`, 200, 30_000, () => dockerd.docker(['logs', container]).catch((e: Error) => e.message));
+  });
+});
+
+describe('scripts/build-image.mjs before it builds anything', () => {
+  it('refuses a node older than package.json engines, so the image never runs a Node Berth does not support', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'berth-build-image-'));
+    try {
+      const old = path.join(dir, 'node');
+      await writeFile(old, '#!/bin/sh\necho v20.20.2\n');
+      await chmod(old, 0o755);
+      const r = await run(process.execPath, [BUILD_IMAGE_SCRIPT, '--bases-only', '--node', old], { allowFailure: true });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /is v20\.20\.2; Berth needs node >=24 \(package\.json engines\)/);
+      const usage = await run(process.execPath, [BUILD_IMAGE_SCRIPT, '--tga', 'x'], { allowFailure: true });
+      assert.equal(usage.code, 2);
+      assert.match(usage.stderr, /unknown argument --tga\nusage: node scripts\/build-image\.mjs/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
