@@ -141,17 +141,21 @@ function importTree(docker, root, tag, changes) {
  * The Dockerfile's two bases. The builder trusts the host's CA bundle so that `npm ci` works behind
  * the same TLS setup as the host; it never reaches the final image.
  */
-function buildBases(docker, node, prefix) {
+function buildBases(node, prefix) {
   const dir = mkdtempSync(path.join(tmpdir(), 'berth-base-'));
+  // fail() exits without unwinding, so the trees go on exit too, not only in the finally below.
+  const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  process.on('exit', cleanup);
   const bases = { runtime: `${prefix}:local`, builder: `${prefix}-builder:local` };
   try {
     const env = 'ENV PATH=/usr/local/bin:/usr/bin:/bin';
     runtimeTree(path.join(dir, 'runtime'), node);
-    importTree(docker, path.join(dir, 'runtime'), bases.runtime, [env]);
+    importTree(findTool('docker'), path.join(dir, 'runtime'), bases.runtime, [env]);
     builderTree(path.join(dir, 'builder'), node);
-    importTree(docker, path.join(dir, 'builder'), bases.builder, [env, 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt']);
+    importTree(findTool('docker'), path.join(dir, 'builder'), bases.builder, [env, 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt']);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    cleanup();
+    process.off('exit', cleanup);
   }
   return bases;
 }
@@ -177,15 +181,14 @@ function checkNodeVersion(node) {
 const opts = parseArgs(process.argv.slice(2));
 const node = realpathSync(opts.node);
 const nodeVersion = checkNodeVersion(node);
-const docker = findTool('docker');
 // Read first: the revision is the checkout's when the build starts.
 const labels = labelArgs();
-const bases = buildBases(docker, node, opts.prefix);
+const bases = buildBases(node, opts.prefix);
 if (opts.basesOnly) {
   console.log(JSON.stringify(bases));
 } else {
   const buildArgs = [`BUILD_IMAGE=${bases.builder}`, `BASE_IMAGE=${bases.runtime}`, ...labels, ...opts.buildArgs];
   // --network host: npm ci in the build stages reaches the package registry the way the host does.
-  run(docker, ['build', '--network', 'host', ...buildArgs.flatMap((a) => ['--build-arg', a]), '-t', opts.tag, REPO]);
+  run(findTool('docker'), ['build', '--network', 'host', ...buildArgs.flatMap((a) => ['--build-arg', a]), '-t', opts.tag, REPO]);
   console.log(`build-image: built ${opts.tag} (node ${nodeVersion}) on ${bases.builder} and ${bases.runtime}`);
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -74,7 +74,7 @@ describe('scripts/build-image.mjs, the documented way to build the image without
 });
 
 describe('scripts/build-image.mjs before it builds anything', () => {
-  it('refuses a node older than package.json engines, so the image never runs a Node Berth does not support', async () => {
+  it('refuses a node older than package.json engines, cleans up after a failed assembly, and exits 2 on a usage error', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'berth-build-image-'));
     try {
       const old = path.join(dir, 'node');
@@ -83,6 +83,18 @@ describe('scripts/build-image.mjs before it builds anything', () => {
       const r = await run(process.execPath, [BUILD_IMAGE_SCRIPT, '--bases-only', '--node', old], { allowFailure: true });
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, /is v20\.20\.2; Berth needs node >=24 \(package\.json engines\)/);
+      // A node that passes the check but that ldd cannot read: the script fails while assembling,
+      // and leaves no half-built tree in its temp directory.
+      const odd = path.join(dir, 'bin', 'node');
+      await mkdir(path.dirname(odd));
+      await writeFile(odd, '#!/bin/sh\necho v24.0.0\n');
+      await chmod(odd, 0o755);
+      const temp = path.join(dir, 'tmp');
+      await mkdir(temp);
+      const broken = await run(process.execPath, [BUILD_IMAGE_SCRIPT, '--bases-only', '--node', odd], { env: { ...process.env, TMPDIR: temp }, allowFailure: true });
+      assert.equal(broken.code, 1, broken.stderr);
+      assert.match(broken.stderr, /build-image: ldd .* exited with 1/);
+      assert.deepEqual(await readdir(temp), [], 'the assembly trees are removed');
       const usage = await run(process.execPath, [BUILD_IMAGE_SCRIPT, '--tga', 'x'], { allowFailure: true });
       assert.equal(usage.code, 2);
       assert.match(usage.stderr, /unknown argument --tga\nusage: node scripts\/build-image\.mjs/);
