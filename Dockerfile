@@ -7,7 +7,8 @@
 # re-pushes only the last layer (dist/), and a dependency change only the last two.
 # Node 24 is the LTS Berth targets. BUILD_IMAGE needs node and npm; BASE_IMAGE needs only node (no
 # shell: the runtime stage has no RUN). test/deploy/docker-image.test.ts builds both ways: from these
-# defaults, and from bases assembled out of the host's own node (test/helpers/base-image.ts).
+# defaults, and from bases assembled out of the host's own node (scripts/build-image.mjs, which
+# builds this Dockerfile on them where Docker Hub cannot be reached).
 #
 # The labels' version, revision and creation time come from the release build:
 #   docker build --build-arg VERSION="$(node -p 'require("./package.json").version')" \

@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
+import { startBerthProcess, type BerthProcess } from '../helpers/berth-process';
+import { freePort } from '../helpers/ports';
+import { podStart } from './helm-render/berth-config';
 import { mainContainer, podSpec, resolvePort, workload } from './helm-render/pod-spec';
 import { CHART_DIR, only, render, renderChart, rendererPrerequisites, type K8sObject } from './helm-render/render';
 
@@ -69,6 +73,31 @@ describe('the Helm chart, as operators expect it', { skip, timeout: 600_000 }, (
     assert.deepEqual(metrics.spec.selector, w.spec.selector.matchLabels);
     assert.equal(resolvePort(mainContainer(w), metrics.spec.ports[0].targetPort), 5001);
     assert.ok(!(await render({ service: { type: 'LoadBalancer' } })).some((o) => o.metadata.name.endsWith('-metrics')), 'none without metrics');
+  });
+
+  it("starts Berth's debug listener where the metrics Service points, serving /metrics there and only there", async () => {
+    const port = await freePort();
+    const objects = await render({ metrics: { enabled: true, port } });
+    const w = workload(objects);
+    const metrics = only(objects, 'Service', `${w.metadata.name}-metrics`);
+    assert.equal(resolvePort(mainContainer(w), metrics.spec.ports[0].targetPort), port);
+    // The pod's config file and environment as the kubelet gives them; only the data directory moves.
+    const { config, env } = podStart(objects);
+    const dir = await mkdtemp(path.join(tmpdir(), 'berth-helm-metrics-'));
+    let berth: BerthProcess | undefined;
+    try {
+      const file = path.join(dir, 'config.yml');
+      await writeFile(file, config);
+      berth = await startBerthProcess({ args: ['--config', file], env: { ...env, REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY: path.join(dir, 'data') } });
+      assert.equal((await fetch(`${berth.url}/v2/`)).status, 200, 'a request for the metrics to count');
+      const scraped = await fetch(`http://127.0.0.1:${port}/metrics`);
+      assert.equal(scraped.status, 200);
+      assert.match(await scraped.text(), /^berth_/m);
+      assert.equal((await fetch(`${berth.url}/metrics`)).status, 404, 'not on the registry port');
+    } finally {
+      await berth?.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('adds extra volumes, mounts, env, init containers, sidecars, and pins the image by digest', async () => {

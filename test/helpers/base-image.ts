@@ -1,4 +1,4 @@
-import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, readlink, realpath, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Dockerd } from './dockerd';
 import { removeTree } from './daemon';
@@ -16,89 +16,29 @@ export interface BaseImages {
   buildMs: number;
 }
 
-// Busybox applets that npm's lifecycle scripts and the Dockerfile's RUN lines may call.
-const APPLETS = ['sh', 'env', 'mkdir', 'cp', 'rm', 'ls', 'cat', 'chmod', 'chown', 'test', 'true', 'ln', 'mv', 'find', 'grep', 'sed', 'uname', 'printf', 'xargs'];
+// The operator's script (docs/helm.md, "Building the image"): the suites assemble their bases with it,
+// so the way the docs tell operators to build is the way every deploy suite builds.
+// This file compiles to dist/test/helpers/, so the repository is three levels up.
+export const BUILD_IMAGE_SCRIPT = path.resolve(__dirname, '..', '..', '..', 'scripts', 'build-image.mjs');
 
-async function copyInto(root: string, file: string): Promise<void> {
-  const dest = path.join(root, file);
-  await mkdir(path.dirname(dest), { recursive: true });
-  await copyFile(await realpath(file), dest);
+/**
+ * The base images the Dockerfile builds FROM, assembled out of this machine's own files by
+ * scripts/build-image.mjs --bases-only, because no public image can be pulled here: this node with
+ * the libraries ldd lists (no shell, no package manager) for the runtime, and the same plus npm and
+ * busybox for the build stages.
+ */
+export async function buildBaseImages(dockerd: Dockerd, prefix = 'berth-base'): Promise<BaseImages> {
+  const started = Date.now();
+  const { stdout } = await run(process.execPath, [BUILD_IMAGE_SCRIPT, '--bases-only', '--base-prefix', prefix], { env: { ...process.env, ...dockerd.env }, timeoutMs: 600_000 });
+  const bases = JSON.parse(stdout) as { runtime: string; builder: string };
+  return { ...bases, buildMs: Date.now() - started };
 }
 
-/** The shared libraries `ldd` lists for `binary`, the dynamic loader included. */
-async function sharedLibraries(binary: string): Promise<string[]> {
-  const { stdout } = await run(requireTool('ldd'), [binary], { timeoutMs: 10_000 });
-  const libs: string[] = [];
-  for (const line of stdout.split('\n')) {
-    const m = /=>\s*(\/\S+)/.exec(line) ?? /^\s*(\/\S+)\s+\(/.exec(line);
-    if (m) libs.push(m[1]);
-  }
-  return libs;
-}
-
-async function runtimeTree(root: string, node: string): Promise<void> {
-  const nodeDest = path.join(root, 'usr/local/bin/node');
-  await mkdir(path.dirname(nodeDest), { recursive: true });
-  await copyFile(await realpath(node), nodeDest);
-  await chmod(nodeDest, 0o755);
-  for (const lib of await sharedLibraries(node)) await copyInto(root, lib);
-  await copyInto(root, '/etc/ssl/certs/ca-certificates.crt');
-  await mkdir(path.join(root, 'etc'), { recursive: true });
-  await writeFile(path.join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/sbin/nologin\nnode:x:1000:1000:node:/home/node:/sbin/nologin\n');
-  await writeFile(path.join(root, 'etc/group'), 'root:x:0:\nnode:x:1000:\n');
-  await mkdir(path.join(root, 'tmp'));
-  await chmod(path.join(root, 'tmp'), 0o1777);
-  await mkdir(path.join(root, 'home/node'), { recursive: true });
-}
-
-async function builderTree(root: string, node: string): Promise<void> {
-  await runtimeTree(root, node);
-  const busybox = requireTool('busybox');
-  await mkdir(path.join(root, 'bin'), { recursive: true });
-  await copyFile(await realpath(busybox), path.join(root, 'bin/busybox'));
-  await chmod(path.join(root, 'bin/busybox'), 0o755);
-  for (const applet of APPLETS) await symlink('busybox', path.join(root, 'bin', applet));
-  await mkdir(path.join(root, 'usr/bin'), { recursive: true });
-  await symlink('/bin/env', path.join(root, 'usr/bin/env'));
-  // npm ships beside the host's node; its bin entries are relative symlinks into that directory.
-  const npmLink = requireTool('npm');
-  const npmCli = path.resolve(path.dirname(npmLink), await readlink(npmLink));
-  const npmDir = path.resolve(path.dirname(npmCli), '..');
-  await mkdir(path.join(root, 'usr/local/lib/node_modules'), { recursive: true });
-  await run(requireTool('cp'), ['-a', npmDir, path.join(root, 'usr/local/lib/node_modules/npm')], { timeoutMs: 60_000 });
-  await symlink('../lib/node_modules/npm/bin/npm-cli.js', path.join(root, 'usr/local/bin/npm'));
-  await symlink('../lib/node_modules/npm/bin/npx-cli.js', path.join(root, 'usr/local/bin/npx'));
-}
-
+/** `root` as a one-layer image in `dockerd`, owned by root. */
 async function importTree(dockerd: Dockerd, root: string, tag: string, changes: string[]): Promise<void> {
   const tarball = `${root}.tar`;
   await run(requireTool('tar'), ['--numeric-owner', '--owner=0', '--group=0', '-C', root, '-cf', tarball, '.'], { timeoutMs: 120_000 });
   await dockerd.docker(['import', ...changes.flatMap((c) => ['--change', c]), tarball, tag], 300_000);
-}
-
-/**
- * Assembles the base images the Dockerfile builds FROM, out of this machine's own files, because
- * no public image can be pulled here: the host's node binary with the libraries ldd lists (no
- * shell, no package manager) for the runtime, and the same plus npm and busybox for the build
- * stages. The builder trusts the host's CA bundle so that `npm ci` works behind the same TLS
- * setup as the host; it never reaches the final image.
- */
-export async function buildBaseImages(dockerd: Dockerd, prefix = 'berth-base'): Promise<BaseImages> {
-  const started = Date.now();
-  const node = await realpath(process.execPath);
-  const dir = await mkdtemp('/tmp/berth-base-');
-  const runtime = `${prefix}:local`;
-  const builder = `${prefix}-builder:local`;
-  try {
-    const env = 'ENV PATH=/usr/local/bin:/usr/bin:/bin';
-    await runtimeTree(path.join(dir, 'runtime'), node);
-    await importTree(dockerd, path.join(dir, 'runtime'), runtime, [env]);
-    await builderTree(path.join(dir, 'builder'), node);
-    await importTree(dockerd, path.join(dir, 'builder'), builder, [env, 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt']);
-  } finally {
-    await removeTree(dir);
-  }
-  return { runtime, builder, buildMs: Date.now() - started };
 }
 
 /** The first Debian mirror apt is configured with, read at run time (deb822 or one-line sources). */
