@@ -20,6 +20,7 @@ describe('the web UI in a real browser, on a Berth in htpasswd (Basic) mode', { 
     registry = await startUiRegistry('basic');
     const alice = new Pusher(registry.url, basic('alice', USERS.alice));
     await pushImage(alice, 'private/app', 'v1', THREE_LAYERS);
+    await pushImage(alice, 'public/site', 'v1', THREE_LAYERS);
     browser = await launchBrowser();
     context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     page = await context.newPage();
@@ -33,15 +34,19 @@ describe('the web UI in a real browser, on a Berth in htpasswd (Basic) mode', { 
 
   test('every 401 answered with a Basic challenge is handled in the page: the browser never asks for a password itself', () =>
     withRegistryLogs(registry, async () => {
-      // Anonymous: the registry challenges with Basic (no anonymous access in Basic mode).
-      const challenge = await fetch(`${registry!.url}/v2/_catalog`);
-      assert.equal(challenge.status, 401);
-      assert.match(challenge.headers.get('www-authenticate') ?? '', /^Basic /);
-
+      // Anonymous: the policy lets anyone pull public/**, so the catalog lists exactly that...
       await page.goto(`${registry!.url}/ui/`);
       await viewReady(page, 'repositories');
-      await page.getByRole('alert').filter({ hasText: 'You must sign in to list the repositories' }).waitFor();
+      await page.getByRole('link', { name: 'public/site' }).waitFor();
+      assert.equal(await page.getByRole('link', { name: 'private/app' }).count(), 0, 'an anonymous visitor saw a private repository');
       await screenshot(page, 'basic-01-anonymous');
+      // ...and anything else is challenged with Basic, which the page handles itself.
+      const challenge = await fetch(`${registry!.url}/v2/private/app/tags/list`);
+      assert.equal(challenge.status, 401);
+      assert.match(challenge.headers.get('www-authenticate') ?? '', /^Basic /);
+      await page.goto(`${registry!.url}/ui/repo/private/app`);
+      await viewReady(page, 'tags');
+      await page.getByRole('alert').filter({ hasText: 'You must sign in' }).waitFor();
       await page.getByRole('main').getByRole('link', { name: 'Sign in' }).click();
       await viewReady(page, 'login');
       await page.getByLabel('Username').fill('alice');
@@ -50,8 +55,7 @@ describe('the web UI in a real browser, on a Berth in htpasswd (Basic) mode', { 
       await page.getByRole('alert').filter({ hasText: 'Wrong username or password' }).waitFor();
       await page.getByLabel('Password').fill(USERS.alice);
       await page.getByRole('button', { name: 'Sign in' }).click();
-      await viewReady(page, 'repositories');
-      await page.getByRole('link', { name: 'private/app' }).click();
+      // Back where the sign-in started, now allowed.
       await viewReady(page, 'tags');
       await page.getByRole('link', { name: 'v1' }).click();
       await viewReady(page, 'image');
