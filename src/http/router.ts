@@ -11,6 +11,7 @@ import { deleteManifest, getManifest, putManifest } from './manifest-routes';
 import { base, catalog, listReferrers, listTags } from './listing-routes';
 import { ALLOW_ALL } from './auth-adapter';
 import { getInsight, getInsightFiles, getStorageView } from './insight-routes';
+import { getImageFiles } from './insight-dir-routes';
 import type { Mirror } from '../mirror/mirrors';
 import { urlPath, urlQuery } from './urls';
 import { getMirroredBlob, getMirroredManifest, listMirroredReferrers, listMirroredTags, orMirror } from './mirror-routes';
@@ -72,6 +73,7 @@ const REGISTRY_ROUTES: Route[] = [
   // No repository name has a component starting with `_`, so `_berth` never shadows one.
   v2('insight-storage', /^\/v2\/_berth\/insight\/storage$/, false, { GET: getStorageView }),
   v2('insight-files', /^\/v2\/(.+)\/_berth\/insight\/([^/]+\/layers\/[^/]+)\/files$/, true, { GET: getInsightFiles }),
+  v2('insight-files', /^\/v2\/(.+)\/_berth\/insight\/([^/]+)\/files$/, true, { GET: getImageFiles }),
   v2('insight', /^\/v2\/(.+)\/_berth\/insight\/([^/]+)$/, true, { GET: getInsight }),
 ];
 
