@@ -30,7 +30,7 @@ for (const mode of ['htpasswd', 'token'] as const) {
     });
 
     test('anonymous: 401 with a challenge for repository:<name>:pull', async () => {
-      for (const path of ['/v2/private/app/_berth/insight/1.0', '/v2/private/app/_berth/insight/1.0/layers/0/files']) {
+      for (const path of ['/v2/private/app/_berth/insight/1.0', '/v2/private/app/_berth/insight/1.0/layers/0/files', '/v2/private/app/_berth/insight/1.0/files?dir=app']) {
         const res = await fetch(`${reg.url}${path}`);
         assert.equal(res.status, 401);
         const challenge = String(res.headers.get('www-authenticate'));
@@ -55,6 +55,11 @@ for (const mode of ['htpasswd', 'token'] as const) {
       const files = await reader.get('/v2/private/app/_berth/insight/1.0/layers/0/files');
       assert.equal(files.status, 200);
       assert.deepEqual(((await files.json()) as { entries: Array<{ path: string }> }).entries.map((e) => e.path), ['app/main']);
+      const dir = await reader.get('/v2/private/app/_berth/insight/1.0/files?dir=app');
+      assert.equal(dir.status, 200);
+      assert.deepEqual(((await dir.json()) as { entries: Array<{ path: string }> }).entries.map((e) => e.path), ['app/main']);
+      const carol = await new Pusher(reg.url, await as('carol')).get('/v2/private/app/_berth/insight/1.0/files?dir=app');
+      assert.equal(carol.status, mode === 'token' ? 401 : 403);
     });
 
     test('the storage view needs the full catalog: alice (catalog) gets it, bob (pull only) does not', async () => {
