@@ -55,6 +55,16 @@ export async function getStorageView(ctx: RouteContext): Promise<void> {
   sendJson(ctx.res, 200, await insight.storage.get());
 }
 
+/**
+ * HEAD /v2/_berth/insight/storage: 200 without computing anything, once auth let the request through:
+ * how a client (the web UI) learns whether its user may read the view before offering a link to it.
+ */
+export async function headStorageView(ctx: RouteContext): Promise<void> {
+  const insight = insightOf(ctx);
+  if (!insight.storage) throw new DomainError('insight-disabled', {}, 'the storage view is not served by this registry');
+  sendJson(ctx.res, 200, {});
+}
+
 function invalid(facts: { n?: string; last?: string; at?: string; layer?: string }, message: string): DomainError {
   return new DomainError('parameter-invalid', facts, message);
 }
