@@ -69,6 +69,11 @@ for (const mode of ['htpasswd', 'token'] as const) {
       if (mode === 'token') assert.match(String(anonymous.headers.get('www-authenticate')), /scope="registry:catalog:\*"/);
       const bob = await new Pusher(reg.url, await as('bob')).get('/v2/_berth/insight/storage');
       assert.equal(bob.status, mode === 'token' ? 401 : 403);
+      // HEAD answers after auth without computing the view: how the web UI decides to link to it.
+      assert.equal((await fetch(`${reg.url}/v2/_berth/insight/storage`, { method: 'HEAD' })).status, 401);
+      const headAs = async (user: 'alice' | 'bob') => fetch(`${reg.url}/v2/_berth/insight/storage`, { method: 'HEAD', headers: { authorization: await as(user) } });
+      assert.equal((await headAs('bob')).status, mode === 'token' ? 401 : 403);
+      assert.equal((await headAs('alice')).status, 200);
       const alice = await new Pusher(reg.url, await as('alice')).get('/v2/_berth/insight/storage');
       assert.equal(alice.status, 200);
       const view = (await alice.json()) as { repositories: Array<{ name: string; bytes: number }> };

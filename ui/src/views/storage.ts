@@ -59,13 +59,19 @@ export async function storageView(ctx: ViewContext): Promise<HTMLElement> {
 
 /**
  * A link to the storage view for users who may read it: a HEAD of the view (answered after auth,
- * without computing it) decides; without access, nothing is shown. Fills in when the answer comes.
+ * without computing it) decides; without access, nothing is shown (`data-storage` says which, for tests). Fills in when the answer comes.
  */
 export function storageLink(ctx: ViewContext): HTMLElement {
   const slot = h('p', { class: 'storage-link' });
   ctx.api
     .request(STORAGE, { method: 'HEAD', signal: ctx.signal })
-    .then(() => slot.append(h('a', { href: ctx.href(paths.storage()), 'data-link': true }, 'Storage: what the registry holds and what a collection would reclaim')))
-    .catch(() => slot.remove());
+    .then(() => {
+      slot.dataset.storage = 'allowed';
+      slot.append(h('a', { href: ctx.href(paths.storage()), 'data-link': true }, 'Storage: what the registry holds and what a collection would reclaim'));
+    })
+    .catch(() => {
+      slot.dataset.storage = 'denied';
+      slot.hidden = true;
+    });
   return slot;
 }
