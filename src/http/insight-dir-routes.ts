@@ -9,6 +9,7 @@ import { isForeignLayer, manifestShape, type ReportDescriptor } from '../insight
 import type { DirChild, DirIndex } from '../insight/tree/dir-index';
 import { imageDirIndex } from '../insight/tree/image-dirs';
 import { layerDirIndex } from '../insight/tree/layer-dirs';
+import { markHidden } from '../insight/tree/later-hides';
 import { sendJson, type RouteContext } from './context';
 import { nextLink } from './listing-routes';
 import { readReference } from './manifest-routes';
@@ -66,7 +67,7 @@ async function imageIndex(ctx: RouteContext, insight: InsightServices, manifest:
 }
 
 /** A page of a directory's children, with a Link to the next as tag lists have. */
-function sendPage(ctx: RouteContext, index: DirIndex, q: DirQuery, where: string, path: string, head: Record<string, unknown>, mark?: (c: DirChild) => DirChild): void {
+function sendPage(ctx: RouteContext, index: DirIndex, q: DirQuery, where: string, path: string, head: Record<string, unknown>, mark?: (dir: string, children: DirChild[]) => DirChild[]): void {
   const id = index.find(q.dir);
   if (id === undefined) throw invalid({ dir: q.dir.slice(0, 50) }, `dir ${q.dir} is not in ${where}`);
   if (!index.isDir(id)) throw invalid({ dir: q.dir.slice(0, 50) }, `dir ${q.dir} is a ${index.type(id)} in ${where}, not a directory`);
@@ -77,31 +78,29 @@ function sendPage(ctx: RouteContext, index: DirIndex, q: DirQuery, where: string
     headers.Link = nextLink(path, { dir: q.dir, n: q.n, last: page.next });
     next = headers.Link.slice(1, headers.Link.indexOf('>'));
   }
-  const entries = mark ? page.children.map(mark) : page.children;
+  const entries = mark ? mark(q.dir, page.children) : page.children;
   sendJson(ctx.res, 200, { ...head, dir: q.dir, total: index.size(id), entries, next }, headers);
 }
 
 /**
  * `…/layers/<i>/files?dir=`: the children of a directory of layer i's own entries. When every layer
- * of the image is analysed, each child that the final filesystem does not have as this layer put it
- * (a later layer deleted or replaced it) is marked `hidden`.
+ * above it has a record, each child a later layer deleted or replaced is marked `hidden`
+ * (later-hides.ts), from those layers' own indexes: a listing of a big base layer under small ones
+ * reads the small ones, not the whole image.
  */
-export async function sendLayerDir(ctx: RouteContext, insight: InsightServices, q: DirQuery, image: { reference: string; manifest: Digest; layers: ReportDescriptor[] }, layer: { index: number; digest: string; mediaType: string }): Promise<void> {
-  const descriptor = image.layers[layer.index];
-  // Both at once: each is mostly the decoding of file lists, whose inflating runs off the main thread.
-  const [own, final] = await Promise.all([
-    insight.dirs.get(`layer ${descriptor.digest.value}`, () => layerDirIndex(layerEntries(insight.driver, descriptor.digest, layer.index), layer.index)),
-    imageIndex(ctx, insight, image.manifest, image.layers),
-  ]);
-  const known = !('pending' in final);
-  const mark = known
-    ? (c: DirChild): DirChild => {
-        if (c.type === 'whiteout') return c;
-        const there = final.find(c.path);
-        const hidden = there === undefined || (c.type === 'dir' ? !final.isDir(there) : final.layer(there) !== layer.index);
-        return hidden ? { ...c, hidden: true } : c;
-      }
-    : undefined;
+export async function sendLayerDir(ctx: RouteContext, insight: InsightServices, q: DirQuery, image: { reference: string; layers: ReportDescriptor[] }, layer: { index: number; digest: string; mediaType: string }): Promise<void> {
+  // Keyed by blob: a layer shared by images is indexed once (its children's `layer` is set below).
+  const indexOf = (d: ReportDescriptor, i: number) => insight.dirs.get(`layer ${d.digest.value}`, () => layerDirIndex(layerEntries(insight.driver, d.digest, i), i));
+  const own = await indexOf(image.layers[layer.index], layer.index);
+  const above = image.layers.slice(layer.index + 1);
+  const records = await mapBounded(above, READ_CONCURRENCY, (l) => readLayerRecord(insight.driver, l.digest));
+  // A layer above without a record yet: what it hides is not known. One that failed hides nothing, as in the merge.
+  const known = records.every((r, i) => r !== null || isForeignLayer(above[i]));
+  const later = known ? (await mapBounded(above, 2, (l, i) => (records[i]?.outcome === 'analysed' ? indexOf(l, layer.index + 1 + i) : Promise.resolve(null)))).filter((x) => x !== null) : [];
+  const mark = (dir: string, children: DirChild[]) => {
+    const listed = children.map((c) => ({ ...c, layer: layer.index }));
+    return known ? markHidden(dir, listed, later) : listed;
+  };
   const path = `/v2/${ctx.name}/_berth/insight/${image.reference}/layers/${layer.index}/files`;
   sendPage(ctx, own, q, `layer ${layer.index}`, path, { layer, status: 'analysed', hiddenMarked: known }, mark);
 }

@@ -113,7 +113,7 @@ export async function getInsightFiles(ctx: RouteContext): Promise<void> {
     sendJson(ctx.res, 200, { layer, status: record.outcome, error: record.error ?? null, entries: [], next: null });
     return;
   }
-  if (dir !== undefined) return sendLayerDir(ctx, insight, dir, { reference, manifest: m.digest, layers: shape.layers }, layer);
+  if (dir !== undefined) return sendLayerDir(ctx, insight, dir, { reference, layers: shape.layers }, layer);
   const page = await filePage(layerEntries(insight.driver, descriptor.digest, index), n, cursor);
   if (page.mismatch) throw invalid({ last: (cursor.last ?? '').slice(0, 50), at: String(cursor.at) }, 'last is not the path at position at: not a cursor of this list');
   const headers: Record<string, string> = {};

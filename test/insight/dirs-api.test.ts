@@ -28,7 +28,8 @@ interface DirPage {
 
 /**
  * Layer 0 ships app/ (big.bin, keep.txt, sub/a.txt), etc/ (conf, old) and a symlink; layer 1
- * deletes app/big.bin and adds app/new.txt; layer 2 makes etc/ opaque and adds etc/other.
+ * deletes app/big.bin and adds app/new.txt; layer 2 makes etc/ opaque and adds etc/other; layer 3
+ * replaces the directory app/sub with a file.
  */
 const LAYERS: TestEntry[][] = [
   [
@@ -49,6 +50,7 @@ const LAYERS: TestEntry[][] = [
     { name: 'etc/.wh..wh..opq', content: '' },
     { name: 'etc/other', content: bytes(30) },
   ],
+  [{ name: 'app/sub', content: bytes(3) }],
 ];
 
 async function errorOf(res: Response): Promise<{ status: number; code: string; message: string }> {
@@ -86,7 +88,7 @@ describe('insight: directory listings of a layer and of the final filesystem', (
     assert.equal(res.headers.get('retry-after'), '2');
     const body = (await res.json()) as { status: string; pending: Array<{ index: number }> };
     assert.equal(body.status, 'pending');
-    assert.deepEqual(body.pending.map((l) => l.index), [0, 1, 2]);
+    assert.deepEqual(body.pending.map((l) => l.index), [0, 1, 2, 3]);
     await reg.analysis!.drain();
   });
 
@@ -99,7 +101,8 @@ describe('insight: directory listings of a layer and of the final filesystem', (
     assert.deepEqual([root.entries[0].entries, root.entries[0].children], [4, 3]);
     const app = await layerDir(0, '?dir=/app/');
     assert.equal(app.dir, 'app');
-    assert.deepEqual(brief(app), [['big.bin', 'file', 10_000, 'hidden'], ['keep.txt', 'file', 100], ['sub', 'dir', 5]]);
+    assert.deepEqual(brief(app), [['big.bin', 'file', 10_000, 'hidden'], ['keep.txt', 'file', 100], ['sub', 'dir', 5, 'hidden']]);
+    assert.deepEqual(brief(await layerDir(0, '?dir=app/sub')), [['a.txt', 'file', 5, 'hidden']]);
     assert.equal(app.entries[1].path, 'app/keep.txt');
     assert.equal(app.entries[1].mode, 0o644);
     assert.deepEqual(brief(await layerDir(0, '?dir=etc')), [['conf', 'file', 50, 'hidden'], ['old', 'file', 7, 'hidden']]);
@@ -114,12 +117,12 @@ describe('insight: directory listings of a layer and of the final filesystem', (
   test('the final filesystem: a whiteout hides a file, an opaque directory hides what lower layers put in it', async () => {
     const root = await finalDir('');
     assert.equal(root.status, 'complete');
-    assert.deepEqual(brief(root), [['app', 'dir', 305], ['bin', 'dir', 0], ['etc', 'dir', 30]]);
+    assert.deepEqual(brief(root), [['app', 'dir', 303], ['bin', 'dir', 0], ['etc', 'dir', 30]]);
     const app = await finalDir('?dir=app');
-    assert.deepEqual(app.entries.map((c) => [c.name, c.layer]), [['keep.txt', 0], ['new.txt', 1], ['sub', 0]]);
+    assert.deepEqual(app.entries.map((c) => [c.name, c.type, c.layer]), [['keep.txt', 'file', 0], ['new.txt', 'file', 1], ['sub', 'file', 3]]);
     assert.deepEqual((await finalDir('?dir=etc')).entries.map((c) => [c.name, c.size, c.layer]), [['other', 30, 2]]);
-    const byDigest = await p.get(`/v2/dirs/app/_berth/insight/${image.manifest.digest}/files?dir=app/sub`);
-    assert.deepEqual(((await byDigest.json()) as DirPage).entries.map((c) => c.path), ['app/sub/a.txt']);
+    const byDigest = await p.get(`/v2/dirs/app/_berth/insight/${image.manifest.digest}/files?dir=etc`);
+    assert.deepEqual(((await byDigest.json()) as DirPage).entries.map((c) => c.path), ['etc/other']);
   });
 
   test('pages of n children follow Link (dir, n, last) to the end; last alone starts after that name', async () => {

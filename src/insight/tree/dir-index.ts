@@ -135,6 +135,11 @@ export class DirIndex {
     return this.types[id] === DIR;
   }
 
+  /** A directory an opaque marker of this layer hides lower layers' contents of. */
+  isOpaque(id: number): boolean {
+    return this.extras.get(id)?.opaque === true;
+  }
+
   type(id: number): EntryType {
     return TYPES[this.types[id]];
   }
