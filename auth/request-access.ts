@@ -14,7 +14,7 @@ export function accessForRoute(route: RouteName, method: string, repository: str
   if (route === 'insight-storage') return [CATALOG_ACCESS];
   if (route === 'base' || route === 'catalog' || repository === '') return [];
   // Image insight reports what a pull would get, and no more: pull, whatever the method.
-  if (route === 'insight' || route === 'insight-files') return [{ type: 'repository', name: repository, actions: ['pull'] }];
+  if (route === 'insight' || route === 'insight-files' || route === 'tag-details' || route === 'usage') return [{ type: 'repository', name: repository, actions: ['pull'] }];
   switch (method) {
     case 'GET':
     case 'HEAD':

@@ -16,6 +16,7 @@ import { createDispatcher } from './http/router';
 import { renderError } from './http/error-renderer';
 import { accessLog, requestId, type RequestObserver } from './http/access-log';
 import { initState } from './http/request-state';
+import { resolveClient, trustedProxies } from './http/client-address';
 import { startUploadPurger } from './oci/upload-purger';
 import { healthRoutes } from './http/health';
 import { ReadinessLog } from './http/readiness-log';
@@ -264,8 +265,10 @@ export function createApp(deps: AppDeps): BerthApp {
   if (metrics) observers.push(httpMetrics(metrics));
   if (!config.log.accesslog.disabled) observers.push(accessLog(logger));
   const extraHeaders = Object.entries(config.http.headers);
+  const proxies = trustedProxies(config.http.trustedproxies);
   const handler: RequestListener = (req, res) => {
     const state = initState(res, requestId(req));
+    resolveClient(req, proxies);
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
     res.setHeader('X-Request-Id', state.reqId);
     for (const [k, values] of extraHeaders) res.setHeader(k, values);

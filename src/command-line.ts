@@ -27,6 +27,8 @@ export type Command =
   /** From the configured store, or with `registry` from a running registry. */
   | { name: 'ls'; repository?: string; json: boolean; config?: string; registry?: string; user?: string; password?: string }
   /** A client of a running registry's insight API, or with `store` a reader of the configured store. */
+  /** Dead letters of event delivery in the configured store: list them, send them again, or give them up. */
+  | { name: 'events'; action: 'list' | 'retry' | 'discard'; endpoint?: string; segments: string[]; all: boolean; json: boolean; config?: string }
   | { name: 'insight'; image?: string; storage: boolean; json: boolean; registry?: string; user?: string; password?: string; wait: number; failOnSecrets: boolean; store: boolean; config?: string };
 
 const DEFAULT_GC_GRACE = 3_600_000;
@@ -42,6 +44,7 @@ const OPTIONS = {
   check: { ...CONFIG_OPTION, ...JSON_OPTION, repair: { type: 'boolean' }, 'verify-digests': { type: 'boolean' } },
   ls: { ...CONFIG_OPTION, ...JSON_OPTION, ...CREDENTIALS },
   healthcheck: { ...CONFIG_OPTION, cert: { type: 'string' }, key: { type: 'string' } },
+  events: { ...CONFIG_OPTION, ...JSON_OPTION, all: { type: 'boolean' } },
   insight: { ...CONFIG_OPTION, ...JSON_OPTION, ...CREDENTIALS, wait: { type: 'string' }, 'fail-on-secrets': { type: 'boolean' }, storage: { type: 'boolean' }, store: { type: 'boolean' } },
 } as const;
 
@@ -129,6 +132,32 @@ function healthcheckCommand(args: readonly string[]): Command {
   return { name: 'healthcheck', config: v.config, client: v.cert === undefined ? undefined : { cert: v.cert, key: v.key! } };
 }
 
+/** As notifications.endpoints[].name and the journal's segment names: nothing that leaves its directory. */
+const ENDPOINT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const SEGMENT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
+
+function eventsCommand(args: readonly string[]): Command {
+  const action = args[0];
+  if (action !== 'list' && action !== 'retry' && action !== 'discard') {
+    const why = action === undefined || action.startsWith('-') ? 'name a subcommand: list, retry or discard' : `unknown subcommand "${action}"`;
+    throw new UsageError(`events: ${why}`, 'events');
+  }
+  const { values: v, positionals } = parse('events', args.slice(1), action === 'list' ? 1 : Infinity);
+  const [endpoint, ...segments] = positionals;
+  if (endpoint !== undefined && !ENDPOINT_NAME.test(endpoint)) throw new UsageError(`events: "${endpoint}" is not an endpoint name`, 'events');
+  const bad = segments.find((s) => !SEGMENT_NAME.test(s));
+  if (bad !== undefined) throw new UsageError(`events: "${bad}" is not a segment name`, 'events');
+  if (action === 'list') {
+    if (v.all) throw new UsageError('events: --all goes with retry and discard', 'events');
+    return { name: 'events', action, endpoint, segments: [], all: false, json: v.json === true, config: v.config };
+  }
+  if (v.json) throw new UsageError('events: --json goes with list', 'events');
+  if (endpoint === undefined) throw new UsageError(`events: ${action} needs an endpoint`, 'events');
+  // Never all by default: giving events up is for good.
+  if ((segments.length > 0) === (v.all === true)) throw new UsageError(`events: ${action} needs the segments to act on, or --all (not both)`, 'events');
+  return { name: 'events', action, endpoint, segments, all: v.all === true, json: false, config: v.config };
+}
+
 const COMMANDS: Record<Exclude<CommandName, 'help'>, (args: readonly string[]) => Command> = {
   serve: (args) => ({ name: 'serve', config: parse('serve', args).values.config }),
   config: configCommand,
@@ -140,6 +169,7 @@ const COMMANDS: Record<Exclude<CommandName, 'help'>, (args: readonly string[]) =
   ls: lsCommand,
   healthcheck: healthcheckCommand,
   insight: insightCommand,
+  events: eventsCommand,
 };
 
 function helpCommand(args: readonly string[]): Command {

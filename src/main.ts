@@ -16,6 +16,7 @@ import { gcCommand } from './cli/gc-command';
 import { insightCommand } from './cli/insight-command';
 import type { CliIo } from './cli/io';
 import { lsCommand } from './cli/ls-command';
+import { eventsCommand } from './cli/events-command';
 import { usageOf } from './cli/usage';
 import { berthVersion } from './cli/version';
 
@@ -74,6 +75,7 @@ export async function main(argv: string[], env: Env): Promise<void> {
     if (command.name === 'gc') return void (process.exitCode = await gcCommand(io, command));
     if (command.name === 'check') return void (process.exitCode = await checkCommand(io, command));
     if (command.name === 'ls') return void (process.exitCode = await lsCommand(io, command));
+    if (command.name === 'events') return void (process.exitCode = await eventsCommand(io, command));
     if (command.name === 'healthcheck') return await healthcheck(env, command);
     if (command.name === 'insight') return void (process.exitCode = await insightCommand(io, command));
     const { config } = await loadConfigWithSource({ file: command.config, env });

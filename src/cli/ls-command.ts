@@ -1,11 +1,11 @@
 import type { Command } from '../command-line';
 import { loadConfigWithSource } from '../config/load';
-import type { Config } from '../config/schema';
 import { DomainError } from '../oci/errors';
 import { mapBounded } from '../oci/bounded';
 import { humanBytes } from '../insight-cli/format-report';
 import { createStorageDriver } from '../storage';
 import type { CliIo } from './io';
+import { readOnly } from './read-only';
 import { RegistryError, RegistryLsSource } from './ls-registry';
 import type { LsSource, TagRow } from './ls-source';
 import { StoreLsSource } from './ls-store';
@@ -14,10 +14,6 @@ import { StoreLsSource } from './ls-store';
 const DESCRIBE_WINDOW = 8;
 
 /** `ls` only reads: the store is opened as a read-only registry would, so nothing is created. */
-function readOnly(config: Config): Config {
-  const maintenance = { ...config.storage.maintenance, readonly: { enabled: true } };
-  return { ...config, storage: { ...config.storage, maintenance } };
-}
 
 function kind(row: TagRow): string {
   if (row.manifests !== undefined) return `index of ${row.manifests}${row.missing ? `, ${row.missing} not here` : ''}`;

@@ -46,6 +46,17 @@ Exits 0 when the configured server answers /healthz, 1 otherwise.
 
 An image's report (layers, wasted bytes, secrets), or with --storage where the registry's bytes go.
 Exit 0 with a report, 1 when none came, 2 on a usage error, 3 with --fail-on-secrets when it lists secrets.`,
+  events: `usage: berth events list [ENDPOINT] [--json] [--config FILE]
+       berth events retry ENDPOINT (SEGMENT... | --all) [--config FILE]
+       berth events discard ENDPOINT (SEGMENT... | --all) [--config FILE]
+
+Notification events an endpoint refused maxattempts times in a row are set aside in the store
+(dead letters). list shows them with why; retry has the registry send them again at its next
+delivery pass; discard gives them up for that endpoint for good. Works on the configured store
+while the registry runs.
+  --all               every segment set aside for the endpoint
+  --json              print the list as JSON
+  -c, --config FILE   the configuration file`,
   help: `usage: berth help [COMMAND]`,
 } as const;
 
@@ -65,6 +76,7 @@ export const OVERVIEW = `usage: berth [serve] [--config FILE]
        berth insight IMAGE [--json] [--registry URL] [--user U --password P] [--wait SECONDS] [--fail-on-secrets]
        berth insight REPOSITORY[:TAG|@DIGEST] --store [--config FILE] [--json] [--wait SECONDS] [--fail-on-secrets]
        berth insight --storage (--registry URL [--user U --password P] | --store [--config FILE]) [--json]
+       berth events (list [ENDPOINT] [--json] | retry ENDPOINT (SEGMENT... | --all) | discard ENDPOINT (SEGMENT... | --all)) [--config FILE]
        berth help [COMMAND]
        berth --version
 

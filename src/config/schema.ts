@@ -8,6 +8,7 @@ import { insightSchema } from './insight-schema';
 import { redisSchema } from './redis-schema';
 import { tlsSchema } from './tls-schema';
 import { uiSchema } from './ui-schema';
+import { parseProxyEntry } from '../http/client-address';
 
 /** See storage.maintenance.gc.quietperiod. */
 const MAX_QUIET_PERIOD_MS = 60_000;
@@ -161,6 +162,11 @@ const http = z
     /** HMAC secret for upload `_state`; every replica sharing a store must use the same one. */
     secret: z.string().min(16, 'must be at least 16 characters').optional(),
     relativeurls: z.boolean().default(false),
+    /**
+     * Berth: addresses or CIDRs of proxies (an ingress, a load balancer) whose X-Forwarded-For is
+     * believed for who the client is: for login rate limits, the access log and event `addr`.
+     */
+    trustedproxies: z.array(z.string().refine((e) => parseProxyEntry(e) !== null, 'must be an IP address or a CIDR such as 10.0.0.0/8')).default([]),
     headers: z.record(z.string(), z.array(z.string())).default({}),
     /** Time to let requests in flight finish after SIGTERM. */
     draintimeout: duration.default('30s'),

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { RequestState } from './request-state';
+import { clientOf } from './client-address';
 import { responseCompleted } from './protocol';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -19,7 +20,7 @@ export function requestId(req: IncomingMessage): string {
 export function accessLog(logger: Logger): RequestObserver {
   return (req, res, state) => {
     // Read now: once the connection is gone, req.socket is null.
-    const remote = req.socket?.remoteAddress;
+    const { ip: remote, proxy } = clientOf(req);
     const started = process.hrtime.bigint();
     res.once('close', () => {
       logger.info(
@@ -33,6 +34,7 @@ export function accessLog(logger: Logger): RequestObserver {
           completed: responseCompleted(res),
           ms: Number(process.hrtime.bigint() - started) / 1e6,
           remote,
+          proxy,
           user: state.user,
           userAgent: req.headers['user-agent'],
           // 1.1 or 2.0: which clients took HTTP/2 over TLS.

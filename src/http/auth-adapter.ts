@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { accessForRoute, CATALOG_ACCESS, type Access, type AccessController, type CertificateUserField, type Grant, type RequestLike } from '../../auth';
 import { validateName } from '../oci/names';
+import { clientOf } from './client-address';
 import { certificateUserOf } from './client-certificate';
 import type { RouteName } from './router';
 import { baseUrl, searchParams } from './urls';
@@ -15,8 +16,8 @@ export const ALLOW_ALL: Grant = { subject: null, allows: () => true, canList: ()
 
 /** `identity`: http.tls.clientidentity, the field of a verified client certificate that names the user. */
 export function requestLike(req: IncomingMessage, identity?: CertificateUserField): RequestLike {
-  // The socket's address, not X-Forwarded-For: a client could forge that header to dodge rate limits.
-  return { method: req.method ?? 'GET', headers: req.headers, remote: req.socket.remoteAddress ?? 'unknown', certificateUser: certificateUserOf(req, identity) };
+  // X-Forwarded-For only from a trusted proxy (http.trustedproxies): a client could forge it to dodge rate limits.
+  return { method: req.method ?? 'GET', headers: req.headers, remote: clientOf(req).ip, certificateUser: certificateUserOf(req, identity) };
 }
 
 /**

@@ -6,6 +6,7 @@ import type { Digest } from '../oci/digest';
 import type { RouteContext } from './context';
 import { stateOf } from './request-state';
 import { baseUrl, requestHost } from './urls';
+import { clientOf, type ClientAddress } from './client-address';
 
 type Target = Omit<EventTarget, 'repository'>;
 
@@ -26,7 +27,7 @@ export function eventOrigin(ctx: RouteContext): EventOrigin {
   return {
     request: {
       id: stateOf(ctx.res).reqId,
-      addr: peerAddress(req.socket.remoteAddress, req.socket.remotePort),
+      addr: peerAddress(clientOf(req)),
       host: requestHost(req),
       method: req.method ?? '',
       useragent: req.headers['user-agent'] ?? '',
@@ -36,15 +37,15 @@ export function eventOrigin(ctx: RouteContext): EventOrigin {
 }
 
 /**
- * The connection's peer as Go's RemoteAddr prints it: `ip:port`, `[ipv6]:port`, an IPv4 client of a
- * dual-stack listener as IPv4. Never X-Forwarded-For or X-Real-IP, which Distribution prefers: any
- * client can write them, and Berth does not trust them for who a client is (as for rate limits).
+ * The client as Go's RemoteAddr prints it: `ip:port`, `[ipv6]:port`, an IPv4 client of a dual-stack
+ * listener as IPv4; a forwarded client's bare IP (X-Forwarded-For carries no port). Distribution
+ * takes X-Forwarded-For or X-Real-IP from anyone; Berth only from http.trustedproxies, since any
+ * client can write them (src/http/client-address.ts).
  */
-function peerAddress(ip: string | undefined, port: number | undefined): string | undefined {
-  if (!ip) return undefined;
-  const host = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)?.[1] ?? ip;
-  if (port !== undefined) return formatAddress(host, port);
-  return host.includes(':') ? `[${host}]` : host;
+function peerAddress(client: ClientAddress): string | undefined {
+  if (client.ip === 'unknown') return undefined;
+  if (client.port !== undefined) return formatAddress(client.ip, client.port);
+  return client.ip.includes(':') ? `[${client.ip}]` : client.ip;
 }
 
 /** Whether recording `action` would do anything: lets a route skip extra work (a stat) for events. */

@@ -1,9 +1,10 @@
 import type { Readable } from 'node:stream';
-import { checkPushSecrets, imageParts } from '../insight/push-policy';
+import { checkPushSecrets } from '../insight/push-policy';
 import { DomainError } from '../oci/errors';
 import { isDigest, parseDigest } from '../oci/digest';
 import { isValidTag, validateTag } from '../oci/names';
-import type { ManifestRef, StoredManifest } from '../oci/manifests';
+import type { ManifestRef, PutResult, StoredManifest } from '../oci/manifests';
+import type { ParsedManifest } from '../oci/manifest-parse';
 import { contentLength } from './ranges';
 import { baseUrl } from './urls';
 import { sendEmpty, type RouteContext } from './context';
@@ -97,12 +98,14 @@ export async function putManifest(ctx: RouteContext): Promise<void> {
   const tags = extraTags(ctx, ref);
   const max = ctx.options.manifestMaxSize;
   const bytes = await readBounded(ctx.req, contentLength(ctx.req.headers['content-length']), max);
-  const limits = { maxDescriptors: ctx.options.manifestMaxDescriptors };
-  if (ctx.options.insight) {
-    const { pending } = await checkPushSecrets({ registry: ctx.registry, insight: ctx.options.insight, name: ctx.name, bytes, contentType: ctx.req.headers['content-type'], limits, signal: ctx.signal });
-    if (pending.length > 0) ctx.options.insight.logger?.warn({ repository: ctx.name, layers: pending }, 'insight: push accepted before the secret search of its layers finished (insight.ontimeout: accept)');
-  }
-  const result = await ctx.registry.manifests.put(ctx.name, ref, bytes, ctx.req.headers['content-type'], tags, limits);
+  const insight = ctx.options.insight;
+  const beforeWrite =
+    insight &&
+    (async (manifest: ParsedManifest) => {
+      const { pending } = await checkPushSecrets({ registry: ctx.registry, insight, name: ctx.name, manifest, signal: ctx.signal });
+      if (pending.length > 0) insight.logger?.warn({ repository: ctx.name, layers: pending }, 'insight: push accepted before the secret search of its layers finished (insight.ontimeout: accept)');
+    });
+  const result = await ctx.registry.manifests.put(ctx.name, ref, bytes, ctx.req.headers['content-type'], tags, { maxDescriptors: ctx.options.manifestMaxDescriptors, beforeWrite });
   const target = manifestTarget(ctx, { mediaType: result.mediaType, size: bytes.length, digest: result.digest }, bytes);
   // One event per tag, as Distribution sends for each tag it sets; a push by digest alone has none.
   await recordEvents(ctx, 'push', result.tags.length > 0 ? result.tags.map((tag) => ({ ...target, tag })) : [target]);
@@ -114,24 +117,18 @@ export async function putManifest(ctx: RouteContext): Promise<void> {
   if (result.subject) headers['OCI-Subject'] = result.subject.value;
   // One header per tag: RFC 9110 lets a client read them as one list, and a tag holds no comma.
   if (ref.digest && result.tags.length > 0) headers['OCI-Tag'] = result.tags;
-  watchForSecrets(ctx, result, bytes);
+  watchForSecrets(ctx, result, bytes.length);
   sendEmpty(ctx.res, 201, headers);
 }
 
 /** Under `warn`, the image's findings are logged (and sent as an event) once its layers are analysed. */
-function watchForSecrets(ctx: RouteContext, result: { digest: { value: string }; mediaType: string; tags: string[] }, bytes: Buffer): void {
+function watchForSecrets(ctx: RouteContext, result: PutResult, size: number): void {
   const pushes = ctx.options.insight?.pushes;
   if (!pushes) return;
   // An index has no layers of its own: each of its images was watched at its own PUT.
-  let parts;
-  try {
-    parts = imageParts(bytes);
-  } catch {
-    return; // stored already: a manifest the watch cannot read is only not watched
-  }
-  const { config, layers } = parts;
+  const { config, layers } = result;
   if (layers.length === 0 && config === undefined) return;
-  pushes.watch({ name: ctx.name, digest: result.digest.value, mediaType: result.mediaType, size: bytes.length, tags: result.tags, layers, config, origin: eventOrigin(ctx) });
+  pushes.watch({ name: ctx.name, digest: result.digest.value, mediaType: result.mediaType, size, tags: result.tags, layers, config, origin: eventOrigin(ctx) });
 }
 
 export async function deleteManifest(ctx: RouteContext): Promise<void> {

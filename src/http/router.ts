@@ -12,6 +12,7 @@ import { base, catalog, listReferrers, listTags } from './listing-routes';
 import { ALLOW_ALL } from './auth-adapter';
 import { getInsight, getInsightFiles, getStorageView, headStorageView } from './insight-routes';
 import { getImageFiles } from './insight-dir-routes';
+import { getUsage, listTagDetails } from './detail-routes';
 import type { Mirror } from '../mirror/mirrors';
 import { urlPath, urlQuery } from './urls';
 import { getMirroredBlob, getMirroredManifest, listMirroredReferrers, listMirroredTags, orMirror } from './mirror-routes';
@@ -31,7 +32,10 @@ export type RegistryRouteName =
   | 'insight'
   | 'insight-files'
   /** The registry-wide storage view: authorized as the full catalog. */
-  | 'insight-storage';
+  | 'insight-storage'
+  /** The web UI's reads (detail-routes.ts): tags with details, a repository's bytes; pulls of it. */
+  | 'tag-details'
+  | 'usage';
 
 /** Every route the server has: the registry's, the probes and the token endpoint. */
 export type RouteName = RegistryRouteName | 'healthz' | 'readyz' | 'token' | 'ui';
@@ -75,6 +79,8 @@ const REGISTRY_ROUTES: Route[] = [
   v2('insight-files', /^\/v2\/(.+)\/_berth\/insight\/([^/]+\/layers\/[^/]+)\/files$/, true, { GET: getInsightFiles }),
   v2('insight-files', /^\/v2\/(.+)\/_berth\/insight\/([^/]+)\/files$/, true, { GET: getImageFiles }),
   v2('insight', /^\/v2\/(.+)\/_berth\/insight\/([^/]+)$/, true, { GET: getInsight }),
+  v2('tag-details', /^\/v2\/(.+)\/_berth\/tags$/, true, { GET: listTagDetails }),
+  v2('usage', /^\/v2\/(.+)\/_berth\/usage$/, true, { GET: getUsage }),
 ];
 
 /** The routes outside /v2; each path also answers with a trailing slash. */

@@ -1,6 +1,6 @@
 import { DomainError, isDomainError } from '../oci/errors';
-import { parseDigest, type Digest } from '../oci/digest';
-import { parseManifest, type ManifestLimits } from '../oci/manifest-parse';
+import type { Digest } from '../oci/digest';
+import type { ParsedManifest } from '../oci/manifest-parse';
 import type { Registry } from '../oci/registry';
 import { readImageConfig } from './report/image-config';
 import { describeFinding, imageSecrets, type ImageSecretFinding } from './image-secrets';
@@ -11,9 +11,8 @@ export interface PushCheck {
   registry: Registry;
   insight: InsightServices;
   name: string;
-  bytes: Buffer;
-  contentType: string | undefined;
-  limits: ManifestLimits;
+  /** The manifest as the PUT parsed it (validated, not yet stored). */
+  manifest: ParsedManifest;
   signal?: AbortSignal;
 }
 
@@ -34,9 +33,8 @@ export async function checkPushSecrets(check: PushCheck): Promise<{ pending: str
   const { registry, insight, name, signal } = check;
   const policy = insight.secrets.for(name);
   if (policy.mode !== 'deny') return { pending: [] };
-  const parsed = parseManifest(check.bytes, check.contentType, check.limits);
-  if (parsed.isIndex) return { pending: [] };
-  const { config, layers } = imageParts(check.bytes);
+  if (check.manifest.isIndex) return { pending: [] };
+  const { config, layers } = check.manifest;
   const deadline = Date.now() + insight.config.wait;
   const records = await Promise.all(
     layers.map(async (digest) => {
@@ -57,13 +55,6 @@ export async function checkPushSecrets(check: PushCheck): Promise<{ pending: str
       `the secret search of ${pending.length} layer(s) did not finish within ${insight.config.wait / 1000} s (insight.secrets is deny for this repository); push again`,
     );
   return { pending };
-}
-
-/** The config and layer digests of an image manifest that parseManifest accepted. */
-export function imageParts(bytes: Buffer): { config?: Digest; layers: Digest[] } {
-  const json = JSON.parse(bytes.toString('utf8')) as { config?: { digest?: string }; layers?: Array<{ digest?: string }> };
-  const layers = (json.layers ?? []).flatMap((l) => (typeof l.digest === 'string' ? [parseDigest(l.digest)] : []));
-  return { config: typeof json.config?.digest === 'string' ? parseDigest(json.config.digest) : undefined, layers };
 }
 
 async function isLinked(registry: Registry, name: string, digest: Digest): Promise<boolean> {

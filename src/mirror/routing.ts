@@ -92,6 +92,9 @@ export const MIRROR_METHODS: Readonly<Record<RepositoryEndpoint, readonly string
   // Insight reports on what the mirror has cached, read-only like every pull.
   insight: ['GET'],
   'insight-files': ['GET'],
+  // The UI's reads of what the mirror has cached.
+  'tag-details': ['GET'],
+  usage: ['GET'],
   'upload-start': [],
   upload: [],
 };

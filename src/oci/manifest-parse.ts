@@ -32,6 +32,10 @@ export interface ParsedManifest {
   blobs: Digest[];
   /** Child manifests that must exist in the repository. */
   manifests: Digest[];
+  /** An image's config (absent for an index). */
+  config?: Digest;
+  /** An image's layers in order, foreign ones included (empty for an index). */
+  layers: Digest[];
 }
 
 export interface ManifestLimits {
@@ -110,6 +114,7 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
     subject: m.subject === undefined ? undefined : descriptor(m.subject, 'subject'),
     blobs: [],
     manifests: [],
+    layers: [],
   };
   // Counted before any descriptor is parsed: a manifest over the limit costs no more than its JSON.
   const count = (Array.isArray(m.layers) ? m.layers.length : 0) + (Array.isArray(m.manifests) ? m.manifests.length : 0);
@@ -127,6 +132,8 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
     if (!Array.isArray(m.layers)) throw invalid('layers must be an array');
     const layers = m.layers.map((d, i) => descriptor(d, `layers[${i}]`));
     parsed.configMediaType = config.mediaType;
+    parsed.config = config.digest;
+    parsed.layers = layers.map((d) => d.digest);
     parsed.blobs = [config, ...layers].filter((d) => !FOREIGN_LAYER.test(d.mediaType)).map((d) => d.digest);
   }
   return parsed;

@@ -35,6 +35,9 @@ export interface PutResult {
   /** Every tag now pointing at the manifest, the pushed one and those of `?tag=`. */
   tags: string[];
   mediaType: string;
+  /** An image's config and layers as the manifest names them (none for an index). */
+  config?: Digest;
+  layers: Digest[];
 }
 
 export interface PutOptions extends ManifestLimits {
@@ -44,6 +47,11 @@ export interface PutOptions extends ManifestLimits {
    * are fenced against a concurrent collection as for any push.
    */
   referencesFetchedLater?: boolean;
+  /**
+   * Runs once the manifest is known valid and before anything is written; what it throws refuses
+   * the push. Image insight's secret policy checks here, on the manifest this parse read.
+   */
+  beforeWrite?: (parsed: ParsedManifest) => Promise<void>;
 }
 
 const MEDIA_TYPE_CACHE_SIZE = 50_000;
@@ -86,6 +94,7 @@ export class ManifestStore {
     if (ref.digest && ref.digest.value !== digest.value)
       throw new DomainError('digest-invalid', { digest: ref.digest.value }, 'manifest digest did not match content');
     const parsed = parseManifest(bytes, contentType, limits);
+    await limits.beforeWrite?.(parsed);
     const write = () => this.writeFenced(name, digest, bytes, parsed, limits.referencesFetchedLater === true);
     await write();
     await this.tag(name, tags, digest, parsed, write);
@@ -93,7 +102,7 @@ export class ManifestStore {
     this.stored(name, tags, digest, { bytes, mediaType: parsed.mediaType });
     // Peers may hold what the tags named before.
     await this.cache.tellPeers(forgetTags(name, tags));
-    return { digest, subject: parsed.subject?.digest, tags, mediaType: parsed.mediaType };
+    return { digest, subject: parsed.subject?.digest, tags, mediaType: parsed.mediaType, config: parsed.config, layers: parsed.layers };
   }
 
   /**

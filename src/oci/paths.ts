@@ -118,6 +118,7 @@ export const paths = {
   eventsDelivered: (endpoint: string) => `${EVENTS}/delivered/${endpoint}`,
   eventDelivered: (endpoint: string, segment: string) => `${EVENTS}/delivered/${endpoint}/${segment}`,
   /** Per endpoint, a marker per segment set aside after `maxattempts` refusals, with why (events/dead-letters.ts). */
+  eventDeadLetterRoot: `${EVENTS}/deadletter`,
   eventsDeadLettered: (endpoint: string) => `${EVENTS}/deadletter/${endpoint}`,
   eventDeadLettered: (endpoint: string, segment: string) => `${EVENTS}/deadletter/${endpoint}/${segment}`,
   /** Per endpoint, the numbered leases saying which process delivers to it (events/endpoint-lease.ts). */

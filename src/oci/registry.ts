@@ -10,6 +10,9 @@ import { Listing } from './listing';
 import { ReadCache, type ReadCacheOptions } from './read-cache';
 import { GcFence } from './gc-fence';
 import type { SessionExclusion } from './session-exclusion';
+import { ImageSummaries } from '../details/image-summary';
+import { TagDetails } from '../details/tag-details';
+import { RepositoryUsages } from '../details/repository-usage';
 
 /** The registry's protocol logic over one storage driver; the only code that knows the layout. */
 export interface Registry {
@@ -19,6 +22,8 @@ export interface Registry {
   referrers: ReferrerIndex;
   listing: Listing;
   cache: ReadCache;
+  /** What the web UI lists beyond the protocol: tags with their details, a repository's bytes (src/details). */
+  details: { tags: TagDetails; usage: RepositoryUsages };
 }
 
 export interface RegistryOptions {
@@ -49,13 +54,15 @@ export function createRegistry(driver: StorageDriver, opts: RegistryOptions): Re
   // The referrer index reads manifests through the store, which is created just after it.
   const referrers = new ReferrerIndex(driver, (d): Promise<Buffer> => manifests.readBytes(d), opts.readOnly);
   const manifests = new ManifestStore(driver, blobs, referrers, cache, fence);
+  const listing = new Listing(driver, cache);
   return {
     blobs,
     uploads: uploadManager(driver, blobs, opts),
     manifests,
     referrers,
-    listing: new Listing(driver, cache),
+    listing,
     cache,
+    details: { tags: new TagDetails(driver, listing, manifests, new ImageSummaries(manifests, blobs)), usage: new RepositoryUsages(driver, listing) },
   };
 }
 

@@ -94,6 +94,11 @@ test('an htpasswd file removed while running: an auth set-up failure in the log,
     assert.equal(lines[0].key, 'auth.htpasswd.path');
     assert.equal(lines[0].code, 'ENOENT');
     assert.ok(!berth.logs().includes('"msg":"request failed"'), 'logged as a generic request failure');
+    // Every request fails the same way: the log says so once a minute, not once a request.
+    for (let i = 0; i < 20; i++) assert.equal((await get()).status, 500);
+    await new Promise((r) => setTimeout(r, 200));
+    const all = records(berth.logs()).filter((r) => String(r.msg).startsWith('auth set-up failed'));
+    assert.equal(all.length, 1, berth.logs());
 
     await rename(path + '.moved', path);
     assert.equal((await get()).status, 200);

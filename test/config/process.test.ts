@@ -5,7 +5,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { runBerth, startBerthProcess, type BerthProcess, type BerthRun } from '../helpers/berth-process';
+import { runBerth, startBerthProcess, startupFailure, type BerthProcess, type BerthRun } from '../helpers/berth-process';
 import { freePort } from '../helpers/ports';
 
 let dir: string;
@@ -120,7 +120,7 @@ describe('berth process', () => {
   });
 
   test('startBerthProcess rejects with the output when the process exits first', async () => {
-    await assert.rejects(startBerthProcess({ env: { REGISTRY_HTTP_ADDR: 'nonsense' } }), /exited with code 1[\s\S]*http\.addr/);
+    assert.match((await startupFailure({ env: { REGISTRY_HTTP_ADDR: 'nonsense' } })).message, /exited with code 1[\s\S]*http\.addr/);
   });
 
   test('config check prints the effective config with secrets left out, exit 0', async () => {

@@ -155,3 +155,18 @@ export function startBerthProcess(opts: BerthProcessOptions = {}): Promise<Berth
     });
   });
 }
+
+/**
+ * The error of a start expected to fail. A process that starts after all is stopped before the
+ * assertion fails: `assert.rejects(startBerthProcess(…))` would leave it running past the test.
+ */
+export async function startupFailure(opts: BerthProcessOptions = {}): Promise<Error> {
+  let started: BerthProcess;
+  try {
+    started = await startBerthProcess(opts);
+  } catch (err) {
+    return err as Error;
+  }
+  await started.stop('SIGKILL');
+  throw new Error(`berth started at ${started.url} where it should have refused to; output:\n${started.logs()}`);
+}

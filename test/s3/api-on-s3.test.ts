@@ -318,6 +318,26 @@ describe('the HTTP API on S3 (RGW)', { skip, timeout: 300_000 }, () => {
     assert.deepEqual(await reg.openMultipartUploads(), []);
   }));
 
+  it('tags with details: push time from the link\'s LastModified, sizes, platforms, pages; usage', withLogs(async () => {
+    const name = repoName('details');
+    const started = Date.now() - 5_000;
+    const img = await pushImage(r(), name, 'b');
+    await pushManifest(r(), name, 'a', img.manifest).expect(201);
+    const first = await r().get(`/v2/${name}/_berth/tags?n=1`).expect(200);
+    assert.equal(first.headers.link, `</v2/${name}/_berth/tags?n=1&last=a>; rel="next"`);
+    const all = (await r().get(`/v2/${name}/_berth/tags`).expect(200)).body as { tags: Array<{ name: string; digest: string; size: number; platforms: string[]; pushedAt: string }> };
+    assert.deepEqual(all.tags.map((t) => t.name), ['a', 'b']);
+    for (const t of all.tags) {
+      assert.equal(t.digest, img.manifest.digest);
+      assert.equal(t.size, img.manifest.size + img.config.size + img.layer.size);
+      assert.deepEqual(t.platforms, ['linux/amd64']);
+      const at = Date.parse(t.pushedAt);
+      assert.ok(at >= started && at <= Date.now() + 5_000, t.pushedAt);
+    }
+    const usage = (await r().get(`/v2/${name}/_berth/usage`).expect(200)).body as { bytes: number };
+    assert.equal(usage.bytes, img.manifest.size + img.config.size + img.layer.size);
+  }));
+
   it('catalog: nested names in path-component order, paginated', withLogs(async () => {
     // A registry of its own, so the expected list is exact.
     const own = await startBerthOnS3(rgw, { redirect: false });

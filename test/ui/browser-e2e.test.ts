@@ -115,7 +115,7 @@ describe('the web UI in a real browser, on a token-mode Berth loaded by the Dock
         console.log(`ui e2e: first view of the ${label}: ${times.join(', ')} (three page loads, anonymous)`);
       }
       // The copy of public/hello keeps its tags: `old` sorts before the t-tags, `v1` after them.
-      const tags = await page.locator('.tag-list li').allTextContents();
+      const tags = await page.locator('.tag-table tbody th').allTextContents();
       assert.equal(tags.length, 100);
       assert.deepEqual(tags.slice(0, 3), ['old', 't00000', 't00001']);
       await page.getByRole('link', { name: 'Next page »' }).waitFor();
@@ -148,7 +148,7 @@ describe('the web UI in a real browser, on a token-mode Berth loaded by the Dock
       await page.getByRole('button', { name: 'Search' }).click();
       await page.waitForURL(/\/ui\/\?q=wast$/);
       await viewReady(page, 'repositories');
-      assert.deepEqual(await page.locator('.repo-list li').allTextContents(), ['public/wasted']);
+      assert.deepEqual(await page.locator('.repo-table tbody th').allTextContents(), ['public/wasted']);
       await screenshot(page, '04-search');
     }));
 
@@ -163,9 +163,18 @@ describe('the web UI in a real browser, on a token-mode Berth loaded by the Dock
       await page.getByLabel('Password').fill(USERS.alice);
       await page.getByRole('button', { name: 'Sign in' }).click();
       await viewReady(page, 'repositories');
+      // Its size fills in after the names: its blobs, each once (GET /v2/<name>/_berth/usage).
+      const helloRow = page.locator('.repo-table tbody tr', { has: page.getByRole('link', { name: 'public/hello', exact: true }) });
+      await helloRow.locator('td').filter({ hasText: /^\d+(\.\d+)? (B|KB|MB)$/ }).waitFor();
       await page.getByRole('link', { name: 'public/hello', exact: true }).click();
       await viewReady(page, 'tags');
-      assert.deepEqual(await page.locator('.tag-list li').allTextContents(), ['old', 'v1']);
+      assert.deepEqual(await page.locator('.tag-table tbody th').allTextContents(), ['old', 'v1']);
+      // Each tag with its digest, size, platform and push time (GET /v2/<name>/_berth/tags).
+      const v1 = (await page.locator('.tag-table tbody tr').nth(1).locator('td').allTextContents()).map((c) => c.trim());
+      assert.match(v1[0], /^sha256:[0-9a-f]{12} Copy$/);
+      assert.match(v1[1], /^\d+(\.\d+)? (B|KB|MB)$/);
+      assert.match(v1[2], /^linux\/[a-z0-9]+/);
+      assert.match(v1[3], /(ago|just now)$/);
       await screenshot(page, '05-tags');
       await page.getByRole('link', { name: 'v1' }).click();
       await viewReady(page, 'image');
@@ -259,7 +268,7 @@ describe('the web UI in a real browser, on a token-mode Berth loaded by the Dock
       await dialog.getByRole('button', { name: 'Delete tag' }).click();
       await viewReady(page, 'tags');
       await page.getByRole('status').filter({ hasText: 'Deleted tag public/hello:old' }).waitFor();
-      assert.deepEqual(await page.locator('.tag-list li').allTextContents(), ['v1']);
+      assert.deepEqual(await page.locator('.tag-table tbody th').allTextContents(), ['v1']);
       const token = await tokenFor(registry!.url, 'alice', ['repository:public/hello:pull']);
       const head = await fetch(`${registry!.url}/v2/public/hello/manifests/old`, { method: 'HEAD', headers: { authorization: `Bearer ${token}` } });
       assert.equal(head.status, 404);
@@ -271,7 +280,7 @@ describe('the web UI in a real browser, on a token-mode Berth loaded by the Dock
       await page.getByRole('button', { name: 'Sign out' }).click();
       await viewReady(page, 'repositories');
       await page.getByText('Anonymous').waitFor();
-      const names = await page.locator('.repo-list li').allTextContents();
+      const names = await page.locator('.repo-table tbody th').allTextContents();
       assert.ok(names.length > 0 && names.every((n) => n.startsWith('public/')), names.slice(0, 10).join(', '));
       await page.locator('.storage-link[data-storage="denied"]').waitFor({ state: 'attached' });
       assert.equal(await page.getByRole('link', { name: /^Storage/ }).count(), 0);
@@ -279,7 +288,7 @@ describe('the web UI in a real browser, on a token-mode Berth loaded by the Dock
       await page.getByLabel('Search repositories').fill('private');
       await page.getByRole('button', { name: 'Search' }).click();
       await viewReady(page, 'repositories');
-      assert.equal(await page.locator('.repo-list li').count(), 0);
+      assert.equal(await page.locator('.repo-table tbody th').count(), 0);
       await page.getByText(/^0 repositories matching/).waitFor();
       await goInApp(page, '/ui/repo/private/keys');
       await viewReady(page, 'tags');

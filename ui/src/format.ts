@@ -33,3 +33,23 @@ export function date(value: string | undefined): string {
   const d = new Date(value);
   return Number.isNaN(d.getTime()) ? value : d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
 }
+
+const SPANS: Array<[number, string]> = [
+  [365 * 86_400_000, 'year'],
+  [30 * 86_400_000, 'month'],
+  [7 * 86_400_000, 'week'],
+  [86_400_000, 'day'],
+  [3_600_000, 'hour'],
+  [60_000, 'minute'],
+];
+
+/** `3 hours ago`: the largest whole unit; under a minute is `just now` (clocks a little ahead included). */
+export function relativeTime(value: string, now = Date.now()): string {
+  const ms = now - new Date(value).getTime();
+  if (!Number.isFinite(ms)) return value;
+  for (const [span, unit] of SPANS) {
+    const n = Math.floor(Math.abs(ms) / span);
+    if (n >= 1) return ms >= 0 ? `${n} ${unit}${n === 1 ? '' : 's'} ago` : `in ${n} ${unit}${n === 1 ? '' : 's'}`;
+  }
+  return 'just now';
+}

@@ -5,6 +5,7 @@ import { explain } from '../components/errors';
 import { pager } from '../components/pager';
 import { paths } from '../routes';
 import { storageLink } from './storage';
+import { fillSizes, sizeCell } from './repo-sizes';
 
 const PAGE = 100;
 /** A search reads the catalog this many names a request, and stops once a page of matches is found. */
@@ -14,8 +15,17 @@ interface Catalog {
   repositories: string[];
 }
 
+/** Names at once; sizes fill in after (repo-sizes.ts), so the first view waits for the catalog only. */
 function list(ctx: ViewContext, names: string[]): HTMLElement {
-  return h('ul', { class: 'repo-list' }, names.map((n) => h('li', null, h('a', { href: ctx.href(paths.tags(n)), 'data-link': true }, n))));
+  const cells = new Map(names.map((n) => [n, sizeCell()]));
+  const rows = names.map((n) => h('tr', null, h('th', { scope: 'row' }, h('a', { href: ctx.href(paths.tags(n)), 'data-link': true }, n)), cells.get(n)));
+  fillSizes(ctx, cells);
+  return h(
+    'table',
+    { class: 'repo-table' },
+    h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Repository'), h('th', { scope: 'col', class: 'num', title: 'Bytes of its blobs, layers shared between its images counted once' }, 'Size'))),
+    h('tbody', null, rows),
+  );
 }
 
 /**
