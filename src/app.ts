@@ -57,6 +57,7 @@ import { createAuthorizer } from './http/auth-adapter';
 import { tokenRoutes } from './http/auth-token-routes';
 import { uiRoutes } from './http/ui-routes';
 import { uiSite } from './ui-server/site';
+import { externalTokenOrigin } from './ui-server/csp';
 import { DEFAULT_UI_DIRECTORY } from './ui-server/assets';
 
 export interface AppDeps {
@@ -237,7 +238,7 @@ export function createApp(deps: AppDeps): BerthApp {
   const secrets = new SecretPolicy(config.insight.repositories);
   const pushes = analyser && new PushWatch({ registry, analysis: analyser, secrets, logger, notifier, pollMs: config.insight.pollinterval });
 
-  const ui = config.ui.enabled ? uiSite(config.ui.path, deps.uiDirectory ?? DEFAULT_UI_DIRECTORY, logger) : undefined;
+  const ui = config.ui.enabled ? uiSite(config.ui.path, deps.uiDirectory ?? DEFAULT_UI_DIRECTORY, logger, externalTokenOrigin(config.auth.token?.realm, config.http.host)) : undefined;
   const dispatch = createDispatcher(
     registry,
     {

@@ -79,7 +79,8 @@ export async function main(argv: string[], env: Env): Promise<void> {
     if (command.name === 'healthcheck') return await healthcheck(env, command);
     if (command.name === 'insight') return void (process.exitCode = await insightCommand(io, command));
     const { config } = await loadConfigWithSource({ file: command.config, env });
-    // Not used yet by serve (the mirror is not wired into requests), but a bad file stops start-up now.
+    // The mirrors read them again; read here, before any worker is forked, a bad file stops start-up
+    // with one message instead of one per worker.
     await readMirrorCas(config.mirrors);
     if (config.http.workers === 1) await serve(config, createLogger(config.log));
     else await runPrimary(config, createLogger(config.log));

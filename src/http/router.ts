@@ -13,6 +13,7 @@ import { ALLOW_ALL } from './auth-adapter';
 import { getInsight, getInsightFiles, getStorageView, headStorageView } from './insight-routes';
 import { getImageFiles } from './insight-dir-routes';
 import { getUsage, listTagDetails } from './detail-routes';
+import { getAccess } from './access-routes';
 import type { Mirror } from '../mirror/mirrors';
 import { urlPath, urlQuery } from './urls';
 import { getMirroredBlob, getMirroredManifest, listMirroredReferrers, listMirroredTags, orMirror } from './mirror-routes';
@@ -35,7 +36,9 @@ export type RegistryRouteName =
   | 'insight-storage'
   /** The web UI's reads (detail-routes.ts): tags with details, a repository's bytes; pulls of it. */
   | 'tag-details'
-  | 'usage';
+  | 'usage'
+  /** What the caller may do to a repository (access-routes.ts): authorized as a pull of it. */
+  | 'access';
 
 /** Every route the server has: the registry's, the probes and the token endpoint. */
 export type RouteName = RegistryRouteName | 'healthz' | 'readyz' | 'token' | 'ui';
@@ -81,6 +84,7 @@ const REGISTRY_ROUTES: Route[] = [
   v2('insight', /^\/v2\/(.+)\/_berth\/insight\/([^/]+)$/, true, { GET: getInsight }),
   v2('tag-details', /^\/v2\/(.+)\/_berth\/tags$/, true, { GET: listTagDetails }),
   v2('usage', /^\/v2\/(.+)\/_berth\/usage$/, true, { GET: getUsage }),
+  v2('access', /^\/v2\/(.+)\/_berth\/access$/, true, { GET: getAccess }),
 ];
 
 /** The routes outside /v2; each path also answers with a trailing slash. */

@@ -5,21 +5,22 @@ import type { RouteContext } from './context';
 import type { EdgeRoutes } from './router';
 import { urlPath } from './urls';
 
-/** The UI's policy: its own scripts, styles and API calls only; no inline code, no framing. */
-export const UI_CSP =
-  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+import { uiCsp } from '../ui-server/csp';
 
-const SECURITY_HEADERS: Record<string, string> = {
-  'Content-Security-Policy': UI_CSP,
-  'X-Content-Type-Options': 'nosniff',
-  'Referrer-Policy': 'no-referrer',
-};
+/** The UI's policy when the token endpoint (if any) is on the registry's own origin. */
+export const UI_CSP = uiCsp();
+
+function securityHeaders(csp: string): Record<string, string> {
+  return { 'Content-Security-Policy': csp, 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer' };
+}
 
 export interface UiSite {
   /** ui.path, e.g. /ui */
   path: string;
   /** The built files; undefined when the UI was not built (tsc alone). Loaded once, then cached. */
   bundle(): Promise<UiBundle | undefined>;
+  /** An external token issuer's origin (csp.ts externalTokenOrigin), which the UI must reach to sign in. */
+  tokenOrigin?: string;
 }
 
 function notFound(pathname: string, message = 'no such file in the web UI'): DomainError {
@@ -59,9 +60,9 @@ function etagMatches(req: IncomingMessage, etag: string): boolean {
   });
 }
 
-function send(ctx: RouteContext, file: UiFile): void {
+function send(ctx: RouteContext, file: UiFile, headers: Record<string, string>): void {
   const { req, res } = ctx;
-  for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
+  for (const [k, v] of Object.entries(headers)) res.setHeader(k, v);
   res.setHeader('Content-Type', file.contentType);
   res.setHeader('Cache-Control', file.cacheControl);
   res.setHeader('ETag', file.etag);
@@ -85,6 +86,7 @@ function send(ctx: RouteContext, file: UiFile): void {
  * client router's, History API) loads the UI.
  */
 export function uiRoutes(site: UiSite): NonNullable<EdgeRoutes['ui']> {
+  const headers = securityHeaders(uiCsp(site.tokenOrigin));
   const serve = async (ctx: RouteContext) => {
     const pathname = urlPath(ctx.req.url ?? '/');
     const bundle = await site.bundle();
@@ -92,9 +94,9 @@ export function uiRoutes(site: UiSite): NonNullable<EdgeRoutes['ui']> {
     const key = fileKey(pathname.slice(site.path.length));
     if (key === undefined) throw notFound(pathname);
     const file = key === 'index.html' ? undefined : bundle.files.get(key);
-    if (file) return send(ctx, file);
+    if (file) return send(ctx, file, headers);
     if (key.startsWith('assets/')) throw notFound(pathname);
-    send(ctx, bundle.index);
+    send(ctx, bundle.index, headers);
   };
   return { path: site.path, methods: { GET: serve, HEAD: serve } };
 }

@@ -95,6 +95,8 @@ export const MIRROR_METHODS: Readonly<Record<RepositoryEndpoint, readonly string
   // The UI's reads of what the mirror has cached.
   'tag-details': ['GET'],
   usage: ['GET'],
+  // Its answer says a mirrored repository takes no deletes.
+  access: ['GET'],
   'upload-start': [],
   upload: [],
 };

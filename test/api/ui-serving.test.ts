@@ -5,6 +5,10 @@ import { after, before, describe, test } from 'node:test';
 import { startRegistry, testConfig, type TestRegistry } from './server';
 import { uiFixture, type UiFixture } from './ui-fixture';
 import { authFixture, type AuthFixture } from '../auth/helpers';
+import { rsaKey } from '../auth/keys';
+import { createPublicKey } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { DEFAULT_UI_DIRECTORY } from '../../src/ui-server/assets';
 
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
@@ -200,6 +204,34 @@ describe('the web UI: configuration', () => {
     } finally {
       await registry?.close();
       await auth?.cleanup();
+    }
+  });
+
+  test("an external token issuer's origin, and only its origin, is added to connect-src; the built-in endpoint adds none", async () => {
+    const auth = await authFixture();
+    const jwks = path.join(auth.dir, 'issuer.jwks.json');
+    await writeFile(jwks, JSON.stringify({ keys: [{ ...(createPublicKey(rsaKey()).export({ format: 'jwk' }) as object), kid: 'k1' }] }));
+    const external = { service: 'berth', issuer: 'issuer.example', jwks, server: { enabled: false } };
+    const cases: Array<[string, Parameters<typeof testConfig>[0], string]> = [
+      ['built-in token server', { auth: { htpasswd: { path: auth.htpasswd }, token: { service: 'berth', issuer: 'berth' } } }, "connect-src 'self';"],
+      ['external issuer', { auth: { token: { ...external, realm: 'https://auth.example.com:8443/v1/token?x=1' } } }, "connect-src 'self' https://auth.example.com:8443;"],
+      ['external issuer on the public origin (http.host)', { http: { host: 'https://auth.example.com' }, auth: { token: { ...external, realm: 'https://auth.example.com/token' } } }, "connect-src 'self';"],
+    ];
+    try {
+      for (const [label, config, connect] of cases) {
+        const registry = await startRegistry({ config: testConfig(config), deps: { uiDirectory: fixture.dir } });
+        try {
+          for (const target of ['/ui/', `/ui/${fixture.script}`]) {
+            const csp = String((await raw(registry.url, target)).headers['content-security-policy']);
+            assert.ok(csp.includes(connect), `${label} ${target}: ${csp}`);
+            assert.equal(csp.replace(connect, "connect-src 'self';"), CSP, `${label}: nothing else changes`);
+          }
+        } finally {
+          await registry.close();
+        }
+      }
+    } finally {
+      await auth.cleanup();
     }
   });
 

@@ -11,14 +11,6 @@ import { EventReceiver, type ReceivedEvent } from '../helpers/event-receiver';
 
 const tags = (events: ReceivedEvent[]) => events.flatMap((e) => (e.action === 'push' && e.target.tag ? [e.target.tag] : []));
 
-async function until(what: string, done: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await done())) {
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 interface Listed {
   setAside: Array<{ endpoint: string; segment: string; events: number; stored: boolean; reason: { status: number; attempts: number; error: string } | null }>;
 }

@@ -11,6 +11,7 @@ import { tokenFor, USERS } from '../auth/helpers';
 import { browserSkip, goInApp, launchBrowser, readClipboard, screenshot, viewReady, watchAuthDialogs } from './browser';
 import { writeRepositories, writeTags } from './bulk-store';
 import { startUiRegistry, type UiRegistry } from './ui-registry';
+import { pushMultiPlatform, type MultiPlatform } from './oci-push';
 
 const skip = browserSkip(['dockerd', 'docker', 'busybox']) || (process.getuid?.() !== 0 ? 'must run as root (dockerd)' : false);
 
@@ -28,6 +29,7 @@ describe('the web UI in a real browser, on a token-mode Berth loaded by the Dock
   let page: Page;
   let dialogs: Awaited<ReturnType<typeof watchAuthDialogs>>;
   let work: string;
+  let multi: MultiPlatform;
   const ui = (p = '/') => `${registry!.url}/ui${p}`;
 
   async function build(name: string, files: Record<string, string | Buffer>, lines: string[], tag = 'v1'): Promise<string> {
@@ -76,6 +78,12 @@ describe('the web UI in a real browser, on a token-mode Berth loaded by the Dock
     await analysed('public/order', 'latest');
     await dockerd.docker(['push', await build('public/order', { 'vendor.txt': Buffer.alloc(400_000, 'v'), 'app.txt': 'version 2\n' }, order, 'latest')]);
     await analysed('public/order', 'latest');
+    // An index and referrers, which docker cannot make offline (no buildx, no cosign): over HTTP.
+    for (const [ref, tag] of [[hello, 'amd64'], [wasted, 'arm64']]) {
+      await dockerd.docker(['tag', ref, `${registry.host}/public/multi:${tag}`]);
+      await dockerd.docker(['push', `${registry.host}/public/multi:${tag}`]);
+    }
+    multi = await pushMultiPlatform(registry.url, `Bearer ${await tokenFor(registry.url, 'alice', ['repository:public/multi:pull,push'])}`, 'public/multi');
     await analysed('public/wasted', 'v1');
     await analysed('private/keys', 'v1');
     // 10,000 repositories and a repository of 10,000 tags, written into the store (pushes would take an hour).
@@ -257,6 +265,41 @@ describe('the web UI in a real browser, on a token-mode Berth loaded by the Dock
       await screenshot(page, '08c-storage');
     }));
 
+  test('an index: its platforms, each linking to its image, and its own referrer (a signature)', () =>
+    withRegistryLogs(registry, async () => {
+      await goInApp(page, '/ui/repo/public/multi/-/image/v1');
+      await viewReady(page, 'image');
+      await page.getByText('application/vnd.oci.image.index.v1+json').first().waitFor();
+      for (const platform of ['amd64', 'arm64'] as const) {
+        const link = page.getByRole('link', { name: `linux/${platform}`, exact: true });
+        assert.equal(await link.getAttribute('href'), `/ui/repo/public/multi/-/image/${multi[platform].digest}`, platform);
+      }
+      const signature = page.locator('table.referrers tbody tr');
+      assert.equal(await signature.count(), 1);
+      assert.match((await signature.textContent()) ?? '', /^Cosign signatureapplication\/vnd\.dev\.cosign\.artifact\.sig\.v1\+json.*2026-01-02 03:04:06 UTC$/);
+      assert.equal(await signature.getByRole('link').getAttribute('href'), `/ui/repo/public/multi/-/image/${multi.signature.digest}`);
+      await screenshot(page, '12-index-platforms');
+    }));
+
+  test("an image's referrer (an SBOM): listed with its type, size and date, and the SBOM's page links back to its subject", () =>
+    withRegistryLogs(registry, async () => {
+      await goInApp(page, `/ui/repo/public/multi/-/image/${multi.amd64.digest}`);
+      await viewReady(page, 'image');
+      const row = page.locator('table.referrers tbody tr');
+      assert.equal(await row.count(), 1);
+      assert.match((await row.textContent()) ?? '', new RegExp(`^SBOM \\(SPDX\\)application/spdx\\+json${multi.sbom.digest.slice(0, 19)}.*2026-01-02 03:04:05 UTC$`));
+      // alice may delete in public/**: the buttons are there.
+      await page.getByRole('button', { name: 'Delete manifest' }).waitFor();
+      await screenshot(page, '13-image-referrers');
+      await row.getByRole('link').click();
+      await page.waitForURL(`**/image/${multi.sbom.digest}`);
+      await viewReady(page, 'image');
+      await page.getByText('application/spdx+json', { exact: true }).waitFor();
+      assert.equal(await page.locator('a.subject').getAttribute('href'), `/ui/repo/public/multi/-/image/${multi.amd64.digest}`);
+      assert.equal(await page.getByRole('link', { name: /^Insight/ }).count(), 0, 'an SBOM has no filesystem to analyse');
+      await screenshot(page, '14-referrer-subject');
+    }));
+
   test('deleting a tag: confirmed in a dialog, then gone from the list and from the registry', () =>
     withRegistryLogs(registry, async () => {
       await goInApp(page, '/ui/repo/public/hello/-/image/old');
@@ -295,5 +338,27 @@ describe('the web UI in a real browser, on a token-mode Berth loaded by the Dock
       await page.getByRole('alert').filter({ hasText: /not allowed to list the tags of private\/keys without signing in|must sign in/ }).waitFor();
       await screenshot(page, '11-private-anonymous');
       assert.deepEqual(dialogs.urls, [], 'the browser would have shown its own login dialog');
+    }));
+
+  test('no delete buttons without delete permission: anonymous on a public image, bob (pull only) on a private one', () =>
+    withRegistryLogs(registry, async () => {
+      await goInApp(page, '/ui/repo/public/hello/-/image/v1');
+      await viewReady(page, 'image');
+      await page.getByRole('heading', { name: 'Layers (1, ' }).waitFor();
+      assert.equal(await page.getByRole('button', { name: /^Delete/ }).count(), 0, 'anonymous sees a delete button');
+      await page.getByRole('link', { name: 'Sign in' }).click();
+      await viewReady(page, 'login');
+      await page.getByLabel('Username').fill('bob');
+      await page.getByLabel('Password').fill(USERS.bob);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      // Signing in returns to the page it was asked from.
+      await page.waitForURL('**/ui/repo/public/hello/-/image/v1');
+      await viewReady(page, 'image');
+      await page.locator('.account').getByText('Signed in as bob').waitFor();
+      await goInApp(page, '/ui/repo/private/keys/-/image/v1');
+      await viewReady(page, 'image');
+      await page.getByRole('heading', { name: /^Layers/ }).waitFor();
+      assert.equal(await page.getByRole('button', { name: /^Delete/ }).count(), 0, 'bob sees a delete button');
+      await screenshot(page, '15-image-without-delete');
     }));
 });

@@ -26,6 +26,8 @@ export function scopeOf(path: string, method: string): string | undefined {
   if (path.startsWith('/v2/_berth/insight/storage')) return 'registry:catalog:*';
   const m = /^\/v2\/(.+?)\/(?:tags|manifests|blobs|referrers|_berth)\//.exec(path);
   if (!m) return undefined;
+  // The access question is answered from the token: it must ask for delete to learn whether it is granted.
+  if (path.endsWith('/_berth/access')) return `repository:${m[1]}:pull,delete`;
   return `repository:${m[1]}:${method === 'DELETE' ? 'delete' : 'pull'}`;
 }
 

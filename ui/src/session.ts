@@ -66,14 +66,18 @@ export class Session {
   async login(user: string, password: string): Promise<void> {
     const basic = `Basic ${btoa(String.fromCharCode(...new TextEncoder().encode(`${user}:${password}`)))}`;
     if (this.mode === 'token') {
-      const q = new URLSearchParams({ service: this.service, offline_token: 'true', client_id: CLIENT_ID });
-      const res = await send(`${this.realm}?${q.toString()}`, { headers: { authorization: basic } });
+      const url = this.realmUrl({ service: this.service, offline_token: 'true', client_id: CLIENT_ID });
+      // A network error here is most often an external issuer that does not answer CORS (docs/ui.md).
+      const res = await send(url, { headers: { authorization: basic } }).catch(() => {
+        throw new LoginFailed(`Could not reach the token endpoint at ${new URL(url).origin}: an issuer on another origin must allow this page's origin by CORS.`);
+      });
       if (res.status === 401 || res.status === 403) throw new LoginFailed('Wrong username or password.');
       if (res.status === 429) throw new LoginFailed('Too many failed logins: wait a minute and try again.');
       if (!res.ok) throw new LoginFailed(`The token endpoint answered ${res.status}.`);
       const body = (await res.json()) as { refresh_token?: string };
       this.refresh = body.refresh_token;
-      this.basic = undefined;
+      // An issuer without refresh tokens is asked with the credentials for each scope, as docker does.
+      this.basic = body.refresh_token ? undefined : basic;
     } else {
       const res = await send('/v2/', { headers: { authorization: basic } });
       if (res.status === 429) throw new LoginFailed('Too many failed logins: wait a minute and try again.');
@@ -110,6 +114,13 @@ export class Session {
     this.tokens.delete(scope ?? '');
   }
 
+  /** The realm with `params` added to whatever query it has (an external issuer's realm may carry one). */
+  private realmUrl(params: Record<string, string>): string {
+    const url = new URL(this.realm, location.origin);
+    for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+    return url.href;
+  }
+
   private async fetchToken(scope: string | undefined): Promise<CachedToken> {
     let res: Response;
     if (this.refresh) {
@@ -122,9 +133,9 @@ export class Session {
         return this.fetchToken(scope);
       }
     } else {
-      const q = new URLSearchParams({ service: this.service, client_id: CLIENT_ID });
-      if (scope) q.set('scope', scope);
-      res = await send(`${this.realm}?${q.toString()}`);
+      const q: Record<string, string> = { service: this.service, client_id: CLIENT_ID };
+      if (scope) q.scope = scope;
+      res = await send(this.realmUrl(q), { headers: this.basic ? { authorization: this.basic } : {} });
     }
     if (!res.ok) throw new Error(`the token endpoint answered ${res.status}`);
     const body = (await res.json()) as { token?: string; access_token?: string; expires_in?: number };

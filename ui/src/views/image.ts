@@ -7,6 +7,11 @@ import { confirmDialog } from '../components/confirm';
 import { explain } from '../components/errors';
 import { isIndex, layerHistory, maskEnv, type ImageConfig, type Manifest } from '../manifest';
 import { paths } from '../routes';
+import { mayDelete } from '../access';
+import { artifactKind } from '../artifacts';
+import { referrersSection } from './referrers';
+
+const IMAGE_CONFIGS = ['application/vnd.oci.image.config.v1+json', 'application/vnd.docker.container.image.v1+json'];
 
 function platformName(p: NonNullable<Manifest['manifests']>[number]['platform']): string {
   if (!p) return 'unknown';
@@ -121,6 +126,8 @@ export async function imageView(ctx: ViewContext, name: string, reference: strin
     h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: ctx.href(paths.repositories()), 'data-link': true }, 'Repositories'), ' / ', h('a', { href: ctx.href(paths.tags(name)), 'data-link': true }, name), ' / '),
     h('h1', { id: 'image-title' }, `${name}${byDigest ? '@' : ':'}${byDigest ? shortDigest(reference) : reference}`),
   );
+  // Asked alongside the manifest: the answer decides whether the delete buttons are shown at all.
+  const deletable = mayDelete(ctx, name);
   try {
     const res = await ctx.api.request(`/v2/${name}/manifests/${reference}`, { headers: { accept: MANIFEST_TYPES.join(', ') }, signal: ctx.signal });
     const raw = await res.arrayBuffer();
@@ -130,17 +137,21 @@ export async function imageView(ctx: ViewContext, name: string, reference: strin
     const index = isIndex(m, contentType);
     const host = location.host;
     let config: ImageConfig | undefined;
-    if (!index && m.config?.digest) {
+    // An artifact (a signature, an SBOM) has no image config and no filesystem: no config, no insight.
+    const image = !index && IMAGE_CONFIGS.includes(m.config?.mediaType ?? '');
+    if (image && m.config?.digest) {
       const got = await ctx.api.request(`/v2/${name}/blobs/${m.config.digest}`, { signal: ctx.signal }).catch(() => undefined);
       config = got && ((await got.json().catch(() => undefined)) as ImageConfig | undefined);
     }
+    const referrers = digest ? await referrersSection(ctx, name, digest) : null;
     add(section, 
       facts([
         ['Media type', m.mediaType ?? contentType],
         ['Digest', h('code', null, digest)],
         ['Manifest size', bytes(raw.byteLength)],
-        ['Artifact type', m.artifactType],
-        ['Subject', m.subject?.digest ? h('a', { href: ctx.href(paths.image(name, m.subject.digest)), 'data-link': true }, shortDigest(m.subject.digest)) : undefined],
+        ['Artifact type', m.artifactType && (artifactKind(m.artifactType) ? [`${artifactKind(m.artifactType)}: `, h('code', null, m.artifactType)] : m.artifactType)],
+        // A referrer (signature, SBOM) names the image it is about: its subject, in the same repository.
+        ['Subject', m.subject?.digest ? h('a', { href: ctx.href(paths.image(name, m.subject.digest)), 'data-link': true, class: 'subject', title: m.subject.digest }, shortDigest(m.subject.digest)) : undefined],
       ]),
       h(
         'section',
@@ -149,17 +160,20 @@ export async function imageView(ctx: ViewContext, name: string, reference: strin
         byDigest ? null : copyCommand('By tag', `docker pull ${host}/${name}:${reference}`, ctx.announce),
         copyCommand('By digest', `docker pull ${host}/${name}@${digest}`, ctx.announce),
       ),
-      index ? null : h('p', null, h('a', { href: ctx.href(paths.insight(name, reference)), 'data-link': true, class: 'button' }, 'Insight: efficiency, wasted bytes and secrets')),
+      !image ? null : h('p', null, h('a', { href: ctx.href(paths.insight(name, reference)), 'data-link': true, class: 'button' }, 'Insight: efficiency, wasted bytes and secrets')),
       index ? indexSection(ctx, name, m) : layersSection(m, config),
       config ? configSection(config) : null,
+      referrers,
       annotations(m.annotations),
-      h(
-        'section',
-        { class: 'danger-zone', 'aria-labelledby': 'delete-title' },
-        h('h2', { id: 'delete-title' }, 'Delete'),
-        byDigest ? null : h('button', { type: 'button', class: 'danger', onclick: () => void remove(ctx, name, reference, 'tag') }, `Delete tag ${reference}`),
-        h('button', { type: 'button', class: 'danger', onclick: () => void remove(ctx, name, digest, 'manifest') }, 'Delete manifest'),
-      ),
+      (await deletable)
+        ? h(
+            'section',
+            { class: 'danger-zone', 'aria-labelledby': 'delete-title' },
+            h('h2', { id: 'delete-title' }, 'Delete'),
+            byDigest ? null : h('button', { type: 'button', class: 'danger', onclick: () => void remove(ctx, name, reference, 'tag') }, `Delete tag ${reference}`),
+            h('button', { type: 'button', class: 'danger', onclick: () => void remove(ctx, name, digest, 'manifest') }, 'Delete manifest'),
+          )
+        : null,
     );
   } catch (err) {
     add(section, explain(err, ctx, `read ${name}:${reference}`));
