@@ -39,6 +39,7 @@ import { LayerAnalyser } from './insight/analyser';
 import { SecretPolicy } from './insight/secret-policy';
 import { PushWatch } from './insight/push-watch';
 import { StorageViews } from './insight/storage-view';
+import { DirIndexes } from './insight/tree/dir-cache';
 import { RequestActivity } from './insight/pacer';
 import { queueFetchedBlobs } from './insight/fetched-blobs';
 import type { AnalysisChild, ChildHooks } from './insight/child/analysis-child';
@@ -251,7 +252,7 @@ export function createApp(deps: AppDeps): BerthApp {
       authorize: createAuthorizer(auth.controller, { host: config.http.host, tokenPath: auth.tokenPath, clientIdentity: config.http.tls?.clientidentity }),
       notifier,
       mirrors,
-      insight: analyser && { analysis: analyser, secrets, config: config.insight, driver, logger, pushes, storage: new StorageViews(driver, registry.listing) },
+      insight: analyser && { analysis: analyser, secrets, config: config.insight, driver, logger, pushes, storage: new StorageViews(driver, registry.listing), dirs: new DirIndexes() },
     },
     {
       ...healthRoutes(driver, { timeoutMs: READINESS_TIMEOUT_MS, fault: () => health.fault, redis: redis && (() => redis.cache.status), starting: groupStarting(deps.groupStarted), log: new ReadinessLog(logger) }),

@@ -10,6 +10,7 @@ import { sendJson, type RouteContext } from './context';
 import { nextLink } from './listing-routes';
 import { readReference } from './manifest-routes';
 import { parseCount } from './ranges';
+import { dirQuery, sendLayerDir } from './insight-dir-routes';
 
 /** Seconds a client waiting for a pending analysis is told to wait before asking again. */
 const PENDING_RETRY_AFTER = '2';
@@ -54,6 +55,16 @@ export async function getStorageView(ctx: RouteContext): Promise<void> {
   sendJson(ctx.res, 200, await insight.storage.get());
 }
 
+/**
+ * HEAD /v2/_berth/insight/storage: 200 without computing anything, once auth let the request through:
+ * how a client (the web UI) learns whether its user may read the view before offering a link to it.
+ */
+export async function headStorageView(ctx: RouteContext): Promise<void> {
+  const insight = insightOf(ctx);
+  if (!insight.storage) throw new DomainError('insight-disabled', {}, 'the storage view is not served by this registry');
+  sendJson(ctx.res, 200, {});
+}
+
 function invalid(facts: { n?: string; last?: string; at?: string; layer?: string }, message: string): DomainError {
   return new DomainError('parameter-invalid', facts, message);
 }
@@ -73,7 +84,8 @@ function entryJson(e: LayerEntry) {
 
 /**
  * GET /v2/<name>/_berth/insight/<reference>/layers/<index>/files?n=&last=&at=: a page of the layer's
- * stored file list, with a Link to the next one as tag lists have. A layer without a record yet is
+ * stored file list, with a Link to the next one as tag lists have; with `dir=`, that directory's
+ * children (insight-dir-routes.ts). A layer without a record yet is
  * queued (202); one that failed or is not a layer has no list (an empty page with its status).
  */
 export async function getInsightFiles(ctx: RouteContext): Promise<void> {
@@ -82,7 +94,8 @@ export async function getInsightFiles(ctx: RouteContext): Promise<void> {
   const reference = ctx.param.slice(0, split);
   const rawIndex = ctx.param.slice(split + '/layers/'.length);
   if (!/^\d{1,6}$/.test(rawIndex)) throw invalid({ layer: rawIndex.slice(0, 50) }, 'the layer index must be a non-negative integer');
-  const { n, cursor } = pageParameters(ctx.query);
+  const dir = dirQuery(ctx.query, false);
+  const { n, cursor } = dir === undefined ? pageParameters(ctx.query) : { n: 0, cursor: {} };
   const m = await ctx.registry.manifests.get(ctx.name, readReference(reference));
   const shape = manifestShape(m.mediaType, m.bytes);
   if (shape.kind !== 'image') throw invalid({ layer: rawIndex }, `${reference} is not an image manifest: ask one of its manifests`);
@@ -100,6 +113,7 @@ export async function getInsightFiles(ctx: RouteContext): Promise<void> {
     sendJson(ctx.res, 200, { layer, status: record.outcome, error: record.error ?? null, entries: [], next: null });
     return;
   }
+  if (dir !== undefined) return sendLayerDir(ctx, insight, dir, { reference, layers: shape.layers }, layer);
   const page = await filePage(layerEntries(insight.driver, descriptor.digest, index), n, cursor);
   if (page.mismatch) throw invalid({ last: (cursor.last ?? '').slice(0, 50), at: String(cursor.at) }, 'last is not the path at position at: not a cursor of this list');
   const headers: Record<string, string> = {};

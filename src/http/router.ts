@@ -10,7 +10,8 @@ import { cancelUpload, completeUpload, patchUpload, startUpload, uploadStatus } 
 import { deleteManifest, getManifest, putManifest } from './manifest-routes';
 import { base, catalog, listReferrers, listTags } from './listing-routes';
 import { ALLOW_ALL } from './auth-adapter';
-import { getInsight, getInsightFiles, getStorageView } from './insight-routes';
+import { getInsight, getInsightFiles, getStorageView, headStorageView } from './insight-routes';
+import { getImageFiles } from './insight-dir-routes';
 import { getUsage, listTagDetails } from './detail-routes';
 import { getAccess } from './access-routes';
 import type { Mirror } from '../mirror/mirrors';
@@ -77,8 +78,9 @@ const REGISTRY_ROUTES: Route[] = [
   v2('blob', /^\/v2\/(.+)\/blobs\/([^/]+)$/, true, { GET: orMirror(getBlob, getMirroredBlob(getBlob)), HEAD: orMirror(getBlob, getMirroredBlob(getBlob)), DELETE: deleteBlob }),
   v2('referrers', /^\/v2\/(.+)\/referrers\/([^/]+)$/, true, { GET: orMirror(listReferrers, listMirroredReferrers(listReferrers)) }),
   // No repository name has a component starting with `_`, so `_berth` never shadows one.
-  v2('insight-storage', /^\/v2\/_berth\/insight\/storage$/, false, { GET: getStorageView }),
+  v2('insight-storage', /^\/v2\/_berth\/insight\/storage$/, false, { GET: getStorageView, HEAD: headStorageView }),
   v2('insight-files', /^\/v2\/(.+)\/_berth\/insight\/([^/]+\/layers\/[^/]+)\/files$/, true, { GET: getInsightFiles }),
+  v2('insight-files', /^\/v2\/(.+)\/_berth\/insight\/([^/]+)\/files$/, true, { GET: getImageFiles }),
   v2('insight', /^\/v2\/(.+)\/_berth\/insight\/([^/]+)$/, true, { GET: getInsight }),
   v2('tag-details', /^\/v2\/(.+)\/_berth\/tags$/, true, { GET: listTagDetails }),
   v2('usage', /^\/v2\/(.+)\/_berth\/usage$/, true, { GET: getUsage }),

@@ -65,14 +65,7 @@ export async function mergeLayers(layers: LayerInput[], options: MergeOptions = 
   const removals = new Map<number, Removal>();
   const tree = new LayerTree((content, removal) => removals.set(content, removal));
   const shipped = layers.map(() => 0);
-  for (const [index, layer] of layers.entries()) {
-    for await (const entry of layer.entries) {
-      if (entry.type === 'whiteout') tree.whiteout(entry.path, index);
-      else if (entry.type === 'opaque') tree.opaque(entry.path, index);
-      else tree.add(entry.path, entry.type, entry.size, index, entry.linkTarget);
-      if (entry.type === 'file') shipped[index] += entry.size;
-    }
-  }
+  for (const [index, layer] of layers.entries()) shipped[index] = await applyLayer(tree, layer.entries, index);
   const reachable = tree.reachable();
   const hiddenPerLayer = layers.map(() => 0);
   const hidden: HiddenEntry[] = [];
@@ -91,4 +84,16 @@ export async function mergeLayers(layers: LayerInput[], options: MergeOptions = 
     layers: refs.map((ref, i) => ({ ...ref, shippedBytes: shipped[i], hiddenBytes: hiddenPerLayer[i] })),
     hidden: hidden.slice(0, options.top ?? 20),
   };
+}
+
+/** Applies one layer's entries to the tree, in tar order; resolves to the regular-file bytes it ships. */
+export async function applyLayer(tree: LayerTree, entries: AsyncIterable<LayerEntry>, index: number): Promise<number> {
+  let shipped = 0;
+  for await (const entry of entries) {
+    if (entry.type === 'whiteout') tree.whiteout(entry.path, index);
+    else if (entry.type === 'opaque') tree.opaque(entry.path, index);
+    else tree.add(entry.path, entry.type, entry.size, index, entry.linkTarget);
+    if (entry.type === 'file') shipped += entry.size;
+  }
+  return shipped;
 }

@@ -6,6 +6,7 @@ import type { LayerRecord } from './layer-records';
 import type { SecretPolicy } from './secret-policy';
 import type { PushWatch } from './push-watch';
 import type { StorageViews } from './storage-view';
+import type { DirIndexes } from './tree/dir-cache';
 
 /**
  * The analysis of pushed blobs, as the rest of Berth sees it (the analyser implements it:
@@ -39,6 +40,8 @@ export interface InsightServices {
   storage?: StorageViews;
   /** The store the records, file lists and cached image reports are read from (the registry's own). */
   driver: StorageDriver;
+  /** Directory indexes of layers and final filesystems, kept in memory (the `?dir=` listings). */
+  dirs: DirIndexes;
 }
 
 /**

@@ -34,6 +34,11 @@ export class LayerTree {
 
   constructor(private readonly onRemoved: (content: number, removal: Removal) => void) {}
 
+  /** The root directory, read-only: for listings of the merged filesystem (tree/image-tree.ts). */
+  get top(): Readonly<Node> {
+    return this.root;
+  }
+
   /** Adds a file, directory, link or device of layer `layer`, replacing what had its path. */
   add(path: string, type: EntryType, size: number, layer: number, linkTarget?: string): void {
     const parts = pathComponents(path);

@@ -41,7 +41,7 @@ export interface DomainFacts {
   'read-only': { allow: string[] };
   'deletes-disabled': Record<string, never>;
   /** A query or path parameter that is not what the API defines (`n` of a listing, an insight cursor or layer index). */
-  'parameter-invalid': { n?: string; last?: string; at?: string; layer?: string };
+  'parameter-invalid': { n?: string; last?: string; at?: string; layer?: string; dir?: string };
   /** Image insight is turned off (insight.enabled: false): its routes answer as unknown ones. */
   'insight-disabled': Record<string, never>;
   /** A garbage collection kept deleting what this write references; retrying later succeeds. */

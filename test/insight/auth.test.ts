@@ -30,7 +30,7 @@ for (const mode of ['htpasswd', 'token'] as const) {
     });
 
     test('anonymous: 401 with a challenge for repository:<name>:pull', async () => {
-      for (const path of ['/v2/private/app/_berth/insight/1.0', '/v2/private/app/_berth/insight/1.0/layers/0/files']) {
+      for (const path of ['/v2/private/app/_berth/insight/1.0', '/v2/private/app/_berth/insight/1.0/layers/0/files', '/v2/private/app/_berth/insight/1.0/files?dir=app']) {
         const res = await fetch(`${reg.url}${path}`);
         assert.equal(res.status, 401);
         const challenge = String(res.headers.get('www-authenticate'));
@@ -55,6 +55,11 @@ for (const mode of ['htpasswd', 'token'] as const) {
       const files = await reader.get('/v2/private/app/_berth/insight/1.0/layers/0/files');
       assert.equal(files.status, 200);
       assert.deepEqual(((await files.json()) as { entries: Array<{ path: string }> }).entries.map((e) => e.path), ['app/main']);
+      const dir = await reader.get('/v2/private/app/_berth/insight/1.0/files?dir=app');
+      assert.equal(dir.status, 200);
+      assert.deepEqual(((await dir.json()) as { entries: Array<{ path: string }> }).entries.map((e) => e.path), ['app/main']);
+      const carol = await new Pusher(reg.url, await as('carol')).get('/v2/private/app/_berth/insight/1.0/files?dir=app');
+      assert.equal(carol.status, mode === 'token' ? 401 : 403);
     });
 
     test('the storage view needs the full catalog: alice (catalog) gets it, bob (pull only) does not', async () => {
@@ -64,6 +69,11 @@ for (const mode of ['htpasswd', 'token'] as const) {
       if (mode === 'token') assert.match(String(anonymous.headers.get('www-authenticate')), /scope="registry:catalog:\*"/);
       const bob = await new Pusher(reg.url, await as('bob')).get('/v2/_berth/insight/storage');
       assert.equal(bob.status, mode === 'token' ? 401 : 403);
+      // HEAD answers after auth without computing the view: how the web UI decides to link to it.
+      assert.equal((await fetch(`${reg.url}/v2/_berth/insight/storage`, { method: 'HEAD' })).status, 401);
+      const headAs = async (user: 'alice' | 'bob') => fetch(`${reg.url}/v2/_berth/insight/storage`, { method: 'HEAD', headers: { authorization: await as(user) } });
+      assert.equal((await headAs('bob')).status, mode === 'token' ? 401 : 403);
+      assert.equal((await headAs('alice')).status, 200);
       const alice = await new Pusher(reg.url, await as('alice')).get('/v2/_berth/insight/storage');
       assert.equal(alice.status, 200);
       const view = (await alice.json()) as { repositories: Array<{ name: string; bytes: number }> };

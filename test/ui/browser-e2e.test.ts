@@ -72,6 +72,12 @@ describe('the web UI in a real browser, on a token-mode Berth loaded by the Dock
       'RUN ["/bin/busybox", "rm", "/root/.aws/credentials"]',
     ]);
     await dockerd.docker(['push', keys]);
+    // The same tag pushed twice, its dependency copy above the source: layer-order advice (test/e2e/insight-docker.test.ts).
+    const order = ['COPY vendor.txt /vendor/lib.txt', 'COPY app.txt /app/app.txt', 'RUN ["/bin/busybox", "cp", "-r", "/vendor", "/deps"]'];
+    await dockerd.docker(['push', await build('public/order', { 'vendor.txt': Buffer.alloc(400_000, 'v'), 'app.txt': 'version 1\n' }, order, 'latest')]);
+    await analysed('public/order', 'latest');
+    await dockerd.docker(['push', await build('public/order', { 'vendor.txt': Buffer.alloc(400_000, 'v'), 'app.txt': 'version 2\n' }, order, 'latest')]);
+    await analysed('public/order', 'latest');
     // An index and referrers, which docker cannot make offline (no buildx, no cosign): over HTTP.
     for (const [ref, tag] of [[hello, 'amd64'], [wasted, 'arm64']]) {
       await dockerd.docker(['tag', ref, `${registry.host}/public/multi:${tag}`]);
@@ -222,6 +228,43 @@ describe('the web UI in a real browser, on a token-mode Berth loaded by the Dock
       await screenshot(page, '08-insight-secrets');
     }));
 
+  test('insight: the layer size chart, the layer-order advice, a file tree opened a directory at a time; the storage view', () =>
+    withRegistryLogs(registry, async () => {
+      const violations: string[] = [];
+      page.on('console', (m) => void (m.text().includes('Content Security Policy') && violations.push(m.text())));
+      await goInApp(page, '/ui/repo/public/order/-/insight/latest');
+      await viewReady(page, 'insight');
+      const chart = page.getByTestId('layer-chart');
+      assert.equal(await chart.locator('svg rect.bar-kept').count(), 4);
+      assert.match((await chart.locator('svg desc').textContent()) ?? '', /^layer 0: .* of files .*; layer 3: 400\.\d+ KB of files/);
+      const advice = page.getByTestId('push').locator('ul.advice li');
+      assert.match((await advice.first().textContent()) ?? '', /^Move layer 3 \(.*cp -r \/vendor \/deps.*\) below layer 2 \(.*app\.txt.*\): saves .+ per push and .+ per pull\.$/);
+      await page.getByTestId('push').scrollIntoViewIfNeeded();
+      await screenshot(page, '08a-insight-chart-advice');
+      const tree = page.getByTestId('file-tree');
+      const deps = tree.getByRole('button', { name: 'deps/' });
+      await deps.focus();
+      await page.keyboard.press('Enter');
+      assert.equal(await deps.getAttribute('aria-expanded'), 'true');
+      await tree.locator('li', { hasText: /^lib\.txt/ }).first().waitFor();
+      assert.match(page.url(), /\?layer=final&dir=deps$|\?dir=deps&layer=final$|[?&]dir=deps/);
+      await deps.scrollIntoViewIfNeeded();
+      await screenshot(page, '08b-insight-tree');
+      // A layer's own tree, by deep link: the directory opens by itself.
+      await goInApp(page, '/ui/repo/public/order/-/insight/latest?layer=1&dir=vendor');
+      await viewReady(page, 'insight');
+      await page.getByTestId('file-tree').locator('li', { hasText: /^lib\.txt/ }).first().waitFor();
+      assert.deepEqual(violations, []);
+
+      await goInApp(page, '/ui/');
+      await viewReady(page, 'repositories');
+      await page.getByRole('link', { name: /^Storage/ }).click();
+      await page.waitForSelector('main[data-view="storage"]', { timeout: 180_000 });
+      assert.match((await page.getByTestId('stored').textContent()) ?? '', /\d+(\.\d+)? (B|KB|MB)/);
+      await page.getByRole('row', { name: /^public\/order/ }).waitFor();
+      await screenshot(page, '08c-storage');
+    }));
+
   test('an index: its platforms, each linking to its image, and its own referrer (a signature)', () =>
     withRegistryLogs(registry, async () => {
       await goInApp(page, '/ui/repo/public/multi/-/image/v1');
@@ -282,6 +325,8 @@ describe('the web UI in a real browser, on a token-mode Berth loaded by the Dock
       await page.getByText('Anonymous').waitFor();
       const names = await page.locator('.repo-table tbody th').allTextContents();
       assert.ok(names.length > 0 && names.every((n) => n.startsWith('public/')), names.slice(0, 10).join(', '));
+      await page.locator('.storage-link[data-storage="denied"]').waitFor({ state: 'attached' });
+      assert.equal(await page.getByRole('link', { name: /^Storage/ }).count(), 0);
       await screenshot(page, '10-signed-out');
       await page.getByLabel('Search repositories').fill('private');
       await page.getByRole('button', { name: 'Search' }).click();

@@ -22,6 +22,8 @@ export const MANIFEST_TYPES = [
 /** The scope a /v2 request needs, as Berth's routes decide it (auth/request-access.ts). */
 export function scopeOf(path: string, method: string): string | undefined {
   if (path.startsWith('/v2/_catalog')) return 'registry:catalog:*';
+  // The registry-wide storage view needs the full catalog (auth/request-access.ts).
+  if (path.startsWith('/v2/_berth/insight/storage')) return 'registry:catalog:*';
   const m = /^\/v2\/(.+?)\/(?:tags|manifests|blobs|referrers|_berth)\//.exec(path);
   if (!m) return undefined;
   // The access question is answered from the token: it must ask for delete to learn whether it is granted.

@@ -9,6 +9,7 @@ import { tagsView } from './views/tags';
 import { imageView } from './views/image';
 import { insightView } from './views/insight';
 import { loginView } from './views/login';
+import { storageView } from './views/storage';
 
 function render(ctx: ViewContext, route: Route): Promise<HTMLElement> | HTMLElement {
   switch (route.view) {
@@ -21,13 +22,15 @@ function render(ctx: ViewContext, route: Route): Promise<HTMLElement> | HTMLElem
     case 'image':
       return imageView(ctx, route.name, route.reference);
     case 'insight':
-      return insightView(ctx, route.name, route.reference);
+      return insightView(ctx, route.name, route.reference, { layer: route.layer, dir: route.dir });
+    case 'storage':
+      return storageView(ctx);
     default:
       return h('section', null, h('h1', null, 'Not found'), h('p', null, 'No view has this address. ', h('a', { href: ctx.href('/'), 'data-link': true }, 'See the repositories.')));
   }
 }
 
-const TITLES: Record<Route['view'], string> = { repositories: 'Repositories', login: 'Sign in', tags: 'Tags', image: 'Image', insight: 'Insight', 'not-found': 'Not found' };
+const TITLES: Record<Route['view'], string> = { repositories: 'Repositories', login: 'Sign in', tags: 'Tags', image: 'Image', insight: 'Insight', storage: 'Storage', 'not-found': 'Not found' };
 
 /** The page's frame (header, main, status region) and the client router over it. */
 export function startApp(root: HTMLElement, base: string, session: Session, api: Api): void {

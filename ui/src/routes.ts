@@ -4,7 +4,8 @@ export type Route =
   | { view: 'login'; next: string }
   | { view: 'tags'; name: string; last: string }
   | { view: 'image'; name: string; reference: string }
-  | { view: 'insight'; name: string; reference: string }
+  | { view: 'insight'; name: string; reference: string; layer: string; dir: string }
+  | { view: 'storage' }
   | { view: 'not-found' };
 
 export function parseRoute(base: string, pathname: string, search: string): Route {
@@ -18,10 +19,12 @@ export function parseRoute(base: string, pathname: string, search: string): Rout
   }
   if (path === '') return { view: 'repositories', q: q.get('q') ?? '', last: q.get('last') ?? '' };
   if (path === 'login') return { view: 'login', next: q.get('next') ?? '' };
+  if (path === 'storage') return { view: 'storage' };
   const m = /^repo\/(.+?)(?:\/-\/(image|insight)\/([^/]+))?$/.exec(path);
   if (!m) return { view: 'not-found' };
   if (!m[2]) return { view: 'tags', name: m[1], last: q.get('last') ?? '' };
-  return { view: m[2] as 'image' | 'insight', name: m[1], reference: m[3] };
+  if (m[2] === 'insight') return { view: 'insight', name: m[1], reference: m[3], layer: q.get('layer') ?? '', dir: q.get('dir') ?? '' };
+  return { view: 'image', name: m[1], reference: m[3] };
 }
 
 /** Paths below the UI's base; names, tags and digests are URL-safe by the registry's grammar. */
@@ -30,7 +33,9 @@ export const paths = {
   login: (next = '') => `/login${query({ next })}`,
   tags: (name: string, last = '') => `/repo/${name}${query({ last })}`,
   image: (name: string, reference: string) => `/repo/${name}/-/image/${reference}`,
-  insight: (name: string, reference: string) => `/repo/${name}/-/insight/${reference}`,
+  /** `layer`: the file tree shown (`final` or a layer's index); `dir`: its directory opened. */
+  insight: (name: string, reference: string, tree: { layer?: string; dir?: string } = {}) => `/repo/${name}/-/insight/${reference}${query({ layer: tree.layer ?? '', dir: tree.dir ?? '' })}`,
+  storage: () => '/storage',
 };
 
 function query(params: Record<string, string>): string {

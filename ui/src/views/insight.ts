@@ -3,6 +3,9 @@ import { h, facts } from '../dom';
 import { bytes, percent, shortDigest } from '../format';
 import { explain } from '../components/errors';
 import { paths } from '../routes';
+import { layerChart } from '../components/layer-chart';
+import { pushSection, type PushInfo } from '../components/push-advice';
+import { treeSection } from '../components/tree-section';
 
 /** The parts of Berth's insight report the view shows (docs/architecture.md, "Image insight: the report"). */
 interface Finding {
@@ -30,6 +33,13 @@ interface Report {
   notes?: string[];
   secrets?: { mode: string; findings: Finding[] };
   manifests?: Array<{ digest: string; platform?: { os?: string; architecture?: string; variant?: string }; status: string }>;
+  push?: PushInfo;
+}
+
+/** What the view was asked to show beyond the report: the file tree's layer and directory. */
+export interface TreeLink {
+  layer: string;
+  dir: string;
 }
 
 const MAX_OFFENDERS = 10;
@@ -76,7 +86,7 @@ function secretsSection(secrets: NonNullable<Report['secrets']>): HTMLElement {
   );
 }
 
-function complete(r: Report): HTMLElement[] {
+function complete(ctx: ViewContext, name: string, reference: string, r: Report, tree: TreeLink): HTMLElement[] {
   const layers = Array.isArray(r.layers) ? r.layers : [];
   return [
     h(
@@ -87,6 +97,8 @@ function complete(r: Report): HTMLElement[] {
       h('div', { class: 'stat' }, h('span', { class: 'stat-label' }, 'Shipped'), h('span', { class: 'stat-value' }, bytes(r.shippedBytes))),
       h('div', { class: 'stat' }, h('span', { class: 'stat-label' }, 'Files'), h('span', { class: 'stat-value' }, r.totals?.files ?? '—')),
     ),
+    h('section', { 'aria-labelledby': 'chart-heading' }, h('h2', { id: 'chart-heading' }, 'Layer sizes'), layerChart(layers)),
+    pushSection(r.push, reference.includes(':')),
     h('section', { 'aria-labelledby': 'waste-title' }, h('h2', { id: 'waste-title' }, 'Wasted space'), offendersTable(r.offenders ?? [])),
     secretsSection(r.secrets ?? { mode: 'off', findings: [] }),
     h(
@@ -100,12 +112,13 @@ function complete(r: Report): HTMLElement[] {
         h('tbody', null, layers.map((l) => h('tr', null, h('td', { class: 'num' }, l.index), h('td', { class: 'num' }, bytes(l.compressedSize)), h('td', { class: 'num' }, bytes(l.shippedBytes)), h('td', { class: 'num' }, bytes(l.hiddenBytes)), h('td', null, l.createdBy ? h('code', { class: 'created-by' }, l.createdBy) : h('span', { class: 'muted' }, l.outcome))))),
       ),
     ),
+    treeSection(ctx, name, reference, layers, tree),
     (r.notes ?? []).length ? h('section', null, h('h2', null, 'Notes'), h('ul', null, (r.notes ?? []).map((n) => h('li', null, n)))) : h('span'),
   ];
 }
 
-/** Berth's insight report for an image: efficiency, wasted bytes and their offenders, secrets by layer. */
-export async function insightView(ctx: ViewContext, name: string, reference: string): Promise<HTMLElement> {
+/** Berth's insight report for an image: efficiency, layer sizes and order, wasted bytes and their offenders, secrets by layer, file trees. */
+export async function insightView(ctx: ViewContext, name: string, reference: string, tree: TreeLink = { layer: '', dir: '' }): Promise<HTMLElement> {
   const body = h('div', { 'aria-live': 'polite' });
   const section = h(
     'section',
@@ -133,7 +146,7 @@ export async function insightView(ctx: ViewContext, name: string, reference: str
         body.replaceChildren(h('p', null, 'This manifest is not an image (an artifact): there is nothing to analyse.'));
         return;
       }
-      body.replaceChildren(facts([['Digest', h('code', null, r.digest)]]), ...complete(r));
+      body.replaceChildren(facts([['Digest', h('code', null, r.digest)]]), ...complete(ctx, name, reference, r, tree));
     } catch (err) {
       if (!ctx.signal.aborted) body.replaceChildren(explain(err, ctx, `read the insight of ${name}:${reference}`));
     }

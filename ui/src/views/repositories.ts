@@ -4,6 +4,7 @@ import { add, h } from '../dom';
 import { explain } from '../components/errors';
 import { pager } from '../components/pager';
 import { paths } from '../routes';
+import { storageLink } from './storage';
 import { fillSizes, sizeCell } from './repo-sizes';
 
 const PAGE = 100;
@@ -57,7 +58,7 @@ export async function repositoriesView(ctx: ViewContext, q: string, last: string
     e.preventDefault();
     ctx.navigate(paths.repositories(input.value.trim()));
   });
-  const section = h('section', { 'aria-labelledby': 'repos-title' }, h('h1', { id: 'repos-title' }, 'Repositories'), form);
+  const section = h('section', { 'aria-labelledby': 'repos-title' }, h('h1', { id: 'repos-title' }, 'Repositories'), storageLink(ctx), form);
   try {
     if (q) {
       const found = await search(ctx, q, last);
