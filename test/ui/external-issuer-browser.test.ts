@@ -67,7 +67,7 @@ describe('the web UI in a real browser, signing in through an external token iss
     await page.locator('.account').getByText('Signed in as alice').waitFor();
     await page.getByRole('link', { name: 'team/app' }).click();
     await viewReady(page, 'tags');
-    assert.deepEqual(await page.locator('.tag-list li').allTextContents(), ['v1']);
+    assert.deepEqual(await page.locator('.tag-table tbody th').allTextContents(), ['v1']);
     await screenshot(page, '16-external-issuer-tags');
     assert.deepEqual(blocked, []);
     // The preflight of the GET with credentials, the sign-in itself, then refresh-token grants per scope.
