@@ -46,7 +46,7 @@ function table(ctx: ViewContext, name: string, tags: TagDetail[]): HTMLElement {
     'table',
     { class: 'tag-table' },
     h('caption', null, 'Tags in the registry’s order, with the image each names'),
-    h('thead', null, h('tr', null, ['Tag', 'Digest', 'Size', 'Platforms', 'Pushed'].map((c) => h('th', { scope: 'col' }, c)))),
+    h('thead', null, h('tr', null, ['Tag', 'Digest', 'Size', 'Platforms', 'Pushed'].map((c) => h('th', c === 'Size' ? { scope: 'col', class: 'num' } : { scope: 'col' }, c)))),
     h('tbody', null, tags.map((t) => row(ctx, name, t))),
   );
 }
