@@ -53,18 +53,19 @@ export function getMirroredBlob(local: RouteHandler): MirroredHandler {
     const client = await mirrors.client(route);
     const notFound = () => new DomainError('blob-unknown', { digest: digest.value });
     const { res } = ctx;
+    const header = wantedRange(ctx, digest);
+    const select = header === undefined ? undefined : (size: number) => selectRange(header, size);
     if (ctx.req.method === 'HEAD') {
       const info = await client.headBlob(route.upstreamRepository, digest.value, { signal: ctx.signal }).catch((err: unknown) => {
         throw upstreamAnswer(mirrors.failed(route, err), notFound);
       });
       if (info === null) throw notFound();
       mirrors.observer.served?.(route.mirror.prefix, 'blob', 'miss');
-      blobHeaders(ctx, digest, info.size);
+      // The headers the GET would have, as a local blob's HEAD answers a Range.
+      blobHeaders(ctx, digest, info.size, info.size === undefined ? undefined : select?.(info.size));
       res.end();
       return;
     }
-    const header = wantedRange(ctx, digest);
-    const select = header === undefined ? undefined : (size: number) => selectRange(header, size);
     const fetched = await mirrors.blobs
       .get(route.localRepository, digest, (signal) => client.getBlob(route.upstreamRepository, digest.value, { signal }), { signal: ctx.signal, select })
       .catch((err: unknown) => {

@@ -50,6 +50,18 @@ describe('Range GET of an uncached mirrored blob', () => {
     await until(async () => (await s.cached(a)) && (await s.cached(b)));
   });
 
+  test('a HEAD with a Range: the headers the GET would have (206 or 416), nothing fetched', async () => {
+    const blob = s.upstream.add(1 * MiB);
+    const head = await fetch(s.url(blob), { method: 'HEAD', headers: { Range: 'bytes=1000-' } });
+    assert.equal(head.status, 206);
+    assert.equal(head.headers.get('content-range'), `bytes 1000-${MiB - 1}/${MiB}`);
+    assert.equal(Number(head.headers.get('content-length')), MiB - 1000);
+    const past = await fetch(s.url(blob), { method: 'HEAD', headers: { Range: `bytes=${MiB}-` } });
+    assert.equal(past.status, 416);
+    assert.equal(past.headers.get('content-range'), `bytes */${MiB}`);
+    assert.equal(s.upstream.gets(blob).length, 0);
+  });
+
   test('a range past the end: 416 with Content-Range bytes */size; the fetch still caches the blob', async () => {
     const blob = s.upstream.add(1 * MiB);
     const res = await getBlob(s.url(blob), { Range: `bytes=${MiB}-` });
