@@ -1,11 +1,12 @@
 import { copyTo } from '../../storage-drivers/streams';
+import type { ByteRange } from '../oci/blobs';
 import { parseDigest, type Digest } from '../oci/digest';
 import { DomainError, isDomainError } from '../oci/errors';
 import type { MirrorService } from '../mirror/mirror-service';
 import type { MirrorRoute } from '../mirror/routing';
 import { upstreamAnswer } from '../mirror/upstream-answer';
 import { UpstreamError } from '../mirror/upstream-errors';
-import { parseCount } from './ranges';
+import { parseCount, parseRange } from './ranges';
 import { type RouteContext, type RouteHandler } from './context';
 import { blobTarget, recordEvents } from './events';
 import { readReference, sendManifest } from './manifest-routes';
@@ -33,10 +34,13 @@ export async function getMirroredManifest(ctx: RouteContext, route: MirrorRoute,
 
 /**
  * Blobs: a cached blob is served as any other (ranges, redirects). An uncached one: a HEAD asks the
- * upstream's HEAD (nothing is downloaded for it); a GET joins or starts the fetch and streams it as
- * it arrives, whole (200) even when a Range was asked, which RFC 9110 allows: the bytes must come
- * through verification before anything is cached, and clients that ask ranges (resuming a pull)
- * accept a full answer. A fetch that fails mid-stream cuts the connection short: never a clean end.
+ * upstream's HEAD (nothing is downloaded for it); a GET joins or starts the fetch of the whole blob
+ * (which is what gets verified and cached) and streams it as it arrives. A GET with a Range (a
+ * client resuming a pull) joins the same fetch and gets a 206 of its bytes from the flight as soon
+ * as the fetch reaches them (blob-flight.ts), as local blobs answer a Range (ranges.ts: one range;
+ * several, or an If-Range that does not match, get the whole blob; none that fits, a 416). While the
+ * upstream has not declared the size, the Range cannot be resolved: the whole blob, a 200. A fetch
+ * that fails mid-stream cuts the connection short: never a clean end.
  */
 export function getMirroredBlob(local: RouteHandler): MirroredHandler {
   return async (ctx, route, mirrors) => {
@@ -49,24 +53,28 @@ export function getMirroredBlob(local: RouteHandler): MirroredHandler {
     const client = await mirrors.client(route);
     const notFound = () => new DomainError('blob-unknown', { digest: digest.value });
     const { res } = ctx;
+    const header = wantedRange(ctx, digest);
+    const select = header === undefined ? undefined : (size: number) => selectRange(header, size);
     if (ctx.req.method === 'HEAD') {
       const info = await client.headBlob(route.upstreamRepository, digest.value, { signal: ctx.signal }).catch((err: unknown) => {
         throw upstreamAnswer(mirrors.failed(route, err), notFound);
       });
       if (info === null) throw notFound();
       mirrors.observer.served?.(route.mirror.prefix, 'blob', 'miss');
-      blobHeaders(ctx, digest, info.size);
+      // The headers the GET would have, as a local blob's HEAD answers a Range.
+      blobHeaders(ctx, digest, info.size, info.size === undefined ? undefined : select?.(info.size));
       res.end();
       return;
     }
     const fetched = await mirrors.blobs
-      .get(route.localRepository, digest, (signal) => client.getBlob(route.upstreamRepository, digest.value, { signal }), { signal: ctx.signal })
+      .get(route.localRepository, digest, (signal) => client.getBlob(route.upstreamRepository, digest.value, { signal }), { signal: ctx.signal, select })
       .catch((err: unknown) => {
+        // An unsatisfiable range (a DomainError) goes through as it is: a 416.
         throw upstreamAnswer(mirrors.failed(route, err), notFound);
       });
     mirrors.observer.served?.(route.mirror.prefix, 'blob', fetched.source === 'storage' ? 'hit' : 'miss');
     await recordEvents(ctx, 'pull', [blobTarget(ctx, digest, fetched.size ?? 0)]);
-    blobHeaders(ctx, digest, fetched.size);
+    blobHeaders(ctx, digest, fetched.size, fetched.range);
     res.flushHeaders();
     try {
       await copyTo(fetched.stream, res);
@@ -89,13 +97,34 @@ async function isCached(ctx: RouteContext, digest: Digest): Promise<boolean> {
   }
 }
 
-function blobHeaders(ctx: RouteContext, digest: Digest, size: number | undefined): void {
+/**
+ * The Range a GET asks for, unless its If-Range does not match (RFC 9110 §13.1.5: then the Range is
+ * ignored). A blob's one validator is its ETag, the quoted digest: a date or another tag never matches.
+ */
+function wantedRange(ctx: RouteContext, digest: Digest): string | undefined {
+  const { range, 'if-range': ifRange } = ctx.req.headers;
+  const matches = ifRange === undefined || (typeof ifRange === 'string' && ifRange.trim() === `"${digest.value}"`);
+  return matches ? range : undefined;
+}
+
+/** The bytes of a blob of `size` that `header` asks for (undefined: all of them), as for local blobs; throws a 416. */
+function selectRange(header: string, size: number): ByteRange | undefined {
+  const range = parseRange(header, size);
+  if (range.kind === 'unsatisfiable') throw new DomainError('range-not-satisfiable', { size }, 'requested range not satisfiable');
+  return range.kind === 'partial' ? range.range : undefined;
+}
+
+function blobHeaders(ctx: RouteContext, digest: Digest, size: number | undefined, range?: ByteRange): void {
   const { res } = ctx;
-  res.statusCode = 200;
+  res.statusCode = range ? 206 : 200;
   res.setHeader('Docker-Content-Digest', digest.value);
   res.setHeader('ETag', `"${digest.value}"`);
   res.setHeader('Content-Type', 'application/octet-stream');
-  if (size !== undefined) res.setHeader('Content-Length', size);
+  if (size !== undefined) res.setHeader('Accept-Ranges', 'bytes');
+  if (range) {
+    res.setHeader('Content-Length', range.end - range.start + 1);
+    res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
+  } else if (size !== undefined) res.setHeader('Content-Length', size);
 }
 
 /** Blob bytes sent to a mirrored repository's clients: counted when a GET completes. */

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { BlobStore } from '../oci/blobs';
+import type { BlobStore, ByteRange } from '../oci/blobs';
 import type { Digest } from '../oci/digest';
 import { isDomainError } from '../oci/errors';
 import type { UploadManager } from '../oci/uploads';
@@ -60,11 +60,19 @@ export interface FetchedBlob {
   size?: number;
   /** 'storage': served from storage (cached); 'upstream': tailing a fetch in flight. */
   source: 'storage' | 'upstream';
+  /** The bytes the stream carries when `select` chose a range (inclusive); else the whole blob. */
+  range?: ByteRange;
 }
 
 export interface GetOptions {
   /** The client's request: aborting it ends only this caller's stream. */
   signal?: AbortSignal;
+  /**
+   * The part of the blob the caller wants, chosen once its size is known (undefined: all of it).
+   * Not called while the size is unknown (an upstream that declared none): the caller gets it all.
+   * What it throws (an unsatisfiable range) rejects `get`, after the caller has left the flight.
+   */
+  select?: (size: number) => ByteRange | undefined;
 }
 
 export class BlobFetcher {
@@ -93,11 +101,11 @@ export class BlobFetcher {
     const key = `${repository}@${digest.value}`;
     let flight = this.flights.get(key);
     if (!flight) {
-      const stored = await this.fromStorage(repository, digest, opts.signal);
+      const stored = await this.fromStorage(repository, digest, opts);
       if (stored) return stored;
       flight = this.flights.get(key) ?? this.start(key, repository, digest, open);
     }
-    return this.join(flight, opts.signal);
+    return this.join(flight, opts);
   }
 
   /** Aborts every fetch in flight and waits until they have cleaned up (shutdown). */
@@ -129,24 +137,28 @@ export class BlobFetcher {
   }
 
   /** Attaches at once (before any await), so that the flight keeps its spool for this caller. */
-  private async join(flight: BlobFlight, signal: AbortSignal | undefined): Promise<FetchedBlob> {
+  private async join(flight: BlobFlight, opts: GetOptions): Promise<FetchedBlob> {
+    const { signal } = opts;
     const release = flight.attach();
     let outcome;
+    let range;
     try {
       outcome = await untilAborted(flight.ready, signal);
+      const size = flight.knownSize;
+      if (outcome === 'spool' && size !== undefined) range = opts.select?.(size);
     } catch (err) {
       release();
       throw err;
     }
-    if (outcome === 'spool') return { stream: flight.reader(signal, release), size: flight.knownSize, source: 'upstream' };
+    if (outcome === 'spool') return { stream: flight.reader(signal, release, range), size: flight.knownSize, source: 'upstream', range };
     release();
-    const stored = await this.fromStorage(flight.repository, flight.digest, signal);
+    const stored = await this.fromStorage(flight.repository, flight.digest, opts);
     // Linked a moment ago: gone again only if it was deleted (an operator's DELETE) meanwhile.
     if (!stored) throw new BlobFetchError('storage-failed', `${flight.digest.value} disappeared from storage as it was linked`);
     return stored;
   }
 
-  private async fromStorage(repository: string, digest: Digest, signal: AbortSignal | undefined): Promise<FetchedBlob | null> {
+  private async fromStorage(repository: string, digest: Digest, { signal, select }: GetOptions): Promise<FetchedBlob | null> {
     let info;
     try {
       info = await this.opts.blobs.stat(repository, digest);
@@ -154,9 +166,10 @@ export class BlobFetcher {
       if (isDomainError(err, 'blob-unknown')) return null;
       throw err;
     }
-    const stream = await this.opts.blobs.open(info.canonical, undefined, signal);
+    const range = select?.(info.size);
+    const stream = await this.opts.blobs.open(info.canonical, range, signal);
     this.observer.cacheHit?.(repository, digest, info.size);
-    return { stream, size: info.size, source: 'storage' };
+    return { stream, size: info.size, source: 'storage', range };
   }
 }
 

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { BlobStore } from '../oci/blobs';
+import type { BlobStore, ByteRange } from '../oci/blobs';
 import type { Digest } from '../oci/digest';
 import { isDomainError } from '../oci/errors';
 import type { UploadManager } from '../oci/uploads';
@@ -123,9 +123,14 @@ export class BlobFlight {
     };
   }
 
-  /** A stream of the blob for an attached caller, once `ready` said 'spool'; `release` runs when it closes. */
-  reader(signal: AbortSignal | undefined, release: () => void): Readable {
-    const reader = new SpoolReader(this.spool!, this.view('client'), {
+  /**
+   * A stream of the blob for an attached caller, once `ready` said 'spool'; `release` runs when it
+   * closes. With `range`, only those bytes (inclusive), as they arrive: the reader waits until the
+   * fetch reaches the range's start, skipping nothing the fetch itself needs.
+   */
+  reader(signal: AbortSignal | undefined, release: () => void, range?: ByteRange): Readable {
+    const reader = new SpoolReader(this.spool!, this.view('client', range && range.end + 1), {
+      start: range?.start,
       signal,
       onBytes: (n) => this.deps.observer.servedBytes?.(n),
       onClose: () => {
@@ -266,16 +271,18 @@ export class BlobFlight {
   /**
    * Callers may read all but the last byte before the commit (a client that got Content-Length
    * bytes would take the blob as whole), and end only after it; the storage write reads everything
-   * and ends with the upstream.
+   * and ends with the upstream. A caller of a range (`end`: the offset just past it) is held the
+   * same way at its own last byte, so that a 206 too ends cleanly only with verified bytes.
    */
-  private view(kind: 'client' | 'storage'): SpoolView {
+  private view(kind: 'client' | 'storage', end?: number): SpoolView {
     return {
       state: (): SpoolState => {
         const received = this.recent.end;
         const spooled = this.written;
         if (kind === 'storage') return { available: received, spooled, done: this.complete, error: this.error };
-        if (this.verified) return { available: received, spooled, done: true };
-        const held = this.size === undefined ? received : Math.min(received, Math.max(0, this.size - 1));
+        const limit = end ?? this.size;
+        if (this.verified) return { available: limit === undefined ? received : Math.min(received, limit), spooled, done: true };
+        const held = limit === undefined ? received : Math.min(received, Math.max(0, limit - 1));
         return { available: held, spooled, done: false, error: this.error };
       },
       held: (position, limit, max) => this.recent.slice(position, limit, max),

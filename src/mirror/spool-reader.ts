@@ -24,6 +24,8 @@ export interface SpoolView {
 }
 
 export interface SpoolReaderOptions {
+  /** The blob offset of the first byte to read (a range's start); 0 by default. */
+  start?: number;
   signal?: AbortSignal;
   onBytes?: (n: number) => void;
   /** Called once when the reader is destroyed (its end, an error, an abort). */
@@ -38,7 +40,7 @@ export interface SpoolReaderOptions {
  * per chunk, since a consumer may keep any chunk.
  */
 export class SpoolReader extends Readable {
-  private position = 0;
+  private position: number;
   private reading = false;
   private waiting = false;
   private releasePending = false;
@@ -49,6 +51,8 @@ export class SpoolReader extends Readable {
     private readonly opts: SpoolReaderOptions = {},
   ) {
     super({ highWaterMark: SPOOL_CHUNK, signal: opts.signal });
+    // A reader that starts further on waits, as any reader, until the view lets it that far.
+    this.position = opts.start ?? 0;
     // The fetch may fail before the caller has attached its consumer (or after it stopped
     // listening): that must not be an uncaught 'error'. A consumer attached later still sees the
     // failure, through `errored` (pipeline, finished, async iteration all check it).
