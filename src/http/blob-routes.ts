@@ -1,7 +1,7 @@
 import { copyTo } from '../../storage-drivers/streams';
 import { DomainError } from '../oci/errors';
 import { parseDigest } from '../oci/digest';
-import { parseRange } from './ranges';
+import { parseRange, wantedRange } from './ranges';
 import { sendEmpty, type RouteContext } from './context';
 import { blobTarget, recordEvents } from './events';
 
@@ -21,7 +21,7 @@ export async function getBlob(ctx: RouteContext): Promise<void> {
       const url = await registry.blobs.redirectUrl(canonical, method);
       if (url) return sendEmpty(res, 307, { Location: url, 'Docker-Content-Digest': digest.value });
     }
-    const range = parseRange(req.headers.range, size);
+    const range = parseRange(wantedRange(req.headers, `"${digest.value}"`), size);
     res.setHeader('Docker-Content-Digest', digest.value);
     res.setHeader('Accept-Ranges', 'bytes');
     res.setHeader('ETag', `"${digest.value}"`);

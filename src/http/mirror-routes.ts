@@ -6,7 +6,7 @@ import type { MirrorService } from '../mirror/mirror-service';
 import type { MirrorRoute } from '../mirror/routing';
 import { upstreamAnswer } from '../mirror/upstream-answer';
 import { UpstreamError } from '../mirror/upstream-errors';
-import { parseCount, parseRange } from './ranges';
+import { parseCount, parseRange, wantedRange } from './ranges';
 import { type RouteContext, type RouteHandler } from './context';
 import { blobTarget, recordEvents } from './events';
 import { readReference, sendManifest } from './manifest-routes';
@@ -53,7 +53,7 @@ export function getMirroredBlob(local: RouteHandler): MirroredHandler {
     const client = await mirrors.client(route);
     const notFound = () => new DomainError('blob-unknown', { digest: digest.value });
     const { res } = ctx;
-    const header = wantedRange(ctx, digest);
+    const header = wantedRange(ctx.req.headers, `"${digest.value}"`);
     const select = header === undefined ? undefined : (size: number) => selectRange(header, size);
     if (ctx.req.method === 'HEAD') {
       const info = await client.headBlob(route.upstreamRepository, digest.value, { signal: ctx.signal }).catch((err: unknown) => {
@@ -95,16 +95,6 @@ async function isCached(ctx: RouteContext, digest: Digest): Promise<boolean> {
     if (isDomainError(err, 'blob-unknown')) return false;
     throw err;
   }
-}
-
-/**
- * The Range a GET asks for, unless its If-Range does not match (RFC 9110 §13.1.5: then the Range is
- * ignored). A blob's one validator is its ETag, the quoted digest: a date or another tag never matches.
- */
-function wantedRange(ctx: RouteContext, digest: Digest): string | undefined {
-  const { range, 'if-range': ifRange } = ctx.req.headers;
-  const matches = ifRange === undefined || (typeof ifRange === 'string' && ifRange.trim() === `"${digest.value}"`);
-  return matches ? range : undefined;
 }
 
 /** The bytes of a blob of `size` that `header` asks for (undefined: all of them), as for local blobs; throws a 416. */

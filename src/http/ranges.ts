@@ -1,4 +1,5 @@
 import { DomainError } from '../oci/errors';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { ByteRange } from '../oci/blobs';
 
 function rangeInvalid(header: string, message: string): DomainError {
@@ -76,4 +77,15 @@ export function parseCount(value: string | null): number | undefined {
   if (value === null) return undefined;
   if (!/^\d{1,9}$/.test(value)) throw new DomainError('parameter-invalid', { n: value.slice(0, 50) }, 'n must be a non-negative integer');
   return Number(value);
+}
+
+/**
+ * The Range a GET asks for, unless its If-Range does not match (RFC 9110 §13.1.5: then the Range is
+ * ignored and the whole is sent). A blob's one validator is its ETag, the quoted digest, compared
+ * strongly: a date, a weak tag or another tag never matches.
+ */
+export function wantedRange(headers: IncomingHttpHeaders, etag: string): string | undefined {
+  const { range, 'if-range': ifRange } = headers;
+  const matches = ifRange === undefined || (typeof ifRange === 'string' && ifRange.trim() === etag);
+  return matches ? range : undefined;
 }

@@ -54,6 +54,21 @@ describe('blobs', () => {
     assert.equal(clipped.headers['content-range'], 'bytes 95-99/100');
   });
 
+  it('If-Range: the range only when it names the blob\'s ETag, else the whole blob (RFC 9110 §13.1.5)', async () => {
+    const name = repoName();
+    const blob = randomBlob(100);
+    await pushBlob(reg.r(), name, blob);
+    const url = `/v2/${name}/blobs/${blob.digest}`;
+    const partial = await getRaw(reg.r(), url).set('Range', 'bytes=10-19').set('If-Range', `"${blob.digest}"`).expect(206);
+    assert.ok(Buffer.compare(partial.body as Buffer, blob.data.subarray(10, 20)) === 0);
+    for (const other of ['"sha256:' + '0'.repeat(64) + '"', `W/"${blob.digest}"`, 'Sat, 01 Jan 2000 00:00:00 GMT']) {
+      const whole = await getRaw(reg.r(), url).set('Range', 'bytes=10-19').set('If-Range', other);
+      assert.equal(whole.status, 200, other);
+      assert.equal(whole.headers['content-range'], undefined, other);
+      assert.ok(Buffer.compare(whole.body as Buffer, blob.data) === 0, other);
+    }
+  });
+
   it('an unsatisfiable Range answers 416', async () => {
     const name = repoName();
     const blob = randomBlob(100);
