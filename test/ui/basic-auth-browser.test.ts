@@ -5,6 +5,7 @@ import { withRegistryLogs } from '../helpers/e2e-registry';
 import { basic, USERS } from '../auth/helpers';
 import { Pusher, pushImage, THREE_LAYERS } from '../insight/images';
 import { browserSkip, launchBrowser, screenshot, viewReady, watchAuthDialogs } from './browser';
+import { contrastFailures } from './contrast';
 import { startUiRegistry, type UiRegistry } from './ui-registry';
 
 const skip = browserSkip();
@@ -40,6 +41,7 @@ describe('the web UI in a real browser, on a Berth in htpasswd (Basic) mode', { 
       await page.getByRole('link', { name: 'public/site' }).waitFor();
       assert.equal(await page.getByRole('link', { name: 'private/app' }).count(), 0, 'an anonymous visitor saw a private repository');
       await screenshot(page, 'basic-01-anonymous');
+      assert.deepEqual(await contrastFailures(page), [], 'repositories, light');
       // ...and anything else is challenged with Basic, which the page handles itself.
       const challenge = await fetch(`${registry!.url}/v2/private/app/tags/list`);
       assert.equal(challenge.status, 401);
@@ -64,11 +66,21 @@ describe('the web UI in a real browser, on a Berth in htpasswd (Basic) mode', { 
       await page.getByText('DB_PASSWORD=•••• (hidden)').waitFor();
       assert.ok(!(await page.locator('main').textContent())?.includes('correct-horse-battery'));
       await screenshot(page, 'basic-02-image');
+      assert.deepEqual(await contrastFailures(page), [], 'image, light');
       // The theme toggle: the page follows prefers-color-scheme (light here) until switched.
       await page.getByRole('button', { name: 'Switch to the dark theme' }).click();
       assert.equal(await page.locator('html').getAttribute('data-theme'), 'dark');
       assert.equal(await page.evaluate('getComputedStyle(document.body).backgroundColor'), 'rgb(15, 20, 25)');
       await screenshot(page, 'basic-03-image-dark');
+      assert.deepEqual(await contrastFailures(page), [], 'image, dark');
+      // The insight view has the most colours: badges, findings, the chart's legend, the tree.
+      await page.getByRole('link', { name: /insight/i }).first().click();
+      await viewReady(page, 'insight');
+      await page.getByRole('heading', { name: /^Secrets/ }).waitFor({ timeout: 60_000 });
+      await screenshot(page, 'basic-04-insight-dark');
+      assert.deepEqual(await contrastFailures(page), [], 'insight, dark');
+      await page.getByRole('button', { name: 'Switch to the light theme' }).click();
+      assert.deepEqual(await contrastFailures(page), [], 'insight, light');
       assert.deepEqual(dialogs.urls, [], 'the browser would have shown its own login dialog');
     }));
 });
