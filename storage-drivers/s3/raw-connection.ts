@@ -26,6 +26,8 @@ export class RawConnection {
   readonly socket: net.Socket;
   private readonly own = Buffer.allocUnsafeSlow(OWN_BUFFER);
   private handler: ReadHandler | null = null;
+  /** Between a response's head and its body's reader (hold()): bytes that came meanwhile, copied. */
+  private early: Buffer[] | null = null;
   closed = false;
   readonly origin: string;
 
@@ -55,6 +57,10 @@ export class RawConnection {
 
   private onData(n: number, buf: Buffer): boolean {
     if (this.handler) return this.handler.onData(n, buf);
+    if (this.early) {
+      this.early.push(Buffer.from(buf.subarray(0, n)));
+      return false;
+    }
     // Nothing is asked of an idle connection: bytes there mean it is out of step. Drop it.
     this.socket.destroy();
     return false;
@@ -70,15 +76,43 @@ export class RawConnection {
     return !this.closed && !this.socket.destroyed && !this.socket.readableEnded;
   }
 
+  /**
+   * Gives the reads to `handler`: first the bytes kept since hold() (each a copy it may keep), then
+   * a close that came meanwhile, then whatever the socket reads next.
+   */
   attach(handler: ReadHandler): void {
-    // A connection that closed while nobody read it would otherwise never report it.
-    if (this.closed) return handler.onClose(this.socket.errored ?? undefined);
+    const early = this.early ?? [];
+    this.early = null;
     this.handler = handler;
+    // The handler may finish with the connection (hand it back, destroy it) on any of these.
+    for (const buf of early) if (this.handler === handler) handler.onData(buf.length, buf);
+    // A connection that closed while nobody read it would otherwise never report it.
+    if (this.closed && this.handler === handler) {
+      this.handler = null;
+      handler.onClose(this.socket.errored ?? undefined);
+    }
   }
 
-  /** Leaves the connection idle (its reads land in its own buffer again). */
+  /**
+   * Ends one handler's turn with the response still being read: bytes that come before the next
+   * attach() are kept for it. A TLS socket goes on delivering what it has already decrypted after
+   * its handler returned false (only the reads of the TCP socket beneath it stop), so the body's
+   * first records can come between the head's handler and the body's.
+   */
+  hold(): void {
+    this.handler = null;
+    this.early ??= [];
+  }
+
+  /**
+   * Leaves the connection idle (its reads land in its own buffer again). Bytes kept by hold() that
+   * nobody took are beyond the response: the connection is out of step, and closed.
+   */
   detach(): void {
     this.handler = null;
+    const early = this.early;
+    this.early = null;
+    if (early && early.length > 0) this.socket.destroy();
   }
 
   resume(): void {

@@ -92,6 +92,8 @@ export function rawRequest(pool: RawConnectionPool, req: RawRequest, timeoutMs: 
         try {
           const parsed = parseHead(head.toString('latin1', 0, end));
           cleanup();
+          // Body bytes that come before the caller's reader attaches are kept for it, not dropped.
+          conn.hold();
           resolve({ ...parsed, conn, leftover: head.subarray(end + 4) });
         } catch (err) {
           fail(err as Error);
