@@ -1,4 +1,3 @@
-import { DomainError } from '../oci/errors';
 import { mapBounded } from '../oci/bounded';
 import type { Digest } from '../oci/digest';
 import type { InsightServices } from '../insight/layer-analysis';
@@ -13,10 +12,9 @@ import { markHidden } from '../insight/tree/later-hides';
 import { sendJson, type RouteContext } from './context';
 import { nextLink } from './listing-routes';
 import { readReference } from './manifest-routes';
+import { DEFAULT_PAGE, insightOf, invalid, MAX_PAGE, PENDING_RETRY_AFTER } from './insight-params';
 import { parseCount } from './ranges';
 
-const DEFAULT_PAGE = 100;
-const MAX_PAGE = 1000;
 /** Linux's PATH_MAX: no directory of an image has a longer path. Refused before any read. */
 const MAX_DIR_LENGTH = 4096;
 /** Layer records read at once. */
@@ -28,10 +26,6 @@ export interface DirQuery {
   n: number;
   /** The name (not the path) of the previous page's last child. */
   last?: string;
-}
-
-function invalid(facts: { dir?: string; last?: string; at?: string }, message: string): DomainError {
-  return new DomainError('parameter-invalid', facts, message);
 }
 
 /** `?dir=&n=&last=` of a directory listing; undefined without `dir` (a layer's flat list). */
@@ -107,8 +101,7 @@ export async function sendLayerDir(ctx: RouteContext, insight: InsightServices, 
 
 /** GET /v2/<name>/_berth/insight/<reference>/files?dir=: a directory of the image's final filesystem. */
 export async function getImageFiles(ctx: RouteContext): Promise<void> {
-  if (!ctx.options.insight) throw new DomainError('insight-disabled', {}, 'image insight is disabled on this registry');
-  const insight = ctx.options.insight;
+  const insight = insightOf(ctx);
   const reference = ctx.param;
   const q = dirQuery(ctx.query, true)!;
   const m = await ctx.registry.manifests.get(ctx.name, readReference(reference));
@@ -116,7 +109,7 @@ export async function getImageFiles(ctx: RouteContext): Promise<void> {
   if (shape.kind !== 'image') throw invalid({ dir: q.dir.slice(0, 50) }, `${reference} is not an image manifest: ask one of its manifests`);
   const final = await imageIndex(ctx, insight, m.digest, shape.layers);
   if ('pending' in final) {
-    sendJson(ctx.res, 202, { digest: m.digest.value, status: 'pending', pending: final.pending, dir: q.dir, entries: [], next: null }, { 'Retry-After': '2' });
+    sendJson(ctx.res, 202, { digest: m.digest.value, status: 'pending', pending: final.pending, dir: q.dir, entries: [], next: null }, { 'Retry-After': PENDING_RETRY_AFTER });
     return;
   }
   sendPage(ctx, final, q, 'the image', `/v2/${ctx.name}/_berth/insight/${reference}/files`, { digest: m.digest.value, status: 'complete' });

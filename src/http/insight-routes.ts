@@ -11,19 +11,10 @@ import { nextLink } from './listing-routes';
 import { readReference } from './manifest-routes';
 import { parseCount } from './ranges';
 import { dirQuery, sendLayerDir } from './insight-dir-routes';
+import { DEFAULT_PAGE, insightOf, invalid, MAX_PAGE, PENDING_RETRY_AFTER } from './insight-params';
 
-/** Seconds a client waiting for a pending analysis is told to wait before asking again. */
-const PENDING_RETRY_AFTER = '2';
-const DEFAULT_PAGE = 100;
-/** Pages are bounded as referrers are: a page is held in memory before it is sent. */
-const MAX_PAGE = 1000;
 /** Longer than any path a tar can carry usefully; a longer `last` is refused before a read. */
 const MAX_LAST_LENGTH = 16 * 1024;
-
-function insightOf(ctx: RouteContext): InsightServices {
-  if (!ctx.options.insight) throw new DomainError('insight-disabled', {}, 'image insight is disabled on this registry');
-  return ctx.options.insight;
-}
 
 function reportDeps(ctx: RouteContext, insight: InsightServices): ReportDeps {
   return {
@@ -63,10 +54,6 @@ export async function headStorageView(ctx: RouteContext): Promise<void> {
   const insight = insightOf(ctx);
   if (!insight.storage) throw new DomainError('insight-disabled', {}, 'the storage view is not served by this registry');
   sendJson(ctx.res, 200, {});
-}
-
-function invalid(facts: { n?: string; last?: string; at?: string; layer?: string }, message: string): DomainError {
-  return new DomainError('parameter-invalid', facts, message);
 }
 
 function pageParameters(query: URLSearchParams): { n: number; cursor: PageCursor } {
